@@ -1,0 +1,1 @@
+"""Take writers, one format per module, chosen by file extension through `registry`."""

@@ -1,0 +1,48 @@
+"""Atomic file writes: write a temp file beside the target, fsync, then rename.
+
+A crash, a full disk or a read-only folder leaves either the old file or no file, never a
+partial one. Errors are re-raised as ExportError with a message that names the path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+
+class ExportError(OSError):
+    """A take could not be written; nothing partial was left behind."""
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yields a temp path in the target's folder; renames it onto the target on success."""
+    target = Path(target)
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise ExportError(errno.ENOENT, f"output folder does not exist: {folder}")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise ExportError(exc.errno, f"cannot write to {folder}: {exc.strerror}") from exc
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno == errno.ENOSPC:
+            raise ExportError(exc.errno, f"disk full while writing {target}; free space and retry (nothing was written)") from exc
+        if isinstance(exc, ExportError):
+            raise
+        raise ExportError(exc.errno, f"cannot write {target}: {exc.strerror or exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

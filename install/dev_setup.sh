@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs everything the test suite needs on a fresh Debian machine: system libraries
+# (assimp for the independent FBX reader), the Khronos glTF validator (npm) and the Python
+# packages (CPU torch pinned to the local 2.13.0 wheel). Safe to re-run: each step is skipped
+# when what it installs is already there.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$here"
+
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! ldconfig -p 2>/dev/null | grep -q libassimp.so.5; then
+  echo "== apt: libassimp5"
+  sudo_ apt-get update -qq
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libassimp5 >/dev/null
+fi
+
+if [ ! -x tests/.tools/node_modules/.bin/gltf_validator ] && command -v npm >/dev/null; then
+  echo "== npm: gltf-validator"
+  mkdir -p tests/.tools
+  npm install --silent --no-audit --no-fund --prefix tests/.tools gltf-validator@2 >/dev/null
+fi
+
+stamp=".pkgroot/.deps-$(sha1sum pyproject.toml | cut -c1-12)"
+if [ ! -f "$stamp" ]; then
+  echo "== pip: motionbridge[dev] (torch==2.13.0 CPU)"
+  python3 -m pip install -q --disable-pip-version-check "torch==2.13.0" "numpy<2" -e ".[dev]"
+  mkdir -p .pkgroot && touch "$stamp"
+fi

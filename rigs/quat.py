@@ -1,0 +1,131 @@
+"""Quaternion and rotation helpers, vectorised over any leading shape.
+
+Convention everywhere in MotionBridge: quaternions are (x, y, z, w), unit length, and
+rotate column vectors (v' = q v q*). Matrices act on column vectors too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+IDENTITY = np.array([0.0, 0.0, 0.0, 1.0])
+
+
+def normalize(q: np.ndarray) -> np.ndarray:
+    return q / np.linalg.norm(q, axis=-1, keepdims=True)
+
+
+def multiply(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Hamilton product a*b (apply b first, then a)."""
+    ax, ay, az, aw = np.moveaxis(a, -1, 0)
+    bx, by, bz, bw = np.moveaxis(b, -1, 0)
+    return np.stack(
+        [
+            aw * bx + ax * bw + ay * bz - az * by,
+            aw * by - ax * bz + ay * bw + az * bx,
+            aw * bz + ax * by - ay * bx + az * bw,
+            aw * bw - ax * bx - ay * by - az * bz,
+        ],
+        axis=-1,
+    )
+
+
+def conjugate(q: np.ndarray) -> np.ndarray:
+    return q * np.array([-1.0, -1.0, -1.0, 1.0], dtype=q.dtype)
+
+
+def rotate(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Rotate vectors v (..., 3) by unit quaternions q (..., 4)."""
+    u = q[..., :3]
+    w = q[..., 3:4]
+    t = 2.0 * np.cross(u, v)
+    return v + w * t + np.cross(u, t)
+
+
+def to_matrix(q: np.ndarray) -> np.ndarray:
+    x, y, z, w = np.moveaxis(q, -1, 0)
+    xx, yy, zz = x * x, y * y, z * z
+    xy, xz, yz, wx, wy, wz = x * y, x * z, y * z, w * x, w * y, w * z
+    m = np.stack(
+        [
+            1 - 2 * (yy + zz), 2 * (xy - wz), 2 * (xz + wy),
+            2 * (xy + wz), 1 - 2 * (xx + zz), 2 * (yz - wx),
+            2 * (xz - wy), 2 * (yz + wx), 1 - 2 * (xx + yy),
+        ],
+        axis=-1,
+    )
+    return m.reshape(q.shape[:-1] + (3, 3))
+
+
+def from_matrix(m: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) to unit quaternions with w >= 0 (Shepperd's method)."""
+    m = np.asarray(m, dtype=np.float64)
+    shape = m.shape[:-2]
+    m = m.reshape(-1, 3, 3)
+    tr = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
+    cands = np.stack([tr, m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], axis=-1)
+    pick = np.argmax(cands, axis=-1)
+    q = np.empty((m.shape[0], 4))
+    # case w largest
+    s = np.sqrt(np.maximum(1.0 + tr, 1e-300)) * 2
+    q_w = np.stack([(m[:, 2, 1] - m[:, 1, 2]) / s, (m[:, 0, 2] - m[:, 2, 0]) / s, (m[:, 1, 0] - m[:, 0, 1]) / s, 0.25 * s], -1)
+    s = np.sqrt(np.maximum(1.0 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2], 1e-300)) * 2
+    q_x = np.stack([0.25 * s, (m[:, 0, 1] + m[:, 1, 0]) / s, (m[:, 0, 2] + m[:, 2, 0]) / s, (m[:, 2, 1] - m[:, 1, 2]) / s], -1)
+    s = np.sqrt(np.maximum(1.0 + m[:, 1, 1] - m[:, 0, 0] - m[:, 2, 2], 1e-300)) * 2
+    q_y = np.stack([(m[:, 0, 1] + m[:, 1, 0]) / s, 0.25 * s, (m[:, 1, 2] + m[:, 2, 1]) / s, (m[:, 0, 2] - m[:, 2, 0]) / s], -1)
+    s = np.sqrt(np.maximum(1.0 + m[:, 2, 2] - m[:, 0, 0] - m[:, 1, 1], 1e-300)) * 2
+    q_z = np.stack([(m[:, 0, 2] + m[:, 2, 0]) / s, (m[:, 1, 2] + m[:, 2, 1]) / s, 0.25 * s, (m[:, 1, 0] - m[:, 0, 1]) / s], -1)
+    for i, qc in enumerate((q_w, q_x, q_y, q_z)):
+        q[pick == i] = qc[pick == i]
+    q = normalize(q)
+    q[q[:, 3] < 0] *= -1
+    return q.reshape(shape + (4,))
+
+
+def from_axis_angle(axis_angle: np.ndarray) -> np.ndarray:
+    aa = np.asarray(axis_angle, dtype=np.float64)
+    angle = np.linalg.norm(aa, axis=-1, keepdims=True)
+    half = 0.5 * angle
+    # sin(x/2)/x, with its limit 1/2 near zero
+    k = np.where(angle > 1e-12, np.sin(half) / np.where(angle > 1e-12, angle, 1.0), 0.5)
+    return np.concatenate([aa * k, np.cos(half)], axis=-1)
+
+
+def to_axis_angle(q: np.ndarray) -> np.ndarray:
+    q = np.where(q[..., 3:4] < 0, -q, q)
+    s = np.linalg.norm(q[..., :3], axis=-1, keepdims=True)
+    angle = 2.0 * np.arctan2(s, q[..., 3:4])
+    k = np.where(s > 1e-12, angle / np.where(s > 1e-12, s, 1.0), 2.0)
+    return q[..., :3] * k
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Shortest-path spherical interpolation; t broadcasts against a[..., :1]."""
+    t = np.asarray(t, dtype=np.float64)
+    dot = np.sum(a * b, axis=-1, keepdims=True)
+    b = np.where(dot < 0, -b, b)
+    dot = np.abs(dot)
+    theta = np.arccos(np.clip(dot, -1.0, 1.0))
+    sin_theta = np.sin(theta)
+    near = sin_theta < 1e-6
+    safe = np.where(near, 1.0, sin_theta)
+    wa = np.where(near, 1.0 - t, np.sin((1.0 - t) * theta) / safe)
+    wb = np.where(near, t, np.sin(t * theta) / safe)
+    return normalize(wa * a + wb * b)
+
+
+def between(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Smallest rotation taking direction u onto direction v (both (..., 3), any length)."""
+    u = u / np.linalg.norm(u, axis=-1, keepdims=True)
+    v = v / np.linalg.norm(v, axis=-1, keepdims=True)
+    d = np.sum(u * v, axis=-1, keepdims=True)
+    c = np.cross(u, v)
+    q = np.concatenate([c, 1.0 + d], axis=-1)
+    # opposite vectors: rotate 180 degrees about any axis orthogonal to u
+    opposite = (1.0 + d[..., 0]) < 1e-9
+    if np.any(opposite):
+        alt = np.cross(u, np.array([1.0, 0.0, 0.0]))
+        small = np.linalg.norm(alt, axis=-1) < 1e-6
+        alt = np.where(small[..., None], np.cross(u, np.array([0.0, 1.0, 0.0])), alt)
+        q = np.where(opposite[..., None], np.concatenate([alt, np.zeros_like(d)], axis=-1), q)
+    return normalize(q)

@@ -1,0 +1,200 @@
+"""Skeleton and Clip: the types every part of MotionBridge exchanges.
+
+A Skeleton holds rest local transforms; a Clip holds per-frame local rotations for every
+joint (full parent-space rotations, so the rest pose is `rotations == rest_rotations`) and
+the root joint's per-frame local translation (absolute, not an offset from rest).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from . import quat
+
+UP_AXES = ("y", "z")
+UNITS = {"m": 1.0, "cm": 0.01}  # metres per unit
+
+
+class RigError(ValueError):
+    """A skeleton, clip or mapping that cannot be used; the message says what to fix."""
+
+
+@dataclass(frozen=True, eq=False)
+class Skeleton:
+    names: tuple[str, ...]
+    parents: np.ndarray  # (J,) int32, -1 for roots; parents precede children
+    rest_translations: np.ndarray  # (J, 3) float64, offset from the parent in its space
+    rest_rotations: np.ndarray  # (J, 4) float64 xyzw, local rest orientation
+    up_axis: str = "y"
+    units: str = "m"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "names", tuple(self.names))
+        object.__setattr__(self, "parents", np.asarray(self.parents, dtype=np.int32))
+        object.__setattr__(self, "rest_translations", np.asarray(self.rest_translations, dtype=np.float64))
+        object.__setattr__(self, "rest_rotations", np.asarray(self.rest_rotations, dtype=np.float64))
+        self.validate()
+
+    @property
+    def num_joints(self) -> int:
+        return len(self.names)
+
+    def index(self, name: str) -> int:
+        try:
+            return self.names.index(name)
+        except ValueError:
+            raise RigError(f"no joint named {name!r}; joints are {', '.join(self.names[:8])}...") from None
+
+    def children(self, j: int) -> list[int]:
+        return [int(c) for c in np.nonzero(self.parents == j)[0]]
+
+    def validate(self) -> None:
+        n = len(self.names)
+        if n == 0:
+            raise RigError("a skeleton needs at least one joint")
+        if len(set(self.names)) != n:
+            dup = sorted({x for x in self.names if self.names.count(x) > 1})
+            raise RigError(f"duplicate joint names: {dup}")
+        if self.parents.shape != (n,) or self.rest_translations.shape != (n, 3) or self.rest_rotations.shape != (n, 4):
+            raise RigError(
+                f"skeleton arrays disagree: {n} names, parents {self.parents.shape}, "
+                f"rest_translations {self.rest_translations.shape}, rest_rotations {self.rest_rotations.shape}"
+            )
+        for j, p in enumerate(self.parents):
+            if p >= j:
+                raise RigError(
+                    f"joint {self.names[j]!r} comes before its parent (index {p}); "
+                    "order joints parents-first (this also rules out cycles)"
+                )
+            if p < -1:
+                raise RigError(f"joint {self.names[j]!r} has an invalid parent index {p}")
+        if not (np.isfinite(self.rest_translations).all() and np.isfinite(self.rest_rotations).all()):
+            raise RigError("skeleton rest transforms contain NaN or infinity")
+        if np.abs(np.linalg.norm(self.rest_rotations, axis=-1) - 1.0).max() > 1e-4:
+            raise RigError("skeleton rest rotations must be unit quaternions (xyzw)")
+        if self.up_axis not in UP_AXES:
+            raise RigError(f"up_axis must be one of {UP_AXES}, not {self.up_axis!r}")
+        if self.units not in UNITS:
+            raise RigError(f"units must be one of {tuple(UNITS)}, not {self.units!r}")
+
+    def rest_world(self) -> tuple[np.ndarray, np.ndarray]:
+        """World rotations (J,4) and positions (J,3) of the rest pose."""
+        rot, pos = forward_kinematics(self, self.rest_rotations[None], self.rest_translations[None, 0])
+        return rot[0], pos[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "names": list(self.names),
+            "parents": self.parents.tolist(),
+            "rest_translations": self.rest_translations.tolist(),
+            "rest_rotations": self.rest_rotations.tolist(),
+            "up_axis": self.up_axis,
+            "units": self.units,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "Skeleton":
+        return cls(
+            names=tuple(d["names"]),
+            parents=np.asarray(d["parents"]),
+            rest_translations=np.asarray(d["rest_translations"], dtype=np.float64),
+            rest_rotations=np.asarray(d["rest_rotations"], dtype=np.float64),
+            up_axis=d.get("up_axis", "y"),
+            units=d.get("units", "m"),
+        )
+
+
+@dataclass(eq=False)
+class Clip:
+    skeleton: Skeleton
+    rotations: np.ndarray  # (F, J, 4) xyzw local rotations
+    root_translation: np.ndarray  # (F, 3) local translation of joint 0
+    fps: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.rotations = np.asarray(self.rotations, dtype=np.float64)
+        self.root_translation = np.asarray(self.root_translation, dtype=np.float64)
+        self.validate()
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.rotations.shape[0])
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_frames / self.fps
+
+    def validate(self) -> None:
+        f, j = self.rotations.shape[:2] if self.rotations.ndim == 3 else (None, None)
+        if self.rotations.ndim != 3 or self.rotations.shape[2] != 4 or j != self.skeleton.num_joints:
+            raise RigError(
+                f"rotations must be (frames, {self.skeleton.num_joints}, 4) xyzw, got {self.rotations.shape}"
+            )
+        if self.root_translation.shape != (f, 3):
+            raise RigError(f"root_translation must be ({f}, 3), got {self.root_translation.shape}")
+        if not (isinstance(self.fps, (int, float, np.floating)) and np.isfinite(self.fps) and self.fps > 0):
+            raise RigError(f"fps must be a positive number, got {self.fps!r}")
+        if not (np.isfinite(self.rotations).all() and np.isfinite(self.root_translation).all()):
+            raise RigError("clip contains NaN or infinite rotations or translations")
+        norms = np.linalg.norm(self.rotations, axis=-1)
+        if np.abs(norms - 1.0).max(initial=0.0) > 1e-3:
+            raise RigError("clip rotations must be unit quaternions (xyzw)")
+
+    def world(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-frame world rotations (F,J,4) and joint positions (F,J,3)."""
+        return forward_kinematics(self.skeleton, self.rotations, self.root_translation)
+
+    def replace(self, **changes: Any) -> "Clip":
+        return dataclasses.replace(self, **changes)
+
+
+def forward_kinematics(
+    skeleton: Skeleton, rotations: np.ndarray, root_translation: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """World rotations and positions; vectorised over frames, one pass over joints."""
+    rotations = np.asarray(rotations, dtype=np.float64)
+    frames = rotations.shape[0]
+    n = skeleton.num_joints
+    world_rot = np.empty((frames, n, 4))
+    world_pos = np.empty((frames, n, 3))
+    for j in range(n):
+        p = int(skeleton.parents[j])
+        if p < 0:
+            world_rot[:, j] = rotations[:, j]
+            world_pos[:, j] = root_translation if j == 0 else skeleton.rest_translations[j]
+        else:
+            world_rot[:, j] = quat.multiply(world_rot[:, p], rotations[:, j])
+            world_pos[:, j] = world_pos[:, p] + quat.rotate(world_rot[:, p], np.broadcast_to(skeleton.rest_translations[j], (frames, 3)))
+    return world_rot, world_pos
+
+
+def skeleton_from_world(
+    names: Sequence[str],
+    parents: Sequence[int],
+    world_positions: np.ndarray,
+    world_rotations: np.ndarray | None = None,
+    up_axis: str = "y",
+    units: str = "m",
+) -> Skeleton:
+    """Build a Skeleton from rest joint world positions (and optional world orientations)."""
+    parents_arr = np.asarray(parents, dtype=np.int32)
+    world_positions = np.asarray(world_positions, dtype=np.float64)
+    n = len(names)
+    wrot = np.tile(quat.IDENTITY, (n, 1)) if world_rotations is None else np.asarray(world_rotations, dtype=np.float64)
+    local_t = np.empty((n, 3))
+    local_r = np.empty((n, 4))
+    for j in range(n):
+        p = parents_arr[j]
+        if p < 0:
+            local_t[j] = world_positions[j]
+            local_r[j] = wrot[j]
+        else:
+            inv = quat.conjugate(wrot[p])
+            local_t[j] = quat.rotate(inv, world_positions[j] - world_positions[p])
+            local_r[j] = quat.multiply(inv, wrot[j])
+    return Skeleton(tuple(names), parents_arr, local_t, quat.normalize(local_r), up_axis, units)
