@@ -25,7 +25,7 @@ from .description import RigDescription
 from .detect import detect_rig
 from .footlock import FootLockParams, detect_contacts, horizontal, pin_targets, two_bone_ik
 from .metrics import direction_errors, foot_skate, path_ratio
-from .skeleton import UNITS, Clip, RigError, Skeleton, forward_kinematics
+from .skeleton import UNITS, Clip, RigError, Skeleton, forward_kinematics, positions_from_world
 
 ROOT_MOTION = ("on", "off", "xz_in_place")
 HANDS = ("model", "relaxed", "rest")
@@ -94,22 +94,24 @@ def _ground_anchor(idx: dict[str, int], pos: np.ndarray, up: np.ndarray) -> tupl
 
 
 def _rest_alignment(common, si, ti, rs_pos, rt_pos, gm, source: Skeleton, target: Skeleton) -> dict[str, np.ndarray]:
-    align: dict[str, np.ndarray] = {}
-    for c in common:
-        child = next((k for k in POINTS_AT.get(c, ()) if k in common), None)
-        if child is None:
+    pointing = {c: k for c in common if (k := next((k for k in POINTS_AT.get(c, ()) if k in common), None))}
+    bones = list(pointing)
+    ds = (rs_pos[[si[pointing[c]] for c in bones]] - rs_pos[[si[c] for c in bones]]) @ gm.T
+    dt = rt_pos[[ti[pointing[c]] for c in bones]] - rt_pos[[ti[c] for c in bones]]
+    for d, skel, idx in ((ds, source, si), (dt, target, ti)):
+        short = np.linalg.norm(d, axis=-1) < 1e-7 / UNITS[skel.units]
+        if short.any():
+            c = bones[int(np.argmax(short))]
+            raise RigError(
+                f"bone {skel.names[idx[c]]!r} has zero length: it sits on {skel.names[idx[pointing[c]]]!r} in the rest pose; "
+                "fix the rig's rest pose or map another bone"
+            )
+    rotations = quat.between(dt, ds) if bones else np.zeros((0, 4))
+    align = dict(zip(bones, rotations))
+    for c in common:  # parents first: a bone that points nowhere takes its parent's alignment
+        if c not in align:
             anc = canonical_ancestor(c, align)
             align[c] = align[anc] if anc else quat.IDENTITY
-            continue
-        ds = gm @ (rs_pos[si[child]] - rs_pos[si[c]])
-        dt = rt_pos[ti[child]] - rt_pos[ti[c]]
-        for d, skel, j, k in ((ds, source, si[c], si[child]), (dt, target, ti[c], ti[child])):
-            if np.linalg.norm(d) < 1e-9 * (1.0 / UNITS[skel.units]):
-                raise RigError(
-                    f"bone {skel.names[j]!r} has zero length: it sits on {skel.names[k]!r} in the rest pose; "
-                    "fix the rig's rest pose or map another bone"
-                )
-        align[c] = quat.between(dt, ds)
     return align
 
 
@@ -203,9 +205,9 @@ def retarget(
     moved = _subtree_of_first_root(T)
     if not moved[hips]:
         raise RigError(f"the hips bone {T.names[hips]!r} must descend from the first joint {T.names[0]!r} so root motion can move it")
-    _, pos0 = forward_kinematics(T, local, np.zeros((frames, 3)))
-    root = desired - pos0[:, hips] + pos0[:, 0]
-    pos = pos0 + moved[None, :, None] * (root - pos0[:, 0])[:, None]
+    pos0 = positions_from_world(T, world, np.zeros((frames, 3)))
+    root = desired - pos0[:, hips]
+    pos = pos0 + moved[None, :, None] * root[:, None]
 
     if opts.ground:
         e_up = np.eye(3)[{"y": 1, "z": 2}[T.up_axis]]
