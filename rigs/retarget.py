@@ -72,15 +72,18 @@ def bind_checked(desc: RigDescription | None, skeleton: Skeleton) -> RigDescript
     return bound
 
 
-def body_frame(idx: dict[str, int], pos: np.ndarray) -> np.ndarray:
-    """3x3 matrix whose columns are the rest pose's left, up and forward directions."""
+def body_frame(idx: dict[str, int], pos: np.ndarray, up_axis: str) -> np.ndarray:
+    """3x3 matrix whose columns are the rest pose's left, up and forward directions.
+
+    Up is the skeleton's declared world up (so trajectories stay level whatever the rest
+    pose's lean); left is the level part of right hip -> left hip plus right arm -> left arm.
+    """
     def unit(v: np.ndarray) -> np.ndarray:
         return v / max(float(np.linalg.norm(v)), 1e-12)
 
+    up = np.eye(3)[{"y": 1, "z": 2}[up_axis]]
     left = unit(pos[idx["left_upper_leg"]] - pos[idx["right_upper_leg"]]) + unit(pos[idx["left_upper_arm"]] - pos[idx["right_upper_arm"]])
-    up = pos[idx["head"]] - 0.5 * (pos[idx["left_foot"]] + pos[idx["right_foot"]])
-    left = unit(left)
-    up = unit(up - (up @ left) * left)
+    left = unit(left - (left @ up) * up)
     return np.stack([left, up, np.cross(left, up)], axis=1)
 
 
@@ -93,7 +96,7 @@ def _ground_anchor(idx: dict[str, int], pos: np.ndarray, up: np.ndarray) -> tupl
     return pos[idx["hips"]] - height * up, height
 
 
-def _rest_alignment(common, si, ti, rs_pos, rt_pos, gm, source: Skeleton, target: Skeleton) -> dict[str, np.ndarray]:
+def _rest_alignment(common, si, ti, rs_pos, rt_pos, gm, frame, source: Skeleton, target: Skeleton) -> dict[str, np.ndarray]:
     pointing = {c: k for c in common if (k := next((k for k in POINTS_AT.get(c, ()) if k in common), None))}
     bones = list(pointing)
     ds = (rs_pos[[si[pointing[c]] for c in bones]] - rs_pos[[si[c] for c in bones]]) @ gm.T
@@ -106,7 +109,21 @@ def _rest_alignment(common, si, ti, rs_pos, rt_pos, gm, source: Skeleton, target
                 f"bone {skel.names[idx[c]]!r} has zero length: it sits on {skel.names[idx[pointing[c]]]!r} in the rest pose; "
                 "fix the rig's rest pose or map another bone"
             )
-    rotations = quat.between(dt, ds) if bones else np.zeros((0, 4))
+    # Swing each target rest direction onto the source's, then twist about it so the body's
+    # forward (or, for bones pointing forward such as feet, its up) agrees: this recovers a
+    # rigid A-pose turn of a whole arm exactly, twist included.
+    forward, up = frame[:, 2], frame[:, 1]
+    unit = ds / np.linalg.norm(ds, axis=-1, keepdims=True) if bones else ds
+    ref = np.where((np.abs(unit @ forward) > 0.7)[:, None], up, forward)
+    swing = quat.between(dt, ds) if bones else np.zeros((0, 4))
+    turned = quat.rotate(swing, ref)
+
+    def flat(v: np.ndarray) -> np.ndarray:
+        return v - np.sum(v * unit, axis=-1, keepdims=True) * unit
+
+    a, b = flat(turned), flat(ref)
+    angle = np.arctan2(np.sum(np.cross(a, b) * unit, axis=-1), np.sum(a * b, axis=-1))
+    rotations = quat.multiply(quat.from_axis_angle(unit * angle[:, None]), swing) if bones else swing
     align = dict(zip(bones, rotations))
     for c in common:  # parents first: a bone that points nowhere takes its parent's alignment
         if c not in align:
@@ -161,10 +178,10 @@ def retarget(
     S, T = source.skeleton, tgt
     rs_rot, rs_pos = S.rest_world()
     rt_rot, rt_pos = T.rest_world()
-    ms, mt = body_frame(si, rs_pos), body_frame(ti, rt_pos)
+    ms, mt = body_frame(si, rs_pos, S.up_axis), body_frame(ti, rt_pos, T.up_axis)
     gm = mt @ ms.T  # source world -> target world (rotation)
     g = quat.from_matrix(gm)
-    align = _rest_alignment(common, si, ti, rs_pos, rt_pos, gm, S, T)
+    align = _rest_alignment(common, si, ti, rs_pos, rt_pos, gm, mt, S, T)
 
     ws_rot, ws_pos = source.world()
     if not opts.keep_heading:
