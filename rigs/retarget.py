@@ -25,7 +25,7 @@ from .description import RigDescription
 from .detect import detect_rig
 from .footlock import FootLockParams, detect_contacts, horizontal, pin_targets, two_bone_ik
 from .metrics import direction_errors, foot_skate, path_ratio
-from .skeleton import UNITS, Clip, RigError, Skeleton, forward_kinematics, positions_from_world
+from .skeleton import UNITS, Clip, RigError, Skeleton, forward_kinematics, joint_major, positions_from_world
 
 ROOT_MOTION = ("on", "off", "xz_in_place")
 HANDS = ("model", "relaxed", "rest")
@@ -193,7 +193,7 @@ def retarget(
     # constant per bone: undo the source rest, change frames, align rests, apply the target rest
     k = quat.multiply(quat.multiply(quat.conjugate(rs_rot[s_idx]), quat.conjugate(g)), quat.multiply(a, rt_rot[t_idx]))
     frames = source.num_frames
-    world = np.empty((frames, T.num_joints, 4))
+    world = joint_major((frames, T.num_joints), 4)
     world[:, t_idx] = quat.multiply(g, quat.multiply(ws_rot[:, s_idx], k))
     rest_local = _relaxed_locals(T, ti, rt_rot, rt_pos) if opts.hands == "relaxed" else T.rest_rotations
     driven = np.zeros(T.num_joints, dtype=bool)
@@ -203,8 +203,9 @@ def retarget(
         if len(free):
             par = T.parents[free]
             world[:, free] = rest_local[free] if par[0] < 0 else quat.multiply(world[:, par], rest_local[free])
-    local = world.copy()
     child = T.parents >= 0
+    local = joint_major((frames, T.num_joints), 4)
+    local[:, ~child] = world[:, ~child]
     local[:, child] = quat.multiply(quat.conjugate(world[:, T.parents[child]]), world[:, child])
 
     # root motion, scaled by the hip-height ratio
