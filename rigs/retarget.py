@@ -158,14 +158,23 @@ def _relaxed_locals(target: Skeleton, ti: dict[str, int], rt_rot: np.ndarray, rt
 
 def retarget(
     source: Clip,
-    target: Skeleton,
+    target: Skeleton | RigDescription,
     mapping: RigDescription | None = None,
     options: RetargetOptions | None = None,
     *,
     source_mapping: RigDescription | None = None,
 ) -> RetargetResult:
-    """Put `source` onto `target`; `mapping` describes the target (detected when None)."""
+    """Put `source` onto `target`; `mapping` describes the target (detected when None).
+
+    `target` may also be a RigDescription (from load_rig): its skeleton is used, or, for a bare
+    preset, a stand-in character of that family.
+    """
     opts = options or RetargetOptions()
+    if isinstance(target, RigDescription):
+        from .load import rig_skeleton
+
+        mapping = mapping or target
+        target = rig_skeleton(target)
     if not isinstance(source, Clip) or not isinstance(target, Skeleton):
         raise RigError("retarget(source: Clip, target: Skeleton, ...): pass the take's Clip and the character's Skeleton")
     if source.skeleton.handedness == "left":

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from motionbridge.rigs import RetargetOptions, RigError, convert_axes, convert_handedness, convert_units, detect_rig, preset, retarget
+from motionbridge.rigs import (
+    RetargetOptions, RigError, convert_axes, convert_handedness, convert_units, detect_rig, load_rig, preset, retarget,
+)
 from motionbridge.rigs.humanoid import Proportions, build_rig
 from motionbridge.rigs.smplx import smplx_skeleton
 
@@ -191,3 +193,38 @@ def test_metrics_are_reported(motions):
 def test_bad_options(kwargs, message):
     with pytest.raises(RigError, match=message):
         RetargetOptions(**kwargs)
+
+
+def _parity_clip(parity, case="F"):
+    """The tiny parity model's decoded take (rot6d + translation): noisy but model-shaped."""
+    from motionbridge.rigs import Clip, quat
+
+    data = np.load(parity / "expected.npz", allow_pickle=False)
+    r6 = data[f"{case}/rot6d"][0].astype(np.float64)  # (F, 22, 6): the matrix's first two columns, row by row
+    cols = r6.reshape(r6.shape[:-1] + (3, 2))
+    a, b = cols[..., 0], cols[..., 1]
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b - np.sum(a * b, -1, keepdims=True) * a
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    m = np.stack([a, b, np.cross(a, b)], axis=-1)
+    np.testing.assert_allclose(m[:, 0], data[f"{case}/root_rotations_mat"][0], atol=1e-5)  # the layout is right
+    skel = smplx_skeleton()
+    rot = np.tile(quat.IDENTITY, (len(m), skel.num_joints, 1))
+    rot[:, :22] = quat.from_matrix(m)
+    return Clip(skel, rot, data[f"{case}/transl"][0].astype(np.float64), 30.0)
+
+
+@pytest.mark.parametrize("family", ["mixamo", "ue5_manny", "rigify", "cc4"])
+def test_model_shaped_motion_from_the_parity_fixture(parity, family, record_property):
+    src = _parity_clip(parity)
+    rig = build_rig(family, pose="A", bone_axes="x_along_bone", up_axis="z", units="cm", proportions=Proportions(legs=1.1, arms=0.95))
+    err = retarget(src, rig).metrics["direction_error_deg"]
+    assert err["mean_deg"] <= 2.0
+    record_property("direction_error", (err["mean_deg"], err["max_deg"]))
+
+
+def test_bare_preset_target_gets_a_stand_in_character(motions):
+    result = retarget(motions["walking"], load_rig("mixamo"))
+    assert result.clip.skeleton.names[0] == "mixamorig:Hips" and result.clip.skeleton.up_axis == "y"
+    assert result.clip.skeleton.units == "cm"
+    assert result.metrics["direction_error_deg"]["mean_deg"] <= 2.0
