@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,7 @@ def _metadata(scene) -> dict[str, float]:
     if not md:
         return out
     m = md.contents
-    readers = {1: ctypes.c_int32, 3: ctypes.c_float, 4: ctypes.c_double}
+    readers: dict[int, Any] = {1: ctypes.c_int32, 3: ctypes.c_float, 4: ctypes.c_double}
     for i in range(m.mNumProperties):
         v = m.mValues[i]
         if v.mType in readers and v.mData:

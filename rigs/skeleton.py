@@ -226,7 +226,7 @@ def positions_from_world(skeleton: Skeleton, world_rotations: np.ndarray, root_t
 
 def skeleton_from_world(
     names: Sequence[str],
-    parents: Sequence[int],
+    parents: Sequence[int] | np.ndarray,
     world_positions: np.ndarray,
     world_rotations: np.ndarray | None = None,
     up_axis: str = "y",
@@ -290,7 +290,7 @@ def skeleton_from_parent_names(
     """Like skeleton_from_world, for joints in any order with parents given by name."""
     order = order_parents_first(names, parent_names)
     where = {names[k]: i for i, k in enumerate(order)}
-    parents = [where[parent_names[k]] if parent_names[k] is not None else -1 for k in order]
+    parents = [-1 if (p := parent_names[k]) is None else where[p] for k in order]
     pos = np.asarray(world_positions, dtype=np.float64)[order]
     rot = None if world_rotations is None else np.asarray(world_rotations, dtype=np.float64)[order]
     if not np.isfinite(pos).all() or (rot is not None and not np.isfinite(rot).all()):
