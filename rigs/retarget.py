@@ -207,6 +207,9 @@ def retarget(
     rest_local = _relaxed_locals(T, ti, rt_rot, rt_pos) if opts.hands == "relaxed" else T.rest_rotations
     driven = np.zeros(T.num_joints, dtype=bool)
     driven[t_idx] = True
+    for twist, limb, end in _twist_drivers(ti, common):
+        world[:, ti[twist]] = _shared_twist(world, rt_rot, rt_pos, ti[twist], ti[limb], ti[end])
+        driven[ti[twist]] = True
     for level in T.levels:
         free = level[~driven[level]]
         if len(free):
@@ -257,6 +260,33 @@ def retarget(
         clip = convert_handedness(clip, "left").replace(skeleton=target)
         tgt_map = dataclasses.replace(tgt_map, skeleton=target)
     return RetargetResult(clip, metrics, tgt_map)
+
+
+TWIST_SHARE = 0.5  # of the wrist's (ankle's) twist that the forearm (shin) twist bone carries
+
+
+def _twist_drivers(ti: dict[str, int], common: list[str]) -> list[tuple[str, str, str]]:
+    out = []
+    for side in SIDES:
+        for twist, limb, end in (("lower_arm_twist", "lower_arm", "hand"), ("lower_leg_twist", "lower_leg", "foot")):
+            names = (f"{side}_{twist}", f"{side}_{limb}", f"{side}_{end}")
+            if names[0] in ti and names[0] not in common and names[1] in common and names[2] in common:
+                out.append(names)
+    return out
+
+
+def _shared_twist(world, rt_rot, rt_pos, twist: int, limb: int, end: int) -> np.ndarray:
+    """World rotation of a forearm/shin twist bone carrying part of the hand's/foot's twist
+    about the limb, so skinning does not wrap at the wrist. (F, 4)."""
+    axis = quat.rotate(quat.conjugate(rt_rot[limb]), rt_pos[end] - rt_pos[limb])  # limb-local bone axis
+    axis = axis / np.linalg.norm(axis)
+    rest_rel = quat.multiply(quat.conjugate(rt_rot[limb]), rt_rot[end])
+    rel = quat.multiply(quat.multiply(quat.conjugate(world[:, limb]), world[:, end]), quat.conjugate(rest_rel))
+    angle = 2.0 * np.arctan2(rel[:, :3] @ axis, rel[:, 3])  # twist part of the swing-twist split
+    angle = (angle + np.pi) % (2 * np.pi) - np.pi
+    share = quat.from_axis_angle(axis * (TWIST_SHARE * angle)[:, None])
+    rest_twist = quat.multiply(quat.conjugate(rt_rot[limb]), rt_rot[twist])
+    return quat.multiply(world[:, limb], quat.multiply(share, rest_twist))
 
 
 def _subtree_of_first_root(T: Skeleton) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -228,3 +230,30 @@ def test_bare_preset_target_gets_a_stand_in_character(motions):
     assert result.clip.skeleton.names[0] == "mixamorig:Hips" and result.clip.skeleton.up_axis == "y"
     assert result.clip.skeleton.units == "cm"
     assert result.metrics["direction_error_deg"]["mean_deg"] <= 2.0
+
+
+def test_forearm_twist_bones_share_the_wrist_twist(motions):
+    from motionbridge.rigs import quat
+
+    src = motions["waving"]
+    rot = src.rotations.copy()
+    wrist = src.skeleton.index("left_wrist")
+    angle = np.radians(60.0) * np.linspace(0, 1, src.num_frames)
+    rot[:, wrist] = quat.from_axis_angle(angle[:, None] * np.array([1.0, 0, 0]))  # about the T-pose forearm (+X)
+    twisted = src.replace(rotations=rot)
+    rig = build_rig("ue5_manny", pose="A", bone_axes="x_along_bone", up_axis="z", units="cm")
+    result = retarget(twisted, rig)
+    tw, fore, hand = (rig.index(n) for n in ("lowerarm_twist_01_l", "lowerarm_l", "hand_l"))
+    w, _ = result.clip.world()
+    rest_rot, rest_pos = rig.rest_world()
+    # the twist bone turned by half the wrist's twist, about the forearm
+    rel = quat.multiply(quat.conjugate(w[:, fore]), w[:, tw])
+    rest_rel = quat.multiply(quat.conjugate(rest_rot[fore]), rest_rot[tw])
+    delta = quat.multiply(rel, quat.conjugate(rest_rel))
+    got = 2 * np.arctan2(np.linalg.norm(delta[:, :3], axis=-1), np.abs(delta[:, 3]))
+    # (the wrist turned about world X; the forearm's own axis differs from X by about a degree)
+    np.testing.assert_allclose(got, angle / 2, rtol=3e-3, atol=1e-9)
+    # the hand itself is unchanged by the twist bone (it hangs off the forearm on Manny)
+    no_twist = dataclasses.replace(preset("ue5_manny"), bones={c: b for c, b in preset("ue5_manny").bones.items() if "twist" not in c})
+    plain = retarget(twisted, rig, no_twist)
+    np.testing.assert_allclose(np.abs(np.sum(plain.clip.world()[0][:, hand] * w[:, hand], -1)), 1.0, atol=1e-9)
