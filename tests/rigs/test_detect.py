@@ -10,7 +10,7 @@ import pytest
 from motionbridge.rigs import RigError, detect_rig, load_rig, preset, preset_names, read_mapping_file, skeleton_from_world
 from motionbridge.rigs.humanoid import build_rig
 
-FAMILIES = ["mixamo", "ue5_manny", "ue4_mannequin", "humanik", "rigify", "cc4", "smplx", "smplh"]
+FAMILIES = ["mixamo", "ue5_manny", "ue4_mannequin", "humanik", "rigify", "cc4", "smplx", "smplh", "max_biped", "advanced_skeleton", "daz_genesis8"]
 
 
 def test_every_family_has_a_preset():
