@@ -96,6 +96,48 @@ def _ground_anchor(idx: dict[str, int], pos: np.ndarray, up: np.ndarray) -> tupl
     return pos[idx["hips"]] - height * up, height
 
 
+@dataclass(frozen=True)
+class _Plan:
+    """Everything that depends only on the two rest poses and the mapping."""
+
+    ms: np.ndarray  # source body frame (columns left, up, forward)
+    mt: np.ndarray  # target body frame
+    gm: np.ndarray  # source world -> target world
+    g: np.ndarray  # the same, as a quaternion
+    k: np.ndarray  # (P, 4) per mapped bone: undo source rest, change frames, align rests, target rest
+    s_idx: np.ndarray
+    t_idx: np.ndarray
+    anchor_s: np.ndarray
+    height_s: float
+    anchor_t: np.ndarray
+    height_t: float
+
+
+def _plan(S: Skeleton, T: Skeleton, si: dict[str, int], ti: dict[str, int], common: list[str]) -> _Plan:
+    # cached on the (immutable) target skeleton: a batch retargets many takes onto one character
+    cache = T.__dict__.setdefault("_retarget_plans", {})
+    key = (S, tuple(si.items()), tuple(ti.items()), tuple(common))
+    if key in cache:
+        return cache[key]
+    rs_rot, rs_pos = S.rest_world()
+    rt_rot, rt_pos = T.rest_world()
+    ms, mt = body_frame(si, rs_pos, S.up_axis), body_frame(ti, rt_pos, T.up_axis)
+    gm = mt @ ms.T
+    g = quat.from_matrix(gm)
+    align = _rest_alignment(common, si, ti, rs_pos, rt_pos, gm, mt, S, T)
+    s_idx = np.array([si[c] for c in common])
+    t_idx = np.array([ti[c] for c in common])
+    a = np.array([align[c] for c in common])
+    k = quat.multiply(quat.multiply(quat.conjugate(rs_rot[s_idx]), quat.conjugate(g)), quat.multiply(a, rt_rot[t_idx]))
+    anchor_s, height_s = _ground_anchor(si, rs_pos, ms[:, 1])
+    anchor_t, height_t = _ground_anchor(ti, rt_pos, mt[:, 1])
+    plan = _Plan(ms, mt, gm, g, k, s_idx, t_idx, anchor_s, height_s, anchor_t, height_t)
+    if len(cache) >= 8:
+        cache.clear()
+    cache[key] = plan
+    return plan
+
+
 def _rest_alignment(common, si, ti, rs_pos, rt_pos, gm, frame, source: Skeleton, target: Skeleton) -> dict[str, np.ndarray]:
     pointing = {c: k for c in common if (k := next((k for k in POINTS_AT.get(c, ()) if k in common), None))}
     bones = list(pointing)
@@ -187,20 +229,12 @@ def retarget(
     S, T = source.skeleton, tgt
     rs_rot, rs_pos = S.rest_world()
     rt_rot, rt_pos = T.rest_world()
-    ms, mt = body_frame(si, rs_pos, S.up_axis), body_frame(ti, rt_pos, T.up_axis)
-    gm = mt @ ms.T  # source world -> target world (rotation)
-    g = quat.from_matrix(gm)
-    align = _rest_alignment(common, si, ti, rs_pos, rt_pos, gm, mt, S, T)
+    plan = _plan(S, T, si, ti, common)
+    ms, mt, gm, g, k, s_idx, t_idx = plan.ms, plan.mt, plan.gm, plan.g, plan.k, plan.s_idx, plan.t_idx
 
     ws_rot, ws_pos = source.world()
     if not opts.keep_heading:
         ws_rot, ws_pos = _zero_heading(ws_rot, ws_pos, rs_rot, si["hips"], ms)
-
-    s_idx = np.array([si[c] for c in common])
-    t_idx = np.array([ti[c] for c in common])
-    a = np.array([align[c] for c in common])
-    # constant per bone: undo the source rest, change frames, align rests, apply the target rest
-    k = quat.multiply(quat.multiply(quat.conjugate(rs_rot[s_idx]), quat.conjugate(g)), quat.multiply(a, rt_rot[t_idx]))
     frames = source.num_frames
     world = joint_major((frames, T.num_joints), 4)
     world[:, t_idx] = quat.multiply(g, quat.multiply(ws_rot[:, s_idx], k))
@@ -222,9 +256,8 @@ def retarget(
 
     # root motion, scaled by the hip-height ratio
     up_s, up_t = ms[:, 1], mt[:, 1]
-    anchor_s, height_s = _ground_anchor(si, rs_pos, up_s)
-    anchor_t, height_t = _ground_anchor(ti, rt_pos, up_t)
-    ratio = height_t / height_s
+    anchor_s, anchor_t, height_t = plan.anchor_s, plan.anchor_t, plan.height_t
+    ratio = plan.height_t / plan.height_s
     hips = ti["hips"]
     if opts.root_motion == "off":
         desired = np.broadcast_to(rt_pos[hips], (frames, 3))
@@ -255,7 +288,7 @@ def retarget(
         world, pos = forward_kinematics(T, local, root)
 
     clip = Clip(T, local, root, source.fps, {**source.metadata, "retarget": {"rig": tgt_map.name, "options": _options_dict(opts)}})
-    metrics = _metrics(common, si, ti, ws_pos, pos, gm, contacts, skate_before, source, S, src_map, up_s, up_t, ratio, cm, T, driven)
+    metrics = _metrics(common, si, ti, ws_pos, pos, gm, contacts, skate_before, source, S, plan.height_s, up_s, up_t, ratio, cm, T, driven)
     if target.handedness == "left":
         clip = convert_handedness(clip, "left").replace(skeleton=target)
         tgt_map = dataclasses.replace(tgt_map, skeleton=target)
@@ -330,7 +363,7 @@ def _options_dict(opts: RetargetOptions) -> dict[str, Any]:
     return d
 
 
-def _metrics(common, si, ti, ws_pos, pos, gm, contacts, skate_before, source, S, src_map, up_s, up_t, ratio, cm, T, driven):
+def _metrics(common, si, ti, ws_pos, pos, gm, contacts, skate_before, source, S, src_height, up_s, up_t, ratio, cm, T, driven):
     names, src_dirs, tgt_dirs = [], [], []
     for c in LIMBS:
         child = next((k for k in POINTS_AT.get(c, ()) if k in common), None)
@@ -339,7 +372,6 @@ def _metrics(common, si, ti, ws_pos, pos, gm, contacts, skate_before, source, S,
             src_dirs.append((ws_pos[:, si[child]] - ws_pos[:, si[c]]) @ gm.T)
             tgt_dirs.append(pos[:, ti[child]] - pos[:, ti[c]])
     errors = direction_errors(np.stack(src_dirs, 1) if names else None, np.stack(tgt_dirs, 1) if names else None, names)
-    src_height = _ground_anchor(si, S.rest_world()[1], up_s)[1]
     src_cm = UNITS[S.units] * 100.0
     skate = {"source": {}, "before": skate_before, "after": {}}
     for s in SIDES:
