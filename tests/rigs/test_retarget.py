@@ -257,3 +257,23 @@ def test_forearm_twist_bones_share_the_wrist_twist(motions):
     no_twist = dataclasses.replace(preset("ue5_manny"), bones={c: b for c, b in preset("ue5_manny").bones.items() if "twist" not in c})
     plain = retarget(twisted, rig, no_twist)
     np.testing.assert_allclose(np.abs(np.sum(plain.clip.world()[0][:, hand] * w[:, hand], -1)), 1.0, atol=1e-9)
+
+
+def test_round_trip_through_another_rig_returns_the_motion(motions):
+    """Any detected rig can be the source: SMPL-X -> Mixamo (A-pose, Blender axes, cm, Z-up) -> SMPL-X."""
+    src = motions["squatting"]
+    rig = build_rig("mixamo", pose="A", bone_axes="y_along_bone", up_axis="z", units="cm")
+    there = retarget(src, rig).clip
+    back = retarget(there, smplx_skeleton()).clip
+    _, want = src.world()
+    _, got = back.world()
+    body = list(range(22))  # the hands' A-pose twist may differ by a fraction of a millimetre
+    np.testing.assert_allclose(got[:, body], want[:, body], atol=1e-6)
+    np.testing.assert_allclose(got, want, atol=1e-3)
+
+
+def test_single_frame_take(motions):
+    one = motions["waving"].replace(rotations=motions["waving"].rotations[:1], root_translation=motions["waving"].root_translation[:1])
+    result = retarget(one, build_rig("cc4"), options=RetargetOptions(foot_lock=True, ground=True))
+    assert result.clip.num_frames == 1
+    assert result.metrics["root_path_length_ratio"] is None
