@@ -24,6 +24,6 @@ from .skeleton import (
 __all__ = [
     "CANONICAL_BONES", "REQUIRED", "STANDARD_FPS", "Clip", "Detection", "RetargetOptions", "RetargetResult",
     "RigDescription", "RigError", "Skeleton", "convert_axes", "convert_handedness", "convert_units", "detect_rig",
-    "forward_kinematics", "load_rig", "preset", "preset_names", "read_mapping_file", "read_skeleton", "resample",
+    "forward_kinematics", "load_rig", "preset", "preset_names", "quat", "read_mapping_file", "read_skeleton", "resample",
     "retarget", "rig_skeleton", "skeleton_from_parent_names", "skeleton_from_world",
 ]

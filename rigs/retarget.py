@@ -1,13 +1,10 @@
 """Retarget a clip onto another humanoid skeleton, per mapped bone in world space.
 
-For each canonical bone mapped on both rigs, the target bone takes the source bone's world
-rotation *change from rest*, after two rest-pose alignments:
-- a body frame (left = right hip -> left hip, up = feet -> head, forward = left x up) turns
-  the source's world into the target's, so Y-up/Z-up and facing directions never matter;
-- a per-bone rotation turns the target's rest direction (bone -> the bone it points at) onto
-  the source's, so a T-pose source drives an A-pose target and bone-local axes never matter.
-Unmapped target bones keep their rest pose relative to their parent. Everything is
-vectorised over frames; loops run over joints (or depth levels) only.
+Each canonical bone mapped on both rigs takes the source bone's world rotation *change from
+rest*, carried through the rest-pose alignment of `alignment.py` (body frames, per-bone
+swing and twist). Unmapped target bones keep their rest pose relative to their parent; the
+root moves by the hip-height ratio; options add grounding, foot locking (two-bone IK) and
+hand poses. Everything is vectorised over frames; loops run over joints or depth levels.
 """
 
 from __future__ import annotations
@@ -19,17 +16,18 @@ from typing import Any
 import numpy as np
 
 from . import quat
+from .alignment import retarget_plan
 from .axes import convert_handedness
-from .canonical import CANONICAL_BONES, FINGER_BONES, LIMBS, POINTS_AT, SIDES, canonical_ancestor
+from .canonical import CANONICAL_BONES, FINGER_BONES, LIMBS, POINTS_AT, SIDES
 from .description import RigDescription
 from .detect import detect_rig
-from .footlock import FootLockParams, detect_contacts, horizontal, pin_targets, two_bone_ik
+from .footlock import FootLockParams, detect_contacts, pin_targets, two_bone_ik
 from .metrics import direction_errors, foot_skate, path_ratio
+from .secondary import relaxed_finger_locals, shared_twist, twist_drivers
 from .skeleton import UNITS, Clip, RigError, Skeleton, forward_kinematics, joint_major, positions_from_world
 
 ROOT_MOTION = ("on", "off", "xz_in_place")
 HANDS = ("model", "relaxed", "rest")
-RELAXED_CURL_DEG = {"thumb": (5.0, 10.0, 10.0), "other": (20.0, 30.0, 15.0)}
 
 
 @dataclass(frozen=True)
@@ -72,132 +70,6 @@ def bind_checked(desc: RigDescription | None, skeleton: Skeleton) -> RigDescript
     return bound
 
 
-def body_frame(idx: dict[str, int], pos: np.ndarray, up_axis: str) -> np.ndarray:
-    """3x3 matrix whose columns are the rest pose's left, up and forward directions.
-
-    Up is the skeleton's declared world up (so trajectories stay level whatever the rest
-    pose's lean); left is the level part of right hip -> left hip plus right arm -> left arm.
-    """
-    def unit(v: np.ndarray) -> np.ndarray:
-        return v / max(float(np.linalg.norm(v)), 1e-12)
-
-    up = np.eye(3)[{"y": 1, "z": 2}[up_axis]]
-    left = unit(pos[idx["left_upper_leg"]] - pos[idx["right_upper_leg"]]) + unit(pos[idx["left_upper_arm"]] - pos[idx["right_upper_arm"]])
-    left = unit(left - (left @ up) * up)
-    return np.stack([left, up, np.cross(left, up)], axis=1)
-
-
-def _ground_anchor(idx: dict[str, int], pos: np.ndarray, up: np.ndarray) -> tuple[np.ndarray, float]:
-    """The point on the rest pose's ground below the hips, and the hip height above it."""
-    feet = [idx[c] for c in ("left_foot", "right_foot", "left_toes", "right_toes") if c in idx]
-    height = float(pos[idx["hips"]] @ up - min(pos[j] @ up for j in feet))
-    if height <= 1e-9:
-        raise RigError("the rig's hips are not above its feet in the rest pose; check the mapping of hips and feet")
-    return pos[idx["hips"]] - height * up, height
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """Everything that depends only on the two rest poses and the mapping."""
-
-    ms: np.ndarray  # source body frame (columns left, up, forward)
-    mt: np.ndarray  # target body frame
-    gm: np.ndarray  # source world -> target world
-    g: np.ndarray  # the same, as a quaternion
-    k: np.ndarray  # (P, 4) per mapped bone: undo source rest, change frames, align rests, target rest
-    s_idx: np.ndarray
-    t_idx: np.ndarray
-    anchor_s: np.ndarray
-    height_s: float
-    anchor_t: np.ndarray
-    height_t: float
-
-
-def _plan(S: Skeleton, T: Skeleton, si: dict[str, int], ti: dict[str, int], common: list[str]) -> _Plan:
-    # cached on the (immutable) target skeleton: a batch retargets many takes onto one character
-    cache = T.__dict__.setdefault("_retarget_plans", {})
-    key = (S, tuple(si.items()), tuple(ti.items()), tuple(common))
-    if key in cache:
-        return cache[key]
-    rs_rot, rs_pos = S.rest_world()
-    rt_rot, rt_pos = T.rest_world()
-    ms, mt = body_frame(si, rs_pos, S.up_axis), body_frame(ti, rt_pos, T.up_axis)
-    gm = mt @ ms.T
-    g = quat.from_matrix(gm)
-    align = _rest_alignment(common, si, ti, rs_pos, rt_pos, gm, mt, S, T)
-    s_idx = np.array([si[c] for c in common])
-    t_idx = np.array([ti[c] for c in common])
-    a = np.array([align[c] for c in common])
-    k = quat.multiply(quat.multiply(quat.conjugate(rs_rot[s_idx]), quat.conjugate(g)), quat.multiply(a, rt_rot[t_idx]))
-    anchor_s, height_s = _ground_anchor(si, rs_pos, ms[:, 1])
-    anchor_t, height_t = _ground_anchor(ti, rt_pos, mt[:, 1])
-    plan = _Plan(ms, mt, gm, g, k, s_idx, t_idx, anchor_s, height_s, anchor_t, height_t)
-    if len(cache) >= 8:
-        cache.clear()
-    cache[key] = plan
-    return plan
-
-
-def _rest_alignment(common, si, ti, rs_pos, rt_pos, gm, frame, source: Skeleton, target: Skeleton) -> dict[str, np.ndarray]:
-    pointing = {c: k for c in common if (k := next((k for k in POINTS_AT.get(c, ()) if k in common), None))}
-    bones = list(pointing)
-    ds = (rs_pos[[si[pointing[c]] for c in bones]] - rs_pos[[si[c] for c in bones]]) @ gm.T
-    dt = rt_pos[[ti[pointing[c]] for c in bones]] - rt_pos[[ti[c] for c in bones]]
-    for d, skel, idx in ((ds, source, si), (dt, target, ti)):
-        short = np.linalg.norm(d, axis=-1) < 1e-7 / UNITS[skel.units]
-        if short.any():
-            c = bones[int(np.argmax(short))]
-            raise RigError(
-                f"bone {skel.names[idx[c]]!r} has zero length: it sits on {skel.names[idx[pointing[c]]]!r} in the rest pose; "
-                "fix the rig's rest pose or map another bone"
-            )
-    # Swing each target rest direction onto the source's, then twist about it so the body's
-    # forward (or, for bones pointing forward such as feet, its up) agrees: this recovers a
-    # rigid A-pose turn of a whole arm exactly, twist included.
-    forward, up = frame[:, 2], frame[:, 1]
-    unit = ds / np.linalg.norm(ds, axis=-1, keepdims=True) if bones else ds
-    ref = np.where((np.abs(unit @ forward) > 0.7)[:, None], up, forward)
-    swing = quat.between(dt, ds) if bones else np.zeros((0, 4))
-    turned = quat.rotate(swing, ref)
-
-    def flat(v: np.ndarray) -> np.ndarray:
-        return v - np.sum(v * unit, axis=-1, keepdims=True) * unit
-
-    a, b = flat(turned), flat(ref)
-    angle = np.arctan2(np.sum(np.cross(a, b) * unit, axis=-1), np.sum(a * b, axis=-1))
-    rotations = quat.multiply(quat.from_axis_angle(unit * angle[:, None]), swing) if bones else swing
-    align = dict(zip(bones, rotations))
-    for c in common:  # parents first: a bone that points nowhere takes its parent's alignment
-        if c not in align:
-            anc = canonical_ancestor(c, align)
-            align[c] = align[anc] if anc else quat.IDENTITY
-    return align
-
-
-def _relaxed_locals(target: Skeleton, ti: dict[str, int], rt_rot: np.ndarray, rt_pos: np.ndarray) -> np.ndarray:
-    local = target.rest_rotations.copy()
-    for side, sign in zip(SIDES, (1.0, -1.0)):
-        need = [f"{side}_hand", f"{side}_middle_proximal", f"{side}_index_proximal", f"{side}_little_proximal"]
-        if not all(c in ti for c in need):
-            continue
-        hand, mid, idx, lit = (rt_pos[ti[c]] for c in need)
-        palm = sign * np.cross(mid - hand, idx - lit)
-        for c in FINGER_BONES:
-            if not c.startswith(side + "_") or c not in ti:
-                continue
-            j = ti[c]
-            child = next((k for k in POINTS_AT.get(c, ()) if k in ti), None)
-            d = rt_pos[ti[child]] - rt_pos[j] if child else rt_pos[j] - rt_pos[target.parents[j]]
-            axis = np.cross(d, palm)
-            if np.linalg.norm(axis) < 1e-12:
-                continue
-            finger, phalanx = c.split("_")[1], ("proximal", "intermediate", "distal").index(c.split("_")[2])
-            angle = np.radians(RELAXED_CURL_DEG["thumb" if finger == "thumb" else "other"][phalanx])
-            axis_local = quat.rotate(quat.conjugate(rt_rot[j]), axis / np.linalg.norm(axis))
-            local[j] = quat.multiply(local[j], quat.from_axis_angle(axis_local * angle))
-    return local
-
-
 def retarget(
     source: Clip,
     target: Skeleton | RigDescription,
@@ -229,7 +101,7 @@ def retarget(
     S, T = source.skeleton, tgt
     rs_rot, rs_pos = S.rest_world()
     rt_rot, rt_pos = T.rest_world()
-    plan = _plan(S, T, si, ti, common)
+    plan = retarget_plan(S, T, si, ti, common)
     ms, mt, gm, g, k, s_idx, t_idx = plan.ms, plan.mt, plan.gm, plan.g, plan.k, plan.s_idx, plan.t_idx
 
     ws_rot, ws_pos = source.world()
@@ -238,11 +110,11 @@ def retarget(
     frames = source.num_frames
     world = joint_major((frames, T.num_joints), 4)
     world[:, t_idx] = quat.multiply(g, quat.multiply(ws_rot[:, s_idx], k))
-    rest_local = _relaxed_locals(T, ti, rt_rot, rt_pos) if opts.hands == "relaxed" else T.rest_rotations
+    rest_local = relaxed_finger_locals(T, ti, rt_rot, rt_pos) if opts.hands == "relaxed" else T.rest_rotations
     driven = np.zeros(T.num_joints, dtype=bool)
     driven[t_idx] = True
-    for twist, limb, end in _twist_drivers(ti, common):
-        world[:, ti[twist]] = _shared_twist(world, rt_rot, rt_pos, ti[twist], ti[limb], ti[end])
+    for twist, limb, end in twist_drivers(ti, common):
+        world[:, ti[twist]] = shared_twist(world, rt_rot, rt_pos, ti[twist], ti[limb], ti[end])
         driven[ti[twist]] = True
     for level in T.levels:
         free = level[~driven[level]]
@@ -293,33 +165,6 @@ def retarget(
         clip = convert_handedness(clip, "left").replace(skeleton=target)
         tgt_map = dataclasses.replace(tgt_map, skeleton=target)
     return RetargetResult(clip, metrics, tgt_map)
-
-
-TWIST_SHARE = 0.5  # of the wrist's (ankle's) twist that the forearm (shin) twist bone carries
-
-
-def _twist_drivers(ti: dict[str, int], common: list[str]) -> list[tuple[str, str, str]]:
-    out = []
-    for side in SIDES:
-        for twist, limb, end in (("lower_arm_twist", "lower_arm", "hand"), ("lower_leg_twist", "lower_leg", "foot")):
-            names = (f"{side}_{twist}", f"{side}_{limb}", f"{side}_{end}")
-            if names[0] in ti and names[0] not in common and names[1] in common and names[2] in common:
-                out.append(names)
-    return out
-
-
-def _shared_twist(world, rt_rot, rt_pos, twist: int, limb: int, end: int) -> np.ndarray:
-    """World rotation of a forearm/shin twist bone carrying part of the hand's/foot's twist
-    about the limb, so skinning does not wrap at the wrist. (F, 4)."""
-    axis = quat.rotate(quat.conjugate(rt_rot[limb]), rt_pos[end] - rt_pos[limb])  # limb-local bone axis
-    axis = axis / np.linalg.norm(axis)
-    rest_rel = quat.multiply(quat.conjugate(rt_rot[limb]), rt_rot[end])
-    rel = quat.multiply(quat.multiply(quat.conjugate(world[:, limb]), world[:, end]), quat.conjugate(rest_rel))
-    angle = 2.0 * np.arctan2(rel[:, :3] @ axis, rel[:, 3])  # twist part of the swing-twist split
-    angle = (angle + np.pi) % (2 * np.pi) - np.pi
-    share = quat.from_axis_angle(axis * (TWIST_SHARE * angle)[:, None])
-    rest_twist = quat.multiply(quat.conjugate(rt_rot[limb]), rt_rot[twist])
-    return quat.multiply(world[:, limb], quat.multiply(share, rest_twist))
 
 
 def _subtree_of_first_root(T: Skeleton) -> np.ndarray:
