@@ -142,6 +142,9 @@ def description_from_dict(data: Mapping[str, Any], explicit: bool = True, base: 
     if not isinstance(bones, Mapping) or not all(isinstance(v, str) and v for v in bones.values()):
         raise RigError('a rig mapping needs "bones": {canonical name: rig bone name, ...} with non-empty string names')
     check_canonical(bones)
+    unfilled = [c for c, b in bones.items() if b.strip() == "?"]
+    if unfilled:
+        raise RigError(f"fill in the rig bone names marked \"?\" (or delete those lines): {', '.join(unfilled)}")
     merged = {**(base.bones if base else {}), **bones}
     return RigDescription(
         name=str(data.get("name") or (base.name if base else "custom")),
