@@ -121,10 +121,13 @@ def retarget(
         if len(free):
             par = T.parents[free]
             world[:, free] = rest_local[free] if par[0] < 0 else quat.multiply(world[:, par], rest_local[free])
-    child = T.parents >= 0
+    # an undriven joint's local rotation is its rest (or relaxed) one by construction
     local = joint_major((frames, T.num_joints), 4)
-    local[:, ~child] = world[:, ~child]
-    local[:, child] = quat.multiply(quat.conjugate(world[:, T.parents[child]]), world[:, child])
+    local[:, ~driven] = rest_local[~driven]
+    rooted = driven & (T.parents < 0)
+    inner = driven & (T.parents >= 0)
+    local[:, rooted] = world[:, rooted]
+    local[:, inner] = quat.multiply(quat.conjugate(world[:, T.parents[inner]]), world[:, inner])
 
     # root motion, scaled by the hip-height ratio
     up_s, up_t = ms[:, 1], mt[:, 1]
