@@ -128,7 +128,7 @@ def preset_names() -> tuple[str, ...]:
 @functools.lru_cache(maxsize=None)
 def preset(name: str) -> RigDescription:
     path = PRESET_DIR / f"{name.lower()}.json"
-    if not path.is_file():
+    if name.lower() not in preset_names():  # also keeps names like "../x" out of the filesystem
         raise RigError(f"unknown rig preset {name!r}; presets are {', '.join(preset_names())}, or pass a mapping file path")
     # Preset bone names carry no prefix; `prefixes` lists those the family is seen with.
     return description_from_dict(json.loads(path.read_text()), explicit=False)
