@@ -142,6 +142,9 @@ def description_from_dict(data: Mapping[str, Any], explicit: bool = True, base: 
     if not isinstance(bones, Mapping) or not all(isinstance(v, str) and v for v in bones.values()):
         raise RigError('a rig mapping needs "bones": {canonical name: rig bone name, ...} with non-empty string names')
     check_canonical(bones)
+    prefixes = data.get("prefixes", [])
+    if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
+        raise RigError('"prefixes" must be a list of strings, e.g. ["mixamorig:", ""]')
     unfilled = [c for c, b in bones.items() if b.strip() == "?"]
     if unfilled:
         raise RigError(f"fill in the rig bone names marked \"?\" (or delete those lines): {', '.join(unfilled)}")

@@ -109,6 +109,7 @@ def test_mapping_naming_missing_bones_is_refused(tmp_path):
         ({"bone": {"hips": "Hips"}}, "unknown keys"),
         ({"bones": {"hips": ""}}, "non-empty"),
         ({"bones": {"hips": "Hips", "spine": "Hips"}}, "several canonical"),
+        ({"bones": {"hips": "Hips"}, "prefixes": "mixamorig:"}, "list of strings"),
     ],
 )
 def test_bad_mapping_files(tmp_path, content, message):
