@@ -127,3 +127,20 @@ def assimp_readback(path: Path, frames: Sequence[int] | None = None) -> dict:
 
 def parents_by_name(skel: Skeleton) -> dict[str, str | None]:
     return {n: (skel.names[p] if p >= 0 else None) for n, p in zip(skel.names, skel.parents)}
+
+
+def skinned_vertices(clip: Clip, indices: Sequence[int]) -> np.ndarray:
+    """Our own linear blend skinning of the body mesh: (F, len(indices), 3) in the clip's frame."""
+    from motionbridge.exporters.body import body_mesh
+
+    mesh = body_mesh(clip.skeleton)
+    rest_rot, rest_pos = clip.skeleton.rest_world()
+    rot, pos = clip.world()
+    v = mesh.vertices[indices]  # (V, 3)
+    out = np.zeros((clip.num_frames, len(indices), 3))
+    for slot in range(4):
+        j = mesh.joints[indices, slot]
+        w = mesh.weights[indices, slot][None, :, None]
+        local = quat.rotate(np.broadcast_to(quat.conjugate(rest_rot[j]), v.shape[:1] + (4,)), v - rest_pos[j])
+        out += w * (quat.rotate(rot[:, j], np.broadcast_to(local, (clip.num_frames,) + local.shape)) + pos[:, j])
+    return out

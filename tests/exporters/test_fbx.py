@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 
 from motionbridge.exporters import fbx, registry
+from motionbridge.exporters.prepare import to_frame
 
-from .conftest import assimp_readback, parents_by_name, blender_readback, expected_in_file_frame, smooth_clip, ufbx_readback, world_positions_in
+from .conftest import assimp_readback, parents_by_name, skinned_vertices, blender_readback, expected_in_file_frame, smooth_clip, ufbx_readback, world_positions_in
 
 TOL = 1e-4  # metres
+VERTICES = list(range(0, 10000, 97))  # a spread of body vertices to check the skinning on
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +33,9 @@ def files(tmp_path_factory, clip_a, clip_b):
 @pytest.fixture(scope="module")
 def blender(files, tmp_path_factory):
     jobs = [
-        {"path": str(path), "kind": "fbx", "fps": takes[0].fps, "frames": {n: t.num_frames for n, t in zip(names, takes)}}
-        for path, takes, names, _ in files.values()
+        {"path": str(path), "kind": "fbx", "fps": takes[0].fps, "frames": {n: t.num_frames for n, t in zip(names, takes)},
+         "vertices": VERTICES if opts.get("body") else None}
+        for path, takes, names, opts in files.values()
     ]
     results = blender_readback(jobs, tmp_path_factory.mktemp("blender") / "fbx")
     return dict(zip(files, results))
@@ -117,3 +120,13 @@ def test_euler_conversion_round_trips_through_matrices():
     rx, ry, rz = (quat.from_axis_angle(np.stack([a * (k == 0), a * (k == 1), a * (k == 2)], -1)) for k, a in enumerate((x, y, z)))
     back = quat.multiply(rz, quat.multiply(ry, rx))
     np.testing.assert_allclose(np.abs(np.sum(back * q, axis=-1)), 1.0, atol=1e-9)
+
+
+def test_blender_skins_the_body_like_our_own_skinning(files, blender):
+    """Cluster matrices, weights and bind pose are right if Blender deforms the mesh as we do."""
+    _, takes, _, opts = files["zup_m_body"]
+    skins = blender["zup_m_body"]["skins"]
+    (action, got), = skins.items()
+    ours = skinned_vertices(to_frame(takes[0], opts["up"], opts["units"]), VERTICES)
+    np.testing.assert_allclose(np.array(got), ours, atol=TOL)
+    assert np.abs(ours[-1] - ours[0]).max() > 0.05  # the body really moves in this take
