@@ -48,10 +48,10 @@ def euler_degrees(q: np.ndarray, order: str) -> np.ndarray:
 def quat_from_euler_degrees(angles: np.ndarray, order: str) -> np.ndarray:
     """Inverse of `euler_degrees` (for tests and readers)."""
     rad = np.radians(np.asarray(angles, dtype=np.float64))
-    out = None
+    out = np.broadcast_to(quat.IDENTITY, rad.shape[:-1] + (4,))
     for n, axis in enumerate(order):
         aa = np.zeros(rad.shape[:-1] + (3,))
         aa[..., "XYZ".index(axis)] = rad[..., n]
         q = quat.from_axis_angle(aa)
-        out = q if out is None else quat.multiply(out, q)
+        out = quat.multiply(out, q)
     return out

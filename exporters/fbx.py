@@ -90,7 +90,7 @@ class _Scene:
 def _add_skeleton(scene: _Scene, prep: Prepared) -> list[int]:
     skel = prep.skeleton
     euler = euler_xyz_degrees(skel.rest_rotations)
-    model_ids = []
+    model_ids: list[int] = []
     for j, name in enumerate(prep.joint_names):
         attr_id, attr = scene.new("NodeAttribute", name, "NodeAttribute", "LimbNode")
         attr.children.append(_props(("Size", "double", "Number", "", 10.0)))
