@@ -47,7 +47,8 @@ def assign(obj, action):
 
 def skinned_points(indices):
     """World positions of some vertices of the (only) evaluated mesh, after skinning."""
-    meshes = [o for o in bpy.context.scene.objects if o.type == "MESH"]
+    # the skinned one: importers may add helper meshes (glTF's bone-shape Icosphere)
+    meshes = [o for o in bpy.context.scene.objects if o.type == "MESH" and any(m.type == "ARMATURE" for m in o.modifiers)]
     if len(meshes) != 1:
         raise RuntimeError(f"expected one mesh, got {[o.name for o in meshes]}")
     evaluated = meshes[0].evaluated_get(bpy.context.evaluated_depsgraph_get())

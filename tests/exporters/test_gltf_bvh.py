@@ -13,10 +13,11 @@ import pytest
 from motionbridge.exporters import registry
 from motionbridge.exporters.euler import ORDERS
 
-from .conftest import blender_readback, parents_by_name, smooth_clip, world_positions_in
+from .conftest import blender_readback, parents_by_name, skinned_vertices, smooth_clip, world_positions_in
 
 TOOLS = Path(__file__).resolve().parents[1] / ".tools"
 TOL = 1e-4
+VERTICES = list(range(0, 10000, 97))
 
 
 @pytest.fixture(scope="module")
@@ -36,9 +37,10 @@ def files(tmp_path_factory, clip_a, clip_b):
 @pytest.fixture(scope="module")
 def blender(files, tmp_path_factory):
     jobs = []
-    for path, takes, names, _, extra in files.values():
+    for path, takes, names, opts, extra in files.values():
         kind = "bvh" if path.suffix == ".bvh" else "gltf"
-        jobs.append({"path": str(path), "kind": kind, "fps": takes[0].fps, "frames": {n: t.num_frames for n, t in zip(names, takes)}, **extra})
+        vertices = VERTICES if opts.get("body") else None
+        jobs.append({"path": str(path), "kind": kind, "fps": takes[0].fps, "frames": {n: t.num_frames for n, t in zip(names, takes)}, "vertices": vertices, **extra})
     return dict(zip(files, blender_readback(jobs, tmp_path_factory.mktemp("blender") / "gltf_bvh")))
 
 
@@ -112,3 +114,16 @@ def test_euler_orders_round_trip(order):
     q = quat.normalize(np.random.default_rng(7).normal(size=(64, 4)))
     back = quat_from_euler_degrees(euler_degrees(q[:, None], order)[:, 0], order)
     np.testing.assert_allclose(np.abs(np.sum(back * q, axis=-1)), 1.0, atol=1e-9)
+
+
+def test_blender_skins_the_glb_body_like_our_own_skinning(files, blender):
+    """Inverse bind matrices, JOINTS_0 and WEIGHTS_0 are right if Blender deforms as we do."""
+    from motionbridge.exporters.prepare import to_frame
+
+    _, takes, names, _, _ = files["glb_body_two_takes"]
+    skins = blender["glb_body_two_takes"]["skins"]
+    assert sorted(skins) == sorted(names)
+    for name, got in skins.items():
+        ours = skinned_vertices(to_frame(takes[names.index(name)], "y", "m"), VERTICES)
+        ours = np.stack([ours[..., 0], -ours[..., 2], ours[..., 1]], axis=-1)  # Blender is Z-up
+        np.testing.assert_allclose(np.array(got), ours, atol=TOL, err_msg=name)
