@@ -9,6 +9,7 @@ import pytest
 
 from motionbridge.exporters import fbx, registry
 from motionbridge.exporters.prepare import to_frame
+from motionbridge.rigs.humanoid import build_rig
 
 from .conftest import assimp_readback, parents_by_name, skinned_vertices, blender_readback, expected_in_file_frame, smooth_clip, ufbx_readback, world_positions_in
 
@@ -20,7 +21,9 @@ VERTICES = list(range(0, 10000, 97))  # a spread of body vertices to check the s
 def files(tmp_path_factory, clip_a, clip_b):
     d = tmp_path_factory.mktemp("fbx")
     slow = smooth_clip(frames=8, fps=20.0, seed=3)  # 20 fps: a custom time mode
+    rig = smooth_clip(frames=6, seed=4, skeleton=build_rig("ue5_manny", bone_axes="x_along_bone"))
     out = {
+        "rig_local_axes": (d / "manny.fbx", [rig], ["idle"], {}),
         "two_takes": (d / "two.fbx", [clip_a, clip_b], ["wave", "jump"], {}),
         "zup_m_body": (d / "body.fbx", [clip_a], ["wave"], {"up": "z", "units": "m", "body": True}),
         "v7500_20fps": (d / "v75.fbx", [slow], ["slow"], {"version": 7500}),
@@ -47,7 +50,7 @@ def _take_for(action_name: str, names: list[str]) -> int:
     return hits[0]
 
 
-@pytest.mark.parametrize("case", ["two_takes", "zup_m_body", "v7500_20fps"])
+@pytest.mark.parametrize("case", ["two_takes", "zup_m_body", "v7500_20fps", "rig_local_axes"])
 def test_blender_reads_every_take_and_joint(files, blender, case):
     path, takes, names, _ = files[case]
     result = blender[case]
@@ -82,7 +85,7 @@ def test_assimp_reads_every_take_and_joint(files, case):
         np.testing.assert_allclose(got, expected_in_file_frame(clip, "y", "cm"), atol=TOL, err_msg=name)
 
 
-@pytest.mark.parametrize("case", ["two_takes", "zup_m_body", "v7500_20fps"])
+@pytest.mark.parametrize("case", ["two_takes", "zup_m_body", "v7500_20fps", "rig_local_axes"])
 def test_ufbx_reads_every_take_joint_and_setting(files, case, tmp_path):
     path, takes, names, opts = files[case]
     up, units = opts.get("up", "y"), opts.get("units", "cm")

@@ -12,6 +12,7 @@ import pytest
 
 from motionbridge.exporters import registry
 from motionbridge.exporters.euler import ORDERS
+from motionbridge.rigs.humanoid import build_rig
 
 from .conftest import blender_readback, parents_by_name, skinned_vertices, smooth_clip, world_positions_in
 
@@ -23,7 +24,11 @@ VERTICES = list(range(0, 10000, 97))
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, clip_a, clip_b):
     d = tmp_path_factory.mktemp("gltf_bvh")
+    # a game rig whose bones have Maya-style local axes (rest rotations are not identity)
+    rig_clip = smooth_clip(frames=6, seed=4, skeleton=build_rig("ue5_manny", bone_axes="x_along_bone"))
     out = {
+        "glb_rig_local_axes": (d / "manny.glb", [rig_clip], ["idle"], {}, {}),
+        "bvh_rig_local_axes": (d / "manny.bvh", [rig_clip], ["idle"], {}, {"scale": 0.01}),
         "glb_body_two_takes": (d / "two.glb", [clip_a, clip_b], ["wave", "jump"], {"body": True}, {}),
         "gltf_one_take": (d / "one.gltf", [clip_a], ["wave"], {}, {}),
         "bvh_default": (d / "wave.bvh", [clip_a], ["wave"], {}, {"scale": 0.01}),
@@ -57,7 +62,7 @@ def test_khronos_validator_reports_no_errors(files):
         assert report["numWarnings"] == 0, report
 
 
-@pytest.mark.parametrize("case", ["glb_body_two_takes", "gltf_one_take", "bvh_default", "bvh_xyz_zup_m"])
+@pytest.mark.parametrize("case", ["glb_body_two_takes", "gltf_one_take", "bvh_default", "bvh_xyz_zup_m", "glb_rig_local_axes", "bvh_rig_local_axes"])
 def test_blender_reads_joints_back(files, blender, case):
     path, takes, names, _, _ = files[case]
     result = blender[case]
