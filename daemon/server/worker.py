@@ -99,9 +99,12 @@ def _run_batch(engine, link: _Link, msg: P.Message) -> None:
     root_motion = {r["id"]: r["root_motion"] for r in msg.header["requests"]}
 
     def on_step(info) -> None:
-        link_send(link.sock, "STEP", {"batch": batch, "step": info.step, "total": info.total, "ids": list(info.request_ids)})
+        with_preview = {rid for rid in (info.previews or {}) if rid in wants_preview}
+        # a PREVIEW stands in for that row's STEP, so each step reaches each client once
+        link_send(link.sock, "STEP", {"batch": batch, "step": info.step, "total": info.total,
+                                      "ids": [r for r in info.request_ids if r not in with_preview]})
         for rid, clips in (info.previews or {}).items():
-            if rid in wants_preview:
+            if rid in with_preview:
                 m = P.progress_message(rid, info.step, info.total, [_root_motion(c, root_motion[rid]) for c in clips])
                 link_send(link.sock, "PREVIEW", m.header, m.arrays)
 

@@ -307,8 +307,9 @@ class MotionBridgeClient:
                     if any(p.tries > self.retries for p in self._pending.values()):
                         for rid, p in list(self._pending.items()):
                             if p.tries > self.retries:
-                                self._fail(rid, p, P.E_UNREACHABLE, f"the daemon at {self.endpoint} stopped "
-                                           f"answering ({p.tries} tries, {self.timeout_s:g} s each)")
+                                self._fail(rid, p, P.E_UNREACHABLE, f"no answer from the daemon at {self.endpoint} "
+                                           f"({p.tries} tries, {self.timeout_s:g} s each); is `motionbridge "
+                                           "serve` running there, and reachable?")
                     poller.unregister(sock)
                     poller.unregister(self._monitor)
                     self._close_socket(sock)
