@@ -97,4 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # python -m motionbridge.daemon.cli
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy: subcommands raise the imported
+    # module's CliError, which this copy's `except CliError` would not catch.
+    from motionbridge.daemon.cli import main as _main
+
+    sys.exit(_main())

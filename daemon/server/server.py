@@ -298,7 +298,7 @@ class Server:
             link_send(w.sock, "RUN", {"batch": w.batch_id, "requests": requests, "preview_every": preview_every,
                                       "preview_ids": [j.key for j in batch if j.spec.preview_every]})
             log.info("batch", extra={"worker": w.index, "batch": w.batch_id, "requests": len(batch),
-                                     "rows": sum(j.rows for j in batch)})
+                                     "rows": sum(j.rows for j in batch), "ids": [j.spec.id for j in batch]})
 
     # ------------------------------------------------------------------ workers
 
