@@ -222,3 +222,13 @@ class socket_port:
 
     def __exit__(self, *exc) -> None:
         pass
+
+
+def test_fuzz_then_ping_and_generate(toy, client):
+    from fuzz import fuzz_daemon
+
+    sent = fuzz_daemon(toy.endpoint, examples=2000)
+    print(f"\nfuzz (toy engine daemon): {sent} malformed messages, each answered with the expected ERROR code")
+    assert sent >= 1500
+    assert client.ping() < 2.0
+    assert len(client.generate("A person walks.", duration_s=1.0).wait(10.0)) == 1
