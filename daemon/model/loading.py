@@ -31,6 +31,7 @@ CKPT_NAME = "latest.ckpt"
 SAFETENSORS_NAME = "model.safetensors"
 DOWNLOAD_HINT = "run `motionbridge weights download`"
 IGNORED_PREFIXES = ("body_model.",)  # the mesh is rebuilt from the shipped assets
+MANIFEST_NAME = "motionbridge-manifest.json"  # {file name: sha256}, written by download/convert
 
 
 class WeightsError(RuntimeError):
@@ -169,6 +170,36 @@ def file_sha256(path: Path) -> str:
     return digest
 
 
+def read_manifest(folder: Path) -> dict[str, str]:
+    try:
+        data = json.loads((folder / MANIFEST_NAME).read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"{folder / MANIFEST_NAME} is unreadable ({exc}); delete it or {DOWNLOAD_HINT}") from None
+    return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+def record_in_manifest(folder: Path, name: str, sha256: str) -> None:
+    """Atomically add one file's digest to the folder's manifest."""
+    from motionbridge.exporters.atomic import atomic_path
+
+    entries = read_manifest(folder)
+    entries[name] = sha256
+    with atomic_path(folder / MANIFEST_NAME) as tmp:
+        tmp.write_text(json.dumps(entries, indent=1, sort_keys=True))
+
+
+def check_against_manifest(path: Path, digest: str) -> None:
+    """Bit flips inside tensor data load silently; a recorded digest catches them."""
+    expected = read_manifest(path.parent).get(path.name)
+    if expected and expected != digest:
+        raise WeightsError(
+            f"{path} is corrupt: its sha256 {digest[:16]}... differs from the one recorded at download "
+            f"({expected[:16]}...); {DOWNLOAD_HINT} to fetch it again"
+        )
+
+
 @dataclass
 class LoadedModel:
     model: MotionFlowModel
@@ -183,8 +214,11 @@ def load_model(checkpoint_dir: str | Path, device: torch.device | str = "cpu", d
     checkpoint_dir = Path(checkpoint_dir)
     if not checkpoint_dir.is_dir():
         raise WeightsError(f"checkpoint folder {checkpoint_dir} does not exist; {DOWNLOAD_HINT} or pass --checkpoint")
+    return load_model_from(checkpoint_dir, checkpoint_file(checkpoint_dir), device, dtype)
+
+
+def load_model_from(checkpoint_dir: Path, path: Path, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> LoadedModel:
     cfg = load_config(checkpoint_dir / "config.yml")
-    path = checkpoint_file(checkpoint_dir)
     model = build_on_meta(cfg.network)
     sd = read_state_dict(path)
     stats = read_stats(checkpoint_dir, cfg)
@@ -197,6 +231,50 @@ def load_model(checkpoint_dir: str | Path, device: torch.device | str = "cpu", d
     for key in ("mean", "std"):
         if not torch.isfinite(sd[key]).all():
             raise WeightsError(f"{path}: {key} contains NaN/Inf; the file is corrupt ({DOWNLOAD_HINT})")
+    digest = file_sha256(path)
+    check_against_manifest(path, digest)
     model.load_state_dict(sd, strict=True, assign=True)
     model.eval().requires_grad_(False)
-    return LoadedModel(model, cfg, path, file_sha256(path), checkpoint_dir.name)
+    return LoadedModel(model, cfg, path, digest, checkpoint_dir.name)
+
+
+def verify(paths: WeightPaths) -> tuple[list[str], bool]:
+    """Report lines and overall status: presence, config, every tensor's shape and dtype."""
+    lines: list[str] = []
+    ok = True
+    for item in missing_files(paths):
+        lines.append(f"MISSING  {item}")
+        ok = False
+    ck = paths.checkpoint_dir
+    if (ck / "config.yml").is_file():
+        try:
+            cfg = load_config(ck / "config.yml")
+            lines.append(f"ok       {ck / 'config.yml'}: feat_dim {cfg.network.feat_dim}, {cfg.network.num_layers} layers, {cfg.network.num_heads} heads")
+        except ValueError as exc:
+            lines.append(f"BAD      {exc}")
+            return lines, False
+        for name in (SAFETENSORS_NAME, CKPT_NAME):
+            path = ck / name
+            if not path.is_file():
+                continue
+            try:
+                model = build_on_meta(cfg.network)
+                sd = read_state_dict(path)
+                stats = read_stats(ck, cfg)
+                if stats is not None:
+                    sd.setdefault("mean", stats[0])
+                    sd.setdefault("std", stats[1])
+                sd = check_state_dict(sd, model, path)
+                check_against_manifest(path, file_sha256(path))
+                dtypes = sorted({str(v.dtype).removeprefix("torch.") for v in sd.values()})
+                n = sum(v.numel() for k, v in sd.items() if k.startswith("motion_transformer."))
+                lines.append(f"ok       {path}: {len(sd)} tensors, shapes match, dtypes {', '.join(dtypes)}, {n:,} network parameters")
+            except WeightsError as exc:
+                lines.append(f"BAD      {exc}")
+                ok = False
+    for d in (paths.qwen_dir, paths.clip_dir):
+        if (d / "config.json").is_file():
+            has_weights = any(d.glob("*.safetensors")) or any(d.glob("*.bin"))
+            lines.append(f"{'ok      ' if has_weights else 'MISSING '} {d}: {'weights present' if has_weights else 'no weight files'}")
+            ok = ok and has_weights
+    return lines, ok
