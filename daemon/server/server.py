@@ -365,6 +365,13 @@ class Server:
         now = time.monotonic()
         for w in self.supervisor.workers:
             if self.supervisor.dead(w):
+                while w.sock is not None and w.sock.poll(0):  # its last words (FAIL, TAKE) come first
+                    try:
+                        self._on_worker(w, link_recv(w.sock))
+                    except P.ProtocolError:
+                        break
+                if not self.supervisor.dead(w):  # _on_worker already restarted it
+                    continue
                 code = w.proc.exitcode if w.proc is not None else None
                 if not w.ever_ready and code not in (None, 0) and w.restarts == 0:
                     raise SystemExit(f"motionbridge serve: the worker exited with status {code} while loading the model")

@@ -112,8 +112,9 @@ def test_fuzz_then_ping_and_a_real_generate(daemon):
     assert sent >= 1500
     with MotionBridgeClient(daemon.endpoint, timeout_s=5.0) as c:
         assert c.ping() < 5.0
+        served = c.hello()["model"]
         req = REQUESTS[0]
         clips = c.generate(req.prompt, duration_s=req.duration_s, seeds=req.seeds, cfg=req.cfg).wait(TAKE_TIMEOUT)
     if "a" in _expected:  # also after the worker restart: still the in-process result
         _same(clips[0], _expected["a"])
-    assert clips[0].metadata["model"] == "parity-fixture"
+    assert clips[0].metadata["model"] == served and clips[0].metadata["prompt"] == req.prompt

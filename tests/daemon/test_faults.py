@@ -182,3 +182,20 @@ def test_non_loopback_bind_without_curve_warns_loudly():
         assert "WITHOUT CURVE" in d.stderr_text()
     finally:
         d.stop()
+
+
+def test_sticky_device_error_restarts_the_worker():
+    d = DaemonProcess(*TOY)
+    c = MotionBridgeClient(d.endpoint, timeout_s=2.0)
+    try:
+        pid = c.status()["workers"][0]["pid"]
+        with pytest.raises(ClientError) as err:
+            c.generate("STICKY: a person trips.", duration_s=1.0).wait(10.0)
+        assert err.value.code == P.E_ENGINE and "device-side assert" in err.value.message
+        d.wait_for("worker ready", 30.0, count=2)
+        worker = c.status()["workers"][0]
+        assert worker["restarts"] == 1 and worker["pid"] != pid
+        assert len(c.generate("A person walks.", duration_s=1.0).wait(10.0)) == 1
+    finally:
+        c.close()
+        assert d.stop() == 0
