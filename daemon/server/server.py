@@ -99,7 +99,13 @@ class Server:
                 for _ in range(256):  # bounded, so a flood cannot starve the workers
                     if not self.router.poll(0):
                         break
-                    self._on_client(self.router.recv_multipart())
+                    frames = self.router.recv_multipart()
+                    try:
+                        self._on_client(frames)
+                    except Exception:  # noqa: BLE001 - one bad message must not stop the daemon
+                        log.exception("internal error", extra={"client": frames[0].hex()})
+                        self.metrics.count("errors_total", P.E_INTERNAL)
+                        self._send(frames[0], P.error(None, P.E_INTERNAL, "the daemon hit an internal error; see its log"))
                 for w in self.supervisor.workers:
                     while w.sock is not None and w.sock.poll(0):
                         try:
@@ -107,7 +113,12 @@ class Server:
                         except P.ProtocolError as exc:  # a worker speaking garbage is as good as dead
                             self._restart(w, f"bad link message: {exc}")
                             break
-                        self._on_worker(w, msg)
+                        try:
+                            self._on_worker(w, msg)
+                        except (KeyError, TypeError, ValueError, zmq.ZMQError) as exc:
+                            log.exception("internal error")
+                            self._restart(w, f"could not handle its {msg.command}: {exc}")
+                            break
                 self._watch_workers()
                 self._dispatch()
                 now = time.monotonic()
@@ -353,7 +364,7 @@ class Server:
                     job.worker, job.started_at = None, None
                 self.scheduler.requeue_front(batch)
         elif msg.command == "FAIL":
-            log.error("worker failure", extra={"worker": w.index, "message": h.get("message"), "healthy": h.get("healthy")})
+            log.error("worker failure", extra={"worker": w.index, "detail": h.get("message"), "healthy": h.get("healthy")})
             for job in list(w.batch):
                 self._finish(job, P.E_ENGINE, f"generation failed: {h.get('message')}")
             if not w.ever_ready:
