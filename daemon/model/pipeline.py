@@ -56,7 +56,7 @@ class MotionPipeline:
         self.text_encoder = text_encoder
         self.device = torch.device(device)
         self.dtype = dtype
-        self.body = BodyModel(device="cpu")
+        self.body = BodyModel(device=self.device)  # decode stays on the device
         net = self.config.network
         if text_encoder is not None and (text_encoder.ctxt_dim, text_encoder.vtxt_dim) != (net.ctxt_input_dim, net.vtxt_input_dim):
             raise WeightsError(
