@@ -31,7 +31,7 @@ _expected: dict[str, object] = {}
 
 @pytest.fixture(scope="module")
 def daemon(parity):
-    d = DaemonProcess("--checkpoint", str(parity / "model"), "--qwen", str(parity / "text_encoders" / "qwen3"),
+    d = DaemonProcess("--engine", "reference", "--checkpoint", str(parity / "model"), "--qwen", str(parity / "text_encoders" / "qwen3"),
                       "--clip", str(parity / "text_encoders" / "clip"), heartbeat=HEARTBEAT, ready_timeout=300)
     yield d
     assert d.stop(60) == 0
