@@ -51,12 +51,13 @@ def test_concurrent_clients_match_in_process_bit_for_bit(daemon, parity):
     try:
         handles = [c.generate(r.prompt, duration_s=r.duration_s, seeds=r.seeds, cfg=r.cfg)
                    for c, r in zip(clients, REQUESTS)]
-        engine = ReferenceEngine.from_parity(parity)  # runs while the daemon works
-        takes = engine.generate(REQUESTS)
         results = [h.wait(TAKE_TIMEOUT) for h in handles]
     finally:
         for c in clients:
             c.close()
+    # after, not during: two torch processes on two busy cores slow each other down many times
+    engine = ReferenceEngine.from_parity(parity)
+    takes = engine.generate(REQUESTS)
     assert engine.model_hash == results[0][0].metadata["checkpoint_sha256"][:16]
     for req, clips, take in zip(REQUESTS, results, takes):
         assert len(clips) == 1 and clips[0].rotations.shape == (60, 55, 4)
