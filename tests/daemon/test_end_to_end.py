@@ -89,6 +89,7 @@ def test_kill_9_worker_mid_request_then_recovery(daemon):
         deadline = time.monotonic() + TAKE_TIMEOUT
         while not any(e.kind == "progress" for e in handle.poll(0.5)):
             assert time.monotonic() < deadline
+        readies = len(daemon.events("worker ready"))
         killed = time.monotonic()
         os.kill(pid, signal.SIGKILL)
         while not handle.done and time.monotonic() - killed < 10:
@@ -103,7 +104,7 @@ def test_kill_9_worker_mid_request_then_recovery(daemon):
         ready_s = time.monotonic() - killed
         print(f"\n[real model] kill -9 of the worker: ERROR after {error_s * 1000:.0f} ms "
               f"({error_s / HEARTBEAT:.2f} heartbeats); worker serving again after {ready_s:.1f} s "
-              f"(daemon log: recovery_s={daemon.events('worker ready')[-1].get('recovery_s')})")
+              f"(daemon log: recovery_s={daemon.wait_for('worker ready', 10, readies + 1)[-1].get('recovery_s')})")
 
 
 def test_fuzz_then_ping_and_a_real_generate(daemon):
