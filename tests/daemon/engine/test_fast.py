@@ -49,7 +49,7 @@ def test_trimmed_dit_forward_keeps_text_positions(engine, fixture_data):
     args = (x, ctxt, torch.from_numpy(exp["dit/vtxt"][i : i + 1]), torch.from_numpy(exp["dit/timesteps"][i : i + 1]),
             torch.ones(1, lx, dtype=torch.bool), torch.ones(1, lt, dtype=torch.bool))
     with torch.no_grad():
-        out = dit(*args, text_rope_offset=train_frames)
+        out = dit(*args, text_rope_offset=train_frames, fused_modulation=True)
         moved = dit(*args)  # text right after the trimmed motion: a different model
     err = float((out[0] - torch.from_numpy(exp["dit/out"][i, :lx])).abs().max())
     assert err <= DIT_TOL
