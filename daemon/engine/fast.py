@@ -115,7 +115,9 @@ class FastEngine(ReferenceEngine):
 
     def _work_items(self, checked) -> list[list[tuple[int, tuple[int, ...]]]]:
         """Groups of (request index, seeds) whose network rows fit max_rows."""
-        groups, current, rows = [], [], 0
+        groups: list[list[tuple[int, tuple[int, ...]]]] = []
+        current: list[tuple[int, tuple[int, ...]]] = []
+        rows = 0
         for i, (req, _) in enumerate(checked):
             need = len(req.seeds) * (2 if req.cfg > 1 else 1)
             if current and rows + need > self.max_rows:
