@@ -95,7 +95,10 @@ def test_end_to_end_on_the_fixture(parity, tmp_path):
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
-    assert "sampling 50/50" in proc.stderr  # non-tty progress: every 10 steps and the last
+    from motionbridge.daemon.model.config import load_config
+
+    steps = load_config(parity / "model" / "config.yml").pipeline.validation_steps
+    assert f"sampling {steps}/{steps}" in proc.stderr  # non-tty progress: every 10 steps and the last
     names = [out.name] if len(case["seeds"]) == 1 else [f"take_seed{s}.npz" for s in case["seeds"]]
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == sorted(names)
     with np.load(parity / "expected.npz", allow_pickle=False) as data:
