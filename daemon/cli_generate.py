@@ -1,7 +1,9 @@
-"""`motionbridge generate "PROMPT" --out take.npz`: run HY-Motion in-process (no daemon).
+"""`motionbridge generate "PROMPT" --out take.npz`: run HY-Motion in-process (no daemon),
+or with `--server tcp://HOST:PORT` through a running daemon.
 
 Everything the user typed is validated before any weights are loaded, so bad input fails in
-a moment with one line; the output extension picks the writer (exporters registry).
+a moment with one line; the output extension picks the writer (exporters registry), and
+`--rig` retargets onto a character first.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 from motionbridge.daemon import limits
 from motionbridge.daemon.cli import CliError
 
-HELP = "generate a motion take from a text prompt (in-process)"
+HELP = "generate motion takes from a text prompt (in-process, or through a daemon with --server)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +32,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"), help="DiT precision (text LLM stays bf16 as the official)")
     parser.add_argument("--game", action="store_true", help="HY-Motion's special game-feature flag")
-    parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="output file; the extension picks the format (.npz)")
+    parser.add_argument("--engine", choices=("reference", "fast"), help="reference: float32, exactly the official path; fast: trimmed, batched (default: fast on cuda, reference on cpu)")
+    parser.add_argument("--server", metavar="ENDPOINT", help="use a running daemon (e.g. tcp://127.0.0.1:7719) instead of loading the model here")
+    parser.add_argument("--server-key", metavar="FILE", help="the daemon's CURVE public key file (with --server on a CURVE daemon)")
+    parser.add_argument("--client-keys", metavar="DIR", help="folder with this client's CURVE key pair (motionbridge keys new)")
+    parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="output file; the extension picks the format (.npz, .fbx, .glb, .gltf, .bvh, .usd, .usda, .usdc, .amass.npz)")
+    from motionbridge.exporters.output import add_output_arguments
+
+    add_output_arguments(parser)
 
 
 def _checked(fn, value):
@@ -62,13 +71,15 @@ def output_paths(out: Path, seeds: tuple[int, ...]) -> list[Path]:
     return [out.with_name(f"{out.stem}_seed{s}{out.suffix}") for s in seeds]
 
 
-def _check_output(out: Path) -> None:
+def _check_output(out: Path, args: argparse.Namespace) -> None:
     from motionbridge.exporters.atomic import ExportError
+    from motionbridge.exporters.output import check_output_options
     from motionbridge.exporters.registry import writer_for
 
     try:
         writer_for(out)
-    except ExportError as exc:
+        check_output_options(out, args)
+    except (ExportError, ValueError) as exc:
         raise CliError(str(exc)) from None
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
@@ -85,10 +96,9 @@ def run(args: argparse.Namespace) -> int:
     seeds = _checked(limits.check_seeds, [_number(s, int, "--seed") for s in args.seed])
     cfg = _checked(limits.check_cfg, _number(args.cfg, float, "--cfg"))
     model = _checked(limits.check_model, args.model)
-    _check_output(args.out)
+    _check_output(args.out, args)
     for w in (*prompt.warnings, *duration.warnings):
         print(f"warning: {w}", file=sys.stderr)
-    engine = _load_engine(args, model.value)
     from motionbridge.daemon.engine.api import GenerationRequest
 
     request = GenerationRequest(prompt.value, duration.value, seeds.value, cfg.value, args.game, "cli")
@@ -102,22 +112,57 @@ def run(args: argparse.Namespace) -> int:
         elif info.step % 10 == 0 or info.step == info.total:
             print(f"sampling {info.step}/{info.total}", file=sys.stderr, flush=True)
 
-    takes = engine.generate([request], on_step=progress)
-    from motionbridge.exporters.atomic import ExportError
-    from motionbridge.exporters.registry import write
-
-    for w in takes[0].warnings if takes else ():
-        if w not in prompt.warnings + duration.warnings:
-            print(f"warning: {w}", file=sys.stderr)
-    for take, path in zip(takes, output_paths(args.out, seeds.value)):
-        take.clip.metadata["take_name"] = path.stem
-        try:
-            write(path, [take.clip], [path.stem])
-        except ExportError as exc:
-            raise CliError(str(exc)) from None
-        print(f"wrote {path} ({take.clip.num_frames} frames, seed {take.seed})", file=sys.stderr)
+    if args.server:
+        clips = _generate_remote(args, request, progress)
+    else:
+        engine = _load_engine(args, model.value)
+        takes = engine.generate([request], on_step=progress)
+        for w in takes[0].warnings if takes else ():
+            if w not in prompt.warnings + duration.warnings:
+                print(f"warning: {w}", file=sys.stderr)
+        clips = [take.clip for take in takes]
+    _write(args, clips, seeds.value)
     print(f"done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0
+
+
+def _write(args: argparse.Namespace, clips: list, seeds: tuple[int, ...]) -> None:
+    """Default: one file per seed (take_seed3.fbx); --takes-per-file N groups takes instead."""
+    from motionbridge.exporters.atomic import ExportError
+    from motionbridge.exporters.output import write_outputs
+    from motionbridge.rigs import RigError
+
+    def report(message: str) -> None:
+        print(f"warning: {message}", file=sys.stderr)
+
+    try:
+        if getattr(args, "takes_per_file", 0):
+            for clip, seed in zip(clips, seeds):
+                clip.metadata.setdefault("take_name", f"{args.out.stem}_seed{seed}")
+            written = write_outputs(args.out, clips, args, report)
+        else:
+            written = []
+            for clip, path in zip(clips, output_paths(args.out, seeds)):
+                clip.metadata["take_name"] = path.name.split(".")[0]
+                written += write_outputs(path, [clip], args, report)
+    except (ExportError, RigError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+
+
+def _generate_remote(args: argparse.Namespace, request, progress) -> list:
+    from motionbridge.daemon.remote_generate import ClientError, generate_via_server
+
+    try:
+        return generate_via_server(
+            args.server, [request], progress=progress, model=args.model,
+            server_public_key=args.server_key, client_keys=args.client_keys,
+        )
+    except ClientError as exc:
+        raise CliError(f"daemon at {args.server}: {exc}") from None
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
 
 
 def _load_engine(args: argparse.Namespace, model: str):
@@ -127,7 +172,6 @@ def _load_engine(args: argparse.Namespace, model: str):
         raise CliError(f"generating needs torch ({exc}); pip install 'motionbridge[daemon]'") from None
     if args.device == "cuda" and not torch.cuda.is_available():
         raise CliError("--device cuda but no CUDA GPU is visible; use --device cpu")
-    from motionbridge.daemon.engine.reference import ReferenceEngine
     from motionbridge.daemon.model import loading
     from motionbridge.daemon.model.config import ConfigError
     from motionbridge.daemon.model.text_encoder import TextEncoderError
@@ -140,7 +184,12 @@ def _load_engine(args: argparse.Namespace, model: str):
             f"weights missing: {'; '.join(missing)}. Get them with `motionbridge weights download --model {model}` "
             "or point --checkpoint/--qwen/--clip at existing folders"
         )
+    kind = args.engine or ("fast" if args.device == "cuda" else "reference")
+    if kind == "fast":
+        from motionbridge.daemon.engine.fast import FastEngine as engine_class
+    else:
+        from motionbridge.daemon.engine.reference import ReferenceEngine as engine_class
     try:
-        return ReferenceEngine.from_dirs(paths.checkpoint_dir, paths.qwen_dir, paths.clip_dir, device=args.device, dtype=args.dtype)
+        return engine_class.from_dirs(paths.checkpoint_dir, paths.qwen_dir, paths.clip_dir, device=args.device, dtype=args.dtype)
     except (loading.WeightsError, ConfigError, TextEncoderError) as exc:
         raise CliError(str(exc)) from None

@@ -63,6 +63,25 @@ def _format_options(ext: str, args: argparse.Namespace) -> dict[str, object]:
     return {k: v for k, v in given.items() if v is not None}
 
 
+def check_output_options(out_path: str | Path, args: argparse.Namespace) -> None:
+    """Fail before any generation when the output options cannot work: unknown extension,
+    options the format ignores, a bad --takes-per-file, or a --rig that does not load."""
+    out_path = Path(out_path)
+    registry.writer_for(out_path)
+    ext = registry.extension_of(out_path)
+    _format_options(ext, args)
+    per_file = int(getattr(args, "takes_per_file", 0) or 0)
+    if per_file < 0:
+        raise ValueError(f"--takes-per-file must be 1 or more (or 0 for all in one file), not {per_file}")
+    if ext in SINGLE_TAKE and per_file > 1:
+        raise ValueError(f"{ext} files hold one take each; use --takes-per-file 1")
+    rig = getattr(args, "rig", None)
+    if rig:
+        from motionbridge.rigs import load_rig
+
+        load_rig(rig)  # unknown preset, unreadable file or bad mapping: a RigError (a ValueError)
+
+
 def retarget_clips(clips: Sequence[Clip], rig: str) -> list[Clip]:
     """Retarget every take onto `rig` (preset name, mapping file or character file)."""
     from motionbridge.rigs import load_rig, retarget
