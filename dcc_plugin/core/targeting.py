@@ -10,6 +10,7 @@ Two paths:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -42,7 +43,7 @@ class Target:
 def is_smplx(skeleton: Skeleton) -> bool:
     from motionbridge.rigs.smplx import SMPLX_JOINT_NAMES
 
-    return tuple(skeleton.names) == SMPLX_JOINT_NAMES
+    return set(skeleton.names) == set(SMPLX_JOINT_NAMES)
 
 
 def resolve_target(rig: str, skeleton: Skeleton, preset: str = "", mapping: Mapping[str, str] | None = None) -> Target:
@@ -102,21 +103,34 @@ def transfer_same_topology(source: Clip, target: Skeleton) -> Clip:
     """Copy each joint's world-space rotation *from rest* onto the same-named target joint,
     whatever the target's bone rest frames, up axis and units."""
     src = source.skeleton
-    if tuple(src.names) != tuple(target.names) or not np.array_equal(src.parents, target.parents):
-        raise RigError("same-topology transfer needs the same joints in the same order; use a rig preset instead")
+    if set(src.names) != set(target.names):
+        raise RigError("same-topology transfer needs the same joint names; use a rig preset instead")
+    order = np.array([src.index(n) for n in target.names])  # target joint -> source joint
+    expected = np.where(target.parents >= 0, order[np.maximum(target.parents, 0)], -1)
+    if not np.array_equal(src.parents[order], expected):
+        raise RigError("the rig has the SMPL-X joint names but another hierarchy; use a rig preset instead")
     frame = _frame_change(src, target)
     scale = UNITS[src.units] / UNITS[target.units]
-    world_rot, world_pos = source.world()
-    src_rest_rot, src_rest_pos = src.rest_world()
-    dst_rest_rot, dst_rest_pos = target.rest_world()
-    # world delta from rest, expressed in the target's frame: D' = F D F^-1
-    delta = quat.multiply(world_rot, quat.conjugate(src_rest_rot)[None])
-    delta = quat.multiply(quat.multiply(frame[None, None], delta), quat.conjugate(frame)[None, None])
-    dst_world = quat.multiply(delta, dst_rest_rot[None])
+    # rotations only (positions follow from the target's own rest offsets): one quaternion
+    # product per joint for FK, then whole-array products
+    world = np.empty_like(source.rotations)
+    for j, p in enumerate(src.parents):
+        world[:, j] = source.rotations[:, j] if p < 0 else quat.multiply(world[:, p], source.rotations[:, j])
+    src_rest = _rest_world(src)[0][order]
+    dst_rest, dst_rest_pos = _rest_world(target)
+    # world delta from rest, in the target's frame (F D F^-1), applied to the target's rest
+    delta = quat.multiply(quat.multiply(frame, world[:, order]), quat.conjugate(src_rest))
+    dst_world = quat.multiply(quat.multiply(delta, quat.conjugate(frame)), dst_rest)
     local = dst_world.copy()
-    for j, p in enumerate(target.parents):
-        if p >= 0:
-            local[:, j] = quat.multiply(quat.conjugate(dst_world[:, p]), dst_world[:, j])
-    moved = quat.rotate(np.broadcast_to(frame, (len(world_pos), 4)), (world_pos[:, 0] - src_rest_pos[0]) * scale)
-    root = dst_rest_pos[0] + moved
-    return Clip(target, quat.normalize(local), root, source.fps, dict(source.metadata))
+    has_parent = target.parents >= 0
+    local[:, has_parent] = quat.multiply(quat.conjugate(dst_world[:, target.parents[has_parent]]), dst_world[:, has_parent])
+    if order[0] != 0:
+        raise RigError("the rig's root joint must be the pelvis (SMPL-X joint 0)")
+    src_rest_pos = _rest_world(src)[1]
+    moved = quat.rotate(np.broadcast_to(frame, (source.num_frames, 4)), (source.root_translation - src_rest_pos[0]) * scale)
+    return Clip(target, quat.normalize(local), dst_rest_pos[0] + moved, source.fps, dict(source.metadata))
+
+
+@functools.lru_cache(maxsize=16)  # skeletons are immutable and hash by identity
+def _rest_world(skeleton: Skeleton) -> tuple[np.ndarray, np.ndarray]:
+    return skeleton.rest_world()

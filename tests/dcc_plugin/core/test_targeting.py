@@ -36,6 +36,6 @@ def test_resolve_target_smplx_and_errors():
     sk = smplx_skeleton()
     t = targeting.resolve_target("body", sk)
     assert t.preset == "smplx" and t.confidence == 1.0 and t.mapping is None
-    with pytest.raises(RigError, match="same joints"):
+    with pytest.raises(RigError, match="same joint names"):
         small = Skeleton(("a", "b"), [-1, 0], np.zeros((2, 3)), np.tile(quat.IDENTITY, (2, 1)))
         targeting.transfer_same_topology(random_smplx_clip(0, 2), small)
