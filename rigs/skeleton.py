@@ -16,6 +16,7 @@ import numpy as np
 from . import quat
 
 UP_AXES = ("y", "z")
+HANDEDNESS = ("right", "left")
 UNITS = {"m": 1.0, "cm": 0.01}  # metres per unit
 
 
@@ -31,6 +32,7 @@ class Skeleton:
     rest_rotations: np.ndarray  # (J, 4) float64 xyzw, local rest orientation
     up_axis: str = "y"
     units: str = "m"
+    handedness: str = "right"  # "left": coordinates mirrored in X (Unreal, Unity)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", tuple(self.names))
@@ -80,11 +82,32 @@ class Skeleton:
             raise RigError(f"up_axis must be one of {UP_AXES}, not {self.up_axis!r}")
         if self.units not in UNITS:
             raise RigError(f"units must be one of {tuple(UNITS)}, not {self.units!r}")
+        if self.handedness not in HANDEDNESS:
+            raise RigError(f"handedness must be one of {HANDEDNESS}, not {self.handedness!r}")
+
+    @property
+    def levels(self) -> tuple[np.ndarray, ...]:
+        """Joint indices grouped by depth (roots first): FK runs one batched step per level."""
+        cached = self.__dict__.get("_levels")
+        if cached is None:
+            depth = np.zeros(self.num_joints, dtype=np.int64)
+            for j, p in enumerate(self.parents):
+                depth[j] = 0 if p < 0 else depth[p] + 1
+            cached = tuple(np.nonzero(depth == d)[0] for d in range(int(depth.max()) + 1))
+            object.__setattr__(self, "_levels", cached)
+        return cached
 
     def rest_world(self) -> tuple[np.ndarray, np.ndarray]:
-        """World rotations (J,4) and positions (J,3) of the rest pose."""
-        rot, pos = forward_kinematics(self, self.rest_rotations[None], self.rest_translations[None, 0])
-        return rot[0], pos[0]
+        """World rotations (J,4) and positions (J,3) of the rest pose (computed once; read-only)."""
+        cached = self.__dict__.get("_rest_world")
+        if cached is None:
+            rot, pos = forward_kinematics(self, self.rest_rotations[None], self.rest_translations[None, 0])
+            rot, pos = rot[0], pos[0]
+            rot.flags.writeable = False
+            pos.flags.writeable = False
+            cached = (rot, pos)
+            object.__setattr__(self, "_rest_world", cached)
+        return cached
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,6 +117,7 @@ class Skeleton:
             "rest_rotations": self.rest_rotations.tolist(),
             "up_axis": self.up_axis,
             "units": self.units,
+            "handedness": self.handedness,
         }
 
     @classmethod
@@ -105,6 +129,7 @@ class Skeleton:
             rest_rotations=np.asarray(d["rest_rotations"], dtype=np.float64),
             up_axis=d.get("up_axis", "y"),
             units=d.get("units", "m"),
+            handedness=d.get("handedness", "right"),
         )
 
 
@@ -156,21 +181,38 @@ class Clip:
 def forward_kinematics(
     skeleton: Skeleton, rotations: np.ndarray, root_translation: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """World rotations and positions; vectorised over frames, one pass over joints."""
+    """World rotations and positions; vectorised over frames and over the joints of each depth."""
     rotations = np.asarray(rotations, dtype=np.float64)
     frames = rotations.shape[0]
     n = skeleton.num_joints
     world_rot = np.empty((frames, n, 4))
     world_pos = np.empty((frames, n, 3))
-    for j in range(n):
-        p = int(skeleton.parents[j])
-        if p < 0:
-            world_rot[:, j] = rotations[:, j]
-            world_pos[:, j] = root_translation if j == 0 else skeleton.rest_translations[j]
-        else:
-            world_rot[:, j] = quat.multiply(world_rot[:, p], rotations[:, j])
-            world_pos[:, j] = world_pos[:, p] + quat.rotate(world_rot[:, p], np.broadcast_to(skeleton.rest_translations[j], (frames, 3)))
+    for level in skeleton.levels:
+        par = skeleton.parents[level]
+        if par[0] < 0:  # roots (all of depth 0)
+            world_rot[:, level] = rotations[:, level]
+            world_pos[:, level] = skeleton.rest_translations[level]
+            if level[0] == 0:
+                world_pos[:, 0] = root_translation
+            continue
+        world_rot[:, level] = quat.multiply(world_rot[:, par], rotations[:, level])
+        world_pos[:, level] = world_pos[:, par] + quat.rotate(world_rot[:, par], skeleton.rest_translations[level])
     return world_rot, world_pos
+
+
+def positions_from_world(skeleton: Skeleton, world_rotations: np.ndarray, root_translation: np.ndarray) -> np.ndarray:
+    """Joint world positions (F,J,3) from world rotations already known (saves FK's products)."""
+    frames = world_rotations.shape[0]
+    pos = np.empty((frames, skeleton.num_joints, 3))
+    for level in skeleton.levels:
+        par = skeleton.parents[level]
+        if par[0] < 0:
+            pos[:, level] = skeleton.rest_translations[level]
+            if level[0] == 0:
+                pos[:, 0] = root_translation
+            continue
+        pos[:, level] = pos[:, par] + quat.rotate(world_rotations[:, par], skeleton.rest_translations[level])
+    return pos
 
 
 def skeleton_from_world(
@@ -198,3 +240,50 @@ def skeleton_from_world(
             local_t[j] = quat.rotate(inv, world_positions[j] - world_positions[p])
             local_r[j] = quat.multiply(inv, wrot[j])
     return Skeleton(tuple(names), parents_arr, local_t, quat.normalize(local_r), up_axis, units)
+
+
+def order_parents_first(names: Sequence[str], parent_names: Sequence[str | None]) -> list[int]:
+    """A parents-first order of joints given by parent *names*; refuses cycles and unknown parents."""
+    if len(set(names)) != len(names):
+        dup = sorted({x for x in names if list(names).count(x) > 1})
+        raise RigError(f"duplicate joint names: {dup}")
+    index = {n: i for i, n in enumerate(names)}
+    for n, p in zip(names, parent_names):
+        if p is not None and p not in index:
+            raise RigError(f"joint {n!r} names a parent {p!r} that is not in the skeleton")
+    order: list[int] = []
+    state = [0] * len(names)  # 0 new, 1 on the current path, 2 placed
+    for start in range(len(names)):
+        path = []
+        j: int | None = start
+        while j is not None and state[j] == 0:
+            state[j] = 1
+            path.append(j)
+            p = parent_names[j]
+            j = None if p is None else index[p]
+        if j is not None and state[j] == 1:
+            cycle = [names[k] for k in path[path.index(j):]]
+            raise RigError(f"joint hierarchy has a cycle: {' -> '.join(cycle)} -> {names[j]}; every chain must end at a root")
+        for k in reversed(path):
+            state[k] = 2
+            order.append(k)
+    return order
+
+
+def skeleton_from_parent_names(
+    names: Sequence[str],
+    parent_names: Sequence[str | None],
+    world_positions: np.ndarray,
+    world_rotations: np.ndarray | None = None,
+    up_axis: str = "y",
+    units: str = "m",
+) -> Skeleton:
+    """Like skeleton_from_world, for joints in any order with parents given by name."""
+    order = order_parents_first(names, parent_names)
+    where = {names[k]: i for i, k in enumerate(order)}
+    parents = [where[parent_names[k]] if parent_names[k] is not None else -1 for k in order]
+    pos = np.asarray(world_positions, dtype=np.float64)[order]
+    rot = None if world_rotations is None else np.asarray(world_rotations, dtype=np.float64)[order]
+    if not np.isfinite(pos).all() or (rot is not None and not np.isfinite(rot).all()):
+        raise RigError("skeleton rest transforms contain NaN or infinity")
+    return skeleton_from_world([names[k] for k in order], parents, pos, rot, up_axis, units)
