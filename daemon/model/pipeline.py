@@ -113,7 +113,11 @@ class MotionPipeline:
         return out.float()
 
     def velocity(self, cond: sampling.Conditioning) -> sampling.Velocity:
-        return sampling.guided_velocity(self.network, cond)
+        # rotary tables and the attention mask do not change between steps: build them once
+        dit = self.model.motion_transformer
+        rope = dit.rope(cond.x_mask.shape[1], cond.ctxt_mask.shape[1], None, self.device)
+        mask = dit.mask(cond.x_mask, cond.ctxt_mask)
+        return sampling.guided_velocity(self.network, cond, rope=rope, attn_mask=mask)
 
     @torch.no_grad()
     def sample(self, cond: sampling.Conditioning, y0: Tensor, on_step: sampling.StepCallback | None = None) -> Tensor:
