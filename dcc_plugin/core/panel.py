@@ -23,7 +23,7 @@ import motionbridge.daemon.limits as limits
 from motionbridge.rigs import Clip
 
 from . import takes, targeting
-from .errors import explain
+from .errors import explain, explain_code
 from .host import Host, TakeInfo
 from .jobs import JobManager
 from .settings import Settings
@@ -62,11 +62,16 @@ class Generation:
 
 def default_client_factory(settings: Settings) -> Any:
     from .client import MotionBridgeClient
-    from .curve import load_keys
 
-    server_key, client_keys = load_keys(settings)
+    curve = bool(settings.server_key_path)
+    if curve and not settings.client_key_path:
+        raise ValueError("a server key is set but no client key; pick your .key_secret file in Settings (or clear both)")
     return MotionBridgeClient(
-        settings.endpoint, server_public_key=server_key, client_keys=client_keys, timeout_s=settings.timeout_s, retries=1
+        settings.endpoint,
+        server_public_key=settings.server_key_path if curve else None,
+        client_keys=settings.client_key_path if curve else None,
+        timeout_s=settings.timeout_s,
+        retries=1,
     )
 
 
@@ -145,7 +150,7 @@ class Panel:
 
         def done(result: tuple[Any, dict[str, Any]]) -> None:
             self.client, self.server = result
-            version = self.server.get("version", "?")
+            version = self.server.get("daemon", self.server.get("version", "?"))
             model = self.server.get("model", "")
             self._set(State.CONNECTED, f"Connected to {chosen.endpoint} (daemon {version}{', ' + model if model else ''}).")
 
@@ -184,7 +189,7 @@ class Panel:
         self._fail(exc)
 
     # -- target ---------------------------------------------------------------------------
-    def choose_target(self, rig: str | None = None, preset: str = "", mapping: Mapping[str, str] | None = None) -> targeting.Target:
+    def choose_target(self, rig: str | None = None, preset: str = "", mapping: Any = None) -> targeting.Target:
         """Resolve the rig to drive; raises ValueError (RigError) saying what to select or map."""
         rig = rig or self.host.selected_rig()
         if not rig:
@@ -204,7 +209,7 @@ class Panel:
         *,
         rig: str | None = None,
         preset: str = "",
-        mapping: Mapping[str, str] | None = None,
+        mapping: Any = None,
         **overrides: Any,
     ) -> bool:
         """Start a generation. Returns False (and shows the reason) when the input is bad;
@@ -264,7 +269,7 @@ class Panel:
         if events:
             arrived = time.perf_counter()
             self.jobs.post(lambda: self._on_events(gen, events, arrived))
-        return bool(gen.handle.done) or any(e.kind == "error" for e in events)
+        return bool(gen.handle.done) or any(e.kind in ("error", "busy") for e in events)
 
     def _on_events(self, gen: Generation, events: list[Any], arrived: float) -> None:
         if gen is not self._generation or gen.cancelled or gen.finished:
@@ -273,8 +278,12 @@ class Panel:
             data = dict(getattr(event, "data", {}) or {})
             if event.kind == "accepted":
                 self.status = f"Accepted by the daemon (request {data.get('request_id', '')})."
-            elif event.kind == "busy":
-                self.status = f"Daemon busy, queued{' at position ' + str(data['position']) if 'position' in data else ''}..."
+            elif event.kind in ("busy", "error"):
+                gen.finished = True
+                self.host.clear_preview(gen.target.rig)
+                code = "busy" if event.kind == "busy" else str(data.get("code", "engine_error"))
+                self._fail(explain_code(code, str(data.get("message", code)), self.settings, data))
+                return
             elif event.kind == "progress":
                 step, total = data.get("step"), data.get("total")
                 if step is not None and total:
@@ -291,11 +300,6 @@ class Panel:
             elif event.kind == "result" and event.clip is not None:
                 seed = int(data.get("seed", event.clip.metadata.get("seed", gen.seeds[len(gen.results) % len(gen.seeds)])))
                 gen.results[seed] = event.clip
-            elif event.kind == "error":
-                gen.finished = True
-                self.host.clear_preview(gen.target.rig)
-                self._fail(f"Generation failed: {data.get('message', data.get('code', 'unknown error'))}")
-                return
         if len(gen.results) >= len(gen.seeds):
             self._write_takes(gen, arrived)
         elif self._on_change is not None:

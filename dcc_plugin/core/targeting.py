@@ -32,7 +32,7 @@ class Target:
     skeleton: Skeleton
     preset: str
     confidence: float
-    mapping: Mapping[str, str] | None = None  # None for the SMPL-X same-topology path
+    mapping: Any = None  # a bound rigs.RigDescription; None for the SMPL-X same-topology path
     unmapped_required: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -46,51 +46,65 @@ def is_smplx(skeleton: Skeleton) -> bool:
     return set(skeleton.names) == set(SMPLX_JOINT_NAMES)
 
 
-def resolve_target(rig: str, skeleton: Skeleton, preset: str = "", mapping: Mapping[str, str] | None = None) -> Target:
-    """Detect (or apply the user's preset/mapping) and check the rig can be driven.
+def resolve_target(rig: str, skeleton: Skeleton, preset: str = "", mapping: Any = None) -> Target:
+    """Detect (or apply the user's preset / mapping file) and check the rig can be driven.
     Raises RigError whose message says what to select or map."""
-    if is_smplx(skeleton) and not mapping and preset in ("", SMPLX_PRESET):
+    from motionbridge import rigs
+
+    if is_smplx(skeleton) and mapping is None and preset in ("", SMPLX_PRESET):
         return Target(rig, skeleton, SMPLX_PRESET, 1.0)
-    try:
-        from motionbridge import rigs
-        detect_rig = rigs.detect_rig  # type: ignore[attr-defined]
-    except (ImportError, AttributeError):
-        raise RigError(
-            f"rig {rig!r} is not an SMPL-X skeleton and this install has no retargeting "
-            "(motionbridge.rigs.detect_rig); update MotionBridge or use an SMPL-X source skeleton"
-        ) from None
-    if mapping:
-        return Target(rig, skeleton, preset or "custom", 1.0, dict(mapping))
-    if preset:
+    if mapping is not None or preset:
+        spec = mapping if mapping is not None else preset
         try:
-            described = rigs.load_rig(preset)  # type: ignore[attr-defined]
+            described = rigs.load_rig(spec)
         except (KeyError, ValueError, OSError) as exc:
-            raise RigError(f"unknown rig preset {preset!r} ({exc}); choose one from the Preset list or leave it on Auto") from None
-        return Target(rig, skeleton, preset, 1.0, dict(getattr(described, "mapping", {}) or {}))
-    found = detect_rig(skeleton)
-    missing = tuple(getattr(found, "unmapped_required", ()) or ())
-    if missing:
+            raise RigError(
+                f"cannot use rig preset or mapping {str(spec)!r} for {rig!r} ({exc}); "
+                f"choose one of {', '.join(rigs.preset_names())}, a mapping file, or leave Preset empty to auto-detect"
+            ) from None
+        bound = described.bind(skeleton)
+        if bound.unmapped_required:
+            raise RigError(
+                f"preset {described.name!r} does not fit {rig!r}: no bone for {', '.join(bound.unmapped_required)}. "
+                "Pick another preset or map those bones in a mapping file"
+            )
+        return Target(rig, skeleton, described.name, 1.0, bound)
+    try:
+        found = rigs.detect_rig(skeleton)
+    except RigError as exc:
         raise RigError(
-            f"rig {rig!r} cannot be mapped automatically: no joint found for {', '.join(missing)}. "
-            "Choose a preset or map those joints in the Target section"
-        )
-    return Target(rig, skeleton, str(found.preset), float(found.confidence), dict(found.mapping), missing)
+            f"rig {rig!r} cannot be mapped automatically ({exc}). Select the character's armature, "
+            f"or choose a preset ({', '.join(rigs.preset_names())}) or a mapping file under Target"
+        ) from None
+    return Target(rig, skeleton, str(found.preset), float(found.confidence), found.mapping)
+
+
+def _flat_numbers(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
+    """Scalar metrics only, one level of nesting flattened ("direction.mean_deg")."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float, np.floating, np.integer)):
+            out[prefix + str(key)] = float(value)
+        elif isinstance(value, Mapping) and not prefix and key != "per_bone":
+            out.update(_flat_numbers({k: v for k, v in value.items() if k != "per_bone"}, f"{key}."))
+    return out
 
 
 def to_target(source: Clip, target: Target, options: Mapping[str, Any] | None = None) -> tuple[Clip, dict[str, float]]:
-    """The source clip expressed on the target skeleton, and retarget metrics."""
+    """The source clip expressed on the target skeleton, and its scalar retarget metrics."""
     options = dict(options or {})
     if target.mapping is None:
-        clip = transfer_same_topology(source, target.skeleton)
-        return clip, {"max_joint_error_m": 0.0}
+        return transfer_same_topology(source, target.skeleton), {"max_direction_error_deg": 0.0}
     from motionbridge import rigs
 
-    opts_cls = getattr(rigs, "RetargetOptions")
-    known = getattr(opts_cls, "__dataclass_fields__", {})
-    opts = opts_cls(**{k: v for k, v in options.items() if k in known})
-    result = rigs.retarget(source, target.skeleton, mapping=dict(target.mapping), options=opts)  # type: ignore[attr-defined]
-    metrics = {k: float(v) for k, v in dict(getattr(result, "metrics", {}) or {}).items() if isinstance(v, (int, float))}
-    return result.clip, metrics
+    opts = rigs.RetargetOptions(
+        root_motion="on" if options.get("root_motion", True) else "off",
+        foot_lock=bool(options.get("foot_lock", False)),
+    )
+    result = rigs.retarget(source, target.skeleton, mapping=target.mapping, options=opts)
+    return result.clip, _flat_numbers(result.metrics)
 
 
 def _frame_change(src: Skeleton, dst: Skeleton) -> np.ndarray:

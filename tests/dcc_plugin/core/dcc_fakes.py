@@ -167,7 +167,7 @@ class ScriptedClient:
         time.sleep(self.hello_delay_s)
         if self.fail_hello is not None:
             raise self.fail_hello
-        return {"version": "0.1.0", "model": "tiny-parity", "model_hash": "abc123"}
+        return {"daemon": "0.1.0", "model": "tiny-parity", "model_hash": "abc123"}
 
     def status(self) -> dict[str, Any]:
         return {"queue": 0}
@@ -180,7 +180,7 @@ class ScriptedClient:
             script.append(Event("progress", {"step": step, "total": 3}))
         script.append(Event("preview", {"step": 2, "seed": seeds[0]}, random_smplx_clip(99)))
         if self.error_event:
-            script.append(Event("error", {"code": "device", "message": "CUDA error: device lost"}))
+            script.append(Event("error", {"code": "worker_died", "message": "the model worker died; restarting"}))
         else:
             for s in seeds:
                 clip = random_smplx_clip(s)

@@ -85,11 +85,11 @@ def test_generation_error_event_leaves_no_take():
     connect(host, panel)
     panel.generate("run")
     host.pump(lambda: panel.state is State.ERROR)
-    assert "device lost" in panel.error and host.takes == {}
+    assert "restarting" in panel.error and "nothing was written" in panel.error and host.takes == {}
 
 
 def test_unreachable_daemon_gives_a_clear_message_without_blocking():
-    client = ScriptedClient(fail_hello=ClientError("timeout", "no reply after 5.0 s"), hello_delay_s=0.5)
+    client = ScriptedClient(fail_hello=ClientError("unreachable", "no answer after 5.0 s"), hello_delay_s=0.5)
     host, _, panel, _ = make(client=client)
     t0 = time.perf_counter()
     panel.connect()
@@ -103,10 +103,10 @@ def test_unreachable_daemon_gives_a_clear_message_without_blocking():
 def test_wrong_key_hint_names_the_key_file(tmp_path):
     key = tmp_path / "server.key"
     key.write_text("x")
-    client = ScriptedClient(fail_hello=ClientError("timeout", "no reply"))
+    client = ScriptedClient(fail_hello=ClientError("unreachable", "no answer"))
     host, _, panel, _ = make(client=client, server_key_path=str(key))
     connect(host, panel)
-    assert str(key) in panel.error and "matches the daemon" in panel.error
+    assert str(key) in panel.error and "is the daemon's" in panel.error
 
 
 def test_bad_input_changes_nothing():
@@ -124,14 +124,31 @@ def test_bad_input_changes_nothing():
 
 
 def test_unmappable_rig_says_what_to_map():
-    import motionbridge.rigs as rigs
-
-    if not hasattr(rigs, "detect_rig"):
-        pytest.skip("motionbridge.rigs.detect_rig not merged yet (branch rigs)")
     odd = Skeleton(("root", "thing"), np.array([-1, 0]), np.array([[0, 0, 0], [0, 1, 0.0]]), np.tile(quat.IDENTITY, (2, 1)))
     host, client, panel, _ = make(selected="odd")
     host.rigs["odd"] = odd
     connect(host, panel)
     assert not panel.generate("walk")
-    assert "odd" in panel.error and ("map" in panel.error)
-    assert client.requests == []
+    assert "odd" in panel.error and "choose a preset (" in panel.error and "mixamo" in panel.error
+    assert not panel.generate("walk", preset="mixamo")
+    assert "does not fit 'odd'" in panel.error
+    assert not panel.generate("walk", preset="no_such_rig")
+    assert "choose one of" in panel.error
+    assert client.requests == [] and host.takes == {}
+
+
+def test_mixamo_rig_is_detected_and_retargeted_with_metrics():
+    from motionbridge.rigs.humanoid import build_rig
+
+    host, client, panel, _ = make(selected="hero", variations=1)
+    host.rigs["hero"] = build_rig("mixamo", bone_axes="y_along_bone", up_axis="z", units="cm")
+    connect(host, panel)
+    assert panel.generate("A person jumps.")
+    host.pump(lambda: panel.state in (State.TAKE_WRITTEN, State.ERROR))
+    assert panel.state is State.TAKE_WRITTEN, panel.error
+    (info, clip), = host.takes.values()
+    assert clip.skeleton is host.rigs["hero"] and clip.num_frames == 12
+    assert info.metadata["rig_preset"] == "mixamo" and panel.target.confidence > 0.5
+    assert info.metadata["retarget_metrics"], "retarget metrics missing from the take metadata"
+    assert all(isinstance(v, float) for v in info.metadata["retarget_metrics"].values())
+    panel.close()
