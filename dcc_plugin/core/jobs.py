@@ -76,13 +76,9 @@ class JobManager:
                 self._post(lambda result=result, cb=on_done: cb(result))
 
     def shutdown(self, timeout_s: float = 2.0) -> None:
-        """Stop after the current job; queued jobs are dropped."""
+        """Run what is already queued (a client's close, say), then stop; polling loops
+        stop re-queuing themselves. Waits at most `timeout_s` for the worker."""
         self._closed = True
-        try:
-            while True:
-                self._queue.get_nowait()
-        except queue.Empty:
-            pass
         self._queue.put(_STOP)
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout_s)

@@ -56,6 +56,7 @@ class Generation:
     options: dict[str, Any]
     handle: Any = None
     results: dict[int, Clip] = field(default_factory=dict)
+    retargeted: dict[int, Any] = field(default_factory=dict)  # seed -> (clip on the rig, metrics)
     cancelled: bool = False
     finished: bool = False
 
@@ -97,7 +98,8 @@ class Panel:
         self.warnings: tuple[str, ...] = ()
         self.target: targeting.Target | None = None
         self.written: list[TakeInfo] = []  # takes of the last finished generation
-        self.write_ms: list[float] = []  # result arrival -> keys written, per generation
+        self.write_ms: list[float] = []  # last result's arrival -> every take's keys written, per generation
+        self.timings: dict[str, list[float]] = {}  # retarget_ms (worker), keys_ms (main thread), per take
         self._generation: Generation | None = None
         self._count = 0
 
@@ -126,7 +128,8 @@ class Panel:
 
     @property
     def busy(self) -> bool:
-        return self._generation is not None and not self._generation.finished
+        gen = self._generation
+        return gen is not None and not gen.cancelled and (not gen.finished or self.state in (State.GENERATING, State.PREVIEW))
 
     # -- connection -----------------------------------------------------------------------
     def connect(self, settings: Settings | None = None) -> None:
@@ -262,22 +265,45 @@ class Panel:
         return True
 
     def _poll(self, gen: Generation) -> bool:
-        """Worker side: poll once and post the events; True when the request is over."""
+        """Worker side: poll once, retarget what arrived (pure numpy, so it stays off the
+        main thread), post the events; True when the request is over."""
         if gen.cancelled or gen.finished:
             return True
         events = gen.handle.poll(POLL_S)
+        finished = bool(gen.handle.done)
+        if finished:  # done is set after the last event is queued: collect the stragglers
+            events += gen.handle.poll(0.0)
         if events:
             arrived = time.perf_counter()
-            self.jobs.post(lambda: self._on_events(gen, events, arrived))
-        return bool(gen.handle.done) or any(e.kind in ("error", "busy") for e in events)
+            previews = [e for e in events if e.kind == "preview" and e.clip is not None]
+            prepared = []
+            for event in events:
+                if event.kind == "result" and event.clip is not None:
+                    prepared.append((event, self._retarget(gen, event.clip)))
+                elif event.kind == "preview" and event.clip is not None:
+                    if event is previews[-1]:  # only the newest preview is worth showing
+                        prepared.append((event, self._retarget(gen, event.clip)))
+                else:
+                    prepared.append((event, None))
+            self.jobs.post(lambda: self._on_events(gen, prepared, arrived))
+        return finished or any(e.kind in ("error", "busy") for e in events)
 
-    def _on_events(self, gen: Generation, events: list[Any], arrived: float) -> None:
+    def _retarget(self, gen: Generation, clip: Clip) -> tuple[Clip, dict[str, float]] | BaseException:
+        t0 = time.perf_counter()
+        try:
+            out = targeting.to_target(clip, gen.target, gen.options)
+        except Exception as exc:  # reported on the main thread with the event
+            return exc
+        self.timings.setdefault("retarget_ms", []).append((time.perf_counter() - t0) * 1000.0)
+        return out
+
+    def _on_events(self, gen: Generation, prepared: list[tuple[Any, Any]], arrived: float) -> None:
         if gen is not self._generation or gen.cancelled or gen.finished:
             return  # a late event of a cancelled or superseded request
-        for event in events:
+        for event, target_clip in prepared:
             data = dict(getattr(event, "data", {}) or {})
             if event.kind == "accepted":
-                self.status = f"Accepted by the daemon (request {data.get('request_id', '')})."
+                self.status = f"Accepted by the daemon (request {data.get('id', '')[:8]})."
             elif event.kind in ("busy", "error"):
                 gen.finished = True
                 self.host.clear_preview(gen.target.rig)
@@ -290,47 +316,56 @@ class Panel:
                     self.progress = min(1.0, float(step) / float(total))
                     self.status = f"Denoising step {step}/{total}"
                 self.host.report_progress(self.progress, self.status)
-            elif event.kind == "preview" and event.clip is not None:
+            elif event.kind == "preview" and isinstance(target_clip, tuple):
                 try:
-                    clip, _ = targeting.to_target(event.clip, gen.target, gen.options)
-                    self.host.show_preview(gen.target.rig, clip)
+                    self.host.show_preview(gen.target.rig, target_clip[0])
                     self.state = State.PREVIEW
                 except Exception as exc:  # a preview must never break the generation
                     log.warning("preview skipped: %s", exc)
             elif event.kind == "result" and event.clip is not None:
+                if isinstance(target_clip, BaseException):
+                    gen.finished = True
+                    self.host.clear_preview(gen.target.rig)
+                    self._fail(target_clip)
+                    return
                 seed = int(data.get("seed", event.clip.metadata.get("seed", gen.seeds[len(gen.results) % len(gen.seeds)])))
                 gen.results[seed] = event.clip
+                gen.retargeted[seed] = target_clip
         if len(gen.results) >= len(gen.seeds):
-            self._write_takes(gen, arrived)
+            gen.finished = True
+            self.host.clear_preview(gen.target.rig)
+            self._write_next(gen, 0, [], {t.name for t in self.host.list_takes()}, arrived)
         elif self._on_change is not None:
             self._on_change(self)
 
-    def _write_takes(self, gen: Generation, arrived: float) -> None:
-        gen.finished = True
+    def _write_next(self, gen: Generation, index: int, written: list[TakeInfo], existing: set[str], arrived: float) -> None:
+        """Write one take per main-thread tick, so the UI breathes between takes; if any
+        fails (or the user cancels in between) the takes already written are removed."""
+        if gen.cancelled:
+            self._rollback(written)
+            return
         rig = gen.target.rig
-        self.host.clear_preview(rig)
-        written: list[TakeInfo] = []
+        seed = gen.seeds[index]
         try:
-            existing = {t.name for t in self.host.list_takes()}
-            for seed in gen.seeds:
-                source = gen.results[seed]
-                clip, metrics = targeting.to_target(source, gen.target, gen.options)
-                name = takes.take_name(gen.prompt, seed, existing)
-                meta = takes.metadata_for(
-                    prompt=gen.prompt, seed=seed, cfg=gen.cfg, duration_s=gen.duration_s,
-                    clip_metadata=source.metadata, server_info=self.server, rig_preset=gen.target.preset,
-                    retarget_metrics=metrics, request_id=str(getattr(gen.handle, "request_id", "")),
-                    num_frames=clip.num_frames, fps=clip.fps, host=self.host.name,
-                )
-                written.append(self.host.apply_take(rig, clip, name, meta.to_dict()))
-                existing.add(name)
+            source = gen.results[seed]
+            clip, metrics = gen.retargeted[seed]
+            name = takes.take_name(gen.prompt, seed, existing)
+            meta = takes.metadata_for(
+                prompt=gen.prompt, seed=seed, cfg=gen.cfg, duration_s=gen.duration_s,
+                clip_metadata=source.metadata, server_info=self.server, rig_preset=gen.target.preset,
+                retarget_metrics=metrics, request_id=str(getattr(gen.handle, "request_id", "")),
+                num_frames=clip.num_frames, fps=clip.fps, host=self.host.name,
+            )
+            t0 = time.perf_counter()
+            written.append(self.host.apply_take(rig, clip, name, meta.to_dict()))
+            self.timings.setdefault("keys_ms", []).append((time.perf_counter() - t0) * 1000.0)
+            existing.add(name)
         except Exception as exc:
-            for info in written:  # all or nothing across the seeds of one request
-                try:
-                    self.host.delete_take(info.name)
-                except Exception:
-                    log.exception("could not roll back take %s", info.name)
+            self._rollback(written)
             self._fail(exc if isinstance(exc, ValueError) else RuntimeError(f"writing the take failed, nothing was kept: {exc}"))
+            return
+        if index + 1 < len(gen.seeds):
+            self.host.run_on_main_thread(lambda: self._write_next(gen, index + 1, written, existing, arrived))
             return
         first = written[0]
         self.host.set_timeline(first.frame_start, first.frame_end, first.fps)
@@ -340,10 +375,17 @@ class Panel:
         self.host.report_progress(1.0, "done")
         self._set(State.TAKE_WRITTEN, f"Wrote {len(written)} take(s): {', '.join(t.name for t in written)}.")
 
+    def _rollback(self, written: list[TakeInfo]) -> None:
+        for info in written:  # all or nothing across the seeds of one request
+            try:
+                self.host.delete_take(info.name)
+            except Exception:
+                log.exception("could not roll back take %s", info.name)
+
     def cancel(self) -> None:
         """Stop the running generation; nothing of it is written."""
         gen = self._generation
-        if gen is None or gen.finished:
+        if gen is None or gen.cancelled or self.state not in (State.GENERATING, State.PREVIEW):
             return
         gen.cancelled = True
         gen.finished = True
@@ -354,9 +396,10 @@ class Panel:
         self._set(State.CONNECTED if self.client is not None else State.DISCONNECTED, "Cancelled; no take was written.")
 
     def close(self) -> None:
+        """Cancel, close the client (its sockets must not outlive the DCC's Python), stop."""
         if self.busy:
             self.cancel()
         client, self.client = self.client, None
         if client is not None:
             self.jobs.submit(client.close)
-        self.jobs.shutdown()
+        self.jobs.shutdown(timeout_s=3.0)

@@ -107,7 +107,7 @@ class FakeHost(Host):
         deadline = time.monotonic() + timeout_s
         while not until():
             if time.monotonic() > deadline:
-                raise TimeoutError("condition not reached while pumping the main thread")
+                raise TimeoutError(f"condition not reached while pumping the main thread (errors: {self.errors[-2:]}, progress: {self.progress[-3:]}, takes: {sorted(self.takes)})")
             try:
                 self._queue.get(timeout=0.01)()
             except queue.Empty:

@@ -39,3 +39,13 @@ def test_repeat_interleaves_with_other_jobs_in_order():
     host.pump(lambda: "delivered" in log and log.count("poll") >= 3)
     assert log.index("cancel") < 3  # the cancel did not wait for the polling to finish
     jobs.shutdown()
+
+
+def test_shutdown_runs_what_is_queued_then_stops():
+    host = FakeHost({})
+    jobs = JobManager(host.run_on_main_thread)
+    ran = []
+    jobs.submit(lambda: time.sleep(0.1))
+    jobs.submit(lambda: ran.append("close"))  # e.g. the client's close: must not be dropped
+    jobs.shutdown(timeout_s=5.0)
+    assert ran == ["close"] and not jobs.alive
