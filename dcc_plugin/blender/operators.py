@@ -188,7 +188,22 @@ class MOTIONBRIDGE_OT_export_takes(bpy.types.Operator):
         return {"FINISHED"}
 
 
+class MOTIONBRIDGE_OT_add_mannequin(bpy.types.Operator):
+    bl_idname = "motionbridge.add_mannequin"
+    bl_label = "Add SMPL-X Mannequin"
+    bl_description = "Add the model's own skeleton with a skinned wooden body: takes land on it without retargeting"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from .mannequin import build_mannequin
+
+        obj = build_mannequin()
+        context.scene.motionbridge.target = obj
+        return {"FINISHED"}
+
+
 CLASSES = (
+    MOTIONBRIDGE_OT_add_mannequin,
     MOTIONBRIDGE_OT_connect, MOTIONBRIDGE_OT_disconnect, MOTIONBRIDGE_OT_detect, MOTIONBRIDGE_OT_generate,
     MOTIONBRIDGE_OT_cancel, MOTIONBRIDGE_OT_take_audition, MOTIONBRIDGE_OT_take_delete, MOTIONBRIDGE_OT_take_rename,
     MOTIONBRIDGE_OT_export_takes,

@@ -54,7 +54,9 @@ class MOTIONBRIDGE_PT_panel(bpy.types.Panel):
 
         box = layout.box()
         box.label(text="Target")
-        box.prop(props, "target")
+        row = box.row(align=True)
+        row.prop(props, "target")
+        row.operator("motionbridge.add_mannequin", text="", icon="OUTLINER_OB_ARMATURE")
         row = box.row(align=True)
         row.prop(props, "preset")
         row.operator("motionbridge.detect", text="", icon="VIEWZOOM")
