@@ -17,7 +17,7 @@ import enum
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable
 
 import motionbridge.daemon.limits as limits
 from motionbridge.rigs import Clip
