@@ -52,8 +52,8 @@ class Generation:
     seeds: tuple[int, ...]
     cfg: float
     model: str
-    target: targeting.Target
     options: dict[str, Any]
+    target: Any = None  # targeting.Target, resolved on the worker (detection can take a while)
     handle: Any = None
     results: dict[int, Clip] = field(default_factory=dict)
     retargeted: dict[int, Any] = field(default_factory=dict)  # seed -> (clip on the rig, metrics)
@@ -194,6 +194,12 @@ class Panel:
     # -- target ---------------------------------------------------------------------------
     def choose_target(self, rig: str | None = None, preset: str = "", mapping: Any = None) -> targeting.Target:
         """Resolve the rig to drive; raises ValueError (RigError) saying what to select or map."""
+        rig, skeleton = self._read_target(rig)
+        self.target = targeting.resolve_target(rig, skeleton, preset or self.settings.rig_preset, mapping)
+        return self.target
+
+    def _read_target(self, rig: str | None) -> tuple[str, Any]:
+        """Main thread: which rig, and its skeleton (scene reads only; detection is done later)."""
         rig = rig or self.host.selected_rig()
         if not rig:
             rigs = self.host.list_rigs()
@@ -201,9 +207,7 @@ class Panel:
             raise ValueError(f"no armature selected: select the character's armature or pick it under Target{hint}")
         if rig not in self.host.list_rigs():
             raise ValueError(f"{rig!r} is not an armature in this scene; select an armature or pick one under Target")
-        skeleton = self.host.read_rig(rig)
-        self.target = targeting.resolve_target(rig, skeleton, preset or self.settings.rig_preset, mapping)
-        return self.target
+        return rig, self.host.read_rig(rig)
 
     # -- generation -----------------------------------------------------------------------
     def generate(
@@ -228,7 +232,7 @@ class Panel:
             seeds = limits.check_seeds(list(settings.seeds))
             cfg = limits.check_cfg(settings.cfg)
             model = limits.check_model(settings.model).value if settings.model else ""
-            target = self.choose_target(rig, preset, mapping)
+            rig_name, skeleton = self._read_target(rig)
         except ValueError as exc:
             self.error = str(exc)
             self.status = self.error
@@ -239,9 +243,10 @@ class Panel:
         self.warnings = text.warnings + duration.warnings
         self._count += 1
         gen = Generation(
-            self._count, str(text.value), float(duration.value), tuple(seeds.value), float(cfg.value), str(model), target,
+            self._count, str(text.value), float(duration.value), tuple(seeds.value), float(cfg.value), str(model),
             {"root_motion": settings.root_motion, "foot_lock": settings.foot_lock},
         )
+        chosen_preset = preset or settings.rig_preset
         self._generation = gen
         self.progress = 0.0
         self.written = []
@@ -252,17 +257,29 @@ class Panel:
             kwargs["model"] = gen.model
 
         def work() -> Any:
-            return client.generate(gen.prompt, **kwargs)
+            # detection and preset binding are numpy work: here, not on the UI thread; a rig
+            # that cannot be mapped fails before anything is sent
+            target = targeting.resolve_target(rig_name, skeleton, chosen_preset, mapping)
+            return target, client.generate(gen.prompt, **kwargs)
 
-        def sent(handle: Any) -> None:
+        def sent(result: Any) -> None:
+            gen.target, handle = result
+            self.target = gen.target
             gen.handle = handle
             if gen.cancelled:
                 self.jobs.submit(handle.cancel)
                 return
             self.jobs.repeat(lambda: self._poll(gen), self._lost)
 
-        self.jobs.submit(work, sent, self._lost)
+        self.jobs.submit(work, sent, lambda exc: self._not_sent(gen, exc))
         return True
+
+    def _not_sent(self, gen: Generation, exc: BaseException) -> None:
+        gen.finished = True
+        if isinstance(exc, ValueError):  # the rig or the request: the connection is fine
+            self._fail(exc)
+        else:
+            self._lost(exc)
 
     def _poll(self, gen: Generation) -> bool:
         """Worker side: poll once, retarget what arrived (pure numpy, so it stays off the
@@ -391,7 +408,8 @@ class Panel:
         gen.finished = True
         if gen.handle is not None:
             self.jobs.submit(gen.handle.cancel, None, lambda exc: log.warning("cancel failed: %s", exc))
-        self.host.clear_preview(gen.target.rig)
+        if gen.target is not None:
+            self.host.clear_preview(gen.target.rig)
         self.progress = 0.0
         self._set(State.CONNECTED if self.client is not None else State.DISCONNECTED, "Cancelled; no take was written.")
 

@@ -46,9 +46,27 @@ def is_smplx(skeleton: Skeleton) -> bool:
     return set(skeleton.names) == set(SMPLX_JOINT_NAMES)
 
 
+_CACHE: dict[tuple, Target] = {}
+_CACHE_SIZE = 16
+
+
 def resolve_target(rig: str, skeleton: Skeleton, preset: str = "", mapping: Any = None) -> Target:
     """Detect (or apply the user's preset / mapping file) and check the rig can be driven.
-    Raises RigError whose message says what to select or map."""
+    Raises RigError whose message says what to select or map. Remembers the answer for a rig
+    whose joints and rest pose have not changed, so generating again does not detect again."""
+    key = (rig, preset, id(mapping) if mapping is not None else None, skeleton.names, skeleton.parents.tobytes(),
+           np.round(skeleton.rest_translations, 6).tobytes(), np.round(skeleton.rest_rotations, 6).tobytes(),
+           skeleton.up_axis, skeleton.units)
+    found = _CACHE.get(key)
+    if found is None:
+        found = _resolve(rig, skeleton, preset, mapping)
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+        _CACHE[key] = found
+    return found
+
+
+def _resolve(rig: str, skeleton: Skeleton, preset: str, mapping: Any) -> Target:
     from motionbridge import rigs
 
     if is_smplx(skeleton) and mapping is None and preset in ("", SMPLX_PRESET):

@@ -3,7 +3,6 @@
 import time
 
 import numpy as np
-import pytest
 from dcc_fakes import ClientError, FakeHost, ScriptedClient
 
 from motionbridge.dcc_plugin.core.panel import Panel, State
@@ -128,13 +127,12 @@ def test_unmappable_rig_says_what_to_map():
     host, client, panel, _ = make(selected="odd")
     host.rigs["odd"] = odd
     connect(host, panel)
-    assert not panel.generate("walk")
-    assert "odd" in panel.error and "choose a preset (" in panel.error and "mixamo" in panel.error
-    assert not panel.generate("walk", preset="mixamo")
-    assert "does not fit 'odd'" in panel.error
-    assert not panel.generate("walk", preset="no_such_rig")
-    assert "choose one of" in panel.error
-    assert client.requests == [] and host.takes == {}
+    for preset, why in (("", "choose a preset ("), ("mixamo", "does not fit 'odd'"), ("no_such_rig", "choose one of")):
+        assert panel.generate("walk", preset=preset)  # detection runs on the worker
+        host.pump(lambda: panel.state is State.ERROR)
+        assert "odd" in panel.error and why in panel.error, panel.error
+        assert not panel.busy
+    assert client.requests == [] and host.takes == {}  # nothing was sent
 
 
 def test_mixamo_rig_is_detected_and_retargeted_with_metrics():
