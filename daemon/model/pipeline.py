@@ -56,7 +56,7 @@ class MotionPipeline:
         self.text_encoder = text_encoder
         self.device = torch.device(device)
         self.dtype = dtype
-        self.body = BodyModel(device="cpu")
+        self.body = BodyModel(device=self.device)  # decode stays on the device
         net = self.config.network
         if text_encoder is not None and (text_encoder.ctxt_dim, text_encoder.vtxt_dim) != (net.ctxt_input_dim, net.vtxt_input_dim):
             raise WeightsError(
@@ -126,7 +126,8 @@ class MotionPipeline:
 
     @torch.no_grad()
     def decode(self, latent: Tensor, smooth: bool = True) -> DecodedMotion:
-        return decode_latent(latent.float(), self.model.mean, self.model.std, self.body, smooth=smooth)
+        mean, std = self.model.get_buffer("mean"), self.model.get_buffer("std")
+        return decode_latent(latent.float(), mean, std, self.body, smooth=smooth)
 
     # -- all together -----------------------------------------------------------------------
 

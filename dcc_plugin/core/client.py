@@ -170,6 +170,9 @@ class MotionBridgeClient:
             if server_public_key is None or client_keys is None:
                 raise ValueError("CURVE needs both server_public_key and client_keys (public, secret) or a key file")
             self._curve = (_load_public(server_public_key), *_load_keys(client_keys))
+        # one routing id for every socket this client opens: after a Lazy Pirate reconnect the
+        # daemon (ROUTER_HANDOVER) sees the same client and deduplicates resent requests
+        self._identity = b"mbc-" + os.urandom(12).hex().encode()
         self._ctx = context or zmq.Context.instance()
         self._commands: queue.Queue = queue.Queue()
         self._pending: dict[str, _Pending] = {}
@@ -246,6 +249,7 @@ class MotionBridgeClient:
     def _open(self) -> zmq.Socket:
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.ROUTING_ID, self._identity)
         sock.setsockopt(zmq.SNDTIMEO, 0)
         sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 5000)
@@ -291,7 +295,7 @@ class MotionBridgeClient:
         try:
             while not self._closed.is_set():
                 self._drain_commands(sock)
-                events = dict(poller.poll(_TICK_S * 1000))
+                events = dict(poller.poll(int(_TICK_S * 1000)))
                 if self._monitor in events:
                     self._on_monitor()
                 while sock in events and sock.poll(0):
@@ -379,7 +383,7 @@ class MotionBridgeClient:
         pending.tries = 0 if pending.handle is not None else pending.tries
         handle = pending.handle
         if handle is None:
-            self._pending.pop(rid, None)
+            self._pending.pop(str(rid), None)
             pending.reply = msg
             pending.replied.set()
             return
@@ -391,7 +395,7 @@ class MotionBridgeClient:
             pending.accepted = True
         handle._emit(event)
         if handle.done:
-            self._pending.pop(rid, None)
+            self._pending.pop(str(rid), None)
 
     @staticmethod
     def _event_of(msg: P.Message) -> Event:

@@ -182,3 +182,40 @@ def test_non_loopback_bind_without_curve_warns_loudly():
         assert "WITHOUT CURVE" in d.stderr_text()
     finally:
         d.stop()
+
+
+def test_sticky_device_error_restarts_the_worker():
+    d = DaemonProcess(*TOY)
+    c = MotionBridgeClient(d.endpoint, timeout_s=2.0)
+    try:
+        pid = c.status()["workers"][0]["pid"]
+        with pytest.raises(ClientError) as err:
+            c.generate("STICKY: a person trips.", duration_s=1.0).wait(10.0)
+        assert err.value.code == P.E_ENGINE and "device-side assert" in err.value.message
+        d.wait_for("worker ready", 30.0, count=2)
+        worker = c.status()["workers"][0]
+        assert worker["restarts"] == 1 and worker["pid"] != pid
+        assert len(c.generate("A person walks.", duration_s=1.0).wait(10.0)) == 1
+    finally:
+        c.close()
+        assert d.stop() == 0
+
+
+def test_frozen_daemon_reconnect_resends_once_and_results_still_arrive():
+    d = DaemonProcess(*TOY, "--engine-option", "step_s=0.1")
+    c = MotionBridgeClient(d.endpoint, timeout_s=0.5, retries=10)
+    try:
+        handle = c.generate("A person climbs.", duration_s=1.0, seeds=(0, 1))
+        _wait_progress(handle)
+        d.proc.send_signal(signal.SIGSTOP)  # silent past the client's timeout: Lazy Pirate kicks in
+        time.sleep(1.5)
+        d.proc.send_signal(signal.SIGCONT)
+        assert len(handle.wait(20.0)) == 2
+        assert len(d.events("accepted")) == 1  # the resend was recognised, not run twice
+        recognised = d.events("resent") + d.events("replayed")  # while running, or after it ended
+        assert recognised and {e["request"] for e in recognised} == {handle.request_id}
+        assert len(d.events("batch")) == 1
+    finally:
+        c.close()
+        d.proc.send_signal(signal.SIGCONT)
+        assert d.stop() == 0
