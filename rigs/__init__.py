@@ -10,7 +10,7 @@ from .canonical import CANONICAL_BONES, REQUIRED
 from .description import RigDescription, preset, preset_names, read_mapping_file
 from .detect import Detection, detect_rig
 from .io import read_skeleton
-from .load import load_rig
+from .load import load_rig, rig_skeleton
 from .retarget import RetargetOptions, RetargetResult, retarget
 from .skeleton import (
     Clip,
@@ -24,6 +24,6 @@ from .skeleton import (
 __all__ = [
     "CANONICAL_BONES", "REQUIRED", "STANDARD_FPS", "Clip", "Detection", "RetargetOptions", "RetargetResult",
     "RigDescription", "RigError", "Skeleton", "convert_axes", "convert_handedness", "convert_units", "detect_rig",
-    "forward_kinematics", "load_rig", "preset", "preset_names", "read_mapping_file", "read_skeleton", "resample",
-    "retarget", "skeleton_from_parent_names", "skeleton_from_world",
+    "forward_kinematics", "load_rig", "preset", "preset_names", "quat", "read_mapping_file", "read_skeleton", "resample",
+    "retarget", "rig_skeleton", "skeleton_from_parent_names", "skeleton_from_world",
 ]

@@ -30,3 +30,13 @@ def load_rig(spec: str | Path | RigDescription | Skeleton) -> RigDescription:
         f"unknown rig {text!r}: pass a preset ({', '.join(preset_names())}), a mapping file (.json/.toml) "
         f"or a character file ({', '.join(SKELETON_SUFFIXES)})"
     )
+
+
+def rig_skeleton(desc: RigDescription) -> Skeleton:
+    """The description's own skeleton, or, for a bare preset, a stand-in character of that
+    family (all its bones, T-pose, SMPL-X proportions, the family's up axis and units)."""
+    if desc.skeleton is not None:
+        return desc.skeleton
+    from .humanoid import build_rig
+
+    return build_rig(desc, pose="T", up_axis=desc.up_axis, units=desc.units)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from motionbridge.rigs import RetargetOptions, RigError, convert_axes, convert_handedness, convert_units, detect_rig, preset, retarget
+from motionbridge.rigs import (
+    RetargetOptions, RigError, convert_axes, convert_handedness, convert_units, detect_rig, load_rig, preset, retarget,
+)
 from motionbridge.rigs.humanoid import Proportions, build_rig
 from motionbridge.rigs.smplx import smplx_skeleton
 
@@ -14,7 +18,7 @@ VARIANTS = [
     dict(pose="A", bone_axes="y_along_bone", up_axis="z", units="cm", proportions=Proportions(scale=1.1, legs=1.15, arms=0.9, shins=0.9)),
     dict(pose="A", bone_axes="x_along_bone", up_axis="y", units="cm", proportions=Proportions(scale=0.7, spine=1.2, arms=1.1)),
 ]
-FAMILIES = ["mixamo", "ue5_manny", "ue4_mannequin", "humanik", "rigify", "cc4", "smplx", "smplh"]
+FAMILIES = ["mixamo", "ue5_manny", "ue4_mannequin", "humanik", "rigify", "cc4", "smplx", "smplh", "max_biped", "advanced_skeleton", "daz_genesis8"]
 LIMB_PAIRS = [  # (bone, points at) whose directions the angle checks use
     ("left_upper_arm", "left_lower_arm"), ("left_lower_arm", "left_hand"), ("right_upper_arm", "right_lower_arm"),
     ("right_lower_arm", "right_hand"), ("left_upper_leg", "left_lower_leg"), ("left_lower_leg", "left_foot"),
@@ -170,8 +174,9 @@ def test_hand_options(motions):
     t_rig = build_rig("mixamo", pose="T")
     still = src.replace(rotations=np.tile(src.skeleton.rest_rotations, (2, 1, 1)), root_translation=src.root_translation[:2])
     _, pos = retarget(still, t_rig, options=RetargetOptions(hands="relaxed")).clip.world()
-    tip, knuckle = pos[0, t_rig.index("mixamorig:LeftHandMiddle3")], pos[0, t_rig.index("mixamorig:LeftHandMiddle1")]
-    assert tip[1] < knuckle[1] - 0.005
+    for side in ("Left", "Right"):
+        tip, knuckle = pos[0, t_rig.index(f"mixamorig:{side}HandMiddle3")], pos[0, t_rig.index(f"mixamorig:{side}HandMiddle1")]
+        assert tip[1] < knuckle[1] - 0.005
 
 
 def test_metrics_are_reported(motions):
@@ -191,3 +196,85 @@ def test_metrics_are_reported(motions):
 def test_bad_options(kwargs, message):
     with pytest.raises(RigError, match=message):
         RetargetOptions(**kwargs)
+
+
+def _parity_clip(parity, case="F"):
+    """The tiny parity model's decoded take (rot6d + translation): noisy but model-shaped."""
+    from motionbridge.rigs import Clip, quat
+
+    data = np.load(parity / "expected.npz", allow_pickle=False)
+    r6 = data[f"{case}/rot6d"][0].astype(np.float64)  # (F, 22, 6): the matrix's first two columns, row by row
+    cols = r6.reshape(r6.shape[:-1] + (3, 2))
+    a, b = cols[..., 0], cols[..., 1]
+    a = a / np.linalg.norm(a, axis=-1, keepdims=True)
+    b = b - np.sum(a * b, -1, keepdims=True) * a
+    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    m = np.stack([a, b, np.cross(a, b)], axis=-1)
+    np.testing.assert_allclose(m[:, 0], data[f"{case}/root_rotations_mat"][0], atol=1e-5)  # the layout is right
+    skel = smplx_skeleton()
+    rot = np.tile(quat.IDENTITY, (len(m), skel.num_joints, 1))
+    rot[:, :22] = quat.from_matrix(m)
+    return Clip(skel, rot, data[f"{case}/transl"][0].astype(np.float64), 30.0)
+
+
+@pytest.mark.parametrize("family", ["mixamo", "ue5_manny", "rigify", "cc4"])
+def test_model_shaped_motion_from_the_parity_fixture(parity, family, record_property):
+    src = _parity_clip(parity)
+    rig = build_rig(family, pose="A", bone_axes="x_along_bone", up_axis="z", units="cm", proportions=Proportions(legs=1.1, arms=0.95))
+    err = retarget(src, rig).metrics["direction_error_deg"]
+    assert err["mean_deg"] <= 2.0
+    record_property("direction_error", (err["mean_deg"], err["max_deg"]))
+
+
+def test_bare_preset_target_gets_a_stand_in_character(motions):
+    result = retarget(motions["walking"], load_rig("mixamo"))
+    assert result.clip.skeleton.names[0] == "mixamorig:Hips" and result.clip.skeleton.up_axis == "y"
+    assert result.clip.skeleton.units == "cm"
+    assert result.metrics["direction_error_deg"]["mean_deg"] <= 2.0
+
+
+def test_forearm_twist_bones_share_the_wrist_twist(motions):
+    from motionbridge.rigs import quat
+
+    src = motions["waving"]
+    rot = src.rotations.copy()
+    wrist = src.skeleton.index("left_wrist")
+    angle = np.radians(60.0) * np.linspace(0, 1, src.num_frames)
+    rot[:, wrist] = quat.from_axis_angle(angle[:, None] * np.array([1.0, 0, 0]))  # about the T-pose forearm (+X)
+    twisted = src.replace(rotations=rot)
+    rig = build_rig("ue5_manny", pose="A", bone_axes="x_along_bone", up_axis="z", units="cm")
+    result = retarget(twisted, rig)
+    tw, fore, hand = (rig.index(n) for n in ("lowerarm_twist_01_l", "lowerarm_l", "hand_l"))
+    w, _ = result.clip.world()
+    rest_rot, rest_pos = rig.rest_world()
+    # the twist bone turned by half the wrist's twist, about the forearm
+    rel = quat.multiply(quat.conjugate(w[:, fore]), w[:, tw])
+    rest_rel = quat.multiply(quat.conjugate(rest_rot[fore]), rest_rot[tw])
+    delta = quat.multiply(rel, quat.conjugate(rest_rel))
+    got = 2 * np.arctan2(np.linalg.norm(delta[:, :3], axis=-1), np.abs(delta[:, 3]))
+    # (the wrist turned about world X; the forearm's own axis differs from X by about a degree)
+    np.testing.assert_allclose(got, angle / 2, rtol=3e-3, atol=1e-9)
+    # the hand itself is unchanged by the twist bone (it hangs off the forearm on Manny)
+    no_twist = dataclasses.replace(preset("ue5_manny"), bones={c: b for c, b in preset("ue5_manny").bones.items() if "twist" not in c})
+    plain = retarget(twisted, rig, no_twist)
+    np.testing.assert_allclose(np.abs(np.sum(plain.clip.world()[0][:, hand] * w[:, hand], -1)), 1.0, atol=1e-9)
+
+
+def test_round_trip_through_another_rig_returns_the_motion(motions):
+    """Any detected rig can be the source: SMPL-X -> Mixamo (A-pose, Blender axes, cm, Z-up) -> SMPL-X."""
+    src = motions["squatting"]
+    rig = build_rig("mixamo", pose="A", bone_axes="y_along_bone", up_axis="z", units="cm")
+    there = retarget(src, rig).clip
+    back = retarget(there, smplx_skeleton()).clip
+    _, want = src.world()
+    _, got = back.world()
+    body = list(range(22))  # the hands' A-pose twist may differ by a fraction of a millimetre
+    np.testing.assert_allclose(got[:, body], want[:, body], atol=1e-6)
+    np.testing.assert_allclose(got, want, atol=1e-3)
+
+
+def test_single_frame_take(motions):
+    one = motions["waving"].replace(rotations=motions["waving"].rotations[:1], root_translation=motions["waving"].root_translation[:1])
+    result = retarget(one, build_rig("cc4"), options=RetargetOptions(foot_lock=True, ground=True))
+    assert result.clip.num_frames == 1
+    assert result.metrics["root_path_length_ratio"] is None
