@@ -109,8 +109,28 @@ def test_generate_and_cancel(few_steps, fixture_data):
     assert steps[0].request_ids == ("keep", "drop") and steps[-1].request_ids == ("keep",)
     assert [s.step for s in steps if s.previews] == [2, 4] and all(len(s.previews["keep"]) == 2 for s in steps if s.previews)
     assert engine.health()["ok"]
+    hits = engine.text_cache.hits
+    again = engine.generate([GenerationRequest(case["text"], case["duration_s"], (11,), 2.5, request_id="again")])
+    assert engine.text_cache.hits == hits + 1  # the prompt's features came from the cache
+    # same seed alone vs in a bigger batch: equal up to float rounding (CPU kernels block by batch size)
+    np.testing.assert_allclose(again[0].latent, takes[0].latent, atol=1e-5, rtol=0)
     with pytest.raises(Cancelled):
         engine.generate([GenerationRequest("A person waves.", request_id="x")], is_cancelled=lambda rid: True)
+
+
+def test_text_cache_lru():
+    from motionbridge.daemon.engine.text_cache import CachedText, TextCache
+
+    cache = TextCache(2)
+    item = CachedText(torch.zeros(1, 2), torch.zeros(3, 2), 1, ())
+    cache.put(("a", "enc", "bf16"), item)
+    cache.put(("b", "enc", "bf16"), item)
+    assert cache.get(("a", "enc", "bf16")) is item  # a is now the most recent
+    cache.put(("c", "enc", "bf16"), item)
+    assert cache.get(("b", "enc", "bf16")) is None and len(cache) == 2
+    assert cache.get(("a", "enc", "fp32")) is None  # dtype is part of the key
+    with pytest.raises(ValueError):
+        TextCache(-1)
 
 
 def test_oom_split_plan():
