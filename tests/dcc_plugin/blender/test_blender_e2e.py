@@ -96,14 +96,15 @@ def test_bad_input_messages(run):
 
 
 def test_ui_never_blocks(run):
-    """Talking to the daemon never blocks: connect, generate, cancel return at once and every
-    timer tick that writes no take stays under budget. A tick writes at most one take."""
+    """Talking to the daemon never blocks: connect, generate, cancel return at once, and every
+    timer tick, including those that write a take's keys, stays under budget."""
     report, _ = run
     for name in ("motionbridge.connect", "motionbridge.generate", "motionbridge.cancel"):
         worst = max(report["operator_ms"][name])
         assert worst < UI_BUDGET_MS, f"{name} blocked the UI for {worst:.0f} ms"
-    assert max(report["drain_ms"]) < UI_BUDGET_MS, f"a timer tick blocked {max(report['drain_ms']):.0f} ms"
-    assert max(report["takes_per_drain"]) == 1
+    ticks = report["drain_ms"] + report["drain_write_ms"]
+    assert max(ticks) < UI_BUDGET_MS, f"a timer tick blocked {max(ticks):.0f} ms"
+    assert report["drain_write_ms"], "no tick wrote a take"
 
 
 def test_rename_delete_and_export_read_back(run):
