@@ -16,14 +16,15 @@ from __future__ import annotations
 import enum
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import motionbridge.daemon.limits as limits
 from motionbridge.rigs import Clip
 
 from . import takes, targeting
+from .client_factory import default_client_factory
 from .errors import explain, explain_code
+from .generation import Generation
 from .host import Host, TakeInfo
 from .jobs import JobManager
 from .settings import Settings
@@ -40,40 +41,6 @@ class State(str, enum.Enum):
     PREVIEW = "preview"
     TAKE_WRITTEN = "take_written"
     ERROR = "error"
-
-
-@dataclass
-class Generation:
-    """One Generate press: its request, target, and the results gathered so far."""
-
-    number: int
-    prompt: str
-    duration_s: float
-    seeds: tuple[int, ...]
-    cfg: float
-    model: str
-    options: dict[str, Any]
-    target: Any = None  # targeting.Target, resolved on the worker (detection can take a while)
-    handle: Any = None
-    results: dict[int, Clip] = field(default_factory=dict)
-    retargeted: dict[int, Any] = field(default_factory=dict)  # seed -> (clip on the rig, metrics)
-    cancelled: bool = False
-    finished: bool = False
-
-
-def default_client_factory(settings: Settings) -> Any:
-    from .client import MotionBridgeClient
-
-    curve = bool(settings.server_key_path)
-    if curve and not settings.client_key_path:
-        raise ValueError("a server key is set but no client key; pick your .key_secret file in Settings (or clear both)")
-    return MotionBridgeClient(
-        settings.endpoint,
-        server_public_key=settings.server_key_path if curve else None,
-        client_keys=settings.client_key_path if curve else None,
-        timeout_s=settings.timeout_s,
-        retries=1,
-    )
 
 
 class Panel:

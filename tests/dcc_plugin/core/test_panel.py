@@ -90,9 +90,8 @@ def test_generation_error_event_leaves_no_take():
 def test_unreachable_daemon_gives_a_clear_message_without_blocking():
     client = ScriptedClient(fail_hello=ClientError("unreachable", "no answer after 5.0 s"), hello_delay_s=0.5)
     host, _, panel, _ = make(client=client)
-    t0 = time.perf_counter()
     panel.connect()
-    assert time.perf_counter() - t0 < 0.1  # the UI call returned while the worker waits
+    assert panel.state is State.CONNECTING  # the UI call returned while the worker waits
     host.pump(lambda: panel.state is State.ERROR)
     assert "Cannot reach the MotionBridge daemon at tcp://127.0.0.1:7719" in panel.error
     assert "motionbridge serve" in panel.error and host.errors
