@@ -1,0 +1,1 @@
+"""MotionBridge for Maya: a dockable panel keying takes onto joint hierarchies (maya only here)."""

@@ -1,0 +1,210 @@
+"""Operators: each returns at once; the work happens on the panel's worker thread."""
+
+from __future__ import annotations
+
+import time
+
+import bpy
+from bpy.props import StringProperty
+
+from motionbridge.dcc_plugin.core import settings as user_settings
+from motionbridge.dcc_plugin.core.takes import check_take_name
+
+from . import session
+
+# operator call -> keys written, for the last take write (ms); read by tests and the status bar
+TIMINGS: dict[str, float] = {}
+
+
+def _settings(op: bpy.types.Operator, context) -> user_settings.Settings | None:
+    try:
+        return session.panel().settings.updated(**session.settings_from_ui(context))
+    except ValueError as exc:
+        op.report({"ERROR"}, str(exc))
+        return None
+
+
+class MOTIONBRIDGE_OT_connect(bpy.types.Operator):
+    bl_idname = "motionbridge.connect"
+    bl_label = "Connect"
+    bl_description = "Connect to the MotionBridge daemon (runs in the background)"
+
+    def execute(self, context):
+        chosen = _settings(self, context)
+        if chosen is None:
+            return {"CANCELLED"}
+        panel = session.panel()
+        try:
+            panel.connect(chosen)
+            user_settings.save(chosen)
+        except (ValueError, OSError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class MOTIONBRIDGE_OT_disconnect(bpy.types.Operator):
+    bl_idname = "motionbridge.disconnect"
+    bl_label = "Disconnect"
+
+    def execute(self, context):
+        session.panel().disconnect()
+        return {"FINISHED"}
+
+
+class MOTIONBRIDGE_OT_detect(bpy.types.Operator):
+    bl_idname = "motionbridge.detect"
+    bl_label = "Detect Rig"
+    bl_description = "Check that the target armature can be driven, and how"
+
+    def execute(self, context):
+        props = context.scene.motionbridge
+        target_name = props.target.name if props.target else None
+        try:
+            target = session.panel().choose_target(target_name, props.preset.strip())
+        except ValueError as exc:
+            props.detected = ""
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        props.detected = target.describe()
+        return {"FINISHED"}
+
+
+class MOTIONBRIDGE_OT_generate(bpy.types.Operator):
+    bl_idname = "motionbridge.generate"
+    bl_label = "Generate"
+    bl_description = "Send the prompt to the daemon; each seed becomes a take on the target armature"
+
+    def execute(self, context):
+        chosen = _settings(self, context)
+        if chosen is None:
+            return {"CANCELLED"}
+        panel = session.panel()
+        panel.settings = chosen
+        props = context.scene.motionbridge
+        TIMINGS["generate_call"] = time.perf_counter()
+        if not panel.generate(props.prompt, rig=props.target.name if props.target else None, preset=chosen.rig_preset):
+            self.report({"ERROR"}, panel.error)
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class MOTIONBRIDGE_OT_cancel(bpy.types.Operator):
+    bl_idname = "motionbridge.cancel"
+    bl_label = "Cancel"
+    bl_description = "Stop the running generation; nothing of it is written"
+
+    def execute(self, context):
+        session.panel().cancel()
+        return {"FINISHED"}
+
+
+class _TakeOperator(bpy.types.Operator):
+    take: StringProperty(name="Take")
+
+    def _name(self, context) -> str:
+        if self.take:
+            return self.take
+        props = context.scene.motionbridge
+        if 0 <= props.takes_index < len(props.takes):
+            return props.takes[props.takes_index].name
+        return ""
+
+    def execute(self, context):
+        name = self._name(context)
+        if not name:
+            self.report({"ERROR"}, "no take chosen; click a take in the list first")
+            return {"CANCELLED"}
+        try:
+            self.act(context, name)
+        except (KeyError, ValueError) as exc:
+            self.report({"ERROR"}, str(exc).strip("'\""))
+            return {"CANCELLED"}
+        session.sync_takes()
+        return {"FINISHED"}
+
+
+class MOTIONBRIDGE_OT_take_audition(_TakeOperator):
+    bl_idname = "motionbridge.take_audition"
+    bl_label = "Audition"
+    bl_description = "Play only this take on its armature"
+
+    def act(self, context, name):
+        session.panel().host.audition_take(name)
+        info = next(t for t in session.panel().host.list_takes() if t.name == name)
+        session.panel().host.set_timeline(info.frame_start, info.frame_end, info.fps)
+
+
+class MOTIONBRIDGE_OT_take_delete(_TakeOperator):
+    bl_idname = "motionbridge.take_delete"
+    bl_label = "Delete Take"
+
+    def act(self, context, name):
+        session.panel().host.delete_take(name)
+
+
+class MOTIONBRIDGE_OT_take_rename(_TakeOperator):
+    bl_idname = "motionbridge.take_rename"
+    bl_label = "Rename Take"
+    new_name: StringProperty(name="New name")
+
+    def invoke(self, context, event):
+        return context.window_manager.invoke_props_dialog(self)
+
+    def act(self, context, name):
+        host = session.panel().host
+        cleaned = check_take_name(self.new_name, {t.name for t in host.list_takes()})
+        host.rename_take(name, cleaned)
+
+
+class MOTIONBRIDGE_OT_export_takes(bpy.types.Operator):
+    bl_idname = "motionbridge.export_takes"
+    bl_label = "Export Selected Takes"
+    bl_description = "Write the ticked takes to one file; the extension picks the format (.fbx, .glb, .usd, .npz)"
+    filepath: StringProperty(subtype="FILE_PATH")
+
+    def invoke(self, context, event):
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        names = [t.name for t in context.scene.motionbridge.takes if t.selected]
+        if not names:
+            self.report({"ERROR"}, "no takes ticked; tick the takes to export in the list")
+            return {"CANCELLED"}
+        if not self.filepath:
+            self.report({"ERROR"}, "no file chosen; pass a path ending in .fbx, .glb, .usd or .npz")
+            return {"CANCELLED"}
+        try:
+            from motionbridge.exporters import registry
+
+            host = session.panel().host
+            clips = [host.read_take(n) for n in names]  # type: ignore[attr-defined]
+            path = registry.write(bpy.path.abspath(self.filepath), clips, names)
+        except (ValueError, KeyError, OSError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self.report({"INFO"}, f"exported {len(names)} take(s) to {path}")
+        return {"FINISHED"}
+
+
+class MOTIONBRIDGE_OT_add_mannequin(bpy.types.Operator):
+    bl_idname = "motionbridge.add_mannequin"
+    bl_label = "Add SMPL-X Mannequin"
+    bl_description = "Add the model's own skeleton with a skinned wooden body: takes land on it without retargeting"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        from .mannequin import build_mannequin
+
+        obj = build_mannequin()
+        context.scene.motionbridge.target = obj
+        return {"FINISHED"}
+
+
+CLASSES = (
+    MOTIONBRIDGE_OT_add_mannequin,
+    MOTIONBRIDGE_OT_connect, MOTIONBRIDGE_OT_disconnect, MOTIONBRIDGE_OT_detect, MOTIONBRIDGE_OT_generate,
+    MOTIONBRIDGE_OT_cancel, MOTIONBRIDGE_OT_take_audition, MOTIONBRIDGE_OT_take_delete, MOTIONBRIDGE_OT_take_rename,
+    MOTIONBRIDGE_OT_export_takes,
+)

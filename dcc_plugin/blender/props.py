@@ -1,0 +1,67 @@
+"""Blender properties: the request (saved with the .blend) and the server (per user)."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
+
+from motionbridge.dcc_plugin.core import settings as user_settings
+
+
+def _is_armature(_self, obj) -> bool:
+    return obj.type == "ARMATURE"
+
+
+class MOTIONBRIDGE_PG_take(bpy.types.PropertyGroup):
+    name: StringProperty()
+    rig: StringProperty()
+    prompt: StringProperty()
+    seed: IntProperty()
+    selected: BoolProperty(name="Export", description="Include this take in Export Selected")
+
+
+class MOTIONBRIDGE_PG_scene(bpy.types.PropertyGroup):
+    prompt: StringProperty(name="Prompt", description="Describe the motion, in English", default="A person walks forward.")
+    duration_s: FloatProperty(name="Duration", default=5.0, min=0.7, max=12.0, unit="TIME_ABSOLUTE", subtype="TIME_ABSOLUTE")
+    variations: IntProperty(name="Variations", description="Seeds per Generate", default=2, min=1, max=16)
+    seed_start: IntProperty(name="First seed", default=0, min=0)
+    cfg: FloatProperty(name="CFG", description="Text guidance; 5 is the default", default=5.0, min=1.0, max=30.0)
+    model: EnumProperty(name="Model", items=[("DEFAULT", "Daemon default", ""), ("1.0", "HY-Motion 1.0", ""), ("lite", "HY-Motion 1.0 Lite", "")])
+    preview_every: IntProperty(name="Preview every", description="Denoising steps between live previews (0 = off)", default=5, min=0, max=50)
+    target: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature, description="Empty = the active armature")
+    preset: StringProperty(name="Preset", description="Rig preset (empty = auto-detect)")
+    detected: StringProperty(name="Detected")
+    root_motion: BoolProperty(name="Root motion", default=True)
+    foot_lock: BoolProperty(name="Foot lock", default=True)
+    takes: CollectionProperty(type=MOTIONBRIDGE_PG_take)
+    takes_index: IntProperty()
+
+
+def _defaults() -> user_settings.Settings:
+    loaded, _ = user_settings.load()
+    return loaded
+
+
+class MOTIONBRIDGE_PG_user(bpy.types.PropertyGroup):
+    endpoint: StringProperty(name="Server", default=user_settings.DEFAULT_ENDPOINT)
+    server_key_path: StringProperty(name="Server key", subtype="FILE_PATH", description="The daemon's public CURVE certificate (empty = plain TCP)")
+    client_key_path: StringProperty(name="Client key", subtype="FILE_PATH", description="Your secret CURVE certificate")
+
+
+CLASSES = (MOTIONBRIDGE_PG_take, MOTIONBRIDGE_PG_scene, MOTIONBRIDGE_PG_user)
+
+
+def register() -> None:
+    bpy.types.Scene.motionbridge = PointerProperty(type=MOTIONBRIDGE_PG_scene)
+    bpy.types.WindowManager.motionbridge = PointerProperty(type=MOTIONBRIDGE_PG_user)
+
+
+def load_user_settings(context) -> None:
+    s = _defaults()
+    wm = context.window_manager.motionbridge
+    wm.endpoint, wm.server_key_path, wm.client_key_path = s.endpoint, s.server_key_path, s.client_key_path
+
+
+def unregister() -> None:
+    del bpy.types.WindowManager.motionbridge
+    del bpy.types.Scene.motionbridge

@@ -1,0 +1,75 @@
+"""The one Panel (core state machine) of this Blender session, with its BlenderHost."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bpy
+
+from motionbridge.dcc_plugin.core import settings as user_settings
+from motionbridge.dcc_plugin.core.panel import Panel
+
+from .host import BlenderHost, redraw
+
+_panel: Panel | None = None
+
+
+def panel() -> Panel:
+    global _panel
+    if _panel is None:
+        host = BlenderHost()
+        host.start()
+        loaded, warnings = user_settings.load()
+        _panel = Panel(host, loaded, on_change=_changed)
+        if warnings:
+            host.report_error("; ".join(warnings))
+    return _panel
+
+
+def shutdown() -> None:
+    global _panel
+    if _panel is not None:
+        _panel.close()
+        _panel.host.stop()  # type: ignore[attr-defined]
+        _panel = None
+
+
+def _changed(p: Panel) -> None:
+    sync_takes()
+    redraw()
+
+
+def sync_takes() -> None:
+    """Mirror the scene's takes into the UI list, keeping each row's selection."""
+    scene = bpy.context.scene
+    props = getattr(scene, "motionbridge", None)
+    if props is None or _panel is None:
+        return
+    selected = {item.name for item in props.takes if item.selected}
+    props.takes.clear()
+    for info in _panel.host.list_takes():
+        item = props.takes.add()
+        item.name = info.name
+        item.rig = info.rig
+        item.prompt = str(info.metadata.get("prompt", ""))
+        item.seed = int(info.metadata.get("seed", 0))
+        item.selected = info.name in selected
+
+
+def settings_from_ui(context: Any) -> dict[str, Any]:
+    props = context.scene.motionbridge
+    wm = context.window_manager.motionbridge
+    return dict(
+        endpoint=wm.endpoint.strip(),
+        server_key_path=bpy.path.abspath(wm.server_key_path) if wm.server_key_path else "",
+        client_key_path=bpy.path.abspath(wm.client_key_path) if wm.client_key_path else "",
+        duration_s=float(props.duration_s),
+        variations=int(props.variations),
+        seed_start=int(props.seed_start),
+        cfg=float(props.cfg),
+        model=props.model if props.model != "DEFAULT" else "",
+        preview_every=int(props.preview_every),
+        root_motion=bool(props.root_motion),
+        foot_lock=bool(props.foot_lock),
+        rig_preset=props.preset.strip(),
+    )

@@ -1,0 +1,164 @@
+"""MotionBridge takes as Blender data: one layered Action and one NLA track per take.
+
+Keys go through the 4.4+ layered action API (layer -> keyframe strip -> channelbag for the
+armature's slot) and `keyframe_points.foreach_set`, so a 55-bone, 360-frame take is a few
+hundred array copies, not a hundred thousand keyframe inserts. The metadata JSON lives on
+the Action (an ID, so it is saved with the file and seen by the exporters).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import bpy
+import numpy as np
+
+from motionbridge.dcc_plugin.core.host import TakeInfo
+from motionbridge.dcc_plugin.core.takes import METADATA_KEY
+from motionbridge.rigs import Clip, Skeleton
+
+from .rig_io import clip_from_channels, pose_channels
+
+FIRST_FRAME = 1
+RIG_KEY = "motionbridge_rig"
+
+
+def _fill(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:
+    points = fcurve.keyframe_points
+    points.add(len(frames))
+    co = np.empty((len(frames), 2), dtype=np.float32)
+    co[:, 0] = frames
+    co[:, 1] = values
+    points.foreach_set("co", co.ravel())
+    # linear keys need no handles, so no fcurve.update() (which would double the cost)
+    points.foreach_set("interpolation", np.full(len(frames), _LINEAR, dtype=np.int32))
+
+
+_LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
+
+
+def write_take(obj: bpy.types.Object, skeleton: Skeleton, clip: Clip, name: str, metadata: dict[str, Any]) -> TakeInfo:
+    """Create the Action and its NLA track; removes both if anything fails."""
+    wxyz, loc = pose_channels(skeleton, clip)
+    frames = np.arange(clip.num_frames, dtype=np.float64) + FIRST_FRAME
+    action = bpy.data.actions.new(name)
+    track = None
+    try:
+        action.use_fake_user = False
+        slot = action.slots.new(id_type="OBJECT", name=obj.name)
+        strip = action.layers.new("MotionBridge").strips.new(type="KEYFRAME")
+        bag = strip.channelbag(slot, ensure=True)
+        for j, bone_name in enumerate(skeleton.names):
+            group = bag.groups.new(bone_name)
+            base = f'pose.bones["{bpy.utils.escape_identifier(bone_name)}"]'
+            for c in range(4):
+                fc = bag.fcurves.new(f"{base}.rotation_quaternion", index=c)
+                fc.group = group
+                _fill(fc, frames, wxyz[:, j, c])
+            if j == 0:
+                for c in range(3):
+                    fc = bag.fcurves.new(f"{base}.location", index=c)
+                    fc.group = group
+                    _fill(fc, frames, loc[:, c])
+        action[METADATA_KEY] = json.dumps(metadata, sort_keys=True)
+        action[RIG_KEY] = obj.name
+        action["motionbridge_fps"] = float(clip.fps)
+        for pb in obj.pose.bones:
+            if pb.name in skeleton.names:
+                pb.rotation_mode = "QUATERNION"
+        anim = obj.animation_data or obj.animation_data_create()
+        track = anim.nla_tracks.new()
+        track.name = name
+        nla_strip = track.strips.new(name, FIRST_FRAME, action)
+        if nla_strip.action_slot != slot:
+            nla_strip.action_slot = slot
+        nla_strip.extrapolation = "NOTHING"
+        return TakeInfo(name, obj.name, FIRST_FRAME, FIRST_FRAME + clip.num_frames - 1, float(clip.fps), dict(metadata))
+    except BaseException:
+        if track is not None and obj.animation_data is not None:
+            obj.animation_data.nla_tracks.remove(track)
+        bpy.data.actions.remove(action)
+        raise
+
+
+def _mb_tracks(obj: bpy.types.Object):
+    if obj.type != "ARMATURE" or obj.animation_data is None:
+        return
+    for track in obj.animation_data.nla_tracks:
+        for strip in track.strips:
+            if strip.action is not None and METADATA_KEY in strip.action:
+                yield track, strip
+                break
+
+
+def find_take(name: str):
+    for obj in bpy.data.objects:
+        for track, strip in _mb_tracks(obj):
+            if track.name == name:
+                return obj, track, strip
+    raise KeyError(f"no MotionBridge take named {name!r}; refresh the takes list")
+
+
+def list_takes() -> list[TakeInfo]:
+    out = []
+    for obj in bpy.data.objects:
+        for track, strip in _mb_tracks(obj):
+            action = strip.action
+            meta = json.loads(action[METADATA_KEY])
+            out.append(TakeInfo(track.name, obj.name, int(strip.frame_start), int(round(strip.frame_end)),
+                                float(action.get("motionbridge_fps", 30.0)), meta))
+    return out
+
+
+def delete_take(name: str) -> None:
+    obj, track, strip = find_take(name)
+    action = strip.action
+    obj.animation_data.nla_tracks.remove(track)
+    if action is not None and action.users == 0:
+        bpy.data.actions.remove(action)
+
+
+def rename_take(name: str, new_name: str) -> None:
+    _, track, strip = find_take(name)
+    track.name = new_name
+    strip.name = new_name
+    strip.action.name = new_name
+
+
+def audition(name: str) -> None:
+    """Only this take plays on its armature; the others stay, muted."""
+    obj, chosen, _ = find_take(name)
+    obj.animation_data.action = None
+    for track, _ in _mb_tracks(obj):
+        track.mute = track != chosen
+
+
+def read_take(name: str, skeleton: Skeleton) -> Clip:
+    """The take's keys back as a Clip on `skeleton` (for exporting)."""
+    obj, _, strip = find_take(name)
+    action = strip.action
+    slot = strip.action_slot
+    bag = None
+    for layer in action.layers:
+        for s in layer.strips:
+            bag = s.channelbag(slot)
+    if bag is None:
+        raise ValueError(f"take {name!r} has no keys for {obj.name!r}")
+    curves = {(fc.data_path, fc.array_index): fc for fc in bag.fcurves}
+    root = curves[(f'pose.bones["{bpy.utils.escape_identifier(skeleton.names[0])}"].location', 0)]
+    frames = len(root.keyframe_points)
+    wxyz = np.empty((frames, skeleton.num_joints, 4))
+    loc = np.empty((frames, 3))
+    buf = np.empty(frames * 2, dtype=np.float32)
+    for j, bone_name in enumerate(skeleton.names):
+        base = f'pose.bones["{bpy.utils.escape_identifier(bone_name)}"]'
+        for c in range(4):
+            curves[(f"{base}.rotation_quaternion", c)].keyframe_points.foreach_get("co", buf)
+            wxyz[:, j, c] = buf[1::2]
+    for c in range(3):
+        curves[(f'pose.bones["{bpy.utils.escape_identifier(skeleton.names[0])}"].location', c)].keyframe_points.foreach_get("co", buf)
+        loc[:, c] = buf[1::2]
+    meta = json.loads(action[METADATA_KEY])
+    meta["take_name"] = name
+    return clip_from_channels(skeleton, wxyz, loc, float(action.get("motionbridge_fps", 30.0)), meta)

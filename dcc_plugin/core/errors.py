@@ -1,0 +1,46 @@
+"""Turns exceptions and ERROR events into one line a user can act on.
+
+Branches on the protocol's stable error codes (daemon/PROTOCOL.md), never on message text.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .settings import Settings
+
+_RESTARTING = {"worker_died", "shutting_down"}
+
+
+def explain_code(code: str, message: str, settings: Settings, details: Mapping[str, Any] | None = None) -> str:
+    details = details or {}
+    if code in ("unreachable", "timeout"):
+        text = (f"Cannot reach the MotionBridge daemon at {settings.endpoint}. "
+                "Start it with `motionbridge serve`, or fix the server address in Settings")
+        if settings.server_key_path:
+            text += f"; if it is running, check that the server key {settings.server_key_path} is the daemon's (`motionbridge keys`)"
+        return text + "."
+    if code == "auth_rejected":
+        return (f"The daemon at {settings.endpoint} refused this client's key ({message}). "
+                "Check the server and client key files in Settings, or ask the daemon's admin to add your public key.")
+    if code in _RESTARTING:
+        return f"The daemon is restarting ({message}). Press Generate again in a few seconds; nothing was written."
+    if code == "busy":
+        after = details.get("retry_after_s")
+        return f"The daemon's queue is full; try again{f' in {float(after):.0f} s' if after else ' shortly'} (nothing was queued)."
+    if code == "out_of_memory":
+        return f"The GPU ran out of memory ({message}); use fewer variations or a shorter duration."
+    if code == "bad_request":
+        return f"The daemon rejected the request: {message}"
+    if code == "closed":
+        return "Not connected; press Connect."
+    return f"Daemon error [{code}]: {message}"
+
+
+def explain(exc: BaseException, settings: Settings) -> str:
+    if isinstance(exc, ValueError):  # limits, RigError, settings: already user-facing
+        return str(exc)
+    code = getattr(exc, "code", None)
+    if code:
+        return explain_code(str(code), str(getattr(exc, "message", exc)), settings, getattr(exc, "details", None))
+    return f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,94 @@
+"""The host contract: everything the panel needs from a DCC, and nothing more.
+
+A host adapter (Blender, MotionBuilder, Maya) implements this class; the panel, the job
+manager and the take bookkeeping in `core` are written against it only, so they are tested
+once with a fake host and shared by every DCC.
+
+Threading: the panel calls these methods on the DCC's main thread only. Worker threads
+never touch the scene; they hand work back through `run_on_main_thread`.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from motionbridge.rigs import Clip, Skeleton
+
+
+class HostError(RuntimeError):
+    """The scene refused an operation; the message says what the user should change."""
+
+
+@dataclass(frozen=True)
+class TakeInfo:
+    """A take as the host's scene holds it (an NLA track, an FBTake, an anim layer)."""
+
+    name: str
+    rig: str
+    frame_start: int
+    frame_end: int
+    fps: float
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+class Host(abc.ABC):
+    """Abstract DCC. Rig names are the scene's own object names (an armature, a root joint)."""
+
+    name: str = "host"
+
+    # -- rigs -----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def list_rigs(self) -> list[str]:
+        """Names of the scene's animatable skeletons."""
+
+    @abc.abstractmethod
+    def selected_rig(self) -> str | None:
+        """The rig the user has selected, or None."""
+
+    @abc.abstractmethod
+    def read_rig(self, rig: str) -> Skeleton:
+        """The rig's rest skeleton, in the coordinate frame that `apply_take` writes back in."""
+
+    # -- takes ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def apply_take(self, rig: str, clip: Clip, take_name: str, metadata: dict[str, Any]) -> TakeInfo:
+        """Key `clip` (on `read_rig(rig)`'s skeleton) as a new take named `take_name`, storing
+        `metadata` on it. All or nothing: on any failure no part of the take remains."""
+
+    @abc.abstractmethod
+    def list_takes(self) -> list[TakeInfo]:
+        """The MotionBridge takes in the scene."""
+
+    @abc.abstractmethod
+    def delete_take(self, take_name: str) -> None: ...
+
+    @abc.abstractmethod
+    def rename_take(self, take_name: str, new_name: str) -> None: ...
+
+    def audition_take(self, take_name: str) -> None:
+        """Make this take the one that plays (solo it); hosts without takes ignore this."""
+
+    # -- preview --------------------------------------------------------------------------
+    def show_preview(self, rig: str, clip: Clip) -> None:
+        """Drive the rig with a denoising preview (no keys written). Optional."""
+
+    def clear_preview(self, rig: str) -> None:
+        """Put the rig back as it was before previews started. Optional."""
+
+    # -- timeline, threads, feedback ------------------------------------------------------
+    @abc.abstractmethod
+    def set_timeline(self, frame_start: int, frame_end: int, fps: float) -> None: ...
+
+    @abc.abstractmethod
+    def run_on_main_thread(self, fn: Callable[[], None]) -> None:
+        """Queue `fn` to run soon on the DCC's main thread. Callable from any thread."""
+
+    @abc.abstractmethod
+    def report_progress(self, fraction: float, message: str) -> None:
+        """Show progress (0..1) and a status line; called on the main thread."""
+
+    @abc.abstractmethod
+    def report_error(self, message: str) -> None:
+        """Show an error the user can act on; called on the main thread."""

@@ -1,0 +1,75 @@
+"""Maya implementation of the host contract: the selected joint hierarchy, keyed through
+motionbridge.rigs, one animation layer per take. `maya.utils.executeDeferred` is the
+thread-safe way back to the main thread."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import maya.utils
+from maya import cmds
+
+from motionbridge.dcc_plugin.core.host import Host, HostError, TakeInfo
+from motionbridge.rigs import Clip, Skeleton
+
+from . import scene
+
+
+class MayaHost(Host):
+    name = "maya"
+
+    def __init__(self, on_status: Callable[[float, str, str], None] | None = None) -> None:
+        self._on_status = on_status
+        self._joints: dict[str, list[str]] = {}
+
+    def run_on_main_thread(self, fn: Callable[[], None]) -> None:
+        maya.utils.executeDeferred(fn)
+
+    def list_rigs(self) -> list[str]:
+        return scene.root_joints()
+
+    def selected_rig(self) -> str | None:
+        for node in cmds.ls(selection=True, long=True) or []:
+            root = scene.root_of(node)
+            if root is not None:
+                return root
+        return None
+
+    def read_rig(self, rig: str) -> Skeleton:
+        if not cmds.objExists(rig) or cmds.objectType(rig) != "joint":
+            raise HostError(f"{rig!r} is not a joint; select the character's root joint (or any joint of it)")
+        skeleton, joints = scene.read_skeleton(rig)
+        self._joints[rig] = joints
+        return skeleton
+
+    def apply_take(self, rig: str, clip: Clip, take_name: str, metadata: dict[str, Any]) -> TakeInfo:
+        if rig not in self._joints:
+            self.read_rig(rig)
+        joints = self._joints[rig]
+        info = scene.key_take(joints, clip, take_name, metadata)
+        return TakeInfo(info.name, rig, info.frame_start, info.frame_end, info.fps, info.metadata)
+
+    def list_takes(self) -> list[TakeInfo]:
+        return scene.list_takes()
+
+    def delete_take(self, take_name: str) -> None:
+        if take_name not in scene.take_layers():
+            raise HostError(f"no MotionBridge take named {take_name!r}")
+        cmds.delete(take_name)
+
+    def rename_take(self, take_name: str, new_name: str) -> None:
+        cmds.rename(take_name, new_name)
+
+    def audition_take(self, take_name: str) -> None:
+        scene.audition(take_name)
+
+    def set_timeline(self, frame_start: int, frame_end: int, fps: float) -> None:
+        scene.set_timeline(frame_start, frame_end, fps)
+
+    def report_progress(self, fraction: float, message: str) -> None:
+        if self._on_status is not None:
+            self._on_status(fraction, message, "")
+
+    def report_error(self, message: str) -> None:
+        if self._on_status is not None:
+            self._on_status(0.0, "", message)

@@ -1,0 +1,143 @@
+"""Maya scene access: joint hierarchies in, one animation layer per take out. Main thread only.
+
+Keys go in through the API (MFnAnimCurve.addKeys, one call per curve) on the curves the
+layer creates, not one setKeyframe per key. API values are in internal units: radians and
+centimetres, whatever the scene's UI units are.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from maya import cmds
+from maya.api import OpenMaya as om
+from maya.api import OpenMayaAnim as oma
+
+from motionbridge.dcc_plugin.core.euler import quat_to_xyz_degrees, xyz_degrees_to_quat
+from motionbridge.dcc_plugin.core.host import HostError, TakeInfo
+from motionbridge.dcc_plugin.core.takes import METADATA_KEY
+from motionbridge.rigs import Clip, Skeleton, quat, skeleton_from_world
+
+UNITS = {"cm": 1.0, "m": 100.0}  # scene unit -> centimetres (Maya's internal unit)
+FPS_UNITS = {24.0: "film", 25.0: "pal", 30.0: "ntsc", 48.0: "show", 50.0: "palf", 60.0: "ntscf"}
+# the stubs type animLayer's query flags as booleans; findCurveForPlug takes the plug
+_anim_layer: Any = cmds.animLayer
+
+
+def root_joints() -> list[str]:
+    joints = cmds.ls(type="joint", long=True) or []
+    return sorted(j for j in joints if not (cmds.listRelatives(j, parent=True, type="joint", fullPath=True) or []))
+
+
+def root_of(node: str) -> str | None:
+    found = cmds.ls(node, long=True) or []
+    if not found:
+        return None
+    path = found[0]
+    parts = path.split("|")
+    for i in range(2, len(parts) + 1):
+        candidate = "|".join(parts[:i])
+        if cmds.objectType(candidate) == "joint":
+            return candidate
+    return None
+
+
+def joints_below(root: str) -> list[str]:
+    out: list[str] = []
+    stack = [root]
+    while stack:
+        joint = stack.pop()
+        out.append(joint)
+        children = cmds.listRelatives(joint, children=True, type="joint", fullPath=True) or []
+        stack.extend(reversed(children))
+    return out
+
+
+def scene_units() -> tuple[str, str]:
+    up = str(cmds.upAxis(q=True, axis=True))
+    linear = str(cmds.currentUnit(q=True, linear=True))
+    if linear not in UNITS:
+        raise HostError(f"scene linear unit is {linear!r}; set Preferences > Settings > Working Units to cm or m")
+    return up, linear
+
+
+def read_skeleton(root: str) -> tuple[Skeleton, list[str]]:
+    joints = joints_below(root)
+    index = {j: i for i, j in enumerate(joints)}
+    parents = [index.get("|".join(j.split("|")[:-1]), -1) for j in joints]
+    mats = np.array([cmds.getAttr(f"{j}.worldMatrix[0]") for j in joints], dtype=np.float64).reshape(-1, 4, 4)
+    # Maya matrices act on row vectors: transpose the rotation part, translation is row 3
+    rotations = quat.from_matrix(np.swapaxes(mats[:, :3, :3], -1, -2))
+    for j in joints:
+        if cmds.getAttr(f"{j}.rotateOrder") != 0:
+            raise HostError(f"joint {j.split('|')[-1]} uses another rotate order; set it to xyz to key it")
+    up, linear = scene_units()
+    names = [j.split("|")[-1] for j in joints]
+    return skeleton_from_world(names, parents, mats[:, 3, :3], rotations, up_axis=up, units=linear), joints
+
+
+def _joint_orients(joints: list[str]) -> np.ndarray:
+    return xyz_degrees_to_quat(np.array([cmds.getAttr(f"{j}.jointOrient")[0] for j in joints], dtype=np.float64))
+
+
+def _curve_for(layer: str, plug: str) -> Any:
+    name = _anim_layer(layer, q=True, findCurveForPlug=plug)
+    if not name:
+        raise HostError(f"Maya made no curve for {plug} on layer {layer}")
+    selection = om.MSelectionList()
+    selection.add(name[0] if isinstance(name, list) else name)
+    return oma.MFnAnimCurve(selection.getDependNode(0))
+
+
+def key_take(joints: list[str], clip: Clip, take_name: str, metadata: dict[str, Any]) -> TakeInfo:
+    """A new animation layer holding the clip; deleted again if anything fails."""
+    layer = str(cmds.animLayer(take_name))
+    try:
+        plugs = [f"{j}.{a}" for j in joints for a in ("rotateX", "rotateY", "rotateZ")]
+        plugs += [f"{joints[0]}.{a}" for a in ("translateX", "translateY", "translateZ")]
+        cmds.animLayer(layer, edit=True, attribute=plugs)
+        cmds.setKeyframe(plugs, time=1, animLayer=layer)  # makes the layer's curves
+        local = quat.multiply(np.broadcast_to(quat.conjugate(_joint_orients(joints)), clip.rotations.shape), clip.rotations)
+        radians = np.radians(quat_to_xyz_degrees(local))
+        times = [om.MTime(float(f + 1), om.MTime.uiUnit()) for f in range(clip.num_frames)]
+        for j, joint in enumerate(joints):
+            for axis, attr in enumerate(("rotateX", "rotateY", "rotateZ")):
+                _curve_for(layer, f"{joint}.{attr}").addKeys(times, radians[:, j, axis].tolist(), keepExistingKeys=False)
+        _, linear = scene_units()
+        for axis, attr in enumerate(("translateX", "translateY", "translateZ")):
+            values = (clip.root_translation[:, axis] * UNITS[linear]).tolist()
+            _curve_for(layer, f"{joints[0]}.{attr}").addKeys(times, values, keepExistingKeys=False)
+        cmds.addAttr(layer, longName=METADATA_KEY, dataType="string")
+        cmds.setAttr(f"{layer}.{METADATA_KEY}", json.dumps(metadata, sort_keys=True), type="string")
+        return TakeInfo(layer, joints[0], 1, clip.num_frames, clip.fps, dict(metadata))
+    except Exception:
+        cmds.delete(layer)
+        raise
+
+
+def take_layers() -> list[str]:
+    layers = cmds.ls(type="animLayer") or []
+    return [layer for layer in layers if cmds.attributeQuery(METADATA_KEY, node=layer, exists=True)]
+
+
+def list_takes() -> list[TakeInfo]:
+    out = []
+    for layer in take_layers():
+        meta = json.loads(str(cmds.getAttr(f"{layer}.{METADATA_KEY}")))
+        frames = int(meta.get("num_frames", 0))
+        out.append(TakeInfo(layer, "", 1, frames, float(meta.get("fps", 30.0)), meta))
+    return out
+
+
+def audition(take_name: str) -> None:
+    for layer in take_layers():
+        cmds.animLayer(layer, edit=True, mute=layer != take_name)
+
+
+def set_timeline(frame_start: int, frame_end: int, fps: float) -> None:
+    unit = FPS_UNITS.get(round(fps, 3))
+    if unit is not None:
+        cmds.currentUnit(time=unit)
+    cmds.playbackOptions(minTime=frame_start, maxTime=frame_end)

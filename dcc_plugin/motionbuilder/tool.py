@@ -1,0 +1,123 @@
+"""The MotionBridge FBTool: the same controls as the Blender panel, on the shared core Panel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyfbsdk import (
+    FBAddRegionParam,
+    FBAttachType,
+    FBButton,
+    FBEdit,
+    FBEditNumber,
+    FBLabel,
+    FBList,
+    FBTool,
+    FBVisualComponent,
+)
+from pyfbsdk_additions import FBCreateUniqueTool, FBVBoxLayout
+
+from motionbridge.dcc_plugin.core import settings as user_settings
+from motionbridge.dcc_plugin.core.panel import Panel, State
+
+from .host import MODES, MotionBuilderHost
+
+ROW = 25
+
+
+class MotionBridgeTool:
+    def __init__(self) -> None:
+        loaded, _ = user_settings.load()
+        self.tool: FBTool = FBCreateUniqueTool("MotionBridge")
+        self.tool.StartSizeX, self.tool.StartSizeY = 360, 520
+        self.status = FBLabel()
+        self.error = FBLabel()
+        self.endpoint = FBEdit()
+        self.endpoint.Text = loaded.endpoint
+        self.prompt = FBEdit()
+        self.prompt.Text = "A person walks forward."
+        self.duration = self._number(loaded.duration_s, 0.7, 12.0)
+        self.variations = self._number(loaded.variations, 1, 16)
+        self.cfg = self._number(loaded.cfg, 1.0, 30.0)
+        self.mode = FBList()
+        for m in MODES:
+            self.mode.Items.Add(m)
+        self.host = MotionBuilderHost(MODES[0], self._show)
+        self.panel = Panel(self.host, loaded, on_change=lambda p: self._refresh())
+        self._build()
+
+    @staticmethod
+    def _number(value: float, low: float, high: float) -> FBEditNumber:
+        edit = FBEditNumber()
+        edit.Min, edit.Max, edit.Value = low, high, float(value)
+        return edit
+
+    def _button(self, caption: str, action: Any) -> FBButton:
+        button = FBButton()
+        button.Caption = caption
+        button.OnClick.Add(lambda _control, _event: action())
+        return button
+
+    def _build(self) -> None:
+        x, y = FBAddRegionParam(5, FBAttachType.kFBAttachLeft, ""), FBAddRegionParam(5, FBAttachType.kFBAttachTop, "")
+        w, h = FBAddRegionParam(-5, FBAttachType.kFBAttachRight, ""), FBAddRegionParam(-5, FBAttachType.kFBAttachBottom, "")
+        self.tool.AddRegion("main", "main", x, y, w, h)
+        box = FBVBoxLayout()
+        self.tool.SetControl("main", box)
+        fields: tuple[tuple[str, FBVisualComponent], ...] = (
+            ("Server", self.endpoint), ("Prompt", self.prompt), ("Duration (s)", self.duration),
+            ("Variations", self.variations), ("CFG", self.cfg), ("Mode", self.mode))
+        for text, control in fields:
+            label = FBLabel()
+            label.Caption = text
+            box.Add(label, ROW - 8)
+            box.Add(control, ROW)
+        for text, action in (("Connect", self.connect), ("Generate", self.generate), ("Cancel", self.panel.cancel),
+                             ("Plot to character", self.plot)):
+            box.Add(self._button(text, action), ROW)
+        box.Add(self.status, ROW)
+        box.Add(self.error, ROW * 2)
+
+    def _show(self, fraction: float, message: str, error: str) -> None:
+        if message:
+            self.status.Caption = f"{fraction:.0%} {message}" if fraction else message
+        if error:
+            self.error.Caption = error
+
+    def _refresh(self) -> None:
+        self.status.Caption = f"[{self.panel.state.value}] {self.panel.status}"[:120]
+        self.error.Caption = self.panel.error[:200]
+
+    def _settings(self) -> user_settings.Settings | None:
+        try:
+            return self.panel.settings.updated(
+                endpoint=self.endpoint.Text.strip(), duration_s=float(self.duration.Value),
+                variations=int(self.variations.Value), cfg=float(self.cfg.Value),
+            )
+        except ValueError as exc:
+            self._show(0.0, "", str(exc))
+            return None
+
+    def connect(self) -> None:
+        chosen = self._settings()
+        if chosen is not None:
+            self.panel.connect(chosen)
+            user_settings.save(chosen)
+
+    def generate(self) -> None:
+        chosen = self._settings()
+        if chosen is None:
+            return
+        self.host.mode = MODES[max(0, self.mode.ItemIndex)]
+        self.panel.settings = chosen
+        self.panel.generate(self.prompt.Text)
+
+    def plot(self) -> None:
+        rig = self.host.selected_rig()
+        if rig is None or self.panel.state in (State.GENERATING, State.PREVIEW):
+            self._show(0.0, "", "select the character to plot (Character Controls), and wait for the take")
+            return
+        try:
+            self.host.plot(rig)
+        except ValueError as exc:
+            self._show(0.0, "", str(exc))

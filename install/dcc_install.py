@@ -1,0 +1,146 @@
+"""Installs the plugin into Blender, Maya and MotionBuilder user folders, and removes it."""
+
+from __future__ import annotations
+
+import subprocess
+import zipfile
+from pathlib import Path
+
+from . import paths, records
+from .blender_build import check_zip
+from .vendor import copy_into, package_dir
+
+DEPENDENCIES = ("numpy", "pyzmq", "msgpack")
+PLUGIN_FOLDER = "motionbridge_plugin"
+
+
+class InstallError(RuntimeError):
+    """An install step failed; the message says what to pass or fix."""
+
+
+# -- Blender ------------------------------------------------------------------------------
+
+def install_blender(zip_path: Path, version: str, prefix=None) -> Path:
+    """Unpack the extension into the user repository and its wheels into Blender's
+    extension site-packages (what Blender's own installer does)."""
+    wheels = check_zip(zip_path)
+    target = paths.blender_extensions(version, prefix) / "motionbridge"
+    site = paths.blender_wheel_site(version, prefix)
+    uninstall_blender(version, prefix)
+    target.mkdir(parents=True)
+    added: list[Path] = []
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(target)
+        for name in wheels:
+            with zipfile.ZipFile(target / "wheels" / name) as wheel:
+                tops = {n.split("/", 1)[0] for n in wheel.namelist()}
+                wheel.extractall(site)
+            added += [site / t for t in sorted(tops)]
+    records.save(target, "blender", added, version=version)
+    return target
+
+
+def uninstall_blender(version: str, prefix=None) -> list[Path]:
+    target = paths.blender_extensions(version, prefix) / "motionbridge"
+    record = records.load(target)
+    if target.exists() and not record and not (target / "blender_manifest.toml").is_file():
+        raise InstallError(f"{target} exists but was not installed by MotionBridge; remove it by hand")
+    removed = [Path(p) for p in record.get("paths", []) if records.remove(Path(p))]
+    if records.remove(target):
+        removed.append(target)
+    return removed
+
+
+# -- Maya and MotionBuilder ----------------------------------------------------------------
+
+def _pip_install(python: Path, site: Path, wheels_dir: Path | None) -> list[str]:
+    if not python.is_file():
+        raise InstallError(f"the DCC's Python was not found at {python}; pass its path (--mayapy / --mobupy)")
+    cmd = [str(python), "-m", "pip", "install", "--upgrade", "--target", str(site)]
+    if wheels_dir is not None:
+        cmd += ["--no-index", "--find-links", str(wheels_dir)]
+    cmd += list(DEPENDENCIES)
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise InstallError(f"{python.name} -m pip failed ({tail[0]}); check the network or pass --wheels-dir")
+    return cmd
+
+
+def _vendor_plugin(root: Path, adapter: str) -> None:
+    copy_into(root)
+    src = package_dir(f"motionbridge.dcc_plugin.{adapter}")
+    dst = root / "motionbridge" / "dcc_plugin" / adapter
+    for path in sorted(src.rglob("*.py")):
+        out = dst / path.relative_to(src)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_bytes(path.read_bytes())
+
+
+def _startup_code(root: Path, site: Path, call: str) -> str:
+    # DCC's own packages win over ours: our site-packages goes last on sys.path
+    return (
+        "import sys as _mb_sys\n"
+        f"_mb_sys.path.insert(0, {str(root)!r})\n"
+        f"_mb_sys.path.append({str(site)!r})\n"
+        "try:\n"
+        f"    {call}\n"
+        "except Exception as _mb_exc:  # a broken plugin must not break the DCC's startup\n"
+        "    print('MotionBridge could not start:', _mb_exc)\n"
+    )
+
+
+def install_maya(version: str, mayapy: Path, prefix=None, wheels_dir: Path | None = None) -> Path:
+    scripts = paths.maya_scripts(version, prefix)
+    root = scripts / PLUGIN_FOLDER
+    uninstall_maya(version, prefix)
+    site = root / "site-packages"
+    site.mkdir(parents=True)
+    try:
+        _vendor_plugin(root, "maya")
+        _pip_install(mayapy, site, wheels_dir)
+    except BaseException:
+        records.remove(root)
+        raise
+    call = "import maya.utils; from motionbridge.dcc_plugin.maya import startup; maya.utils.executeDeferred(startup.add_menu)"
+    records.add_block(scripts / "userSetup.py", _startup_code(root, site, call))
+    records.save(root, "maya", [], version=version, startup=str(scripts / "userSetup.py"))
+    return root
+
+
+def uninstall_maya(version: str, prefix=None) -> list[Path]:
+    scripts = paths.maya_scripts(version, prefix)
+    removed = []
+    if records.remove_block(scripts / "userSetup.py"):
+        removed.append(scripts / "userSetup.py")
+    if records.remove(scripts / PLUGIN_FOLDER):
+        removed.append(scripts / PLUGIN_FOLDER)
+    return removed
+
+
+def install_motionbuilder(version: str, mobupy: Path, prefix=None, wheels_dir: Path | None = None) -> Path:
+    startup = paths.motionbuilder_startup(version, prefix)
+    root = startup.parent / PLUGIN_FOLDER  # next to PythonStartup, which runs every script in it
+    uninstall_motionbuilder(version, prefix)
+    site = root / "site-packages"
+    site.mkdir(parents=True)
+    try:
+        _vendor_plugin(root, "motionbuilder")
+        _pip_install(mobupy, site, wheels_dir)
+    except BaseException:
+        records.remove(root)
+        raise
+    script = startup / "motionbridge_startup.py"
+    call = "from motionbridge.dcc_plugin.motionbuilder import startup; startup.register_tool()"
+    records.write_atomic(script, "# MotionBridge: written by `motionbridge install motionbuilder`\n" + _startup_code(root, site, call))
+    records.save(root, "motionbuilder", [script], version=version)
+    return root
+
+
+def uninstall_motionbuilder(version: str, prefix=None) -> list[Path]:
+    startup = paths.motionbuilder_startup(version, prefix)
+    removed = []
+    for path in (startup / "motionbridge_startup.py", startup.parent / PLUGIN_FOLDER):
+        if records.remove(path):
+            removed.append(path)
+    return removed

@@ -1,0 +1,55 @@
+import numpy as np
+import pytest
+from dcc_fakes import random_smplx_clip
+
+from motionbridge.dcc_plugin.core import targeting
+from motionbridge.rigs import RigError, Skeleton, quat, skeleton_from_world
+from motionbridge.rigs.smplx import smplx_skeleton
+
+Y_TO_Z = np.array([[1, 0, 0], [0, 0, -1], [0, 1, 0]], dtype=float)  # (x, y, z) -> (x, -z, y)
+
+
+def z_up_cm_smplx_with_twisted_bone_frames() -> Skeleton:
+    """The SMPL-X skeleton as a DCC would hold it: Z-up, centimetres, bones with their own rest frames."""
+    src = smplx_skeleton()
+    _, pos = src.rest_world()
+    rng = np.random.default_rng(7)
+    frames = quat.normalize(rng.normal(size=(src.num_joints, 4)))
+    return skeleton_from_world(src.names, src.parents, pos @ Y_TO_Z.T * 100.0, frames, up_axis="z", units="cm")
+
+
+def test_same_topology_transfer_keeps_bone_directions_across_frames_and_units():
+    source = random_smplx_clip(1, frames=8)
+    target = z_up_cm_smplx_with_twisted_bone_frames()
+    out = targeting.transfer_same_topology(source, target)
+    _, src_pos = source.world()
+    _, dst_pos = out.world()
+    parents = target.parents
+    child = np.arange(1, target.num_joints)
+    src_dir = src_pos[:, child] - src_pos[:, parents[child]]
+    dst_dir = (dst_pos[:, child] - dst_pos[:, parents[child]]) / 100.0
+    np.testing.assert_allclose(dst_dir, src_dir @ Y_TO_Z.T, atol=1e-6)
+    np.testing.assert_allclose(dst_pos[:, 0] / 100.0, src_pos[:, 0] @ Y_TO_Z.T, atol=1e-6)
+
+
+def test_resolve_target_smplx_and_errors():
+    sk = smplx_skeleton()
+    t = targeting.resolve_target("body", sk)
+    assert t.preset == "smplx" and t.confidence == 1.0 and t.mapping is None
+    with pytest.raises(RigError, match="same joint names"):
+        small = Skeleton(("a", "b"), [-1, 0], np.zeros((2, 3)), np.tile(quat.IDENTITY, (2, 1)))
+        targeting.transfer_same_topology(random_smplx_clip(0, 2), small)
+
+
+def test_euler_xyz_round_trip_and_order():
+    from motionbridge.dcc_plugin.core import euler
+
+    rng = np.random.default_rng(3)
+    angles = rng.uniform(-80, 80, size=(50, 3))
+    q = euler.xyz_degrees_to_quat(angles)
+    np.testing.assert_allclose(euler.quat_to_xyz_degrees(q[:, None])[:, 0], angles, atol=1e-9)
+    # X first, then Y: rotating +X by (0, 90, 0) then... a 90 deg X turn takes +Y to +Z
+    v = quat.rotate(euler.xyz_degrees_to_quat(np.array([90.0, 0, 0])), np.array([0, 1.0, 0]))
+    np.testing.assert_allclose(v, [0, 0, 1], atol=1e-12)
+    both = euler.xyz_degrees_to_quat(np.array([90.0, 90.0, 0]))  # X then Y: +Y -> +Z -> +X
+    np.testing.assert_allclose(quat.rotate(both, np.array([0, 1.0, 0])), [1, 0, 0], atol=1e-12)
