@@ -36,6 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server", metavar="ENDPOINT", help="use a running daemon (e.g. tcp://127.0.0.1:7719) instead of loading the model here")
     parser.add_argument("--server-key", metavar="FILE", help="the daemon's CURVE public key file (with --server on a CURVE daemon)")
     parser.add_argument("--client-keys", metavar="DIR", help="folder with this client's CURVE key pair (motionbridge keys new)")
+    parser.add_argument("--server-timeout", type=float, default=5.0, metavar="S", help="seconds to wait for each daemon reply before retrying (default 5)")
     parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="output file; the extension picks the format (.npz, .fbx, .glb, .gltf, .bvh, .usd, .usda, .usdc, .amass.npz)")
     from motionbridge.exporters.output import add_output_arguments
 
@@ -157,7 +158,7 @@ def _generate_remote(args: argparse.Namespace, request, progress) -> list:
     try:
         return generate_via_server(
             args.server, [request], progress=progress, model=args.model,
-            server_public_key=args.server_key, client_keys=args.client_keys,
+            server_public_key=args.server_key, client_keys=args.client_keys, timeout_s=args.server_timeout,
         )
     except ClientError as exc:
         raise CliError(f"daemon at {args.server}: {exc}") from None

@@ -47,6 +47,9 @@ def _run(capsys, *argv):
         (["A person jumps.", "--out", "{tmp}/afile/take.npz"], "does not exist"),
         (["A person jumps.", "--out", "{tmp}/take.xyz"], "extension"),
         (["A person jumps.", "--out", "{tmp}"], "folder"),
+        (["A person jumps.", "--rig", "nosuch", "--out", "{out}"], "unknown rig"),
+        (["A person jumps.", "--up", "z", "--out", "{tmp}/take.glb"], "does not apply"),
+        (["A person jumps.", "--takes-per-file", "2", "--out", "{tmp}/take.bvh"], "one take each"),
     ],
 )
 def test_bad_input(tmp_path, empty_home, capsys, argv, message):
@@ -125,3 +128,36 @@ def test_end_to_end_on_the_fixture(parity, tmp_path):
             dots = np.abs((clip.rotations * want.rotations).sum(-1))  # q and -q are the same rotation
             assert 1 - dots.min() <= 1e-4
             np.testing.assert_allclose(clip.root_translation, want.root_translation, atol=1e-3)
+
+
+def test_unreachable_server_is_one_clear_line(tmp_path, capsys):
+    import socket
+
+    with socket.socket() as s:  # a free port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    out = tmp_path / "take.npz"
+    rc, err = _run(capsys, "A person jumps.", "--server", f"tcp://127.0.0.1:{port}", "--server-timeout", "0.5", "--out", str(out))
+    assert rc == 2 and f"127.0.0.1:{port}" in err and "Traceback" not in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_retargeted_fbx_on_the_fixture(parity, tmp_path):
+    """generate -> retarget onto a Mixamo rig -> FBX (Z-up metres), read back by assimp."""
+    from motionbridge.rigs import load_rig, read_skeleton
+
+    te = parity / "text_encoders"
+    out = tmp_path / "walk.fbx"
+    cmd = [
+        sys.executable, "-m", "motionbridge.daemon.cli", "generate", "A person walks forward.", "--duration", "1",
+        "--seed", "4", "--checkpoint", str(parity / "model"), "--qwen", str(te / "qwen3"), "--clip", str(te / "clip"),
+        "--rig", "mixamo", "--up", "z", "--units", "m", "--out", str(out),
+    ]
+    proc = subprocess.run(cmd, env=os.environ, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["walk.fbx"]
+    skeleton = read_skeleton(out)
+    plain = {n.split(":")[-1] for n in skeleton.names}
+    wanted = {b.split(":")[-1] for b in load_rig("mixamo").bones.values()}
+    assert wanted and wanted <= plain, sorted(wanted - plain)
+    assert "Hips" in plain and "pelvis" not in plain  # the Mixamo rig, not the SMPL-X one
