@@ -1,0 +1,121 @@
+"""`motionbridge bench`: latency, throughput, memory and deviation of the fast engine, with our
+float32 reference path (360 frames, no trimming, like the official code) measured in the same
+run as the baseline.
+
+CPU: the parity fixture's tiny model (CI smoke). CUDA: the real 1.0B / Lite shapes and a
+Qwen3-8B / CLIP-L text encoder of the real shapes, all with random weights.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+HELP = "benchmark the engine (latency, clips/min, VRAM, deviation from the float32 reference)"
+PROMPT = "A person walks forward, then turns left and waves."
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--models", default=None, help="comma list: tiny (CPU default), 1.0, lite (CUDA default), tiny-random")
+    parser.add_argument("--parity", default=None, help="parity fixture folder (tiny model, tokenizers); default ../shared/parity")
+    parser.add_argument("--steps", type=int, default=50, help="Euler steps (50 like the official sampler)")
+    parser.add_argument("--durations", default="2,5,10", help="latency clip lengths in seconds")
+    parser.add_argument("--batches", default="1,8,32,64", help="throughput batch sizes (seeds per call)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reference-batch", type=int, default=8, help="batch for the reference throughput")
+    parser.add_argument("--modes", default=None, help="comma list of fast modes (default: all for the device)")
+    parser.add_argument("--json", default=None, help="write the results here (JSON)")
+    parser.add_argument("--table", default=None, help="write the human-readable table here (Markdown)")
+
+
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _timed(fn, device, repeats: int) -> tuple[float, object]:
+    """Median wall seconds of `repeats` calls (after the caller's warm-up), last result."""
+    times, out = [], None
+    for _ in range(max(1, repeats)):
+        _sync(device)
+        t = time.perf_counter()
+        out = fn()
+        _sync(device)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
+
+
+def _peak_reset(device) -> None:
+    if device.type == "cuda":
+        gc.collect()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def _peak_gib(device) -> float | None:
+    return round(torch.cuda.max_memory_allocated(device) / 2**30, 3) if device.type == "cuda" else None
+
+
+def run(args) -> int:
+    from motionbridge.daemon.cli import CliError
+
+    from .bench_report import table
+    from .bench_suite import ModelBench
+
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CliError("--device cuda but CUDA is not available here; use --device cpu")
+    parity = Path(args.parity or os.environ.get("MOTIONBRIDGE_PARITY_DIR") or Path(__file__).resolve().parents[2].parent / "shared" / "parity")
+    if not (parity / "cases.json").is_file():
+        raise CliError(f"parity fixture not found at {parity}; pass --parity")
+    models = (args.models or ("tiny" if device.type == "cpu" else "1.0,lite")).split(",")
+    if args.steps < 1 or args.repeats < 1:
+        raise CliError("--steps and --repeats must be >= 1")
+    torch.backends.cuda.matmul.allow_tf32 = False  # the float32 reference must be float32
+    torch.backends.cudnn.allow_tf32 = False
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "torch": torch.__version__,
+        "steps": args.steps,
+        "cfg": 5.0,
+        "weights": "parity fixture (tiny)" if device.type == "cpu" else "random, real shapes",
+        "models": {},
+    }
+    for name in models:
+        bench = ModelBench(name.strip(), device, parity, args)
+        result["models"][name] = bench.run()
+        del bench
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    text = table(result)
+    print(text)
+    if args.json:
+        _write(Path(args.json), json.dumps(result, indent=2))
+    if args.table:
+        _write(Path(args.table), text)
+    return 0
+
+
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,303 @@
+"""FastEngine: the engine contract with batching, trimming, bf16, CUDA graphs and caches.
+
+Exact modes (float32, no buckets) match the reference engine to float32 rounding; the fast
+modes (bf16, length buckets + CUDA graphs) have the tolerances measured by `motionbridge bench`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Sequence
+
+import torch
+from torch import Tensor
+
+from motionbridge.daemon.model.config import ModelConfig
+from motionbridge.daemon.model.decode import BodyModel
+from motionbridge.daemon.model.mmdit import MotionFlowModel
+from motionbridge.daemon.model.sampling import predicted_data
+from motionbridge.daemon.tracks import clips_from_decoded
+
+from .api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
+from .device_tables import tables_on_device
+from .fast_decode import LevelBody, decode_batched
+from .faults import is_oom, is_sticky
+from .graphs import GraphCache
+from .reference import validate_request
+from .sampler import DEFAULT_FRAME_BUCKETS, DEFAULT_ROW_BUCKETS, DEFAULT_TEXT_BUCKETS, Row, bucket_up, build_batch, make_step, run_euler
+from .text import FastTextEncoder
+from .text_cache import CachedText, TextCache
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class FastConfig:
+    dtype: str = "float32"  # network activations and weights: float32 (exact) or bfloat16
+    buckets: bool = False  # pad frames / text / rows to fixed buckets (static shapes)
+    cuda_graphs: bool = False  # capture one Euler step per bucket shape (implies buckets)
+    frame_buckets: tuple[int, ...] = DEFAULT_FRAME_BUCKETS
+    text_buckets: tuple[int, ...] = DEFAULT_TEXT_BUCKETS
+    row_buckets: tuple[int, ...] = DEFAULT_ROW_BUCKETS
+    max_rows: int = 64  # seeds per sampling batch (the network sees up to twice as many rows)
+    text_cache_size: int = 4096
+    text_cache_dir: str | None = None
+    text_batch: int = 32
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {self.dtype!r}; pass one of {', '.join(DTYPES)}")
+        if self.max_rows < 1:
+            raise ValueError(f"max_rows must be >= 1, got {self.max_rows}")
+
+    @property
+    def static_shapes(self) -> bool:
+        return self.buckets or self.cuda_graphs
+
+
+class FastEngine(Engine):
+    def __init__(
+        self,
+        model: MotionFlowModel,
+        config: ModelConfig,
+        text: FastTextEncoder | None,
+        fast: FastConfig = FastConfig(),
+        *,
+        device: torch.device | str = "cpu",
+        model_name: str = "HY-Motion",
+        model_hash: str = "",
+    ) -> None:
+        self.device = torch.device(device)
+        self.fast = fast
+        if fast.cuda_graphs and self.device.type != "cuda":
+            raise ValueError("cuda_graphs needs a CUDA device; pass cuda_graphs=False on the CPU")
+        self.model = model
+        self.config = config
+        self.model_name = model_name
+        self.model_hash = model_hash
+        self.dtype = DTYPES[fast.dtype]
+        dit = model.motion_transformer
+        if next(dit.parameters()).dtype != self.dtype:  # keep the caller's copy untouched
+            dit = copy.deepcopy(dit).to(self.dtype)
+        tables_on_device(dit, self.device)
+        self.dit = dit
+        self.text = text
+        self.cache = TextCache(text.encoder_id if text else "none", text.dtype_name if text else "none", fast.text_cache_size, fast.text_cache_dir)
+        self.body = LevelBody(BodyModel(), self.device)
+        self.graphs = GraphCache()
+        self._ropes: dict[tuple[int, int], tuple[Tensor, Tensor]] = {}
+        self.sticky_error = ""
+        self.oom_splits = 0
+
+    @classmethod
+    def from_parity(cls, parity_dir, fast: FastConfig = FastConfig(), device: str = "cpu", llm_dtype: str = "bfloat16", prefix_cache: bool = True) -> "FastEngine":
+        from motionbridge.daemon.model.pipeline import MotionPipeline
+
+        from .text import encoder_identity
+
+        d = Path(parity_dir)
+        qwen, clip = d / "text_encoders" / "qwen3", d / "text_encoders" / "clip"
+        pipe = MotionPipeline.from_dirs(d / "model", qwen, clip, device=device, llm_dtype=llm_dtype)
+        text = FastTextEncoder.from_text_encoder(pipe.text_encoder, encoder_identity(qwen, clip), prefix_cache=prefix_cache)
+        return cls(pipe.model, pipe.config, text, fast, device=device, model_name="parity-fixture", model_hash=pipe.loaded.sha256[:16])
+
+    # -- health and faults --------------------------------------------------------------------
+
+    def health(self) -> dict[str, object]:
+        if not self.sticky_error and self.device.type == "cuda":
+            try:
+                torch.cuda.synchronize(self.device)
+            except RuntimeError as exc:  # an asynchronous kernel fault surfaces here
+                self.sticky_error = str(exc).splitlines()[0]
+        return {"ok": not self.sticky_error, "reason": self.sticky_error, "device": str(self.device), "oom_splits": self.oom_splits}
+
+    def _after_oom(self) -> None:
+        self.oom_splits += 1
+        self.graphs.clear()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    # -- text -----------------------------------------------------------------------------------
+
+    def text_features(self, prompts: Sequence[str]) -> dict[str, CachedText]:
+        out: dict[str, CachedText] = {}
+        missing = []
+        for p in dict.fromkeys(prompts):
+            hit = self.cache.get(p)
+            if hit is None:
+                missing.append(p)
+            else:
+                out[p] = hit
+        if missing and self.text is None:
+            raise ValueError("this engine has no text encoder and the prompt is not cached; build it with text encoders")
+        for i in range(0, len(missing), self.fast.text_batch):
+            chunk = missing[i : i + self.fast.text_batch]
+            for p, feat in zip(chunk, self.text.encode(chunk)):
+                self.cache.put(p, feat)
+                out[p] = self.cache.get(p)
+        return out
+
+    # -- network --------------------------------------------------------------------------------
+
+    def network(self, x, ctxt, vtxt, t, x_mask, ctxt_mask, **kw) -> Tensor:
+        ctx = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32 else contextlib.nullcontext()
+        with ctx:
+            return self.dit(x.to(self.dtype) if self.dtype != torch.float32 else x, ctxt, vtxt, t, x_mask, ctxt_mask, **kw)
+
+    def _rope(self, length: int, text_len: int) -> tuple[Tensor, Tensor]:
+        key = (length, text_len)
+        if key not in self._ropes:  # text keeps positions train_frames.. whatever the trim
+            self._ropes[key] = self.dit.rope(length, text_len, self.config.pipeline.train_frames, self.device)
+        return self._ropes[key]
+
+    def _sample_rows(self, rows: list[Row], hook) -> Tensor:
+        f, p, net = self.fast, self.config.pipeline, self.config.network
+        static = f.static_shapes
+        batch = build_batch(
+            rows, input_dim=net.input_dim, train_frames=p.train_frames,
+            null_ctxt=self.model.null_ctxt_input, null_vtxt=self.model.null_vtxt_feat,
+            ctxt_null_feat=p.enable_ctxt_null_feat, device=self.device,
+            frame_buckets=f.frame_buckets if static else None, text_buckets=f.text_buckets if static else None,
+            pad_rows_to=bucket_up(len(rows), f.row_buckets) if static else None, uncond_all=static,
+        )
+        rope = self._rope(batch.x0.shape[1], batch.ctxt.shape[1])
+        steps = p.validation_steps
+        if f.cuda_graphs:
+            key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1])
+            captured = self.graphs.get(key, batch, lambda b: make_step(self.network, b, rope, None, self.dit.mask, uncond_all=True))
+            x = captured.run(batch, steps, hook)
+        else:
+            mask = self.dit.mask(batch.x_mask, batch.ctxt_mask)
+            x = run_euler(make_step(self.network, batch, rope, mask, uncond_all=static), batch.x0, steps, hook)
+        return x[: len(rows)]
+
+    def _sample_split(self, rows: list[Row], hook_for) -> list[Tensor]:
+        """Latent per row; a CUDA OOM splits the batch in halves and retries (no row lost)."""
+        try:
+            x = self._sample_rows(rows, hook_for(rows))
+            return [x[i, : r.frames] for i, r in enumerate(rows)]
+        except Exception as exc:
+            if is_oom(exc) and len(rows) > 1:
+                self._after_oom()
+                half = len(rows) // 2
+                return self._sample_split(rows[:half], hook_for) + self._sample_split(rows[half:], hook_for)
+            if is_sticky(exc):
+                self.sticky_error = str(exc).splitlines()[0]
+            raise
+
+    # -- the contract ---------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def generate(
+        self,
+        requests: Sequence[GenerationRequest],
+        *,
+        on_step: Callable[[StepInfo], None] | None = None,
+        is_cancelled: Callable[[str], bool] | None = None,
+        preview_every: int = 0,
+    ) -> list[GeneratedTake]:
+        if self.sticky_error:
+            raise RuntimeError(f"engine is unhealthy after a device error ({self.sticky_error}); restart it")
+        checked = [validate_request(r) for r in requests]  # all or nothing: validate first
+        if not checked:
+            return []
+        t0 = time.perf_counter()
+        feats = self.text_features([r.prompt for r, _ in checked])
+        t_text = time.perf_counter() - t0
+        p = self.config.pipeline
+        game = self.model.special_game_vtxt_feat.detach().float().reshape(1, -1)
+        rows: list[Row] = []
+        for i, (req, _) in enumerate(checked):
+            feat = feats[req.prompt]
+            vtxt = feat.vtxt.reshape(1, -1).float()
+            if req.game_feat and p.enable_special_game_feat:
+                vtxt = vtxt + game.to(vtxt)
+            frames = _frames(req.duration_s, p)
+            rows.extend(Row(int(s), frames, float(req.cfg), feat.ctxt, vtxt, (i, j)) for j, s in enumerate(req.seeds))
+        cancelled: set[int] = set()
+        total = p.validation_steps
+
+        def hook_for(chunk: list[Row]):
+            if on_step is None and is_cancelled is None:
+                return None
+            live = sorted({r.key[0] for r in chunk})
+
+            def hook(k, t_k, x_k, v_k) -> bool:
+                previews = None
+                if preview_every and on_step is not None and (k % preview_every == 0 or k == total):
+                    previews = self._previews(chunk, checked, t_k, x_k, v_k, k)
+                if on_step is not None:
+                    on_step(StepInfo(k, total, tuple(checked[i][0].request_id for i in live if i not in cancelled), previews))
+                if is_cancelled is not None:
+                    cancelled.update(i for i in live if is_cancelled(checked[i][0].request_id))
+                return all(i in cancelled for i in live)
+
+            return hook
+
+        t1 = time.perf_counter()
+        latents: list[Tensor] = []
+        for start in range(0, len(rows), self.fast.max_rows):
+            latents += self._sample_split(rows[start : start + self.fast.max_rows], hook_for)
+        t_sample = time.perf_counter() - t1
+        if len(cancelled) == len(checked):
+            raise Cancelled("every request of the batch was cancelled")
+        text_warnings = {prompt: f.warnings for prompt, f in feats.items()}
+        return self._takes(rows, latents, checked, cancelled, text_warnings, {"text_s": t_text, "sample_s": t_sample})
+
+    def _previews(self, chunk, checked, t_k, x_k, v_k, k) -> dict:
+        guess = predicted_data(x_k[: len(chunk)], t_k, v_k[: len(chunk)])
+        out: dict[str, list] = {}
+        for i, r in enumerate(chunk):
+            decoded = decode_batched(guess[i : i + 1, : r.frames], self.model.mean, self.model.std, self.body, smooth=False)
+            out.setdefault(checked[r.key[0]][0].request_id, []).extend(clips_from_decoded(decoded, [{"preview_step": k, "seed": r.seed}]))
+        return out
+
+    def _takes(self, rows, latents, checked, cancelled, text_warnings, timings) -> list[GeneratedTake]:
+        t2 = time.perf_counter()
+        decoded: dict[int, tuple] = {}
+        by_frames: dict[int, list[int]] = {}
+        for idx, r in enumerate(rows):
+            if r.key[0] not in cancelled:
+                by_frames.setdefault(r.frames, []).append(idx)
+        for frames, idxs in by_frames.items():
+            motion = decode_batched(torch.stack([latents[i] for i in idxs]), self.model.mean, self.model.std, self.body)
+            rot = motion.rotations()
+            for n, i in enumerate(idxs):
+                decoded[i] = (rot[n], motion.transl[n])
+        timings = dict(timings, decode_s=time.perf_counter() - t2)
+        takes = []
+        for idx, r in enumerate(rows):
+            if idx not in decoded:
+                continue
+            req, warnings = checked[r.key[0]]
+            all_warnings = tuple(warnings) + tuple(text_warnings[req.prompt])
+            rot, transl = decoded[idx]
+            meta = self._metadata(req, r.seed, r.frames, all_warnings, timings)
+            clip = _clip(rot, transl, meta)
+            takes.append(GeneratedTake(req.request_id, r.seed, clip, latents[idx].float().cpu().numpy(), all_warnings, dict(timings)))
+        return takes
+
+    def _metadata(self, req: GenerationRequest, seed: int, frames: int, warnings, timings) -> dict:
+        return {
+            "prompt": req.prompt, "seed": int(seed), "cfg": float(req.cfg), "duration_s": float(req.duration_s),
+            "frames": int(frames), "game_feat": bool(req.game_feat), "request_id": req.request_id,
+            "model": self.model_name, "checkpoint_sha256": self.model_hash, "engine": "fast",
+            "device": str(self.device), "dtype": self.fast.dtype, "cuda_graphs": self.fast.cuda_graphs,
+            "torch_version": torch.__version__, "timings": dict(timings), "warnings": list(warnings),
+        }
+
+
+def _frames(duration_s: float, p) -> int:
+    from motionbridge.daemon.model.sampling import num_frames
+
+    return num_frames(duration_s, p.output_mesh_fps, p.train_frames)
+
+
+def _clip(rot: Tensor, transl: Tensor, meta: dict):
+    from motionbridge.daemon.tracks import clip_from_rotations
+
+    return clip_from_rotations(rot.detach().cpu().double().numpy(), transl.detach().cpu().double().numpy(), meta)
