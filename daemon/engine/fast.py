@@ -23,7 +23,7 @@ from motionbridge.daemon.model.sampling import predicted_data
 from motionbridge.daemon.tracks import clips_from_decoded
 
 from .api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
-from .device_tables import tables_on_device
+from .device_tables import compile_blocks, tables_on_device
 from .fast_decode import LevelBody, decode_batched
 from .faults import is_oom, is_sticky
 from .graphs import GraphCache
@@ -47,6 +47,7 @@ class FastConfig:
     text_cache_size: int = 4096
     text_cache_dir: str | None = None
     text_batch: int = 32
+    compile_blocks: bool = False  # torch.compile each transformer block (regional, dynamic shapes)
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -84,6 +85,8 @@ class FastEngine(Engine):
         if next(dit.parameters()).dtype != self.dtype:  # keep the caller's copy untouched
             dit = copy.deepcopy(dit).to(self.dtype)
         tables_on_device(dit, self.device)
+        if fast.compile_blocks:
+            compile_blocks(dit)
         self.dit = dit
         self.text = text
         self.cache = TextCache(text.encoder_id if text else "none", text.dtype_name if text else "none", fast.text_cache_size, fast.text_cache_dir)
