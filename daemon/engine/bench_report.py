@@ -36,7 +36,7 @@ def table(result: dict) -> str:
         lv = m.get("low_vram")
         if lv:
             lines.append(
-                f"| low-VRAM (bf16 + graphs, Qwen streamed) | {_fmt(lv.get('latency_ms_text_cached'))} | {_fmt(lv.get('latency_ms_with_text'))} "
+                f"| low-VRAM ({lv.get('mode')}, Qwen streamed) | {_fmt(lv.get('latency_ms_text_cached'))} | {_fmt(lv.get('latency_ms_with_text'))} "
                 f"| {_fmt(lv.get('peak_vram_gib'))} | - | - | {_fmt(lv.get('engine_start_s'))} |"
             )
         for mode, r in m.get("modes", {}).items():

@@ -20,6 +20,7 @@ MODES = {
     "fp32": FastConfig(dtype="float32"),
     "bf16": FastConfig(dtype="bfloat16"),
     "bf16_graphs": FastConfig(dtype="bfloat16", cuda_graphs=True),
+    "bf16_compiled": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True),
 }
 
 
@@ -53,7 +54,7 @@ class ModelBench:
         self.name, self.device, self.parity, self.args = name, device, parity, args
         self.durations = _floats(args.durations)
         self.batches = _ints(args.batches)
-        default_modes = "fp32,bf16" if device.type == "cpu" else "fp32,bf16,bf16_graphs"
+        default_modes = "fp32,bf16" if device.type == "cpu" else "fp32,bf16,bf16_graphs,bf16_compiled"
         self.modes = (args.modes or default_modes).split(",")
         for m in self.modes:
             if m not in MODES:
@@ -121,13 +122,13 @@ class ModelBench:
         t0 = time.perf_counter()
         model, cfg = self._random_model(torch.bfloat16)
         text = self._random_text(streamed=True)
-        engine = FastEngine(model, cfg, text, MODES["bf16_graphs"], device=self.device, model_name=self.name)
+        engine = FastEngine(model, cfg, text, MODES[self.modes[-1]], device=self.device, model_name=self.name)
         _sync(self.device)
         start = time.perf_counter() - t0
         _peak_reset(self.device)  # random weights are made on the GPU; real ones load to the CPU first
         with_text = self._latencies(engine, lambda d, k: f"{PROMPT} (low-vram {d:g} {k})")
         cached = self._latencies(engine)
-        res = {"engine_start_s": _r(start, 2), "latency_ms_with_text": with_text, "latency_ms_text_cached": cached, "peak_vram_gib": _peak_gib(self.device)}
+        res = {"mode": self.modes[-1], "engine_start_s": _r(start, 2), "latency_ms_with_text": with_text, "latency_ms_text_cached": cached, "peak_vram_gib": _peak_gib(self.device)}
         del engine, text, model
         gc.collect()
         return res

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from motionbridge.daemon.model.sampling import length_mask, noise_for_seeds, time_grid
 
-DEFAULT_FRAME_BUCKETS = (60, 120, 180, 240, 300, 360)
+DEFAULT_FRAME_BUCKETS = tuple(range(30, 361, 30))  # one per second: little padding, few shapes
 DEFAULT_TEXT_BUCKETS = (16, 32, 64, 128)
 DEFAULT_ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 
