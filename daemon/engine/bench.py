@@ -87,6 +87,11 @@ def run(args) -> int:
     models = (args.models or ("tiny" if device.type == "cpu" else "1.0,lite")).split(",")
     if args.steps < 1 or args.repeats < 1:
         raise CliError("--steps and --repeats must be >= 1")
+    from .bench_suite import MODES
+
+    unknown = [m for m in (args.modes or "").split(",") if m and m not in MODES]
+    if unknown:
+        raise CliError(f"unknown mode {unknown[0]!r}; pass some of {', '.join(MODES)}")
     torch.backends.cuda.matmul.allow_tf32 = False  # the float32 reference must be float32
     torch.backends.cudnn.allow_tf32 = False
     result = {
