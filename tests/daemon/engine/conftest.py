@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from motionbridge.daemon.engine.bench_models import model_config, random_flow_model
+from motionbridge.daemon.engine.bench_models import tiny_random_engine
 from motionbridge.daemon.engine.fast import FastConfig, FastEngine
 from motionbridge.daemon.engine.text_cache import CachedText
 
@@ -50,11 +50,5 @@ def parity_engine(parity, expected, cases):
     return engine
 
 
-def tiny_engine(steps: int = 3, fast: FastConfig = FastConfig(), prompts=("A person walks.", "A person jumps.")) -> FastEngine:
-    cfg = model_config("tiny-random")
-    cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, validation_steps=steps))
-    engine = FastEngine(random_flow_model(cfg, "cpu"), cfg, None, fast, model_name="tiny-random")
-    gen = torch.Generator().manual_seed(5)
-    for i, p in enumerate(prompts):
-        engine.cache.put(p, CachedText(torch.randn(4 + 3 * i, 64, generator=gen), torch.randn(1, 32, generator=gen)))
-    return engine
+def tiny_engine(steps: int = 3, fast: FastConfig = FastConfig()) -> FastEngine:
+    return tiny_random_engine("cpu", steps, **dataclasses.asdict(fast))
