@@ -122,3 +122,17 @@ def tiny_random_engine(device: str = "cpu", steps: int = 3, prompts: tuple[str, 
     for i, p in enumerate(prompts):
         engine.cache.put(p, CachedText(torch.randn(4 + 3 * i, 64, generator=gen), torch.randn(1, 32, generator=gen)))
     return engine
+
+
+def random_engine(device: str = "cuda:0", model: str = "1.0", prompts: tuple[str, ...] = ("A person walks forward.",), seed: int = 0, **fast):
+    """A real-shape random engine with fixed random text features for `prompts` (the text
+    encoders are timed separately): the worker factory of the multi-GPU scaling run."""
+    from .fast import FastConfig, FastEngine
+    from .text_cache import CachedText
+
+    cfg = model_config(model)
+    engine = FastEngine(random_flow_model(cfg, device, seed=seed), cfg, None, FastConfig(**fast), device=device, model_name=f"random-{model}")
+    gen = torch.Generator().manual_seed(seed + 1)
+    for p in prompts:
+        engine.cache.put(p, CachedText(torch.randn(14, cfg.network.ctxt_input_dim, generator=gen), torch.randn(1, cfg.network.vtxt_input_dim, generator=gen)))
+    return engine

@@ -15,7 +15,6 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
-import torch
 from torch import Tensor
 
 
