@@ -15,6 +15,8 @@ if [ "$mode" = smoke ]; then
   python3 -m motionbridge.daemon.cli bench --device cuda --models tiny-random --steps 3 --durations 5 --batches 1,8 --repeats 1 --reference-batch 2 2>&1 | tail -25
   python3 -m motionbridge.daemon.cli bench --device cuda --models lite --steps 5 --durations 5 --batches 8 --repeats 1 --reference-batch 2 --json "$OUT/smoke.json" 2>&1 | tee "$OUT/smoke.log" | tail -30
   python3 bench/parity_gpu.py 2>&1 | tee "$OUT/parity_gpu.log"
+elif [ "$mode" = exact ]; then  # the exact fast modes (float32 + graphs / compiled blocks) next to bf16
+  python3 -m motionbridge.daemon.cli bench --device cuda --models 1.0,lite --modes fp32_graphs,fp32_compiled,bf16_compiled --durations 5 --batches 64 --json "$OUT/h200_exact.json" --table "$OUT/h200_exact.md" 2>&1 | grep -v "Warning\|warn(" | tee "$OUT/bench_exact.log" | tail -40
 else  # full-<model>: one model per call, to stay inside the 10-minute command limit
   model=${mode#full-}
   [ "$model" = 1.0 ] && python3 bench/parity_gpu.py 2>&1 | grep -v Warning | tee "$OUT/parity_gpu.log"

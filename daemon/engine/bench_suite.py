@@ -21,6 +21,8 @@ MODES = {
     "bf16": FastConfig(dtype="bfloat16"),
     "bf16_graphs": FastConfig(dtype="bfloat16", cuda_graphs=True),
     "bf16_compiled": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True),
+    "fp32_graphs": FastConfig(cuda_graphs=True),
+    "fp32_compiled": FastConfig(cuda_graphs=True, compile_blocks=True),
 }
 
 
