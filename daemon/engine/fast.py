@@ -82,7 +82,7 @@ class FastEngine(Engine):
         self.model_hash = model_hash
         self.dtype = DTYPES[fast.dtype]
         dit = model.motion_transformer
-        if next(dit.parameters()).dtype != self.dtype:  # keep the caller's copy untouched
+        if next(dit.parameters()).dtype != self.dtype or fast.compile_blocks:  # leave the caller's model untouched
             dit = copy.deepcopy(dit).to(self.dtype)
         tables_on_device(dit, self.device)
         if fast.compile_blocks:
@@ -97,16 +97,30 @@ class FastEngine(Engine):
         self.oom_splits = 0
 
     @classmethod
-    def from_parity(cls, parity_dir, fast: FastConfig = FastConfig(), device: str = "cpu", llm_dtype: str = "bfloat16", prefix_cache: bool = True) -> "FastEngine":
-        from motionbridge.daemon.model.pipeline import MotionPipeline
+    def from_dirs(
+        cls, checkpoint_dir, qwen_dir, clip_dir, fast: FastConfig = FastConfig(), device: str = "cpu",
+        memory: str = "resident", llm_dtype: str = "bfloat16", model_name: str | None = None,
+    ) -> "FastEngine":
+        """memory 'resident': both text encoders on the device; 'low_vram': Qwen stays in CPU
+        memory and its layers are streamed to the GPU during encoding (offload.py)."""
+        from motionbridge.daemon.model.loading import load_model
+        from motionbridge.daemon.model.pipeline import parse_dtype
+        from motionbridge.daemon.model.text_encoder import TextEncoder
 
         from .text import encoder_identity
 
+        if memory not in ("resident", "low_vram"):
+            raise ValueError(f"unknown memory mode {memory!r}; pass 'resident' or 'low_vram'")
+        loaded = load_model(checkpoint_dir, device=device)
+        te = TextEncoder(qwen_dir, clip_dir, loaded.config.pipeline.max_length_llm, "cpu" if memory == "low_vram" else device, parse_dtype(llm_dtype))
+        text = FastTextEncoder.from_text_encoder(te, encoder_identity(qwen_dir, clip_dir), device=device, low_vram=memory == "low_vram")
+        return cls(loaded.model, loaded.config, text, fast, device=device, model_name=model_name or loaded.name, model_hash=loaded.sha256[:16])
+
+    @classmethod
+    def from_parity(cls, parity_dir, fast: FastConfig = FastConfig(), device: str = "cpu", memory: str = "resident", llm_dtype: str = "bfloat16") -> "FastEngine":
         d = Path(parity_dir)
-        qwen, clip = d / "text_encoders" / "qwen3", d / "text_encoders" / "clip"
-        pipe = MotionPipeline.from_dirs(d / "model", qwen, clip, device=device, llm_dtype=llm_dtype)
-        text = FastTextEncoder.from_text_encoder(pipe.text_encoder, encoder_identity(qwen, clip), prefix_cache=prefix_cache)
-        return cls(pipe.model, pipe.config, text, fast, device=device, model_name="parity-fixture", model_hash=pipe.loaded.sha256[:16])
+        enc = d / "text_encoders"
+        return cls.from_dirs(d / "model", enc / "qwen3", enc / "clip", fast, device, memory, llm_dtype, model_name="parity-fixture")
 
     # -- health and faults --------------------------------------------------------------------
 

@@ -71,8 +71,16 @@ class FastTextEncoder:
         self._prefix: tuple[Tensor, list[tuple[Tensor, Tensor]]] | None = None
 
     @classmethod
-    def from_text_encoder(cls, te, encoder_id: str, **kw) -> "FastTextEncoder":
-        return cls(te.llm_tokenizer, te.llm, te.clip_tokenizer, te.clip, max_length=te.max_length, device=te.device, encoder_id=encoder_id, **kw)
+    def from_text_encoder(cls, te, encoder_id: str, device=None, low_vram: bool = False, **kw) -> "FastTextEncoder":
+        """Wrap `model.text_encoder.TextEncoder`; `low_vram` streams its Qwen layers to `device`."""
+        device = torch.device(device or te.device)
+        streamer = None
+        if low_vram:
+            from .offload import LayerStreamer
+
+            streamer = LayerStreamer(te.llm, device)
+        clip = te.clip.to(device)
+        return cls(te.llm_tokenizer, te.llm, te.clip_tokenizer, clip, max_length=te.max_length, device=device, encoder_id=encoder_id, streamer=streamer, **kw)
 
     @property
     def dtype_name(self) -> str:

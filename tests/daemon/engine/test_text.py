@@ -42,6 +42,16 @@ def test_prefix_cache_matches_official_fp32_rerun(fp32_encoders, expected, cases
     torch.testing.assert_close(feat.ctxt, torch.from_numpy(expected["A/ctxt_raw_fp32"][0, :n]), atol=2e-5, rtol=0)
 
 
+def test_streamed_layers_give_the_same_features(parity, fp32_encoders):
+    """Low-VRAM mode's layer streaming (here CPU -> CPU) only moves weights, never values."""
+    d = parity / "text_encoders"
+    _, fast = fp32_encoders
+    streamed = FastTextEncoder.from_text_encoder(TextEncoder(d / "qwen3", d / "clip", 128, "cpu", torch.float32), "x", low_vram=True)
+    assert streamed.streamer is not None
+    for a, b in zip(streamed.encode(PROMPTS[:2]), fast.encode(PROMPTS[:2])):
+        assert torch.equal(a.ctxt, b.ctxt) and torch.equal(a.vtxt, b.vtxt)
+
+
 def test_truncated_prompt_warns(fp32_encoders, cases):
     _, fast = fp32_encoders
     (feat,) = fast.encode([cases["D"]["text"]])
