@@ -17,6 +17,9 @@ if [ "$mode" = smoke ]; then
   python3 bench/parity_gpu.py 2>&1 | tee "$OUT/parity_gpu.log"
 elif [ "$mode" = exact ]; then  # the exact fast modes (float32 + graphs / compiled blocks) next to bf16
   python3 -m motionbridge.daemon.cli bench --device cuda --models 1.0,lite --modes fp32_graphs,fp32_compiled,bf16_compiled --durations 5 --batches 64 --json "$OUT/h200_exact.json" --table "$OUT/h200_exact.md" 2>&1 | grep -v "Warning\|warn(" | tee "$OUT/bench_exact.log" | tail -40
+elif [ "$mode" = main ]; then  # exact fp32 eager (check) + the fastest mode, both models, full sizes
+  python3 bench/parity_gpu.py 2>&1 | grep -v Warning | tee "$OUT/parity_gpu.log"
+  python3 -m motionbridge.daemon.cli bench --device cuda --models 1.0,lite --modes fp32,bf16_compiled --json "$OUT/h200_main.json" --table "$OUT/h200_main.md" 2>&1 | grep -v "Warning\|warn(" | tee "$OUT/bench_main.log" | tail -40
 else  # full-<model>: one model per call, to stay inside the 10-minute command limit
   model=${mode#full-}
   [ "$model" = 1.0 ] && python3 bench/parity_gpu.py 2>&1 | grep -v Warning | tee "$OUT/parity_gpu.log"

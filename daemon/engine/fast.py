@@ -47,7 +47,8 @@ class FastConfig:
     text_cache_size: int = 4096
     text_cache_dir: str | None = None
     text_batch: int = 32
-    compile_blocks: bool = False  # torch.compile each transformer block (regional, dynamic shapes)
+    compile_blocks: bool = False  # torch.compile each transformer block (regional)
+    fused_modulation: bool = True  # every block's adaLN modulation in one stacked matmul per step
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -163,7 +164,8 @@ class FastEngine(Engine):
     def network(self, x, ctxt, vtxt, t, x_mask, ctxt_mask, **kw) -> Tensor:
         ctx = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32 else contextlib.nullcontext()
         with ctx:
-            return self.dit(x.to(self.dtype) if self.dtype != torch.float32 else x, ctxt, vtxt, t, x_mask, ctxt_mask, **kw)
+            x = x.to(self.dtype) if self.dtype != torch.float32 else x
+            return self.dit(x, ctxt, vtxt, t, x_mask, ctxt_mask, fused_modulation=self.fast.fused_modulation, **kw)
 
     def _rope(self, length: int, text_len: int) -> tuple[Tensor, Tensor]:
         key = (length, text_len)
