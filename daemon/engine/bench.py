@@ -1,177 +1,126 @@
-"""`motionbridge bench`: reference vs fast engine on random weights of the real shapes.
+"""`motionbridge bench`: latency, throughput, memory and deviation of the fast engine, with our
+float32 reference path (360 frames, no trimming, like the official code) measured in the same
+run as the baseline.
 
-The real weights are not needed: the DiT's cost depends only on its shapes. Text features
-are random too (add the encoder's time separately). `--model tiny` is the CPU smoke test.
-Reported: latency per request at several durations (fast and the untrimmed float32
-reference, like the official code), throughput in clips/min per batch size, decode ms per
-clip, engine build time and peak CUDA memory. Output: JSON plus a table.
+CPU: the parity fixture's tiny model (CI smoke). CUDA: the real 1.0B / Lite shapes and a
+Qwen3-8B / CLIP-L text encoder of the real shapes, all with random weights.
 """
 
 from __future__ import annotations
 
-import argparse
+import gc
 import json
-import sys
+import os
+import platform
+import statistics
 import time
 from pathlib import Path
 
-HELP = "benchmark the engine on random weights (reference vs fast); --model tiny is a CPU smoke run"
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "model" / "configs"
-CONFIGS = {"1.0": "HY-Motion-1.0.yml", "lite": "HY-Motion-1.0-Lite.yml"}
+import torch
+
+HELP = "benchmark the engine (latency, clips/min, VRAM, deviation from the float32 reference)"
+PROMPT = "A person walks forward, then turns left and waves."
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", default="tiny", choices=("tiny", *CONFIGS), help="shapes to benchmark (default tiny)")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
-    parser.add_argument("--steps", type=int, help="Euler steps (default: the config's, 50)")
-    parser.add_argument("--durations", type=float, nargs="+", default=[2.0, 5.0, 10.0], metavar="S")
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32, 64], metavar="N")
-    parser.add_argument("--cfg", type=float, default=5.0)
-    parser.add_argument("--repeat", type=int, default=3, help="timed repetitions (after one warm-up)")
-    parser.add_argument("--out", type=Path, help="write the JSON results here")
+def add_arguments(parser) -> None:
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--models", default=None, help="comma list: tiny (CPU default), 1.0, lite (CUDA default), tiny-random")
+    parser.add_argument("--parity", default=None, help="parity fixture folder (tiny model, tokenizers); default ../shared/parity")
+    parser.add_argument("--steps", type=int, default=50, help="Euler steps (50 like the official sampler)")
+    parser.add_argument("--durations", default="2,5,10", help="latency clip lengths in seconds")
+    parser.add_argument("--batches", default="1,8,32,64", help="throughput batch sizes (seeds per call)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reference-batch", type=int, default=8, help="batch for the reference throughput")
+    parser.add_argument("--modes", default=None, help="comma list of fast modes (default: all for the device)")
+    parser.add_argument("--json", default=None, help="write the results here (JSON)")
+    parser.add_argument("--table", default=None, help="write the human-readable table here (Markdown)")
 
 
-def _config(name: str, steps: int | None):
-    import dataclasses
-
-    from motionbridge.daemon.model.config import ModelConfig, NetworkConfig, PipelineConfig, RefinerConfig, load_config
-
-    if name == "tiny":
-        net = NetworkConfig(input_dim=201, feat_dim=64, num_heads=4, num_layers=6, ctxt_input_dim=64, vtxt_input_dim=32,
-                            mask_mode="narrowband", apply_rope_to_single_branch=False, time_factor=1000.0,
-                            text_refiner=RefinerConfig(1))
-        cfg = ModelConfig(net, PipelineConfig(enable_ctxt_null_feat=True, text_guidance_scale=5.0, random_generator_on_gpu=False), "tiny")
-    else:
-        cfg = load_config(CONFIG_DIR / CONFIGS[name])
-    if steps is not None:
-        cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, validation_steps=steps))
-    return cfg
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in text.split(",") if x.strip()]
 
 
-def _build(cfg, device: str, dtype: str):
-    import torch
-
-    from motionbridge.daemon.model.loading import LoadedModel
-    from motionbridge.daemon.model.mmdit import MotionFlowModel
-    from motionbridge.daemon.model.pipeline import MotionPipeline, parse_dtype
-
-    from .fast import FastEngine
-
-    torch.manual_seed(0)
-    with torch.device(device):
-        model = MotionFlowModel(cfg.network)
-        for p in model.parameters():  # random, non-zero everywhere (the stock init zeroes the modulations)
-            torch.nn.init.normal_(p, std=0.02)
-    model.eval().requires_grad_(False)
-    loaded = LoadedModel(model, cfg, Path("random-weights"), "0" * 64, f"random-{cfg.source}")
-    return FastEngine(MotionPipeline(loaded, None, device, parse_dtype(dtype)))
+def _floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
 
 
-def _rows(engine, count: int, duration: float, cfg: float):
-    import torch
-
-    from .batching import RowSpec
-
-    pipe = engine.pipeline
-    net, p = pipe.config.network, pipe.config.pipeline
-    g = torch.Generator().manual_seed(1)
-    vtxt = torch.randn(1, net.vtxt_input_dim, generator=g).to(pipe.device)
-    ctxt = torch.randn(p.max_length_llm, net.ctxt_input_dim, generator=g).to(pipe.device)
-    return [RowSpec(i, f"r{i}", i, pipe.frames_for(duration), cfg, vtxt, ctxt, 24) for i in range(count)]
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
-def _timed(fn, device: str, repeat: int) -> float:
-    import torch
-
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(max(1, repeat)):
-        if device == "cuda":
-            torch.cuda.synchronize()
+def _timed(fn, device, repeats: int) -> tuple[float, object]:
+    """Median wall seconds of `repeats` calls (after the caller's warm-up), last result."""
+    times, out = [], None
+    for _ in range(max(1, repeats)):
+        _sync(device)
         t = time.perf_counter()
-        fn()
-        if device == "cuda":
-            torch.cuda.synchronize()
-        best = min(best, time.perf_counter() - t)
-    return best
+        out = fn()
+        _sync(device)
+        times.append(time.perf_counter() - t)
+    return statistics.median(times), out
 
 
-def run(args: argparse.Namespace) -> int:
-    import torch
+def _peak_reset(device) -> None:
+    if device.type == "cuda":
+        gc.collect()
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
 
+
+def _peak_gib(device) -> float | None:
+    return round(torch.cuda.max_memory_allocated(device) / 2**30, 3) if device.type == "cuda" else None
+
+
+def run(args) -> int:
     from motionbridge.daemon.cli import CliError
-    from motionbridge.daemon.model.text_encoder import TextFeatures
 
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise CliError("--device cuda but no CUDA GPU is visible")
-    cfg = _config(args.model, args.steps)
-    t0 = time.perf_counter()
-    engine = _build(cfg, args.device, args.dtype)
-    start_s = time.perf_counter() - t0
-    pipe = engine.pipeline
-    results: dict[str, object] = {
-        "model": args.model, "device": args.device, "dtype": args.dtype, "steps": cfg.pipeline.validation_steps,
-        "cfg": args.cfg, "engine_start_s": start_s, "torch": torch.__version__,
-        "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None,
+    from .bench_report import table
+    from .bench_suite import ModelBench
+
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CliError("--device cuda but CUDA is not available here; use --device cpu")
+    parity = Path(args.parity or os.environ.get("MOTIONBRIDGE_PARITY_DIR") or Path(__file__).resolve().parents[2].parent / "shared" / "parity")
+    if not (parity / "cases.json").is_file():
+        raise CliError(f"parity fixture not found at {parity}; pass --parity")
+    models = (args.models or ("tiny" if device.type == "cpu" else "1.0,lite")).split(",")
+    if args.steps < 1 or args.repeats < 1:
+        raise CliError("--steps and --repeats must be >= 1")
+    from .bench_suite import MODES
+
+    unknown = [m for m in (args.modes or "").split(",") if m and m not in MODES]
+    if unknown:
+        raise CliError(f"unknown mode {unknown[0]!r}; pass some of {', '.join(MODES)}")
+    torch.backends.cuda.matmul.allow_tf32 = False  # the float32 reference must be float32
+    torch.backends.cudnn.allow_tf32 = False
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()),
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "torch": torch.__version__,
+        "steps": args.steps,
+        "cfg": 5.0,
+        "weights": "parity fixture (tiny)" if device.type == "cpu" else "random, real shapes",
+        "models": {},
     }
-    latency: list[dict[str, object]] = []
-    throughput: list[dict[str, object]] = []
-    results["latency"], results["throughput"] = latency, throughput
-
-    def reference(rows):
-        r = rows[0]
-        feats = TextFeatures(r.vtxt[None], r.ctxt[None], torch.tensor([r.ctxt_length], device=pipe.device))
-        cond = pipe.conditioning(feats, r.frames, r.cfg)
-        latent = pipe.sample(cond, pipe.noise([r.seed]))[:, : r.frames]
-        return pipe.decode(latent)
-
-    def fast(rows):
-        latents = engine._sample(rows, None, None, 0)
-        return pipe.decode(torch.stack([latents[i] for i in sorted(latents)]))
-
-    for duration in args.durations:
-        rows = _rows(engine, 1, duration, args.cfg)
-        ref_s = _timed(lambda: reference(rows), args.device, args.repeat)
-        fast_s = _timed(lambda: fast(rows), args.device, args.repeat)
-        latents = engine._sample(rows, None, None, 0)
-        latent = torch.stack([latents[0]])
-        decode_s = _timed(lambda: pipe.decode(latent), args.device, args.repeat)
-        latency.append({"duration_s": duration, "frames": rows[0].frames, "reference_s": ref_s, "fast_s": fast_s,
-                                   "speedup": ref_s / fast_s, "decode_ms_per_clip": decode_s * 1e3})
-    for batch in args.batches:
-        rows = _rows(engine, batch, 5.0, args.cfg)
-        if args.device == "cuda":
-            torch.cuda.reset_peak_memory_stats()
-        try:
-            seconds = _timed(lambda: fast(rows), args.device, max(1, args.repeat // 2))
-        except torch.cuda.OutOfMemoryError:
-            throughput.append({"batch": batch, "error": "out of memory"})
-            continue
-        peak = torch.cuda.max_memory_allocated() / 2**30 if args.device == "cuda" else None
-        throughput.append({"batch": batch, "seconds": seconds, "clips_per_min": 60 * batch / seconds, "peak_gib": peak})
-    text = json.dumps(results, indent=1)
-    if args.out:
-        from motionbridge.exporters.atomic import atomic_path
-
-        with atomic_path(args.out) as tmp:
-            tmp.write_text(text)
-    _table(results)
+    for name in models:
+        bench = ModelBench(name.strip(), device, parity, args)
+        result["models"][name] = bench.run()
+        del bench
+        gc.collect()
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    text = table(result)
+    print(text)
+    if args.json:
+        _write(Path(args.json), json.dumps(result, indent=2))
+    if args.table:
+        _write(Path(args.table), text)
     return 0
 
 
-def _table(results: dict) -> None:
-    out = sys.stdout
-    print(f"model {results['model']} on {results['gpu'] or results['device']} ({results['dtype']}), "
-          f"{results['steps']} steps, cfg {results['cfg']}, engine start {results['engine_start_s']:.2f} s", file=out)
-    print(f"{'duration':>9} {'frames':>6} {'reference':>10} {'fast':>9} {'speedup':>8} {'decode/clip':>12}", file=out)
-    for r in results["latency"]:
-        print(f"{r['duration_s']:>8.1f}s {r['frames']:>6} {r['reference_s'] * 1e3:>8.1f}ms {r['fast_s'] * 1e3:>7.1f}ms "
-              f"{r['speedup']:>7.2f}x {r['decode_ms_per_clip']:>10.1f}ms", file=out)
-    print(f"{'batch':>9} {'clips/min':>10} {'peak GiB':>9}", file=out)
-    for r in results["throughput"]:
-        if "error" in r:
-            print(f"{r['batch']:>9} {r['error']}", file=out)
-        else:
-            peak = "-" if r["peak_gib"] is None else f"{r['peak_gib']:.2f}"
-            print(f"{r['batch']:>9} {r['clips_per_min']:>10.1f} {peak:>9}", file=out)
+def _write(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text + "\n", encoding="utf-8")
+    os.replace(tmp, path)

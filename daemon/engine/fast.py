@@ -1,161 +1,214 @@
-"""FastEngine: the reference pipeline's numerics with the exact speed-ups of issue 3.
+"""FastEngine: the engine contract with batching, trimming, bf16, CUDA graphs and caches.
 
-- requests of different prompts, lengths and cfg share one sampling batch (batching.py);
-- motion tokens trimmed to the longest take, text tokens to the longest prompt, text RoPE
-  positions kept at train_frames, so results equal the reference to float rounding;
-- rotary tables and attention masks built once per batch on the device;
-- every block's adaLN modulation in one stacked matmul per step (QKV is already one linear per
-  stream in the checkpoint layout; the double block's two streams have different inputs);
-- one text-encoder row per distinct prompt, and an LRU of recent prompts' features;
-- cancelled requests leave the batch between steps; CUDA OOM splits the batch and retries.
+Exact modes (float32, no buckets) match the reference engine to float32 rounding; the fast
+modes (bf16, length buckets + CUDA graphs) have the tolerances measured by `motionbridge bench`.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import contextlib
+import copy
 import time
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Sequence
 
 import torch
+from torch import Tensor
 
-from motionbridge.daemon.model.pipeline import MotionPipeline
-from motionbridge.daemon.model.sampling import noise_for_seeds, predicted_data, time_grid
+from motionbridge.daemon.model.config import ModelConfig
+from motionbridge.daemon.model.decode import BodyModel
+from motionbridge.daemon.model.mmdit import MotionFlowModel
+from motionbridge.daemon.model.sampling import predicted_data
 from motionbridge.daemon.tracks import clips_from_decoded
 
-from .api import Cancelled, GeneratedTake, GenerationRequest, StepInfo
-from .batching import PackedBatch, RowSpec, pack
-from .reference import ReferenceEngine, validate_request
+from .api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
+from .device_tables import compile_blocks, tables_on_device
+from .fast_decode import LevelBody, decode_batched
+from .faults import is_oom, is_sticky
+from .graphs import GraphCache
+from .reference import validate_request
+from .sampler import DEFAULT_FRAME_BUCKETS, DEFAULT_ROW_BUCKETS, DEFAULT_TEXT_BUCKETS, Row, bucket_up, build_batch, make_step, run_euler
+from .text import FastTextEncoder
 from .text_cache import CachedText, TextCache
 
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
-class FastEngine(ReferenceEngine):
-    """Same construction as ReferenceEngine (from_dirs / from_parity)."""
 
-    def __init__(self, pipeline: MotionPipeline, model_name: str | None = None, max_rows: int = 64, text_cache_size: int = 256) -> None:
-        super().__init__(pipeline, model_name)
-        self.max_rows = max_rows
-        self.text_cache = TextCache(text_cache_size)
-        self._rope_cache: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
-        self._healthy = True
-        self._reason = ""
+@dataclass(frozen=True)
+class FastConfig:
+    dtype: str = "float32"  # network activations and weights: float32 (exact) or bfloat16
+    buckets: bool = False  # pad frames / text / rows to fixed buckets (static shapes)
+    cuda_graphs: bool = False  # capture one Euler step per bucket shape (implies buckets)
+    frame_buckets: tuple[int, ...] = DEFAULT_FRAME_BUCKETS
+    text_buckets: tuple[int, ...] = DEFAULT_TEXT_BUCKETS
+    row_buckets: tuple[int, ...] = DEFAULT_ROW_BUCKETS
+    max_rows: int = 64  # seeds per sampling batch (the network sees up to twice as many rows)
+    text_cache_size: int = 4096
+    text_cache_dir: str | None = None
+    text_batch: int = 32
+    compile_blocks: bool = False  # torch.compile each transformer block (regional)
+    fused_modulation: bool = True  # every block's adaLN modulation in one stacked matmul per step
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {self.dtype!r}; pass one of {', '.join(DTYPES)}")
+        if self.max_rows < 1:
+            raise ValueError(f"max_rows must be >= 1, got {self.max_rows}")
+
+    @property
+    def static_shapes(self) -> bool:
+        return self.buckets or self.cuda_graphs
+
+
+class FastEngine(Engine):
+    def __init__(
+        self,
+        model: MotionFlowModel,
+        config: ModelConfig,
+        text: FastTextEncoder | None,
+        fast: FastConfig = FastConfig(),
+        *,
+        device: torch.device | str = "cpu",
+        model_name: str = "HY-Motion",
+        model_hash: str = "",
+    ) -> None:
+        self.device = torch.device(device)
+        self.fast = fast
+        if fast.cuda_graphs and self.device.type != "cuda":
+            raise ValueError("cuda_graphs needs a CUDA device; pass cuda_graphs=False on the CPU")
+        self.model = model
+        self.config = config
+        self.model_name = model_name
+        self.model_hash = model_hash
+        self.dtype = DTYPES[fast.dtype]
+        dit = model.motion_transformer
+        if next(dit.parameters()).dtype != self.dtype or fast.compile_blocks:  # leave the caller's model untouched
+            dit = copy.deepcopy(dit).to(self.dtype)
+        tables_on_device(dit, self.device)
+        if fast.compile_blocks:
+            compile_blocks(dit)
+        self.dit = dit
+        self.text = text
+        self.cache = TextCache(text.encoder_id if text else "none", text.dtype_name if text else "none", fast.text_cache_size, fast.text_cache_dir)
+        self.body = LevelBody(BodyModel(), self.device)
+        self.graphs = GraphCache()
+        self._ropes: dict[tuple[int, int], tuple[Tensor, Tensor]] = {}
+        self.sticky_error = ""
+        self.oom_splits = 0
+
+    @classmethod
+    def from_dirs(
+        cls, checkpoint_dir, qwen_dir, clip_dir, fast: FastConfig = FastConfig(), device: str = "cpu",
+        memory: str = "resident", llm_dtype: str = "bfloat16", model_name: str | None = None,
+    ) -> "FastEngine":
+        """memory 'resident': both text encoders on the device; 'low_vram': Qwen stays in CPU
+        memory and its layers are streamed to the GPU during encoding (offload.py)."""
+        from motionbridge.daemon.model.loading import load_model
+        from motionbridge.daemon.model.pipeline import parse_dtype
+        from motionbridge.daemon.model.text_encoder import TextEncoder
+
+        from .text import encoder_identity
+
+        if memory not in ("resident", "low_vram"):
+            raise ValueError(f"unknown memory mode {memory!r}; pass 'resident' or 'low_vram'")
+        loaded = load_model(checkpoint_dir, device=device)
+        te = TextEncoder(qwen_dir, clip_dir, loaded.config.pipeline.max_length_llm, "cpu" if memory == "low_vram" else device, parse_dtype(llm_dtype))
+        text = FastTextEncoder.from_text_encoder(te, encoder_identity(qwen_dir, clip_dir), device=device, low_vram=memory == "low_vram")
+        return cls(loaded.model, loaded.config, text, fast, device=device, model_name=model_name or loaded.name, model_hash=loaded.sha256[:16])
+
+    @classmethod
+    def from_parity(cls, parity_dir, fast: FastConfig = FastConfig(), device: str = "cpu", memory: str = "resident", llm_dtype: str = "bfloat16") -> "FastEngine":
+        d = Path(parity_dir)
+        enc = d / "text_encoders"
+        return cls.from_dirs(d / "model", enc / "qwen3", enc / "clip", fast, device, memory, llm_dtype, model_name="parity-fixture")
+
+    # -- health and faults --------------------------------------------------------------------
 
     def health(self) -> dict[str, object]:
-        return {"ok": self._healthy, "reason": self._reason}
+        if not self.sticky_error and self.device.type == "cuda":
+            try:
+                torch.cuda.synchronize(self.device)
+            except RuntimeError as exc:  # an asynchronous kernel fault surfaces here
+                self.sticky_error = str(exc).splitlines()[0]
+        return {"ok": not self.sticky_error, "reason": self.sticky_error, "device": str(self.device), "oom_splits": self.oom_splits}
 
-    def _rope(self, x_len: int, text_len: int):
-        key = (x_len, text_len)
-        if key not in self._rope_cache:
-            dit = self.pipeline.model.motion_transformer
-            self._rope_cache[key] = dit.rope(x_len, text_len, self.pipeline.config.pipeline.train_frames, self.pipeline.device)
-        return self._rope_cache[key]
+    def _after_oom(self) -> None:
+        self.oom_splits += 1
+        self.graphs.clear()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
 
-    def _text_key(self, prompt: str) -> tuple[str, str, str]:
-        te = self.pipeline.text_encoder
-        if te is None:
-            raise ValueError("this engine has no text encoders")
-        identity = f"{te.llm.config.name_or_path}|{te.clip.config.name_or_path}|{te.max_length}"
-        return prompt, identity, str(te.llm_dtype)
+    # -- text -----------------------------------------------------------------------------------
 
-    def _encode(self, prompts: list[str]) -> dict[str, CachedText]:
-        """Features per distinct prompt; only cache misses reach the text encoders."""
-        found = {p: self.text_cache.get(self._text_key(p)) for p in prompts}
-        missing = [p for p, item in found.items() if item is None]
-        if missing:
-            features = self.pipeline.encode_text(missing)
-            for i, p in enumerate(missing):
-                item = CachedText(features.vtxt[i], features.ctxt[i], int(features.ctxt_length[i]), features.row_warnings[i])
-                self.text_cache.put(self._text_key(p), item)
-                found[p] = item
-        return {p: item for p, item in found.items() if item is not None}
-
-    def _rows(self, checked) -> list[RowSpec]:
-        pipe = self.pipeline
-        texts = self._encode(sorted({req.prompt for req, _ in checked}))
-        game = pipe.model.special_game_vtxt_feat[0] if pipe.config.pipeline.enable_special_game_feat else None
-        self._text_warnings = {p: t.warnings for p, t in texts.items()}
-        rows = []
-        for index, (req, _) in enumerate(checked):
-            text = texts[req.prompt]
-            vtxt = text.vtxt
-            if req.game_feat and game is not None:
-                vtxt = vtxt + game.to(vtxt)
-            for seed in req.seeds:
-                rows.append(RowSpec(index, req.request_id, int(seed), pipe.frames_for(req.duration_s), req.cfg,
-                                    vtxt, text.ctxt, text.ctxt_length))
-        return rows
-
-    @torch.no_grad()
-    def _sample(self, rows: list[RowSpec], on_step, is_cancelled, preview_every) -> dict[int, torch.Tensor]:
-        """Latents per row index (into `rows`) for rows that were not cancelled."""
-        pipe = self.pipeline
-        model = pipe.model
-        p = pipe.config.pipeline
-        live = list(range(len(rows)))
-        x = noise_for_seeds([r.seed for r in rows], p.train_frames, pipe.config.network.input_dim, pipe.device)
-        batch = pack(rows, model.null_vtxt_feat, model.null_ctxt_input, p.enable_ctxt_null_feat, pipe.device)
-        x = x[:, : batch.x_len]
-        grid = time_grid(p.validation_steps, pipe.device)
-        total = len(grid) - 1
-
-        def build(batch: PackedBatch):
-            return self._rope(batch.x_len, batch.text_len), model.motion_transformer.mask(batch.x_mask, batch.ctxt_mask)
-
-        rope, mask = build(batch)
-        for k in range(total):
-            t0, t1 = grid[k], grid[k + 1]
-            x_in = batch.network_input(x)
-            out = pipe.network(x_in, batch.ctxt, batch.vtxt, t0.expand(x_in.shape[0]), batch.x_mask, batch.ctxt_mask, rope=rope, attn_mask=mask, fused_modulation=True)
-            v = batch.combine(out)
-            x_next = x + (t1 - t0) * v
-            previews = None
-            if preview_every and ((k + 1) % preview_every == 0 or k + 1 == total):
-                previews = self._previews(batch, predicted_data(x, t0, v), k + 1)
-            x = x_next
-            if on_step is not None:
-                on_step(StepInfo(k + 1, total, tuple(dict.fromkeys(r.request_id for r in batch.rows)), previews))
-            if is_cancelled is not None:
-                keep = [i for i, r in enumerate(batch.rows) if not is_cancelled(r.request_id)]
-                if not keep:
-                    return {}
-                if len(keep) < len(batch.rows):
-                    live = [live[i] for i in keep]
-                    x = x[keep]
-                    batch = pack([batch.rows[i] for i in keep], model.null_vtxt_feat, model.null_ctxt_input, p.enable_ctxt_null_feat, pipe.device)
-                    x = x[:, : batch.x_len]
-                    rope, mask = build(batch)
-        return {row: x[i, : rows[row].frames].clone() for i, row in enumerate(live)}
-
-    def _previews(self, batch: PackedBatch, guess: torch.Tensor, step: int):
-        out: dict[str, list] = {}
-        for i, r in enumerate(batch.rows):
-            decoded = self.pipeline.decode(guess[i : i + 1, : r.frames], smooth=False)
-            out.setdefault(r.request_id, []).extend(clips_from_decoded(decoded, [{"preview_step": step, "seed": r.seed}]))
+    def text_features(self, prompts: Sequence[str]) -> dict[str, CachedText]:
+        out: dict[str, CachedText] = {}
+        missing = []
+        for p in dict.fromkeys(prompts):
+            hit = self.cache.get(p)
+            if hit is None:
+                missing.append(p)
+            else:
+                out[p] = hit
+        if missing and self.text is None:
+            raise ValueError("this engine has no text encoder and the prompt is not cached; build it with text encoders")
+        for i in range(0, len(missing), self.fast.text_batch):
+            chunk = missing[i : i + self.fast.text_batch]
+            for p, feat in zip(chunk, self.text.encode(chunk)):
+                self.cache.put(p, feat)
+                out[p] = self.cache.get(p)
         return out
 
-    def _work_items(self, checked) -> list[list[tuple[int, tuple[int, ...]]]]:
-        """Groups of (request index, seeds) whose network rows fit max_rows."""
-        groups: list[list[tuple[int, tuple[int, ...]]]] = []
-        current: list[tuple[int, tuple[int, ...]]] = []
-        rows = 0
-        for i, (req, _) in enumerate(checked):
-            need = len(req.seeds) * (2 if req.cfg > 1 else 1)
-            if current and rows + need > self.max_rows:
-                groups.append(current)
-                current, rows = [], 0
-            current.append((i, tuple(req.seeds)))
-            rows += need
-        if current:
-            groups.append(current)
-        return groups
+    # -- network --------------------------------------------------------------------------------
 
-    @staticmethod
-    def _split(group: list[tuple[int, tuple[int, ...]]]) -> list[list[tuple[int, tuple[int, ...]]]]:
-        """Halve a group that ran out of memory: by requests, else by the one request's seeds."""
-        if len(group) > 1:
-            return [group[: len(group) // 2], group[len(group) // 2 :]]
-        index, seeds = group[0]
-        half = len(seeds) // 2
-        return [[(index, seeds[:half])], [(index, seeds[half:])]]
+    def network(self, x, ctxt, vtxt, t, x_mask, ctxt_mask, **kw) -> Tensor:
+        ctx = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32 else contextlib.nullcontext()
+        with ctx:
+            x = x.to(self.dtype) if self.dtype != torch.float32 else x
+            return self.dit(x, ctxt, vtxt, t, x_mask, ctxt_mask, fused_modulation=self.fast.fused_modulation, **kw)
+
+    def _rope(self, length: int, text_len: int) -> tuple[Tensor, Tensor]:
+        key = (length, text_len)
+        if key not in self._ropes:  # text keeps positions train_frames.. whatever the trim
+            self._ropes[key] = self.dit.rope(length, text_len, self.config.pipeline.train_frames, self.device)
+        return self._ropes[key]
+
+    def _sample_rows(self, rows: list[Row], hook) -> Tensor:
+        f, p, net = self.fast, self.config.pipeline, self.config.network
+        static = f.static_shapes
+        batch = build_batch(
+            rows, input_dim=net.input_dim, train_frames=p.train_frames,
+            null_ctxt=self.model.null_ctxt_input, null_vtxt=self.model.null_vtxt_feat,
+            ctxt_null_feat=p.enable_ctxt_null_feat, device=self.device,
+            frame_buckets=f.frame_buckets if static else None, text_buckets=f.text_buckets if static else None,
+            pad_rows_to=bucket_up(len(rows), f.row_buckets) if static else None, uncond_all=static,
+        )
+        rope = self._rope(batch.x0.shape[1], batch.ctxt.shape[1])
+        steps = p.validation_steps
+        if f.cuda_graphs:
+            key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1])
+            captured = self.graphs.get(key, batch, lambda b: make_step(self.network, b, rope, None, self.dit.mask, uncond_all=True))
+            x = captured.run(batch, steps, hook)
+        else:
+            mask = self.dit.mask(batch.x_mask, batch.ctxt_mask)
+            x = run_euler(make_step(self.network, batch, rope, mask, uncond_all=static), batch.x0, steps, hook)
+        return x[: len(rows)]
+
+    def _sample_split(self, rows: list[Row], hook_for) -> list[Tensor]:
+        """Latent per row; a CUDA OOM splits the batch in halves and retries (no row lost)."""
+        try:
+            x = self._sample_rows(rows, hook_for(rows))
+            return [x[i, : r.frames] for i, r in enumerate(rows)]
+        except Exception as exc:
+            if is_oom(exc) and len(rows) > 1:
+                self._after_oom()
+                half = len(rows) // 2
+                return self._sample_split(rows[:half], hook_for) + self._sample_split(rows[half:], hook_for)
+            if is_sticky(exc):
+                self.sticky_error = str(exc).splitlines()[0]
+            raise
+
+    # -- the contract ---------------------------------------------------------------------------
 
     @torch.no_grad()
     def generate(
@@ -166,55 +219,104 @@ class FastEngine(ReferenceEngine):
         is_cancelled: Callable[[str], bool] | None = None,
         preview_every: int = 0,
     ) -> list[GeneratedTake]:
-        checked = [validate_request(r) for r in requests]
+        if self.sticky_error:
+            raise RuntimeError(f"engine is unhealthy after a device error ({self.sticky_error}); restart it")
+        checked = [validate_request(r) for r in requests]  # all or nothing: validate first
         if not checked:
             return []
-        takes: dict[int, list[GeneratedTake]] = {}
-        queue = self._work_items(checked)
-        while queue:
-            group = queue.pop(0)
-            sub = [(dataclasses.replace(checked[i][0], seeds=seeds), checked[i][1]) for i, seeds in group]
-            try:
-                results = self._run_group(sub, on_step, is_cancelled, preview_every)
-            except torch.cuda.OutOfMemoryError:
-                if len(group) == 1 and len(group[0][1]) == 1:
-                    raise
-                torch.cuda.empty_cache()
-                queue[:0] = self._split(group)  # never lose a request: retry in halves
-                continue
-            except RuntimeError as exc:
-                if "illegal memory access" in str(exc) or "CUDA error" in str(exc):
-                    self._healthy, self._reason = False, f"sticky CUDA error: {exc}"
-                raise
-            for local, group_takes in results.items():
-                takes.setdefault(group[local][0], []).extend(group_takes)
-        if not takes:
-            raise Cancelled("every request of the batch was cancelled")
-        return [t for i in sorted(takes) for t in takes[i]]
-
-    def _run_group(self, sub, on_step, is_cancelled, preview_every) -> dict[int, list[GeneratedTake]]:
-        pipe = self.pipeline
         t0 = time.perf_counter()
-        rows = self._rows(sub)
+        feats = self.text_features([r.prompt for r, _ in checked])
         t_text = time.perf_counter() - t0
-        t1 = time.perf_counter()
-        latents = self._sample(rows, on_step, is_cancelled, preview_every)
-        t_sample = time.perf_counter() - t1
-        results: dict[int, list[GeneratedTake]] = {}
-        for local, (req, warnings) in enumerate(sub):
-            idx = [i for i, r in enumerate(rows) if r.request_index == local and i in latents]
-            if not idx:
-                continue
-            t2 = time.perf_counter()
-            decoded = pipe.decode(torch.stack([latents[i] for i in idx]))
-            timings = {"text_s": t_text, "sample_s": t_sample, "decode_s": time.perf_counter() - t2}
-            all_warnings = tuple(warnings) + tuple(self._text_warnings.get(req.prompt, ()))
-            frames = rows[idx[0]].frames
-            metas = [{**self._metadata(req, rows[i].seed, frames, all_warnings, timings), "engine": "fast"} for i in idx]
-            clips = clips_from_decoded(decoded, metas)
-            results[local] = [
-                GeneratedTake(req.request_id, rows[i].seed, clip, latents[i].cpu().numpy(), all_warnings, dict(timings))
-                for i, clip in zip(idx, clips)
-            ]
-        return results
+        p = self.config.pipeline
+        game = self.model.special_game_vtxt_feat.detach().float().reshape(1, -1)
+        rows: list[Row] = []
+        for i, (req, _) in enumerate(checked):
+            feat = feats[req.prompt]
+            vtxt = feat.vtxt.reshape(1, -1).float()
+            if req.game_feat and p.enable_special_game_feat:
+                vtxt = vtxt + game.to(vtxt)
+            frames = _frames(req.duration_s, p)
+            rows.extend(Row(int(s), frames, float(req.cfg), feat.ctxt, vtxt, (i, j)) for j, s in enumerate(req.seeds))
+        cancelled: set[int] = set()
+        total = p.validation_steps
 
+        def hook_for(chunk: list[Row]):
+            if on_step is None and is_cancelled is None:
+                return None
+            live = sorted({r.key[0] for r in chunk})
+
+            def hook(k, t_k, x_k, v_k) -> bool:
+                previews = None
+                if preview_every and on_step is not None and (k % preview_every == 0 or k == total):
+                    previews = self._previews(chunk, checked, t_k, x_k, v_k, k)
+                if on_step is not None:
+                    on_step(StepInfo(k, total, tuple(checked[i][0].request_id for i in live if i not in cancelled), previews))
+                if is_cancelled is not None:
+                    cancelled.update(i for i in live if is_cancelled(checked[i][0].request_id))
+                return all(i in cancelled for i in live)
+
+            return hook
+
+        t1 = time.perf_counter()
+        latents: list[Tensor] = []
+        for start in range(0, len(rows), self.fast.max_rows):
+            latents += self._sample_split(rows[start : start + self.fast.max_rows], hook_for)
+        t_sample = time.perf_counter() - t1
+        if len(cancelled) == len(checked):
+            raise Cancelled("every request of the batch was cancelled")
+        text_warnings = {prompt: f.warnings for prompt, f in feats.items()}
+        return self._takes(rows, latents, checked, cancelled, text_warnings, {"text_s": t_text, "sample_s": t_sample})
+
+    def _previews(self, chunk, checked, t_k, x_k, v_k, k) -> dict:
+        guess = predicted_data(x_k[: len(chunk)], t_k, v_k[: len(chunk)])
+        out: dict[str, list] = {}
+        for i, r in enumerate(chunk):
+            decoded = decode_batched(guess[i : i + 1, : r.frames], self.model.mean, self.model.std, self.body, smooth=False)
+            out.setdefault(checked[r.key[0]][0].request_id, []).extend(clips_from_decoded(decoded, [{"preview_step": k, "seed": r.seed}]))
+        return out
+
+    def _takes(self, rows, latents, checked, cancelled, text_warnings, timings) -> list[GeneratedTake]:
+        t2 = time.perf_counter()
+        decoded: dict[int, tuple] = {}
+        by_frames: dict[int, list[int]] = {}
+        for idx, r in enumerate(rows):
+            if r.key[0] not in cancelled:
+                by_frames.setdefault(r.frames, []).append(idx)
+        for frames, idxs in by_frames.items():
+            motion = decode_batched(torch.stack([latents[i] for i in idxs]), self.model.mean, self.model.std, self.body)
+            rot = motion.rotations()
+            for n, i in enumerate(idxs):
+                decoded[i] = (rot[n], motion.transl[n])
+        timings = dict(timings, decode_s=time.perf_counter() - t2)
+        takes = []
+        for idx, r in enumerate(rows):
+            if idx not in decoded:
+                continue
+            req, warnings = checked[r.key[0]]
+            all_warnings = tuple(warnings) + tuple(text_warnings[req.prompt])
+            rot, transl = decoded[idx]
+            meta = self._metadata(req, r.seed, r.frames, all_warnings, timings)
+            clip = _clip(rot, transl, meta)
+            takes.append(GeneratedTake(req.request_id, r.seed, clip, latents[idx].float().cpu().numpy(), all_warnings, dict(timings)))
+        return takes
+
+    def _metadata(self, req: GenerationRequest, seed: int, frames: int, warnings, timings) -> dict:
+        return {
+            "prompt": req.prompt, "seed": int(seed), "cfg": float(req.cfg), "duration_s": float(req.duration_s),
+            "frames": int(frames), "game_feat": bool(req.game_feat), "request_id": req.request_id,
+            "model": self.model_name, "checkpoint_sha256": self.model_hash, "engine": "fast",
+            "device": str(self.device), "dtype": self.fast.dtype, "cuda_graphs": self.fast.cuda_graphs,
+            "torch_version": torch.__version__, "timings": dict(timings), "warnings": list(warnings),
+        }
+
+
+def _frames(duration_s: float, p) -> int:
+    from motionbridge.daemon.model.sampling import num_frames
+
+    return num_frames(duration_s, p.output_mesh_fps, p.train_frames)
+
+
+def _clip(rot: Tensor, transl: Tensor, meta: dict):
+    from motionbridge.daemon.tracks import clip_from_rotations
+
+    return clip_from_rotations(rot.detach().cpu().double().numpy(), transl.detach().cpu().double().numpy(), meta)

@@ -1,50 +1,106 @@
-"""An in-memory LRU of text features, keyed by prompt, encoder identity and dtype.
+"""Text-embedding cache: an in-memory LRU in front of an on-disk store.
 
-Animators iterate on seeds and cfg far more often than on the prompt, so the 8B LLM pass is
-skipped for prompts seen recently. Cached rows are the very tensors the encoder produced.
+Keyed by prompt, text-encoder identity (revision / weights digest) and dtype, so a changed
+encoder never serves stale features. Entries hold only the valid ctxt rows. Disk files are
+safetensors written to a temporary name and renamed (atomic); unreadable files count as misses.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
+import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
+from pathlib import Path
 
 from torch import Tensor
 
 
-@dataclass(frozen=True)
+@dataclass
 class CachedText:
-    vtxt: Tensor  # (1, Dv)
-    ctxt: Tensor  # (max_length, Dc)
-    ctxt_length: int
-    warnings: tuple[str, ...]
+    ctxt: Tensor  # (n_tokens, Dc) float32, valid rows only
+    vtxt: Tensor  # (1, Dv) float32
+    warnings: tuple[str, ...] = ()
+
+
+def cache_key(prompt: str, encoder_id: str, dtype: str) -> str:
+    blob = json.dumps([prompt, encoder_id, dtype], ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
 
 
 class TextCache:
-    def __init__(self, capacity: int = 256) -> None:
-        if capacity < 0:
-            raise ValueError(f"capacity must be >= 0, got {capacity}")
+    def __init__(self, encoder_id: str, dtype: str, capacity: int = 4096, disk_dir: str | Path | None = None) -> None:
+        if capacity < 1:
+            raise ValueError(f"text cache capacity must be >= 1, got {capacity}")
+        self.encoder_id = encoder_id
+        self.dtype = dtype
         self.capacity = capacity
-        self._items: OrderedDict[tuple[str, str, str], CachedText] = OrderedDict()
-        self.hits = 0
-        self.misses = 0
+        self.disk_dir = Path(disk_dir) if disk_dir is not None else None
+        self.memory: OrderedDict[str, CachedText] = OrderedDict()
+        self.hits = self.disk_hits = self.misses = 0
 
-    def get(self, key: tuple[str, str, str]) -> CachedText | None:
-        item = self._items.get(key)
-        if item is None:
+    def key(self, prompt: str) -> str:
+        return cache_key(prompt, self.encoder_id, self.dtype)
+
+    def _path(self, key: str) -> Path:
+        assert self.disk_dir is not None
+        return self.disk_dir / key[:2] / f"{key}.safetensors"
+
+    def get(self, prompt: str) -> CachedText | None:
+        key = self.key(prompt)
+        if key in self.memory:
+            self.memory.move_to_end(key)
+            self.hits += 1
+            return self.memory[key]
+        entry = self._read(key, prompt) if self.disk_dir is not None else None
+        if entry is None:
             self.misses += 1
             return None
-        self._items.move_to_end(key)
-        self.hits += 1
-        return item
+        self.disk_hits += 1
+        self._remember(key, entry)
+        return entry
 
-    def put(self, key: tuple[str, str, str], item: CachedText) -> None:
-        if self.capacity == 0:
-            return
-        self._items[key] = item
-        self._items.move_to_end(key)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
+    def put(self, prompt: str, entry: CachedText) -> None:
+        key = self.key(prompt)
+        entry = CachedText(entry.ctxt.detach().float().cpu().contiguous(), entry.vtxt.detach().float().cpu().contiguous(), tuple(entry.warnings))
+        self._remember(key, entry)
+        if self.disk_dir is not None:
+            self._write(key, prompt, entry)
 
-    def __len__(self) -> int:
-        return len(self._items)
+    def _remember(self, key: str, entry: CachedText) -> None:
+        self.memory[key] = entry
+        self.memory.move_to_end(key)
+        while len(self.memory) > self.capacity:
+            self.memory.popitem(last=False)
+
+    def _write(self, key: str, prompt: str, entry: CachedText) -> None:
+        from safetensors.torch import save_file
+
+        path = self._path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {"prompt": prompt, "encoder_id": self.encoder_id, "dtype": self.dtype, "warnings": json.dumps(list(entry.warnings))}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            save_file({"ctxt": entry.ctxt, "vtxt": entry.vtxt}, tmp, metadata=meta)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+
+    def _read(self, key: str, prompt: str) -> CachedText | None:
+        from safetensors import safe_open
+
+        path = self._path(key)
+        if not path.is_file():
+            return None
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                if (meta.get("prompt"), meta.get("encoder_id"), meta.get("dtype")) != (prompt, self.encoder_id, self.dtype):
+                    return None  # a hash collision or a foreign file: treat as a miss
+                return CachedText(f.get_tensor("ctxt"), f.get_tensor("vtxt"), tuple(json.loads(meta.get("warnings", "[]"))))
+        except Exception:  # a truncated or corrupt file is a miss, never an error
+            return None

@@ -23,7 +23,7 @@ def engine(parity, tmp_path_factory):
 
     os.environ.setdefault("MOTIONBRIDGE_HOME", str(tmp_path_factory.mktemp("home")))
     torch.set_num_threads(2)
-    from motionbridge.daemon.engine.fast import FastEngine
+    from motionbridge.daemon.engine.fast_runtime import FastEngine
 
     return FastEngine.from_parity(parity)
 
@@ -119,7 +119,7 @@ def test_generate_and_cancel(few_steps, fixture_data):
 
 
 def test_text_cache_lru():
-    from motionbridge.daemon.engine.text_cache import CachedText, TextCache
+    from motionbridge.daemon.engine.text_cache_runtime import CachedText, TextCache
 
     cache = TextCache(2)
     item = CachedText(torch.zeros(1, 2), torch.zeros(3, 2), 1, ())
@@ -134,7 +134,7 @@ def test_text_cache_lru():
 
 
 def test_oom_split_plan():
-    from motionbridge.daemon.engine.fast import FastEngine
+    from motionbridge.daemon.engine.fast_runtime import FastEngine
 
     assert FastEngine._split([(0, (1, 2)), (1, (3,)), (2, (4,))]) == [[(0, (1, 2))], [(1, (3,)), (2, (4,))]]
     assert FastEngine._split([(0, (1, 2, 3))]) == [[(0, (1,))], [(0, (2, 3))]]

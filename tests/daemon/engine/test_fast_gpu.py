@@ -36,7 +36,7 @@ def _rows(engine, cases, exp):
 
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_fast_engine_cuda(parity, tmp_path, monkeypatch, dtype):
-    from motionbridge.daemon.engine.fast import FastEngine
+    from motionbridge.daemon.engine.fast_runtime import FastEngine
     from motionbridge.daemon.model.pipeline import MotionPipeline
 
     monkeypatch.setenv("MOTIONBRIDGE_HOME", str(tmp_path))

@@ -1,0 +1,81 @@
+"""CUDA-graph replay of one Euler step, per static batch shape.
+
+The DiT is host-bound at these sizes (thousands of small kernels per call), so each
+(rows, frames bucket, text bucket) shape is captured once and replayed for every step. The
+captured step reads its inputs from the buffers it was captured with; a new batch of the same
+shape is copied into them before the first replay.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import Tensor
+
+from motionbridge.daemon.model.sampling import time_grid
+
+from .sampler import Batch, StepHook
+
+
+def _copy_batch(dst: Batch, src: Batch) -> None:
+    for name in ("x0", "ctxt", "vtxt", "x_mask", "ctxt_mask", "guided_index", "cfg", "guided_rows"):
+        getattr(dst, name).copy_(getattr(src, name))
+
+
+class CapturedStep:
+    def __init__(self, batch: Batch, make_step, pool) -> None:
+        self.batch = batch
+        self.step = make_step(batch)  # closes over batch's tensors, which become the static inputs
+        self.x = batch.x0.clone()
+        self.t0 = torch.zeros((), device=self.x.device)
+        self.dt = torch.zeros((), device=self.x.device)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):  # warm-up outside capture (lazy inits, autotuning)
+            for _ in range(2):
+                self.step(self.x.clone(), self.t0, self.dt)
+        torch.cuda.current_stream().wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph, pool=pool):
+            self.x_next, self.v = self.step(self.x, self.t0, self.dt)
+
+    def run(self, batch: Batch, steps: int, on_step: StepHook | None = None) -> Tensor:
+        if batch is not self.batch:
+            _copy_batch(self.batch, batch)
+        self.x.copy_(self.batch.x0)
+        grid = time_grid(steps, self.x.device)
+        dts = grid[1:] - grid[:-1]
+        for k in range(steps):
+            self.t0.copy_(grid[k])
+            self.dt.copy_(dts[k])
+            self.graph.replay()
+            if on_step is not None and on_step(k + 1, grid[k], self.x, self.v):
+                return self.x_next.clone()
+            self.x.copy_(self.x_next)
+        return self.x.clone()
+
+
+class GraphCache:
+    """LRU of captured steps keyed by batch shape; all share one memory pool."""
+
+    def __init__(self, capacity: int = 16) -> None:
+        self.capacity = capacity
+        self.pool = None
+        self.entries: OrderedDict[tuple, CapturedStep] = OrderedDict()
+
+    def get(self, key: tuple, batch: Batch, make_step) -> CapturedStep:
+        if key in self.entries:
+            self.entries.move_to_end(key)
+            return self.entries[key]
+        if self.pool is None:
+            self.pool = torch.cuda.graph_pool_handle()
+        while len(self.entries) >= self.capacity:
+            self.entries.popitem(last=False)
+        entry = CapturedStep(batch, make_step, self.pool)
+        self.entries[key] = entry
+        return entry
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.pool = None

@@ -1,0 +1,158 @@
+"""Text conditioning for the fast engine: prefix KV-cache, trimming, optional layer streaming.
+
+Same features as `model.text_encoder.TextEncoder.encode` (README items 1-4), computed faster:
+- the chat-template prefix (system prompt up to the user text, `crop_start` tokens) is the
+  same for every prompt, and Qwen is causal, so its keys/values are computed once and reused;
+- the user part is padded only to the longest prompt of the batch instead of 128 tokens (pad
+  tokens come after the valid ones, so causal attention never lets them change valid rows);
+- in low-VRAM mode the decoder layers live in pinned CPU memory and are streamed to the GPU
+  one at a time (offload.py).
+Returns per prompt the valid ctxt rows and the pooled CLIP vector.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from motionbridge.daemon.model.text_encoder import CLIP_MAX_TOKENS, _chat, find_crop_start
+
+from .text_cache import CachedText
+
+
+def encoder_identity(*folders: str | Path) -> str:
+    """Cheap digest of text-encoder folders: configs in full, weight files by name, size and
+    their first and last MiB (hashing 16 GB at every start would cost more than it saves)."""
+    h = hashlib.sha256()
+    for folder in folders:
+        folder = Path(folder)
+        for path in sorted(folder.iterdir()):
+            if path.suffix == ".json":
+                h.update(path.name.encode() + path.read_bytes())
+            elif path.suffix in (".safetensors", ".bin"):
+                size = path.stat().st_size
+                h.update(f"{path.name}:{size}".encode())
+                with path.open("rb") as f:
+                    h.update(f.read(1 << 20))
+                    f.seek(max(0, size - (1 << 20)))
+                    h.update(f.read(1 << 20))
+    return h.hexdigest()[:32]
+
+
+class FastTextEncoder:
+    def __init__(
+        self,
+        llm_tokenizer,
+        llm,
+        clip_tokenizer,
+        clip,
+        *,
+        max_length: int = 128,
+        device: torch.device | str = "cpu",
+        encoder_id: str = "unknown",
+        prefix_cache: bool = True,
+        streamer=None,
+    ) -> None:
+        self.llm_tokenizer = llm_tokenizer
+        self.llm = llm
+        self.clip_tokenizer = clip_tokenizer
+        self.clip = clip
+        self.max_length = max_length
+        self.device = torch.device(device)
+        self.encoder_id = encoder_id
+        self.streamer = streamer  # offload.LayerStreamer when the LLM lives on the CPU
+        self.crop_start = find_crop_start(llm_tokenizer)
+        self.llm_max_tokens = self.crop_start + max_length
+        self.use_prefix_cache = prefix_cache
+        self._prefix: tuple[Tensor, list[tuple[Tensor, Tensor]]] | None = None
+
+    @classmethod
+    def from_text_encoder(cls, te, encoder_id: str, device=None, low_vram: bool = False, **kw) -> "FastTextEncoder":
+        """Wrap `model.text_encoder.TextEncoder`; `low_vram` streams its Qwen layers to `device`."""
+        device = torch.device(device or te.device)
+        streamer = None
+        if low_vram:
+            from .offload import LayerStreamer
+
+            streamer = LayerStreamer(te.llm, device)
+        clip = te.clip.to(device)
+        return cls(te.llm_tokenizer, te.llm, te.clip_tokenizer, clip, max_length=te.max_length, device=device, encoder_id=encoder_id, streamer=streamer, **kw)
+
+    @property
+    def dtype_name(self) -> str:
+        return str(next(self.llm.parameters()).dtype).removeprefix("torch.")
+
+    # -- LLM ----------------------------------------------------------------------------------
+
+    def _llm(self, ids: Tensor, mask: Tensor, past=None) -> Tensor:
+        mask = mask.to(self.device)
+        if self.streamer is not None:
+            embeds = self.streamer.embed(ids)
+            return self.llm(inputs_embeds=embeds, attention_mask=mask, past_key_values=past, use_cache=past is not None).last_hidden_state
+        return self.llm(input_ids=ids.to(self.device), attention_mask=mask, past_key_values=past, use_cache=past is not None).last_hidden_state
+
+    def _prefix_kv(self, prefix_ids: Tensor) -> list[tuple[Tensor, Tensor]]:
+        if self._prefix is not None and torch.equal(self._prefix[0], prefix_ids):
+            return self._prefix[1]
+        mask = torch.ones_like(prefix_ids)
+        embeds_or_ids = prefix_ids[None]
+        kw = dict(attention_mask=mask[None].to(self.device), use_cache=True)
+        if self.streamer is not None:
+            out = self.llm(inputs_embeds=self.streamer.embed(embeds_or_ids), **kw)
+        else:
+            out = self.llm(input_ids=embeds_or_ids.to(self.device), **kw)
+        kv = [(k.detach(), v.detach()) for k, v in out.past_key_values.to_legacy_cache()]
+        self._prefix = (prefix_ids.clone(), kv)
+        return kv
+
+    def tokenize(self, prompts: Sequence[str]) -> tuple[Tensor, Tensor, list[str]]:
+        rendered = [_chat(self.llm_tokenizer, p) for p in prompts]
+        warnings = []
+        for p, text in zip(prompts, rendered):
+            n = len(self.llm_tokenizer(text)["input_ids"])
+            warnings.append(
+                f"prompt is {n - self.crop_start} tokens, over the model's {self.max_length}; the end was cut off: {p[:40]!r}..."
+                if n > self.llm_max_tokens else ""
+            )
+        enc = self.llm_tokenizer(rendered, truncation=True, padding="longest", max_length=self.llm_max_tokens, return_tensors="pt")
+        return enc["input_ids"], enc["attention_mask"], warnings
+
+    @torch.no_grad()
+    def encode_llm(self, prompts: Sequence[str]) -> tuple[list[Tensor], list[str]]:
+        """Valid ctxt rows per prompt (float32, on the device) and per-prompt warnings ('' if none)."""
+        from transformers import DynamicCache
+
+        ids, mask, warnings = self.tokenize(prompts)
+        lengths = (mask.sum(-1) - self.crop_start).clamp(0, self.max_length)
+        cs = self.crop_start
+        prefix = ids[0, :cs]
+        same_prefix = bool((ids[:, :cs] == prefix).all()) and bool(mask[:, :cs].all())
+        if self.use_prefix_cache and same_prefix and int(lengths.min()) > 0:
+            kv = self._prefix_kv(prefix)
+            b = ids.shape[0]
+            past = DynamicCache.from_legacy_cache(tuple((k.expand(b, -1, -1, -1).contiguous(), v.expand(b, -1, -1, -1).contiguous()) for k, v in kv))
+            hidden = self._llm(ids[:, cs:], mask, past)
+        else:
+            hidden = self._llm(ids, mask)[:, cs:]
+        rows = [hidden[i, : int(lengths[i])].float() for i in range(len(prompts))]
+        return rows, warnings
+
+    # -- CLIP ---------------------------------------------------------------------------------
+
+    @torch.no_grad()
+    def encode_clip(self, prompts: Sequence[str]) -> Tensor:
+        enc = self.clip_tokenizer(list(prompts), truncation=True, padding=True, max_length=CLIP_MAX_TOKENS, return_tensors="pt")
+        out = self.clip(input_ids=enc["input_ids"].to(self.device), attention_mask=enc["attention_mask"].to(self.device))
+        return out.pooler_output.float()  # (B, Dv)
+
+    def encode(self, prompts: Sequence[str]) -> list[CachedText]:
+        rows, warnings = self.encode_llm(prompts)
+        vtxt = self.encode_clip(prompts)
+        return [CachedText(r, vtxt[i : i + 1], (w,) if w else ()) for i, (r, w) in enumerate(zip(rows, warnings))]
+
+    def describe(self) -> dict:
+        return {"encoder_id": self.encoder_id, "dtype": self.dtype_name, "crop_start": self.crop_start, "prefix_cache": self.use_prefix_cache, "streamed": self.streamer is not None}
