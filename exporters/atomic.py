@@ -31,6 +31,10 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         raise ExportError(exc.errno, f"cannot write to {folder}: {exc.strerror}") from exc
     os.close(fd)
     tmp = Path(tmp_name)
+    # mkstemp makes 0600 files; takes land on shared farm storage, so honour the umask instead
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:

@@ -1,0 +1,132 @@
+"""Turning a window of takes into clips: on an in-process engine or through a daemon.
+
+Takes that share prompt, duration, cfg and game flag become one GenerationRequest with
+several seeds, so the text encoders run once per prompt; one window is one engine call.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Protocol, Sequence
+
+from motionbridge.daemon.engine.api import Engine, GenerationRequest
+from motionbridge.rigs import Clip
+
+from .takes import Take
+
+
+@dataclass
+class Generated:
+    take: Take
+    clip: Clip | None
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    model_hash: str = ""
+    model_name: str = ""
+
+
+class Generator(Protocol):
+    def generate(self, takes: Sequence[Take]) -> list[Generated]: ...
+
+
+def group_requests(takes: Sequence[Take]) -> list[tuple[GenerationRequest, list[Take]]]:
+    """One request per (prompt, duration, cfg, game flag); seeds in take order. A seed that
+    repeats under the same prompt (two rows alike) opens a second request."""
+    groups: list[tuple[tuple, list[Take]]] = []
+    for take in takes:
+        key = (take.prompt, take.duration_s, take.cfg, take.game_feat)
+        for gkey, members in groups:
+            if gkey == key and all(m.seed != take.seed for m in members):
+                members.append(take)
+                break
+        else:
+            groups.append((key, [take]))
+    out = []
+    for i, (key, members) in enumerate(groups):
+        prompt, duration, cfg, game_feat = key
+        request = GenerationRequest(prompt, duration, tuple(m.seed for m in members), cfg, game_feat, request_id=f"g{i}")
+        out.append((request, members))
+    return out
+
+
+def windows(takes: Iterable[Take], size: int) -> Iterator[list[Take]]:
+    window: list[Take] = []
+    for take in takes:
+        window.append(take)
+        if len(window) >= size:
+            yield window
+            window = []
+    if window:
+        yield window
+
+
+class EngineGenerator:
+    """In-process: one engine call per window."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def generate(self, takes: Sequence[Take]) -> list[Generated]:
+        groups = group_requests(takes)
+        start = time.perf_counter()
+        try:
+            results = self.engine.generate([request for request, _ in groups])
+        except Exception as exc:  # the whole call failed: every take of it fails, the run goes on
+            return [Generated(t, None, f"generation failed: {type(exc).__name__}: {exc}") for t in takes]
+        per_take = (time.perf_counter() - start) / max(1, len(takes))
+        by_key = {(r.request_id, r.seed): r for r in results}
+        out = []
+        for request, members in groups:
+            for take in members:
+                result = by_key.get((request.request_id, take.seed))
+                if result is None:
+                    out.append(Generated(take, None, "the engine returned no take for this seed"))
+                    continue
+                timings = {"generate_s": per_take, **{f"engine_{k}": float(v) for k, v in result.timings.items()}}
+                out.append(Generated(
+                    take, result.clip, None, tuple(result.warnings), timings,
+                    getattr(self.engine, "model_hash", ""), getattr(self.engine, "model_name", ""),
+                ))
+        return out
+
+
+class ServerGenerator:
+    """Through a running daemon: every request goes in at batch priority, then we wait."""
+
+    def __init__(self, endpoint: str, timeout_s: float = 3600.0):
+        from motionbridge.dcc_plugin.core.client import MotionBridgeClient
+
+        self.client = MotionBridgeClient(endpoint)
+        self.timeout_s = timeout_s
+
+    def generate(self, takes: Sequence[Take]) -> list[Generated]:
+        groups = group_requests(takes)
+        start = time.perf_counter()
+        handles = []
+        for request, members in groups:
+            try:
+                handles.append((self.client.generate(request.prompt, request.duration_s, list(request.seeds), request.cfg, priority="batch"), members))
+            except Exception as exc:
+                handles.append((exc, members))
+        out = []
+        for handle, members in handles:
+            try:
+                if isinstance(handle, Exception):
+                    raise handle
+                clips = handle.wait(self.timeout_s)
+                if len(clips) != len(members):
+                    raise RuntimeError(f"daemon returned {len(clips)} takes for {len(members)} seeds")
+            except Exception as exc:
+                out.extend(Generated(t, None, f"daemon request failed: {type(exc).__name__}: {exc}") for t in members)
+                continue
+            per_take = (time.perf_counter() - start) / max(1, len(takes))
+            for take, clip in zip(members, clips):
+                meta = clip.metadata
+                out.append(Generated(
+                    take, clip, None, tuple(meta.get("warnings", ())), {"generate_s": per_take},
+                    str(meta.get("hash") or meta.get("model_hash") or ""), str(meta.get("model", "")),
+                ))
+        order = {t.index: i for i, t in enumerate(takes)}
+        return sorted(out, key=lambda g: order[g.take.index])
