@@ -1,0 +1,36 @@
+"""Comparing two batch output folders take by take."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from motionbridge.daemon.batch import manifest
+
+# manifest fields that legitimately differ between runs
+VOLATILE = {"finished_at", "timings", "files", "preview"}
+
+
+def assert_same_outputs(a: Path, b: Path) -> None:
+    """Same take files, same manifest content; NPZ arrays identical (zip timestamps aside),
+    other formats byte-identical where the writer is deterministic, else same size."""
+    ea, eb = manifest.read_latest(a), manifest.read_latest(b)
+    assert sorted(ea) == sorted(eb) and ea, (sorted(ea), sorted(eb))
+    for i in ea:
+        x = {k: v for k, v in ea[i].items() if k not in VOLATILE}
+        y = {k: v for k, v in eb[i].items() if k not in VOLATILE}
+        assert x == y, (i, x, y)
+        assert [f["path"] for f in ea[i]["files"]] == [f["path"] for f in eb[i]["files"]]
+        for fa, fb in zip(ea[i]["files"], eb[i]["files"]):
+            if fa["format"] == "npz":
+                with np.load(a / fa["path"], allow_pickle=False) as da, np.load(b / fb["path"], allow_pickle=False) as db:
+                    assert sorted(da.files) == sorted(db.files)
+                    for key in da.files:
+                        if key == "metadata_json":
+                            assert json.loads(str(da[key])) == json.loads(str(db[key]))
+                        else:
+                            np.testing.assert_array_equal(da[key], db[key], err_msg=f"{fa['path']}:{key}")
+            else:
+                assert fa["bytes"] == fb["bytes"], (fa, fb)
