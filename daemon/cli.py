@@ -97,4 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # python -m motionbridge.daemon.cli
-    sys.exit(main())
+    # Run the imported module's main, not this __main__ copy: subcommands raise
+    # motionbridge.daemon.cli.CliError, which must be the class main() catches.
+    from motionbridge.daemon.cli import main as _package_main
+
+    sys.exit(_package_main())

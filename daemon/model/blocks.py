@@ -1,0 +1,75 @@
+"""Double-stream (separate motion/text weights, joint attention) and single-stream blocks."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .config import NetworkConfig
+from .layers import MLP, Modulation, activation, apply_rope, attention, modulate, qk_norm, split_heads
+
+
+class DoubleStreamBlock(nn.Module):
+    def __init__(self, cfg: NetworkConfig) -> None:
+        super().__init__()
+        d, hd = cfg.feat_dim, cfg.head_dim
+        self.num_heads = cfg.num_heads
+        for side in ("motion", "text"):
+            setattr(self, f"{side}_mod", Modulation(d, 6))
+            setattr(self, f"{side}_norm1", nn.LayerNorm(d, elementwise_affine=False, eps=1e-6))
+            setattr(self, f"{side}_qkv", nn.Linear(d, 3 * d, bias=cfg.qkv_bias))
+            setattr(self, f"{side}_q_norm", qk_norm(cfg.qk_norm_type, hd))
+            setattr(self, f"{side}_k_norm", qk_norm(cfg.qk_norm_type, hd))
+            setattr(self, f"{side}_out_proj", nn.Linear(d, d, bias=cfg.qkv_bias))
+            setattr(self, f"{side}_norm2", nn.LayerNorm(d, elementwise_affine=False, eps=1e-6))
+            setattr(self, f"{side}_mlp", MLP(d, cfg.mlp_hidden_dim, cfg.mlp_act_type))
+
+    def _qkv(self, side: str, feat: Tensor, shift: Tensor, scale: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        h = modulate(getattr(self, f"{side}_norm1")(feat), shift, scale)
+        q, k, v = split_heads(getattr(self, f"{side}_qkv")(h), self.num_heads)
+        return getattr(self, f"{side}_q_norm")(q).to(v), getattr(self, f"{side}_k_norm")(k).to(v), v
+
+    def _finish(self, side: str, feat: Tensor, attn: Tensor, mods: tuple[Tensor, ...]) -> Tensor:
+        _, _, gate_attn, shift_mlp, scale_mlp, gate_mlp = mods
+        feat = feat + getattr(self, f"{side}_out_proj")(attn) * gate_attn
+        mlp_in = modulate(getattr(self, f"{side}_norm2")(feat), shift_mlp, scale_mlp)
+        return feat + getattr(self, f"{side}_mlp")(mlp_in) * gate_mlp
+
+    def forward(self, motion: Tensor, text: Tensor, adapter: Tensor, mask: Tensor, rope: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        m_mods = self.motion_mod(adapter).chunk(6, dim=-1)
+        t_mods = self.text_mod(adapter).chunk(6, dim=-1)
+        mq, mk, mv = self._qkv("motion", motion, m_mods[0], m_mods[1])
+        tq, tk, tv = self._qkv("text", text, t_mods[0], t_mods[1])
+        q, k = apply_rope(torch.cat((mq, tq), 1), torch.cat((mk, tk), 1), *rope)
+        attn = attention(q, k, torch.cat((mv, tv), 1), mask)
+        split = motion.shape[1]
+        motion = self._finish("motion", motion, attn[:, :split], m_mods)
+        text = self._finish("text", text, attn[:, split:], t_mods)
+        return motion, text
+
+
+class SingleStreamBlock(nn.Module):
+    def __init__(self, cfg: NetworkConfig) -> None:
+        super().__init__()
+        d, hd = cfg.feat_dim, cfg.head_dim
+        self.num_heads = cfg.num_heads
+        self.feat_dim = d
+        self.mlp_hidden_dim = cfg.mlp_hidden_dim
+        self.modulation = Modulation(d, 3)
+        self.norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.linear1 = nn.Linear(d, 3 * d + self.mlp_hidden_dim, bias=cfg.qkv_bias)
+        self.linear2 = nn.Linear(d + self.mlp_hidden_dim, d, bias=cfg.qkv_bias)
+        self.q_norm = qk_norm(cfg.qk_norm_type, hd)
+        self.k_norm = qk_norm(cfg.qk_norm_type, hd)
+        self.mlp_act = activation(cfg.mlp_act_type)
+
+    def forward(self, x: Tensor, adapter: Tensor, mask: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
+        shift, scale, gate = self.modulation(adapter).chunk(3, dim=-1)
+        h = modulate(self.norm(x), shift, scale)
+        qkv, mlp_hidden = torch.split(self.linear1(h), [3 * self.feat_dim, self.mlp_hidden_dim], dim=-1)
+        q, k, v = split_heads(qkv, self.num_heads)
+        q = self.q_norm(q).to(v)
+        k = self.k_norm(k).to(v)
+        q, k = apply_rope(q, k, *rope)
+        attn = attention(q, k, v, mask)
+        return x + self.linear2(torch.cat((attn, self.mlp_act(mlp_hidden)), 2)) * gate

@@ -1,0 +1,194 @@
+"""Latent -> motion: denormalise, rot6d -> rotations, smoothing, FK + LBS, ground alignment.
+
+Follows the official decoder (README items 22-27): std entries below 1e-3 are zeroed, rot6d
+is read as two matrix *columns*, joint rotations are smoothed by a Gaussian-weighted
+quaternion average (Markley's eigenvector method), root translation by a Savitzky-Golay
+filter in float32 (scipy, as the official code), then the wooden body model is posed and the
+lowest vertex over the whole take sets the ground.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from motionbridge.rigs.smplx import BodyModelAssets, load_body_model
+
+NUM_MODEL_JOINTS = 22  # root + 21 body joints in the latent
+STD_EPS = 1e-3
+
+
+@dataclass
+class DecodedMotion:
+    latent_denorm: Tensor  # (B, L, 201)
+    rot6d: Tensor  # (B, L, 22, 6) smoothed
+    transl: Tensor  # (B, L, 3) smoothed, ground-aligned
+    keypoints3d: Tensor  # (B, L, 52, 3) FK joints without translation, ground-aligned in y
+    root_rotations_mat: Tensor  # (B, L, 3, 3)
+    min_y: Tensor  # (B,)
+
+    def rotations(self) -> Tensor:
+        """(B, L, 22, 3, 3) local joint rotation matrices (smoothed)."""
+        return rot6d_to_matrix(self.rot6d)
+
+
+def denormalize(latent: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    std = torch.where(std < STD_EPS, torch.zeros_like(std), std)
+    return latent * std + mean
+
+
+def rot6d_to_matrix(r6: Tensor) -> Tensor:
+    """(..., 6) read row-major as 3x2; its two columns are Gram-Schmidt-ed into R[:, :2]."""
+    m = r6.reshape(*r6.shape[:-1], 3, 2)
+    a1, a2 = m[..., 0], m[..., 1]
+    b1 = F.normalize(a1, dim=-1)
+    b2 = F.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1, dim=-1)
+    b3 = torch.cross(b1, b2, dim=-1)
+    return torch.stack((b1, b2, b3), dim=-1)
+
+
+def matrix_to_rot6d(m: Tensor) -> Tensor:
+    return m[..., :, :2].reshape(*m.shape[:-2], 6)
+
+
+def matrix_to_quaternion_wxyz(m: Tensor) -> Tensor:
+    """Branch-free: the largest of the four candidate forms is taken per element."""
+    m00, m01, m02 = m[..., 0, 0], m[..., 0, 1], m[..., 0, 2]
+    m10, m11, m12 = m[..., 1, 0], m[..., 1, 1], m[..., 1, 2]
+    m20, m21, m22 = m[..., 2, 0], m[..., 2, 1], m[..., 2, 2]
+    sq = torch.stack((1 + m00 + m11 + m22, 1 + m00 - m11 - m22, 1 - m00 + m11 - m22, 1 - m00 - m11 + m22), -1)
+    root = torch.sqrt(sq.clamp_min(0))
+    candidates = torch.stack(
+        (
+            torch.stack((root[..., 0] ** 2, m21 - m12, m02 - m20, m10 - m01), -1),
+            torch.stack((m21 - m12, root[..., 1] ** 2, m10 + m01, m02 + m20), -1),
+            torch.stack((m02 - m20, m10 + m01, root[..., 2] ** 2, m12 + m21), -1),
+            torch.stack((m10 - m01, m20 + m02, m21 + m12, root[..., 3] ** 2), -1),
+        ),
+        -2,
+    ) / (2.0 * root.clamp_min(0.1)[..., None])
+    best = sq.argmax(-1)
+    q = torch.gather(candidates, -2, best[..., None, None].expand(*best.shape, 1, 4)).squeeze(-2)
+    return F.normalize(q, dim=-1)
+
+
+def quaternion_wxyz_to_matrix(q: Tensor) -> Tensor:
+    w, x, y, z = q.unbind(-1)
+    s = 2.0 / (q * q).sum(-1)
+    return torch.stack(
+        (
+            1 - s * (y * y + z * z), s * (x * y - z * w), s * (x * z + y * w),
+            s * (x * y + z * w), 1 - s * (x * x + z * z), s * (y * z - x * w),
+            s * (x * z - y * w), s * (y * z + x * w), 1 - s * (x * x + y * y),
+        ),
+        -1,
+    ).reshape(*q.shape[:-1], 3, 3)
+
+
+def gaussian_taps(sigma: float = 1.0) -> Tensor:
+    radius = int(4 * sigma + 0.5)
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    w = torch.exp(-0.5 * (x / sigma) ** 2)
+    return w / w.sum()
+
+
+def smooth_rotations(rot6d: Tensor, sigma: float = 1.0) -> Tensor:
+    """(B, L, J, 6) -> smoothed rot6d. Per joint and frame, the weighted quaternion average is
+    the top eigenvector of sum w q q^T (edges repeat the end frames). Only q q^T enters, so
+    quaternion signs need no care. Accumulated in float64 like the official code."""
+    q = matrix_to_quaternion_wxyz(rot6d_to_matrix(rot6d).double())  # (B, L, J, 4)
+    taps = gaussian_taps(sigma).to(q.device)
+    radius = (len(taps) - 1) // 2
+    length = q.shape[1]
+    idx = (torch.arange(length, device=q.device)[:, None] + torch.arange(-radius, radius + 1, device=q.device)[None, :]).clamp(0, length - 1)
+    window = q[:, idx]  # (B, L, K, J, 4)
+    outer = window[..., :, None] * window[..., None, :]  # (B, L, K, J, 4, 4)
+    acc = (outer * taps.view(1, 1, -1, 1, 1, 1)).sum(2) / taps.sum()
+    _, vecs = torch.linalg.eigh(acc)
+    avg = vecs[..., -1]  # eigenvalues ascending: the last is the largest
+    out = matrix_to_rot6d(quaternion_wxyz_to_matrix(avg))
+    return out.to(rot6d.dtype)
+
+
+def smooth_translation(transl: Tensor, window_length: int = 11, polyorder: int = 5) -> Tensor:
+    """scipy's savgol_filter per batch item and coordinate on float32 data (its edge fit runs
+    in the input dtype, so float64 here would differ by ~1e-4 at the first/last frames)."""
+    from scipy.signal import savgol_filter
+
+    data = transl.detach().cpu().numpy().astype(np.float32)
+    out = np.empty_like(data)
+    for b in range(data.shape[0]):
+        for c in range(data.shape[2]):
+            out[b, :, c] = savgol_filter(data[b, :, c], window_length, polyorder)
+    return torch.from_numpy(out).to(transl.device)
+
+
+class BodyModel:
+    """The wooden mannequin as torch tensors, with a precomputed skinning matrix for vertex y."""
+
+    def __init__(self, assets: BodyModelAssets | None = None, device: torch.device | str = "cpu") -> None:
+        a = assets or load_body_model()
+        self.parents = [int(p) for p in a.parents]
+        self.num_joints = len(self.parents)
+        self.j_template = torch.from_numpy(np.array(a.j_template, dtype=np.float64)).to(device)
+        rel = self.j_template.clone()
+        rel[1:] = self.j_template[1:] - self.j_template[self.parents[1:]]
+        self.rel_offsets = rel
+        verts = torch.from_numpy(np.array(a.v_template, dtype=np.float64))
+        weights = torch.zeros(len(verts), self.num_joints, dtype=torch.float64)
+        weights.scatter_add_(1, torch.from_numpy(a.skin_indices), torch.from_numpy(np.array(a.skin_weights, dtype=np.float64)))
+        homo = torch.cat((verts, torch.ones(len(verts), 1, dtype=torch.float64)), 1)
+        # y of a skinned vertex = sum_j W[v,j] * (row 1 of the joint's skinning transform) . [v, 1]
+        self.skin_y = (weights[:, :, None] * homo[:, None, :]).reshape(len(verts), -1).to(device)  # (V, J*4)
+
+    def pose(self, rotations: Tensor) -> tuple[Tensor, Tensor]:
+        """rotations (N, J, 3, 3) local -> (world rotations (N, J, 3, 3), joint positions (N, J, 3))."""
+        n = rotations.shape[0]
+        world_r: list[Tensor] = []
+        world_t: list[Tensor] = []
+        for j, p in enumerate(self.parents):
+            if p < 0:
+                world_r.append(rotations[:, j])
+                world_t.append(self.rel_offsets[j].expand(n, 3))
+            else:
+                world_r.append(world_r[p] @ rotations[:, j])
+                world_t.append(world_t[p] + (world_r[p] @ self.rel_offsets[j][:, None]).squeeze(-1))
+        return torch.stack(world_r, 1), torch.stack(world_t, 1)
+
+    def vertex_y(self, world_r: Tensor, world_t: Tensor) -> Tensor:
+        """(N, V) vertex heights without translation."""
+        shift = world_t - (world_r @ self.j_template[:, :, None]).squeeze(-1)  # skinning transform translation
+        rows = torch.cat((world_r[:, :, 1, :], shift[:, :, 1:2]), -1)  # (N, J, 4)
+        return rows.reshape(rows.shape[0], -1) @ self.skin_y.T
+
+
+def full_rotations(body_rot: Tensor, num_joints: int) -> Tensor:
+    """(N, 22, 3, 3) -> (N, J, 3, 3) with identity for the finger joints."""
+    n = body_rot.shape[0]
+    eye = torch.eye(3, dtype=body_rot.dtype, device=body_rot.device).expand(n, num_joints - body_rot.shape[1], 3, 3)
+    return torch.cat((body_rot, eye), 1)
+
+
+def decode_latent(latent: Tensor, mean: Tensor, std: Tensor, body: BodyModel, smooth: bool = True) -> DecodedMotion:
+    """latent (B, L, 201) cropped to the take length -> DecodedMotion (float32 outputs)."""
+    denorm = denormalize(latent, mean, std)
+    b, length = denorm.shape[:2]
+    transl = denorm[..., 0:3]
+    rot6d = denorm[..., 3 : 3 + 6 * NUM_MODEL_JOINTS].reshape(b, length, NUM_MODEL_JOINTS, 6)
+    if smooth:
+        rot6d = smooth_rotations(rot6d)
+        transl = smooth_translation(transl)
+    rotm = rot6d_to_matrix(rot6d)
+    rot64 = full_rotations(rotm.double().reshape(b * length, NUM_MODEL_JOINTS, 3, 3), body.num_joints)
+    world_r, joints = body.pose(rot64.to(body.j_template.device))
+    heights = body.vertex_y(world_r, joints).reshape(b, length, -1) + transl[..., 1:2].double().to(joints.device)
+    min_y = heights.amin(dim=(1, 2)).to(torch.float32).to(latent.device)
+    k3d = joints.reshape(b, length, body.num_joints, 3).to(torch.float32).to(latent.device).clone()
+    k3d[..., 1] -= min_y[:, None, None]
+    transl = transl.clone()
+    transl[..., 1] -= min_y[:, None]
+    return DecodedMotion(denorm, rot6d, transl, k3d, rotm[:, :, 0], min_y)

@@ -1,0 +1,130 @@
+"""Our implementation of HY-Motion's `HunyuanMotionMMDiT` and the flow model around it.
+
+`MotionDiT` has exactly the official `motion_transformer.*` keys; `MotionFlowModel` adds the
+pipeline-level parameters (null / game features, mean / std) so that one state dict equals
+the official `latest.ckpt["model_state_dict"]`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from .blocks import DoubleStreamBlock, SingleStreamBlock
+from .config import NetworkConfig
+from .layers import FinalLayer, MLPEncoder, TimestepEncoder, rope_tables
+from .refiner import TokenRefiner
+
+NEG_INF = float("-inf")
+
+
+def joint_attention_mask(
+    motion_valid: Tensor, text_valid: Tensor, band: int | None, causal: bool = False
+) -> Tensor:
+    """Additive (B, 1, T, T) mask over [motion, text] tokens, shared by every block.
+
+    Motion->motion within the band (|i-j| <= band), invalid keys blocked for every query,
+    text queries never see motion. `band=None` with causal False means no motion band.
+    """
+    b, lm = motion_valid.shape
+    lt = text_valid.shape[1]
+    device = motion_valid.device
+    allowed = torch.cat((motion_valid, text_valid), dim=1)[:, None, None, :].expand(b, 1, lm + lt, lm + lt).clone()
+    idx = torch.arange(lm, device=device)
+    if band is not None:
+        near = (idx[None, :] - idx[:, None]).abs() <= band
+        allowed[:, :, :lm, :lm] &= near
+    elif causal:
+        allowed[:, :, :lm, :lm] &= idx[None, :] <= idx[:, None]
+    allowed[:, :, lm:, :lm] = False
+    zero = torch.zeros((), device=device)
+    return torch.where(allowed, zero, torch.full((), NEG_INF, device=device))
+
+
+class MotionDiT(nn.Module):
+    def __init__(self, cfg: NetworkConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.feat_dim
+        self.input_encoder = nn.Linear(cfg.input_dim, d)
+        self.ctxt_encoder = nn.Linear(cfg.ctxt_input_dim, d)
+        self.vtxt_encoder = MLPEncoder(cfg.vtxt_input_dim, d, "silu")
+        self.timestep_encoder = TimestepEncoder(d, "silu", time_factor=cfg.time_factor)
+        self.text_refiner = TokenRefiner(d, cfg.num_heads, cfg.text_refiner.num_layers)
+        self.double_blocks = nn.ModuleList(DoubleStreamBlock(cfg) for _ in range(cfg.num_double_blocks))
+        self.single_blocks = nn.ModuleList(SingleStreamBlock(cfg) for _ in range(cfg.num_single_blocks))
+        self.final_layer = FinalLayer(d, cfg.out_dim, cfg.final_layer_act)
+
+    def rope(self, motion_len: int, text_len: int, text_offset: int | None, device: torch.device) -> tuple[Tensor, Tensor]:
+        """Motion tokens at 0..L-1, text tokens at text_offset.. (the official code puts them
+        right after the 360-frame latent, so a trimmed latent must pass text_offset=360)."""
+        offset = motion_len if text_offset is None else text_offset
+        positions = torch.cat((torch.arange(motion_len), offset + torch.arange(text_len))).to(device)
+        cos, sin = rope_tables(positions, self.cfg.head_dim)
+        if self.cfg.apply_rope_to_single_branch:  # text tokens unrotated: cos 1, sin 0 is exact
+            cos[motion_len:] = 1.0
+            sin[motion_len:] = 0.0
+        return cos, sin
+
+    def mask(self, motion_valid: Tensor, text_valid: Tensor) -> Tensor:
+        band = self.cfg.narrowband_frames if self.cfg.mask_mode == "narrowband" else None
+        return joint_attention_mask(motion_valid, text_valid, band, causal=self.cfg.mask_mode == "causal")
+
+    def forward(
+        self,
+        x: Tensor,
+        ctxt: Tensor,
+        vtxt: Tensor,
+        timesteps: Tensor,
+        x_mask: Tensor,
+        ctxt_mask: Tensor,
+        *,
+        text_rope_offset: int | None = None,
+        rope: tuple[Tensor, Tensor] | None = None,
+        attn_mask: Tensor | None = None,
+        capture: dict[str, Tensor] | None = None,
+    ) -> Tensor:
+        """x (B, L, input_dim), ctxt (B, Lt, ctxt_dim), vtxt (B, 1, vtxt_dim), timesteps (B,),
+        masks bool (B, L) / (B, Lt). `rope`/`attn_mask` may be passed precomputed."""
+        motion = self.input_encoder(x)
+        timestep_feat = self.timestep_encoder(timesteps)
+        vtxt_feat = self.vtxt_encoder(vtxt.float())
+        adapter = timestep_feat + vtxt_feat
+        text = self.ctxt_encoder(ctxt.float())
+        text = self.text_refiner(text, timesteps, ctxt_mask)
+        lm, lt = motion.shape[1], text.shape[1]
+        if rope is None:
+            rope = self.rope(lm, lt, text_rope_offset, x.device)
+        if attn_mask is None:
+            attn_mask = self.mask(x_mask, ctxt_mask)
+        attn_mask = attn_mask.to(motion.dtype)
+        if capture is not None:
+            capture.update(timestep_feat=timestep_feat, vtxt_feat=vtxt_feat, adapter=adapter, ctxt_refined=text)
+        for i, block in enumerate(self.double_blocks):
+            motion, text = block(motion, text, adapter, attn_mask, rope)
+            if capture is not None and i == 0:
+                capture.update(double0_motion=motion, double0_text=text)
+        h = torch.cat((motion, text), 1)
+        for block in self.single_blocks:
+            h = block(h, adapter, attn_mask, rope)
+        return self.final_layer(h[:, :lm], adapter)
+
+
+class MotionFlowModel(nn.Module):
+    """The checkpoint's module tree: the DiT plus guidance features and latent statistics."""
+
+    def __init__(self, cfg: NetworkConfig) -> None:
+        super().__init__()
+        self.motion_transformer = MotionDiT(cfg)
+        self.null_vtxt_feat = nn.Parameter(torch.zeros(1, 1, cfg.vtxt_input_dim))
+        self.null_ctxt_input = nn.Parameter(torch.zeros(1, 1, cfg.ctxt_input_dim))
+        self.special_game_vtxt_feat = nn.Parameter(torch.zeros(1, 1, cfg.vtxt_input_dim))
+        self.special_game_ctxt_feat = nn.Parameter(torch.zeros(1, 1, cfg.ctxt_input_dim))
+        self.register_buffer("mean", torch.zeros(cfg.input_dim))
+        self.register_buffer("std", torch.ones(cfg.input_dim))
+
+
+def build_on_meta(cfg: NetworkConfig) -> MotionFlowModel:
+    """No memory, no random init: weights come from the checkpoint (loading.py)."""
+    with torch.device("meta"):
+        return MotionFlowModel(cfg)
