@@ -16,6 +16,7 @@ import numpy as np
 from . import quat
 
 UP_AXES = ("y", "z")
+HANDEDNESS = ("right", "left")
 UNITS = {"m": 1.0, "cm": 0.01}  # metres per unit
 
 
@@ -31,6 +32,7 @@ class Skeleton:
     rest_rotations: np.ndarray  # (J, 4) float64 xyzw, local rest orientation
     up_axis: str = "y"
     units: str = "m"
+    handedness: str = "right"  # "left": coordinates mirrored in X (Unreal, Unity)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "names", tuple(self.names))
@@ -80,6 +82,20 @@ class Skeleton:
             raise RigError(f"up_axis must be one of {UP_AXES}, not {self.up_axis!r}")
         if self.units not in UNITS:
             raise RigError(f"units must be one of {tuple(UNITS)}, not {self.units!r}")
+        if self.handedness not in HANDEDNESS:
+            raise RigError(f"handedness must be one of {HANDEDNESS}, not {self.handedness!r}")
+
+    @property
+    def levels(self) -> tuple[np.ndarray, ...]:
+        """Joint indices grouped by depth (roots first): FK runs one batched step per level."""
+        cached = self.__dict__.get("_levels")
+        if cached is None:
+            depth = np.zeros(self.num_joints, dtype=np.int64)
+            for j, p in enumerate(self.parents):
+                depth[j] = 0 if p < 0 else depth[p] + 1
+            cached = tuple(np.nonzero(depth == d)[0] for d in range(int(depth.max()) + 1))
+            object.__setattr__(self, "_levels", cached)
+        return cached
 
     def rest_world(self) -> tuple[np.ndarray, np.ndarray]:
         """World rotations (J,4) and positions (J,3) of the rest pose."""
@@ -94,6 +110,7 @@ class Skeleton:
             "rest_rotations": self.rest_rotations.tolist(),
             "up_axis": self.up_axis,
             "units": self.units,
+            "handedness": self.handedness,
         }
 
     @classmethod
@@ -105,6 +122,7 @@ class Skeleton:
             rest_rotations=np.asarray(d["rest_rotations"], dtype=np.float64),
             up_axis=d.get("up_axis", "y"),
             units=d.get("units", "m"),
+            handedness=d.get("handedness", "right"),
         )
 
 
@@ -156,20 +174,22 @@ class Clip:
 def forward_kinematics(
     skeleton: Skeleton, rotations: np.ndarray, root_translation: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """World rotations and positions; vectorised over frames, one pass over joints."""
+    """World rotations and positions; vectorised over frames and over the joints of each depth."""
     rotations = np.asarray(rotations, dtype=np.float64)
     frames = rotations.shape[0]
     n = skeleton.num_joints
     world_rot = np.empty((frames, n, 4))
     world_pos = np.empty((frames, n, 3))
-    for j in range(n):
-        p = int(skeleton.parents[j])
-        if p < 0:
-            world_rot[:, j] = rotations[:, j]
-            world_pos[:, j] = root_translation if j == 0 else skeleton.rest_translations[j]
-        else:
-            world_rot[:, j] = quat.multiply(world_rot[:, p], rotations[:, j])
-            world_pos[:, j] = world_pos[:, p] + quat.rotate(world_rot[:, p], np.broadcast_to(skeleton.rest_translations[j], (frames, 3)))
+    for level in skeleton.levels:
+        par = skeleton.parents[level]
+        if par[0] < 0:  # roots (all of depth 0)
+            world_rot[:, level] = rotations[:, level]
+            world_pos[:, level] = skeleton.rest_translations[level]
+            if level[0] == 0:
+                world_pos[:, 0] = root_translation
+            continue
+        world_rot[:, level] = quat.multiply(world_rot[:, par], rotations[:, level])
+        world_pos[:, level] = world_pos[:, par] + quat.rotate(world_rot[:, par], skeleton.rest_translations[level])
     return world_rot, world_pos
 
 
