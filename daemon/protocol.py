@@ -1,0 +1,361 @@
+"""MotionBridge wire protocol v1 (see PROTOCOL.md).
+
+A message is a list of ZeroMQ frames:
+
+    [VERSION][COMMAND][msgpack header][raw array buffer]...
+
+The header is a msgpack map. When arrays follow, `header["arrays"]` lists them in frame
+order as `[name, dtype, shape]`; buffers are raw little-endian bytes, never pickled. Every
+decode error is a ProtocolError with a stable `code` that goes back to the peer in ERROR.
+
+Light on purpose: DCC Pythons import this (stdlib, msgpack, numpy only).
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import msgpack
+import numpy as np
+
+import motionbridge.daemon.limits as limits
+
+VERSION = b"MB01"
+PROTOCOL_VERSION = 1
+
+# client -> daemon
+HELLO, GENERATE, CANCEL, STATUS, PING = "HELLO", "GENERATE", "CANCEL", "STATUS", "PING"
+# daemon -> client (HELLO and STATUS are answered with the same command; PING with PONG)
+ACCEPTED, PROGRESS, RESULT, ERROR, BUSY, PONG = "ACCEPTED", "PROGRESS", "RESULT", "ERROR", "BUSY", "PONG"
+HEARTBEAT = "HEARTBEAT"  # both ways
+
+CLIENT_COMMANDS = frozenset({HELLO, GENERATE, CANCEL, STATUS, PING, HEARTBEAT})
+DAEMON_COMMANDS = frozenset({HELLO, STATUS, PONG, ACCEPTED, PROGRESS, RESULT, ERROR, BUSY, HEARTBEAT})
+
+# Stable error codes (ERROR header "code"); clients branch on these, never on messages.
+E_BAD_VERSION = "bad_version"
+E_BAD_FRAMES = "bad_frames"
+E_BAD_COMMAND = "bad_command"
+E_BAD_HEADER = "bad_header"
+E_BAD_ARRAY = "bad_array"
+E_TOO_LARGE = "too_large"
+E_BAD_REQUEST = "bad_request"  # a field failed validation (prompt, duration, seeds, ...)
+E_DUPLICATE_ID = "duplicate_id"
+E_UNKNOWN_REQUEST = "unknown_request"
+E_CANCELLED = "cancelled"
+E_WORKER_DIED = "worker_died"
+E_OOM = "out_of_memory"
+E_ENGINE = "engine_error"
+E_SHUTTING_DOWN = "shutting_down"
+E_TIMEOUT = "timeout"  # client side: no answer in time
+E_UNREACHABLE = "unreachable"  # client side: daemon does not answer at all
+E_AUTH = "auth_rejected"  # client side: CURVE handshake refused
+E_CLOSED = "closed"  # client side: the client was closed
+E_BUSY = "busy"  # client side: raised from wait() after BUSY
+ERROR_CODES = frozenset({
+    E_BAD_VERSION, E_BAD_FRAMES, E_BAD_COMMAND, E_BAD_HEADER, E_BAD_ARRAY, E_TOO_LARGE,
+    E_BAD_REQUEST, E_DUPLICATE_ID, E_UNKNOWN_REQUEST, E_CANCELLED, E_WORKER_DIED, E_OOM,
+    E_ENGINE, E_SHUTTING_DOWN, E_TIMEOUT, E_UNREACHABLE, E_AUTH, E_CLOSED, E_BUSY,
+})
+
+# Size limits. Requests are small; results carry at most 360 frames x 55 joints of float64.
+MAX_FRAMES_PER_MESSAGE = 64
+MAX_HEADER_BYTES = 64 * 1024
+MAX_REQUEST_BYTES = 256 * 1024  # whole client message; the daemon sets ZMQ_MAXMSGSIZE from it
+MAX_REPLY_BYTES = 64 * 1024 * 1024
+MAX_ID_CHARS = 64
+MAX_ARRAY_DIMS = 5
+ARRAY_DTYPES = frozenset({"<f4", "<f8", "<i4", "<i8", "|u1"})
+
+PRIORITIES = ("interactive", "batch")
+ROOT_MOTIONS = ("world", "in_place")  # in_place zeroes the root's horizontal travel
+ROTATION_ORDER = "xyzw"
+
+
+class ProtocolError(ValueError):
+    """A malformed or invalid message; `code` is stable, the message says what to send instead."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass
+class Message:
+    command: str
+    header: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+# --------------------------------------------------------------------------- framing
+
+
+def encode(msg: Message) -> list[bytes]:
+    """Message -> frames. Arrays are sent little-endian, contiguous, in insertion order."""
+    header = dict(msg.header)
+    buffers: list[bytes] = []
+    specs = []
+    for name, array in msg.arrays.items():
+        a = np.asarray(array)
+        dtype = a.dtype.newbyteorder("<") if a.dtype.byteorder not in ("|", "<") else a.dtype
+        if dtype.str not in ARRAY_DTYPES:
+            raise ProtocolError(E_BAD_ARRAY, f"array {name!r} has dtype {a.dtype}; use one of {sorted(ARRAY_DTYPES)}")
+        a = np.ascontiguousarray(a, dtype=dtype)
+        specs.append([name, dtype.str, list(a.shape)])
+        buffers.append(a.tobytes())
+    if specs:
+        header["arrays"] = specs
+    return [VERSION, msg.command.encode("ascii"), msgpack.packb(header, use_bin_type=True), *buffers]
+
+
+def decode(frames: list[bytes], *, allowed: frozenset[str] = CLIENT_COMMANDS, max_bytes: int = MAX_REQUEST_BYTES) -> Message:
+    """Frames -> Message, validating everything; raises ProtocolError with a stable code."""
+    if not isinstance(frames, (list, tuple)) or len(frames) < 3:
+        raise ProtocolError(E_BAD_FRAMES, "a message needs at least 3 frames: version, command, msgpack header")
+    if len(frames) > MAX_FRAMES_PER_MESSAGE:
+        raise ProtocolError(E_TOO_LARGE, f"{len(frames)} frames is over the limit of {MAX_FRAMES_PER_MESSAGE}")
+    frames = [bytes(f) for f in frames]
+    total = sum(len(f) for f in frames)
+    if total > max_bytes:
+        raise ProtocolError(E_TOO_LARGE, f"message is {total} bytes, over the {max_bytes}-byte limit")
+    if frames[0] != VERSION:
+        raise ProtocolError(E_BAD_VERSION, f"unsupported protocol frame {frames[0][:8]!r}; this daemon speaks {VERSION!r}")
+    try:
+        command = frames[1].decode("ascii")
+    except UnicodeDecodeError:
+        command = ""
+    if command not in allowed:
+        raise ProtocolError(E_BAD_COMMAND, f"unknown command {frames[1][:16]!r}; send one of {', '.join(sorted(allowed))}")
+    if len(frames[2]) > MAX_HEADER_BYTES:
+        raise ProtocolError(E_TOO_LARGE, f"header is {len(frames[2])} bytes, over the {MAX_HEADER_BYTES}-byte limit")
+    header = _unpack_header(frames[2])
+    arrays = _unpack_arrays(header.pop("arrays", None), frames[3:])
+    return Message(command, header, arrays)
+
+
+def _unpack_header(raw: bytes) -> dict[str, Any]:
+    try:
+        header = msgpack.unpackb(
+            raw, raw=False, strict_map_key=True, use_list=True,
+            max_str_len=MAX_HEADER_BYTES, max_bin_len=MAX_HEADER_BYTES,
+            max_array_len=4096, max_map_len=1024, max_ext_len=0,
+        )
+    except Exception as exc:  # noqa: BLE001 - msgpack raises many types for bad input
+        raise ProtocolError(E_BAD_HEADER, f"header is not a valid msgpack map ({type(exc).__name__})") from None
+    if not isinstance(header, dict):
+        raise ProtocolError(E_BAD_HEADER, f"header must be a msgpack map, got {type(header).__name__}")
+    return header
+
+
+def _unpack_arrays(specs: object, buffers: list[bytes]) -> dict[str, np.ndarray]:
+    if specs is None:
+        if buffers:
+            raise ProtocolError(E_BAD_ARRAY, f"{len(buffers)} buffer frames but no 'arrays' list in the header")
+        return {}
+    if not isinstance(specs, list) or len(specs) != len(buffers):
+        raise ProtocolError(E_BAD_ARRAY, "header 'arrays' must list [name, dtype, shape] for each buffer frame, in order")
+    out: dict[str, np.ndarray] = {}
+    for spec, buf in zip(specs, buffers):
+        if not (isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str) and isinstance(spec[1], str)
+                and isinstance(spec[2], list)):
+            raise ProtocolError(E_BAD_ARRAY, "each 'arrays' entry must be [name, dtype, shape]")
+        name, dtype, shape = spec
+        if dtype not in ARRAY_DTYPES:
+            raise ProtocolError(E_BAD_ARRAY, f"array {name!r}: dtype {dtype!r} not allowed; use one of {sorted(ARRAY_DTYPES)}")
+        if len(shape) > MAX_ARRAY_DIMS or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31 for n in shape):
+            raise ProtocolError(E_BAD_ARRAY, f"array {name!r}: shape must be at most {MAX_ARRAY_DIMS} non-negative ints")
+        dt = np.dtype(dtype)
+        if math.prod(shape) * dt.itemsize != len(buf):
+            raise ProtocolError(E_BAD_ARRAY, f"array {name!r}: {len(buf)} bytes do not match dtype {dtype} shape {shape}")
+        if name in out:
+            raise ProtocolError(E_BAD_ARRAY, f"array {name!r} appears twice")
+        out[name] = np.frombuffer(buf, dtype=dt).reshape(shape).copy()
+    return out
+
+
+# --------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True)
+class GenerateSpec:
+    """A validated GENERATE request."""
+
+    id: str
+    prompt: str
+    duration_s: float
+    seeds: tuple[int, ...]
+    cfg: float
+    model: str | None
+    preview_every: int
+    priority: str
+    root_motion: str
+    game_feat: bool
+    warnings: tuple[str, ...] = ()
+
+    def to_header(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "prompt": self.prompt, "duration_s": self.duration_s, "seeds": list(self.seeds),
+            "cfg": self.cfg, "model": self.model, "fps": limits.FPS, "preview_every": self.preview_every,
+            "priority": self.priority, "root_motion": self.root_motion, "game_feat": self.game_feat,
+        }
+
+
+GENERATE_FIELDS = frozenset({"id", "prompt", "duration_s", "seeds", "cfg", "model", "fps", "preview_every",
+                             "priority", "root_motion", "game_feat"})
+
+
+def check_id(value: object) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= MAX_ID_CHARS or not value.isprintable():
+        raise ProtocolError(E_BAD_HEADER, f"'id' must be a printable string of 1-{MAX_ID_CHARS} characters")
+    return value
+
+
+def _validated(check, value: object):
+    try:
+        return check(value)
+    except ValueError as exc:
+        raise ProtocolError(E_BAD_REQUEST, str(exc)) from None
+
+
+def parse_generate(header: Mapping[str, Any]) -> GenerateSpec:
+    unknown = set(header) - GENERATE_FIELDS
+    if unknown:
+        raise ProtocolError(E_BAD_REQUEST, f"unknown GENERATE fields {sorted(map(str, unknown))}; allowed: {sorted(GENERATE_FIELDS)}")
+    rid = check_id(header.get("id"))
+    if "prompt" not in header:
+        raise ProtocolError(E_BAD_REQUEST, "GENERATE needs a 'prompt'")
+    prompt = _validated(limits.check_prompt, header["prompt"])
+    duration = _validated(limits.check_duration, header.get("duration_s", 5.0))
+    seeds = _validated(limits.check_seeds, header.get("seeds", [0]))
+    cfg = _validated(limits.check_cfg, header.get("cfg", 5.0))
+    model = header.get("model")
+    if model is not None:
+        model = _validated(limits.check_model, model).value
+    fps = header.get("fps", limits.FPS)
+    if fps != limits.FPS or isinstance(fps, bool):
+        raise ProtocolError(E_BAD_REQUEST, f"fps {fps!r} is not supported; the model makes {limits.FPS} fps, resample in the DCC")
+    preview_every = header.get("preview_every", 0)
+    if isinstance(preview_every, bool) or not isinstance(preview_every, int) or not 0 <= preview_every <= 1000:
+        raise ProtocolError(E_BAD_REQUEST, "'preview_every' must be an int >= 0 (0 = no previews, N = every Nth step)")
+    priority = header.get("priority", "interactive")
+    if priority not in PRIORITIES:
+        raise ProtocolError(E_BAD_REQUEST, f"'priority' must be one of {PRIORITIES}, got {priority!r}")
+    root_motion = header.get("root_motion", "world")
+    if root_motion not in ROOT_MOTIONS:
+        raise ProtocolError(E_BAD_REQUEST, f"'root_motion' must be one of {ROOT_MOTIONS}, got {root_motion!r}")
+    game_feat = header.get("game_feat", False)
+    if not isinstance(game_feat, bool):
+        raise ProtocolError(E_BAD_REQUEST, "'game_feat' must be true or false")
+    warnings = prompt.warnings + duration.warnings
+    return GenerateSpec(rid, prompt.value, duration.value, seeds.value, cfg.value, model, preview_every,
+                        priority, root_motion, game_feat, warnings)
+
+
+def parse_id(header: Mapping[str, Any]) -> str:
+    """The 'id' of a CANCEL (the request to cancel) or of HELLO/STATUS/PING (echoed back)."""
+    return check_id(header.get("id"))
+
+
+def error(rid: str | None, code: str, message: str, **extra: Any) -> Message:
+    return Message(ERROR, {"id": rid, "code": code, "message": message, **extra})
+
+
+# --------------------------------------------------------------------------- clips
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """Metadata -> msgpack-safe plain values (numpy scalars and tuples become plain types)."""
+    if depth > 8:
+        return str(value)
+    if isinstance(value, (str, bool, int, float, bytes)) or value is None:
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist() if value.size <= 4096 else f"<array {value.shape}>"
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, depth + 1) for v in value]
+    return str(value)
+
+
+def clip_to_payload(clip, prefix: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A rigs.Clip -> (header fields, arrays). Rotations are float64 xyzw, so results are exact."""
+    sk = clip.skeleton
+    header = {
+        "skeleton": {"names": list(sk.names), "up_axis": sk.up_axis, "units": sk.units},
+        "fps": float(clip.fps),
+        "rotation_order": ROTATION_ORDER,
+        "metadata": _plain(clip.metadata),
+    }
+    arrays = {
+        f"{prefix}parents": sk.parents.astype("<i4"),
+        f"{prefix}rest_translations": sk.rest_translations.astype("<f8"),
+        f"{prefix}rest_rotations": sk.rest_rotations.astype("<f8"),
+        f"{prefix}rotations": np.asarray(clip.rotations, dtype="<f8"),
+        f"{prefix}root_translation": np.asarray(clip.root_translation, dtype="<f8"),
+    }
+    return header, arrays
+
+
+def tracks_from_payload(header: Mapping[str, Any], arrays: Mapping[str, np.ndarray], prefix: str = "") -> dict[str, Any]:
+    """The inverse of clip_to_payload, as plain checked parts (build a rigs.Clip from them with
+    `motionbridge.dcc_plugin.core.tracks.clip_from_tracks`; this module stays free of rigs)."""
+    try:
+        sk = header["skeleton"]
+        names = sk["names"]
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ProtocolError(E_BAD_HEADER, "skeleton 'names' must be a list of strings")
+        if header.get("rotation_order", ROTATION_ORDER) != ROTATION_ORDER:
+            raise ProtocolError(E_BAD_HEADER, f"rotation_order must be {ROTATION_ORDER!r}")
+        fps = header["fps"]
+        if isinstance(fps, bool) or not isinstance(fps, (int, float)):
+            raise ProtocolError(E_BAD_HEADER, "'fps' must be a number")
+        metadata = header.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise ProtocolError(E_BAD_HEADER, "'metadata' must be a map")
+        return {
+            "names": tuple(names), "up_axis": sk.get("up_axis", "y"), "units": sk.get("units", "m"),
+            "parents": arrays[f"{prefix}parents"], "rest_translations": arrays[f"{prefix}rest_translations"],
+            "rest_rotations": arrays[f"{prefix}rest_rotations"], "rotations": arrays[f"{prefix}rotations"],
+            "root_translation": arrays[f"{prefix}root_translation"], "fps": float(fps), "metadata": dict(metadata),
+        }
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ProtocolError(E_BAD_ARRAY, f"track payload is incomplete: missing {exc}") from None
+
+
+def result_message(rid: str, seed: int, index: int, clip, warnings=(), timings=None) -> Message:
+    header, arrays = clip_to_payload(clip)
+    header.update({"id": rid, "seed": int(seed), "index": int(index), "warnings": list(warnings),
+                   "timings": _plain(timings or {})})
+    return Message(RESULT, header, arrays)
+
+
+def progress_message(rid: str, step: int, total: int, previews=None) -> Message:
+    """PROGRESS; with previews, one clip per seed under the array prefixes 'p0.', 'p1.', ..."""
+    header: dict[str, Any] = {"id": rid, "step": int(step), "total": int(total)}
+    arrays: dict[str, np.ndarray] = {}
+    if previews:
+        header["previews"] = len(previews)
+        for k, clip in enumerate(previews):
+            h, a = clip_to_payload(clip, prefix=f"p{k}.")
+            if k == 0:
+                header.update({"skeleton": h["skeleton"], "fps": h["fps"], "rotation_order": h["rotation_order"]})
+            arrays.update(a)
+    return Message(PROGRESS, header, arrays)
+
+
+def previews_from_message(msg: Message) -> list[dict[str, Any]]:
+    n = msg.header.get("previews", 0)
+    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= limits.MAX_SEEDS:
+        raise ProtocolError(E_BAD_HEADER, "'previews' must be a small int")
+    return [tracks_from_payload(msg.header, msg.arrays, prefix=f"p{k}.") for k in range(n)]

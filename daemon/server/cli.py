@@ -1,0 +1,123 @@
+"""`motionbridge serve`: run the bridge daemon."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from urllib.parse import urlparse
+
+HELP = "run the bridge daemon: DCC clients send prompts, it streams progress and takes back"
+DEFAULT_BIND = "tcp://127.0.0.1:7719"
+_LOG_FIELDS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bind", default=DEFAULT_BIND, help=f"ZeroMQ endpoint to listen on (default {DEFAULT_BIND})")
+    parser.add_argument("--model", default=None, help="model name to serve (HY-Motion-1.0 or -Lite); from --checkpoint if omitted")
+    parser.add_argument("--checkpoint", help="HY-Motion checkpoint folder (config.yml + weights)")
+    parser.add_argument("--qwen", help="Qwen3 text encoder folder")
+    parser.add_argument("--clip", help="CLIP text encoder folder")
+    parser.add_argument("--parity", help="load the tiny parity fixture folder instead (tests)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda (one worker per GPU) or cuda:N")
+    parser.add_argument("--dtype", default="float32", help="float32 or bfloat16")
+    parser.add_argument("--max-queue", type=int, default=64, help="waiting requests before BUSY (default 64)")
+    parser.add_argument("--max-batch", type=int, default=8, help="rows (seeds) per engine batch (default 8)")
+    parser.add_argument("--heartbeat", type=float, default=1.0, help="heartbeat interval in seconds (default 1)")
+    parser.add_argument("--drain-timeout", type=float, default=60.0, help="seconds SIGTERM waits for running work")
+    parser.add_argument("--step-timeout", type=float, default=300.0, help="restart a worker silent this long mid-batch")
+    parser.add_argument("--curve-dir", help="enable CURVE: dir with server.key_secret and clients/*.key allow-list")
+    parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
+    parser.add_argument("--engine-factory", help=argparse.SUPPRESS)  # module:function, for tests and custom engines
+    parser.add_argument("--engine-option", action="append", default=[], help=argparse.SUPPRESS)  # key=value
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, event, and every `extra=` field."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out = {"ts": round(record.created, 3), "level": record.levelname.lower(), "event": record.getMessage()}
+        out.update({k: v for k, v in vars(record).items() if k not in _LOG_FIELDS})
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+def _loopback(bind: str) -> bool:
+    url = urlparse(bind)
+    if url.scheme in ("ipc", "inproc"):
+        return True
+    host = (url.hostname or "").lower()
+    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+
+
+def build_config(args: argparse.Namespace):
+    from motionbridge.daemon.cli import CliError
+    from motionbridge.daemon.server.server import ServerConfig
+    from motionbridge.daemon.server.supervisor import detect_gpus
+    from motionbridge.daemon.server.worker import EngineSpec
+
+    if not (args.engine_factory or args.parity or (args.checkpoint and args.qwen and args.clip)):
+        raise CliError("pass --checkpoint DIR --qwen DIR --clip DIR (see `motionbridge weights`), or --parity DIR")
+    if args.max_queue < 1 or args.max_batch < 1:
+        raise CliError("--max-queue and --max-batch must be at least 1")
+    if not 0.05 <= args.heartbeat <= 60:
+        raise CliError("--heartbeat must be between 0.05 and 60 seconds")
+    options = {}
+    for item in args.engine_option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(f"--engine-option {item!r}: pass key=value")
+        options[key] = value
+    try:
+        gpus = detect_gpus(args.device)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    spec = EngineSpec(checkpoint=args.checkpoint, qwen=args.qwen, clip=args.clip, parity=args.parity,
+                      factory=args.engine_factory, device="cuda" if gpus != [None] else args.device,
+                      dtype=args.dtype, options=options)
+    return ServerConfig(bind=args.bind, engine=spec, gpus=gpus, max_queue=args.max_queue, max_batch_rows=args.max_batch,
+                        heartbeat_s=args.heartbeat, drain_timeout_s=args.drain_timeout, step_timeout_s=args.step_timeout,
+                        curve_dir=args.curve_dir, metrics_port=args.metrics_port)
+
+
+def run(args: argparse.Namespace) -> int:
+    import zmq
+
+    from motionbridge.daemon.cli import CliError
+    from motionbridge.daemon.server.metrics import serve_metrics
+    from motionbridge.daemon.server.server import Server
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    log = logging.getLogger("motionbridge.server")
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    config = build_config(args)
+    if not _loopback(config.bind) and not config.curve_dir:
+        print("\n" + "!" * 78 + f"\n!! WARNING: motionbridge serve listens on {config.bind} WITHOUT CURVE.\n"
+              "!! Anyone who can reach this port can use the GPU and read every take.\n"
+              "!! Pass --curve-dir DIR (see `motionbridge keys new`) or bind to 127.0.0.1.\n" + "!" * 78 + "\n",
+              file=sys.stderr, flush=True)
+    try:
+        server = Server(config)
+    except (ValueError, zmq.ZMQError) as exc:
+        raise CliError(f"cannot listen on {config.bind}: {exc}") from None
+    if config.metrics_port is not None:
+        try:
+            httpd = serve_metrics(server.metrics, config.metrics_port)
+        except OSError as exc:
+            server.close()
+            raise CliError(f"cannot serve metrics on 127.0.0.1:{config.metrics_port}: {exc}") from None
+        log.info("metrics", extra={"url": f"http://127.0.0.1:{httpd.server_address[1]}/metrics"})
+    # tests and supervisors read this line to learn the bound endpoint (port 0 = any free port)
+    print(json.dumps({"event": "listening", "endpoint": server.endpoint, "ts": time.time()}), flush=True)
+    try:
+        return server.serve_forever()
+    except SystemExit as exc:
+        if isinstance(exc.code, str):
+            raise CliError(exc.code) from None
+        raise

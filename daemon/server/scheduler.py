@@ -1,0 +1,95 @@
+"""The waiting room: bounded queues per priority and the batching rule.
+
+Every request of one engine is compatible with every other (the engine batches different
+prompts, durations, seeds and cfg), so a batch is simply the oldest interactive requests
+first, then batch-priority ones, up to a number of rows (one row per seed).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+
+from ..protocol import PRIORITIES, GenerateSpec
+
+_keys = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Job:
+    client: bytes  # ROUTER identity of the client
+    spec: GenerateSpec
+    received_at: float
+    key: str = field(default_factory=lambda: f"j{next(_keys)}")  # daemon-unique, used on the worker link
+    started_at: float | None = None
+    results: int = 0
+    cancelled: bool = False
+    gone: bool = False  # the client vanished; its results are dropped
+    worker: int | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.spec.seeds)
+
+
+class QueueFull(Exception):
+    pass
+
+
+class Scheduler:
+    def __init__(self, max_queue: int, max_batch_rows: int):
+        if max_queue < 1 or max_batch_rows < 1:
+            raise ValueError("max_queue and max_batch_rows must be >= 1")
+        self.max_queue = max_queue
+        self.max_batch_rows = max_batch_rows
+        self._queues: dict[str, deque[Job]] = {p: deque() for p in PRIORITIES}
+
+    def __len__(self) -> int:
+        return sum(len(q) for q in self._queues.values())
+
+    def jobs(self) -> list[Job]:
+        return [j for p in PRIORITIES for j in self._queues[p]]
+
+    def submit(self, job: Job) -> int:
+        """Queues the job; returns its position (0 = next). Raises QueueFull, never drops."""
+        if len(self) >= self.max_queue:
+            raise QueueFull
+        self._queues[job.spec.priority].append(job)
+        return self.position(job)
+
+    def position(self, job: Job) -> int:
+        ahead = 0
+        for p in PRIORITIES:
+            q = self._queues[p]
+            if job in q:
+                return ahead + list(q).index(job)
+            ahead += len(q)
+        return -1
+
+    def requeue_front(self, jobs: list[Job]) -> None:
+        """Puts jobs back at the head of their queues (after an OOM split), keeping their order."""
+        for job in reversed(jobs):
+            self._queues[job.spec.priority].appendleft(job)
+
+    def remove(self, job: Job) -> bool:
+        q = self._queues[job.spec.priority]
+        if job in q:
+            q.remove(job)
+            return True
+        return False
+
+    def next_batch(self, max_rows: int | None = None) -> list[Job]:
+        """Oldest interactive first, then batch priority; at least one job when any waits."""
+        limit = max_rows or self.max_batch_rows
+        batch: list[Job] = []
+        rows = 0
+        for p in PRIORITIES:
+            q = self._queues[p]
+            while q and (not batch or rows + q[0].rows <= limit):
+                job = q.popleft()
+                batch.append(job)
+                rows += job.rows
+            if q and batch:
+                break  # keep FIFO fairness: never let a later priority jump a waiting one
+        return batch

@@ -1,0 +1,383 @@
+"""The daemon's event loop: one ROUTER socket for clients, one PAIR link per worker.
+
+Everything runs on this one thread (ZeroMQ sockets are not thread-safe); nothing in it
+blocks for long: sends to clients are bounded by SNDTIMEO/ROUTER_MANDATORY, workers are
+separate processes, and the loop wakes at least four times per heartbeat interval.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from dataclasses import dataclass, field
+
+import zmq
+
+from .. import __version__, limits
+from .. import protocol as P
+from .metrics import Metrics
+from .scheduler import Job, QueueFull, Scheduler
+from .supervisor import Supervisor, WorkerHandle
+from .worker import EngineSpec, link_recv, link_send
+
+log = logging.getLogger("motionbridge.server")
+
+
+@dataclass
+class ServerConfig:
+    bind: str = "tcp://127.0.0.1:7719"
+    engine: EngineSpec = field(default_factory=EngineSpec)
+    gpus: list = field(default_factory=lambda: [None])
+    max_queue: int = 64
+    max_batch_rows: int = 8
+    heartbeat_s: float = 1.0
+    send_timeout_ms: int = 200
+    send_hwm: int = 10_000
+    drain_timeout_s: float = 60.0
+    step_timeout_s: float = 300.0  # a worker silent this long in a batch is hung: restart it
+    curve_dir: str | None = None
+    metrics_port: int | None = None
+
+
+class Server:
+    def __init__(self, config: ServerConfig, ctx: zmq.Context | None = None):
+        self.cfg = config
+        self.ctx = ctx or zmq.Context()
+        self.metrics = Metrics()
+        self.scheduler = Scheduler(config.max_queue, config.max_batch_rows)
+        self.supervisor = Supervisor(self.ctx, config.engine, config.gpus)
+        self.jobs: dict[tuple[bytes, str], Job] = {}
+        self.draining_since: float | None = None
+        self.started = time.monotonic()
+        self._batch_ids = 0
+        self._auth = None
+        self.router = self._open_router()
+
+    # ------------------------------------------------------------------ setup
+
+    def _open_router(self) -> zmq.Socket:
+        sock = self.ctx.socket(zmq.ROUTER)
+        sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # unroutable -> error, not a silent drop
+        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting client keeps its identity
+        sock.setsockopt(zmq.SNDTIMEO, self.cfg.send_timeout_ms)
+        sock.setsockopt(zmq.SNDHWM, self.cfg.send_hwm)
+        sock.setsockopt(zmq.MAXMSGSIZE, P.MAX_REQUEST_BYTES)
+        sock.setsockopt(zmq.LINGER, 0)
+        ivl = max(100, int(self.cfg.heartbeat_s * 1000))
+        sock.setsockopt(zmq.HEARTBEAT_IVL, ivl)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * ivl)
+        sock.setsockopt(zmq.HEARTBEAT_TTL, 3 * ivl)
+        if self.cfg.curve_dir:
+            from .keys import start_authenticator
+
+            self._auth, public, secret = start_authenticator(self.ctx, self.cfg.curve_dir)
+            sock.curve_server = True
+            sock.curve_publickey, sock.curve_secretkey = public, secret
+        sock.bind(self.cfg.bind)
+        self.endpoint = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        return sock
+
+    # ------------------------------------------------------------------ main loop
+
+    def serve_forever(self) -> int:
+        signal.signal(signal.SIGTERM, lambda *_: self.drain())
+        signal.signal(signal.SIGINT, lambda *_: self.drain())
+        for w in self.supervisor.workers:
+            self.supervisor.start(w)
+        log.info("serving", extra={"endpoint": self.endpoint, "workers": len(self.supervisor.workers),
+                                   "curve": bool(self.cfg.curve_dir)})
+        last_heartbeat = 0.0
+        try:
+            while True:
+                poller = zmq.Poller()
+                poller.register(self.router, zmq.POLLIN)
+                for w in self.supervisor.workers:
+                    if w.sock is not None:
+                        poller.register(w.sock, zmq.POLLIN)
+                poller.poll(self.cfg.heartbeat_s * 250)
+                for _ in range(256):  # bounded, so a flood cannot starve the workers
+                    if not self.router.poll(0):
+                        break
+                    self._on_client(self.router.recv_multipart())
+                for w in self.supervisor.workers:
+                    while w.sock is not None and w.sock.poll(0):
+                        try:
+                            msg = link_recv(w.sock)
+                        except P.ProtocolError as exc:  # a worker speaking garbage is as good as dead
+                            self._restart(w, f"bad link message: {exc}")
+                            break
+                        self._on_worker(w, msg)
+                self._watch_workers()
+                self._dispatch()
+                now = time.monotonic()
+                if now - last_heartbeat >= self.cfg.heartbeat_s:
+                    last_heartbeat = now
+                    self._heartbeat()
+                self.metrics.set_load(sum(len(w.batch) for w in self.supervisor.workers), len(self.scheduler))
+                if self.draining_since is not None and self._drained(now):
+                    return 0
+        finally:
+            self.close()
+
+    def drain(self) -> None:
+        if self.draining_since is None:
+            self.draining_since = time.monotonic()
+            log.info("draining", extra={"running": sum(len(w.batch) for w in self.supervisor.workers),
+                                        "waiting": len(self.scheduler)})
+
+    def _drained(self, now: float) -> bool:
+        if not self.jobs:
+            return True
+        if now - self.draining_since < self.cfg.drain_timeout_s:
+            return False
+        for job in list(self.jobs.values()):
+            self._finish(job, P.E_SHUTTING_DOWN, "the daemon is shutting down and its drain time ran out; resend later")
+        return True
+
+    def close(self) -> None:
+        self.supervisor.close()
+        self.router.close(0)
+        if self._auth is not None:
+            self._auth.stop()
+
+    # ------------------------------------------------------------------ clients
+
+    def _send(self, client: bytes, msg: P.Message) -> bool:
+        try:
+            self.router.send_multipart([client, *P.encode(msg)])
+            return True
+        except zmq.ZMQError as exc:  # EHOSTUNREACH (gone) or EAGAIN (not reading): drop the client
+            log.warning("client unreachable", extra={"client": client.hex(), "error": str(exc)})
+            self._client_gone(client)
+            return False
+
+    def _client_gone(self, client: bytes) -> None:
+        for job in [j for (c, _), j in self.jobs.items() if c == client and not j.gone]:
+            self._cancel(job, notify=False)
+
+    def _on_client(self, frames: list[bytes]) -> None:
+        client, frames = frames[0], frames[1:]
+        try:
+            msg = P.decode(frames)
+        except P.ProtocolError as exc:
+            self.metrics.count("errors_total", exc.code)
+            self._send(client, P.error(None, exc.code, exc.message))
+            return
+        rid = msg.header.get("id")
+        try:
+            if msg.command == P.HEARTBEAT:
+                return
+            rid = P.parse_id(msg.header)
+            if msg.command == P.GENERATE:
+                self._on_generate(client, P.parse_generate(msg.header))
+            elif msg.command == P.CANCEL:
+                job = self.jobs.get((client, rid))
+                if job is None:
+                    raise P.ProtocolError(P.E_UNKNOWN_REQUEST, f"no running or waiting request {rid!r} from this client")
+                self._cancel(job, notify=True)
+            elif msg.command == P.PING:
+                self._send(client, P.Message(P.PONG, {"id": rid, "time": time.time()}))
+            elif msg.command == P.HELLO:
+                self._send(client, P.Message(P.HELLO, {"id": rid, **self.hello()}))
+            elif msg.command == P.STATUS:
+                self._send(client, P.Message(P.STATUS, {"id": rid, **self.status()}))
+        except P.ProtocolError as exc:
+            self.metrics.count("errors_total", exc.code)
+            self._send(client, P.error(rid if isinstance(rid, str) else None, exc.code, exc.message))
+
+    def _on_generate(self, client: bytes, spec: P.GenerateSpec) -> None:
+        known = self.jobs.get((client, spec.id))
+        if known is not None:  # a Lazy Pirate resend: answer again, never run twice
+            pos = self.scheduler.position(known)
+            self._send(client, P.Message(P.ACCEPTED, {"id": spec.id, "position": max(pos, 0), "running": pos < 0}))
+            return
+        if self.draining_since is not None:
+            raise P.ProtocolError(P.E_SHUTTING_DOWN, "the daemon is shutting down; send the request to another daemon or later")
+        served = self._served_model()
+        if spec.model is not None and served is not None and spec.model != served:
+            raise P.ProtocolError(P.E_BAD_REQUEST, f"this daemon serves model {served!r}; pass model={served!r} or None")
+        job = Job(client, spec, time.monotonic())
+        try:
+            position = self.scheduler.submit(job)
+        except QueueFull:
+            self.metrics.count("errors_total", "busy")
+            self._send(client, P.Message(P.BUSY, {"id": spec.id, "retry_after_s": self._retry_after(),
+                                                  "waiting": len(self.scheduler), "max_queue": self.cfg.max_queue}))
+            return
+        self.jobs[(client, spec.id)] = job
+        log.info("accepted", extra={"request": spec.id, "key": job.key, "seeds": len(spec.seeds),
+                                    "priority": spec.priority, "position": position})
+        self._send(client, P.Message(P.ACCEPTED, {"id": spec.id, "position": position, "warnings": list(spec.warnings)}))
+
+    def _served_model(self) -> str | None:
+        for w in self.supervisor.workers:
+            if w.model_name:
+                try:
+                    return limits.check_model(w.model_name).value
+                except ValueError:
+                    return None  # a test or custom engine: any model name is accepted
+        return None
+
+    def _retry_after(self) -> float:
+        h = self.metrics.request_seconds
+        avg = h.sum / max(1, sum(h.counts)) if sum(h.counts) else 2.0
+        return round(max(1.0, avg * len(self.scheduler) / max(1, len(self.supervisor.workers))), 1)
+
+    def hello(self) -> dict:
+        w = next((w for w in self.supervisor.workers if w.model_name), None)
+        return {
+            "protocol": P.PROTOCOL_VERSION, "daemon": __version__, "heartbeat_s": self.cfg.heartbeat_s,
+            "model": w.model_name if w else None, "model_hash": w.model_hash if w else None,
+            "models": list(limits.MODELS), "priorities": list(P.PRIORITIES), "root_motions": list(P.ROOT_MOTIONS),
+            "rotation_order": P.ROTATION_ORDER, "fps": limits.FPS, "previews": True,
+            "limits": {"max_prompt_chars": limits.MAX_PROMPT_CHARS, "max_seeds": limits.MAX_SEEDS,
+                       "max_duration_s": limits.MAX_DURATION_S, "max_frames": limits.MAX_FRAMES,
+                       "max_request_bytes": P.MAX_REQUEST_BYTES, "max_queue": self.cfg.max_queue},
+        }
+
+    def status(self) -> dict:
+        return {
+            "running": sum(len(w.batch) for w in self.supervisor.workers), "waiting": len(self.scheduler),
+            "draining": self.draining_since is not None, "uptime_s": time.monotonic() - self.started,
+            "workers": [{"index": w.index, "ready": w.ready, "pid": w.proc.pid if w.proc else None,
+                         "restarts": w.restarts, "busy": bool(w.batch)} for w in self.supervisor.workers],
+        }
+
+    def _heartbeat(self) -> None:
+        for client in {c for (c, _), j in self.jobs.items() if not j.gone}:
+            self._send(client, P.Message(P.HEARTBEAT, {}))
+
+    # ------------------------------------------------------------------ jobs
+
+    def _finish(self, job: Job, code: str | None = None, message: str = "") -> None:
+        """Forgets the job; with a code, tells its client why it ended."""
+        self.jobs.pop((job.client, job.spec.id), None)
+        self.scheduler.remove(job)
+        for w in self.supervisor.workers:
+            if job in w.batch:
+                w.batch.remove(job)
+        if code is None:
+            self.metrics.observe("request_seconds", time.monotonic() - job.received_at)
+            return
+        self.metrics.count("cancelled_total" if code == P.E_CANCELLED else "errors_total", code)
+        log.info("request ended", extra={"request": job.spec.id, "code": code})
+        if not job.gone:
+            self._send(job.client, P.error(job.spec.id, code, message))
+
+    def _cancel(self, job: Job, notify: bool) -> None:
+        if job.worker is None:  # still waiting: it never reached a worker
+            if notify:
+                self._finish(job, P.E_CANCELLED, "cancelled by the client")
+            else:
+                self.jobs.pop((job.client, job.spec.id), None)
+                self.scheduler.remove(job)
+                self.metrics.count("cancelled_total")
+            return
+        job.cancelled = True
+        if not notify:
+            job.gone = True  # nobody to tell; results are dropped
+        w = self.supervisor.workers[job.worker]
+        if w.sock is not None:
+            link_send(w.sock, "CANCEL", {"id": job.key})
+
+    def _dispatch(self) -> None:
+        for w in self.supervisor.workers:
+            if not w.idle or not len(self.scheduler):
+                continue
+            batch = self.scheduler.next_batch(w.row_cap)
+            now = time.monotonic()
+            self._batch_ids += 1
+            w.batch, w.batch_id, w.last_seen = batch, self._batch_ids, now
+            for job in batch:
+                job.worker, job.started_at = w.index, now
+                self.metrics.observe("queue_seconds", now - job.received_at)
+            self.metrics.observe("batch_size", sum(j.rows for j in batch))
+            requests = [{**j.spec.to_header(), "id": j.key} for j in batch]
+            preview_every = max((j.spec.preview_every for j in batch), default=0)
+            link_send(w.sock, "RUN", {"batch": w.batch_id, "requests": requests, "preview_every": preview_every,
+                                      "preview_ids": [j.key for j in batch if j.spec.preview_every]})
+            log.info("batch", extra={"worker": w.index, "batch": w.batch_id, "requests": len(batch),
+                                     "rows": sum(j.rows for j in batch)})
+
+    # ------------------------------------------------------------------ workers
+
+    def _on_worker(self, w: WorkerHandle, msg: P.Message) -> None:
+        w.last_seen = time.monotonic()
+        h = msg.header
+        jobs = w.jobs_by_key()
+        if msg.command == "READY":
+            w.ready, w.ever_ready = True, True
+            w.model_name, w.model_hash = str(h.get("model_name", "")), str(h.get("model_hash", ""))
+            extra = {"worker": w.index, "model": w.model_name, "load_s": round(h.get("load_s", 0.0), 3)}
+            if w.died_at is not None:
+                extra["recovery_s"] = round(w.last_seen - w.died_at, 3)
+                w.died_at = None
+            log.info("worker ready", extra=extra)
+        elif msg.command == "STEP" and h.get("batch") == w.batch_id:
+            for key in h.get("ids", []):
+                job = jobs.get(key)
+                if job is not None and not job.cancelled and not job.gone:
+                    self._send(job.client, P.progress_message(job.spec.id, h["step"], h["total"]))
+        elif msg.command == "PREVIEW":
+            job = jobs.get(h.get("id"))
+            if job is not None and not job.cancelled and not job.gone:
+                self._send(job.client, P.Message(P.PROGRESS, {**h, "id": job.spec.id}, msg.arrays))
+        elif msg.command == "TAKE" and h.get("batch") == w.batch_id:
+            job = jobs.get(h.get("id"))
+            if job is not None and not job.cancelled:
+                job.results += 1
+                header = {k: v for k, v in h.items() if k != "batch"}
+                header["id"] = job.spec.id
+                if not job.gone:
+                    self._send(job.client, P.Message(P.RESULT, header, msg.arrays))
+        elif msg.command == "DONE" and h.get("batch") == w.batch_id:
+            for job in list(w.batch):
+                if job.cancelled:
+                    self._finish(job, P.E_CANCELLED, "cancelled by the client")
+                elif job.results >= job.rows:
+                    self._finish(job)
+                else:
+                    self._finish(job, P.E_ENGINE, f"the engine returned {job.results} of {job.rows} takes")
+        elif msg.command == "OOM" and h.get("batch") == w.batch_id:
+            self.metrics.count("oom_total")
+            rows = sum(j.rows for j in w.batch)
+            log.warning("out of memory", extra={"worker": w.index, "rows": rows, "requests": len(w.batch)})
+            if len(w.batch) == 1:
+                self._finish(w.batch[0], P.E_OOM, f"out of device memory even alone ({rows} seeds); ask for fewer "
+                             "seeds or a shorter duration")
+            else:  # split: put the jobs back and run at most half the rows per batch on this worker
+                w.row_cap = max(1, rows // 2)
+                batch, w.batch = w.batch, []
+                for job in batch:
+                    job.worker, job.started_at = None, None
+                self.scheduler.requeue_front(batch)
+        elif msg.command == "FAIL":
+            log.error("worker failure", extra={"worker": w.index, "message": h.get("message"), "healthy": h.get("healthy")})
+            for job in list(w.batch):
+                self._finish(job, P.E_ENGINE, f"generation failed: {h.get('message')}")
+            if not w.ever_ready:
+                raise SystemExit(f"motionbridge serve: {h.get('message')}")
+            if not h.get("healthy", True):
+                self._restart(w, "unhealthy: " + str(h.get("reason")))
+
+    def _watch_workers(self) -> None:
+        now = time.monotonic()
+        for w in self.supervisor.workers:
+            if self.supervisor.dead(w):
+                code = w.proc.exitcode if w.proc is not None else None
+                if not w.ever_ready and code not in (None, 0) and w.restarts == 0:
+                    raise SystemExit(f"motionbridge serve: the worker exited with status {code} while loading the model")
+                self._restart(w, f"exited with status {code}")
+            elif w.batch and now - w.last_seen > self.cfg.step_timeout_s:
+                self._restart(w, f"no progress for {self.cfg.step_timeout_s:g} s")
+
+    def _restart(self, w: WorkerHandle, why: str) -> None:
+        w.died_at = time.monotonic()
+        log.error("worker restart", extra={"worker": w.index, "reason": why, "in_flight": len(w.batch)})
+        for job in list(w.batch):
+            self._finish(job, P.E_WORKER_DIED, f"the model worker died ({why}); the daemon restarted it, resend the request")
+        self.supervisor.kill(w)
+        w.restarts += 1
+        self.metrics.count("worker_restarts_total")
+        self.supervisor.start(w)

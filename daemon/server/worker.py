@@ -1,0 +1,200 @@
+"""The model worker: one process per GPU (one on CPU), supervised by the server.
+
+It owns the engine and talks to the server over a ZeroMQ PAIR socket with the same framing
+as the public protocol (internal commands below). The server never waits on it: a worker
+that dies, hangs or reports a sticky device error is killed and restarted.
+
+Link commands
+    server -> worker: RUN {batch, requests, preview_every}   CANCEL {id}   STOP {}
+    worker -> server: READY {model_name, model_hash}   STEP {batch, step, total, ids}
+                      PREVIEW {id, step, total} + clip arrays   TAKE {batch, id, seed, index} + clip
+                      DONE {batch}   OOM {batch, message}   FAIL {batch, message, healthy}
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+import numpy as np
+import zmq
+
+from .. import protocol as P
+
+LINK_COMMANDS = frozenset({"RUN", "CANCEL", "STOP", "READY", "STEP", "PREVIEW", "TAKE", "DONE", "OOM", "FAIL"})
+
+
+def link_send(sock: zmq.Socket, command: str, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
+    sock.send_multipart(P.encode(P.Message(command, header, arrays or {})))
+
+
+def link_recv(sock: zmq.Socket) -> P.Message:
+    return P.decode(sock.recv_multipart(), allowed=LINK_COMMANDS, max_bytes=P.MAX_REPLY_BYTES * 4)
+
+
+@dataclass
+class EngineSpec:
+    """How the worker builds its engine; plain data so it crosses the spawn boundary."""
+
+    checkpoint: str | None = None
+    qwen: str | None = None
+    clip: str | None = None
+    parity: str | None = None
+    factory: str | None = None  # "module:function" returning an Engine (tests, custom engines)
+    device: str = "cpu"
+    dtype: str = "float32"
+    options: dict[str, str] = field(default_factory=dict)
+
+    def build(self):
+        if self.factory:
+            module, _, name = self.factory.partition(":")
+            return getattr(importlib.import_module(module), name)(device=self.device, **self.options)
+        from motionbridge.daemon.engine.reference import ReferenceEngine
+
+        if self.parity:
+            return ReferenceEngine.from_parity(self.parity)
+        return ReferenceEngine.from_dirs(self.checkpoint, self.qwen, self.clip, device=self.device, dtype=self.dtype)
+
+
+def is_oom(exc: BaseException) -> bool:
+    return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
+
+
+class _Link:
+    """The worker's side: polls for CANCEL between Euler steps without blocking the engine."""
+
+    def __init__(self, sock: zmq.Socket):
+        self.sock = sock
+        self.cancelled: set[str] = set()
+        self.stopping = False
+
+    def pump(self) -> list[P.Message]:
+        """Reads whatever arrived; CANCELs are applied here, other commands returned."""
+        out = []
+        while self.sock.poll(0):
+            msg = link_recv(self.sock)
+            if msg.command == "CANCEL":
+                self.cancelled.add(str(msg.header.get("id")))
+            elif msg.command == "STOP":
+                self.stopping = True
+            else:
+                out.append(msg)
+        return out
+
+
+def _run_batch(engine, link: _Link, msg: P.Message) -> None:
+    from motionbridge.daemon.engine.api import Cancelled, GenerationRequest
+
+    batch = msg.header["batch"]
+    preview_every = int(msg.header.get("preview_every", 0))
+    wants_preview = set(msg.header.get("preview_ids", []))
+    requests = [GenerationRequest(prompt=r["prompt"], duration_s=r["duration_s"], seeds=tuple(r["seeds"]), cfg=r["cfg"],
+                                  game_feat=r["game_feat"], request_id=r["id"]) for r in msg.header["requests"]]
+    root_motion = {r["id"]: r["root_motion"] for r in msg.header["requests"]}
+
+    def on_step(info) -> None:
+        with_preview = {rid for rid in (info.previews or {}) if rid in wants_preview}
+        # a PREVIEW stands in for that row's STEP, so each step reaches each client once
+        link_send(link.sock, "STEP", {"batch": batch, "step": info.step, "total": info.total,
+                                      "ids": [r for r in info.request_ids if r not in with_preview]})
+        for rid, clips in (info.previews or {}).items():
+            if rid in with_preview:
+                m = P.progress_message(rid, info.step, info.total, [_root_motion(c, root_motion[rid]) for c in clips])
+                link_send(link.sock, "PREVIEW", m.header, m.arrays)
+
+    def is_cancelled(rid: str) -> bool:
+        link.pump()
+        return rid in link.cancelled
+
+    try:
+        takes = engine.generate(requests, on_step=on_step, is_cancelled=is_cancelled, preview_every=preview_every)
+    except Cancelled:
+        takes = []
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, none kills the link silently
+        if is_oom(exc):
+            _free_device_cache()
+            link_send(link.sock, "OOM", {"batch": batch, "message": str(exc)[:500]})
+            return
+        health = _health(engine)
+        link_send(link.sock, "FAIL", {"batch": batch, "message": f"{type(exc).__name__}: {exc}"[:1000],
+                                      "healthy": bool(health.get("ok", False)), "reason": str(health.get("reason", ""))})
+        traceback.print_exc()
+        return
+    seen: dict[str, int] = {}
+    for take in takes:
+        if take.request_id in link.cancelled:
+            continue
+        index = seen.get(take.request_id, 0)
+        seen[take.request_id] = index + 1
+        clip = _root_motion(take.clip, root_motion[take.request_id])
+        m = P.result_message(take.request_id, take.seed, index, clip, take.warnings, take.timings)
+        link_send(link.sock, "TAKE", {**m.header, "batch": batch}, m.arrays)
+    link_send(link.sock, "DONE", {"batch": batch})
+
+
+def _root_motion(clip, mode: str):
+    if mode != "in_place":
+        return clip
+    t = np.array(clip.root_translation, copy=True)
+    horizontal = [0, 2] if clip.skeleton.up_axis == "y" else [0, 1]
+    t[:, horizontal] = t[:1, horizontal]
+    return clip.replace(root_translation=t, metadata={**clip.metadata, "root_motion": "in_place"})
+
+
+def _health(engine) -> dict:
+    try:
+        return dict(engine.health())
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "reason": f"health check failed: {exc}"}
+
+
+def _free_device_cache() -> None:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None) -> None:
+    """Entry point of the spawned worker process."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    if gpu_index is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_index)
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.PAIR)
+    sock.setsockopt(zmq.LINGER, 1000)
+    sock.connect(endpoint)
+    link = _Link(sock)
+    t0 = time.perf_counter()
+    try:
+        engine = spec.build()
+    except Exception as exc:  # noqa: BLE001
+        link_send(sock, "FAIL", {"batch": None, "message": f"engine failed to load: {type(exc).__name__}: {exc}"[:1000],
+                                 "healthy": False, "reason": "load"})
+        sock.close()
+        ctx.term()
+        raise SystemExit(3)
+    link_send(sock, "READY", {"model_name": getattr(engine, "model_name", "unknown"),
+                              "model_hash": getattr(engine, "model_hash", ""), "load_s": time.perf_counter() - t0,
+                              "pid": os.getpid()})
+    while not link.stopping:
+        if not sock.poll(200):
+            continue
+        for msg in link.pump():
+            if msg.command == "RUN":
+                _run_batch(engine, link, msg)
+                if not _health(engine).get("ok", False):
+                    sock.close()
+                    raise SystemExit(4)  # sticky device error: the server restarts us
+    sock.close()
+    ctx.term()

@@ -1,0 +1,407 @@
+"""Client of the MotionBridge daemon, for DCC Pythons (no torch, no DCC imports).
+
+One background I/O thread owns the ZeroMQ DEALER socket (zmq sockets are not thread-safe);
+callers talk to it through a queue and get answers through RequestHandle events. Nothing
+here blocks the calling thread for longer than the timeout it passes.
+
+Reliability follows the ZeroMQ guide's Lazy Pirate pattern: when the daemon stays silent
+past `timeout_s` while something is pending, the socket is closed and reopened and every
+still-pending request is sent again (the daemon deduplicates by request id), up to
+`retries` times; then the pending requests fail with ClientError("unreachable").
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import zmq
+
+import motionbridge.daemon.protocol as P
+
+from .tracks import clip_from_message, previews_from_message
+
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:7719"
+_TICK_S = 0.02  # I/O thread poll granularity: how fast caller commands are picked up
+
+
+class ClientError(RuntimeError):
+    """A request failed; `code` is stable (protocol error codes), the message is for humans."""
+
+    def __init__(self, code: str, message: str, **details: Any):
+        super().__init__(f"{message} [{code}]")
+        self.code = code
+        self.message = message
+        self.details = details
+
+
+@dataclass
+class Event:
+    kind: str  # "accepted" | "progress" | "preview" | "result" | "error" | "busy"
+    data: dict
+    clip: Any = None  # rigs.Clip for "result"; the first seed's preview for "preview"
+    clips: list | None = None  # every seed's preview for "preview"
+
+
+class RequestHandle:
+    """A GENERATE in flight. Thread-safe; events arrive from the client's I/O thread."""
+
+    def __init__(self, client: "MotionBridgeClient", request_id: str, seeds: tuple[int, ...],
+                 on_event: Callable[[Event], None] | None = None):
+        self.request_id = request_id
+        self.seeds = seeds
+        self.on_event = on_event
+        self._client = client
+        self._events: queue.Queue[Event] = queue.Queue()
+        self._results: dict[int, Any] = {}
+        self._error: ClientError | None = None
+        self._done = threading.Event()
+        self.step = (0, 0)
+
+    @property
+    def done(self) -> bool:
+        return self._done.is_set()
+
+    @property
+    def error(self) -> ClientError | None:
+        return self._error
+
+    def poll(self, timeout_s: float = 0.0) -> list[Event]:
+        """Events since the last poll; waits at most timeout_s for the first one."""
+        out: list[Event] = []
+        try:
+            out.append(self._events.get(timeout=timeout_s) if timeout_s > 0 else self._events.get_nowait())
+            while True:
+                out.append(self._events.get_nowait())
+        except queue.Empty:
+            pass
+        return out
+
+    def wait(self, timeout_s: float | None = None) -> list:
+        """Result clips in seed order; raises ClientError on ERROR, BUSY or timeout."""
+        if not self._done.wait(timeout_s):
+            raise ClientError(P.E_TIMEOUT, f"request {self.request_id} not finished after {timeout_s:g} s; "
+                              "wait longer or cancel() it")
+        if self._error is not None:
+            raise self._error
+        return [self._results[i] for i in range(len(self.seeds))]
+
+    def cancel(self) -> None:
+        if not self.done:
+            self._client._submit(("cancel", self.request_id))
+
+    # called from the I/O thread only
+    def _emit(self, event: Event) -> None:
+        if event.kind == "result":
+            self._results[int(event.data["index"])] = event.clip
+        elif event.kind == "progress":
+            self.step = (event.data.get("step", 0), event.data.get("total", 0))
+        elif event.kind in ("error", "busy"):
+            code = P.E_BUSY if event.kind == "busy" else str(event.data.get("code", P.E_ENGINE))
+            self._error = ClientError(code, str(event.data.get("message", code)),
+                                      retry_after_s=event.data.get("retry_after_s"))
+        self._events.put(event)
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:  # a caller's callback must never kill the I/O thread
+                pass
+        if event.kind in ("error", "busy") or len(self._results) == len(self.seeds):
+            self._done.set()
+
+
+class _Pending:
+    """Book-keeping of the I/O thread for one outstanding message."""
+
+    def __init__(self, frames: list[bytes], handle: RequestHandle | None = None):
+        self.frames = frames
+        self.handle = handle
+        self.reply: P.Message | None = None
+        self.replied = threading.Event()
+        self.sent_at = 0.0
+        self.tries = 0
+        self.accepted = False
+
+
+def _load_keys(client_keys: Any) -> tuple[bytes, bytes]:
+    import zmq.auth
+
+    if isinstance(client_keys, (tuple, list)):
+        pub, sec = client_keys
+        return (pub.encode() if isinstance(pub, str) else pub), (sec.encode() if isinstance(sec, str) else sec)
+    path = Path(client_keys)
+    if path.is_dir():
+        found = sorted(path.glob("*.key_secret"))
+        if len(found) != 1:
+            raise ClientError(P.E_AUTH, f"{path} must hold exactly one *.key_secret file; pass the file instead")
+        path = found[0]
+    pub, sec = zmq.auth.load_certificate(str(path))
+    if sec is None:
+        raise ClientError(P.E_AUTH, f"{path} has no secret key; pass the client's .key_secret file")
+    return pub, sec
+
+
+def _load_public(key: Any) -> bytes:
+    import zmq.auth
+
+    if isinstance(key, bytes) and len(key) == 40:
+        return key
+    if isinstance(key, str) and len(key) == 40 and not os.path.exists(key):
+        return key.encode()
+    pub, _ = zmq.auth.load_certificate(str(key))
+    return pub
+
+
+class MotionBridgeClient:
+    def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, server_public_key: Any = None, client_keys: Any = None,
+                 timeout_s: float = 5.0, retries: int = 3, context: zmq.Context | None = None):
+        if timeout_s <= 0 or retries < 0:
+            raise ValueError("timeout_s must be > 0 and retries >= 0")
+        self.endpoint = endpoint
+        self.timeout_s = float(timeout_s)
+        self.retries = int(retries)
+        self._curve = None
+        if server_public_key is not None or client_keys is not None:
+            if server_public_key is None or client_keys is None:
+                raise ValueError("CURVE needs both server_public_key and client_keys (public, secret) or a key file")
+            self._curve = (_load_public(server_public_key), *_load_keys(client_keys))
+        self._ctx = context or zmq.Context.instance()
+        self._commands: queue.Queue = queue.Queue()
+        self._pending: dict[str, _Pending] = {}
+        self._closed = threading.Event()
+        self._heartbeat_s = 1.0
+        self._thread = threading.Thread(target=self._run, name="motionbridge-client-io", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ public API
+
+    def hello(self, timeout_s: float | None = None) -> dict:
+        reply = self._call(P.HELLO, {"client": "motionbridge-client", "protocol": P.PROTOCOL_VERSION}, timeout_s)
+        self._heartbeat_s = float(reply.header.get("heartbeat_s", self._heartbeat_s))
+        return reply.header
+
+    def ping(self, timeout_s: float | None = None) -> float:
+        t0 = time.perf_counter()
+        self._call(P.PING, {}, timeout_s)
+        return time.perf_counter() - t0
+
+    def status(self, timeout_s: float | None = None) -> dict:
+        return self._call(P.STATUS, {}, timeout_s).header
+
+    def generate(self, prompt: str, duration_s: float = 5.0, seeds: Iterable[int] = (0,), cfg: float = 5.0,
+                 model: str | None = None, preview_every: int = 0, priority: str = "interactive",
+                 on_event: Callable[[Event], None] | None = None, **options: Any) -> RequestHandle:
+        """Sends GENERATE and returns at once; bad input raises ValueError before anything is sent."""
+        if isinstance(seeds, int):
+            seeds = (seeds,)
+        header = {"id": P.new_id(), "prompt": prompt, "duration_s": duration_s, "seeds": list(seeds), "cfg": cfg,
+                  "model": model, "preview_every": preview_every, "priority": priority, **options}
+        try:
+            spec = P.parse_generate(header)
+        except P.ProtocolError as exc:
+            raise ValueError(exc.message) from None
+        handle = RequestHandle(self, spec.id, spec.seeds, on_event)
+        self._submit(("send", P.encode(P.Message(P.GENERATE, spec.to_header())), spec.id, handle))
+        return handle
+
+    def close(self) -> None:
+        if not self._closed.is_set():
+            self._closed.set()
+            self._thread.join(timeout=2.0)
+
+    def __enter__(self) -> "MotionBridgeClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ caller side
+
+    def _submit(self, command: tuple) -> None:
+        if self._closed.is_set():
+            raise ClientError(P.E_CLOSED, "client is closed; create a new MotionBridgeClient")
+        self._commands.put(command)
+
+    def _call(self, command: str, header: dict, timeout_s: float | None) -> P.Message:
+        rid = P.new_id()
+        pending = _Pending(P.encode(P.Message(command, {**header, "id": rid})))
+        self._submit(("call", rid, pending))
+        total = (timeout_s or self.timeout_s) * (self.retries + 1) + 0.5
+        if not pending.replied.wait(total):
+            raise ClientError(P.E_UNREACHABLE, f"no answer from the daemon at {self.endpoint} after {total:.1f} s; "
+                              "is `motionbridge serve` running there?")
+        reply = pending.reply
+        assert reply is not None
+        if reply.command == P.ERROR:
+            raise ClientError(str(reply.header.get("code")), str(reply.header.get("message")))
+        return reply
+
+    # ------------------------------------------------------------------ I/O thread
+
+    def _open(self) -> zmq.Socket:
+        sock = self._ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.SNDTIMEO, 0)
+        sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
+        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 5000)
+        sock.setsockopt(zmq.MAXMSGSIZE, P.MAX_REPLY_BYTES)
+        if self._curve is not None:
+            server_pub, pub, sec = self._curve
+            sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = server_pub, pub, sec
+        self._monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL)
+        sock.connect(self.endpoint)
+        return sock
+
+    def _close_socket(self, sock: zmq.Socket) -> None:
+        try:
+            sock.disable_monitor()
+        except zmq.ZMQError:
+            pass
+        self._monitor.close(0)
+        sock.close(0)
+
+    def _send(self, sock: zmq.Socket, pending: _Pending) -> None:
+        pending.sent_at = time.monotonic()
+        pending.tries += 1
+        try:
+            sock.send_multipart(pending.frames, flags=zmq.NOBLOCK)
+        except zmq.Again:  # not connected yet; the resend timer will try again
+            pass
+
+    def _fail(self, rid: str, pending: _Pending, code: str, message: str) -> None:
+        self._pending.pop(rid, None)
+        err = P.Message(P.ERROR, {"id": rid, "code": code, "message": message})
+        if pending.handle is not None:
+            pending.handle._emit(Event("error", err.header))
+        else:
+            pending.reply = err
+            pending.replied.set()
+
+    def _run(self) -> None:
+        sock = self._open()
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(self._monitor, zmq.POLLIN)
+        last_heartbeat = time.monotonic()
+        try:
+            while not self._closed.is_set():
+                self._drain_commands(sock)
+                events = dict(poller.poll(_TICK_S * 1000))
+                if self._monitor in events:
+                    self._on_monitor()
+                while sock in events and sock.poll(0):
+                    self._on_reply(sock.recv_multipart(copy=True))
+                now = time.monotonic()
+                if self._pending and now - last_heartbeat > self._heartbeat_s:
+                    last_heartbeat = now
+                    try:
+                        sock.send_multipart(P.encode(P.Message(P.HEARTBEAT, {})), flags=zmq.NOBLOCK)
+                    except zmq.Again:
+                        pass
+                if self._lazy_pirate_due(now):
+                    if any(p.tries > self.retries for p in self._pending.values()):
+                        for rid, p in list(self._pending.items()):
+                            if p.tries > self.retries:
+                                self._fail(rid, p, P.E_UNREACHABLE, f"no answer from the daemon at {self.endpoint} "
+                                           f"({p.tries} tries, {self.timeout_s:g} s each); is `motionbridge "
+                                           "serve` running there, and reachable?")
+                    poller.unregister(sock)
+                    poller.unregister(self._monitor)
+                    self._close_socket(sock)
+                    sock = self._open()
+                    poller.register(sock, zmq.POLLIN)
+                    poller.register(self._monitor, zmq.POLLIN)
+                    for p in self._pending.values():
+                        self._send(sock, p)
+        finally:
+            for rid, p in list(self._pending.items()):
+                self._fail(rid, p, P.E_CLOSED, "client closed before the daemon answered")
+            self._close_socket(sock)
+
+    def _lazy_pirate_due(self, now: float) -> bool:
+        """True when something pending has heard nothing for timeout_s (replies reset sent_at)."""
+        return any(now - p.sent_at > self.timeout_s for p in self._pending.values())
+
+    def _drain_commands(self, sock: zmq.Socket) -> None:
+        while True:
+            try:
+                cmd = self._commands.get_nowait()
+            except queue.Empty:
+                return
+            if cmd[0] == "call":
+                _, rid, pending = cmd
+                self._pending[rid] = pending
+                self._send(sock, pending)
+            elif cmd[0] == "send":
+                _, frames, rid, handle = cmd
+                pending = _Pending(frames, handle)
+                self._pending[rid] = pending
+                self._send(sock, pending)
+            elif cmd[0] == "cancel":
+                rid = cmd[1]
+                if rid in self._pending:
+                    try:
+                        sock.send_multipart(P.encode(P.Message(P.CANCEL, {"id": rid})), flags=zmq.NOBLOCK)
+                    except zmq.Again:
+                        pass
+
+    def _on_monitor(self) -> None:
+        from zmq.utils.monitor import recv_monitor_message
+
+        while self._monitor.poll(0):
+            event = recv_monitor_message(self._monitor)
+            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                for rid, p in list(self._pending.items()):
+                    self._fail(rid, p, P.E_AUTH, "the daemon refused this client's CURVE key; ask its admin to "
+                               "add your public key to the daemon's clients/ folder")
+
+    def _on_reply(self, frames: list[bytes]) -> None:
+        try:
+            msg = P.decode(frames, allowed=P.DAEMON_COMMANDS, max_bytes=P.MAX_REPLY_BYTES)
+        except P.ProtocolError:
+            return  # a daemon speaking another version: the resend timer ends up failing the request
+        rid = msg.header.get("id")
+        pending = self._pending.get(rid) if isinstance(rid, str) else None
+        if msg.command == P.HEARTBEAT:
+            for p in self._pending.values():  # the daemon is alive: keep running requests pending
+                if p.accepted:
+                    p.sent_at = time.monotonic()
+            return
+        if pending is None:
+            return
+        pending.sent_at = time.monotonic()
+        pending.tries = 0 if pending.handle is not None else pending.tries
+        handle = pending.handle
+        if handle is None:
+            self._pending.pop(rid, None)
+            pending.reply = msg
+            pending.replied.set()
+            return
+        try:
+            event = self._event_of(msg)
+        except P.ProtocolError as exc:
+            event = Event("error", {"id": rid, "code": exc.code, "message": f"daemon sent a bad {msg.command}: {exc}"})
+        if event.kind == "accepted":
+            pending.accepted = True
+        handle._emit(event)
+        if handle.done:
+            self._pending.pop(rid, None)
+
+    @staticmethod
+    def _event_of(msg: P.Message) -> Event:
+        if msg.command == P.RESULT:
+            return Event("result", msg.header, clip_from_message(msg))
+        if msg.command == P.PROGRESS:
+            if msg.header.get("previews"):
+                clips = previews_from_message(msg)
+                return Event("preview", msg.header, clips[0], clips)
+            return Event("progress", msg.header)
+        kinds = {P.ACCEPTED: "accepted", P.ERROR: "error", P.BUSY: "busy"}
+        if msg.command not in kinds:
+            raise P.ProtocolError(P.E_BAD_COMMAND, f"unexpected {msg.command} for a request")
+        return Event(kinds[msg.command], msg.header)
