@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -42,6 +43,9 @@ def run(args: argparse.Namespace) -> int:
     from . import runner, takes
     from .engines import EngineSpec, EngineUnavailable
 
+    if args.verbose < 1:  # writer warnings (renamed joints, ...) go to the manifest, not the log
+        logging.getLogger("motionbridge.exporters").setLevel(logging.ERROR)
+
     if args.server and args.ray:
         raise CliError("choose one of --server and --ray")
     if args.batch_size < 1:
@@ -80,19 +84,24 @@ def run(args: argparse.Namespace) -> int:
             options = RayOptions(args.ray, args.ray_actors, args.ray_gpus, args.ray_cpus)
             result = run_ray(plan, spec, options)
         else:
-            if args.server:
-                from .generation import ServerGenerator
-
-                generator = ServerGenerator(args.server, args.server_timeout)
-            else:
-                from .generation import EngineGenerator
-
-                generator = EngineGenerator(spec.build()) if plan.pending else None
-            result = runner.run_local(plan, generator) if generator else runner.run_local(plan, _Nothing())
+            result = runner.run_local(plan, _generator(args, spec) if plan.pending else _Nothing())
     except (EngineUnavailable, ImportError) as exc:
         raise CliError(str(exc)) from None
     print(result.summary(), file=sys.stderr)
     return result.exit_code
+
+
+def _generator(args: argparse.Namespace, spec):
+    from motionbridge.daemon.cli import CliError
+
+    from .generation import EngineGenerator, ServerGenerator
+
+    if not args.server:
+        return EngineGenerator(spec.build())
+    try:
+        return ServerGenerator(args.server, args.server_timeout)
+    except Exception as exc:  # the client's errors say what is wrong (unreachable, auth, ...)
+        raise CliError(f"cannot use the daemon at {args.server}: {exc}") from None
 
 
 class _Nothing:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Protocol, Sequence
 
 from motionbridge.daemon.engine.api import Engine, GenerationRequest
+from motionbridge.daemon.protocol import E_BUSY
 from motionbridge.rigs import Clip
 
 from .takes import Take
@@ -93,13 +94,31 @@ class EngineGenerator:
 
 
 class ServerGenerator:
-    """Through a running daemon: every request goes in at batch priority, then we wait."""
+    """Through a running daemon: every request goes in at batch priority, then we wait.
+    A BUSY daemon (queue full, shared with artists) is retried after the delay it asks for."""
+
+    BUSY_RETRIES = 100
 
     def __init__(self, endpoint: str, timeout_s: float = 3600.0):
         from motionbridge.dcc_plugin.core.client import MotionBridgeClient
 
         self.client = MotionBridgeClient(endpoint)
+        self.client.hello()  # fail now, with the client's message, if nothing listens there
         self.timeout_s = timeout_s
+
+    def _submit(self, request: GenerationRequest):
+        return self.client.generate(request.prompt, request.duration_s, list(request.seeds), request.cfg, priority="batch")
+
+    def _wait(self, request: GenerationRequest, handle) -> list[Clip]:
+        for _ in range(self.BUSY_RETRIES):
+            try:
+                return handle.wait(self.timeout_s)
+            except Exception as exc:
+                if getattr(exc, "code", None) != E_BUSY:
+                    raise
+                time.sleep(float(getattr(exc, "details", {}).get("retry_after_s") or 1.0))
+                handle = self._submit(request)
+        raise RuntimeError(f"daemon stayed busy after {self.BUSY_RETRIES} retries")
 
     def generate(self, takes: Sequence[Take]) -> list[Generated]:
         groups = group_requests(takes)
@@ -107,15 +126,15 @@ class ServerGenerator:
         handles = []
         for request, members in groups:
             try:
-                handles.append((self.client.generate(request.prompt, request.duration_s, list(request.seeds), request.cfg, priority="batch"), members))
+                handles.append((request, self._submit(request), members))
             except Exception as exc:
-                handles.append((exc, members))
+                handles.append((request, exc, members))
         out = []
-        for handle, members in handles:
+        for request, handle, members in handles:
             try:
                 if isinstance(handle, Exception):
                     raise handle
-                clips = handle.wait(self.timeout_s)
+                clips = self._wait(request, handle)
                 if len(clips) != len(members):
                     raise RuntimeError(f"daemon returned {len(clips)} takes for {len(members)} seeds")
             except Exception as exc:
@@ -124,9 +143,11 @@ class ServerGenerator:
             per_take = (time.perf_counter() - start) / max(1, len(takes))
             for take, clip in zip(members, clips):
                 meta = clip.metadata
-                out.append(Generated(
-                    take, clip, None, tuple(meta.get("warnings", ())), {"generate_s": per_take},
-                    str(meta.get("hash") or meta.get("model_hash") or ""), str(meta.get("model", "")),
-                ))
+                timings = {"generate_s": per_take, **{f"engine_{k}": float(v) for k, v in (meta.get("timings") or {}).items()}}
+                model_hash = str(meta.get("checkpoint_sha256") or meta.get("hash") or "")[:16]
+                out.append(Generated(take, clip, None, tuple(meta.get("warnings", ())), timings, model_hash, str(meta.get("model", ""))))
         order = {t.index: i for i, t in enumerate(takes)}
         return sorted(out, key=lambda g: order[g.take.index])
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,52 +1,89 @@
 """`--rig PRESET|FILE`: loading each target rig once and retargeting takes onto it.
 
-Loading a rig that does not exist is a setup error (reported before any GPU work);
-a rig that loads but cannot be mapped fails only the takes that use it.
+A rig spec that names no preset and no file is a setup error, reported before any GPU
+work (`check_spec`); a rig that exists but cannot be read or mapped as a humanoid fails
+only the takes that use it, with the rigs package's message in the manifest.
 """
 
 from __future__ import annotations
 
 import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from motionbridge.rigs import Clip
+import numpy as np
+
+from motionbridge.rigs import Clip, RigError, Skeleton
 
 
 class RigLoadError(ValueError):
     """The rig spec names no preset or readable file."""
 
 
+@dataclass(frozen=True)
+class Target:
+    spec: str
+    skeleton: Skeleton
+    mapping: Any  # the rigs package's RigDescription, or None to detect it per take
+
+
+def check_spec(spec: str) -> None:
+    from motionbridge.rigs.description import preset_names
+
+    if spec.lower() in preset_names() or Path(spec).is_file():
+        return
+    raise RigLoadError(f"rig {spec!r} is neither a preset ({', '.join(preset_names())}) nor an existing file")
+
+
 @functools.lru_cache(maxsize=32)
-def load_target(spec: str) -> Any:
-    """The rigs package's loaded rig for a preset name or a file path (cached per process)."""
+def load_target(spec: str) -> Target:
+    """The target rig for a preset name or a file path (cached per process)."""
     try:
-        from motionbridge.rigs import load_rig  # type: ignore[attr-defined]
-    except ImportError as exc:
-        raise RigLoadError(f"retargeting is not available in this install ({exc}); drop --rig to export SMPL-X takes") from exc
-    try:
-        return load_rig(spec)
-    except (OSError, ValueError, KeyError) as exc:
+        from motionbridge import rigs
+
+        load_rig = getattr(rigs, "load_rig", None) or _load_rig_fallback
+        rig = load_rig(spec)
+    except (OSError, ValueError, KeyError, ImportError) as exc:
         raise RigLoadError(f"cannot load rig {spec!r}: {exc}") from exc
+    return Target(spec, rig.skeleton, getattr(rig, "mapping", None))
+
+
+def _load_rig_fallback(spec: str) -> Target:
+    """Presets and skeleton JSON files, for checkouts whose rigs package has no load_rig yet."""
+    from motionbridge.rigs.description import preset, preset_names
+    from motionbridge.rigs.humanoid import build_rig
+
+    if spec.lower() in preset_names():
+        return Target(spec, build_rig(spec.lower()), preset(spec.lower()))
+    path = Path(spec)
+    if path.suffix.lower() != ".json" or not path.is_file():
+        raise RigError(f"no rig preset or skeleton file {spec!r}; presets are {', '.join(preset_names())}")
+    data = json.loads(path.read_text())
+    return Target(spec, Skeleton.from_dict(data.get("skeleton", data)), None)
 
 
 def apply(spec: str, clip: Clip) -> tuple[Clip, dict[str, float]]:
-    """Retargets `clip` onto the rig; returns the new clip and the retarget metrics."""
-    from motionbridge.rigs import retarget  # type: ignore[attr-defined]
+    """Retargets `clip` onto the rig; returns the new clip and flat retarget metrics."""
+    from motionbridge.rigs.retarget import retarget
 
     rig = load_target(spec)
-    result = retarget(clip, rig.skeleton, rig.mapping, getattr(rig, "options", None))
-    return result.clip, _plain_metrics(result.metrics)
+    result = retarget(clip, rig.skeleton, rig.mapping)
+    return result.clip, flat_metrics(result.metrics)
 
 
-def _plain_metrics(metrics: Any) -> dict[str, float]:
-    if metrics is None:
-        return {}
-    if not isinstance(metrics, dict):
-        metrics = {k: v for k, v in vars(metrics).items() if not k.startswith("_")}
+def flat_metrics(metrics: Any, prefix: str = "") -> dict[str, float]:
+    """Nested metrics -> {"a.b": number}; per-bone tables stay out, lists become counts."""
     out: dict[str, float] = {}
-    for key, value in metrics.items():
-        try:
-            out[str(key)] = float(value)
-        except (TypeError, ValueError):
-            continue  # per-joint tables and the like stay out of the manifest
+    for key, value in (metrics or {}).items():
+        name = f"{prefix}{key}"
+        if key == "per_bone":
+            continue
+        if isinstance(value, dict):
+            out.update(flat_metrics(value, name + "."))
+        elif isinstance(value, (list, tuple)):
+            out[name + "_count"] = float(len(value))
+        elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+            out[name] = float(value)
     return out

@@ -86,7 +86,7 @@ def plan(config: BatchConfig) -> Plan:
     selected = takes.parse_range(config.selection, summary.num_takes)
     check_formats(set(config.formats) | set(summary.formats))
     for spec in sorted(summary.rigs | ({config.rig} if config.rig else set())):
-        retarget.load_target(spec)
+        retarget.check_spec(spec)
     config.out_dir.mkdir(parents=True, exist_ok=True)
     latest = manifest.read_latest(config.out_dir) if config.resume else {}
     options = config.output_options()
@@ -146,6 +146,7 @@ def run_local(p: Plan, generator: Generator) -> BatchResult:
     finally:
         shard.close()
         progress.close()
+        getattr(generator, "close", lambda: None)()
         finish(p.config, drop=(shard.path,), result=result)
         result.elapsed_s = time.monotonic() - start
     return result

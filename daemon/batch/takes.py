@@ -199,7 +199,7 @@ def _formats(value: Any) -> tuple[str, ...]:
 
 def normalise_format(fmt: str) -> str:
     fmt = fmt.strip().lower().lstrip(".")
-    if not re.fullmatch(r"[a-z0-9]{1,8}", fmt):
+    if not re.fullmatch(r"[a-z0-9]{1,8}(\.[a-z0-9]{1,8})?", fmt):
         raise ValueError(f"format {fmt!r} is not a file extension like 'fbx' or 'glb'")
     return fmt
 

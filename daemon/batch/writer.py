@@ -19,6 +19,10 @@ from .generation import Generated
 from .takes import Take
 
 REVIEW_DIR = "review"
+# per-run clip metadata (engine timings, the engine's request id) goes to the manifest, not
+# into the files, so the same take gives the same file whichever backend made it
+VOLATILE_METADATA = ("timings", "request_id")
+MAX_WARNINGS = 20
 
 
 class DiskFull(OSError):
@@ -91,6 +95,8 @@ class TakeWriter:
         take, opts = gen.take, self.options
         clip = gen.clip
         assert clip is not None
+        for key in VOLATILE_METADATA:
+            clip.metadata.pop(key, None)
         clip.metadata.update({"take_name": take.name, "take_index": take.index, "prompt": take.prompt, "seed": take.seed, "cfg": take.cfg})
         timings = entry["timings"]
         rig = opts.rig_for(take)
@@ -100,9 +106,13 @@ class TakeWriter:
             timings["retarget_s"] = time.perf_counter() - start
         for fmt, path in opts.paths_for(take):
             start = time.perf_counter()
-            registry.write(path, [clip], [take.name])
+            written = registry.export(path, [clip], [take.name])
+            entry["warnings"].extend(f"{fmt}: {w}" for w in written.warnings)
             timings[f"write_{fmt}_s"] = time.perf_counter() - start
             entry["files"].append(manifest.file_record(opts.out_dir, path, fmt))
+        if len(entry["warnings"]) > MAX_WARNINGS:
+            more = len(entry["warnings"]) - MAX_WARNINGS
+            entry["warnings"] = entry["warnings"][:MAX_WARNINGS] + [f"... and {more} more"]
         if opts.previews:
             start = time.perf_counter()
             gif = preview.render_gif(clip, opts.out_dir / REVIEW_DIR / f"{take.name}.gif")

@@ -11,11 +11,12 @@ from motionbridge.daemon.batch import manifest
 
 # manifest fields that legitimately differ between runs
 VOLATILE = {"finished_at", "timings", "files", "preview"}
+ATOL = 1e-5
 
 
 def assert_same_outputs(a: Path, b: Path) -> None:
     """Same take files, same manifest content; NPZ arrays identical (zip timestamps aside),
-    other formats byte-identical where the writer is deterministic, else same size."""
+    other formats the same size (their bytes carry the same float noise)."""
     ea, eb = manifest.read_latest(a), manifest.read_latest(b)
     assert sorted(ea) == sorted(eb) and ea, (sorted(ea), sorted(eb))
     for i in ea:
@@ -30,6 +31,10 @@ def assert_same_outputs(a: Path, b: Path) -> None:
                     for key in da.files:
                         if key == "metadata_json":
                             assert json.loads(str(da[key])) == json.loads(str(db[key]))
+                        elif da[key].dtype.kind == "f":
+                            # the engine batches seeds of one prompt together; another batch
+                            # split changes float32 sums in the last bits (seen: 1.2e-6)
+                            np.testing.assert_allclose(da[key], db[key], atol=ATOL, err_msg=f"{fa['path']}:{key}")
                         else:
                             np.testing.assert_array_equal(da[key], db[key], err_msg=f"{fa['path']}:{key}")
             else:

@@ -10,7 +10,6 @@ from conftest import HERE, write_takes
 from equal_outputs import assert_same_outputs
 
 from motionbridge.daemon.batch import manifest, runner
-from motionbridge.daemon.batch.engines import EngineSpec
 from motionbridge.daemon.batch.generation import EngineGenerator
 
 ray = pytest.importorskip("ray")
@@ -25,18 +24,16 @@ def local_ray():
     ray.shutdown()
 
 
-def test_ray_matches_in_process(tmp_path, make_engine, engine_args, local_ray):
+def test_ray_matches_in_process(tmp_path, engine, engine_spec, local_ray):
     from motionbridge.daemon.batch.ray_runner import RayOptions, run_ray
 
     takes_file = write_takes(tmp_path / "takes.jsonl", 6, prompts=2)
     local = runner.BatchConfig(takes_file, tmp_path / "local", formats=("npz",), batch_size=2, previews=False)
-    assert runner.run_local(runner.plan(local), EngineGenerator(make_engine())).exit_code == 0
+    assert runner.run_local(runner.plan(local), EngineGenerator(engine)).exit_code == 0
 
-    args = dict(zip(engine_args[::2], engine_args[1::2]))
-    spec = EngineSpec(parity_dir=args.get("--parity"), factory=args.get("--engine-factory"), device="cpu", dtype="float32")
     on_ray = runner.BatchConfig(takes_file, tmp_path / "ray", formats=("npz",), batch_size=2, previews=False)
     started = time.monotonic()
-    result = run_ray(runner.plan(on_ray), spec, RayOptions("local", actors=1, gpus_per_actor=0, cpus_per_actor=0.5))
+    result = run_ray(runner.plan(on_ray), engine_spec, RayOptions("local", actors=1, gpus_per_actor=0, cpus_per_actor=0.5))
     print(f"ray run: {time.monotonic() - started:.1f} s")
     assert (result.exit_code, result.ok) == (0, 6), result.summary()
     assert_same_outputs(tmp_path / "local", tmp_path / "ray")

@@ -25,8 +25,15 @@ TAKES = 20
 
 def two_formats() -> tuple[str, str]:
     """npz plus the best other writer this checkout has (FBX or GLB once exporters land)."""
+    def available(ext: str) -> bool:
+        try:
+            registry.writer_for(f"x.{ext}")
+            return True
+        except atomic.ExportError:
+            return False
+
     exts = [e.lstrip(".") for e in registry.supported_extensions()]
-    other = next((e for e in ("glb", "fbx", "usda", "bvh") if e in exts), None)
+    other = next((e for e in ("glb", "fbx", "usda", "bvh") if available(e)), None)
     if other is None:
         pytest.fail(f"only {exts} writers are registered; the batch test needs two formats")
     return ("npz", other)
@@ -60,8 +67,7 @@ def test_sigkill_mid_run_then_resume(tmp_path, engine_args, batch_env):
     takes_file = write_takes(tmp_path / "takes.jsonl", TAKES)
     out = tmp_path / "out"
     args = [str(takes_file), "--out", str(out), "--format", ",".join(formats), "--batch-size", "2", *engine_args]
-    env = {**batch_env, "STANDIN_SLOW_S": "0.3"}
-    proc = subprocess.Popen([sys.executable, "-m", "motionbridge.daemon.cli", "batch", *args], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "motionbridge.daemon.cli", "batch", *args], env=batch_env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     done = 0
@@ -110,11 +116,11 @@ class _DiskFullAfter:
         return os.replace(src, dst)
 
 
-def test_full_disk_stops_cleanly_and_resumes(tmp_path, make_engine, monkeypatch):
+def test_full_disk_stops_cleanly_and_resumes(tmp_path, engine, monkeypatch):
     takes_file = write_takes(tmp_path / "takes.jsonl", 6, prompts=2)
     out = tmp_path / "out"
     config = runner.BatchConfig(takes_file, out, formats=("npz",), batch_size=2, previews=False)
-    generator = EngineGenerator(make_engine())
+    generator = EngineGenerator(engine)
     monkeypatch.setattr(atomic, "os", _DiskFullAfter(3))
     result = runner.run_local(runner.plan(config), generator)
     assert result.exit_code == 1 and result.stopped and "disk full" in result.stopped and "--resume" in result.stopped
@@ -132,23 +138,25 @@ def test_full_disk_stops_cleanly_and_resumes(tmp_path, make_engine, monkeypatch)
     check_consistent(out, ("npz",), 6)
 
 
-def test_resume_redoes_tampered_missing_and_changed_takes(tmp_path, make_engine):
+def test_resume_redoes_tampered_missing_and_changed_takes(tmp_path, engine):
     takes_file = write_takes(tmp_path / "takes.jsonl", 5, prompts=2)
     out = tmp_path / "out"
     config = runner.BatchConfig(takes_file, out, formats=("npz",), batch_size=4, previews=False, resume=True)
-    generator = EngineGenerator(make_engine())
+    generator = EngineGenerator(engine)
     assert runner.run_local(runner.plan(config), generator).ok == 5
-    before = {p.name: np.load(p, allow_pickle=False)["rotations"] for p in out.glob("*.npz")}
+    before = {p.name: (np.load(p, allow_pickle=False)["rotations"], manifest.sha256_of(p)) for p in out.glob("*.npz")}
     (out / "t01_s1.npz").write_bytes(b"truncated")
     (out / "t02_s2.npz").unlink()
-    write_takes(takes_file, 5, prompts=2, extra={3: {"cfg": 4.0}})  # row 3 changed since the run
+    write_takes(takes_file, 5, prompts=2, extra={3: {"cfg": 2.0}})  # row 3 changed since the run
     p = runner.plan(config)
     assert p.pending == [1, 2, 3] and p.skipped == 2
     assert runner.run_local(p, generator).ok == 3
     lines = check_consistent(out, ("npz",), 5)
-    assert lines[3]["cfg"] == 4.0
-    for name in ("t00_s0.npz", "t01_s1.npz", "t02_s2.npz", "t04_s4.npz"):  # same seed, same motion
-        np.testing.assert_array_equal(np.load(out / name, allow_pickle=False)["rotations"], before[name])
+    assert lines[3]["cfg"] == 2.0
+    for name in ("t00_s0.npz", "t04_s4.npz"):  # complete takes are left alone
+        assert manifest.sha256_of(out / name) == before[name][1]
+    for name in ("t01_s1.npz", "t02_s2.npz"):  # same seed, same motion (batch neighbours differ: float noise)
+        np.testing.assert_allclose(np.load(out / name, allow_pickle=False)["rotations"], before[name][0], atol=1e-5)
     # a shard cut short by a kill (partial last line) is read up to that line
     shard = out / manifest.SHARDS / "elsewhere@1@1.jsonl"
     shard.write_text(json.dumps({**lines[0], "finished_at": lines[0]["finished_at"] + 1}) + "\n" + '{"schema": "motionb')
