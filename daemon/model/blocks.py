@@ -35,9 +35,14 @@ class DoubleStreamBlock(nn.Module):
         mlp_in = modulate(getattr(self, f"{side}_norm2")(feat), shift_mlp, scale_mlp)
         return feat + getattr(self, f"{side}_mlp")(mlp_in) * gate_mlp
 
-    def forward(self, motion: Tensor, text: Tensor, adapter: Tensor, mask: Tensor, rope: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
-        m_mods = self.motion_mod(adapter).chunk(6, dim=-1)
-        t_mods = self.text_mod(adapter).chunk(6, dim=-1)
+    def forward(
+        self, motion: Tensor, text: Tensor, adapter: Tensor, mask: Tensor, rope: tuple[Tensor, Tensor],
+        mods: tuple[Tensor, Tensor] | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """`mods`: this block's (motion, text) modulation outputs, when computed in one fused call."""
+        m_out, t_out = mods if mods is not None else (self.motion_mod(adapter), self.text_mod(adapter))
+        m_mods = m_out.chunk(6, dim=-1)
+        t_mods = t_out.chunk(6, dim=-1)
         mq, mk, mv = self._qkv("motion", motion, m_mods[0], m_mods[1])
         tq, tk, tv = self._qkv("text", text, t_mods[0], t_mods[1])
         q, k = apply_rope(torch.cat((mq, tq), 1), torch.cat((mk, tk), 1), *rope)
@@ -63,8 +68,8 @@ class SingleStreamBlock(nn.Module):
         self.k_norm = qk_norm(cfg.qk_norm_type, hd)
         self.mlp_act = activation(cfg.mlp_act_type)
 
-    def forward(self, x: Tensor, adapter: Tensor, mask: Tensor, rope: tuple[Tensor, Tensor]) -> Tensor:
-        shift, scale, gate = self.modulation(adapter).chunk(3, dim=-1)
+    def forward(self, x: Tensor, adapter: Tensor, mask: Tensor, rope: tuple[Tensor, Tensor], mods: Tensor | None = None) -> Tensor:
+        shift, scale, gate = (self.modulation(adapter) if mods is None else mods).chunk(3, dim=-1)
         h = modulate(self.norm(x), shift, scale)
         qkv, mlp_hidden = torch.split(self.linear1(h), [3 * self.feat_dim, self.mlp_hidden_dim], dim=-1)
         q, k, v = split_heads(qkv, self.num_heads)

@@ -134,6 +134,16 @@ class BodyModel:
         a = assets or load_body_model()
         self.parents = [int(p) for p in a.parents]
         self.num_joints = len(self.parents)
+        depth = [0] * self.num_joints
+        for j, p in enumerate(self.parents):  # parents precede children
+            depth[j] = 0 if p < 0 else depth[p] + 1
+        # joints grouped by tree depth: FK is one batched matmul per level, not per joint
+        self.levels = [
+            (torch.tensor([j for j in range(self.num_joints) if depth[j] == d], device=device),
+             torch.tensor([self.parents[j] for j in range(self.num_joints) if depth[j] == d], device=device))
+            for d in range(1, max(depth) + 1)
+        ]
+        self.roots = torch.tensor([j for j in range(self.num_joints) if depth[j] == 0], device=device)
         self.j_template = torch.from_numpy(np.array(a.j_template, dtype=np.float64)).to(device)
         rel = self.j_template.clone()
         rel[1:] = self.j_template[1:] - self.j_template[self.parents[1:]]
@@ -148,16 +158,16 @@ class BodyModel:
     def pose(self, rotations: Tensor) -> tuple[Tensor, Tensor]:
         """rotations (N, J, 3, 3) local -> (world rotations (N, J, 3, 3), joint positions (N, J, 3))."""
         n = rotations.shape[0]
-        world_r: list[Tensor] = []
-        world_t: list[Tensor] = []
-        for j, p in enumerate(self.parents):
-            if p < 0:
-                world_r.append(rotations[:, j])
-                world_t.append(self.rel_offsets[j].expand(n, 3))
-            else:
-                world_r.append(world_r[p] @ rotations[:, j])
-                world_t.append(world_t[p] + (world_r[p] @ self.rel_offsets[j][:, None]).squeeze(-1))
-        return torch.stack(world_r, 1), torch.stack(world_t, 1)
+        world_r = torch.empty_like(rotations)
+        world_t = torch.empty(n, self.num_joints, 3, dtype=rotations.dtype, device=rotations.device)
+        offsets = self.rel_offsets.to(rotations)
+        world_r[:, self.roots] = rotations[:, self.roots]
+        world_t[:, self.roots] = offsets[self.roots].expand(n, -1, 3)
+        for joints, parents in self.levels:
+            parent_r = world_r[:, parents]
+            world_r[:, joints] = parent_r @ rotations[:, joints]
+            world_t[:, joints] = world_t[:, parents] + (parent_r @ offsets[joints][:, :, None]).squeeze(-1)
+        return world_r, world_t
 
     def vertex_y(self, world_r: Tensor, world_t: Tensor) -> Tensor:
         """(N, V) vertex heights without translation."""
@@ -184,7 +194,7 @@ def decode_latent(latent: Tensor, mean: Tensor, std: Tensor, body: BodyModel, sm
         transl = smooth_translation(transl)
     rotm = rot6d_to_matrix(rot6d)
     rot64 = full_rotations(rotm.double().reshape(b * length, NUM_MODEL_JOINTS, 3, 3), body.num_joints)
-    world_r, joints = body.pose(rot64.to(body.j_template.device))
+    world_r, joints = body.pose(rot64.to(body.j_template.device))  # float64 (cheap; matches to ~1e-7)
     heights = body.vertex_y(world_r, joints).reshape(b, length, -1) + transl[..., 1:2].double().to(joints.device)
     min_y = heights.amin(dim=(1, 2)).to(torch.float32).to(latent.device)
     k3d = joints.reshape(b, length, body.num_joints, 3).to(torch.float32).to(latent.device).clone()

@@ -118,8 +118,8 @@ class FinalLayer(nn.Module):
             self.adaLN_modulation.act = activation(act)
         self.linear = nn.Linear(dim, out_dim)
 
-    def forward(self, x: Tensor, adapter: Tensor) -> Tensor:
-        shift, scale = self.adaLN_modulation(adapter).chunk(2, dim=-1)
+    def forward(self, x: Tensor, adapter: Tensor, mods: Tensor | None = None) -> Tensor:
+        shift, scale = (self.adaLN_modulation(adapter) if mods is None else mods).chunk(2, dim=-1)
         return self.linear(modulate(self.norm_final(x), shift, scale))
 
 

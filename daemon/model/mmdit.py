@@ -83,9 +83,11 @@ class MotionDiT(nn.Module):
         rope: tuple[Tensor, Tensor] | None = None,
         attn_mask: Tensor | None = None,
         capture: dict[str, Tensor] | None = None,
+        fused_modulation: bool = False,
     ) -> Tensor:
         """x (B, L, input_dim), ctxt (B, Lt, ctxt_dim), vtxt (B, 1, vtxt_dim), timesteps (B,),
-        masks bool (B, L) / (B, Lt). `rope`/`attn_mask` may be passed precomputed."""
+        masks bool (B, L) / (B, Lt). `rope`/`attn_mask` may be passed precomputed.
+        `fused_modulation` computes every block's modulation in one matmul (float rounding only)."""
         motion = self.input_encoder(x)
         timestep_feat = self.timestep_encoder(timesteps)
         vtxt_feat = self.vtxt_encoder(vtxt.float())
@@ -100,14 +102,36 @@ class MotionDiT(nn.Module):
         attn_mask = attn_mask.to(motion.dtype)
         if capture is not None:
             capture.update(timestep_feat=timestep_feat, vtxt_feat=vtxt_feat, adapter=adapter, ctxt_refined=text)
+        mods = self.all_modulations(adapter) if fused_modulation else None
         for i, block in enumerate(self.double_blocks):
-            motion, text = block(motion, text, adapter, attn_mask, rope)
+            motion, text = block(motion, text, adapter, attn_mask, rope, None if mods is None else (mods[2 * i], mods[2 * i + 1]))
             if capture is not None and i == 0:
                 capture.update(double0_motion=motion, double0_text=text)
         h = torch.cat((motion, text), 1)
-        for block in self.single_blocks:
-            h = block(h, adapter, attn_mask, rope)
-        return self.final_layer(h[:, :lm], adapter)
+        base = 2 * len(self.double_blocks)
+        for i, block in enumerate(self.single_blocks):
+            h = block(h, adapter, attn_mask, rope, None if mods is None else mods[base + i])
+        return self.final_layer(h[:, :lm], adapter, None if mods is None else mods[-1])
+
+    def _modulation_linears(self) -> list[nn.Linear]:
+        linears: list[nn.Linear] = []
+        for block in self.double_blocks:
+            linears += [block.motion_mod.linear, block.text_mod.linear]
+        linears += [block.modulation.linear for block in self.single_blocks]
+        return linears + [self.final_layer.adaLN_modulation.linear]
+
+    def all_modulations(self, adapter: Tensor) -> list[Tensor]:
+        """Every block's modulation from the shared adapter in one matmul: all of them are
+        Linear(SiLU(adapter)), so their weights stack. The stacked copy is cached."""
+        linears = self._modulation_linears()
+        key = tuple(l.weight.data_ptr() for l in linears) + (adapter.device.type,)
+        if getattr(self, "_fused_key", None) != key:
+            self._fused_weight = torch.cat([l.weight for l in linears], 0)
+            self._fused_bias = torch.cat([l.bias for l in linears], 0)
+            self._fused_sizes = [l.out_features for l in linears]
+            self._fused_key = key
+        out = torch.nn.functional.linear(torch.nn.functional.silu(adapter), self._fused_weight, self._fused_bias)
+        return list(out.split(self._fused_sizes, dim=-1))
 
 
 class MotionFlowModel(nn.Module):

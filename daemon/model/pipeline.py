@@ -56,7 +56,7 @@ class MotionPipeline:
         self.text_encoder = text_encoder
         self.device = torch.device(device)
         self.dtype = dtype
-        self.body = BodyModel(device="cpu")
+        self.body = BodyModel(device=self.device)  # decode stays on the device
         net = self.config.network
         if text_encoder is not None and (text_encoder.ctxt_dim, text_encoder.vtxt_dim) != (net.ctxt_input_dim, net.vtxt_input_dim):
             raise WeightsError(
@@ -113,7 +113,11 @@ class MotionPipeline:
         return out.float()
 
     def velocity(self, cond: sampling.Conditioning) -> sampling.Velocity:
-        return sampling.guided_velocity(self.network, cond)
+        # rotary tables and the attention mask do not change between steps: build them once
+        dit = self.model.motion_transformer
+        rope = dit.rope(cond.x_mask.shape[1], cond.ctxt_mask.shape[1], None, self.device)
+        mask = dit.mask(cond.x_mask, cond.ctxt_mask)
+        return sampling.guided_velocity(self.network, cond, rope=rope, attn_mask=mask)
 
     @torch.no_grad()
     def sample(self, cond: sampling.Conditioning, y0: Tensor, on_step: sampling.StepCallback | None = None) -> Tensor:

@@ -45,6 +45,7 @@ class TextFeatures:
     clip_input_ids: Tensor | None = None
     clip_attention_mask: Tensor | None = None
     rendered: list[str] = field(default_factory=list)
+    row_warnings: list[tuple[str, ...]] = field(default_factory=list)  # per prompt
 
 
 def _chat(tokenizer, user: str) -> str:
@@ -111,15 +112,16 @@ class TextEncoder:
     def vtxt_dim(self) -> int:
         return int(self.clip.config.hidden_size)
 
-    def tokenize_llm(self, prompts: Sequence[str]) -> tuple[dict[str, Tensor], list[str], list[str]]:
+    def tokenize_llm(self, prompts: Sequence[str]) -> tuple[dict[str, Tensor], list[str], list[tuple[str, ...]]]:
         rendered = [_chat(self.llm_tokenizer, p) for p in prompts]
-        warnings = []
+        warnings: list[tuple[str, ...]] = []
         for p, text in zip(prompts, rendered):
             n = len(self.llm_tokenizer(text)["input_ids"])
+            row: tuple[str, ...] = ()
             if n > self.llm_max_tokens:
-                msg = f"prompt is {n - self.crop_start} tokens, over the model's {self.max_length}; the end was cut off: {p[:40]!r}..."
-                log.warning(msg)
-                warnings.append(msg)
+                row = (f"prompt is {n - self.crop_start} tokens, over the model's {self.max_length}; the end was cut off: {p[:40]!r}...",)
+                log.warning(row[0])
+            warnings.append(row)
         enc = self.llm_tokenizer(
             rendered, truncation=True, padding="max_length", max_length=self.llm_max_tokens, return_tensors="pt"
         )
@@ -130,7 +132,8 @@ class TextEncoder:
 
     @torch.no_grad()
     def encode(self, prompts: Sequence[str]) -> TextFeatures:
-        llm_in, rendered, warnings = self.tokenize_llm(prompts)
+        llm_in, rendered, row_warnings = self.tokenize_llm(prompts)
+        warnings = tuple(dict.fromkeys(w for row in row_warnings for w in row))
         ids = llm_in["input_ids"].to(self.device)
         mask = llm_in["attention_mask"].to(self.device)
         hidden = self.llm(input_ids=ids, attention_mask=mask).last_hidden_state
@@ -140,4 +143,4 @@ class TextEncoder:
         cids = clip_in["input_ids"].to(self.device)
         cmask = clip_in["attention_mask"].to(self.device)
         vtxt = self.clip(input_ids=cids, attention_mask=cmask).pooler_output.unsqueeze(1).float()
-        return TextFeatures(vtxt, ctxt, ctxt_length, tuple(warnings), ids, mask, cids, cmask, rendered)
+        return TextFeatures(vtxt, ctxt, ctxt_length, warnings, ids, mask, cids, cmask, rendered, row_warnings)

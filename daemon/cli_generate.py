@@ -1,0 +1,146 @@
+"""`motionbridge generate "PROMPT" --out take.npz`: run HY-Motion in-process (no daemon).
+
+Everything the user typed is validated before any weights are loaded, so bad input fails in
+a moment with one line; the output extension picks the writer (exporters registry).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+from motionbridge.daemon import limits
+from motionbridge.daemon.cli import CliError
+
+HELP = "generate a motion take from a text prompt (in-process)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("prompt", help="what the character does, in English")
+    parser.add_argument("--duration", default="5.0", metavar="S", help="seconds (0.67 to 12 s are used; default 5)")
+    parser.add_argument("--seed", nargs="+", default=["0"], metavar="N", help="one or more seeds; each writes its own file")
+    parser.add_argument("--cfg", default="5.0", metavar="F", help="text guidance scale, >= 1 (default 5)")
+    parser.add_argument("--model", default="1.0", help="1.0 or lite (default 1.0)")
+    parser.add_argument("--checkpoint", type=Path, metavar="DIR", help="folder with config.yml and latest.ckpt / model.safetensors")
+    parser.add_argument("--qwen", type=Path, metavar="DIR", help="Qwen3-8B folder (Hugging Face snapshot)")
+    parser.add_argument("--clip", type=Path, metavar="DIR", help="clip-vit-large-patch14 folder (Hugging Face snapshot)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"), help="DiT precision (text LLM stays bf16 as the official)")
+    parser.add_argument("--game", action="store_true", help="HY-Motion's special game-feature flag")
+    parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="output file; the extension picks the format (.npz)")
+
+
+def _checked(fn, value):
+    try:
+        return fn(value)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+
+
+def _prompt(raw: str) -> limits.Checked:
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable argv bytes arrive as surrogate escapes
+        return _checked(limits.check_prompt, os.fsencode(raw))
+    return _checked(limits.check_prompt, raw)
+
+
+def _number(text: str, kind, what: str):
+    try:
+        return kind(text)
+    except ValueError:
+        raise CliError(f"{what} must be a number, got {text!r}") from None
+
+
+def output_paths(out: Path, seeds: tuple[int, ...]) -> list[Path]:
+    """One file per seed: take.npz for one seed, take_seed3.npz, take_seed7.npz for several."""
+    if len(seeds) == 1:
+        return [out]
+    return [out.with_name(f"{out.stem}_seed{s}{out.suffix}") for s in seeds]
+
+
+def _check_output(out: Path) -> None:
+    from motionbridge.exporters.atomic import ExportError
+    from motionbridge.exporters.registry import writer_for
+
+    try:
+        writer_for(out)
+    except ExportError as exc:
+        raise CliError(str(exc)) from None
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise CliError(f"output folder {folder} does not exist; create it or pick another --out")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CliError(f"output folder {folder} is not writable; pick another --out")
+    if out.is_dir():
+        raise CliError(f"--out {out} is a folder; give a file name such as {out / 'take.npz'}")
+
+
+def run(args: argparse.Namespace) -> int:
+    prompt = _prompt(args.prompt)
+    duration = _checked(limits.check_duration, _number(args.duration, float, "--duration"))
+    seeds = _checked(limits.check_seeds, [_number(s, int, "--seed") for s in args.seed])
+    cfg = _checked(limits.check_cfg, _number(args.cfg, float, "--cfg"))
+    model = _checked(limits.check_model, args.model)
+    _check_output(args.out)
+    for w in (*prompt.warnings, *duration.warnings):
+        print(f"warning: {w}", file=sys.stderr)
+    engine = _load_engine(args, model.value)
+    from motionbridge.daemon.engine.api import GenerationRequest
+
+    request = GenerationRequest(prompt.value, duration.value, seeds.value, cfg.value, args.game, "cli")
+    started = time.perf_counter()
+
+    live = sys.stderr.isatty()
+
+    def progress(info) -> None:
+        if live:
+            print(f"\rsampling {info.step}/{info.total}", end="" if info.step < info.total else "\n", file=sys.stderr, flush=True)
+        elif info.step % 10 == 0 or info.step == info.total:
+            print(f"sampling {info.step}/{info.total}", file=sys.stderr, flush=True)
+
+    takes = engine.generate([request], on_step=progress)
+    from motionbridge.exporters.atomic import ExportError
+    from motionbridge.exporters.registry import write
+
+    for w in takes[0].warnings if takes else ():
+        if w not in prompt.warnings + duration.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+    for take, path in zip(takes, output_paths(args.out, seeds.value)):
+        take.clip.metadata["take_name"] = path.stem
+        try:
+            write(path, [take.clip], [path.stem])
+        except ExportError as exc:
+            raise CliError(str(exc)) from None
+        print(f"wrote {path} ({take.clip.num_frames} frames, seed {take.seed})", file=sys.stderr)
+    print(f"done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
+def _load_engine(args: argparse.Namespace, model: str):
+    try:
+        import torch
+    except ImportError as exc:
+        raise CliError(f"generating needs torch ({exc}); pip install 'motionbridge[daemon]'") from None
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise CliError("--device cuda but no CUDA GPU is visible; use --device cpu")
+    from motionbridge.daemon.engine.reference import ReferenceEngine
+    from motionbridge.daemon.model import loading
+    from motionbridge.daemon.model.config import ConfigError
+    from motionbridge.daemon.model.text_encoder import TextEncoderError
+
+    defaults = loading.default_paths(model)
+    paths = loading.WeightPaths(args.checkpoint or defaults.checkpoint_dir, args.qwen or defaults.qwen_dir, args.clip or defaults.clip_dir)
+    missing = loading.missing_files(paths)
+    if missing:
+        raise CliError(
+            f"weights missing: {'; '.join(missing)}. Get them with `motionbridge weights download --model {model}` "
+            "or point --checkpoint/--qwen/--clip at existing folders"
+        )
+    try:
+        return ReferenceEngine.from_dirs(paths.checkpoint_dir, paths.qwen_dir, paths.clip_dir, device=args.device, dtype=args.dtype)
+    except (loading.WeightsError, ConfigError, TextEncoderError) as exc:
+        raise CliError(str(exc)) from None
