@@ -80,7 +80,11 @@ class RigDescription:
 
         best: tuple[int, str, dict[str, str]] | None = None
         for prefix in self._candidate_prefixes(skeleton.names):
-            found = {c: n for c, b in self.bones.items() if (n := find(prefix + b)) is not None}
+            # names a user wrote are taken as written first; inherited preset names get the prefix
+            found = {
+                c: n for c, b in self.bones.items()
+                if (n := (c in self.explicit and find(b)) or find(prefix + b)) is not None
+            }
             if best is None or len(found) > best[0]:
                 best = (len(found), prefix, found)
         assert best is not None

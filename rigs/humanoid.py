@@ -134,6 +134,7 @@ def build_rig(
             kids = [k for k in children.get(n, []) if k in by_name or desc.extra[k].get("at") not in ("end",)]
             pos[n] = pp + (0.5 if at == "between" else 0.35) * (place(kids[0]) - pp) if kids else pp
         elif at == "twist":
+            assert parent is not None  # a twist bone hangs off its limb
             canon = by_name[parent]
             nxt = {"upper_arm": "lower_arm", "lower_arm": "hand", "upper_leg": "lower_leg", "lower_leg": "foot"}
             side, part = canon.split("_", 1)
@@ -146,7 +147,7 @@ def build_rig(
     for n in names:
         place(n)
     order = _topological(names, parent_of, np.random.default_rng(scramble_seed) if scramble_seed is not None else None)
-    parents = [order.index(parent_of[n]) if parent_of[n] else -1 for n in order]
+    parents = [-1 if (p := parent_of[n]) is None else order.index(p) for n in order]
     world = np.array([pos[n] for n in order])
     rots = _bone_rotations(order, parents, world, bone_axes)
     if up_axis == "z":

@@ -18,11 +18,12 @@ def direction_errors(src_dirs: np.ndarray, tgt_dirs: np.ndarray, names: list[str
     """src_dirs, tgt_dirs: (F, B, 3) in the same frame; per bone mean/max degrees and overall."""
     if not names:
         return {"mean_deg": 0.0, "max_deg": 0.0, "per_bone": {}}
-    a = src_dirs / np.maximum(np.linalg.norm(src_dirs, axis=-1, keepdims=True), 1e-12)
-    b = tgt_dirs / np.maximum(np.linalg.norm(tgt_dirs, axis=-1, keepdims=True), 1e-12)
-    # atan2 of |cross| and dot stays accurate for tiny angles, unlike arccos
-    deg = np.degrees(np.arctan2(np.linalg.norm(np.cross(a, b), axis=-1), np.sum(a * b, axis=-1)))
-    per_bone = {n: {"mean_deg": float(deg[:, i].mean()), "max_deg": float(deg[:, i].max())} for i, n in enumerate(names)}
+    a = src_dirs / np.sqrt(np.maximum(np.einsum("...i,...i->...", src_dirs, src_dirs), 1e-24))[..., None]
+    b = tgt_dirs / np.sqrt(np.maximum(np.einsum("...i,...i->...", tgt_dirs, tgt_dirs), 1e-24))[..., None]
+    # atan2 of |a - b| and |a + b| stays accurate for tiny angles, unlike arccos of the dot product
+    deg = np.degrees(2.0 * np.arctan2(np.linalg.norm(a - b, axis=-1), np.linalg.norm(a + b, axis=-1)))
+    means, maxes = deg.mean(axis=0).tolist(), deg.max(axis=0).tolist()
+    per_bone = {n: {"mean_deg": m, "max_deg": x} for n, m, x in zip(names, means, maxes)}
     return {"mean_deg": float(deg.mean()), "max_deg": float(deg.max()), "per_bone": per_bone}
 
 

@@ -98,9 +98,16 @@ class Skeleton:
         return cached
 
     def rest_world(self) -> tuple[np.ndarray, np.ndarray]:
-        """World rotations (J,4) and positions (J,3) of the rest pose."""
-        rot, pos = forward_kinematics(self, self.rest_rotations[None], self.rest_translations[None, 0])
-        return rot[0], pos[0]
+        """World rotations (J,4) and positions (J,3) of the rest pose (computed once; read-only)."""
+        cached = self.__dict__.get("_rest_world")
+        if cached is None:
+            rot, pos = forward_kinematics(self, self.rest_rotations[None], self.rest_translations[None, 0])
+            rot, pos = rot[0], pos[0]
+            rot.flags.writeable = False
+            pos.flags.writeable = False
+            cached = (rot, pos)
+            object.__setattr__(self, "_rest_world", cached)
+        return cached
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -159,8 +166,8 @@ class Clip:
             raise RigError(f"fps must be a positive number, got {self.fps!r}")
         if not (np.isfinite(self.rotations).all() and np.isfinite(self.root_translation).all()):
             raise RigError("clip contains NaN or infinite rotations or translations")
-        norms = np.linalg.norm(self.rotations, axis=-1)
-        if np.abs(norms - 1.0).max(initial=0.0) > 1e-3:
+        squared = np.einsum("...i,...i->...", self.rotations, self.rotations)
+        if np.abs(squared - 1.0).max(initial=0.0) > 2e-3:  # |q| within 1e-3 of 1
             raise RigError("clip rotations must be unit quaternions (xyzw)")
 
     def world(self) -> tuple[np.ndarray, np.ndarray]:
@@ -171,31 +178,55 @@ class Clip:
         return dataclasses.replace(self, **changes)
 
 
+def joint_major(shape_fj: tuple[int, int], width: int) -> np.ndarray:
+    """An empty (F, J, width) array stored joint by joint, so gathering joints copies blocks."""
+    frames, joints = shape_fj
+    return np.empty((joints, frames, width)).transpose(1, 0, 2)
+
+
 def forward_kinematics(
     skeleton: Skeleton, rotations: np.ndarray, root_translation: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """World rotations and positions; vectorised over frames and over the joints of each depth."""
+    """World rotations and positions (F,J,4), (F,J,3); one batched step per depth level."""
     rotations = np.asarray(rotations, dtype=np.float64)
     frames = rotations.shape[0]
-    n = skeleton.num_joints
-    world_rot = np.empty((frames, n, 4))
-    world_pos = np.empty((frames, n, 3))
+    local = np.ascontiguousarray(rotations.transpose(1, 0, 2))  # joint-major: see joint_major
+    world_rot = np.empty((skeleton.num_joints, frames, 4))
+    world_pos = np.empty((skeleton.num_joints, frames, 3))
+    offsets = skeleton.rest_translations[:, None, :]
     for level in skeleton.levels:
         par = skeleton.parents[level]
         if par[0] < 0:  # roots (all of depth 0)
-            world_rot[:, level] = rotations[:, level]
-            world_pos[:, level] = skeleton.rest_translations[level]
+            world_rot[level] = local[level]
+            world_pos[level] = offsets[level]
             if level[0] == 0:
-                world_pos[:, 0] = root_translation
+                world_pos[0] = root_translation
             continue
-        world_rot[:, level] = quat.multiply(world_rot[:, par], rotations[:, level])
-        world_pos[:, level] = world_pos[:, par] + quat.rotate(world_rot[:, par], skeleton.rest_translations[level])
-    return world_rot, world_pos
+        parent_rot = world_rot[par]
+        world_rot[level] = quat.multiply(parent_rot, local[level])
+        world_pos[level] = world_pos[par] + quat.rotate(parent_rot, offsets[level])
+    return world_rot.transpose(1, 0, 2), world_pos.transpose(1, 0, 2)
+
+
+def positions_from_world(skeleton: Skeleton, world_rotations: np.ndarray, root_translation: np.ndarray) -> np.ndarray:
+    """Joint world positions (F,J,3) from world rotations already known (saves FK's products)."""
+    world_rot = world_rotations.transpose(1, 0, 2)
+    pos = np.empty((skeleton.num_joints, world_rotations.shape[0], 3))
+    offsets = skeleton.rest_translations[:, None, :]
+    for level in skeleton.levels:
+        par = skeleton.parents[level]
+        if par[0] < 0:
+            pos[level] = offsets[level]
+            if level[0] == 0:
+                pos[0] = root_translation
+            continue
+        pos[level] = pos[par] + quat.rotate(world_rot[par], offsets[level])
+    return pos.transpose(1, 0, 2)
 
 
 def skeleton_from_world(
     names: Sequence[str],
-    parents: Sequence[int],
+    parents: Sequence[int] | np.ndarray,
     world_positions: np.ndarray,
     world_rotations: np.ndarray | None = None,
     up_axis: str = "y",
@@ -218,3 +249,50 @@ def skeleton_from_world(
             local_t[j] = quat.rotate(inv, world_positions[j] - world_positions[p])
             local_r[j] = quat.multiply(inv, wrot[j])
     return Skeleton(tuple(names), parents_arr, local_t, quat.normalize(local_r), up_axis, units)
+
+
+def order_parents_first(names: Sequence[str], parent_names: Sequence[str | None]) -> list[int]:
+    """A parents-first order of joints given by parent *names*; refuses cycles and unknown parents."""
+    if len(set(names)) != len(names):
+        dup = sorted({x for x in names if list(names).count(x) > 1})
+        raise RigError(f"duplicate joint names: {dup}")
+    index = {n: i for i, n in enumerate(names)}
+    for n, p in zip(names, parent_names):
+        if p is not None and p not in index:
+            raise RigError(f"joint {n!r} names a parent {p!r} that is not in the skeleton")
+    order: list[int] = []
+    state = [0] * len(names)  # 0 new, 1 on the current path, 2 placed
+    for start in range(len(names)):
+        path = []
+        j: int | None = start
+        while j is not None and state[j] == 0:
+            state[j] = 1
+            path.append(j)
+            p = parent_names[j]
+            j = None if p is None else index[p]
+        if j is not None and state[j] == 1:
+            cycle = [names[k] for k in path[path.index(j):]]
+            raise RigError(f"joint hierarchy has a cycle: {' -> '.join(cycle)} -> {names[j]}; every chain must end at a root")
+        for k in reversed(path):
+            state[k] = 2
+            order.append(k)
+    return order
+
+
+def skeleton_from_parent_names(
+    names: Sequence[str],
+    parent_names: Sequence[str | None],
+    world_positions: np.ndarray,
+    world_rotations: np.ndarray | None = None,
+    up_axis: str = "y",
+    units: str = "m",
+) -> Skeleton:
+    """Like skeleton_from_world, for joints in any order with parents given by name."""
+    order = order_parents_first(names, parent_names)
+    where = {names[k]: i for i, k in enumerate(order)}
+    parents = [-1 if (p := parent_names[k]) is None else where[p] for k in order]
+    pos = np.asarray(world_positions, dtype=np.float64)[order]
+    rot = None if world_rotations is None else np.asarray(world_rotations, dtype=np.float64)[order]
+    if not np.isfinite(pos).all() or (rot is not None and not np.isfinite(rot).all()):
+        raise RigError("skeleton rest transforms contain NaN or infinity")
+    return skeleton_from_world([names[k] for k in order], parents, pos, rot, up_axis, units)

@@ -31,8 +31,9 @@ def _arms_down(rot: np.ndarray, deg: float = 70.0) -> None:
     rot[:, J["right_shoulder"]] = _rot(Z, np.full(len(rot), deg))
 
 
-def _plant(rot: np.ndarray, stance: np.ndarray) -> np.ndarray:
-    """Root translation keeping the stance ankle (0 left, 1 right, per frame) still, at its rest height."""
+def _plant(rot: np.ndarray, stance: np.ndarray, lowest_on_ground: bool = False) -> np.ndarray:
+    """Root translation keeping the stance ankle (0 left, 1 right, per frame) horizontally still,
+    and the stance ankle (or the lower one) at its rest height."""
     skel = smplx_skeleton()
     n = len(rot)
     _, pos = Clip(skel, rot, np.zeros((n, 3)), 30.0).world()
@@ -41,7 +42,8 @@ def _plant(rot: np.ndarray, stance: np.ndarray) -> np.ndarray:
     step = np.diff(feet, axis=0)[np.arange(n - 1), stance[1:]]
     flat = np.array([1.0, 0.0, 1.0])
     horizontal = rest[0] * flat - np.concatenate([np.zeros((1, 3)), np.cumsum(step, axis=0)]) * flat
-    vertical = rest[J["left_ankle"], 1] - feet[np.arange(n), stance, 1]
+    low = feet[:, :, 1].min(axis=1) if lowest_on_ground else feet[np.arange(n), stance, 1]
+    vertical = rest[J["left_ankle"], 1] - low
     return horizontal + vertical[:, None] * Y
 
 
@@ -52,8 +54,8 @@ def walking(seconds: float = 2.0, fps: float = 30.0, cycle_s: float = 1.1, strid
     for side, shift in (("left", 0.0), ("right", np.pi)):
         p = phase + shift
         rot[:, J[f"{side}_hip"]] = _rot(X, -stride_deg * np.sin(p))
-        # the knee bends while the leg swings forward (sin rising), nearly straight in stance
-        rot[:, J[f"{side}_knee"]] = _rot(X, 8.0 + 50.0 * np.clip(np.sin(p + 1.2), 0.0, None))
+        # the knee bends while the leg swings forward (cos > 0), nearly straight in stance
+        rot[:, J[f"{side}_knee"]] = _rot(X, 5.0 + 60.0 * np.clip(np.cos(p), 0.0, None) ** 2)
         rot[:, J[f"{side}_ankle"]] = _rot(X, -8.0 * np.sin(p))
     _arms_down(rot)
     for side, sign, shift in (("left", -1.0, np.pi), ("right", 1.0, 0.0)):
@@ -64,9 +66,9 @@ def walking(seconds: float = 2.0, fps: float = 30.0, cycle_s: float = 1.1, strid
     rot[:, J["spine3"]] = _rot(Y, -7.0 * np.sin(phase))
     rot[:, J["pelvis"]] = _rot(Y, -4.0 * np.sin(phase))
     skel = smplx_skeleton()
-    _, pos = Clip(skel, rot, np.zeros((n, 3)), fps).world()
-    stance = np.argmin(pos[:, [J["left_ankle"], J["right_ankle"]], 1], axis=1)
-    return Clip(skel, rot, _plant(rot, stance), fps, {"synthetic": "walking"})
+    # the stance leg is the one moving back under the body: cos(phase) < 0 for the left
+    stance = (np.cos(phase) >= 0).astype(np.int64)
+    return Clip(skel, rot, _plant(rot, stance, lowest_on_ground=True), fps, {"synthetic": "walking"})
 
 
 def waving(seconds: float = 2.0, fps: float = 30.0) -> Clip:
