@@ -29,15 +29,25 @@ class ExportError(OSError):
     """A take could not be written; nothing partial was left behind."""
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
-def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yields a temp path in the target's folder; renames it onto the target on success."""
+def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
+    """Yields a temp path in the target's folder; renames it onto the target on success.
+
+    `suffix` is appended after ".part" for writers whose library picks the format from the
+    file name (usd-core does). The file gets the usual umask permissions, not mkstemp's 0600.
+    """
     target = Path(target)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise ExportError(errno.ENOENT, f"output folder does not exist: {folder}")
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=folder)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + suffix, dir=folder)
     except OSError as exc:
         raise ExportError(exc.errno, f"cannot write to {folder}: {exc.strerror}") from exc
     os.close(fd)
@@ -47,6 +57,7 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

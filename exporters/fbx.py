@@ -22,6 +22,7 @@ from motionbridge.rigs import Clip, quat
 
 from .atomic import atomic_path
 from .body import BodyMesh, body_mesh
+from .euler import euler_degrees
 from .fbx_binary import CREATION_TIME, FILE_ID, Node, Typed, encode
 from .prepare import Prepared, check_option, prepare
 
@@ -45,17 +46,8 @@ class FbxOptions:
 
 
 def euler_xyz_degrees(q: np.ndarray) -> np.ndarray:
-    """Quaternions (..., 4) to FBX eEulerXYZ angles in degrees (R = Rz Ry Rx), unwrapped over axis 0."""
-    m = quat.to_matrix(q)
-    sy = np.clip(-m[..., 2, 0], -1.0, 1.0)
-    y = np.arcsin(sy)
-    locked = np.abs(sy) > 1.0 - 1e-9
-    x = np.where(locked, 0.0, np.arctan2(m[..., 2, 1], m[..., 2, 2]))
-    z = np.where(locked, np.arctan2(-m[..., 0, 1], m[..., 1, 1]), np.arctan2(m[..., 1, 0], m[..., 0, 0]))
-    angles = np.stack([x, y, z], axis=-1)
-    if angles.ndim > 1 and angles.shape[0] > 1:
-        angles = np.unwrap(angles, axis=0)
-    return np.degrees(angles)
+    """Quaternions (..., 4) to FBX eEulerXYZ angles (x, y, z) in degrees; R = Rz Ry Rx."""
+    return euler_degrees(q, "ZYX")[..., ::-1]
 
 
 def _props(*entries: tuple[Any, ...]) -> Node:

@@ -26,6 +26,7 @@ import numpy as np
 from motionbridge.rigs import Clip, Skeleton
 
 from .atomic import ExportError, atomic_path
+from .prepare import check_finite
 
 FORMAT = "motionbridge.tracks/1"
 
@@ -58,6 +59,8 @@ def _json_default(obj: Any) -> Any:
 def write(path: Path, takes: Sequence[Clip], names: Sequence[str], **options: Any) -> None:
     if options:
         raise ExportError(f"NPZ tracks take no options, got {sorted(options)}")
+    for clip, name in zip(takes, names):
+        check_finite(clip, name)
     arrays: dict[str, np.ndarray] = {"format": np.array(FORMAT)}
     if len(takes) == 1:
         arrays.update(clip_arrays(takes[0]))

@@ -8,21 +8,24 @@ the user what changed.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
-from motionbridge.rigs import Clip, Skeleton, quat
+from motionbridge.rigs import Clip, Skeleton, convert_handedness, quat
 from motionbridge.rigs.skeleton import UNITS, UP_AXES
 
 from .atomic import ExportError
 
 # Per format: characters that must be replaced, and whether a leading digit is forbidden.
 NAMING: dict[str, tuple[re.Pattern[str], bool]] = {
-    "fbx": (re.compile(r"[^A-Za-z0-9_.\-]"), False),  # ':' is a namespace in Maya/MotionBuilder
-    "bvh": (re.compile(r"[^A-Za-z0-9_.\-]"), False),  # whitespace and braces break the parser
+    # FBX stores "name\x00\x01class"; control characters would corrupt that. ':' stays: it is
+    # the namespace separator Mixamo ("mixamorig:Hips") and MotionBuilder rely on.
+    "fbx": (re.compile(r"[\x00-\x1f\x7f]"), False),
+    "bvh": (re.compile(r"[\s{}\x00-\x1f\x7f]"), False),  # the parser splits on whitespace and braces
     "usd": (re.compile(r"[^A-Za-z0-9_]"), True),  # joint paths are SdfPath identifiers
     "gltf": (re.compile(r"[\x00-\x1f\x7f]"), False),  # JSON strings: only control characters
 }
@@ -37,20 +40,26 @@ def sanitize_names(names: Sequence[str], naming: str, what: str = "joint") -> tu
     if naming not in NAMING:
         raise ValueError(f"unknown naming rule {naming!r}; use one of {sorted(NAMING)}")
     bad, no_leading_digit = NAMING[naming]
+
+    def legal(name: str) -> str:
+        new = bad.sub("_", name) or "_"
+        return "_" + new if no_leading_digit and new[0].isdigit() else new
+
+    names = [str(n) for n in names]
+    # Names that are already legal keep their spelling; only the renamed ones move aside.
+    taken = {n for n in names if legal(n) == n}
     out: list[str] = []
     notes: list[str] = []
-    taken: set[str] = set()
+    used: set[str] = set()
     for name in names:
-        new = bad.sub("_", str(name)) or "_"
-        if no_leading_digit and new[0].isdigit():
-            new = "_" + new
-        base, k = new, 2
-        while new in taken:
-            new, k = f"{base}_{k}", k + 1
-        taken.add(new)
-        out.append(new)
-        if new != name:
+        new = legal(name)
+        if new != name or new in used:
+            base, k = new, 2
+            while new in taken or new in used:
+                new, k = f"{base}_{k}", k + 1
             notes.append(f"{naming}: renamed {what} {name!r} -> {new!r}")
+        used.add(new)
+        out.append(new)
     return out, notes
 
 
@@ -68,7 +77,7 @@ def same_skeleton(a: Skeleton, b: Skeleton) -> bool:
         and np.array_equal(a.parents, b.parents)
         and np.allclose(a.rest_translations, b.rest_translations, atol=1e-9)
         and np.allclose(a.rest_rotations, b.rest_rotations, atol=1e-9)
-        and (a.up_axis, a.units) == (b.up_axis, b.units)
+        and (a.up_axis, a.units, a.handedness) == (b.up_axis, b.units, b.handedness)
     )
 
 
@@ -92,7 +101,7 @@ def to_frame(clip: Clip, up: str, units: str) -> Clip:
     def turn_v(v: np.ndarray) -> np.ndarray:
         return v * scale if r is None else quat.rotate(np.broadcast_to(r, v.shape[:-1] + (4,)), v) * scale
 
-    skel = Skeleton(s.names, s.parents, turn_v(s.rest_translations), turn_q(s.rest_rotations), up, units)
+    skel = dataclasses.replace(s, rest_translations=turn_v(s.rest_translations), rest_rotations=turn_q(s.rest_rotations), up_axis=up, units=units)
     return clip.replace(skeleton=skel, rotations=turn_q(clip.rotations), root_translation=turn_v(clip.root_translation))
 
 
@@ -134,10 +143,15 @@ def prepare(
             raise ValueError(f"take {name!r} uses a different skeleton; takes in one file must share one (write them to separate files)")
     up = up or first.up_axis
     units = units or first.units
+    notes: list[str] = []
+    if getattr(first, "handedness", "right") == "left":
+        # Every format we write is right-handed; mirroring X keeps the motion's meaning.
+        takes = [convert_handedness(c, "right") for c in takes]
+        notes.append("left-handed rig mirrored in X to the right-handed coordinates every format uses")
     clips = [to_frame(c, up, units) for c in takes]
-    joint_names, notes = sanitize_names(first.names, naming, "joint")
+    joint_names, joint_notes = sanitize_names(first.names, naming, "joint")
     take_names, take_notes = sanitize_names(names, naming, "take")
-    return Prepared(clips, take_names, joint_names, notes + take_notes)
+    return Prepared(clips, take_names, joint_names, notes + joint_notes + take_notes)
 
 
 def check_option(name: str, value: object, allowed: Sequence[object]) -> None:

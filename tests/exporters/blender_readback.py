@@ -24,7 +24,7 @@ def import_file(job):
         bpy.ops.import_scene.gltf(filepath=path)
     elif job["kind"] == "bvh":
         bpy.ops.import_anim.bvh(filepath=path, global_scale=job.get("scale", 1.0), update_scene_fps=True,
-                                rotate_mode=job.get("rotate_mode", "NATIVE"), axis_forward="-Z", axis_up="Y")
+                                rotate_mode="NATIVE", axis_forward=job.get("axis_forward", "-Z"), axis_up=job.get("axis_up", "Y"))
     else:
         raise ValueError(job["kind"])
     arms = [o for o in bpy.data.objects if o.type == "ARMATURE"]
