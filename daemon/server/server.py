@@ -99,7 +99,13 @@ class Server:
                 for _ in range(256):  # bounded, so a flood cannot starve the workers
                     if not self.router.poll(0):
                         break
-                    self._on_client(self.router.recv_multipart())
+                    frames = self.router.recv_multipart()
+                    try:
+                        self._on_client(frames)
+                    except Exception:  # noqa: BLE001 - one bad message must not stop the daemon
+                        log.exception("internal error", extra={"client": frames[0].hex()})
+                        self.metrics.count("errors_total", P.E_INTERNAL)
+                        self._send(frames[0], P.error(None, P.E_INTERNAL, "the daemon hit an internal error; see its log"))
                 for w in self.supervisor.workers:
                     while w.sock is not None and w.sock.poll(0):
                         try:
@@ -107,7 +113,12 @@ class Server:
                         except P.ProtocolError as exc:  # a worker speaking garbage is as good as dead
                             self._restart(w, f"bad link message: {exc}")
                             break
-                        self._on_worker(w, msg)
+                        try:
+                            self._on_worker(w, msg)
+                        except (KeyError, TypeError, ValueError, zmq.ZMQError) as exc:
+                            log.exception("internal error")
+                            self._restart(w, f"could not handle its {msg.command}: {exc}")
+                            break
                 self._watch_workers()
                 self._dispatch()
                 now = time.monotonic()
@@ -298,7 +309,7 @@ class Server:
             link_send(w.sock, "RUN", {"batch": w.batch_id, "requests": requests, "preview_every": preview_every,
                                       "preview_ids": [j.key for j in batch if j.spec.preview_every]})
             log.info("batch", extra={"worker": w.index, "batch": w.batch_id, "requests": len(batch),
-                                     "rows": sum(j.rows for j in batch)})
+                                     "rows": sum(j.rows for j in batch), "ids": [j.spec.id for j in batch]})
 
     # ------------------------------------------------------------------ workers
 
@@ -353,7 +364,7 @@ class Server:
                     job.worker, job.started_at = None, None
                 self.scheduler.requeue_front(batch)
         elif msg.command == "FAIL":
-            log.error("worker failure", extra={"worker": w.index, "message": h.get("message"), "healthy": h.get("healthy")})
+            log.error("worker failure", extra={"worker": w.index, "detail": h.get("message"), "healthy": h.get("healthy")})
             for job in list(w.batch):
                 self._finish(job, P.E_ENGINE, f"generation failed: {h.get('message')}")
             if not w.ever_ready:
@@ -365,6 +376,13 @@ class Server:
         now = time.monotonic()
         for w in self.supervisor.workers:
             if self.supervisor.dead(w):
+                while w.sock is not None and w.sock.poll(0):  # its last words (FAIL, TAKE) come first
+                    try:
+                        self._on_worker(w, link_recv(w.sock))
+                    except P.ProtocolError:
+                        break
+                if not self.supervisor.dead(w):  # _on_worker already restarted it
+                    continue
                 code = w.proc.exitcode if w.proc is not None else None
                 if not w.ever_ready and code not in (None, 0) and w.restarts == 0:
                     raise SystemExit(f"motionbridge serve: the worker exited with status {code} while loading the model")

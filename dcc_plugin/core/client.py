@@ -319,6 +319,7 @@ class MotionBridgeClient:
                     for p in self._pending.values():
                         self._send(sock, p)
         finally:
+            self._drain_commands(sock)  # a cancel queued just before close() still goes out
             for rid, p in list(self._pending.items()):
                 self._fail(rid, p, P.E_CLOSED, "client closed before the daemon answered")
             self._close_socket(sock)

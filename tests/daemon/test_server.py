@@ -222,3 +222,27 @@ class socket_port:
 
     def __exit__(self, *exc) -> None:
         pass
+
+
+def test_fuzz_then_ping_and_generate(toy, client):
+    from fuzz import fuzz_daemon
+
+    sent = fuzz_daemon(toy.endpoint, examples=300)
+    print(f"\nfuzz (toy engine daemon): {sent} malformed messages, each answered with the expected ERROR code")
+    assert sent >= 250  # the thousands run against the real model in test_end_to_end.py
+    assert client.ping() < 2.0
+    assert len(client.generate("A person walks.", duration_s=1.0).wait(10.0)) == 1
+
+
+def test_generate_via_server_matches_in_process_and_reports_progress(toy):
+    from motionbridge.daemon.remote_generate import generate_via_server
+
+    requests = [GenerationRequest("A person walks.", 1.0, (0, 4), request_id="one"),
+                GenerationRequest("A person kicks.", 1.0, (2,), cfg=2.0, request_id="two")]
+    steps = []
+    clips = generate_via_server(toy.endpoint, requests, progress=steps.append, timeout_s=2.0)
+    expected = ToyEngine(step_s=0).generate(requests)
+    assert [c.rotations.tobytes() for c in clips] == [t.clip.rotations.tobytes() for t in expected]
+    assert {s.request_ids for s in steps} == {("one",), ("two",)} and max(s.step for s in steps) == 10
+    with pytest.raises(ValueError, match="cfg"):
+        generate_via_server(toy.endpoint, [GenerationRequest("walk", cfg=0.5)])

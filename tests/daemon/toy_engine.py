@@ -32,6 +32,7 @@ class ToyEngine(Engine):
         self.step_s = step_s
         self.oom_rows = oom_rows
         self.batches: list[int] = []
+        self.sticky_error = ""  # set by a prompt containing STICKY, like a CUDA device-side assert
 
     def _clip(self, req, seed: int, t: float) -> Clip:
         key = zlib.crc32(f"{req.prompt}|{req.duration_s}|{req.cfg}".encode())
@@ -47,6 +48,9 @@ class ToyEngine(Engine):
         self.batches.append(rows)
         if self.oom_rows and rows > self.oom_rows:
             raise OutOfMemoryError(f"CUDA out of memory (toy: {rows} rows > {self.oom_rows})")
+        if any("STICKY" in r.prompt for r in requests):
+            self.sticky_error = "device-side assert triggered (toy)"
+            raise RuntimeError(f"CUDA error: {self.sticky_error}")
         live = list(requests)
         for step in range(1, STEPS + 1):
             time.sleep(self.step_s)
@@ -60,6 +64,9 @@ class ToyEngine(Engine):
                     previews = {r.request_id: [self._clip(r, s, step / STEPS) for s in r.seeds] for r in live}
                 on_step(_step_info(step, live, previews))
         return [GeneratedTake(r.request_id, s, self._clip(r, s, 1.0)) for r in live for s in r.seeds]
+
+    def health(self):
+        return {"ok": not self.sticky_error, "reason": self.sticky_error}
 
 
 def _step_info(step, live, previews):

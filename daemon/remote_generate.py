@@ -1,0 +1,59 @@
+"""`motionbridge generate ... --server tcp://HOST:PORT`: the same requests, run by a daemon.
+
+The in-process CLI calls `generate_via_server` instead of `engine.generate`; the progress
+callable receives the same StepInfo objects, so one progress bar serves both paths.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Sequence
+
+from motionbridge.daemon.engine.api import GenerationRequest, StepInfo
+from motionbridge.dcc_plugin.core.client import ClientError, MotionBridgeClient
+from motionbridge.rigs import Clip
+
+__all__ = ["generate_via_server", "ClientError"]
+
+
+def generate_via_server(
+    endpoint: str,
+    requests: Sequence[GenerationRequest],
+    *,
+    progress: Callable[[StepInfo], None] | None = None,
+    model: str | None = None,
+    priority: str = "interactive",
+    server_public_key: Any = None,
+    client_keys: Any = None,
+    timeout_s: float = 5.0,
+    retries: int = 3,
+    take_timeout_s: float | None = None,
+) -> list[Clip]:
+    """Clips in request order, then seed order (like Engine.generate).
+
+    Raises ValueError for bad input (nothing is sent) and ClientError (stable `.code`) when
+    the daemon is unreachable, refuses the key, is busy or fails; Ctrl-C cancels the requests.
+    """
+    if not requests:
+        raise ValueError("no requests; pass at least one GenerationRequest")
+    with MotionBridgeClient(endpoint, server_public_key=server_public_key, client_keys=client_keys,
+                            timeout_s=timeout_s, retries=retries) as client:
+        handles = [client.generate(r.prompt, duration_s=r.duration_s, seeds=r.seeds, cfg=r.cfg, model=model,
+                                   priority=priority, game_feat=bool(r.game_feat)) for r in requests]
+        deadline = None if take_timeout_s is None else time.monotonic() + take_timeout_s
+        try:
+            for req, handle in zip(requests, handles):
+                while not handle.done:
+                    if deadline is not None and time.monotonic() > deadline:
+                        raise ClientError("timeout", f"no result after {take_timeout_s:g} s; pass a longer timeout")
+                    for event in handle.poll(0.25):
+                        if progress is not None and event.kind in ("progress", "preview"):
+                            progress(StepInfo(int(event.data["step"]), int(event.data["total"]), (req.request_id,)))
+        except BaseException:
+            for handle in handles:
+                handle.cancel()
+            raise
+        clips: list[Clip] = []
+        for handle in handles:
+            clips += handle.wait(0)
+        return clips

@@ -1,0 +1,120 @@
+"""The real tiny parity model behind a real daemon subprocess, on CPU.
+
+One daemon for the module (loading the model costs seconds, each take tens of seconds on
+a busy 2-core box), so the order matters: concurrent clients checked bit for bit against
+in-process generation, a mid-request cancel, kill -9 of the worker, then the fuzzer, then
+PING and a real GENERATE that must still match in-process generation bit for bit.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+import motionbridge.daemon.protocol as P
+from motionbridge.daemon.engine.api import GenerationRequest
+from motionbridge.dcc_plugin.core.client import ClientError, MotionBridgeClient
+
+from daemon_proc import DaemonProcess
+from fuzz import fuzz_daemon
+
+HEARTBEAT = 0.2
+TAKE_TIMEOUT = 400.0
+REQUESTS = [GenerationRequest("A person walks forward.", 2.0, (0,), 5.0, request_id="a"),
+            GenerationRequest("A person waves with the right hand.", 2.0, (7,), 3.0, request_id="b")]
+_expected: dict[str, object] = {}
+
+
+@pytest.fixture(scope="module")
+def daemon(parity):
+    d = DaemonProcess("--checkpoint", str(parity / "model"), "--qwen", str(parity / "text_encoders" / "qwen3"),
+                      "--clip", str(parity / "text_encoders" / "clip"), heartbeat=HEARTBEAT, ready_timeout=300)
+    yield d
+    assert d.stop(60) == 0
+
+
+def _same(clip, take) -> None:
+    assert clip.metadata["seed"] == take.seed and clip.metadata["prompt"] == take.clip.metadata["prompt"]
+    assert clip.rotations.tobytes() == take.clip.rotations.tobytes()
+    assert clip.root_translation.tobytes() == take.clip.root_translation.tobytes()
+    assert clip.skeleton.rest_translations.tobytes() == take.clip.skeleton.rest_translations.tobytes()
+
+
+def test_concurrent_clients_match_in_process_bit_for_bit(daemon, parity):
+    from motionbridge.daemon.engine.reference import ReferenceEngine
+
+    clients = [MotionBridgeClient(daemon.endpoint, timeout_s=5.0) for _ in REQUESTS]
+    try:
+        handles = [c.generate(r.prompt, duration_s=r.duration_s, seeds=r.seeds, cfg=r.cfg)
+                   for c, r in zip(clients, REQUESTS)]
+        engine = ReferenceEngine.from_parity(parity)  # runs while the daemon works
+        takes = engine.generate(REQUESTS)
+        results = [h.wait(TAKE_TIMEOUT) for h in handles]
+    finally:
+        for c in clients:
+            c.close()
+    assert engine.model_hash == results[0][0].metadata["checkpoint_sha256"][:16]
+    for req, clips, take in zip(REQUESTS, results, takes):
+        assert len(clips) == 1 and clips[0].rotations.shape == (60, 55, 4)
+        _same(clips[0], take)
+        _expected[req.request_id] = take
+    assert [b["requests"] for b in daemon.events("batch")][:1] in ([1], [2])
+
+
+def test_cancel_mid_request(daemon):
+    with MotionBridgeClient(daemon.endpoint, timeout_s=5.0) as c:
+        handle = c.generate("A person jumps.", duration_s=2.0, seeds=(3,))
+        steps = []
+        deadline = time.monotonic() + TAKE_TIMEOUT
+        while not steps and time.monotonic() < deadline:
+            steps += [e.data["step"] for e in handle.poll(0.5) if e.kind == "progress"]
+        handle.cancel()
+        with pytest.raises(ClientError) as err:
+            handle.wait(120.0)
+        assert err.value.code == P.E_CANCELLED
+        steps += [e.data["step"] for e in handle.poll() if e.kind == "progress"]
+        assert max(steps) < 50, "cancelled between Euler steps, long before the end"
+        assert c.status()["running"] == 0
+
+
+def test_kill_9_worker_mid_request_then_recovery(daemon):
+    with MotionBridgeClient(daemon.endpoint, timeout_s=5.0) as c:
+        pid = c.status()["workers"][0]["pid"]
+        handle = c.generate("A person falls down.", duration_s=2.0)
+        deadline = time.monotonic() + TAKE_TIMEOUT
+        while not any(e.kind == "progress" for e in handle.poll(0.5)):
+            assert time.monotonic() < deadline
+        killed = time.monotonic()
+        os.kill(pid, signal.SIGKILL)
+        while not handle.done and time.monotonic() - killed < 10:
+            time.sleep(0.005)
+        error_s = time.monotonic() - killed
+        assert handle.error is not None and handle.error.code == P.E_WORKER_DIED
+        assert error_s < 3 * HEARTBEAT, f"ERROR after {error_s:.3f} s"
+        assert c.ping() < 5.0  # the daemon itself answers while the worker reloads
+        while not c.status()["workers"][0]["ready"]:
+            assert time.monotonic() - killed < 300
+            time.sleep(0.1)
+        ready_s = time.monotonic() - killed
+        print(f"\n[real model] kill -9 of the worker: ERROR after {error_s * 1000:.0f} ms "
+              f"({error_s / HEARTBEAT:.2f} heartbeats); worker serving again after {ready_s:.1f} s "
+              f"(daemon log: recovery_s={daemon.events('worker ready')[-1].get('recovery_s')})")
+
+
+def test_fuzz_then_ping_and_a_real_generate(daemon):
+    sent = fuzz_daemon(daemon.endpoint, examples=2000)
+    print(f"\n[real model] fuzz: {sent} random/truncated/oversized/wrong-version messages; "
+          "every one answered with its expected ERROR code")
+    assert sent >= 1500
+    with MotionBridgeClient(daemon.endpoint, timeout_s=5.0) as c:
+        assert c.ping() < 5.0
+        served = c.hello()["model"]
+        req = REQUESTS[0]
+        clips = c.generate(req.prompt, duration_s=req.duration_s, seeds=req.seeds, cfg=req.cfg).wait(TAKE_TIMEOUT)
+    if "a" in _expected:  # also after the worker restart: still the in-process result
+        _same(clips[0], _expected["a"])
+    assert clips[0].metadata["model"] == served and clips[0].metadata["prompt"] == req.prompt
