@@ -53,10 +53,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the result here")
     for flag in ("--checkpoint", "--qwen", "--clip", "--parity", "--engine-factory"):
         parser.add_argument(flag)
+    parser.add_argument("--engine", default="fast", choices=("fast", "reference"))
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--dtype", default="bfloat16")
     args = parser.parse_args(argv)
-    spec = EngineSpec(args.checkpoint, args.qwen, args.clip, args.parity, args.engine_factory, args.device, args.dtype)
+    spec = EngineSpec(args.checkpoint, args.qwen, args.clip, args.parity, args.engine_factory, args.device, args.dtype, args.engine)
 
     with tempfile.TemporaryDirectory(prefix="mb-bench-") as tmp:
         takes_file = write_bench_takes(Path(tmp) / "takes.jsonl", args.takes, args.duration, args.seeds_per_prompt)
@@ -84,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         stage_means = _stage_means(out)
 
     report = {
-        "engine": spec.describe(), "device": args.device, "dtype": args.dtype, "takes": args.takes,
+        "engine": spec.describe(), "engine_kind": args.engine, "device": args.device, "dtype": args.dtype, "takes": args.takes,
         "duration_s": args.duration, "batch_size": args.batch_size, "formats": args.format, "rig": args.rig,
         "previews": not args.no_preview, "engine_load_s": round(load_s, 2),
         "generation_only": {"seconds": round(gen_s, 3), "takes_per_min": round(60 * args.takes / gen_s, 2)},

@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument("--qwen", metavar="DIR", help="Qwen3-8B folder")
     engine.add_argument("--clip", metavar="DIR", help="CLIP ViT-L/14 folder")
     engine.add_argument("--parity", metavar="DIR", help="the tiny random-weight fixture instead of a checkpoint (tests)")
-    engine.add_argument("--engine-factory", metavar="MODULE:FUNC", help="build the engine with FUNC(device=, dtype=)")
+    engine.add_argument("--engine-factory", metavar="MODULE:FUNC", help="build the engine with FUNC(device=, dtype=, kind=)")
+    engine.add_argument("--engine", default="fast", choices=("fast", "reference"), help="fast: batches prompts and trims frames (default); reference: the exact port")
     engine.add_argument("--device", default="cuda", help="torch device (default cuda)")
     engine.add_argument("--dtype", default="bfloat16", help="float32, bfloat16 or float16 (default bfloat16)")
 
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         takes_file=args.takes_file, out_dir=args.out, formats=formats, rig=args.rig, selection=args.takes,
         resume=args.resume, batch_size=args.batch_size, previews=not args.no_preview,
     )
-    spec = EngineSpec(args.checkpoint, args.qwen, args.clip, args.parity, args.engine_factory, args.device, args.dtype)
+    spec = EngineSpec(args.checkpoint, args.qwen, args.clip, args.parity, args.engine_factory, args.device, args.dtype, args.engine)
     try:
         if not args.server:
             spec.check()

@@ -8,14 +8,13 @@ only the takes that use it, with the rigs package's message in the manifest.
 from __future__ import annotations
 
 import functools
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from motionbridge.rigs import Clip, RigError, Skeleton
+from motionbridge.rigs import Clip, Skeleton
 
 
 class RigLoadError(ValueError):
@@ -26,11 +25,11 @@ class RigLoadError(ValueError):
 class Target:
     spec: str
     skeleton: Skeleton
-    mapping: Any  # the rigs package's RigDescription, or None to detect it per take
+    mapping: Any  # the rigs package's RigDescription, bound to `skeleton` for character files
 
 
 def check_spec(spec: str) -> None:
-    from motionbridge.rigs.description import preset_names
+    from motionbridge.rigs import preset_names
 
     if spec.lower() in preset_names() or Path(spec).is_file():
         return
@@ -39,29 +38,11 @@ def check_spec(spec: str) -> None:
 
 @functools.lru_cache(maxsize=32)
 def load_target(spec: str) -> Target:
-    """The target rig for a preset name or a file path (cached per process)."""
-    try:
-        from motionbridge import rigs
+    """The target rig (skeleton and bone mapping) for a preset or a file, cached per process."""
+    from motionbridge.rigs import load_rig, rig_skeleton
 
-        load_rig = getattr(rigs, "load_rig", None) or _load_rig_fallback
-        rig = load_rig(spec)
-    except (OSError, ValueError, KeyError, ImportError) as exc:
-        raise RigLoadError(f"cannot load rig {spec!r}: {exc}") from exc
-    return Target(spec, rig.skeleton, getattr(rig, "mapping", None))
-
-
-def _load_rig_fallback(spec: str) -> Target:
-    """Presets and skeleton JSON files, for checkouts whose rigs package has no load_rig yet."""
-    from motionbridge.rigs.description import preset, preset_names
-    from motionbridge.rigs.humanoid import build_rig
-
-    if spec.lower() in preset_names():
-        return Target(spec, build_rig(spec.lower()), preset(spec.lower()))
-    path = Path(spec)
-    if path.suffix.lower() != ".json" or not path.is_file():
-        raise RigError(f"no rig preset or skeleton file {spec!r}; presets are {', '.join(preset_names())}")
-    data = json.loads(path.read_text())
-    return Target(spec, Skeleton.from_dict(data.get("skeleton", data)), None)
+    mapping = load_rig(spec)
+    return Target(spec, rig_skeleton(mapping), mapping)
 
 
 def apply(spec: str, clip: Clip) -> tuple[Clip, dict[str, float]]:

@@ -11,6 +11,7 @@ so a 2,000-row file never turns into 2,000 live objects at once.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
 from dataclasses import dataclass
@@ -246,6 +247,14 @@ def check_row(line: int, raw: Any) -> Row:
     return Row(line, name, prompt, duration, tuple(seeds), cfg, rig, formats, bool(game_feat))
 
 
+def _resolve_rig(row: Row, base: Path) -> Row:
+    """A relative rig path in a row is relative to the takes file (farm tasks run elsewhere)."""
+    if row.rig is None or Path(row.rig).is_absolute() or "/" not in row.rig and "." not in row.rig:
+        return row  # absolute, or a preset name
+    candidate = base / row.rig
+    return dataclasses.replace(row, rig=str(candidate)) if candidate.exists() else row
+
+
 # ---------------------------------------------------------------------------------------
 # the two passes
 
@@ -271,7 +280,7 @@ def validate(path: str | Path) -> TakesSummary:
     try:
         for line, raw in _raw_rows(path):
             try:
-                row = check_row(line, raw)
+                row = _resolve_rig(check_row(line, raw), path.parent)
             except ValueError as exc:
                 errors.append((line, str(exc)))
                 continue
@@ -296,8 +305,9 @@ def validate(path: str | Path) -> TakesSummary:
 def iter_takes(path: str | Path) -> Iterator[Take]:
     """Every take of an already validated file, in index order, read lazily."""
     index = 0
-    for line, raw in _raw_rows(Path(path)):
-        row = check_row(line, raw)
+    path = Path(path)
+    for line, raw in _raw_rows(path):
+        row = _resolve_rig(check_row(line, raw), path.parent)
         yield from row.takes(index)
         index += len(row.seeds)
 

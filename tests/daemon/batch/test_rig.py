@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from conftest import write_takes
 
@@ -12,14 +10,38 @@ from motionbridge.daemon.batch.generation import EngineGenerator
 from motionbridge.exporters import npz
 
 
+TENTACLE_BVH = """HIERARCHY
+ROOT base
+{
+  OFFSET 0 0 0
+  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
+  JOINT mid
+  {
+    OFFSET 0 50 0
+    CHANNELS 3 Zrotation Xrotation Yrotation
+    JOINT tip
+    {
+      OFFSET 0 50 0
+      CHANNELS 3 Zrotation Xrotation Yrotation
+      End Site
+      {
+        OFFSET 0 10 0
+      }
+    }
+  }
+}
+MOTION
+Frames: 1
+Frame Time: 0.0333333
+0 0 0 0 0 0 0 0 0 0 0 0
+"""
+
+
 def test_unmappable_rig_fails_only_its_take(tmp_path, engine):
-    tentacle = tmp_path / "tentacle.json"  # three bones in a row: no hips, no limbs
-    tentacle.write_text(json.dumps({
-        "names": ["base", "mid", "tip"], "parents": [-1, 0, 1],
-        "rest_translations": [[0, 0, 0], [0, 0.5, 0], [0, 0.5, 0]],
-        "rest_rotations": [[0, 0, 0, 1]] * 3,
-    }))
-    takes_file = write_takes(tmp_path / "takes.jsonl", 3, prompts=1, extra={1: {"rig": str(tentacle)}})
+    (tmp_path / "rigs").mkdir()
+    (tmp_path / "rigs" / "tentacle.bvh").write_text(TENTACLE_BVH)  # three bones in a row: no hips, no limbs
+    # a relative rig path in a row is relative to the takes file
+    takes_file = write_takes(tmp_path / "takes.jsonl", 3, prompts=1, extra={1: {"rig": "rigs/tentacle.bvh"}})
     out = tmp_path / "out"
     config = runner.BatchConfig(takes_file, out, formats=("npz",), rig="mixamo", batch_size=3)
     result = runner.run_local(runner.plan(config), EngineGenerator(engine))
@@ -27,13 +49,14 @@ def test_unmappable_rig_fails_only_its_take(tmp_path, engine):
     assert [(i, name) for i, name, _ in result.failed] == [(1, "t01_s1")]
     assert "FAILED #1 t01_s1" in result.summary()
     entries = manifest.read_latest(out)
-    assert entries[1]["status"] == "failed" and entries[1]["files"] == [] and "map" in entries[1]["error"]
+    assert entries[1]["status"] == "failed" and entries[1]["files"] == []
+    assert "cannot map this skeleton as a humanoid" in entries[1]["error"] and entries[1]["rig"].endswith("rigs/tentacle.bvh")
     assert not (out / "t01_s1.npz").exists()
     for i in (0, 2):
         (clip,) = npz.read(out / entries[i]["files"][0]["path"])
         assert clip.skeleton.names[0] == "mixamorig:Hips"  # written on the rig, not SMPL-X
         assert entries[i]["rig"] == "mixamo"
-        assert 0 < entries[i]["metrics"]["hip_height_ratio"] < 10
+        assert entries[i]["metrics"]["hip_height_ratio"] > 0  # in the rig's units per metre
         assert "direction_error_deg.max_deg" in entries[i]["metrics"]
     page = (out / "review" / "index.html").read_text()
     assert page.count('class="card failed"') == 1 and "hip_height_ratio" in page

@@ -1,4 +1,5 @@
-"""The real in-process engine on the tiny parity fixture, with fewer Euler steps.
+"""The real in-process engines (fast by default, as `motionbridge batch` uses) on the tiny
+parity fixture, with fewer Euler steps.
 
 Batch tests check plumbing (grouping, files, manifest, resume, backends), not the sampler,
 so they run the reference engine with MB_BATCH_TEST_STEPS (default 3) steps instead of 50:
@@ -12,6 +13,7 @@ import dataclasses
 import os
 from pathlib import Path
 
+from motionbridge.daemon.engine.fast import FastEngine
 from motionbridge.daemon.engine.reference import ReferenceEngine
 
 REPO = Path(__file__).resolve().parents[3]
@@ -21,8 +23,9 @@ def parity_dir() -> Path:
     return Path(os.environ.get("MOTIONBRIDGE_PARITY_DIR", REPO.parent / "shared" / "parity")).resolve()
 
 
-def make(device: str = "cpu", dtype: str = "float32", **_: object) -> ReferenceEngine:
-    engine = ReferenceEngine.from_parity(parity_dir(), device=device, dtype=dtype)
+def make(device: str = "cpu", dtype: str = "float32", kind: str = "fast", **_: object) -> ReferenceEngine:
+    cls = FastEngine if kind == "fast" else ReferenceEngine
+    engine = cls.from_parity(parity_dir(), device=device, dtype=dtype)
     steps = int(os.environ.get("MB_BATCH_TEST_STEPS", "3"))
     config = engine.pipeline.config
     engine.pipeline.config = dataclasses.replace(config, pipeline=dataclasses.replace(config.pipeline, validation_steps=steps))
