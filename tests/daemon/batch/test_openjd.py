@@ -16,7 +16,7 @@ from equal_outputs import assert_same_outputs
 from motionbridge.daemon.batch import manifest, runner
 from motionbridge.daemon.batch.generation import EngineGenerator
 
-TEMPLATE = Path(__file__).resolve().parents[3] / "install" / "openjd" / "motionbridge_batch.yaml"
+TEMPLATE = Path(__file__).resolve().parents[3] / "install" / "openjd" / "template.yaml"
 OPENJD = shutil.which("openjd")
 pytestmark = pytest.mark.skipif(OPENJD is None, reason="openjd-cli not installed (pip install 'motionbridge[farm]')")
 
