@@ -28,6 +28,10 @@ class Generated:
     model_name: str = ""
 
 
+class EngineBroken(RuntimeError):
+    """The engine reports itself unusable (e.g. a sticky CUDA error): stop, do not fail every take."""
+
+
 class Generator(Protocol):
     def generate(self, takes: Sequence[Take]) -> list[Generated]: ...
 
@@ -74,7 +78,11 @@ class EngineGenerator:
         start = time.perf_counter()
         try:
             results = self.engine.generate([request for request, _ in groups])
-        except Exception as exc:  # the whole call failed: every take of it fails, the run goes on
+        except Exception as exc:  # the whole call failed: its takes fail, the run goes on ...
+            health = self.engine.health()
+            if not health.get("ok", True):  # ... unless the engine is gone for good
+                raise EngineBroken(f"engine unusable after {type(exc).__name__}: {exc} ({health.get('reason', '')}); "
+                                   "restart the batch with --resume") from exc
             return [Generated(t, None, f"generation failed: {type(exc).__name__}: {exc}") for t in takes]
         per_take = (time.perf_counter() - start) / max(1, len(takes))
         by_key = {(r.request_id, r.seed): r for r in results}

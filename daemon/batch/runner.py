@@ -18,7 +18,7 @@ from typing import Any, Iterator
 from motionbridge.exporters import registry
 
 from . import manifest, retarget, review, takes
-from .generation import Generator, windows
+from .generation import EngineBroken, Generator, windows
 from .progress import Progress
 from .writer import DiskFull, OutputOptions, TakeWriter
 
@@ -119,7 +119,12 @@ def run_windows(
 ) -> None:
     """Generates window after window and writes each take; stops at a full disk."""
     for window in windows(take_iter, batch_size):
-        for gen in generator.generate(window):
+        try:
+            generated = generator.generate(window)
+        except EngineBroken as exc:
+            result.stopped = str(exc)
+            return
+        for gen in generated:
             try:
                 entry = writer.finish(gen)
             except DiskFull as exc:
