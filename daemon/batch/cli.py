@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             result = run_ray(plan, spec, options)
         else:
             result = runner.run_local(plan, _generator(args, spec) if plan.pending else _Nothing())
-    except (EngineUnavailable, ImportError) as exc:
+    except (EngineUnavailable, ImportError, ValueError) as exc:
         raise CliError(str(exc)) from None
     print(result.summary(), file=sys.stderr)
     return result.exit_code
