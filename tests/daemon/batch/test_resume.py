@@ -104,6 +104,7 @@ def test_sigkill_mid_run_then_resume(tmp_path, engine_args, batch_env):
     m = re.search(r"(\d+) takes selected of (\d+), (\d+) already done", result.stderr)
     assert m and int(m[1]) == int(m[2]) == TAKES, result.stderr
     skipped = int(m[3])
+    assert re.search(r"\] \d+/\d+ takes, 0 failed, \d+ already done, elapsed \d\d:\d\d, ETA \d\d:\d\d", result.stderr)  # progress, no TTY
     assert 6 <= skipped < TAKES  # the kill's complete takes were kept, the rest redone
     check_consistent(out, formats, TAKES)
     assert not list((out / manifest.SHARDS).glob("*.jsonl")), "shards left after a clean finish"
