@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -87,7 +88,7 @@ def plan(config: BatchConfig) -> Plan:
     check_formats(set(config.formats) | set(summary.formats))
     for spec in sorted(summary.rigs | ({config.rig} if config.rig else set())):
         retarget.check_spec(spec)
-    config.out_dir.mkdir(parents=True, exist_ok=True)
+    _check_writable(config.out_dir)
     latest = manifest.read_latest(config.out_dir) if config.resume else {}
     options = config.output_options()
     pending: list[int] = []
@@ -99,6 +100,16 @@ def plan(config: BatchConfig) -> Plan:
         else:
             pending.append(take.index)
     return Plan(config, summary.num_takes, selected, pending, skipped)
+
+
+def _check_writable(out_dir: Path) -> None:
+    """Fails before any work when the output folder (or the parent it will be made in) is
+    not writable; creates nothing, so `--check` and refused runs leave no trace."""
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"cannot write to {existing}; pass an --out folder you can write to")
 
 
 def selected_takes(takes_file: Path, selected: range) -> Iterator[takes.Take]:
@@ -161,6 +172,7 @@ def finish(config: BatchConfig, drop: tuple[Path, ...], result: BatchResult) -> 
     """Merges the manifest and writes the review page; on a full disk says so and leaves
     the shards in place (the next --resume reads them)."""
     try:
+        config.out_dir.mkdir(parents=True, exist_ok=True)
         manifest.merge(config.out_dir, drop=drop)
         entries = manifest.read_latest(config.out_dir)
         review.write_page(config.out_dir, (entries[i] for i in sorted(entries)), f"MotionBridge batch: {config.takes_file.name}")

@@ -105,3 +105,12 @@ def test_cli_reports_bad_row_and_runs_nothing(tmp_path, capsys, engine_args):
     assert code == 2
     assert "t.jsonl:2: duration must be a number" in err and "nothing was run" in err
     assert not out.exists()  # not even the output folder: no take ran, nothing was written
+
+
+def test_cli_check_prints_the_plan_and_writes_nothing(tmp_path, capsys, engine_args):
+    path = tmp_path / "t.yaml"
+    path.write_text(YAML)
+    out = tmp_path / "out"
+    assert main(["batch", str(path), "--out", str(out), "--takes", "1-3", "--check", *engine_args]) == 0
+    assert "3 takes selected of 5, 0 already done, 3 to run" in capsys.readouterr().err
+    assert not out.exists()
