@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -78,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.check:
         return 0
+    # a farm cancels a task with SIGTERM: unwind like Ctrl-C, so the manifest is merged on the way out
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.ray:
             from .ray_runner import RayOptions, run_ray
@@ -90,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     print(result.summary(), file=sys.stderr)
     return result.exit_code
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def _generator(args: argparse.Namespace, spec):

@@ -179,3 +179,25 @@ def test_resume_redoes_tampered_missing_and_changed_takes(tmp_path, engine):
     shard = out / manifest.SHARDS / "elsewhere@1@1.jsonl"
     shard.write_text(json.dumps({**lines[0], "finished_at": lines[0]["finished_at"] + 1}) + "\n" + '{"schema": "motionb')
     assert manifest.read_latest(out)[0]["finished_at"] == lines[0]["finished_at"] + 1
+
+
+def test_sigterm_from_a_farm_merges_the_manifest_on_the_way_out(tmp_path, engine_args, batch_env):
+    takes_file = write_takes(tmp_path / "takes.jsonl", 12, prompts=2)
+    out = tmp_path / "out"
+    args = [str(takes_file), "--out", str(out), "--format", "npz", "--batch-size", "1", "--no-preview", *engine_args]
+    proc = subprocess.Popen([sys.executable, "-m", "motionbridge.daemon.cli", "batch", *args], env=batch_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        shards = list((out / manifest.SHARDS).glob("*.jsonl")) if (out / manifest.SHARDS).is_dir() else []
+        if sum(len(p.read_text().splitlines()) for p in shards) >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err, err
+    lines = [json.loads(line) for line in (out / manifest.MANIFEST).read_text().splitlines()]
+    assert 3 <= len(lines) < 12 and all(e["status"] == "ok" for e in lines)
+    assert not list((out / manifest.SHARDS).glob("*.jsonl"))
+    assert len(lines) <= len(list(out.glob("*.npz"))) <= len(lines) + 1  # + the take cut short, if any
