@@ -6,7 +6,7 @@
 - rotary tables and attention masks built once per batch on the device;
 - every block's adaLN modulation in one stacked matmul per step (QKV is already one linear per
   stream in the checkpoint layout; the double block's two streams have different inputs);
-- one text-encoder row per distinct prompt;
+- one text-encoder row per distinct prompt, and an LRU of recent prompts' features;
 - cancelled requests leave the batch between steps; CUDA OOM splits the batch and retries.
 """
 
@@ -25,14 +25,16 @@ from motionbridge.daemon.tracks import clips_from_decoded
 from .api import Cancelled, GeneratedTake, GenerationRequest, StepInfo
 from .batching import PackedBatch, RowSpec, pack
 from .reference import ReferenceEngine, validate_request
+from .text_cache import CachedText, TextCache
 
 
 class FastEngine(ReferenceEngine):
     """Same construction as ReferenceEngine (from_dirs / from_parity)."""
 
-    def __init__(self, pipeline: MotionPipeline, model_name: str | None = None, max_rows: int = 64) -> None:
+    def __init__(self, pipeline: MotionPipeline, model_name: str | None = None, max_rows: int = 64, text_cache_size: int = 256) -> None:
         super().__init__(pipeline, model_name)
         self.max_rows = max_rows
+        self.text_cache = TextCache(text_cache_size)
         self._rope_cache: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor]] = {}
         self._healthy = True
         self._reason = ""
@@ -47,22 +49,39 @@ class FastEngine(ReferenceEngine):
             self._rope_cache[key] = dit.rope(x_len, text_len, self.pipeline.config.pipeline.train_frames, self.pipeline.device)
         return self._rope_cache[key]
 
+    def _text_key(self, prompt: str) -> tuple[str, str, str]:
+        te = self.pipeline.text_encoder
+        if te is None:
+            raise ValueError("this engine has no text encoders")
+        identity = f"{te.llm.config.name_or_path}|{te.clip.config.name_or_path}|{te.max_length}"
+        return prompt, identity, str(te.llm_dtype)
+
+    def _encode(self, prompts: list[str]) -> dict[str, CachedText]:
+        """Features per distinct prompt; only cache misses reach the text encoders."""
+        found = {p: self.text_cache.get(self._text_key(p)) for p in prompts}
+        missing = [p for p, item in found.items() if item is None]
+        if missing:
+            features = self.pipeline.encode_text(missing)
+            for i, p in enumerate(missing):
+                item = CachedText(features.vtxt[i], features.ctxt[i], int(features.ctxt_length[i]), features.row_warnings[i])
+                self.text_cache.put(self._text_key(p), item)
+                found[p] = item
+        return {p: item for p, item in found.items() if item is not None}
+
     def _rows(self, checked) -> list[RowSpec]:
         pipe = self.pipeline
-        prompts = sorted({req.prompt for req, _ in checked})
-        features = pipe.encode_text(prompts)
-        by_prompt = {p: i for i, p in enumerate(prompts)}
+        texts = self._encode(sorted({req.prompt for req, _ in checked}))
         game = pipe.model.special_game_vtxt_feat[0] if pipe.config.pipeline.enable_special_game_feat else None
-        self._text_warnings = {p: features.row_warnings[i] for i, p in enumerate(prompts)}
+        self._text_warnings = {p: t.warnings for p, t in texts.items()}
         rows = []
         for index, (req, _) in enumerate(checked):
-            i = by_prompt[req.prompt]
-            vtxt = features.vtxt[i]
+            text = texts[req.prompt]
+            vtxt = text.vtxt
             if req.game_feat and game is not None:
                 vtxt = vtxt + game.to(vtxt)
             for seed in req.seeds:
                 rows.append(RowSpec(index, req.request_id, int(seed), pipe.frames_for(req.duration_s), req.cfg,
-                                    vtxt, features.ctxt[i], int(features.ctxt_length[i])))
+                                    vtxt, text.ctxt, text.ctxt_length))
         return rows
 
     @torch.no_grad()
@@ -115,7 +134,9 @@ class FastEngine(ReferenceEngine):
 
     def _work_items(self, checked) -> list[list[tuple[int, tuple[int, ...]]]]:
         """Groups of (request index, seeds) whose network rows fit max_rows."""
-        groups, current, rows = [], [], 0
+        groups: list[list[tuple[int, tuple[int, ...]]]] = []
+        current: list[tuple[int, tuple[int, ...]]] = []
+        rows = 0
         for i, (req, _) in enumerate(checked):
             need = len(req.seeds) * (2 if req.cfg > 1 else 1)
             if current and rows + need > self.max_rows:

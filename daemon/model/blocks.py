@@ -12,28 +12,35 @@ from .layers import MLP, Modulation, activation, apply_rope, attention, modulate
 class DoubleStreamBlock(nn.Module):
     def __init__(self, cfg: NetworkConfig) -> None:
         super().__init__()
-        d, hd = cfg.feat_dim, cfg.head_dim
+        d, hd, act = cfg.feat_dim, cfg.head_dim, cfg.mlp_act_type
         self.num_heads = cfg.num_heads
-        for side in ("motion", "text"):
-            setattr(self, f"{side}_mod", Modulation(d, 6))
-            setattr(self, f"{side}_norm1", nn.LayerNorm(d, elementwise_affine=False, eps=1e-6))
-            setattr(self, f"{side}_qkv", nn.Linear(d, 3 * d, bias=cfg.qkv_bias))
-            setattr(self, f"{side}_q_norm", qk_norm(cfg.qk_norm_type, hd))
-            setattr(self, f"{side}_k_norm", qk_norm(cfg.qk_norm_type, hd))
-            setattr(self, f"{side}_out_proj", nn.Linear(d, d, bias=cfg.qkv_bias))
-            setattr(self, f"{side}_norm2", nn.LayerNorm(d, elementwise_affine=False, eps=1e-6))
-            setattr(self, f"{side}_mlp", MLP(d, cfg.mlp_hidden_dim, cfg.mlp_act_type))
+        # attribute names are the official state-dict keys: motion_* and text_* streams
+        self.motion_mod = Modulation(d, 6)
+        self.motion_norm1 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.motion_qkv = nn.Linear(d, 3 * d, bias=cfg.qkv_bias)
+        self.motion_q_norm = qk_norm(cfg.qk_norm_type, hd)
+        self.motion_k_norm = qk_norm(cfg.qk_norm_type, hd)
+        self.motion_out_proj = nn.Linear(d, d, bias=cfg.qkv_bias)
+        self.motion_norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.motion_mlp = MLP(d, cfg.mlp_hidden_dim, act)
+        self.text_mod = Modulation(d, 6)
+        self.text_norm1 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.text_qkv = nn.Linear(d, 3 * d, bias=cfg.qkv_bias)
+        self.text_q_norm = qk_norm(cfg.qk_norm_type, hd)
+        self.text_k_norm = qk_norm(cfg.qk_norm_type, hd)
+        self.text_out_proj = nn.Linear(d, d, bias=cfg.qkv_bias)
+        self.text_norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.text_mlp = MLP(d, cfg.mlp_hidden_dim, act)
 
-    def _qkv(self, side: str, feat: Tensor, shift: Tensor, scale: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        h = modulate(getattr(self, f"{side}_norm1")(feat), shift, scale)
-        q, k, v = split_heads(getattr(self, f"{side}_qkv")(h), self.num_heads)
-        return getattr(self, f"{side}_q_norm")(q).to(v), getattr(self, f"{side}_k_norm")(k).to(v), v
+    def _qkv(self, norm: nn.Module, qkv: nn.Linear, q_norm: nn.Module, k_norm: nn.Module, feat: Tensor, shift: Tensor, scale: Tensor):
+        q, k, v = split_heads(qkv(modulate(norm(feat), shift, scale)), self.num_heads)
+        return q_norm(q).to(v), k_norm(k).to(v), v
 
-    def _finish(self, side: str, feat: Tensor, attn: Tensor, mods: tuple[Tensor, ...]) -> Tensor:
+    @staticmethod
+    def _finish(out_proj: nn.Linear, norm2: nn.Module, mlp: MLP, feat: Tensor, attn: Tensor, mods: tuple[Tensor, ...]) -> Tensor:
         _, _, gate_attn, shift_mlp, scale_mlp, gate_mlp = mods
-        feat = feat + getattr(self, f"{side}_out_proj")(attn) * gate_attn
-        mlp_in = modulate(getattr(self, f"{side}_norm2")(feat), shift_mlp, scale_mlp)
-        return feat + getattr(self, f"{side}_mlp")(mlp_in) * gate_mlp
+        feat = feat + out_proj(attn) * gate_attn
+        return feat + mlp(modulate(norm2(feat), shift_mlp, scale_mlp)) * gate_mlp
 
     def forward(
         self, motion: Tensor, text: Tensor, adapter: Tensor, mask: Tensor, rope: tuple[Tensor, Tensor],
@@ -43,13 +50,13 @@ class DoubleStreamBlock(nn.Module):
         m_out, t_out = mods if mods is not None else (self.motion_mod(adapter), self.text_mod(adapter))
         m_mods = m_out.chunk(6, dim=-1)
         t_mods = t_out.chunk(6, dim=-1)
-        mq, mk, mv = self._qkv("motion", motion, m_mods[0], m_mods[1])
-        tq, tk, tv = self._qkv("text", text, t_mods[0], t_mods[1])
+        mq, mk, mv = self._qkv(self.motion_norm1, self.motion_qkv, self.motion_q_norm, self.motion_k_norm, motion, m_mods[0], m_mods[1])
+        tq, tk, tv = self._qkv(self.text_norm1, self.text_qkv, self.text_q_norm, self.text_k_norm, text, t_mods[0], t_mods[1])
         q, k = apply_rope(torch.cat((mq, tq), 1), torch.cat((mk, tk), 1), *rope)
         attn = attention(q, k, torch.cat((mv, tv), 1), mask)
         split = motion.shape[1]
-        motion = self._finish("motion", motion, attn[:, :split], m_mods)
-        text = self._finish("text", text, attn[:, split:], t_mods)
+        motion = self._finish(self.motion_out_proj, self.motion_norm2, self.motion_mlp, motion, attn[:, :split], m_mods)
+        text = self._finish(self.text_out_proj, self.text_norm2, self.text_mlp, text, attn[:, split:], t_mods)
         return motion, text
 
 

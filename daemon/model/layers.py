@@ -51,9 +51,9 @@ def modulate(x: Tensor, shift: Tensor, scale: Tensor) -> Tensor:
 class Modulation(nn.Module):
     """act -> Linear(D, factor*D); the chunks are split by the caller."""
 
-    def __init__(self, dim: int, factor: int) -> None:
+    def __init__(self, dim: int, factor: int, act: str = "silu") -> None:
         super().__init__()
-        self.act = nn.SiLU()
+        self.act = activation(act)
         self.linear = nn.Linear(dim, factor * dim)
 
     def forward(self, x: Tensor) -> Tensor:
@@ -113,9 +113,7 @@ class FinalLayer(nn.Module):
     def __init__(self, dim: int, out_dim: int, act: str = "silu") -> None:
         super().__init__()
         self.norm_final = nn.LayerNorm(dim, elementwise_affine=False, eps=1e-6)
-        self.adaLN_modulation = Modulation(dim, 2)
-        if act != "silu":
-            self.adaLN_modulation.act = activation(act)
+        self.adaLN_modulation = Modulation(dim, 2, act)
         self.linear = nn.Linear(dim, out_dim)
 
     def forward(self, x: Tensor, adapter: Tensor, mods: Tensor | None = None) -> Tensor:

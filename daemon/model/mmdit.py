@@ -115,9 +115,12 @@ class MotionDiT(nn.Module):
 
     def _modulation_linears(self) -> list[nn.Linear]:
         linears: list[nn.Linear] = []
-        for block in self.double_blocks:
-            linears += [block.motion_mod.linear, block.text_mod.linear]
-        linears += [block.modulation.linear for block in self.single_blocks]
+        for double in self.double_blocks:
+            assert isinstance(double, DoubleStreamBlock)
+            linears += [double.motion_mod.linear, double.text_mod.linear]
+        for single in self.single_blocks:
+            assert isinstance(single, SingleStreamBlock)
+            linears.append(single.modulation.linear)
         return linears + [self.final_layer.adaLN_modulation.linear]
 
     def all_modulations(self, adapter: Tensor) -> list[Tensor]:

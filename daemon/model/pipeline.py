@@ -126,7 +126,8 @@ class MotionPipeline:
 
     @torch.no_grad()
     def decode(self, latent: Tensor, smooth: bool = True) -> DecodedMotion:
-        return decode_latent(latent.float(), self.model.mean, self.model.std, self.body, smooth=smooth)
+        mean, std = self.model.get_buffer("mean"), self.model.get_buffer("std")
+        return decode_latent(latent.float(), mean, std, self.body, smooth=smooth)
 
     # -- all together -----------------------------------------------------------------------
 

@@ -63,7 +63,7 @@ def find_crop_start(tokenizer) -> int:
     return len(ids) - 1
 
 
-def _check_dir(path: Path, what: str, hint: str) -> Path:
+def _check_dir(path: str | Path, what: str, hint: str) -> Path:
     path = Path(path)
     if not (path / "config.json").is_file():
         raise TextEncoderError(f"{what} not found at {path} (no config.json); {hint}")

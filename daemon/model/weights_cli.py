@@ -35,10 +35,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     v.add_argument("--clip", type=Path, help="clip-vit-large-patch14 folder (default under $MOTIONBRIDGE_HOME)")
 
 
-def download_plan(model: str, root: Path, text_encoders: bool = True) -> list[dict]:
+def download_plan(model: str, root: Path, text_encoders: bool = True) -> list[dict[str, object]]:
     """snapshot_download keyword sets, one per repo; exposed for tests (no network needed)."""
     folder = loading.MODEL_DIRS[model]
-    plan = [dict(repo_id=HF_MODEL_REPO, local_dir=str(root), allow_patterns=[f"{folder}/*", f"{folder}/stats/*"])]
+    plan: list[dict[str, object]] = [dict(repo_id=HF_MODEL_REPO, local_dir=str(root), allow_patterns=[f"{folder}/*", f"{folder}/stats/*"])]
     if text_encoders:
         plan.append(dict(repo_id=HF_QWEN_REPO, local_dir=str(root / loading.QWEN_DIR), allow_patterns=None))
         plan.append(dict(repo_id=HF_CLIP_REPO, local_dir=str(root / loading.CLIP_DIR), allow_patterns=CLIP_PATTERNS))
@@ -59,7 +59,7 @@ def _download(args: argparse.Namespace) -> int:
     for job in download_plan(args.model, root, not args.skip_text_encoders):
         print(f"downloading {job['repo_id']} -> {job['local_dir']} (resumes if interrupted)", file=sys.stderr)
         try:
-            snapshot_download(**job)  # shows tqdm progress bars; partial files resume
+            snapshot_download(**job)  # type: ignore[arg-type]  # tqdm progress bars; partial files resume
         except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
             raise CliError(
                 f"could not download {job['repo_id']} ({type(exc).__name__}); check the internet connection "
@@ -78,8 +78,9 @@ def _record_lfs_digests(folder: Path, model: str) -> None:
 
         name = loading.MODEL_DIRS[model]
         for info in HfApi().get_paths_info(HF_MODEL_REPO, [f"{name}/{loading.CKPT_NAME}"], expand=True):
-            if getattr(info, "lfs", None) is not None:
-                loading.record_in_manifest(folder, loading.CKPT_NAME, info.lfs.sha256)
+            lfs = getattr(info, "lfs", None)
+            if lfs is not None:
+                loading.record_in_manifest(folder, loading.CKPT_NAME, str(lfs.sha256))
     except Exception as exc:  # the manifest is an extra safety net, never a reason to fail
         print(f"note: could not record checkpoint digests ({type(exc).__name__})", file=sys.stderr)
 

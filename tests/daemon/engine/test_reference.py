@@ -22,6 +22,19 @@ def engine(parity, tmp_path_factory):
     return ReferenceEngine.from_parity(parity)
 
 
+@pytest.fixture
+def few_steps(engine):
+    """The contract does not depend on the step count: 4 Euler steps keep these tests cheap
+    (the parity tests cover the 50-step numerics)."""
+    import dataclasses
+
+    pipe = engine.pipeline
+    full = pipe.config
+    pipe.config = dataclasses.replace(full, pipeline=dataclasses.replace(full.pipeline, validation_steps=4))
+    yield engine
+    pipe.config = full
+
+
 @pytest.fixture(scope="module")
 def case(parity):
     """The fixture case with the fewest frames and one seed (cheapest to decode)."""
@@ -29,15 +42,16 @@ def case(parity):
     return min((c for c in cases if len(c["seeds"]) == 1 and not c["use_special_game_feat"]), key=lambda c: c["length"])
 
 
-def test_generate_with_progress_previews_and_a_cancelled_neighbour(engine, case, parity):
+def test_generate_with_progress_previews_and_a_cancelled_neighbour(few_steps, case):
+    engine = few_steps
     steps, previews = [], {}
     total = engine.pipeline.config.pipeline.validation_steps
     every = max(1, total // 2)
 
     def on_step(info):
         steps.append((info.step, info.total, info.request_ids))
-        if info.previews:
-            previews[info.step] = info.previews
+        for rid, clips in (info.previews or {}).items():
+            previews[(rid, info.step)] = clips
 
     cancel_after = {"other": 2}
     seen = {"other": 0}
@@ -58,8 +72,8 @@ def test_generate_with_progress_previews_and_a_cancelled_neighbour(engine, case,
     assert [s[0] for s in main_steps] == list(range(1, total + 1)) and all(s[1] == total for s in main_steps)
     other_steps = [s for s in steps if s[2][0] == "other"]
     assert 1 <= len(other_steps) <= cancel_after["other"] + 1  # stopped between steps
-    assert sorted(previews) == list(range(every, total + 1, every))
-    preview = previews[every]["main"][0]
+    assert sorted(step for rid, step in previews if rid == "main") == list(range(every, total + 1, every))
+    preview = previews[("main", every)][0]
     assert preview.num_frames == case["length"] and preview.skeleton.num_joints == 55
 
     take = takes[0]
@@ -68,15 +82,9 @@ def test_generate_with_progress_previews_and_a_cancelled_neighbour(engine, case,
     assert meta["prompt"] == case["text"] and meta["seed"] == case["seeds"][0] and meta["cfg"] == case["cfg_scale"]
     assert meta["model"] == engine.model_name and len(meta["checkpoint_sha256"]) == 64 and meta["motionbridge_version"]
 
-    name = case["name"]
-    with np.load(parity / "expected.npz", allow_pickle=False) as data:
-        want_latent, want_ctxt = data[f"{name}/latent"][0], data[f"{name}/ctxt_raw"]
-    features = engine.pipeline.encode_text([case["text"]])
-    if torch.equal(features.ctxt, torch.from_numpy(want_ctxt)):  # same text features -> same latent
-        assert np.abs(take.latent - want_latent).max() <= 1e-4
 
-
-def test_all_cancelled_raises(engine):
+def test_all_cancelled_raises(few_steps):
+    engine = few_steps
     calls = []
     with pytest.raises(Cancelled):
         engine.generate([GenerationRequest("A person waves.", 1.0, (0,), request_id="x")], on_step=calls.append, is_cancelled=lambda rid: len(calls) >= 2)
