@@ -128,7 +128,7 @@ def preset_names() -> tuple[str, ...]:
 @functools.lru_cache(maxsize=None)
 def preset(name: str) -> RigDescription:
     path = PRESET_DIR / f"{name.lower()}.json"
-    if not path.is_file():
+    if name.lower() not in preset_names():  # also keeps names like "../x" out of the filesystem
         raise RigError(f"unknown rig preset {name!r}; presets are {', '.join(preset_names())}, or pass a mapping file path")
     # Preset bone names carry no prefix; `prefixes` lists those the family is seen with.
     return description_from_dict(json.loads(path.read_text()), explicit=False)
@@ -142,6 +142,12 @@ def description_from_dict(data: Mapping[str, Any], explicit: bool = True, base: 
     if not isinstance(bones, Mapping) or not all(isinstance(v, str) and v for v in bones.values()):
         raise RigError('a rig mapping needs "bones": {canonical name: rig bone name, ...} with non-empty string names')
     check_canonical(bones)
+    prefixes = data.get("prefixes", [])
+    if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
+        raise RigError('"prefixes" must be a list of strings, e.g. ["mixamorig:", ""]')
+    unfilled = [c for c, b in bones.items() if b.strip() == "?"]
+    if unfilled:
+        raise RigError(f"fill in the rig bone names marked \"?\" (or delete those lines): {', '.join(unfilled)}")
     merged = {**(base.bones if base else {}), **bones}
     return RigDescription(
         name=str(data.get("name") or (base.name if base else "custom")),

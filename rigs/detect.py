@@ -79,7 +79,8 @@ def detect_rig(skeleton: Skeleton, presets: Iterable[str] | None = None) -> Dete
         raise RigError(
             f"cannot map this skeleton as a humanoid: no bones for {', '.join(desc.unmapped_required)} "
             f"(closest preset {desc.name!r}, confidence {conf:.2f}; hips, spine, head, both arms and both legs are needed). "
-            "Write a mapping file for the rig (see rigs/README.md) and pass it as the rig"
+            "Write a mapping file for the rig and pass it as the rig (see rigs/README.md; "
+            "`python -m motionbridge.rigs.template <character file>` starts one)"
         )
     check_biped(desc)
     return Detection(desc.name, desc, round(conf, 4), desc.mapped, desc.unmapped_required)

@@ -28,7 +28,7 @@ def _parse_hierarchy(tokens: list[str], path: Path):
     i = 0
     pending_end = False
     try:
-        if tokens[0].upper() != "HIERARCHY":
+        if not tokens or tokens[0].upper() != "HIERARCHY":
             raise RigError(f"{path.name} is not a BVH file (no HIERARCHY)")
         i = 1
         while i < len(tokens):
@@ -62,7 +62,9 @@ def _parse_hierarchy(tokens: list[str], path: Path):
                 return names, parents, offsets, channels, i + 1
             else:
                 raise RigError(f"{path.name}: unexpected token {t!r} in the BVH hierarchy")
-    except (IndexError, ValueError):
+    except RigError:
+        raise
+    except (IndexError, ValueError):  # a missing token, or text where a number belongs
         raise RigError(f"{path.name}: truncated or malformed BVH hierarchy") from None
     raise RigError(f"{path.name}: BVH file has no MOTION section")
 

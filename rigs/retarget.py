@@ -24,7 +24,7 @@ from .detect import detect_rig
 from .footlock import FootLockParams, detect_contacts, pin_targets, two_bone_ik
 from .metrics import direction_errors, foot_skate, path_ratio
 from .secondary import relaxed_finger_locals, shared_twist, twist_drivers
-from .skeleton import UNITS, Clip, RigError, Skeleton, forward_kinematics, joint_major, positions_from_world
+from .skeleton import UNITS, Clip, RigError, Skeleton, joint_major, positions_from_world
 
 ROOT_MOTION = ("on", "off", "xz_in_place")
 HANDS = ("model", "relaxed", "rest")
@@ -121,10 +121,13 @@ def retarget(
         if len(free):
             par = T.parents[free]
             world[:, free] = rest_local[free] if par[0] < 0 else quat.multiply(world[:, par], rest_local[free])
-    child = T.parents >= 0
+    # an undriven joint's local rotation is its rest (or relaxed) one by construction
     local = joint_major((frames, T.num_joints), 4)
-    local[:, ~child] = world[:, ~child]
-    local[:, child] = quat.multiply(quat.conjugate(world[:, T.parents[child]]), world[:, child])
+    local[:, ~driven] = rest_local[~driven]
+    rooted = driven & (T.parents < 0)
+    inner = driven & (T.parents >= 0)
+    local[:, rooted] = world[:, rooted]
+    local[:, inner] = quat.multiply(quat.conjugate(world[:, T.parents[inner]]), world[:, inner])
 
     # root motion, scaled by the hip-height ratio
     up_s, up_t = ms[:, 1], mt[:, 1]
@@ -157,7 +160,7 @@ def retarget(
     if opts.foot_lock:
         for s in SIDES:
             _lock_leg(T, ti, s, local, world, pos, rt_rot, mt, contacts[s], opts.foot_lock_params)
-        world, pos = forward_kinematics(T, local, root)
+        pos = positions_from_world(T, world, root)
 
     clip = Clip(T, local, root, source.fps, {**source.metadata, "retarget": {"rig": tgt_map.name, "options": _options_dict(opts)}})
     metrics = _metrics(common, si, ti, ws_pos, pos, gm, contacts, skate_before, source, S, plan.height_s, up_s, up_t, ratio, cm, T, driven)
@@ -200,6 +203,20 @@ def _lock_leg(T, ti, side, local, world, pos, rt_rot, mt, contact, params) -> No
     local[:, knee] = quat.multiply(quat.conjugate(world[:, p_knee]), quat.multiply(q_knee, world[:, knee]))
     swung = quat.multiply(q_hip, quat.multiply(q_knee, world[:, p_foot]))
     local[:, foot] = quat.multiply(quat.conjugate(swung), world[:, foot])
+    # world rotations follow: the thigh's subtree swings, the shin's also bends, the foot's stays
+    thigh, shin, kept = _subtree(T, hip), _subtree(T, knee), _subtree(T, foot)
+    shin &= ~kept
+    thigh &= ~(shin | kept)
+    world[:, thigh] = quat.multiply(q_hip[:, None], world[:, thigh])
+    world[:, shin] = quat.multiply(quat.multiply(q_hip, q_knee)[:, None], world[:, shin])
+
+
+def _subtree(T: Skeleton, j: int) -> np.ndarray:
+    inside = np.zeros(T.num_joints, dtype=bool)
+    inside[j] = True
+    for k in range(j + 1, T.num_joints):
+        inside[k] = T.parents[k] >= 0 and inside[T.parents[k]]
+    return inside
 
 
 def _options_dict(opts: RetargetOptions) -> dict[str, Any]:

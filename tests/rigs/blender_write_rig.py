@@ -39,5 +39,6 @@ body.parent = obj
 body.modifiers.new("armature", "ARMATURE").object = obj
 body.vertex_groups.new(name=spec["bones"][0]["name"]).add([0, 1, 2], 1.0, "REPLACE")
 bpy.ops.export_scene.gltf(filepath=str(out / "rig.glb"), export_format="GLB", export_animations=False)
+bpy.ops.export_scene.fbx(filepath=str(out / "rig_skinned.fbx"), object_types={"ARMATURE", "MESH"}, add_leaf_bones=True, bake_anim=False)
 bpy.ops.export_scene.gltf(filepath=str(out / "rig.gltf"), export_format="GLTF_SEPARATE", export_animations=False)
 print("EXPORTED")

@@ -109,6 +109,7 @@ def test_mapping_naming_missing_bones_is_refused(tmp_path):
         ({"bone": {"hips": "Hips"}}, "unknown keys"),
         ({"bones": {"hips": ""}}, "non-empty"),
         ({"bones": {"hips": "Hips", "spine": "Hips"}}, "several canonical"),
+        ({"bones": {"hips": "Hips"}, "prefixes": "mixamorig:"}, "list of strings"),
     ],
 )
 def test_bad_mapping_files(tmp_path, content, message):
@@ -127,3 +128,26 @@ def test_load_rig_specs(tmp_path):
     with pytest.raises(RigError, match="not valid JSON"):
         (tmp_path / "x.json").write_text("{")
         load_rig(tmp_path / "x.json")
+
+
+def test_mapping_template_for_an_unknown_rig(tmp_path):
+    """A studio rig detection refuses: the template names what is missing, and once filled in it works."""
+    from motionbridge.rigs.template import mapping_template
+
+    base = build_rig("mixamo", prefix="")
+    renames = {"LeftArm": "L_UpperArm_jnt", "RightArm": "R_UpperArm_jnt", "LeftForeArm": "L_Elbow_jnt", "RightForeArm": "R_Elbow_jnt"}
+    rig = skeleton_from_world([renames.get(n, n) for n in base.names], base.parents, base.rest_world()[1])
+    with pytest.raises(RigError, match="left_upper_arm"):
+        detect_rig(rig)
+    template, unused = mapping_template(rig, "studio")
+    assert template["bones"]["left_upper_arm"] == "?" and template["bones"]["hips"] == "Hips"
+    assert set(renames.values()) <= set(unused)
+    path = tmp_path / "studio.json"
+    path.write_text(json.dumps(template))
+    with pytest.raises(RigError, match="marked"):
+        read_mapping_file(path)
+    template["bones"].update(left_upper_arm="L_UpperArm_jnt", right_upper_arm="R_UpperArm_jnt",
+                             left_lower_arm="L_Elbow_jnt", right_lower_arm="R_Elbow_jnt")
+    path.write_text(json.dumps(template))
+    desc = read_mapping_file(path).bind(rig)
+    assert desc.unmapped_required == () and desc.indices()["left_lower_arm"] == rig.index("L_Elbow_jnt")

@@ -92,3 +92,14 @@ def test_bvh_motion_round_trip(blender_files):
     assert clip.num_frames == 2 and clip.fps > 0
     # Blender exported the rest pose as the animation: every joint at its rest rotation
     np.testing.assert_allclose(np.abs(clip.rotations[..., 3]), 1.0, atol=1e-6)
+
+
+def test_fbx_with_a_skinned_mesh_keeps_unweighted_bones(blender_files):
+    """Only the hips carry weights; every bone (and Blender's leaf '_end' bones) is still read,
+    and the mesh node is not a joint."""
+    rig, out = blender_files
+    skel = read_skeleton(out / "rig_skinned.fbx")
+    assert set(rig.names) <= set(skel.names)
+    assert "body" not in skel.names
+    assert any(n.endswith("_end") for n in skel.names)
+    assert detect_rig(skel).preset == "mixamo"

@@ -174,8 +174,9 @@ def test_hand_options(motions):
     t_rig = build_rig("mixamo", pose="T")
     still = src.replace(rotations=np.tile(src.skeleton.rest_rotations, (2, 1, 1)), root_translation=src.root_translation[:2])
     _, pos = retarget(still, t_rig, options=RetargetOptions(hands="relaxed")).clip.world()
-    tip, knuckle = pos[0, t_rig.index("mixamorig:LeftHandMiddle3")], pos[0, t_rig.index("mixamorig:LeftHandMiddle1")]
-    assert tip[1] < knuckle[1] - 0.005
+    for side in ("Left", "Right"):
+        tip, knuckle = pos[0, t_rig.index(f"mixamorig:{side}HandMiddle3")], pos[0, t_rig.index(f"mixamorig:{side}HandMiddle1")]
+        assert tip[1] < knuckle[1] - 0.005
 
 
 def test_metrics_are_reported(motions):
