@@ -23,7 +23,7 @@ from motionbridge.rigs import Clip, quat
 from .atomic import atomic_path
 from .body import BodyMesh, body_mesh
 from .euler import euler_degrees
-from .fbx_binary import CREATION_TIME, FILE_ID, Node, Typed, encode
+from .fbx_binary import CREATION_TIME, FILE_ID, Encoded, Node, Typed, encode
 from .prepare import Prepared, check_option, prepare
 
 KTIME_PER_SECOND = 46186158000
@@ -90,7 +90,7 @@ class _Scene:
 def _add_skeleton(scene: _Scene, prep: Prepared) -> list[int]:
     skel = prep.skeleton
     euler = euler_xyz_degrees(skel.rest_rotations)
-    model_ids = []
+    model_ids: list[int] = []
     for j, name in enumerate(prep.joint_names):
         attr_id, attr = scene.new("NodeAttribute", name, "NodeAttribute", "LimbNode")
         attr.children.append(_props(("Size", "double", "Number", "", 10.0)))
@@ -184,22 +184,26 @@ def _add_take(scene: _Scene, clip: Clip, take: str, bones: list[int], prep: Prep
 
     translations = np.broadcast_to(clip.skeleton.rest_translations, (frames,) + clip.skeleton.rest_translations.shape).copy()
     translations[:, 0] = clip.root_translation
-    eulers = euler_xyz_degrees(clip.rotations)
-    flags = np.array([LINEAR_KEYS], dtype=np.int32)
-    data_float = np.zeros(4, dtype=np.float32)
-    refcount = np.array([frames], dtype=np.int32)
+    # channel-major float32 copies: every curve's values are one contiguous row
+    translations = np.ascontiguousarray(translations.transpose(1, 2, 0), dtype=np.float32)  # (J, 3, F)
+    eulers = np.ascontiguousarray(euler_xyz_degrees(clip.rotations).transpose(1, 2, 0), dtype=np.float32)
+    key_times = Encoded(ktimes)
+    flags = Encoded(np.array([LINEAR_KEYS], dtype=np.int32))
+    data_float = Encoded(np.zeros(4, dtype=np.float32))
+    refcount = Encoded(np.array([frames], dtype=np.int32))
+    key_version = Encoded(4008)
     for j, bone in enumerate(bones):
-        for channel, prop_name, values in (("T", "Lcl Translation", translations[:, j]), ("R", "Lcl Rotation", eulers[:, j])):
+        for channel, prop_name, values in (("T", "Lcl Translation", translations[j]), ("R", "Lcl Rotation", eulers[j])):
             node_id, node = scene.new("AnimationCurveNode", channel, "AnimCurveNode", "")
-            node.children.append(_props(*((f"d|{a}", "Number", "", "A", float(values[0, i])) for i, a in enumerate("XYZ"))))
+            node.children.append(_props(*((f"d|{a}", "Number", "", "A", float(values[i, 0])) for i, a in enumerate("XYZ"))))
             scene.link(node_id, layer_id)
             scene.link(node_id, bone, prop_name)
             for i, axis in enumerate("XYZ"):
                 curve_id, curve = scene.new("AnimationCurve", "", "AnimCurve", "")
-                curve.add("Default", float(values[0, i]))
-                curve.add("KeyVer", 4008)
-                curve.add("KeyTime", ktimes)
-                curve.add("KeyValueFloat", values[:, i].astype(np.float32))
+                curve.add("Default", float(values[i, 0]))
+                curve.add("KeyVer", key_version)
+                curve.add("KeyTime", key_times)
+                curve.add("KeyValueFloat", values[i])
                 curve.add("KeyAttrFlags", flags)
                 curve.add("KeyAttrDataFloat", data_float)
                 curve.add("KeyAttrRefCount", refcount)

@@ -46,7 +46,16 @@ class Typed:
         self.code, self.value = code, value
 
 
+class Encoded:
+    """A property encoded once and reused (e.g. the KeyTime array shared by a take's curves)."""
+
+    def __init__(self, value: Any) -> None:
+        self.pair = prop(value)
+
+
 def prop(value: Any) -> tuple[str, bytes]:
+    if isinstance(value, Encoded):
+        return value.pair
     if isinstance(value, Typed):
         return _scalar(value.code, value.value)
     if isinstance(value, bool):

@@ -59,11 +59,11 @@ class _Buffer:
 
 def _continuous(q: np.ndarray) -> np.ndarray:
     """Flip quaternion signs along frames so consecutive keys sit in one hemisphere."""
-    q = q.copy()
-    for f in range(1, len(q)):
-        flip = np.sum(q[f] * q[f - 1], axis=-1) < 0
-        q[f, flip] *= -1
-    return q
+    flips = np.sum(q[1:] * q[:-1], axis=-1) < 0  # (F-1, J)
+    sign = np.where(np.cumsum(flips, axis=0) % 2 == 1, -1.0, 1.0)
+    out = q.copy()
+    out[1:] *= sign[..., None]
+    return out
 
 
 def _inverse_bind(rest_rot: np.ndarray, rest_pos: np.ndarray) -> np.ndarray:
@@ -108,11 +108,13 @@ def build(takes: Sequence[Clip], names: Sequence[str], body: bool = False) -> tu
         times = buf.add((np.arange(clip.num_frames) / clip.fps).astype(np.float32), minmax=True)
         translations = np.broadcast_to(skel.rest_translations, (clip.num_frames, n, 3)).copy()
         translations[:, 0] = clip.root_translation
-        rotations = _continuous(clip.rotations)
+        # joint-major float32 copies, so each channel's output is one contiguous slice
+        translations = np.ascontiguousarray(translations.transpose(1, 0, 2), dtype=np.float32)
+        rotations = np.ascontiguousarray(_continuous(clip.rotations).transpose(1, 0, 2), dtype=np.float32)
         samplers, channels = [], []
         for j in range(n):
-            for path, values in (("translation", translations[:, j]), ("rotation", rotations[:, j])):
-                samplers.append(gl.AnimationSampler(input=times, output=buf.add(values.astype(np.float32)), interpolation="LINEAR"))
+            for path, values in (("translation", translations[j]), ("rotation", rotations[j])):
+                samplers.append(gl.AnimationSampler(input=times, output=buf.add(values), interpolation="LINEAR"))
                 channels.append(gl.AnimationChannel(sampler=len(samplers) - 1, target=gl.AnimationChannelTarget(node=j, path=path)))
         meta = {k: clip.metadata[k] for k in ("prompt", "seed", "model") if k in clip.metadata}
         doc.animations.append(gl.Animation(name=take, samplers=samplers, channels=channels, extras=meta or {}))

@@ -58,7 +58,8 @@ def _format_options(ext: str, args: argparse.Namespace) -> dict[str, object]:
     stray = [k for k, v in given.items() if v is not None and k not in allowed]
     if stray:
         flags = ", ".join("--" + k.replace("_", "-") for k in stray)
-        raise ValueError(f"{flags} do(es) not apply to {ext} files; drop it or pick a format that uses it")
+        verb = "does" if len(stray) == 1 else "do"
+        raise ValueError(f"{flags} {verb} not apply to {ext} files; drop it or pick a format that uses it")
     return {k: v for k, v in given.items() if v is not None}
 
 

@@ -47,7 +47,8 @@ def _matrices(rot: np.ndarray, pos: np.ndarray) -> Vt.Matrix4dArray:
 
 
 def _quatf(q: np.ndarray) -> Vt.QuatfArray:
-    return Vt.QuatfArray([Gf.Quatf(float(w), float(x), float(y), float(z)) for x, y, z, w in q])
+    # GfQuatf is laid out as (imaginary xyz, real w): our xyzw order, so no per-element copy.
+    return Vt.QuatfArray.FromNumpy(np.ascontiguousarray(q, dtype=np.float32))
 
 
 def build(takes: Sequence[Clip], names: Sequence[str], up: str = "y", units: str = "m", body: bool = False) -> tuple[Usd.Stage, list[str]]:
@@ -101,9 +102,11 @@ def build(takes: Sequence[Clip], names: Sequence[str], up: str = "y", units: str
         anim.CreateScalesAttr(Vt.Vec3hArray.FromNumpy(np.ones((n, 3), dtype=np.float16)))
         translations = np.broadcast_to(skel.rest_translations, (clip.num_frames, n, 3)).astype(np.float32)
         translations[:, 0] = clip.root_translation
-        for f in range(clip.num_frames):
-            t_attr.Set(Vt.Vec3fArray.FromNumpy(translations[f]), Usd.TimeCode(f))
-            r_attr.Set(_quatf(clip.rotations[f]), Usd.TimeCode(f))
+        rotations = clip.rotations.astype(np.float32)
+        with Sdf.ChangeBlock():  # one change notification for all samples, not one per Set
+            for f in range(clip.num_frames):
+                t_attr.Set(Vt.Vec3fArray.FromNumpy(translations[f]), Usd.TimeCode(f))
+                r_attr.Set(_quatf(rotations[f]), Usd.TimeCode(f))
         meta = {k: str(clip.metadata[k]) for k in ("prompt", "seed", "model") if k in clip.metadata}
         anim.GetPrim().SetCustomData({"motionbridge": meta, "frames": clip.num_frames})
         anim_paths.append(anim.GetPath())

@@ -45,7 +45,18 @@ def assign(obj, action):
                 break
 
 
-def sample(obj, action, frames):
+def skinned_points(indices):
+    """World positions of some vertices of the (only) evaluated mesh, after skinning."""
+    # the skinned one: importers may add helper meshes (glTF's bone-shape Icosphere)
+    meshes = [o for o in bpy.context.scene.objects if o.type == "MESH" and any(m.type == "ARMATURE" for m in o.modifiers)]
+    if len(meshes) != 1:
+        raise RuntimeError(f"expected one mesh, got {[o.name for o in meshes]}")
+    evaluated = meshes[0].evaluated_get(bpy.context.evaluated_depsgraph_get())
+    mw = evaluated.matrix_world
+    return [list(mw @ evaluated.data.vertices[i].co) for i in indices]
+
+
+def sample(obj, action, frames, vertex_indices=None):
     # Drop NLA tracks so only the assigned action drives the pose.
     if obj.animation_data:
         for track in list(obj.animation_data.nla_tracks):
@@ -53,12 +64,14 @@ def sample(obj, action, frames):
     assign(obj, action)
     scene = bpy.context.scene
     start = int(round(action.frame_range[0]))
-    out = []
+    out, skin = [], []
     for f in range(start, start + frames):
         scene.frame_set(f)
         mw = obj.matrix_world
         out.append([list(mw @ pb.head) for pb in obj.pose.bones])
-    return out
+        if vertex_indices:
+            skin.append(skinned_points(vertex_indices))
+    return out, skin
 
 
 def main():
@@ -69,16 +82,16 @@ def main():
         bones = [b.name for b in obj.data.bones]
         parents = [b.parent.name if b.parent else None for b in obj.data.bones]
         actions = list(bpy.data.actions)
-        takes = {}
+        takes, skins = {}, {}
         for action in actions:
             frames = job["frames"].get(action.name)
             if frames is None:  # importers decorate names ("Armature|take"); match by suffix
                 frames = next((n for k, n in job["frames"].items() if action.name.endswith(k) or k in action.name), None)
             if frames is None:
                 frames = int(round(action.frame_range[1] - action.frame_range[0])) + 1
-            takes[action.name] = sample(obj, action, frames)
+            takes[action.name], skins[action.name] = sample(obj, action, frames, job.get("vertices"))
         pb_names = [pb.name for pb in obj.pose.bones]
-        results.append({"bones": bones, "parents": parents, "pose_bones": pb_names, "takes": takes,
+        results.append({"bones": bones, "parents": parents, "pose_bones": pb_names, "takes": takes, "skins": skins,
                         "fps": bpy.context.scene.render.fps / bpy.context.scene.render.fps_base})
     Path(sys.argv[2]).with_suffix(".result.json").write_text(json.dumps(results))
 

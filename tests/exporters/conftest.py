@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 import pytest
@@ -76,17 +77,19 @@ def expected_in_file_frame(clip: Clip, up: str, units: str) -> np.ndarray:
     return to_frame(clip, up, units).world()[1] * UNITS[units]
 
 
-def ufbx_readback(path: Path, frames: int, out: Path) -> dict:
+def ufbx_readback(path: Path, frames: int | Sequence[int], out: Path) -> dict:
+    """ufbx in a subprocess; `frames` is a count (0..n-1) or explicit frame numbers."""
+    spec = str(frames) if isinstance(frames, int) else ",".join(map(str, frames)) + ","
     proc = subprocess.run(
-        [sys.executable, str(HERE / "ufbx_readback.py"), str(path), str(frames), str(out)],
+        [sys.executable, str(HERE / "ufbx_readback.py"), str(path), spec, str(out)],
         capture_output=True, text=True, timeout=300, env=os.environ,
     )
     assert proc.returncode == 0, f"ufbx reader exited with {proc.returncode} on {path}:\n{proc.stderr[-2000:]}"
     return json.loads(out.read_text())
 
 
-def assimp_readback(path: Path) -> dict:
-    """Per animation: joint world positions (F,J,3) in file units, by sampling every key."""
+def assimp_readback(path: Path, frames: Sequence[int] | None = None) -> dict:
+    """Per animation: {frame: {node: world position}} in file units, at every key (or `frames`)."""
     import pyassimp
 
     with pyassimp.load(str(path)) as scene:
@@ -101,9 +104,9 @@ def assimp_readback(path: Path) -> dict:
         takes = {}
         for anim in scene.animations:
             channels = {ch.nodename.data.decode(): ch for ch in anim.channels}
-            frames = max(len(ch.positionkeys) for ch in channels.values())
+            count = max(len(ch.positionkeys) for ch in channels.values())
             out = {}
-            for f in range(frames):
+            for f in (range(count) if frames is None else frames):
                 world: dict[str, np.ndarray] = {}
                 for name, (parent, rest) in nodes.items():  # parents are visited first
                     local = rest
@@ -116,6 +119,7 @@ def assimp_readback(path: Path) -> dict:
                         local[:3, 3] = [p.x, p.y, p.z]
                     world[name] = local if parent is None else world[parent] @ local
                 out[f] = {n: m[:3, 3].copy() for n, m in world.items()}
+            out["count"] = count
             takes[anim.name] = out
         parents = {n: p for n, (p, _) in nodes.items()}
     return {"takes": takes, "parents": parents}
@@ -123,3 +127,20 @@ def assimp_readback(path: Path) -> dict:
 
 def parents_by_name(skel: Skeleton) -> dict[str, str | None]:
     return {n: (skel.names[p] if p >= 0 else None) for n, p in zip(skel.names, skel.parents)}
+
+
+def skinned_vertices(clip: Clip, indices: Sequence[int]) -> np.ndarray:
+    """Our own linear blend skinning of the body mesh: (F, len(indices), 3) in the clip's frame."""
+    from motionbridge.exporters.body import body_mesh
+
+    mesh = body_mesh(clip.skeleton)
+    rest_rot, rest_pos = clip.skeleton.rest_world()
+    rot, pos = clip.world()
+    v = mesh.vertices[indices]  # (V, 3)
+    out = np.zeros((clip.num_frames, len(indices), 3))
+    for slot in range(4):
+        j = mesh.joints[indices, slot]
+        w = mesh.weights[indices, slot][None, :, None]
+        local = quat.rotate(np.broadcast_to(quat.conjugate(rest_rot[j]), v.shape[:1] + (4,)), v - rest_pos[j])
+        out += w * (quat.rotate(rot[:, j], np.broadcast_to(local, (clip.num_frames,) + local.shape)) + pos[:, j])
+    return out

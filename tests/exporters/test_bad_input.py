@@ -121,3 +121,16 @@ def test_takes_with_different_skeletons_are_refused(tmp_path):
     with pytest.raises(ValueError, match="different skeleton"):
         registry.write(tmp_path / "x.fbx", [a, b], ["a", "b"])
     assert leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("ext", ALL_EXTENSIONS)
+def test_full_disk_at_flush_leaves_no_partial_file(tmp_path, clip, monkeypatch, ext):
+    # Delayed allocation reports ENOSPC at fsync; this covers writers that write through
+    # libraries (usd-core, numpy) as well as our own.
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(ExportError, match="disk full"):
+        registry.write(tmp_path / f"take{ext}", [clip], ["t"])
+    assert leftovers(tmp_path) == []

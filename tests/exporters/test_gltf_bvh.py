@@ -12,17 +12,23 @@ import pytest
 
 from motionbridge.exporters import registry
 from motionbridge.exporters.euler import ORDERS
+from motionbridge.rigs.humanoid import build_rig
 
-from .conftest import blender_readback, parents_by_name, smooth_clip, world_positions_in
+from .conftest import blender_readback, parents_by_name, skinned_vertices, smooth_clip, world_positions_in
 
 TOOLS = Path(__file__).resolve().parents[1] / ".tools"
 TOL = 1e-4
+VERTICES = list(range(0, 10000, 97))
 
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory, clip_a, clip_b):
     d = tmp_path_factory.mktemp("gltf_bvh")
+    # a game rig whose bones have Maya-style local axes (rest rotations are not identity)
+    rig_clip = smooth_clip(frames=6, seed=4, skeleton=build_rig("ue5_manny", bone_axes="x_along_bone"))
     out = {
+        "glb_rig_local_axes": (d / "manny.glb", [rig_clip], ["idle"], {}, {}),
+        "bvh_rig_local_axes": (d / "manny.bvh", [rig_clip], ["idle"], {}, {"scale": 0.01}),
         "glb_body_two_takes": (d / "two.glb", [clip_a, clip_b], ["wave", "jump"], {"body": True}, {}),
         "gltf_one_take": (d / "one.gltf", [clip_a], ["wave"], {}, {}),
         "bvh_default": (d / "wave.bvh", [clip_a], ["wave"], {}, {"scale": 0.01}),
@@ -36,9 +42,10 @@ def files(tmp_path_factory, clip_a, clip_b):
 @pytest.fixture(scope="module")
 def blender(files, tmp_path_factory):
     jobs = []
-    for path, takes, names, _, extra in files.values():
+    for path, takes, names, opts, extra in files.values():
         kind = "bvh" if path.suffix == ".bvh" else "gltf"
-        jobs.append({"path": str(path), "kind": kind, "fps": takes[0].fps, "frames": {n: t.num_frames for n, t in zip(names, takes)}, **extra})
+        vertices = VERTICES if opts.get("body") else None
+        jobs.append({"path": str(path), "kind": kind, "fps": takes[0].fps, "frames": {n: t.num_frames for n, t in zip(names, takes)}, "vertices": vertices, **extra})
     return dict(zip(files, blender_readback(jobs, tmp_path_factory.mktemp("blender") / "gltf_bvh")))
 
 
@@ -55,7 +62,7 @@ def test_khronos_validator_reports_no_errors(files):
         assert report["numWarnings"] == 0, report
 
 
-@pytest.mark.parametrize("case", ["glb_body_two_takes", "gltf_one_take", "bvh_default", "bvh_xyz_zup_m"])
+@pytest.mark.parametrize("case", ["glb_body_two_takes", "gltf_one_take", "bvh_default", "bvh_xyz_zup_m", "glb_rig_local_axes", "bvh_rig_local_axes"])
 def test_blender_reads_joints_back(files, blender, case):
     path, takes, names, _, _ = files[case]
     result = blender[case]
@@ -112,3 +119,16 @@ def test_euler_orders_round_trip(order):
     q = quat.normalize(np.random.default_rng(7).normal(size=(64, 4)))
     back = quat_from_euler_degrees(euler_degrees(q[:, None], order)[:, 0], order)
     np.testing.assert_allclose(np.abs(np.sum(back * q, axis=-1)), 1.0, atol=1e-9)
+
+
+def test_blender_skins_the_glb_body_like_our_own_skinning(files, blender):
+    """Inverse bind matrices, JOINTS_0 and WEIGHTS_0 are right if Blender deforms as we do."""
+    from motionbridge.exporters.prepare import to_frame
+
+    _, takes, names, _, _ = files["glb_body_two_takes"]
+    skins = blender["glb_body_two_takes"]["skins"]
+    assert sorted(skins) == sorted(names)
+    for name, got in skins.items():
+        ours = skinned_vertices(to_frame(takes[names.index(name)], "y", "m"), VERTICES)
+        ours = np.stack([ours[..., 0], -ours[..., 2], ours[..., 1]], axis=-1)  # Blender is Z-up
+        np.testing.assert_allclose(np.array(got), ours, atol=TOL, err_msg=name)

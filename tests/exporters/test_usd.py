@@ -107,3 +107,24 @@ def test_body_mesh_is_bound_to_the_skeleton(files):
     indices = binding.GetJointIndicesPrimvar()
     assert indices.GetElementSize() == 4 and len(indices.Get()) == 4 * len(points)
     assert max(indices.Get()) < 55
+
+
+def test_usdskel_skins_the_body_like_our_own_skinning(files):
+    from motionbridge.exporters.prepare import to_frame
+
+    from .conftest import skinned_vertices
+
+    path, takes, names, _ = files["usda_body"]
+    stage = Usd.Stage.Open(str(path))
+    root = UsdSkel.Root(stage.GetPrimAtPath("/Root"))
+    cache = UsdSkel.Cache()
+    cache.Populate(root, Usd.PrimDefaultPredicate)
+    query = cache.GetSkelQuery(UsdSkel.Skeleton(stage.GetPrimAtPath("/Root/Skeleton")))
+    (binding,) = cache.ComputeSkelBindings(root, Usd.PrimDefaultPredicate)
+    (skinning,) = binding.GetSkinningTargets()
+    indices = list(range(0, 10000, 97))
+    ours = skinned_vertices(to_frame(takes[0], "y", "m"), indices)
+    for f in (0, takes[0].num_frames - 1):
+        points = UsdGeom.Mesh(stage.GetPrimAtPath("/Root/Body")).GetPointsAttr().Get()
+        assert skinning.ComputeSkinnedPoints(query.ComputeSkinningTransforms(Usd.TimeCode(f)), points, Usd.TimeCode(f))
+        np.testing.assert_allclose(np.array(points)[indices], ours[f], atol=TOL)

@@ -1,6 +1,6 @@
 """Run as a subprocess (ufbx's binding can segfault; a crash must fail one check, not the suite).
 
-argv: file.fbx frames out.json. Dumps, in the file's own axes and units: bone names and
+argv: file.fbx frames out.json, where frames is a count (0..n-1) or a comma list. Dumps, in the file's own axes and units: bone names and
 parents, per-stack joint world positions for `frames` frames, the frame rate, unit and axes,
 and the stacks' motionbridge_* properties.
 """
@@ -21,7 +21,8 @@ def held(obj):
 
 
 def main():
-    path, frames, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+    path, spec, out = sys.argv[1], sys.argv[2], sys.argv[3]
+    frames = [int(f) for f in spec.split(",") if f] if "," in spec else list(range(int(spec)))
     scene = held(ufbx.load_file(path))
     fps = scene.settings.frames_per_second
     nodes = held(scene.nodes)
@@ -38,7 +39,7 @@ def main():
         stack = held(stacks[s])
         anim = held(stack.anim)
         per_frame = []
-        for f in range(frames):
+        for f in frames:
             evaluated = held(ufbx.evaluate_scene(scene, anim, f / fps))
             enodes = held(evaluated.nodes)
             world = {}
