@@ -42,13 +42,17 @@ def generate_via_server(
                                    priority=priority, game_feat=bool(r.game_feat)) for r in requests]
         deadline = None if take_timeout_s is None else time.monotonic() + take_timeout_s
         try:
-            for req, handle in zip(requests, handles):
-                while not handle.done:
-                    if deadline is not None and time.monotonic() > deadline:
-                        raise ClientError("timeout", f"no result after {take_timeout_s:g} s; pass a longer timeout")
-                    for event in handle.poll(0.25):
+            while True:
+                finished = all(h.done for h in handles)  # checked before draining, so nothing is missed
+                for req, handle in zip(requests, handles):  # drained even once done: no step is lost
+                    for event in handle.poll(0.0):
                         if progress is not None and event.kind in ("progress", "preview"):
                             progress(StepInfo(int(event.data["step"]), int(event.data["total"]), (req.request_id,)))
+                if finished:
+                    break
+                if deadline is not None and time.monotonic() > deadline:
+                    raise ClientError("timeout", f"no result after {take_timeout_s:g} s; pass a longer timeout")
+                time.sleep(0.05)
         except BaseException:
             for handle in handles:
                 handle.cancel()

@@ -21,6 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qwen", help="Qwen3 text encoder folder")
     parser.add_argument("--clip", help="CLIP text encoder folder")
     parser.add_argument("--parity", help="load the tiny parity fixture folder instead (tests)")
+    parser.add_argument("--engine", choices=("fast", "reference"), default="fast",
+                        help="fast: batches requests together (default); reference: exact, one request at a time")
     parser.add_argument("--device", default="cpu", help="cpu, cuda (one worker per GPU) or cuda:N")
     parser.add_argument("--dtype", default="float32", help="float32 or bfloat16")
     parser.add_argument("--max-queue", type=int, default=64, help="waiting requests before BUSY (default 64)")
@@ -76,7 +78,7 @@ def build_config(args: argparse.Namespace):
     except ValueError as exc:
         raise CliError(str(exc)) from None
     spec = EngineSpec(checkpoint=args.checkpoint, qwen=args.qwen, clip=args.clip, parity=args.parity,
-                      factory=args.engine_factory, device="cuda" if gpus != [None] else args.device,
+                      factory=args.engine_factory, kind=args.engine, device="cuda" if gpus != [None] else args.device,
                       dtype=args.dtype, options=options)
     return ServerConfig(bind=args.bind, engine=spec, gpus=gpus, max_queue=args.max_queue, max_batch_rows=args.max_batch,
                         heartbeat_s=args.heartbeat, drain_timeout_s=args.drain_timeout, step_timeout_s=args.step_timeout,

@@ -201,6 +201,7 @@ class Server:
         known = self.jobs.get((client, spec.id))
         if known is not None:  # a Lazy Pirate resend: answer again, never run twice
             pos = self.scheduler.position(known)
+            log.info("resent", extra={"request": spec.id, "key": known.key})
             self._send(client, P.Message(P.ACCEPTED, {"id": spec.id, "position": max(pos, 0), "running": pos < 0}))
             return
         if self.draining_since is not None:

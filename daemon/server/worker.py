@@ -47,6 +47,7 @@ class EngineSpec:
     clip: str | None = None
     parity: str | None = None
     factory: str | None = None  # "module:function" returning an Engine (tests, custom engines)
+    kind: str = "fast"  # "fast" (batches across requests) or "reference" (the exact, one-by-one engine)
     device: str = "cpu"
     dtype: str = "float32"
     options: dict[str, str] = field(default_factory=dict)
@@ -55,11 +56,13 @@ class EngineSpec:
         if self.factory:
             module, _, name = self.factory.partition(":")
             return getattr(importlib.import_module(module), name)(device=self.device, **self.options)
-        from motionbridge.daemon.engine.reference import ReferenceEngine
-
+        if self.kind == "reference":
+            from motionbridge.daemon.engine.reference import ReferenceEngine as engine_class
+        else:
+            from motionbridge.daemon.engine.fast import FastEngine as engine_class
         if self.parity:
-            return ReferenceEngine.from_parity(self.parity)
-        return ReferenceEngine.from_dirs(self.checkpoint, self.qwen, self.clip, device=self.device, dtype=self.dtype)
+            return engine_class.from_parity(self.parity, device=self.device, dtype=self.dtype)
+        return engine_class.from_dirs(self.checkpoint, self.qwen, self.clip, device=self.device, dtype=self.dtype)
 
 
 def is_oom(exc: BaseException) -> bool:

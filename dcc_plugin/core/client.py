@@ -170,6 +170,9 @@ class MotionBridgeClient:
             if server_public_key is None or client_keys is None:
                 raise ValueError("CURVE needs both server_public_key and client_keys (public, secret) or a key file")
             self._curve = (_load_public(server_public_key), *_load_keys(client_keys))
+        # one routing id for every socket this client opens: after a Lazy Pirate reconnect the
+        # daemon (ROUTER_HANDOVER) sees the same client and deduplicates resent requests
+        self._identity = b"mbc-" + os.urandom(12).hex().encode()
         self._ctx = context or zmq.Context.instance()
         self._commands: queue.Queue = queue.Queue()
         self._pending: dict[str, _Pending] = {}
@@ -246,6 +249,7 @@ class MotionBridgeClient:
     def _open(self) -> zmq.Socket:
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.ROUTING_ID, self._identity)
         sock.setsockopt(zmq.SNDTIMEO, 0)
         sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 5000)

@@ -199,3 +199,22 @@ def test_sticky_device_error_restarts_the_worker():
     finally:
         c.close()
         assert d.stop() == 0
+
+
+def test_frozen_daemon_reconnect_resends_once_and_results_still_arrive():
+    d = DaemonProcess(*TOY, "--engine-option", "step_s=0.1")
+    c = MotionBridgeClient(d.endpoint, timeout_s=0.5, retries=10)
+    try:
+        handle = c.generate("A person climbs.", duration_s=1.0, seeds=(0, 1))
+        _wait_progress(handle)
+        d.proc.send_signal(signal.SIGSTOP)  # silent past the client's timeout: Lazy Pirate kicks in
+        time.sleep(1.5)
+        d.proc.send_signal(signal.SIGCONT)
+        assert len(handle.wait(20.0)) == 2
+        assert len(d.events("accepted")) == 1  # the resend was recognised, not run twice
+        assert [e["request"] for e in d.wait_for("resent", 5.0)][0] == handle.request_id
+        assert len(d.events("batch")) == 1
+    finally:
+        c.close()
+        d.proc.send_signal(signal.SIGCONT)
+        assert d.stop() == 0
