@@ -11,7 +11,11 @@ from motionbridge.daemon.batch import manifest
 
 # manifest fields that legitimately differ between runs
 VOLATILE = {"finished_at", "timings", "files", "preview"}
-ATOL = 1e-5
+# Backends batch takes differently (the daemon packs rows of several requests, Ray actors get
+# other windows), and float32 sums change in the last bits with the batch; on the tiny random
+# model the motion amplifies that to at most ~3e-5 (seen on root translation). Another seed
+# differs by O(1), so this still tells "same seed, same take" from anything else.
+ATOL, RTOL = 1e-4, 1e-3
 
 
 def assert_same_outputs(a: Path, b: Path) -> None:
@@ -32,9 +36,7 @@ def assert_same_outputs(a: Path, b: Path) -> None:
                         if key == "metadata_json":
                             assert json.loads(str(da[key])) == json.loads(str(db[key]))
                         elif da[key].dtype.kind == "f":
-                            # the engine batches seeds of one prompt together; another batch
-                            # split changes float32 sums in the last bits (seen: 1.2e-6)
-                            np.testing.assert_allclose(da[key], db[key], atol=ATOL, err_msg=f"{fa['path']}:{key}")
+                            np.testing.assert_allclose(da[key], db[key], rtol=RTOL, atol=ATOL, err_msg=f"{fa['path']}:{key}")
                         else:
                             np.testing.assert_array_equal(da[key], db[key], err_msg=f"{fa['path']}:{key}")
             else:
