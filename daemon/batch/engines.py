@@ -12,7 +12,6 @@ from typing import Any
 
 from motionbridge.daemon.engine.api import Engine
 
-
 ENGINE_KINDS = ("fast", "reference")
 
 
@@ -63,7 +62,9 @@ class EngineSpec:
             return factory(device=self.device, dtype=self.dtype, kind=self.kind)
         try:
             if self.kind == "fast":
-                from motionbridge.daemon.engine.fast import FastEngine as ReferenceEngine
+                from motionbridge.daemon.engine.fast import (
+                    FastEngine as ReferenceEngine,
+                )
             else:
                 from motionbridge.daemon.engine.reference import ReferenceEngine
         except ImportError as exc:

@@ -7,8 +7,9 @@ several seeds, so the text encoders run once per prompt; one window is one engin
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Protocol, Sequence
+from typing import Protocol
 
 from motionbridge.daemon.engine.api import Engine, GenerationRequest
 from motionbridge.daemon.protocol import E_BUSY

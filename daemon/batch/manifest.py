@@ -17,9 +17,10 @@ import json
 import os
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from motionbridge.exporters.atomic import atomic_path
 
@@ -146,8 +147,7 @@ def merge(out_dir: Path, drop: tuple[Path, ...] = ()) -> int:
         latest = read_latest(out_dir)
         with atomic_path(out_dir / MANIFEST) as tmp:
             with open(tmp, "w", encoding="utf-8") as fh:
-                for index in sorted(latest):
-                    fh.write(json.dumps(latest[index], sort_keys=True) + "\n")
+                fh.writelines(json.dumps(latest[index], sort_keys=True) + "\n" for index in sorted(latest))
         for shard in (out_dir / SHARDS).glob("*.jsonl"):
             if shard in drop or not _pid_alive_here(shard):
                 with contextlib.suppress(OSError):

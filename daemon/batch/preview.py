@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from motionbridge.exporters.atomic import atomic_path
 from motionbridge.rigs import Clip
 

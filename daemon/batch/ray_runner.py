@@ -22,7 +22,16 @@ from . import manifest
 from .engines import EngineSpec
 from .generation import EngineGenerator
 from .progress import Progress
-from .runner import BatchConfig, BatchResult, Plan, finish, pending_takes, run_windows, take_from_json, take_to_json
+from .runner import (
+    BatchConfig,
+    BatchResult,
+    Plan,
+    finish,
+    pending_takes,
+    run_windows,
+    take_from_json,
+    take_to_json,
+)
 from .writer import TakeWriter
 
 

@@ -7,8 +7,9 @@ Images load lazily, so a page of 2,000 cards opens at once.
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from motionbridge.exporters.atomic import atomic_path
 

@@ -14,9 +14,10 @@ import csv
 import dataclasses
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from motionbridge.daemon import limits
 
@@ -133,7 +134,7 @@ def _yaml_rows(path: Path) -> Iterator[tuple[int, Any]]:
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping_with_line)
     try:
         with open(path, encoding="utf-8") as fh:
-            doc = yaml.load(fh, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
+            doc = yaml.load(fh, Loader=LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         yield (mark.line + 1 if mark else 1), ValueError(f"not valid YAML: {getattr(exc, 'problem', exc)}")

@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-
 from motionbridge.daemon.batch import manifest
 
 # manifest fields that legitimately differ between runs

@@ -10,9 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import write_takes
+from batch_helpers import write_takes
 from equal_outputs import assert_same_outputs
-
 from motionbridge.daemon.batch import manifest, runner
 from motionbridge.daemon.batch.generation import EngineGenerator
 

@@ -6,9 +6,8 @@ import os
 import time
 
 import pytest
-from conftest import HERE, write_takes
+from batch_helpers import HERE, write_takes
 from equal_outputs import assert_same_outputs
-
 from motionbridge.daemon.batch import manifest, runner
 from motionbridge.daemon.batch.generation import EngineGenerator
 

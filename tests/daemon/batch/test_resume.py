@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import run_cli, write_takes
-
+from batch_helpers import run_cli, write_takes
 from motionbridge.daemon.batch import manifest, runner
 from motionbridge.daemon.batch.generation import EngineGenerator
 from motionbridge.exporters import atomic, npz, registry

@@ -5,12 +5,10 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
-
-from PIL import Image
-
 from motionbridge.daemon.batch import preview, review, runner, takes
 from motionbridge.rigs import axes
 from motionbridge.rigs.synthetic import walking
+from PIL import Image
 
 
 def test_preview_gif_is_small_animated_and_follows_the_walker(tmp_path):
@@ -24,7 +22,7 @@ def test_preview_gif_is_small_animated_and_follows_the_walker(tmp_path):
             frames.append(gif.convert("L"))
     assert path.stat().st_size < 100_000
     for frame in frames:  # the figure stays in frame while the root walks away
-        cols = [x for x in range(160) if any(frame.getpixel((x, y)) < 200 for y in range(0, 140))]
+        cols = [x for x in range(160) if any(frame.getpixel((x, y)) < 200 for y in range(140))]
         assert cols and 20 < min(cols) and max(cols) < 140
     assert frames[0].tobytes() != frames[1].tobytes()  # it moves
 
@@ -53,8 +51,7 @@ def test_two_thousand_rows_plan_in_bounded_memory(tmp_path):
     path = tmp_path / "takes.csv"
     with open(path, "w") as fh:
         fh.write("name,prompt,duration,variations\n")
-        for i in range(2000):
-            fh.write(f"take{i:04d},A person walks forward and waves number {i}.,2.5,2\n")
+        fh.writelines(f"take{i:04d},A person walks forward and waves number {i}.,2.5,2\n" for i in range(2000))
     tracemalloc.start()
     p = runner.plan(runner.BatchConfig(path, tmp_path / "out", selection="1000-3999"))
     first = next(runner.pending_takes(p))

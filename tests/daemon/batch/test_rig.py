@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from conftest import write_takes
-
+from batch_helpers import write_takes
 from motionbridge.daemon.batch import manifest, runner
 from motionbridge.daemon.batch.generation import EngineGenerator
 from motionbridge.exporters import npz
-
 
 TENTACLE_BVH = """HIERARCHY
 ROOT base

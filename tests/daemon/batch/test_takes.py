@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from motionbridge.daemon.batch import takes
 from motionbridge.daemon.cli import main
 
@@ -84,7 +83,7 @@ def test_yaml_and_csv_errors_point_at_the_right_line(tmp_path):
 
 
 def test_ranges():
-    assert takes.parse_range("0-99", 20) == range(0, 20)
+    assert takes.parse_range("0-99", 20) == range(20)
     assert takes.parse_range("5-7", 20) == range(5, 8)
     assert takes.parse_range("7", 20) == range(7, 8)
     assert takes.parse_range(None, 3) == range(3)
