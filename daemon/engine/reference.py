@@ -35,14 +35,19 @@ class ReferenceEngine(Engine):
         self.model_hash = pipeline.loaded.sha256[:16]
 
     @classmethod
-    def from_dirs(cls, checkpoint_dir, qwen_dir, clip_dir, device: str = "cpu", dtype: str = "float32") -> "ReferenceEngine":
-        return cls(MotionPipeline.from_dirs(checkpoint_dir, qwen_dir, clip_dir, device=device, dtype=dtype))
+    def from_dirs(
+        cls, checkpoint_dir, qwen_dir, clip_dir, device: str = "cpu", dtype: str = "float32", llm_dtype: str = "bfloat16"
+    ) -> "ReferenceEngine":
+        """`dtype` is the DiT's (bfloat16 = autocast); the LLM runs in bf16 like the official code
+        unless `llm_dtype="float32"`."""
+        return cls(MotionPipeline.from_dirs(checkpoint_dir, qwen_dir, clip_dir, device=device, dtype=dtype, llm_dtype=llm_dtype))
 
     @classmethod
-    def from_parity(cls, parity_dir, device: str = "cpu", dtype: str = "float32") -> "ReferenceEngine":
+    def from_parity(cls, parity_dir, device: str = "cpu", dtype: str = "float32", llm_dtype: str = "bfloat16") -> "ReferenceEngine":
         d = Path(parity_dir)
+        te = d / "text_encoders"
         return cls(
-            MotionPipeline.from_dirs(d / "model", d / "text_encoders" / "qwen3", d / "text_encoders" / "clip", device=device, dtype=dtype),
+            MotionPipeline.from_dirs(d / "model", te / "qwen3", te / "clip", device=device, dtype=dtype, llm_dtype=llm_dtype),
             model_name="parity-fixture",
         )
 

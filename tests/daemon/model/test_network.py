@@ -11,7 +11,7 @@ import pytest
 from motionbridge.daemon.model.config import ConfigError, load_config, model_config_from_dict, network_config_from_dict
 from motionbridge.daemon.model.mmdit import build_on_meta
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[3] / "daemon" / "model" / "configs"  # shipped inferred configs
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +41,7 @@ def test_every_reference_config_matches(reference_keys):
 def test_full_size_config_files(folder, reference_keys):
     if folder not in reference_keys:
         pytest.skip(f"state_dict_keys.json has no {folder}")
-    cfg = load_config(FIXTURES / folder / "config.yml")
+    cfg = load_config(FIXTURES / f"{folder}.yml")
     assert _shapes(build_on_meta(cfg.network)) == reference_keys[folder]["keys"]
     assert cfg.pipeline.train_frames == 360 and cfg.pipeline.validation_steps == 50
 
