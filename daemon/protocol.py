@@ -43,7 +43,6 @@ E_BAD_HEADER = "bad_header"
 E_BAD_ARRAY = "bad_array"
 E_TOO_LARGE = "too_large"
 E_BAD_REQUEST = "bad_request"  # a field failed validation (prompt, duration, seeds, ...)
-E_DUPLICATE_ID = "duplicate_id"
 E_UNKNOWN_REQUEST = "unknown_request"
 E_CANCELLED = "cancelled"
 E_WORKER_DIED = "worker_died"
@@ -58,7 +57,7 @@ E_CLOSED = "closed"  # client side: the client was closed
 E_BUSY = "busy"  # client side: raised from wait() after BUSY
 ERROR_CODES = frozenset({
     E_BAD_VERSION, E_BAD_FRAMES, E_BAD_COMMAND, E_BAD_HEADER, E_BAD_ARRAY, E_TOO_LARGE,
-    E_BAD_REQUEST, E_DUPLICATE_ID, E_UNKNOWN_REQUEST, E_CANCELLED, E_WORKER_DIED, E_OOM,
+    E_BAD_REQUEST, E_UNKNOWN_REQUEST, E_CANCELLED, E_WORKER_DIED, E_OOM,
     E_ENGINE, E_SHUTTING_DOWN, E_INTERNAL, E_TIMEOUT, E_UNREACHABLE, E_AUTH, E_CLOSED, E_BUSY,
 })
 

@@ -17,6 +17,7 @@ import zmq
 from .. import __version__, limits
 from .. import protocol as P
 from .metrics import Metrics
+from .replay import ReplayCache
 from .scheduler import Job, QueueFull, Scheduler
 from .supervisor import Supervisor, WorkerHandle
 from .worker import EngineSpec, link_recv, link_send
@@ -48,6 +49,7 @@ class Server:
         self.scheduler = Scheduler(config.max_queue, config.max_batch_rows)
         self.supervisor = Supervisor(self.ctx, config.engine, config.gpus)
         self.jobs: dict[tuple[bytes, str], Job] = {}
+        self.replay = ReplayCache()  # a late Lazy Pirate resend of an ended request gets its outcome again
         self.draining_since: float | None = None
         self.started = time.monotonic()
         self._batch_ids = 0
@@ -95,7 +97,7 @@ class Server:
                 for w in self.supervisor.workers:
                     if w.sock is not None:
                         poller.register(w.sock, zmq.POLLIN)
-                poller.poll(self.cfg.heartbeat_s * 250)
+                poller.poll(max(1, int(self.cfg.heartbeat_s * 250)))
                 for _ in range(256):  # bounded, so a flood cannot starve the workers
                     if not self.router.poll(0):
                         break
@@ -140,7 +142,7 @@ class Server:
     def _drained(self, now: float) -> bool:
         if not self.jobs:
             return True
-        if now - self.draining_since < self.cfg.drain_timeout_s:
+        if self.draining_since is not None and now - self.draining_since < self.cfg.drain_timeout_s:
             return False
         for job in list(self.jobs.values()):
             self._finish(job, P.E_SHUTTING_DOWN, "the daemon is shutting down and its drain time ran out; resend later")
@@ -204,6 +206,13 @@ class Server:
             log.info("resent", extra={"request": spec.id, "key": known.key})
             self._send(client, P.Message(P.ACCEPTED, {"id": spec.id, "position": max(pos, 0), "running": pos < 0}))
             return
+        outcome = self.replay.get((client, spec.id))
+        if outcome is not None:
+            log.info("replayed", extra={"request": spec.id, "messages": len(outcome)})
+            if self._send(client, P.Message(P.ACCEPTED, {"id": spec.id, "position": 0, "replay": True})):
+                for msg in outcome:
+                    self._send(client, msg)
+            return
         if self.draining_since is not None:
             raise P.ProtocolError(P.E_SHUTTING_DOWN, "the daemon is shutting down; send the request to another daemon or later")
         served = self._served_model()
@@ -226,7 +235,7 @@ class Server:
         for w in self.supervisor.workers:
             if w.model_name:
                 try:
-                    return limits.check_model(w.model_name).value
+                    return str(limits.check_model(w.model_name).value)
                 except ValueError:
                     return None  # a test or custom engine: any model name is accepted
         return None
@@ -271,10 +280,12 @@ class Server:
                 w.batch.remove(job)
         if code is None:
             self.metrics.observe("request_seconds", time.monotonic() - job.received_at)
+            self.replay.put((job.client, job.spec.id), job.sent)
             return
         self.metrics.count("cancelled_total" if code == P.E_CANCELLED else "errors_total", code)
         log.info("request ended", extra={"request": job.spec.id, "code": code})
         if not job.gone:
+            self.replay.put((job.client, job.spec.id), [*job.sent, P.error(job.spec.id, code, message)])
             self._send(job.client, P.error(job.spec.id, code, message))
 
     def _cancel(self, job: Job, notify: bool) -> None:
@@ -307,6 +318,7 @@ class Server:
             self.metrics.observe("batch_size", sum(j.rows for j in batch))
             requests = [{**j.spec.to_header(), "id": j.key} for j in batch]
             preview_every = max((j.spec.preview_every for j in batch), default=0)
+            assert w.sock is not None  # idle implies ready implies a live link
             link_send(w.sock, "RUN", {"batch": w.batch_id, "requests": requests, "preview_every": preview_every,
                                       "preview_ids": [j.key for j in batch if j.spec.preview_every]})
             log.info("batch", extra={"worker": w.index, "batch": w.batch_id, "requests": len(batch),
@@ -332,17 +344,18 @@ class Server:
                 if job is not None and not job.cancelled and not job.gone:
                     self._send(job.client, P.progress_message(job.spec.id, h["step"], h["total"]))
         elif msg.command == "PREVIEW":
-            job = jobs.get(h.get("id"))
+            job = jobs.get(str(h.get("id")))
             if job is not None and not job.cancelled and not job.gone:
                 self._send(job.client, P.Message(P.PROGRESS, {**h, "id": job.spec.id}, msg.arrays))
         elif msg.command == "TAKE" and h.get("batch") == w.batch_id:
-            job = jobs.get(h.get("id"))
+            job = jobs.get(str(h.get("id")))
             if job is not None and not job.cancelled:
                 job.results += 1
                 header = {k: v for k, v in h.items() if k != "batch"}
                 header["id"] = job.spec.id
+                job.sent.append(P.Message(P.RESULT, header, msg.arrays))
                 if not job.gone:
-                    self._send(job.client, P.Message(P.RESULT, header, msg.arrays))
+                    self._send(job.client, job.sent[-1])
         elif msg.command == "DONE" and h.get("batch") == w.batch_id:
             for job in list(w.batch):
                 if job.cancelled:

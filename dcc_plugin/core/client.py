@@ -295,7 +295,7 @@ class MotionBridgeClient:
         try:
             while not self._closed.is_set():
                 self._drain_commands(sock)
-                events = dict(poller.poll(_TICK_S * 1000))
+                events = dict(poller.poll(int(_TICK_S * 1000)))
                 if self._monitor in events:
                     self._on_monitor()
                 while sock in events and sock.poll(0):
@@ -383,7 +383,7 @@ class MotionBridgeClient:
         pending.tries = 0 if pending.handle is not None else pending.tries
         handle = pending.handle
         if handle is None:
-            self._pending.pop(rid, None)
+            self._pending.pop(str(rid), None)
             pending.reply = msg
             pending.replied.set()
             return
@@ -395,7 +395,7 @@ class MotionBridgeClient:
             pending.accepted = True
         handle._emit(event)
         if handle.done:
-            self._pending.pop(rid, None)
+            self._pending.pop(str(rid), None)
 
     @staticmethod
     def _event_of(msg: P.Message) -> Event:

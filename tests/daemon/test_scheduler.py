@@ -43,3 +43,25 @@ def test_requeue_front_keeps_order_and_remove():
     assert s.jobs() == [a, b, c]
     assert s.remove(b) and not s.remove(b)
     assert s.next_batch(1) == [a]
+
+
+def test_replay_cache_bounds_bytes_and_age():
+    import numpy as np
+
+    from motionbridge.daemon.server.replay import ReplayCache
+
+    def result(n: int) -> P.Message:
+        return P.Message(P.RESULT, {"id": "r"}, {"rotations": np.zeros(n, dtype="<f8")})
+
+    cache = ReplayCache(max_bytes=3 * (8000 + 1024), ttl_s=60.0)
+    for k in range(4):
+        cache.put((b"c", f"r{k}"), [result(1000)])
+    assert cache.get((b"c", "r0")) is None  # the oldest went to stay under max_bytes
+    assert [m.arrays["rotations"].size for m in cache.get((b"c", "r3"))] == [1000]
+    cache.put((b"c", "huge"), [result(10_000)])
+    assert cache.get((b"c", "huge")) is None  # bigger than the whole cache: not kept
+    cache.ttl_s = 0.0
+    import time
+
+    time.sleep(0.01)
+    assert cache.get((b"c", "r3")) is None
