@@ -3,9 +3,9 @@ started once per session; the takes match an in-process run."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -45,7 +45,7 @@ def test_openjd_run_matches_in_process(tmp_path, engine, batch_env):
     params = {
         "TakesFile": takes_file, "OutDir": tmp_path / "farm", "TakeRange": "0-3", "ChunkSize": 2, "Formats": "npz",
         "ServeArgs": "--engine-factory tiny_engine:make --device cpu",
-        "MotionBridge": f"{os.environ.get('PYTHON', 'python3')} -m motionbridge.daemon.cli",
+        "MotionBridge": f"{sys.executable} -m motionbridge.daemon.cli",
     }
     args = [OPENJD, "run", str(TEMPLATE)] + [a for k, v in params.items() for a in ("-p", f"{k}={v}")]
     started = time.monotonic()
