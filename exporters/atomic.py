@@ -14,6 +14,17 @@ from pathlib import Path
 from typing import Iterator
 
 
+def _read_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp makes 0600 files, but takes land on shared (farm) storage: honour the umask like
+# open() would. Read once at import, because os.umask is process-wide and not thread-safe.
+_UMASK = _read_umask()
+
+
 class ExportError(OSError):
     """A take could not be written; nothing partial was left behind."""
 
@@ -41,6 +52,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
         raise ExportError(exc.errno, f"cannot write to {folder}: {exc.strerror}") from exc
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         yield tmp
         with open(tmp, "rb+") as fh:

@@ -1,0 +1,162 @@
+"""Turning a window of takes into clips: on an in-process engine or through a daemon.
+
+Takes that share prompt, duration, cfg and game flag become one GenerationRequest with
+several seeds, so the text encoders run once per prompt; one window is one engine call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from motionbridge.daemon.engine.api import Engine, GenerationRequest
+from motionbridge.daemon.protocol import E_BUSY
+from motionbridge.rigs import Clip
+
+from .takes import Take
+
+
+@dataclass
+class Generated:
+    take: Take
+    clip: Clip | None
+    error: str | None = None
+    warnings: tuple[str, ...] = ()
+    timings: dict[str, float] = field(default_factory=dict)
+    model_hash: str = ""
+    model_name: str = ""
+
+
+class EngineBroken(RuntimeError):
+    """The engine reports itself unusable (e.g. a sticky CUDA error): stop, do not fail every take."""
+
+
+class Generator(Protocol):
+    def generate(self, takes: Sequence[Take]) -> list[Generated]: ...
+
+
+def group_requests(takes: Sequence[Take]) -> list[tuple[GenerationRequest, list[Take]]]:
+    """One request per (prompt, duration, cfg, game flag); seeds in take order. A seed that
+    repeats under the same prompt (two rows alike) opens a second request."""
+    groups: list[tuple[tuple, list[Take]]] = []
+    for take in takes:
+        key = (take.prompt, take.duration_s, take.cfg, take.game_feat)
+        for gkey, members in groups:
+            if gkey == key and all(m.seed != take.seed for m in members):
+                members.append(take)
+                break
+        else:
+            groups.append((key, [take]))
+    out = []
+    for i, (key, members) in enumerate(groups):
+        prompt, duration, cfg, game_feat = key
+        request = GenerationRequest(prompt, duration, tuple(m.seed for m in members), cfg, game_feat, request_id=f"g{i}")
+        out.append((request, members))
+    return out
+
+
+def windows(takes: Iterable[Take], size: int) -> Iterator[list[Take]]:
+    window: list[Take] = []
+    for take in takes:
+        window.append(take)
+        if len(window) >= size:
+            yield window
+            window = []
+    if window:
+        yield window
+
+
+class EngineGenerator:
+    """In-process: one engine call per window."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def generate(self, takes: Sequence[Take]) -> list[Generated]:
+        groups = group_requests(takes)
+        start = time.perf_counter()
+        try:
+            results = self.engine.generate([request for request, _ in groups])
+        except Exception as exc:  # the whole call failed: its takes fail, the run goes on ...
+            health = self.engine.health()
+            if not health.get("ok", True):  # ... unless the engine is gone for good
+                raise EngineBroken(f"engine unusable after {type(exc).__name__}: {exc} ({health.get('reason', '')}); "
+                                   "restart the batch with --resume") from exc
+            return [Generated(t, None, f"generation failed: {type(exc).__name__}: {exc}") for t in takes]
+        per_take = (time.perf_counter() - start) / max(1, len(takes))
+        by_key = {(r.request_id, r.seed): r for r in results}
+        out = []
+        for request, members in groups:
+            for take in members:
+                result = by_key.get((request.request_id, take.seed))
+                if result is None:
+                    out.append(Generated(take, None, "the engine returned no take for this seed"))
+                    continue
+                timings = {"generate_s": per_take, **{f"engine_{k}": float(v) for k, v in result.timings.items()}}
+                out.append(Generated(
+                    take, result.clip, None, tuple(result.warnings), timings,
+                    getattr(self.engine, "model_hash", ""), getattr(self.engine, "model_name", ""),
+                ))
+        return out
+
+
+class ServerGenerator:
+    """Through a running daemon: every request goes in at batch priority, then we wait.
+    A BUSY daemon (queue full, shared with artists) is retried after the delay it asks for."""
+
+    BUSY_RETRIES = 100
+
+    def __init__(self, endpoint: str, timeout_s: float = 3600.0):
+        from motionbridge.dcc_plugin.core.client import MotionBridgeClient
+
+        self.client = MotionBridgeClient(endpoint)
+        self.client.hello()  # fail now, with the client's message, if nothing listens there
+        self.timeout_s = timeout_s
+
+    def _submit(self, request: GenerationRequest):
+        return self.client.generate(request.prompt, request.duration_s, list(request.seeds), request.cfg, priority="batch")
+
+    def _wait(self, request: GenerationRequest, handle) -> list[Clip]:
+        for _ in range(self.BUSY_RETRIES):
+            try:
+                return handle.wait(self.timeout_s)
+            except Exception as exc:
+                if getattr(exc, "code", None) != E_BUSY:
+                    raise
+                time.sleep(float(getattr(exc, "details", {}).get("retry_after_s") or 1.0))
+                handle = self._submit(request)
+        raise RuntimeError(f"daemon stayed busy after {self.BUSY_RETRIES} retries")
+
+    def generate(self, takes: Sequence[Take]) -> list[Generated]:
+        groups = group_requests(takes)
+        start = time.perf_counter()
+        handles = []
+        for request, members in groups:
+            try:
+                handles.append((request, self._submit(request), members))
+            except Exception as exc:
+                handles.append((request, exc, members))
+        out = []
+        for request, handle, members in handles:
+            try:
+                if isinstance(handle, Exception):
+                    raise handle
+                clips = self._wait(request, handle)
+                if len(clips) != len(members):
+                    raise RuntimeError(f"daemon returned {len(clips)} takes for {len(members)} seeds")
+            except Exception as exc:
+                out.extend(Generated(t, None, f"daemon request failed: {type(exc).__name__}: {exc}") for t in members)
+                continue
+            per_take = (time.perf_counter() - start) / max(1, len(takes))
+            for take, clip in zip(members, clips):
+                meta = clip.metadata
+                timings = {"generate_s": per_take, **{f"engine_{k}": float(v) for k, v in (meta.get("timings") or {}).items()}}
+                model_hash = str(meta.get("checkpoint_sha256") or meta.get("hash") or "")[:16]
+                out.append(Generated(take, clip, None, tuple(meta.get("warnings", ())), timings, model_hash, str(meta.get("model", ""))))
+        order = {t.index: i for i, t in enumerate(takes)}
+        return sorted(out, key=lambda g: order[g.take.index])
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,122 @@
+"""From a generated clip to files on disk and a manifest entry, for one take.
+
+Order matters for resume: every output file is written atomically first, then the preview,
+and the manifest entry (with each file's size and sha256) goes last. A take killed halfway
+has no "ok" entry and is redone; one with an entry is verified against its files.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from motionbridge.exporters import registry
+
+from . import manifest, preview, retarget
+from .generation import Generated
+from .takes import Take
+
+REVIEW_DIR = "review"
+# per-run clip metadata (engine timings, the engine's request id) goes to the manifest, not
+# into the files, so the same take gives the same file whichever backend made it
+VOLATILE_METADATA = ("timings", "request_id")
+MAX_WARNINGS = 20
+
+
+class DiskFull(OSError):
+    """Out of space: the run stops (every later take would fail too) and can be resumed."""
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    out_dir: Path
+    formats: tuple[str, ...]  # default, when a row gives none
+    rig: str | None  # default, when a row gives none
+    previews: bool = True
+
+    def formats_for(self, take: Take) -> tuple[str, ...]:
+        return take.formats or self.formats
+
+    def rig_for(self, take: Take) -> str | None:
+        return take.rig or self.rig
+
+    def paths_for(self, take: Take) -> list[tuple[str, Path]]:
+        return [(fmt, self.out_dir / f"{take.name}.{fmt}") for fmt in self.formats_for(take)]
+
+    def expect(self, take: Take) -> dict[str, Any]:
+        """What a complete manifest entry must say for this take to count as done."""
+        return {
+            "name": take.name, "seed": take.seed, "prompt": take.prompt, "cfg": take.cfg,
+            "duration_s": take.duration_s, "formats": list(self.formats_for(take)), "rig": self.rig_for(take),
+        }
+
+
+class TakeWriter:
+    def __init__(self, options: OutputOptions, shard: manifest.ShardWriter):
+        self.options = options
+        self.shard = shard
+        if options.previews:
+            (options.out_dir / REVIEW_DIR).mkdir(parents=True, exist_ok=True)
+
+    def finish(self, gen: Generated) -> dict[str, Any]:
+        """Writes the take's files and its manifest entry; returns the entry. Raises
+        DiskFull when out of space (after recording the failure if there is room)."""
+        take, opts = gen.take, self.options
+        entry: dict[str, Any] = {
+            "take": take.index, "line": take.line, "status": "failed", "files": [],
+            "model": gen.model_name, "model_hash": gen.model_hash, "timings": dict(gen.timings),
+            "warnings": list(gen.warnings), "metrics": {}, "error": gen.error, **opts.expect(take),
+        }
+        disk_full: BaseException | None = None
+        if gen.clip is not None:
+            try:
+                self._write(gen, entry)
+                entry["status"] = "ok"
+                entry["error"] = None
+            except Exception as exc:
+                entry["error"] = f"{type(exc).__name__}: {exc}"
+                entry["files"] = []
+                if manifest.is_disk_full(exc):
+                    disk_full = exc
+        try:
+            self.shard.append(entry)
+        except OSError as exc:
+            if manifest.is_disk_full(exc):
+                disk_full = disk_full or exc
+            else:
+                raise
+        if disk_full is not None:
+            raise DiskFull(28, f"disk full while writing take {take.name}; free space in {opts.out_dir} and rerun with --resume") from disk_full
+        return entry
+
+    def _write(self, gen: Generated, entry: dict[str, Any]) -> None:
+        take, opts = gen.take, self.options
+        clip = gen.clip
+        assert clip is not None
+        for key in VOLATILE_METADATA:
+            clip.metadata.pop(key, None)
+        clip.metadata.update({"take_name": take.name, "take_index": take.index, "prompt": take.prompt, "seed": take.seed, "cfg": take.cfg})
+        timings = entry["timings"]
+        rig = opts.rig_for(take)
+        if rig:
+            start = time.perf_counter()
+            clip, entry["metrics"] = retarget.apply(rig, clip)
+            timings["retarget_s"] = time.perf_counter() - start
+        for fmt, path in opts.paths_for(take):
+            start = time.perf_counter()
+            written = registry.export(path, [clip], [take.name])
+            entry["warnings"].extend(f"{fmt}: {w}" for w in written.warnings)
+            timings[f"write_{fmt}_s"] = time.perf_counter() - start
+            entry["files"].append(manifest.file_record(opts.out_dir, path, fmt))
+        if len(entry["warnings"]) > MAX_WARNINGS:
+            more = len(entry["warnings"]) - MAX_WARNINGS
+            entry["warnings"] = entry["warnings"][:MAX_WARNINGS] + [f"... and {more} more"]
+        if opts.previews:
+            start = time.perf_counter()
+            gif = preview.render_gif(clip, opts.out_dir / REVIEW_DIR / f"{take.name}.gif")
+            entry["preview"] = gif.relative_to(opts.out_dir).as_posix()
+            timings["preview_s"] = time.perf_counter() - start
+        entry["frames"] = clip.num_frames
+        entry["fps"] = clip.fps

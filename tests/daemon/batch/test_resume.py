@@ -1,0 +1,202 @@
+"""A 20-take batch killed mid-run and resumed; a full disk; tampered outputs."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+from batch_helpers import run_cli, write_takes
+from motionbridge.daemon.batch import manifest, runner
+from motionbridge.daemon.batch.generation import EngineGenerator
+from motionbridge.exporters import atomic, npz, registry
+
+TAKES = 20
+
+
+def two_formats() -> tuple[str, str]:
+    """npz plus the best other writer this checkout has (FBX or GLB once exporters land)."""
+    def available(ext: str) -> bool:
+        try:
+            registry.writer_for(f"x.{ext}")
+            return True
+        except atomic.ExportError:
+            return False
+
+    exts = [e.lstrip(".") for e in registry.supported_extensions()]
+    other = next((e for e in ("glb", "fbx", "usda", "bvh") if available(e)), None)
+    if other is None:
+        pytest.fail(f"only {exts} writers are registered; the batch test needs two formats")
+    return ("npz", other)
+
+
+def output_files(out: Path) -> list[Path]:
+    return sorted(p for p in out.iterdir() if p.is_file() and not p.name.startswith((".", "manifest")))
+
+
+def check_consistent(out: Path, formats: tuple[str, ...], count: int) -> list[dict]:
+    """Exactly count x formats files, one manifest line per take, every file matching it."""
+    files = output_files(out)
+    assert len(files) == count * len(formats), [p.name for p in files]
+    assert not list(out.glob(".*.part")), "temp files left behind"
+    lines = [json.loads(line) for line in (out / manifest.MANIFEST).read_text().splitlines()]
+    assert [e["take"] for e in lines] == list(range(count)), "duplicate or missing manifest lines"
+    listed = Counter(f["path"] for e in lines for f in e["files"])
+    assert set(listed) == {p.name for p in files} and max(listed.values()) == 1
+    for e in lines:
+        assert e["status"] == "ok", e
+        assert manifest.files_intact(out, e)
+        assert [f["format"] for f in e["files"]] == list(formats)
+    for p in files:
+        check_valid(p)
+    return lines
+
+
+def check_valid(path: Path) -> None:
+    """Reads the file back with an independent reader where one is at hand."""
+    if path.suffix == ".npz":
+        (clip,) = npz.read(path)
+        assert clip.num_frames == 30 and clip.metadata["take_name"] == path.stem
+    elif path.suffix == ".glb":
+        import pygltflib
+
+        gltf = pygltflib.GLTF2().load_binary(str(path))
+        assert len(gltf.animations) == 1 and len(gltf.skins) == 1, path
+    elif path.suffix == ".fbx":
+        assert path.read_bytes()[:20] == b"Kaydara FBX Binary  ", path
+    else:
+        assert path.stat().st_size > 0
+
+
+def test_sigkill_mid_run_then_resume(tmp_path, engine_args, batch_env):
+    formats = two_formats()
+    takes_file = write_takes(tmp_path / "takes.jsonl", TAKES)
+    out = tmp_path / "out"
+    args = [str(takes_file), "--out", str(out), "--format", ",".join(formats), "--batch-size", "2", *engine_args]
+    proc = subprocess.Popen([sys.executable, "-m", "motionbridge.daemon.cli", "batch", *args], env=batch_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    done = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = sum(len(p.read_text().splitlines()) for p in (out / manifest.SHARDS).glob("*.jsonl")) if (out / manifest.SHARDS).is_dir() else 0
+        if done >= 6:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, f"the run ended before it could be killed:\n{proc.stderr.read()}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert 6 <= done < TAKES
+    assert len(output_files(out)) < TAKES * len(formats)
+
+    started = time.monotonic()
+    result = run_cli([*args, "--resume"], env=batch_env)
+    assert result.returncode == 0, result.stderr
+    m = re.search(r"(\d+) takes selected of (\d+), (\d+) already done", result.stderr)
+    assert m and int(m[1]) == int(m[2]) == TAKES, result.stderr
+    skipped = int(m[3])
+    assert re.search(r"\] \d+/\d+ takes, 0 failed, \d+ already done, elapsed \d\d:\d\d, ETA \d\d:\d\d", result.stderr)  # progress, no TTY
+    assert 6 <= skipped < TAKES  # the kill's complete takes were kept, the rest redone
+    check_consistent(out, formats, TAKES)
+    assert not list((out / manifest.SHARDS).glob("*.jsonl")), "shards left after a clean finish"
+    # the review page has one card per take, each with an animated preview
+    page = (out / "review" / "index.html").read_text()
+    assert page.count('class="card"') == TAKES
+    from PIL import Image
+
+    with Image.open(out / "review" / "t07_s7.gif") as gif:
+        assert gif.n_frames > 10 and gif.size == (160, 160)
+    print(f"resume after kill: {time.monotonic() - started:.1f} s")
+
+
+class _DiskFullAfter:
+    """The `os` module as seen by atomic.py, with os.replace failing ENOSPC after n calls."""
+
+    def __init__(self, n: int):
+        self.left = n
+
+    def __getattr__(self, name):
+        return getattr(os, name)
+
+    def replace(self, src, dst):
+        if self.left <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.left -= 1
+        return os.replace(src, dst)
+
+
+def test_full_disk_stops_cleanly_and_resumes(tmp_path, engine, monkeypatch):
+    takes_file = write_takes(tmp_path / "takes.jsonl", 6, prompts=2)
+    out = tmp_path / "out"
+    config = runner.BatchConfig(takes_file, out, formats=("npz",), batch_size=2, previews=False)
+    generator = EngineGenerator(engine)
+    monkeypatch.setattr(atomic, "os", _DiskFullAfter(3))
+    result = runner.run_local(runner.plan(config), generator)
+    assert result.exit_code == 1 and result.stopped and "disk full" in result.stopped and "--resume" in result.stopped
+    assert result.ok == 3 and [f[1] for f in result.failed] == ["t03_s3"]  # stopped at once: t04, t05 not tried
+    assert sorted(p.name for p in output_files(out)) == ["t00_s0.npz", "t01_s1.npz", "t02_s2.npz"]
+    assert not list(out.glob(".*.part"))
+    # the merge could not be written either (same disk): the records stay in this run's shard
+    latest = manifest.read_latest(out)
+    assert [(i, latest[i]["status"]) for i in sorted(latest)] == [(0, "ok"), (1, "ok"), (2, "ok"), (3, "failed")]
+    assert "disk full" in latest[3]["error"]
+
+    monkeypatch.setattr(atomic, "os", os)  # space freed
+    resumed = runner.run_local(runner.plan(runner.BatchConfig(**{**config.__dict__, "resume": True})), generator)
+    assert (resumed.exit_code, resumed.ok, resumed.skipped) == (0, 3, 3)
+    check_consistent(out, ("npz",), 6)
+
+
+def test_resume_redoes_tampered_missing_and_changed_takes(tmp_path, engine):
+    takes_file = write_takes(tmp_path / "takes.jsonl", 5, prompts=2)
+    out = tmp_path / "out"
+    config = runner.BatchConfig(takes_file, out, formats=("npz",), batch_size=4, previews=False, resume=True)
+    generator = EngineGenerator(engine)
+    assert runner.run_local(runner.plan(config), generator).ok == 5
+    before = {p.name: (np.load(p, allow_pickle=False)["rotations"], manifest.sha256_of(p)) for p in out.glob("*.npz")}
+    (out / "t01_s1.npz").write_bytes(b"truncated")
+    (out / "t02_s2.npz").unlink()
+    write_takes(takes_file, 5, prompts=2, extra={3: {"cfg": 2.0}})  # row 3 changed since the run
+    p = runner.plan(config)
+    assert p.pending == [1, 2, 3] and p.skipped == 2
+    assert runner.run_local(p, generator).ok == 3
+    lines = check_consistent(out, ("npz",), 5)
+    assert lines[3]["cfg"] == 2.0
+    for name in ("t00_s0.npz", "t04_s4.npz"):  # complete takes are left alone
+        assert manifest.sha256_of(out / name) == before[name][1]
+    for name in ("t01_s1.npz", "t02_s2.npz"):  # same seed, same motion (batch neighbours differ: float noise)
+        np.testing.assert_allclose(np.load(out / name, allow_pickle=False)["rotations"], before[name][0], atol=1e-5)
+    # a shard cut short by a kill (partial last line) is read up to that line
+    shard = out / manifest.SHARDS / "elsewhere@1@1.jsonl"
+    shard.write_text(json.dumps({**lines[0], "finished_at": lines[0]["finished_at"] + 1}) + "\n" + '{"schema": "motionb')
+    assert manifest.read_latest(out)[0]["finished_at"] == lines[0]["finished_at"] + 1
+
+
+def test_sigterm_from_a_farm_merges_the_manifest_on_the_way_out(tmp_path, engine_args, batch_env):
+    takes_file = write_takes(tmp_path / "takes.jsonl", 12, prompts=2)
+    out = tmp_path / "out"
+    args = [str(takes_file), "--out", str(out), "--format", "npz", "--batch-size", "1", "--no-preview", *engine_args]
+    proc = subprocess.Popen([sys.executable, "-m", "motionbridge.daemon.cli", "batch", *args], env=batch_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and proc.poll() is None:
+        shards = list((out / manifest.SHARDS).glob("*.jsonl")) if (out / manifest.SHARDS).is_dir() else []
+        if sum(len(p.read_text().splitlines()) for p in shards) >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err, err
+    lines = [json.loads(line) for line in (out / manifest.MANIFEST).read_text().splitlines()]
+    assert 3 <= len(lines) < 12 and all(e["status"] == "ok" for e in lines)
+    assert not list((out / manifest.SHARDS).glob("*.jsonl"))
+    assert len(lines) <= len(list(out.glob("*.npz"))) <= len(lines) + 1  # + the take cut short, if any
