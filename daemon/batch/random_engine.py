@@ -1,9 +1,9 @@
 """Random weights of the real shapes, for batch throughput runs where the weights are not
 at hand (a benchmark box with no internet).
 
-The DiT's cost depends only on its shapes, so the runtime's `motionbridge bench` builds it
-with random weights; this wraps that build as an engine the batch command can drive
-end to end. Text features are random too (one fixed draw per prompt, seeded by the
+The DiT's cost depends only on its shapes, so `motionbridge bench` builds it with random
+weights (engine/bench_models.py); this wraps that build as an engine the batch command can
+drive end to end. Text features are random too (one fixed draw per prompt, seeded by the
 prompt), so Qwen3-8B and CLIP are not loaded and their time (once per distinct prompt) is
 left out of the figures; the takes are noise, retargeted and exported like real ones.
 
@@ -12,34 +12,37 @@ left out of the figures; the takes are noise, retargeted and exported like real 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+from typing import Sequence
 
 import torch
 
-from motionbridge.daemon.engine.fast import FastEngine
+from motionbridge.daemon.engine.bench_models import model_config, random_flow_model
+from motionbridge.daemon.engine.fast import FastConfig, FastEngine
 from motionbridge.daemon.engine.text_cache import CachedText
 
 
 class RandomTextEngine(FastEngine):
-    def _encode(self, prompts: list[str]) -> dict[str, CachedText]:
-        pipe = self.pipeline
-        net, p = pipe.config.network, pipe.config.pipeline
+    """A FastEngine whose text features are a fixed random draw per prompt (no encoders)."""
+
+    def text_features(self, prompts: Sequence[str]) -> dict[str, CachedText]:
+        net = self.config.network
         out = {}
-        for prompt in prompts:
+        for prompt in dict.fromkeys(prompts):
             seed = int.from_bytes(hashlib.sha256(prompt.encode()).digest()[:8], "little") >> 1
             g = torch.Generator().manual_seed(seed)
-            vtxt = torch.randn(1, net.vtxt_input_dim, generator=g).to(pipe.device)
-            ctxt = torch.randn(p.max_length_llm, net.ctxt_input_dim, generator=g).to(pipe.device)
-            out[prompt] = CachedText(vtxt, ctxt, 24, ())
+            out[prompt] = CachedText(torch.randn(24, net.ctxt_input_dim, generator=g), torch.randn(1, net.vtxt_input_dim, generator=g))
         return out
 
 
 def _make(model: str, device: str, dtype: str, steps: int | None = None) -> RandomTextEngine:
-    # the runtime's bench owns the random build of the real shapes; reuse it, do not fork it
-    from motionbridge.daemon.engine import bench as engine_bench
-
-    built = engine_bench._build(engine_bench._config(model, steps), device, dtype)
-    return RandomTextEngine(built.pipeline, model_name=f"random-{model}")
+    cfg = model_config(model)
+    if steps is not None:
+        cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, validation_steps=steps))
+    on_gpu = device.startswith("cuda")  # the production GPU mode: CUDA graphs over compiled blocks
+    fast = FastConfig(dtype=dtype, cuda_graphs=on_gpu, compile_blocks=on_gpu)
+    return RandomTextEngine(random_flow_model(cfg, device), cfg, None, fast, device=device, model_name=f"random-{model}")
 
 
 def full(device: str = "cuda", dtype: str = "bfloat16", **_: object) -> RandomTextEngine:
@@ -54,4 +57,4 @@ def lite(device: str = "cuda", dtype: str = "bfloat16", **_: object) -> RandomTe
 
 def tiny(device: str = "cpu", dtype: str = "float32", **_: object) -> RandomTextEngine:
     """The fixture's tiny shapes and 5 Euler steps: a CPU smoke run of the same path."""
-    return _make("tiny", device, dtype, steps=5)
+    return _make("tiny-random", device, dtype, steps=5)

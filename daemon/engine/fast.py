@@ -7,6 +7,7 @@ modes (bf16, length buckets + CUDA graphs) have the tolerances measured by `moti
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import copy
 import time
 from dataclasses import dataclass
@@ -100,10 +101,13 @@ class FastEngine(Engine):
     @classmethod
     def from_dirs(
         cls, checkpoint_dir, qwen_dir, clip_dir, fast: FastConfig = FastConfig(), device: str = "cpu",
-        memory: str = "resident", llm_dtype: str = "bfloat16", model_name: str | None = None,
+        memory: str = "resident", llm_dtype: str = "bfloat16", model_name: str | None = None, dtype: str | None = None,
     ) -> "FastEngine":
         """memory 'resident': both text encoders on the device; 'low_vram': Qwen stays in CPU
-        memory and its layers are streamed to the GPU during encoding (offload.py)."""
+        memory and its layers are streamed to the GPU during encoding (offload.py).
+        `dtype` overrides `fast.dtype`, so callers can build any engine with the same kwargs."""
+        if dtype is not None:
+            fast = dataclasses.replace(fast, dtype=dtype)
         from motionbridge.daemon.model.loading import load_model
         from motionbridge.daemon.model.pipeline import parse_dtype
         from motionbridge.daemon.model.text_encoder import TextEncoder
@@ -118,10 +122,19 @@ class FastEngine(Engine):
         return cls(loaded.model, loaded.config, text, fast, device=device, model_name=model_name or loaded.name, model_hash=loaded.sha256[:16])
 
     @classmethod
-    def from_parity(cls, parity_dir, fast: FastConfig = FastConfig(), device: str = "cpu", memory: str = "resident", llm_dtype: str = "bfloat16") -> "FastEngine":
+    def from_parity(
+        cls, parity_dir, fast: FastConfig = FastConfig(), device: str = "cpu", memory: str = "resident",
+        llm_dtype: str = "bfloat16", dtype: str | None = None,
+    ) -> "FastEngine":
         d = Path(parity_dir)
         enc = d / "text_encoders"
-        return cls.from_dirs(d / "model", enc / "qwen3", enc / "clip", fast, device, memory, llm_dtype, model_name="parity-fixture")
+        return cls.from_dirs(d / "model", enc / "qwen3", enc / "clip", fast, device, memory, llm_dtype, "parity-fixture", dtype)
+
+    def with_steps(self, steps: int) -> "FastEngine":
+        """Fewer Euler steps (tests and smoke runs that check plumbing, not the sampler)."""
+        p = self.config.pipeline
+        self.config = dataclasses.replace(self.config, pipeline=dataclasses.replace(p, validation_steps=steps))
+        return self
 
     # -- health and faults --------------------------------------------------------------------
 

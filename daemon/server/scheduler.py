@@ -26,6 +26,7 @@ class Job:
     results: int = 0
     cancelled: bool = False
     gone: bool = False  # the client vanished; its results are dropped
+    unreachable_since: float | None = None  # a send failed; cancelled if the client stays away
     sent: list = field(default_factory=list)  # RESULT messages, kept for a resend (replay.py)
     worker: int | None = None
 

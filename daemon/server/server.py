@@ -127,6 +127,7 @@ class Server:
                 if now - last_heartbeat >= self.cfg.heartbeat_s:
                     last_heartbeat = now
                     self._heartbeat()
+                    self._expire_unreachable()
                 self.metrics.set_load(sum(len(w.batch) for w in self.supervisor.workers), len(self.scheduler))
                 if self.draining_since is not None and self._drained(now):
                     return 0
@@ -166,8 +167,20 @@ class Server:
             return False
 
     def _client_gone(self, client: bytes) -> None:
+        """A send failed. A Lazy Pirate client that is reconnecting is briefly unroutable too,
+        so its jobs keep running for a grace period (`_expire_unreachable`); a resend within it
+        finds them again. Only a client that stays away loses its jobs."""
+        now = time.monotonic()
         for job in [j for (c, _), j in self.jobs.items() if c == client and not j.gone]:
-            self._cancel(job, notify=False)
+            if job.unreachable_since is None:
+                job.unreachable_since = now
+
+    def _expire_unreachable(self) -> None:
+        grace = max(2.0, 3 * self.cfg.heartbeat_s)
+        now = time.monotonic()
+        for job in [j for j in self.jobs.values() if j.unreachable_since is not None and not j.gone]:
+            if now - job.unreachable_since > grace:
+                self._cancel(job, notify=False)
 
     def _on_client(self, frames: list[bytes]) -> None:
         client, frames = frames[0], frames[1:]
@@ -178,6 +191,8 @@ class Server:
             self._send(client, P.error(None, exc.code, exc.message))
             return
         rid = msg.header.get("id")
+        for job in [j for (c, _), j in self.jobs.items() if c == client]:
+            job.unreachable_since = None  # it is back
         try:
             if msg.command == P.HEARTBEAT:
                 return
@@ -185,7 +200,7 @@ class Server:
             if msg.command == P.GENERATE:
                 self._on_generate(client, P.parse_generate(msg.header))
             elif msg.command == P.CANCEL:
-                job = self.jobs.get((client, rid))
+                job = self._job_for(client, rid)
                 if job is None:
                     raise P.ProtocolError(P.E_UNKNOWN_REQUEST, f"no running or waiting request {rid!r} from this client")
                 self._cancel(job, notify=True)
@@ -199,14 +214,33 @@ class Server:
             self.metrics.count("errors_total", exc.code)
             self._send(client, P.error(rid if isinstance(rid, str) else None, exc.code, exc.message))
 
+    def _job_for(self, client: bytes, rid: str) -> Job | None:
+        """The live job of request `rid`. A Lazy Pirate reconnect can reach the ROUTER under a
+        new routing id (seen when the daemon was frozen while the client reconnected several
+        times: the handover races the old connection's teardown), so a request id, which the
+        client draws at random (128 bits), also finds its job from another connection; the job
+        then follows the new connection, where its results must go."""
+        job = self.jobs.get((client, rid))
+        if job is None:
+            job = next((j for (_, r), j in self.jobs.items() if r == rid), None)
+            if job is not None:
+                del self.jobs[(job.client, rid)]
+                job.client = client
+                self.jobs[(client, rid)] = job
+        if job is not None:
+            job.unreachable_since = None
+        return job
+
     def _on_generate(self, client: bytes, spec: P.GenerateSpec) -> None:
-        known = self.jobs.get((client, spec.id))
+        known = self._job_for(client, spec.id)
         if known is not None:  # a Lazy Pirate resend: answer again, never run twice
             pos = self.scheduler.position(known)
             log.info("resent", extra={"request": spec.id, "key": known.key})
-            self._send(client, P.Message(P.ACCEPTED, {"id": spec.id, "position": max(pos, 0), "running": pos < 0}))
+            if self._send(client, P.Message(P.ACCEPTED, {"id": spec.id, "position": max(pos, 0), "running": pos < 0})):
+                for result in known.sent:  # results that went to the old connection may be lost
+                    self._send(client, result)
             return
-        outcome = self.replay.get((client, spec.id))
+        outcome = self.replay.get((client, spec.id)) or self.replay.find(spec.id)
         if outcome is not None:
             log.info("replayed", extra={"request": spec.id, "messages": len(outcome)})
             if self._send(client, P.Message(P.ACCEPTED, {"id": spec.id, "position": 0, "replay": True})):

@@ -98,7 +98,10 @@ class RequestHandle:
     # called from the I/O thread only
     def _emit(self, event: Event) -> None:
         if event.kind == "result":
-            self._results[int(event.data["index"])] = event.clip
+            index = int(event.data["index"])
+            if index in self._results:  # the daemon re-sends results after a reconnect: once is enough
+                return
+            self._results[index] = event.clip
         elif event.kind == "progress":
             self.step = (event.data.get("step", 0), event.data.get("total", 0))
         elif event.kind in ("error", "busy"):

@@ -27,6 +27,8 @@ def make(device: str = "cpu", dtype: str = "float32", kind: str = "fast", **_: o
     cls = FastEngine if kind == "fast" else ReferenceEngine
     engine = cls.from_parity(parity_dir(), device=device, dtype=dtype)
     steps = int(os.environ.get("MB_BATCH_TEST_STEPS", "3"))
+    if isinstance(engine, FastEngine):
+        return engine.with_steps(steps)
     config = engine.pipeline.config
     engine.pipeline.config = dataclasses.replace(config, pipeline=dataclasses.replace(config.pipeline, validation_steps=steps))
     return engine
