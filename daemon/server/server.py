@@ -423,6 +423,8 @@ class Server:
     def _watch_workers(self) -> None:
         now = time.monotonic()
         for w in self.supervisor.workers:
+            if w.proc is None and self.draining_since is not None:
+                continue  # stopped for good while draining (see _restart)
             if self.supervisor.dead(w):
                 while w.sock is not None and w.sock.poll(0):  # its last words (FAIL, TAKE) come first
                     try:
@@ -444,6 +446,9 @@ class Server:
         for job in list(w.batch):
             self._finish(job, P.E_WORKER_DIED, f"the model worker died ({why}); the daemon restarted it, resend the request")
         self.supervisor.kill(w)
+        if self.draining_since is not None:  # shutting down (systemd signals the whole group): no new worker
+            log.info("worker not restarted: draining", extra={"worker": w.index})
+            return
         w.restarts += 1
         self.metrics.count("worker_restarts_total")
         self.supervisor.start(w)

@@ -122,6 +122,28 @@ def test_sigterm_drains_running_work_and_refuses_new():
         d.stop()
 
 
+def test_sigterm_to_daemon_and_worker_starts_no_new_worker():
+    """systemd stops a service by signalling its whole control group: the worker dies too, and
+    a draining daemon must not start a replacement, only answer and exit."""
+    d = DaemonProcess(*TOY, "--engine-option", "step_s=0.05")
+    c = MotionBridgeClient(d.endpoint, timeout_s=2.0)
+    try:
+        running = c.generate("A person bows.", duration_s=1.0)
+        _wait_progress(running)
+        worker = c.status()["workers"][0]["pid"]
+        d.proc.send_signal(signal.SIGTERM)
+        d.wait_for("draining", 5.0)
+        os.kill(worker, signal.SIGKILL)
+        with pytest.raises(ClientError) as err:
+            running.wait(10.0)
+        assert err.value.code == P.E_WORKER_DIED
+        assert d.proc.wait(10.0) == 0
+        assert len(d.events("worker starting")) == 1 and d.events("worker not restarted: draining")
+    finally:
+        c.close()
+        d.stop()
+
+
 def test_sigterm_drain_timeout_sends_error_to_what_is_left():
     d = DaemonProcess(*TOY, "--engine-option", "step_s=0.5", "--drain-timeout", "0.3")
     c = MotionBridgeClient(d.endpoint, timeout_s=2.0)
