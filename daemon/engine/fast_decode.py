@@ -20,11 +20,9 @@ import torch
 from torch import Tensor
 
 from motionbridge.daemon.model.decode import (
-    NUM_MODEL_JOINTS,
     BodyModel,
     DecodedMotion,
-    denormalize,
-    full_rotations,
+    decode_latent,
     gaussian_taps,
     matrix_to_quaternion_wxyz,
     matrix_to_rot6d,
@@ -107,22 +105,6 @@ class LevelBody:
 
 
 def decode_batched(latent: Tensor, mean: Tensor, std: Tensor, body: LevelBody, smooth: bool = True) -> DecodedMotion:
-    """latent (B, L, 201) on any device -> DecodedMotion on that device (float32)."""
-    latent = latent.float()
-    denorm = denormalize(latent, mean.to(latent.device), std.to(latent.device))
-    b, length = denorm.shape[:2]
-    transl = denorm[..., 0:3]
-    rot6d = denorm[..., 3 : 3 + 6 * NUM_MODEL_JOINTS].reshape(b, length, NUM_MODEL_JOINTS, 6)
-    if smooth:
-        rot6d = smooth_rotations(rot6d)
-        transl = smooth_translation_batched(transl)
-    rotm = rot6d_to_matrix(rot6d)
-    rot64 = full_rotations(rotm.double().reshape(b * length, NUM_MODEL_JOINTS, 3, 3), body.num_joints)
-    world_r, joints = body.pose(rot64.to(body.j_template.device))
-    heights = body.vertex_y(world_r, joints).reshape(b, length, -1) + transl[..., 1:2].double().to(joints.device)
-    min_y = heights.amin(dim=(1, 2)).to(torch.float32).to(latent.device)
-    k3d = joints.reshape(b, length, body.num_joints, 3).to(torch.float32).to(latent.device)
-    k3d[..., 1] -= min_y[:, None, None]
-    transl = transl.clone()
-    transl[..., 1] -= min_y[:, None]
-    return DecodedMotion(denorm, rot6d, transl, k3d, rotm[:, :, 0], min_y)
+    """latent (B, L, 201) on any device -> DecodedMotion on that device (float32): the reference
+    decode with the level-batched body and the batched (on-device) Savitzky-Golay filter."""
+    return decode_latent(latent, mean, std, body, smooth, smooth_rot=smooth_rotations, smooth_transl=smooth_translation_batched)

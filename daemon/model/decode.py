@@ -183,15 +183,21 @@ def full_rotations(body_rot: Tensor, num_joints: int) -> Tensor:
     return torch.cat((body_rot, eye), 1)
 
 
-def decode_latent(latent: Tensor, mean: Tensor, std: Tensor, body: BodyModel, smooth: bool = True) -> DecodedMotion:
-    """latent (B, L, 201) cropped to the take length -> DecodedMotion (float32 outputs)."""
-    denorm = denormalize(latent, mean, std)
+def decode_latent(
+    latent: Tensor, mean: Tensor, std: Tensor, body, smooth: bool = True, smooth_rot=None, smooth_transl=None,
+) -> DecodedMotion:
+    """latent (B, L, 201) cropped to the take length -> DecodedMotion (float32 outputs), on the
+    latent's device. `body` poses joints and gives vertex heights (BodyModel here, the GPU
+    engine's level-batched body there); the smoothers default to the official ones (eigh
+    quaternion average, scipy Savitzky-Golay); the GPU engine passes batched equivalents."""
+    latent = latent.float()
+    denorm = denormalize(latent, mean.to(latent.device), std.to(latent.device))
     b, length = denorm.shape[:2]
     transl = denorm[..., 0:3]
     rot6d = denorm[..., 3 : 3 + 6 * NUM_MODEL_JOINTS].reshape(b, length, NUM_MODEL_JOINTS, 6)
     if smooth:
-        rot6d = smooth_rotations(rot6d)
-        transl = smooth_translation(transl)
+        rot6d = (smooth_rot or smooth_rotations)(rot6d)
+        transl = (smooth_transl or smooth_translation)(transl)
     rotm = rot6d_to_matrix(rot6d)
     rot64 = full_rotations(rotm.double().reshape(b * length, NUM_MODEL_JOINTS, 3, 3), body.num_joints)
     world_r, joints = body.pose(rot64.to(body.j_template.device))  # float64 (cheap; matches to ~1e-7)
