@@ -21,7 +21,6 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgpack
 import numpy as np
 import zmq
 

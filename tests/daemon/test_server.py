@@ -8,11 +8,9 @@ model runs through the daemon in test_end_to_end.py.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 import urllib.request
 
