@@ -24,6 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=("fast", "reference"), default="fast",
                         help="fast: batches requests together (default); reference: exact, one request at a time")
     parser.add_argument("--device", default="cpu", help="cpu, cuda (one worker per GPU) or cuda:N")
+    parser.add_argument("--threads", type=int, metavar="N", help="CPU threads per worker (default: torch's; results on CPU depend on it)")
     parser.add_argument("--dtype", default="float32", help="float32 or bfloat16")
     parser.add_argument("--max-queue", type=int, default=64, help="waiting requests before BUSY (default 64)")
     parser.add_argument("--max-batch", type=int, default=8, help="rows (seeds) per engine batch (default 8)")
@@ -77,9 +78,11 @@ def build_config(args: argparse.Namespace):
         gpus = detect_gpus(args.device)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    if args.threads is not None and args.threads < 1:
+        raise CliError(f"--threads must be 1 or more, not {args.threads}")
     spec = EngineSpec(checkpoint=args.checkpoint, qwen=args.qwen, clip=args.clip, parity=args.parity,
                       factory=args.engine_factory, kind=args.engine, device="cuda" if gpus != [None] else args.device,
-                      dtype=args.dtype, options=options)
+                      dtype=args.dtype, options=options, threads=args.threads)
     return ServerConfig(bind=args.bind, engine=spec, gpus=gpus, max_queue=args.max_queue, max_batch_rows=args.max_batch,
                         heartbeat_s=args.heartbeat, drain_timeout_s=args.drain_timeout, step_timeout_s=args.step_timeout,
                         curve_dir=args.curve_dir, metrics_port=args.metrics_port)

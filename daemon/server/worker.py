@@ -50,6 +50,7 @@ class EngineSpec:
     device: str = "cpu"
     dtype: str = "float32"
     options: dict[str, str] = field(default_factory=dict)
+    threads: int | None = None  # torch intra-op threads per worker (CPU kernels round by thread count)
 
     def build(self):
         if self.factory:
@@ -178,6 +179,10 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None) -> None:
     sock.connect(endpoint)
     link = _Link(sock)
     t0 = time.perf_counter()
+    if spec.threads:
+        import torch
+
+        torch.set_num_threads(spec.threads)
     try:
         engine = spec.build()
     except Exception as exc:  # noqa: BLE001

@@ -22,6 +22,7 @@ from daemon_proc import DaemonProcess
 from fuzz import fuzz_daemon
 
 HEARTBEAT = 0.2
+THREADS = 2  # CPU kernels round by thread count: the daemon and the in-process check use the same
 TAKE_TIMEOUT = 400.0
 REQUESTS = [GenerationRequest("A person walks forward.", 2.0, (0,), 5.0, request_id="a"),
             GenerationRequest("A person waves with the right hand.", 2.0, (7,), 3.0, request_id="b")]
@@ -30,7 +31,7 @@ _expected: dict[str, object] = {}
 
 @pytest.fixture(scope="module")
 def daemon(parity):
-    d = DaemonProcess("--engine", "reference", "--checkpoint", str(parity / "model"), "--qwen", str(parity / "text_encoders" / "qwen3"),
+    d = DaemonProcess("--engine", "reference", "--threads", str(THREADS), "--checkpoint", str(parity / "model"), "--qwen", str(parity / "text_encoders" / "qwen3"),
                       "--clip", str(parity / "text_encoders" / "clip"), heartbeat=HEARTBEAT, ready_timeout=300)
     yield d
     assert d.stop(60) == 0
@@ -61,8 +62,15 @@ def test_concurrent_clients_match_in_process_bit_for_bit(daemon, parity):
         for c in clients:
             c.close()
     # after, not during: two torch processes on two busy cores slow each other down many times
+    import torch
+
     engine = ReferenceEngine.from_parity(parity)
-    takes = engine.generate(REQUESTS)
+    old = torch.get_num_threads()  # other test folders pin their own thread counts for the session
+    torch.set_num_threads(THREADS)
+    try:
+        takes = engine.generate(REQUESTS)
+    finally:
+        torch.set_num_threads(old)
     assert engine.model_hash == results[0][0].metadata["checkpoint_sha256"][:16]
     for req, clips, take in zip(REQUESTS, results, takes):
         assert len(clips) == 1 and clips[0].rotations.shape == (60, 55, 4)
