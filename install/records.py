@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from pathlib import Path
+
+from motionbridge.exporters.atomic import atomic_path
 
 RECORD_NAME = ".motionbridge-install.json"
 BLOCK_START = "# >>> motionbridge >>>"
@@ -15,16 +15,8 @@ BLOCK_END = "# <<< motionbridge <<<"
 
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def save(folder: Path, kind: str, paths: list[Path], **extra: object) -> Path:

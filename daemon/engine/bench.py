@@ -120,7 +120,8 @@ def run(args) -> int:
 
 
 def _write(path: Path, text: str) -> None:
+    from motionbridge.exporters.atomic import atomic_path
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text + "\n", encoding="utf-8")

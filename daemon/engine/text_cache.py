@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 from torch import Tensor
+
+from motionbridge.exporters.atomic import atomic_path
 
 
 @dataclass
@@ -81,14 +81,8 @@ class TextCache:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {"prompt": prompt, "encoder_id": self.encoder_id, "dtype": self.dtype, "warnings": json.dumps(list(entry.warnings))}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{key[:8]}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            save_file({"ctxt": entry.ctxt, "vtxt": entry.vtxt}, tmp, metadata=meta)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_path(path) as tmp:
+            save_file({"ctxt": entry.ctxt, "vtxt": entry.vtxt}, str(tmp), metadata=meta)
 
     def _read(self, key: str, prompt: str) -> CachedText | None:
         from safetensors import safe_open

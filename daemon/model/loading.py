@@ -161,10 +161,11 @@ def file_sha256(path: Path) -> str:
             h.update(chunk)
     digest = h.hexdigest()
     try:
+        from motionbridge.exporters.atomic import atomic_path
+
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps({**key, "sha256": digest}))
-        os.replace(tmp, cache)
+        with atomic_path(cache) as tmp:  # two loads at once must not share a temp name
+            tmp.write_text(json.dumps({**key, "sha256": digest}))
     except OSError:
         pass
     return digest

@@ -109,7 +109,6 @@ def _convert(args: argparse.Namespace) -> int:
             save_file(tensors, str(tmp), metadata={"source": ckpt.name, "source_sha256": loaded.sha256})
     except ExportError as exc:
         raise CliError(str(exc)) from None
-    target.chmod(0o644)  # mkstemp creates 0600; weights are not secret
     loading.record_in_manifest(folder, target.name, loading.file_sha256(target))
     print(f"wrote {target} ({len(tensors)} tensors)")
     return 0
