@@ -92,3 +92,19 @@ class Host(abc.ABC):
     @abc.abstractmethod
     def report_error(self, message: str) -> None:
         """Show an error the user can act on; called on the main thread."""
+
+
+class StatusCallbackHost(Host):
+    """A host whose panel shows status through one callback `on_status(fraction, message,
+    error)`: the progress and error reports of the contract, written once for every adapter."""
+
+    def __init__(self, on_status: Callable[[float, str, str], None] | None = None) -> None:
+        self._on_status = on_status
+
+    def report_progress(self, fraction: float, message: str) -> None:
+        if self._on_status is not None:
+            self._on_status(fraction, message, "")
+
+    def report_error(self, message: str) -> None:
+        if self._on_status is not None:
+            self._on_status(0.0, "", message)

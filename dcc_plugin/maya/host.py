@@ -9,17 +9,17 @@ from typing import Any, Callable
 import maya.utils
 from maya import cmds
 
-from motionbridge.dcc_plugin.core.host import Host, HostError, TakeInfo
+from motionbridge.dcc_plugin.core.host import HostError, StatusCallbackHost, TakeInfo
 from motionbridge.rigs import Clip, Skeleton
 
 from . import scene
 
 
-class MayaHost(Host):
+class MayaHost(StatusCallbackHost):
     name = "maya"
 
     def __init__(self, on_status: Callable[[float, str, str], None] | None = None) -> None:
-        self._on_status = on_status
+        super().__init__(on_status)
         self._joints: dict[str, list[str]] = {}
 
     def run_on_main_thread(self, fn: Callable[[], None]) -> None:
@@ -66,10 +66,3 @@ class MayaHost(Host):
     def set_timeline(self, frame_start: int, frame_end: int, fps: float) -> None:
         scene.set_timeline(frame_start, frame_end, fps)
 
-    def report_progress(self, fraction: float, message: str) -> None:
-        if self._on_status is not None:
-            self._on_status(fraction, message, "")
-
-    def report_error(self, message: str) -> None:
-        if self._on_status is not None:
-            self._on_status(0.0, "", message)

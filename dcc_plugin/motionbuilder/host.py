@@ -14,7 +14,7 @@ from typing import Any, Callable
 from pyfbsdk import FBApplication, FBModelList, FBSystem, FBGetSelectedModels
 
 from motionbridge.dcc_plugin.core import humanik as hik_core
-from motionbridge.dcc_plugin.core.host import Host, HostError, TakeInfo
+from motionbridge.dcc_plugin.core.host import HostError, StatusCallbackHost, TakeInfo
 from motionbridge.rigs import Clip, Skeleton
 
 from . import humanik, scene
@@ -22,7 +22,7 @@ from . import humanik, scene
 MODES = ("humanik", "direct")
 
 
-class MotionBuilderHost(Host):
+class MotionBuilderHost(StatusCallbackHost):
     name = "motionbuilder"
 
     def __init__(self, mode: str = "humanik", on_status: Callable[[float, str, str], None] | None = None) -> None:
@@ -30,7 +30,7 @@ class MotionBuilderHost(Host):
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.mode = mode
         self._queue: "queue.Queue[Callable[[], None]]" = queue.Queue()
-        self._on_status = on_status
+        super().__init__(on_status)
         self._joints: dict[str, list[Any]] = {}
         FBSystem().OnUIIdle.Add(self._idle)
 
@@ -111,10 +111,3 @@ class MotionBuilderHost(Host):
     def set_timeline(self, frame_start: int, frame_end: int, fps: float) -> None:
         scene.set_timeline(frame_start, frame_end)
 
-    def report_progress(self, fraction: float, message: str) -> None:
-        if self._on_status is not None:
-            self._on_status(fraction, message, "")
-
-    def report_error(self, message: str) -> None:
-        if self._on_status is not None:
-            self._on_status(0.0, "", message)
