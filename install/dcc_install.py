@@ -90,18 +90,25 @@ def _startup_code(root: Path, site: Path, call: str) -> str:
     )
 
 
+def _fill_plugin_folder(root: Path, host: str, dcc_python: Path, wheels_dir: Path | None) -> Path:
+    """Vendored plugin code plus its dependencies from the DCC's own pip; on any failure the
+    half-made folder is removed. Returns the site-packages folder."""
+    site = root / "site-packages"
+    site.mkdir(parents=True)
+    try:
+        _vendor_plugin(root, host)
+        _pip_install(dcc_python, site, wheels_dir)
+    except BaseException:
+        records.remove(root)
+        raise
+    return site
+
+
 def install_maya(version: str, mayapy: Path, prefix=None, wheels_dir: Path | None = None) -> Path:
     scripts = paths.maya_scripts(version, prefix)
     root = scripts / PLUGIN_FOLDER
     uninstall_maya(version, prefix)
-    site = root / "site-packages"
-    site.mkdir(parents=True)
-    try:
-        _vendor_plugin(root, "maya")
-        _pip_install(mayapy, site, wheels_dir)
-    except BaseException:
-        records.remove(root)
-        raise
+    site = _fill_plugin_folder(root, "maya", mayapy, wheels_dir)
     call = "import maya.utils; from motionbridge.dcc_plugin.maya import startup; maya.utils.executeDeferred(startup.add_menu)"
     records.add_block(scripts / "userSetup.py", _startup_code(root, site, call))
     records.save(root, "maya", [], version=version, startup=str(scripts / "userSetup.py"))
@@ -122,14 +129,7 @@ def install_motionbuilder(version: str, mobupy: Path, prefix=None, wheels_dir: P
     startup = paths.motionbuilder_startup(version, prefix)
     root = startup.parent / PLUGIN_FOLDER  # next to PythonStartup, which runs every script in it
     uninstall_motionbuilder(version, prefix)
-    site = root / "site-packages"
-    site.mkdir(parents=True)
-    try:
-        _vendor_plugin(root, "motionbuilder")
-        _pip_install(mobupy, site, wheels_dir)
-    except BaseException:
-        records.remove(root)
-        raise
+    site = _fill_plugin_folder(root, "motionbuilder", mobupy, wheels_dir)
     script = startup / "motionbridge_startup.py"
     call = "from motionbridge.dcc_plugin.motionbuilder import startup; startup.register_tool()"
     records.write_atomic(script, "# MotionBridge: written by `motionbridge install motionbuilder`\n" + _startup_code(root, site, call))
