@@ -16,8 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from . import quat
-from .skeleton import RigError, Skeleton, skeleton_from_parent_names
+from .skeleton import RigError, Skeleton, nearest_kept_ancestors, rotations_from_world_matrices, skeleton_from_parent_names
 
 HELPER = "_$AssimpFbx$_"
 
@@ -104,14 +103,8 @@ def read_fbx_skeleton(path: str | Path) -> Skeleton:
     if not keep:
         raise RigError(f"{path.name}: no skeleton found in this FBX file")
     joints = sorted(keep)
-    parent_names: list[str | None] = []
-    for i in joints:
-        p = parent_of[i]
-        while p >= 0 and p not in keep:
-            p = parent_of[p]
-        parent_names.append(None if p < 0 else records[p][0])
+    parent_names = [None if p < 0 else records[p][0] for p in nearest_kept_ancestors(joints, parent_of)]
     m = np.array([records[i][2] for i in joints])
-    rot = m[:, :3, :3] / np.linalg.norm(m[:, :3, :3], axis=1, keepdims=True)
     pos = m[:, :3, 3]
     scale = meta.get("UnitScaleFactor", 1.0) or 1.0  # centimetres per file unit
     if abs(scale - 100.0) < 1e-3:
@@ -119,4 +112,4 @@ def read_fbx_skeleton(path: str | Path) -> Skeleton:
     else:
         units, pos = "cm", pos * scale
     up = "z" if int(meta.get("UpAxis", 1)) == 2 else "y"
-    return skeleton_from_parent_names([records[i][0] for i in joints], parent_names, pos, quat.from_matrix(rot), up, units)
+    return skeleton_from_parent_names([records[i][0] for i in joints], parent_names, pos, rotations_from_world_matrices(m), up, units)

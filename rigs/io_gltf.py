@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import quat
-from .skeleton import RigError, Skeleton, skeleton_from_parent_names
+from .skeleton import RigError, Skeleton, nearest_kept_ancestors, rotations_from_world_matrices, skeleton_from_parent_names
 
 GLB_MAGIC = 0x46546C67  # "glTF"
 CHUNK_JSON = 0x4E4F534A
@@ -83,13 +83,6 @@ def read_gltf_skeleton(path: str | Path) -> Skeleton:
         raise RigError(f"{path.name}: no skin (armature) in this glTF file; export the character with its armature")
     world, parent = world_matrices(nodes)
     names = [nodes[j].get("name") or f"node{j}" for j in joints]
-    joint_set = set(joints)
-    parent_names: list[str | None] = []
-    for j in joints:
-        p = parent[j]
-        while p >= 0 and p not in joint_set:
-            p = parent[p]
-        parent_names.append(None if p < 0 else nodes[p].get("name") or f"node{p}")
+    parent_names = [None if p < 0 else nodes[p].get("name") or f"node{p}" for p in nearest_kept_ancestors(joints, parent)]
     m = world[joints]
-    rot = m[:, :3, :3] / np.linalg.norm(m[:, :3, :3], axis=1, keepdims=True)  # drop scale
-    return skeleton_from_parent_names(names, parent_names, m[:, :3, 3], quat.from_matrix(rot), "y", "m")
+    return skeleton_from_parent_names(names, parent_names, m[:, :3, 3], rotations_from_world_matrices(m), "y", "m")

@@ -279,6 +279,25 @@ def order_parents_first(names: Sequence[str], parent_names: Sequence[str | None]
     return order
 
 
+def nearest_kept_ancestors(kept: Sequence[int], parent_of: Sequence[int]) -> list[int]:
+    """For each node in `kept`, its closest ancestor that is kept too (-1 for none): file
+    readers skip helper and non-joint nodes that sit between bones."""
+    keep = set(kept)
+    out = []
+    for i in kept:
+        p = parent_of[i]
+        while p >= 0 and p not in keep:
+            p = parent_of[p]
+        out.append(p)
+    return out
+
+
+def rotations_from_world_matrices(m: np.ndarray) -> np.ndarray:
+    """(N, 4, 4) world matrices -> (N, 4) xyzw rotations, with any scale divided out."""
+    rot = m[:, :3, :3] / np.linalg.norm(m[:, :3, :3], axis=1, keepdims=True)
+    return quat.from_matrix(rot)
+
+
 def skeleton_from_parent_names(
     names: Sequence[str],
     parent_names: Sequence[str | None],
