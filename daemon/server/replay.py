@@ -39,11 +39,6 @@ class ReplayCache:
         entry = self._entries.get(key)
         return None if entry is None else entry[2]
 
-    def find(self, request_id: str) -> list[P.Message] | None:
-        """By request id alone, for a resend that arrives under a new routing id."""
-        self._expire()
-        return next((entry[2] for (_, rid), entry in self._entries.items() if rid == request_id), None)
-
     def _drop(self, key: tuple[bytes, str]) -> None:
         entry = self._entries.pop(key, None)
         if entry is not None:

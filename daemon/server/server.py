@@ -192,7 +192,7 @@ class Server:
             return
         rid = msg.header.get("id")
         for job in [j for (c, _), j in self.jobs.items() if c == client]:
-            job.unreachable_since = None  # it is back
+            job.unreachable_since = None  # it is back (a Lazy Pirate reconnect keeps its routing id)
         try:
             if msg.command == P.HEARTBEAT:
                 return
@@ -200,7 +200,7 @@ class Server:
             if msg.command == P.GENERATE:
                 self._on_generate(client, P.parse_generate(msg.header))
             elif msg.command == P.CANCEL:
-                job = self._job_for(client, rid)
+                job = self.jobs.get((client, rid))
                 if job is None:
                     raise P.ProtocolError(P.E_UNKNOWN_REQUEST, f"no running or waiting request {rid!r} from this client")
                 self._cancel(job, notify=True)
@@ -214,25 +214,8 @@ class Server:
             self.metrics.count("errors_total", exc.code)
             self._send(client, P.error(rid if isinstance(rid, str) else None, exc.code, exc.message))
 
-    def _job_for(self, client: bytes, rid: str) -> Job | None:
-        """The live job of request `rid`. A Lazy Pirate reconnect can reach the ROUTER under a
-        new routing id (seen when the daemon was frozen while the client reconnected several
-        times: the handover races the old connection's teardown), so a request id, which the
-        client draws at random (128 bits), also finds its job from another connection; the job
-        then follows the new connection, where its results must go."""
-        job = self.jobs.get((client, rid))
-        if job is None:
-            job = next((j for (_, r), j in self.jobs.items() if r == rid), None)
-            if job is not None:
-                del self.jobs[(job.client, rid)]
-                job.client = client
-                self.jobs[(client, rid)] = job
-        if job is not None:
-            job.unreachable_since = None
-        return job
-
     def _on_generate(self, client: bytes, spec: P.GenerateSpec) -> None:
-        known = self._job_for(client, spec.id)
+        known = self.jobs.get((client, spec.id))
         if known is not None:  # a Lazy Pirate resend: answer again, never run twice
             pos = self.scheduler.position(known)
             log.info("resent", extra={"request": spec.id, "key": known.key})
@@ -240,7 +223,7 @@ class Server:
                 for result in known.sent:  # results that went to the old connection may be lost
                     self._send(client, result)
             return
-        outcome = self.replay.get((client, spec.id)) or self.replay.find(spec.id)
+        outcome = self.replay.get((client, spec.id))
         if outcome is not None:
             log.info("replayed", extra={"request": spec.id, "messages": len(outcome)})
             if self._send(client, P.Message(P.ACCEPTED, {"id": spec.id, "position": 0, "replay": True})):
