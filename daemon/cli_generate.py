@@ -75,11 +75,9 @@ def output_paths(out: Path, seeds: tuple[int, ...]) -> list[Path]:
 def _check_output(out: Path, args: argparse.Namespace) -> None:
     from motionbridge.exporters.atomic import ExportError
     from motionbridge.exporters.output import check_output_options
-    from motionbridge.exporters.registry import writer_for
 
     try:
-        writer_for(out)
-        check_output_options(out, args)
+        check_output_options(out, args)  # extension, format options, --takes-per-file, --rig
     except (ExportError, ValueError) as exc:
         raise CliError(str(exc)) from None
     folder = out.parent if str(out.parent) else Path(".")
