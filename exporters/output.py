@@ -63,18 +63,24 @@ def _format_options(ext: str, args: argparse.Namespace) -> dict[str, object]:
     return {k: v for k, v in given.items() if v is not None}
 
 
-def check_output_options(out_path: str | Path, args: argparse.Namespace) -> None:
-    """Fail before any generation when the output options cannot work: unknown extension,
-    options the format ignores, a bad --takes-per-file, or a --rig that does not load."""
-    out_path = Path(out_path)
+def _layout(out_path: Path, args: argparse.Namespace) -> tuple[str, dict[str, object], int]:
+    """(extension, writer options, takes per file with 0 = the format's default), or the error
+    for an unknown extension, options the format ignores, or a bad --takes-per-file."""
     registry.writer_for(out_path)
     ext = registry.extension_of(out_path)
-    _format_options(ext, args)
+    options = _format_options(ext, args)
     per_file = int(getattr(args, "takes_per_file", 0) or 0)
     if per_file < 0:
         raise ValueError(f"--takes-per-file must be 1 or more (or 0 for all in one file), not {per_file}")
     if ext in SINGLE_TAKE and per_file > 1:
         raise ValueError(f"{ext} files hold one take each; use --takes-per-file 1")
+    return ext, options, per_file
+
+
+def check_output_options(out_path: str | Path, args: argparse.Namespace) -> None:
+    """Fail before any generation when the output options cannot work: the `_layout` errors,
+    or a --rig that does not load."""
+    _layout(Path(out_path), args)
     rig = getattr(args, "rig", None)
     if rig:
         from motionbridge.rigs import load_rig
@@ -127,16 +133,9 @@ def write_outputs(
     out_path = Path(out_path)
     if not clips:
         raise ExportError(f"nothing to write to {out_path}: no takes")
-    registry.writer_for(out_path)  # unknown extension: fail before any work
-    ext = registry.extension_of(out_path)
-    options = _format_options(ext, args)
-    per_file = int(getattr(args, "takes_per_file", 0) or 0)
-    if per_file < 0:
-        raise ValueError(f"--takes-per-file must be 1 or more (or 0 for all in one file), not {per_file}")
+    ext, options, per_file = _layout(out_path, args)  # fail before any work
     if per_file == 0:
         per_file = 1 if ext in SINGLE_TAKE else len(clips)
-    if ext in SINGLE_TAKE and per_file > 1:
-        raise ValueError(f"{ext} files hold one take each; use --takes-per-file 1")
     rig = getattr(args, "rig", None)
     clips = retarget_clips(clips, rig) if rig else list(clips)
     names = take_names(clips)
