@@ -16,6 +16,7 @@ from pathlib import Path
 
 from motionbridge.daemon import limits
 from motionbridge.daemon.cli import CliError
+from motionbridge.daemon.engine.kinds import ENGINE_KINDS
 
 HELP = "generate motion takes from a text prompt (in-process, or through a daemon with --server)"
 
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"), help="DiT precision (text LLM stays bf16 as the official)")
     parser.add_argument("--game", action="store_true", help="HY-Motion's special game-feature flag")
-    parser.add_argument("--engine", choices=("reference", "fast"), help="reference: float32, exactly the official path; fast: trimmed, batched (default: fast on cuda, reference on cpu)")
+    parser.add_argument("--engine", choices=ENGINE_KINDS, help="reference: float32, exactly the official path; fast: trimmed, batched (default: fast on cuda, reference on cpu)")
     parser.add_argument("--server", metavar="ENDPOINT", help="use a running daemon (e.g. tcp://127.0.0.1:7719) instead of loading the model here")
     parser.add_argument("--server-key", metavar="FILE", help="the daemon's CURVE public key file (with --server on a CURVE daemon)")
     parser.add_argument("--client-keys", metavar="DIR", help="folder with this client's CURVE key pair (motionbridge keys new)")
@@ -183,11 +184,9 @@ def _load_engine(args: argparse.Namespace, model: str):
             f"weights missing: {'; '.join(missing)}. Get them with `motionbridge weights download --model {model}` "
             "or point --checkpoint/--qwen/--clip at existing folders"
         )
-    kind = args.engine or ("fast" if args.device == "cuda" else "reference")
-    if kind == "fast":
-        from motionbridge.daemon.engine.fast import FastEngine as engine_class
-    else:
-        from motionbridge.daemon.engine.reference import ReferenceEngine as engine_class
+    from motionbridge.daemon.engine.kinds import engine_class as engine_of
+
+    engine_class = engine_of(args.engine or ("fast" if args.device == "cuda" else "reference"))
     try:
         return engine_class.from_dirs(paths.checkpoint_dir, paths.qwen_dir, paths.clip_dir, device=args.device, dtype=args.dtype)
     except (loading.WeightsError, ConfigError, TextEncoderError) as exc:

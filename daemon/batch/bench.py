@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from motionbridge.daemon.engine.kinds import ENGINE_KINDS
+
 from .engines import EngineSpec
 from .generation import EngineGenerator, windows
 from .runner import BatchConfig, plan, run_local
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=2, help="alternating timed runs of each; the best counts (default 2)")
     for flag in ("--checkpoint", "--qwen", "--clip", "--parity", "--engine-factory"):
         parser.add_argument(flag)
-    parser.add_argument("--engine", default="fast", choices=("fast", "reference"))
+    parser.add_argument("--engine", default="fast", choices=ENGINE_KINDS)
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--dtype", default="bfloat16")
     args = parser.parse_args(argv)

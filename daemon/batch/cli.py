@@ -8,6 +8,8 @@ import signal
 import sys
 from pathlib import Path
 
+from motionbridge.daemon.engine.kinds import ENGINE_KINDS
+
 HELP = "generate, retarget and export every take of a takes file (YAML, CSV or JSONL)"
 
 
@@ -34,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument("--clip", metavar="DIR", help="CLIP ViT-L/14 folder")
     engine.add_argument("--parity", metavar="DIR", help="the tiny random-weight fixture instead of a checkpoint (tests)")
     engine.add_argument("--engine-factory", metavar="MODULE:FUNC", help="build the engine with FUNC(device=, dtype=, kind=)")
-    engine.add_argument("--engine", default="fast", choices=("fast", "reference"), help="fast: batches prompts and trims frames (default); reference: the exact port")
+    engine.add_argument("--engine", default="fast", choices=ENGINE_KINDS, help="fast: batches prompts and trims frames (default); reference: the exact port")
     engine.add_argument("--device", default="cuda", help="torch device (default cuda)")
     engine.add_argument("--dtype", default="bfloat16", help="float32, bfloat16 or float16 (default bfloat16)")
 

@@ -10,9 +10,9 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
+from motionbridge.daemon.engine import kinds
 from motionbridge.daemon.engine.api import Engine
-
-ENGINE_KINDS = ("fast", "reference")
+from motionbridge.daemon.engine.kinds import ENGINE_KINDS
 
 
 class EngineUnavailable(RuntimeError):
@@ -61,17 +61,12 @@ class EngineSpec:
                 raise EngineUnavailable(f"cannot load engine factory {self.factory}: {exc}") from exc
             return factory(device=self.device, dtype=self.dtype, kind=self.kind)
         try:
-            if self.kind == "fast":
-                from motionbridge.daemon.engine.fast import (
-                    FastEngine as ReferenceEngine,
-                )
-            else:
-                from motionbridge.daemon.engine.reference import ReferenceEngine
+            engine_class = kinds.engine_class(self.kind)
         except ImportError as exc:
             raise EngineUnavailable(
                 f"the in-process engine is not available ({exc}); install 'motionbridge[daemon]' "
                 "or run through a daemon with --server tcp://HOST:PORT"
             ) from exc
         if self.parity_dir:
-            return ReferenceEngine.from_parity(self.parity_dir, device=self.device, dtype=self.dtype)
-        return ReferenceEngine.from_dirs(self.checkpoint_dir, self.qwen_dir, self.clip_dir, device=self.device, dtype=self.dtype)
+            return engine_class.from_parity(self.parity_dir, device=self.device, dtype=self.dtype)
+        return engine_class.from_dirs(self.checkpoint_dir, self.qwen_dir, self.clip_dir, device=self.device, dtype=self.dtype)

@@ -9,6 +9,8 @@ import sys
 import time
 from urllib.parse import urlparse
 
+from motionbridge.daemon.engine.kinds import ENGINE_KINDS
+
 HELP = "run the bridge daemon: DCC clients send prompts, it streams progress and takes back"
 DEFAULT_BIND = "tcp://127.0.0.1:7719"
 _LOG_FIELDS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
@@ -21,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qwen", help="Qwen3 text encoder folder")
     parser.add_argument("--clip", help="CLIP text encoder folder")
     parser.add_argument("--parity", help="load the tiny parity fixture folder instead (tests)")
-    parser.add_argument("--engine", choices=("fast", "reference"), default="fast",
+    parser.add_argument("--engine", choices=ENGINE_KINDS, default="fast",
                         help="fast: batches requests together (default); reference: exact, one request at a time")
     parser.add_argument("--device", default="cpu", help="cpu, cuda (one worker per GPU) or cuda:N")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads per worker (default: torch's; results on CPU depend on it)")
@@ -90,7 +92,6 @@ def build_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     import zmq
-
     from motionbridge.daemon.cli import CliError
     from motionbridge.daemon.server.metrics import serve_metrics
     from motionbridge.daemon.server.server import Server

@@ -56,10 +56,9 @@ class EngineSpec:
         if self.factory:
             module, _, name = self.factory.partition(":")
             return getattr(importlib.import_module(module), name)(device=self.device, **self.options)
-        if self.kind == "reference":
-            from motionbridge.daemon.engine.reference import ReferenceEngine as engine_class
-        else:
-            from motionbridge.daemon.engine.fast import FastEngine as engine_class
+        from motionbridge.daemon.engine.kinds import engine_class as engine_of
+
+        engine_class = engine_of(self.kind)
         if self.parity:
             return engine_class.from_parity(self.parity, device=self.device, dtype=self.dtype)
         return engine_class.from_dirs(self.checkpoint, self.qwen, self.clip, device=self.device, dtype=self.dtype)
