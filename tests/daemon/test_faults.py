@@ -234,8 +234,13 @@ def test_frozen_daemon_reconnect_resends_once_and_results_still_arrive():
         d.proc.send_signal(signal.SIGCONT)
         assert len(handle.wait(20.0)) == 2
         assert len(d.events("accepted")) == 1  # the resend was recognised, not run twice
-        recognised = d.events("resent") + d.events("replayed")  # while running, or after it ended
-        assert recognised and {e["request"] for e in recognised} == {handle.request_id}
+        # Whether a resend reaches the daemon depends on timing: resends queued on sockets the
+        # client closes again while the daemon is frozen are dropped, and the results may flow
+        # before the next one. Every GENERATE that did arrive after the first must have been
+        # recognised (resent while running, or replayed after it ended). Reaching a daemon that
+        # answers late is test_server.py::test_lazy_pirate_resends_when_the_daemon_starts_late.
+        recognised = d.events("resent") + d.events("replayed")
+        assert {e["request"] for e in recognised} <= {handle.request_id}
         assert len(d.events("batch")) == 1
     finally:
         c.close()
