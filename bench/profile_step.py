@@ -1,0 +1,144 @@
+"""Where the time of one 5 s clip goes on the GPU (a diagnostic, not the benchmark).
+
+For each model: wall latency of `generate` with the text cached, its split into sampling and
+decode, GPU time of one captured Euler step, and a kernel-level profile of one eager step
+(count, summed GPU time, the busiest kernels). Then the same for the text encoders.
+Run on the device: python3 bench/profile_step.py [--models 1.0,lite] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections import defaultdict
+
+import torch
+
+from motionbridge.daemon.engine.api import GenerationRequest
+from motionbridge.daemon.engine.bench_models import fixture_tokenizers, random_clip, random_engine, random_qwen3
+from motionbridge.daemon.engine.sampler import bucket_up, build_batch, make_step
+from motionbridge.daemon.engine.text import FastTextEncoder
+
+PROMPT = "A person walks forward."
+
+
+def wall_ms(fn, repeats: int = 7) -> float:
+    times = []
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return round(1000 * statistics.median(times), 3)
+
+
+def kernel_profile(fn, top: int = 25) -> dict:
+    from torch.profiler import ProfilerActivity, profile
+
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    kernels = [e for e in prof.events() if e.device_type == torch.autograd.DeviceType.CUDA]
+    by_name: dict[str, list[float]] = defaultdict(list)
+    for e in kernels:
+        by_name[e.name[:90]].append(e.device_time)
+    busy = sum(e.device_time for e in kernels)
+    starts = [e.time_range.start for e in kernels]
+    ends = [e.time_range.end for e in kernels]
+    span = (max(ends) - min(starts)) if kernels else 0
+    rows = sorted(by_name.items(), key=lambda kv: -sum(kv[1]))[:top]
+    return {
+        "kernels": len(kernels), "gpu_busy_us": round(busy, 1), "gpu_span_us": round(span, 1),
+        "top": [{"name": n, "count": len(v), "total_us": round(sum(v), 1), "mean_us": round(sum(v) / len(v), 2)} for n, v in rows],
+    }
+
+
+def dit_profile(model: str, compile_mode: str) -> dict:
+    fast = dict(dtype="bfloat16", cuda_graphs=True, compile_blocks=compile_mode == "blocks")
+    engine = random_engine("cuda:0", model, prompts=(PROMPT,), **fast)
+    req = [GenerationRequest(PROMPT, 5.0, (0,), 5.0)]
+    t0 = time.perf_counter()
+    engine.generate(req)
+    first = time.perf_counter() - t0
+    engine.generate(req)
+    out: dict = {"model": model, "compile": compile_mode, "first_call_s": round(first, 2)}
+    out["generate_ms"] = wall_ms(lambda: engine.generate(req))
+    takes = engine.generate(req)
+    out["timings_ms"] = {k: round(v * 1000, 3) for k, v in takes[0].timings.items()}
+    entry = next(iter(engine.graphs.entries.values()))
+    g0, g1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    g0.record()
+    for _ in range(50):
+        entry.graph.replay()
+    g1.record()
+    torch.cuda.synchronize()
+    out["graph_step_us"] = round(g0.elapsed_time(g1) * 1000 / 50, 1)
+    batch = entry.batch
+    rope = engine._rope(batch.x0.shape[1], batch.ctxt.shape[1])
+    step = make_step(engine.network, batch, rope, None, engine.dit.mask, uncond_all=True)
+    x, t0_, dt = batch.x0.clone(), torch.tensor(0.5, device="cuda"), torch.tensor(0.02, device="cuda")
+    out["eager_step_ms"] = wall_ms(lambda: step(x, t0_, dt))
+    out["eager_profile"] = kernel_profile(lambda: step(x, t0_, dt))
+    out["shapes"] = {"x0": list(batch.x0.shape), "ctxt": list(batch.ctxt.shape)}
+    del engine
+    torch.cuda.empty_cache()
+    return out
+
+
+def text_profile(parity: str) -> dict:
+    tok_llm, tok_clip = fixture_tokenizers(parity)
+    qwen = random_qwen3("cuda", torch.bfloat16)
+    clip = random_clip("cuda", torch.bfloat16)
+    text = FastTextEncoder(tok_llm, qwen, tok_clip, clip, device="cuda", encoder_id="random")
+    counter = iter(range(10_000))
+    prompt = lambda: f"{PROMPT} {next(counter)}"  # noqa: E731
+    text.encode([prompt()])
+    out = {
+        "encode_ms": wall_ms(lambda: text.encode([prompt()])),
+        "tokenize_ms": wall_ms(lambda: text.tokenize([prompt()])),
+        "llm_ms": wall_ms(lambda: text.encode_llm([prompt()])),
+        "clip_ms": wall_ms(lambda: text.encode_clip([prompt()])),
+    }
+    out["llm_profile"] = kernel_profile(lambda: text.encode_llm([prompt()]), top=12)
+    out["clip_profile"] = kernel_profile(lambda: text.encode_clip([prompt()]), top=8)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="1.0,lite")
+    ap.add_argument("--compile", default="blocks")
+    ap.add_argument("--text", action="store_true")
+    ap.add_argument("--json", default=None)
+    args = ap.parse_args()
+    res = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "dit": []}
+    for model in args.models.split(","):
+        for mode in args.compile.split(","):
+            r = dit_profile(model, mode)
+            print(json.dumps({k: v for k, v in r.items() if k != "eager_profile"}), flush=True)
+            p = r["eager_profile"]
+            print(f"  eager step: {p['kernels']} kernels, busy {p['gpu_busy_us']} us, span {p['gpu_span_us']} us", flush=True)
+            for row in p["top"][:25]:
+                print(f"    {row['count']:4d} x {row['mean_us']:8.2f} us = {row['total_us']:9.1f}  {row['name']}", flush=True)
+            res["dit"].append(r)
+    if args.text:
+        res["text"] = text_profile(os.environ.get("MOTIONBRIDGE_PARITY_DIR", "parity"))
+        print(json.dumps({k: v for k, v in res["text"].items() if not k.endswith("profile")}), flush=True)
+        for key in ("llm_profile", "clip_profile"):
+            p = res["text"][key]
+            print(f"  {key}: {p['kernels']} kernels, busy {p['gpu_busy_us']} us, span {p['gpu_span_us']} us", flush=True)
+            for row in p["top"]:
+                print(f"    {row['count']:4d} x {row['mean_us']:8.2f} us = {row['total_us']:9.1f}  {row['name']}", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(res, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
