@@ -59,15 +59,25 @@ def kernel_profile(fn, top: int = 25) -> dict:
     }
 
 
-def dit_profile(model: str, compile_mode: str) -> dict:
-    fast = dict(dtype="bfloat16", cuda_graphs=True, compile_blocks=compile_mode == "blocks")
+VARIANTS = {
+    "eager": dict(),
+    "blocks_per_step_mod": dict(compile_blocks=True, precompute_modulation=False),
+    "blocks": dict(compile_blocks=True),
+    "model": dict(compile_blocks=True, compile_scope="model"),
+    "blocks_autotune": dict(compile_blocks=True, compile_mode="max-autotune-no-cudagraphs"),
+    "model_autotune": dict(compile_blocks=True, compile_scope="model", compile_mode="max-autotune-no-cudagraphs"),
+}
+
+
+def dit_profile(model: str, variant: str) -> dict:
+    fast = dict(dtype="bfloat16", cuda_graphs=True, **VARIANTS[variant])
     engine = random_engine("cuda:0", model, prompts=(PROMPT,), **fast)
     req = [GenerationRequest(PROMPT, 5.0, (0,), 5.0)]
     t0 = time.perf_counter()
     engine.generate(req)
     first = time.perf_counter() - t0
     engine.generate(req)
-    out: dict = {"model": model, "compile": compile_mode, "first_call_s": round(first, 2)}
+    out: dict = {"model": model, "variant": variant, "first_call_s": round(first, 2)}
     out["generate_ms"] = wall_ms(lambda: engine.generate(req))
     takes = engine.generate(req)
     out["timings_ms"] = {k: round(v * 1000, 3) for k, v in takes[0].timings.items()}
@@ -81,10 +91,13 @@ def dit_profile(model: str, compile_mode: str) -> dict:
     out["graph_step_us"] = round(g0.elapsed_time(g1) * 1000 / 50, 1)
     batch = entry.batch
     rope = engine._rope(batch.x0.shape[1], batch.ctxt.shape[1])
-    step = make_step(engine.network, batch, rope, None, engine.dit.mask, uncond_all=True)
+    step = make_step(engine.network, batch, rope, None, engine.dit.mask, True, engine.dit.split_modulations)
     x, t0_, dt = batch.x0.clone(), torch.tensor(0.5, device="cuda"), torch.tensor(0.02, device="cuda")
-    out["eager_step_ms"] = wall_ms(lambda: step(x, t0_, dt))
-    out["eager_profile"] = kernel_profile(lambda: step(x, t0_, dt))
+    table = engine._modulation_table(batch, 50)
+    args = () if table is None else (table[0],)
+    out["eager_step_ms"] = wall_ms(lambda: step(x, t0_, dt, *args))
+    out["eager_profile"] = kernel_profile(lambda: step(x, t0_, dt, *args))
+    out["overhead_ms"] = round(out["generate_ms"] - 50 * out["graph_step_us"] / 1000, 2)
     out["shapes"] = {"x0": list(batch.x0.shape), "ctxt": list(batch.ctxt.shape)}
     del engine
     torch.cuda.empty_cache()
@@ -113,18 +126,19 @@ def text_profile(parity: str) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--models", default="1.0,lite")
-    ap.add_argument("--compile", default="blocks")
+    ap.add_argument("--variants", default="blocks", help=", ".join(VARIANTS))
     ap.add_argument("--text", action="store_true")
+    ap.add_argument("--top", type=int, default=12)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     res = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "dit": []}
     for model in args.models.split(","):
-        for mode in args.compile.split(","):
-            r = dit_profile(model, mode)
+        for variant in args.variants.split(","):
+            r = dit_profile(model, variant)
             print(json.dumps({k: v for k, v in r.items() if k != "eager_profile"}), flush=True)
             p = r["eager_profile"]
             print(f"  eager step: {p['kernels']} kernels, busy {p['gpu_busy_us']} us, span {p['gpu_span_us']} us", flush=True)
-            for row in p["top"][:25]:
+            for row in p["top"][: args.top]:
                 print(f"    {row['count']:4d} x {row['mean_us']:8.2f} us = {row['total_us']:9.1f}  {row['name']}", flush=True)
             res["dit"].append(r)
     if args.text:

@@ -42,14 +42,30 @@ def tables_on_device(module: nn.Module, device: torch.device | str) -> int:
     return count
 
 
-def compile_blocks(dit: nn.Module, dynamic: bool | None = False) -> int:
-    """Regional torch.compile: each transformer block is compiled once per block type (the
-    blocks share code, their weights are graph inputs) with dynamic shapes, so Inductor fuses
-    the many small elementwise ops (modulation, norms, RoPE, gates) that dominate at these sizes."""
+COMPILE_SCOPES = ("blocks", "model")
+COMPILE_MODES = ("default", "max-autotune-no-cudagraphs")
+
+
+def compile_blocks(dit: nn.Module, dynamic: bool | None = False, scope: str = "blocks", mode: str = "default") -> int:
+    """torch.compile so that Inductor fuses the many small elementwise ops (modulation, norms,
+    RoPE, gates) that dominate at these sizes. scope 'blocks' (regional): each transformer block
+    is compiled once per block type, the blocks share code and their weights are graph inputs,
+    so compiling is quick. 'model': the whole forward as one graph, which also fuses across
+    block boundaries (a residual add with the next block's norm and modulation) and the small
+    ops around the blocks, at a longer compile per shape. mode 'max-autotune-no-cudagraphs'
+    lets Inductor time Triton matmul templates against cuBLAS and fuse epilogues into them
+    (minutes per new shape; the CUDA graphs stay ours). Returns how many modules were compiled."""
     import torch._dynamo
 
+    if scope not in COMPILE_SCOPES:
+        raise ValueError(f"unknown compile scope {scope!r}; pass one of {', '.join(COMPILE_SCOPES)}")
+    if mode not in COMPILE_MODES:
+        raise ValueError(f"unknown compile mode {mode!r}; pass one of {', '.join(COMPILE_MODES)}")
     torch._dynamo.config.cache_size_limit = max(64, torch._dynamo.config.cache_size_limit)
+    if scope == "model":
+        dit.compile(dynamic=dynamic, mode=mode)
+        return 1
     blocks = [*dit.double_blocks, *dit.single_blocks, *dit.text_refiner.individual_token_refiner.blocks]
     for block in blocks:
-        block.compile(dynamic=dynamic)
+        block.compile(dynamic=dynamic, mode=mode)
     return len(blocks)

@@ -20,11 +20,11 @@ from torch import Tensor
 from motionbridge.daemon.model.config import ModelConfig
 from motionbridge.daemon.model.decode import BodyModel
 from motionbridge.daemon.model.mmdit import MotionFlowModel
-from motionbridge.daemon.model.sampling import predicted_data
+from motionbridge.daemon.model.sampling import predicted_data, time_grid
 from motionbridge.daemon.tracks import clips_from_decoded
 
 from .api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
-from .device_tables import compile_blocks, tables_on_device
+from .device_tables import COMPILE_MODES, COMPILE_SCOPES, compile_blocks, tables_on_device
 from .fast_decode import LevelBody, decode_batched
 from .faults import is_oom, is_sticky
 from .graphs import GraphCache
@@ -48,12 +48,19 @@ class FastConfig:
     text_cache_size: int = 4096
     text_cache_dir: str | None = None
     text_batch: int = 32
-    compile_blocks: bool = False  # torch.compile each transformer block (regional)
+    compile_blocks: bool = False  # torch.compile the DiT (see device_tables.compile_blocks)
+    compile_scope: str = "blocks"  # 'blocks' (regional, quick) or 'model' (one graph, fuses more)
+    compile_mode: str = "default"  # or 'max-autotune-no-cudagraphs'
     fused_modulation: bool = True  # every block's adaLN modulation in one stacked matmul per step
+    precompute_modulation: bool = True  # ... or, with fused_modulation, one matmul for all steps
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
             raise ValueError(f"unknown dtype {self.dtype!r}; pass one of {', '.join(DTYPES)}")
+        if self.compile_scope not in COMPILE_SCOPES:
+            raise ValueError(f"unknown compile_scope {self.compile_scope!r}; pass one of {', '.join(COMPILE_SCOPES)}")
+        if self.compile_mode not in COMPILE_MODES:
+            raise ValueError(f"unknown compile_mode {self.compile_mode!r}; pass one of {', '.join(COMPILE_MODES)}")
         if self.max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {self.max_rows}")
 
@@ -88,7 +95,7 @@ class FastEngine(Engine):
             dit = copy.deepcopy(dit).to(self.dtype)
         tables_on_device(dit, self.device)
         if fast.compile_blocks:
-            compile_blocks(dit)
+            compile_blocks(dit, scope=fast.compile_scope, mode=fast.compile_mode)
         self.dit = dit
         self.text = text
         self.cache = TextCache(text.encoder_id if text else "none", text.dtype_name if text else "none", fast.text_cache_size, fast.text_cache_dir)
@@ -198,14 +205,25 @@ class FastEngine(Engine):
         )
         rope = self._rope(batch.x0.shape[1], batch.ctxt.shape[1])
         steps = p.validation_steps
+        table = self._modulation_table(batch, steps)
+        split = self.dit.split_modulations
         if f.cuda_graphs:
             key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1])
-            captured = self.graphs.get(key, batch, lambda b: make_step(self.network, b, rope, None, self.dit.mask, uncond_all=True))
-            x = captured.run(batch, steps, hook)
+            captured = self.graphs.get(key, batch, lambda b: make_step(self.network, b, rope, None, self.dit.mask, True, split), table)
+            x = captured.run(batch, steps, hook, table)
         else:
             mask = self.dit.mask(batch.x_mask, batch.ctxt_mask)
-            x = run_euler(make_step(self.network, batch, rope, mask, uncond_all=static), batch.x0, steps, hook)
+            x = run_euler(make_step(self.network, batch, rope, mask, uncond_all=static, split_mods=split), batch.x0, steps, hook, table)
         return x[: len(rows)]
+
+    def _modulation_table(self, batch, steps: int) -> Tensor | None:
+        """All steps' modulations in one matmul before the loop (see MotionDiT.modulation_table)."""
+        if not (self.fast.fused_modulation and self.fast.precompute_modulation):
+            return None
+        grid = time_grid(steps, self.device)[:-1]
+        ctx = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32 else contextlib.nullcontext()
+        with ctx:
+            return self.dit.modulation_table(grid, batch.vtxt)
 
     def _sample_split(self, rows: list[Row], hook_for) -> list[Tensor]:
         """Latent per row; a CUDA OOM splits the batch in halves and retries (no row lost)."""

@@ -24,31 +24,40 @@ def _copy_batch(dst: Batch, src: Batch) -> None:
 
 
 class CapturedStep:
-    def __init__(self, batch: Batch, make_step, pool) -> None:
+    """`mod_table`: the batch's precomputed modulations (steps, rows, 1, total), or None when
+    the step computes them itself; a captured step reads its row from a static buffer."""
+
+    def __init__(self, batch: Batch, make_step, pool, mod_table: Tensor | None = None) -> None:
         self.batch = batch
         self.step = make_step(batch)  # closes over batch's tensors, which become the static inputs
         self.x = batch.x0.clone()
         self.t0 = torch.zeros((), device=self.x.device)
         self.dt = torch.zeros((), device=self.x.device)
+        self.mod_row = None if mod_table is None else mod_table[0].clone()
+        args = () if self.mod_row is None else (self.mod_row,)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):  # warm-up outside capture (lazy inits, autotuning)
             for _ in range(2):
-                self.step(self.x.clone(), self.t0, self.dt)
+                self.step(self.x.clone(), self.t0, self.dt, *args)
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph, pool=pool):
-            self.x_next, self.v = self.step(self.x, self.t0, self.dt)
+            self.x_next, self.v = self.step(self.x, self.t0, self.dt, *args)
 
-    def run(self, batch: Batch, steps: int, on_step: StepHook | None = None) -> Tensor:
+    def run(self, batch: Batch, steps: int, on_step: StepHook | None = None, mod_table: Tensor | None = None) -> Tensor:
         if batch is not self.batch:
             _copy_batch(self.batch, batch)
+        if (mod_table is None) != (self.mod_row is None):
+            raise ValueError("pass a modulation table exactly when the step was captured with one")
         self.x.copy_(self.batch.x0)
         grid = time_grid(steps, self.x.device)
         dts = grid[1:] - grid[:-1]
         for k in range(steps):
             self.t0.copy_(grid[k])
             self.dt.copy_(dts[k])
+            if mod_table is not None:
+                self.mod_row.copy_(mod_table[k])
             self.graph.replay()
             if on_step is not None and on_step(k + 1, grid[k], self.x, self.v):
                 return self.x_next.clone()
@@ -64,7 +73,7 @@ class GraphCache:
         self.pool = None
         self.entries: OrderedDict[tuple, CapturedStep] = OrderedDict()
 
-    def get(self, key: tuple, batch: Batch, make_step) -> CapturedStep:
+    def get(self, key: tuple, batch: Batch, make_step, mod_table: Tensor | None = None) -> CapturedStep:
         if key in self.entries:
             self.entries.move_to_end(key)
             return self.entries[key]
@@ -72,7 +81,7 @@ class GraphCache:
             self.pool = torch.cuda.graph_pool_handle()
         while len(self.entries) >= self.capacity:
             self.entries.popitem(last=False)
-        entry = CapturedStep(batch, make_step, self.pool)
+        entry = CapturedStep(batch, make_step, self.pool, mod_table)
         self.entries[key] = entry
         return entry
 

@@ -113,17 +113,22 @@ def build_batch(
 Network = Callable[..., Tensor]
 
 
-def make_step(network: Network, batch: Batch, rope: tuple[Tensor, Tensor], attn_mask: Tensor | None, mask_fn=None, uncond_all: bool = False):
-    """step(x, t0, dt) -> (x_next, v). Without `attn_mask` the mask is rebuilt from the batch's
-    bool masks inside the step (so a captured graph follows new batches copied into them).
-    `uncond_all`: every row has a twin and `batch.guided_rows` picks where it counts."""
+def make_step(
+    network: Network, batch: Batch, rope: tuple[Tensor, Tensor], attn_mask: Tensor | None, mask_fn=None,
+    uncond_all: bool = False, split_mods: Callable[[Tensor], list[Tensor]] | None = None,
+):
+    """step(x, t0, dt, mod_row=None) -> (x_next, v). Without `attn_mask` the mask is rebuilt
+    from the batch's bool masks inside the step (so a captured graph follows new batches copied
+    into them). `uncond_all`: every row has a twin and `batch.guided_rows` picks where it counts.
+    `mod_row`: this step's row of a precomputed modulation table, cut up by `split_mods`."""
     g = batch.guided_index
     n_g = int(g.numel())
 
-    def step(x: Tensor, t0: Tensor, dt: Tensor) -> tuple[Tensor, Tensor]:
+    def step(x: Tensor, t0: Tensor, dt: Tensor, mod_row: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x_in = torch.cat([x[g], x]) if n_g else x
         mask = attn_mask if attn_mask is not None else mask_fn(batch.x_mask, batch.ctxt_mask)
-        out = network(x_in, batch.ctxt, batch.vtxt, t0.expand(x_in.shape[0]), batch.x_mask, batch.ctxt_mask, rope=rope, attn_mask=mask).float()
+        extra = {} if mod_row is None else {"mods": split_mods(mod_row)}
+        out = network(x_in, batch.ctxt, batch.vtxt, t0.expand(x_in.shape[0]), batch.x_mask, batch.ctxt_mask, rope=rope, attn_mask=mask, **extra).float()
         cond = out[n_g:]
         if not n_g:
             v = cond
@@ -142,12 +147,13 @@ def make_step(network: Network, batch: Batch, rope: tuple[Tensor, Tensor], attn_
 StepHook = Callable[[int, Tensor, Tensor, Tensor], bool]  # (k, t_k, x_k, v_k) -> stop
 
 
-def run_euler(step, x0: Tensor, steps: int, on_step: StepHook | None = None) -> Tensor:
+def run_euler(step, x0: Tensor, steps: int, on_step: StepHook | None = None, mod_table: Tensor | None = None) -> Tensor:
+    """`mod_table` (steps, rows, 1, total): precomputed modulations, one row per step."""
     grid = time_grid(steps, x0.device)
     x = x0
     for k in range(steps):
         t0, t1 = grid[k], grid[k + 1]
-        x_next, v = step(x, t0, t1 - t0)
+        x_next, v = step(x, t0, t1 - t0) if mod_table is None else step(x, t0, t1 - t0, mod_table[k])
         if on_step is not None and on_step(k + 1, t0, x, v):
             return x_next
         x = x_next

@@ -84,14 +84,20 @@ class MotionDiT(nn.Module):
         attn_mask: Tensor | None = None,
         capture: dict[str, Tensor] | None = None,
         fused_modulation: bool = False,
+        mods: list[Tensor] | None = None,
     ) -> Tensor:
         """x (B, L, input_dim), ctxt (B, Lt, ctxt_dim), vtxt (B, 1, vtxt_dim), timesteps (B,),
         masks bool (B, L) / (B, Lt). `rope`/`attn_mask` may be passed precomputed.
-        `fused_modulation` computes every block's modulation in one matmul (float rounding only)."""
+        `fused_modulation` computes every block's modulation in one matmul (float rounding only);
+        `mods` passes them precomputed (one row of `modulation_table`), which skips the adapter."""
         motion = self.input_encoder(x)
-        timestep_feat = self.timestep_encoder(timesteps)
-        vtxt_feat = self.vtxt_encoder(vtxt.float())
-        adapter = timestep_feat + vtxt_feat
+        adapter = None
+        if mods is None or capture is not None:
+            timestep_feat = self.timestep_encoder(timesteps)
+            vtxt_feat = self.vtxt_encoder(vtxt.float())
+            adapter = timestep_feat + vtxt_feat
+            if capture is not None:
+                capture.update(timestep_feat=timestep_feat, vtxt_feat=vtxt_feat, adapter=adapter)
         text = self.ctxt_encoder(ctxt.float())
         text = self.text_refiner(text, timesteps, ctxt_mask)
         lm, lt = motion.shape[1], text.shape[1]
@@ -101,8 +107,9 @@ class MotionDiT(nn.Module):
             attn_mask = self.mask(x_mask, ctxt_mask)
         attn_mask = attn_mask.to(motion.dtype)
         if capture is not None:
-            capture.update(timestep_feat=timestep_feat, vtxt_feat=vtxt_feat, adapter=adapter, ctxt_refined=text)
-        mods = self.all_modulations(adapter) if fused_modulation else None
+            capture.update(ctxt_refined=text)
+        if mods is None and fused_modulation:
+            mods = self.all_modulations(adapter)
         for i, block in enumerate(self.double_blocks):
             motion, text = block(motion, text, adapter, attn_mask, rope, None if mods is None else (mods[2 * i], mods[2 * i + 1]))
             if capture is not None and i == 0:
@@ -126,6 +133,9 @@ class MotionDiT(nn.Module):
     def all_modulations(self, adapter: Tensor) -> list[Tensor]:
         """Every block's modulation from the shared adapter in one matmul: all of them are
         Linear(SiLU(adapter)), so their weights stack. The stacked copy is cached."""
+        return list(self._stacked_modulation(adapter).split(self._fused_sizes, dim=-1))
+
+    def _stacked_modulation(self, adapter: Tensor) -> Tensor:
         linears = self._modulation_linears()
         key = tuple(l.weight.data_ptr() for l in linears) + (adapter.device.type,)
         if getattr(self, "_fused_key", None) != key:
@@ -133,8 +143,24 @@ class MotionDiT(nn.Module):
             self._fused_bias = torch.cat([l.bias for l in linears], 0)
             self._fused_sizes = [l.out_features for l in linears]
             self._fused_key = key
-        out = torch.nn.functional.linear(torch.nn.functional.silu(adapter), self._fused_weight, self._fused_bias)
-        return list(out.split(self._fused_sizes, dim=-1))
+        return torch.nn.functional.linear(torch.nn.functional.silu(adapter), self._fused_weight, self._fused_bias)
+
+    def modulation_table(self, timesteps: Tensor, vtxt: Tensor) -> Tensor:
+        """Every block's modulation for every solver step at once: (S, B, 1, total) for the S
+        step times and the batch's B pooled-text rows. The adapter depends only on (t, vtxt),
+        both known before sampling, so one matmul with M = S*B replaces S matmuls with M = B
+        that each re-read the stacked modulation weights (a quarter of the DiT's parameters)."""
+        steps, rows = timesteps.shape[0], vtxt.shape[0]
+        timestep_feat = self.timestep_encoder(timesteps)  # (S, 1, D)
+        vtxt_feat = self.vtxt_encoder(vtxt.float())  # (B, 1, D)
+        adapter = (timestep_feat[:, None] + vtxt_feat[None]).reshape(steps * rows, 1, -1)
+        return self._stacked_modulation(adapter).reshape(steps, rows, 1, -1)
+
+    def split_modulations(self, row: Tensor) -> list[Tensor]:
+        """One step of `modulation_table` (B, 1, total) -> the per-block views `forward` takes."""
+        if getattr(self, "_fused_sizes", None) is None:
+            self._fused_sizes = [l.out_features for l in self._modulation_linears()]
+        return list(row.split(self._fused_sizes, dim=-1))
 
 
 class MotionFlowModel(nn.Module):

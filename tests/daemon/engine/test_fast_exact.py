@@ -85,3 +85,29 @@ def test_cuda_graphs_match_eager_on_gpu(parity, cases, expected):
     prime_with_fixture_text(engine, expected, cases)
     torch.backends.cuda.matmul.allow_tf32 = False
     assert max_latent_error(engine.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
+
+
+def test_precomputed_modulation_table_is_exact(parity, cases, expected, parity_engine):
+    """All steps' modulations in one matmul before the loop (the default) equal computing them
+    inside each step; both match the official latents."""
+    per_step = FastEngine(parity_engine.model, parity_engine.config, parity_engine.text, FastConfig(precompute_modulation=False))
+    prime_with_fixture_text(per_step, expected, cases)
+    assert parity_engine.fast.precompute_modulation
+    assert max_latent_error(per_step.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
+    assert max_latent_error(parity_engine.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
+
+
+def test_modulation_table_rows_are_the_per_step_modulations(parity_engine, expected):
+    dit = parity_engine.dit
+    vtxt = torch.from_numpy(expected["dit/vtxt"][:2])
+    grid = torch.linspace(0, 1, 6)[:-1]
+    with torch.no_grad():
+        table = dit.modulation_table(grid, vtxt)
+        for k, t in enumerate(grid):
+            adapter = dit.timestep_encoder(t.expand(2)) + dit.vtxt_encoder(vtxt.float())
+            direct = dit.all_modulations(adapter)
+            for got, want in zip(dit.split_modulations(table[k]), direct):
+                torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
+        # a table built for the wrong step times is not these modulations
+        shifted = dit.modulation_table(grid + 0.1, vtxt)
+    assert float((shifted - table).abs().max()) > 1e-3
