@@ -70,6 +70,8 @@ def build_config(args: argparse.Namespace):
         raise CliError("--max-queue and --max-batch must be at least 1")
     if not 0.05 <= args.heartbeat <= 60:
         raise CliError("--heartbeat must be between 0.05 and 60 seconds")
+    if not args.step_timeout > 0:  # 0 would restart the worker on every batch
+        raise CliError(f"--step-timeout must be more than 0 seconds, not {args.step_timeout:g}")
     options = {}
     for item in args.engine_option:
         key, sep, value = item.partition("=")

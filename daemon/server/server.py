@@ -421,13 +421,15 @@ class Server:
                     raise SystemExit(f"motionbridge serve: the worker exited with status {code} while loading the model")
                 self._restart(w, f"exited with status {code}")
             elif w.batch and now - w.last_seen > self.cfg.step_timeout_s:
-                self._restart(w, f"no progress for {self.cfg.step_timeout_s:g} s")
+                # a hung kernel sends nothing and ignores the link: only SIGKILL frees the device
+                self._restart(w, f"hung: no progress for {self.cfg.step_timeout_s:g} s, so it was killed")
 
     def _restart(self, w: WorkerHandle, why: str) -> None:
         w.died_at = time.monotonic()
         log.error("worker restart", extra={"worker": w.index, "reason": why, "in_flight": len(w.batch)})
         for job in list(w.batch):
-            self._finish(job, P.E_WORKER_DIED, f"the model worker died ({why}); the daemon restarted it, resend the request")
+            self._finish(job, P.E_WORKER_DIED, f"the model worker failed mid-request ({why}); the daemon restarted it, "
+                         "resend the request")
         self.supervisor.kill(w)
         if self.draining_since is not None:  # shutting down (systemd signals the whole group): no new worker
             log.info("worker not restarted: draining", extra={"worker": w.index})
