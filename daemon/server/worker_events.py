@@ -56,7 +56,7 @@ class WorkerEvents:
                 return
 
     def _on_worker(self, w: WorkerHandle, msg: P.Message) -> None:
-        w.last_seen = time.monotonic()
+        w.last_seen = time.monotonic()  # any message counts as a sign of life (see _watch_workers)
         h = msg.header
         jobs = w.jobs_by_key()
         if msg.command == "READY":
@@ -116,6 +116,10 @@ class WorkerEvents:
                 self._restart(w, "unhealthy: " + str(h.get("reason")))
 
     def _watch_workers(self) -> None:
+        """Restarts a worker that exited, or that has sent nothing for step_timeout_s mid-batch.
+
+        A running batch sends STEP every Euler step but nothing while it encodes the prompts
+        or decodes the takes, so the step timeout has to cover those phases too."""
         now = time.monotonic()
         for w in self.supervisor.workers:
             if w.proc is None and self.draining_since is not None:

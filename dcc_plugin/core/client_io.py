@@ -30,6 +30,8 @@ _TICK_S = 0.02  # I/O thread poll granularity: how fast caller commands are pick
 
 @dataclass
 class Event:
+    """One thing that happened to a GENERATE: a daemon reply, or a failure on the client's side."""
+
     kind: str  # "accepted" | "progress" | "preview" | "result" | "error" | "busy"
     data: dict
     clip: Any = None  # rigs.Clip for "result"; the first seed's preview for "preview"
@@ -37,7 +39,8 @@ class Event:
 
 
 class Pending:
-    """Book-keeping of the I/O thread for one outstanding message."""
+    """The I/O thread's record of one outstanding request: its frames, kept for resending, and
+    where its answer goes (a RequestHandle, or `reply` + `replied` for a one-reply call)."""
 
     def __init__(self, frames: list[bytes], handle: RequestHandle | None = None):
         self.frames = frames

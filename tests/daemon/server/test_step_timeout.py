@@ -62,7 +62,8 @@ def test_hung_worker_is_killed_and_replaced_and_its_request_gets_worker_died(mon
         silent = error_at - last_progress
         print(f"\nhung worker: ERROR {silent:.3f} s after its last progress (step timeout {STEP_TIMEOUT_S:g} s, "
               f"heartbeat {HEARTBEAT_S:g} s)")
-        assert STEP_TIMEOUT_S - 0.05 <= silent <= STEP_TIMEOUT_S + 2 * HEARTBEAT_S, silent
+        # not early (the client may see the last progress a little after the daemon did), not late
+        assert STEP_TIMEOUT_S - HEARTBEAT_S <= silent <= STEP_TIMEOUT_S + 2 * HEARTBEAT_S, silent
 
         restart = d.wait_for("worker restart", 5.0)[0]
         assert restart["in_flight"] == 1 and "no progress" in restart["reason"]
