@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-batch", type=int, default=8, help="rows (seeds) per engine batch (default 8)")
     parser.add_argument("--heartbeat", type=float, default=1.0, help="heartbeat interval in seconds (default 1)")
     parser.add_argument("--drain-timeout", type=float, default=60.0, help="seconds SIGTERM waits for running work")
-    parser.add_argument("--step-timeout", type=float, default=300.0, help="restart a worker silent this long mid-batch")
+    parser.add_argument("--step-timeout", type=float, default=300.0,
+                        help="restart a worker that sends nothing, not even an Euler step, for this many seconds "
+                             "mid-batch (default 300; text encoding and decoding send nothing, so cover them)")
     parser.add_argument("--curve-dir", help="enable CURVE: dir with server.key_secret and clients/*.key allow-list")
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     parser.add_argument("--engine-factory", help=argparse.SUPPRESS)  # module:function, for tests and custom engines
@@ -70,6 +72,8 @@ def build_config(args: argparse.Namespace):
         raise CliError("--max-queue and --max-batch must be at least 1")
     if not 0.05 <= args.heartbeat <= 60:
         raise CliError("--heartbeat must be between 0.05 and 60 seconds")
+    if not args.step_timeout > 0:  # 0 would restart the worker on every batch
+        raise CliError(f"--step-timeout must be more than 0 seconds, not {args.step_timeout:g}")
     options = {}
     for item in args.engine_option:
         key, sep, value = item.partition("=")

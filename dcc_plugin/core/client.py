@@ -1,8 +1,9 @@
 """Client of the MotionBridge daemon, for DCC Pythons (no torch, no DCC imports).
 
-One background I/O thread owns the ZeroMQ DEALER socket (zmq sockets are not thread-safe);
-callers talk to it through a queue and get answers through RequestHandle events. Nothing
-here blocks the calling thread for longer than the timeout it passes.
+One background I/O thread (`ClientIoLoop`, client_io.py) owns the ZeroMQ DEALER socket (zmq
+sockets are not thread-safe); callers talk to it through a queue and get answers through
+RequestHandle events. Nothing here blocks the calling thread for longer than the timeout it
+passes.
 
 Reliability follows the ZeroMQ guide's Lazy Pirate pattern: when the daemon stays silent
 past `timeout_s` while something is pending, the socket is closed and reopened and every
@@ -16,7 +17,6 @@ import os
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -24,10 +24,11 @@ import zmq
 
 import motionbridge.daemon.protocol as P
 
-from .tracks import clip_from_message, previews_from_message
+from .client_io import ClientIoLoop, Event, Pending
+
+__all__ = ["DEFAULT_ENDPOINT", "ClientError", "Event", "MotionBridgeClient", "RequestHandle"]
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:7719"
-_TICK_S = 0.02  # I/O thread poll granularity: how fast caller commands are picked up
 
 
 class ClientError(RuntimeError):
@@ -38,14 +39,6 @@ class ClientError(RuntimeError):
         self.code = code
         self.message = message
         self.details = details
-
-
-@dataclass
-class Event:
-    kind: str  # "accepted" | "progress" | "preview" | "result" | "error" | "busy"
-    data: dict
-    clip: Any = None  # rigs.Clip for "result"; the first seed's preview for "preview"
-    clips: list | None = None  # every seed's preview for "preview"
 
 
 class RequestHandle:
@@ -118,19 +111,6 @@ class RequestHandle:
             self._done.set()
 
 
-class _Pending:
-    """Book-keeping of the I/O thread for one outstanding message."""
-
-    def __init__(self, frames: list[bytes], handle: RequestHandle | None = None):
-        self.frames = frames
-        self.handle = handle
-        self.reply: P.Message | None = None
-        self.replied = threading.Event()
-        self.sent_at = 0.0
-        self.tries = 0
-        self.accepted = False
-
-
 def _load_keys(client_keys: Any) -> tuple[bytes, bytes]:
     import zmq.auth
 
@@ -175,20 +155,20 @@ class MotionBridgeClient:
             self._curve = (_load_public(server_public_key), *_load_keys(client_keys))
         # one routing id for every socket this client opens: after a Lazy Pirate reconnect the
         # daemon (ROUTER_HANDOVER) sees the same client and deduplicates resent requests
-        self._identity = b"mbc-" + os.urandom(12).hex().encode()
-        self._ctx = context or zmq.Context.instance()
+        identity = b"mbc-" + os.urandom(12).hex().encode()
         self._commands: queue.Queue = queue.Queue()
-        self._pending: dict[str, _Pending] = {}
         self._closed = threading.Event()
-        self._heartbeat_s = 1.0
-        self._thread = threading.Thread(target=self._run, name="motionbridge-client-io", daemon=True)
+        self._io = ClientIoLoop(endpoint, timeout_s=self.timeout_s, retries=self.retries, curve=self._curve,
+                                identity=identity, context=context or zmq.Context.instance(),
+                                commands=self._commands, closed=self._closed)
+        self._thread = threading.Thread(target=self._io.run, name="motionbridge-client-io", daemon=True)
         self._thread.start()
 
     # ------------------------------------------------------------------ public API
 
     def hello(self, timeout_s: float | None = None) -> dict:
         reply = self._call(P.HELLO, {"client": "motionbridge-client", "protocol": P.PROTOCOL_VERSION}, timeout_s)
-        self._heartbeat_s = float(reply.header.get("heartbeat_s", self._heartbeat_s))
+        self._io.heartbeat_s = float(reply.header.get("heartbeat_s", self._io.heartbeat_s))
         return reply.header
 
     def ping(self, timeout_s: float | None = None) -> float:
@@ -235,7 +215,7 @@ class MotionBridgeClient:
 
     def _call(self, command: str, header: dict, timeout_s: float | None) -> P.Message:
         rid = P.new_id()
-        pending = _Pending(P.encode(P.Message(command, {**header, "id": rid})))
+        pending = Pending(P.encode(P.Message(command, {**header, "id": rid})))
         self._submit(("call", rid, pending))
         total = (timeout_s or self.timeout_s) * (self.retries + 1) + 0.5
         if not pending.replied.wait(total):
@@ -246,170 +226,3 @@ class MotionBridgeClient:
         if reply.command == P.ERROR:
             raise ClientError(str(reply.header.get("code")), str(reply.header.get("message")))
         return reply
-
-    # ------------------------------------------------------------------ I/O thread
-
-    def _open(self) -> zmq.Socket:
-        sock = self._ctx.socket(zmq.DEALER)
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.ROUTING_ID, self._identity)
-        sock.setsockopt(zmq.SNDTIMEO, 0)
-        sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
-        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 5000)
-        sock.setsockopt(zmq.MAXMSGSIZE, P.MAX_REPLY_BYTES)
-        if self._curve is not None:
-            server_pub, pub, sec = self._curve
-            sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = server_pub, pub, sec
-        self._monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_FAILED_AUTH | zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL)
-        sock.connect(self.endpoint)
-        return sock
-
-    def _close_socket(self, sock: zmq.Socket) -> None:
-        try:
-            sock.disable_monitor()
-        except zmq.ZMQError:
-            pass
-        self._monitor.close(0)
-        sock.close(0)
-
-    def _send(self, sock: zmq.Socket, pending: _Pending) -> None:
-        pending.sent_at = time.monotonic()
-        pending.tries += 1
-        try:
-            sock.send_multipart(pending.frames, flags=zmq.NOBLOCK)
-        except zmq.Again:  # not connected yet; the resend timer will try again
-            pass
-
-    def _fail(self, rid: str, pending: _Pending, code: str, message: str) -> None:
-        self._pending.pop(rid, None)
-        err = P.Message(P.ERROR, {"id": rid, "code": code, "message": message})
-        if pending.handle is not None:
-            pending.handle._emit(Event("error", err.header))
-        else:
-            pending.reply = err
-            pending.replied.set()
-
-    def _run(self) -> None:
-        sock = self._open()
-        poller = zmq.Poller()
-        poller.register(sock, zmq.POLLIN)
-        poller.register(self._monitor, zmq.POLLIN)
-        last_heartbeat = time.monotonic()
-        try:
-            while not self._closed.is_set():
-                self._drain_commands(sock)
-                events = dict(poller.poll(int(_TICK_S * 1000)))
-                if self._monitor in events:
-                    self._on_monitor()
-                while sock in events and sock.poll(0):
-                    self._on_reply(sock.recv_multipart(copy=True))
-                now = time.monotonic()
-                if self._pending and now - last_heartbeat > self._heartbeat_s:
-                    last_heartbeat = now
-                    try:
-                        sock.send_multipart(P.encode(P.Message(P.HEARTBEAT, {})), flags=zmq.NOBLOCK)
-                    except zmq.Again:
-                        pass
-                if self._lazy_pirate_due(now):
-                    if any(p.tries > self.retries for p in self._pending.values()):
-                        for rid, p in list(self._pending.items()):
-                            if p.tries > self.retries:
-                                self._fail(rid, p, P.E_UNREACHABLE, f"no answer from the daemon at {self.endpoint} "
-                                           f"({p.tries} tries, {self.timeout_s:g} s each); is `motionbridge "
-                                           "serve` running there, and reachable?")
-                    poller.unregister(sock)
-                    poller.unregister(self._monitor)
-                    self._close_socket(sock)
-                    sock = self._open()
-                    poller.register(sock, zmq.POLLIN)
-                    poller.register(self._monitor, zmq.POLLIN)
-                    for p in self._pending.values():
-                        self._send(sock, p)
-        finally:
-            self._drain_commands(sock)  # a cancel queued just before close() still goes out
-            for rid, p in list(self._pending.items()):
-                self._fail(rid, p, P.E_CLOSED, "client closed before the daemon answered")
-            self._close_socket(sock)
-
-    def _lazy_pirate_due(self, now: float) -> bool:
-        """True when something pending has heard nothing for timeout_s (replies reset sent_at)."""
-        return any(now - p.sent_at > self.timeout_s for p in self._pending.values())
-
-    def _drain_commands(self, sock: zmq.Socket) -> None:
-        while True:
-            try:
-                cmd = self._commands.get_nowait()
-            except queue.Empty:
-                return
-            if cmd[0] == "call":
-                _, rid, pending = cmd
-                self._pending[rid] = pending
-                self._send(sock, pending)
-            elif cmd[0] == "send":
-                _, frames, rid, handle = cmd
-                pending = _Pending(frames, handle)
-                self._pending[rid] = pending
-                self._send(sock, pending)
-            elif cmd[0] == "cancel":
-                rid = cmd[1]
-                if rid in self._pending:
-                    try:
-                        sock.send_multipart(P.encode(P.Message(P.CANCEL, {"id": rid})), flags=zmq.NOBLOCK)
-                    except zmq.Again:
-                        pass
-
-    def _on_monitor(self) -> None:
-        from zmq.utils.monitor import recv_monitor_message
-
-        while self._monitor.poll(0):
-            event = recv_monitor_message(self._monitor)
-            if event["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
-                for rid, p in list(self._pending.items()):
-                    self._fail(rid, p, P.E_AUTH, "the daemon refused this client's CURVE key; ask its admin to "
-                               "add your public key to the daemon's clients/ folder")
-
-    def _on_reply(self, frames: list[bytes]) -> None:
-        try:
-            msg = P.decode(frames, allowed=P.DAEMON_COMMANDS, max_bytes=P.MAX_REPLY_BYTES)
-        except P.ProtocolError:
-            return  # a daemon speaking another version: the resend timer ends up failing the request
-        rid = msg.header.get("id")
-        pending = self._pending.get(rid) if isinstance(rid, str) else None
-        if msg.command == P.HEARTBEAT:
-            for p in self._pending.values():  # the daemon is alive: keep running requests pending
-                if p.accepted:
-                    p.sent_at = time.monotonic()
-            return
-        if pending is None:
-            return
-        pending.sent_at = time.monotonic()
-        pending.tries = 0 if pending.handle is not None else pending.tries
-        handle = pending.handle
-        if handle is None:
-            self._pending.pop(str(rid), None)
-            pending.reply = msg
-            pending.replied.set()
-            return
-        try:
-            event = self._event_of(msg)
-        except P.ProtocolError as exc:
-            event = Event("error", {"id": rid, "code": exc.code, "message": f"daemon sent a bad {msg.command}: {exc}"})
-        if event.kind == "accepted":
-            pending.accepted = True
-        handle._emit(event)
-        if handle.done:
-            self._pending.pop(str(rid), None)
-
-    @staticmethod
-    def _event_of(msg: P.Message) -> Event:
-        if msg.command == P.RESULT:
-            return Event("result", msg.header, clip_from_message(msg))
-        if msg.command == P.PROGRESS:
-            if msg.header.get("previews"):
-                clips = previews_from_message(msg)
-                return Event("preview", msg.header, clips[0], clips)
-            return Event("progress", msg.header)
-        kinds = {P.ACCEPTED: "accepted", P.ERROR: "error", P.BUSY: "busy"}
-        if msg.command not in kinds:
-            raise P.ProtocolError(P.E_BAD_COMMAND, f"unexpected {msg.command} for a request")
-        return Event(kinds[msg.command], msg.header)

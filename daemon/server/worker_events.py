@@ -1,0 +1,155 @@
+"""The server's side of its worker links: what each worker message means for the requests in
+that worker's batch, and what happens to a worker that dies, hangs or speaks garbage (it is
+killed and restarted, and only its in-flight requests get an ERROR).
+
+`WorkerEvents` is a mixin of `Server` (server.py), which owns the state these methods use:
+the job table and `_finish`, the client socket and `_send`, the supervisor, the scheduler,
+the metrics and the config.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+import zmq
+
+from .. import protocol as P
+from .supervisor import WorkerHandle
+from .worker import link_recv
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from .metrics import Metrics
+    from .scheduler import Scheduler
+    from .server import ServerConfig
+    from .supervisor import Supervisor
+
+log = logging.getLogger("motionbridge.server")
+
+
+class WorkerEvents:
+    if TYPE_CHECKING:  # provided by Server
+        cfg: ServerConfig
+        supervisor: Supervisor
+        scheduler: Scheduler
+        metrics: Metrics
+        draining_since: float | None
+        _send: Callable[[bytes, P.Message], bool]
+        _finish: Callable[..., None]
+
+    def _read_worker(self, w: WorkerHandle) -> None:
+        """Handles everything the worker has sent; a message it cannot handle restarts the worker."""
+        while w.sock is not None and w.sock.poll(0):
+            try:
+                msg = link_recv(w.sock)
+            except P.ProtocolError as exc:  # a worker speaking garbage is as good as dead
+                self._restart(w, f"bad link message: {exc}")
+                return
+            try:
+                self._on_worker(w, msg)
+            except (KeyError, TypeError, ValueError, zmq.ZMQError) as exc:
+                log.exception("internal error")
+                self._restart(w, f"could not handle its {msg.command}: {exc}")
+                return
+
+    def _on_worker(self, w: WorkerHandle, msg: P.Message) -> None:
+        w.last_seen = time.monotonic()  # any message counts as a sign of life (see _watch_workers)
+        h = msg.header
+        jobs = w.jobs_by_key()
+        if msg.command == "READY":
+            w.ready, w.ever_ready = True, True
+            w.model_name, w.model_hash = str(h.get("model_name", "")), str(h.get("model_hash", ""))
+            extra = {"worker": w.index, "model": w.model_name, "load_s": round(h.get("load_s", 0.0), 3)}
+            if w.died_at is not None:
+                extra["recovery_s"] = round(w.last_seen - w.died_at, 3)
+                w.died_at = None
+            log.info("worker ready", extra=extra)
+        elif msg.command == "STEP" and h.get("batch") == w.batch_id:
+            for key in h.get("ids", []):
+                job = jobs.get(key)
+                if job is not None and not job.cancelled and not job.gone:
+                    self._send(job.client, P.progress_message(job.spec.id, h["step"], h["total"]))
+        elif msg.command == "PREVIEW":
+            job = jobs.get(str(h.get("id")))
+            if job is not None and not job.cancelled and not job.gone:
+                self._send(job.client, P.Message(P.PROGRESS, {**h, "id": job.spec.id}, msg.arrays))
+        elif msg.command == "TAKE" and h.get("batch") == w.batch_id:
+            job = jobs.get(str(h.get("id")))
+            if job is not None and not job.cancelled:
+                job.results += 1
+                header = {k: v for k, v in h.items() if k != "batch"}
+                header["id"] = job.spec.id
+                job.sent.append(P.Message(P.RESULT, header, msg.arrays))
+                if not job.gone:
+                    self._send(job.client, job.sent[-1])
+        elif msg.command == "DONE" and h.get("batch") == w.batch_id:
+            for job in list(w.batch):
+                if job.cancelled:
+                    self._finish(job, P.E_CANCELLED, "cancelled by the client")
+                elif job.results >= job.rows:
+                    self._finish(job)
+                else:
+                    self._finish(job, P.E_ENGINE, f"the engine returned {job.results} of {job.rows} takes")
+        elif msg.command == "OOM" and h.get("batch") == w.batch_id:
+            self.metrics.count("oom_total")
+            rows = sum(j.rows for j in w.batch)
+            log.warning("out of memory", extra={"worker": w.index, "rows": rows, "requests": len(w.batch)})
+            if len(w.batch) == 1:
+                self._finish(w.batch[0], P.E_OOM, f"out of device memory even alone ({rows} seeds); ask for fewer "
+                             "seeds or a shorter duration")
+            else:  # split: put the jobs back and run at most half the rows per batch on this worker
+                w.row_cap = max(1, rows // 2)
+                batch, w.batch = w.batch, []
+                for job in batch:
+                    job.worker, job.started_at = None, None
+                self.scheduler.requeue_front(batch)
+        elif msg.command == "FAIL":
+            log.error("worker failure", extra={"worker": w.index, "detail": h.get("message"), "healthy": h.get("healthy")})
+            for job in list(w.batch):
+                self._finish(job, P.E_ENGINE, f"generation failed: {h.get('message')}")
+            if not w.ever_ready:
+                raise SystemExit(f"motionbridge serve: {h.get('message')}")
+            if not h.get("healthy", True):
+                self._restart(w, "unhealthy: " + str(h.get("reason")))
+
+    def _watch_workers(self) -> None:
+        """Restarts a worker that exited, or that has sent nothing for step_timeout_s mid-batch.
+
+        A running batch sends STEP every Euler step but nothing while it encodes the prompts
+        or decodes the takes, so the step timeout has to cover those phases too."""
+        now = time.monotonic()
+        for w in self.supervisor.workers:
+            if w.proc is None and self.draining_since is not None:
+                continue  # stopped for good while draining (see _restart)
+            if self.supervisor.dead(w):
+                while w.sock is not None and w.sock.poll(0):  # its last words (FAIL, TAKE) come first
+                    try:
+                        self._on_worker(w, link_recv(w.sock))
+                    except P.ProtocolError:
+                        break
+                if not self.supervisor.dead(w):  # _on_worker already restarted it
+                    continue
+                code = w.proc.exitcode if w.proc is not None else None
+                if not w.ever_ready and code not in (None, 0) and w.restarts == 0:
+                    raise SystemExit(f"motionbridge serve: the worker exited with status {code} while loading the model")
+                self._restart(w, f"exited with status {code}")
+            elif w.batch and now - w.last_seen > self.cfg.step_timeout_s:
+                # a hung kernel sends nothing and ignores the link: only SIGKILL frees the device
+                self._restart(w, f"hung: no progress for {self.cfg.step_timeout_s:g} s, so it was killed")
+
+    def _restart(self, w: WorkerHandle, why: str) -> None:
+        w.died_at = time.monotonic()
+        log.error("worker restart", extra={"worker": w.index, "reason": why, "in_flight": len(w.batch)})
+        for job in list(w.batch):
+            self._finish(job, P.E_WORKER_DIED, f"the model worker failed mid-request ({why}); the daemon restarted it, "
+                         "resend the request")
+        self.supervisor.kill(w)
+        if self.draining_since is not None:  # shutting down (systemd signals the whole group): no new worker
+            log.info("worker not restarted: draining", extra={"worker": w.index})
+            return
+        w.restarts += 1
+        self.metrics.count("worker_restarts_total")
+        self.supervisor.start(w)
