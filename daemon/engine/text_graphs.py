@@ -116,7 +116,10 @@ class StaticTextPath:
         self._prefix: object | None = None
 
     def _run(self, key: tuple, fn: Callable[..., Tensor], inputs: Sequence[Tensor]) -> Tensor:
+        """fn(*inputs) on the device: replayed from the graph of `key` (captured on first use)."""
         if self.graphs:
+            if key in self.cache.entries:
+                return self.cache.get(key, fn, ())(*inputs)
             return self.cache.get(key, fn, [t.to(self.device) for t in inputs])(*inputs)
         with torch.no_grad():
             return fn(*[t.to(self.device) for t in inputs])
