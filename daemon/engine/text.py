@@ -125,15 +125,24 @@ class FastTextEncoder:
         return kv
 
     def tokenize(self, prompts: Sequence[str]) -> tuple[Tensor, Tensor, list[str]]:
-        rendered = [_chat(self.llm_tokenizer, p) for p in prompts]
-        warnings = []
-        for p, text in zip(prompts, rendered):
-            n = len(self.llm_tokenizer(text)["input_ids"])
-            warnings.append(
-                f"prompt is {n - self.crop_start} tokens, over the model's {self.max_length}; the end was cut off: {p[:40]!r}..."
-                if n > self.llm_max_tokens else ""
-            )
-        enc = self.llm_tokenizer(rendered, truncation=True, padding="longest", max_length=self.llm_max_tokens, return_tensors="pt")
+        tok = self.llm_tokenizer
+        rendered = [_chat(tok, p) for p in prompts]
+        full = tok(rendered)["input_ids"]  # untruncated: the lengths for the warnings
+        warnings = [
+            f"prompt is {len(ids) - self.crop_start} tokens, over the model's {self.max_length}; the end was cut off: {p[:40]!r}..."
+            if len(ids) > self.llm_max_tokens else ""
+            for p, ids in zip(prompts, full)
+        ]
+        if tok.padding_side == tok.truncation_side == "right" and tok.pad_token_id is not None and tok.num_special_tokens_to_add() == 0:
+            # what the tokenizer's truncation and padding give here, without tokenizing twice
+            rows = [r[: self.llm_max_tokens] for r in full]
+            ids = torch.full((len(rows), max(map(len, rows))), tok.pad_token_id, dtype=torch.long)
+            mask = torch.zeros(ids.shape, dtype=torch.long)
+            for i, r in enumerate(rows):
+                ids[i, : len(r)] = torch.tensor(r)
+                mask[i, : len(r)] = 1
+            return ids, mask, warnings
+        enc = tok(rendered, truncation=True, padding="longest", max_length=self.llm_max_tokens, return_tensors="pt")
         return enc["input_ids"], enc["attention_mask"], warnings
 
     @torch.no_grad()

@@ -13,7 +13,7 @@ import torch
 from motionbridge.daemon.engine.qwen_static import RopeTables
 from motionbridge.daemon.engine.text import FastTextEncoder
 from motionbridge.daemon.engine.text_graphs import StaticTextPath
-from motionbridge.daemon.model.text_encoder import CLIP_MAX_TOKENS, TextEncoder
+from motionbridge.daemon.model.text_encoder import CLIP_MAX_TOKENS, TextEncoder, _chat
 
 TOL = {"rtol": 1e-5, "atol": 1e-5}
 SHORT = "A person jumps twice."  # under 16 user tokens
@@ -170,3 +170,13 @@ def test_graph_replay_equals_eager_on_gpu(parity, prompts):
     captures = graphs.static.cache.captures
     graphs.encode([prompts[0]])
     assert graphs.static.cache.captures == captures  # replayed, not captured again
+
+
+def test_tokenize_equals_the_tokenizers_truncation_and_padding(encoders, prompts):
+    _, _, new = encoders
+    tok = new.llm_tokenizer
+    for batch in ([prompts[0]], prompts, prompts[::-1]):
+        ref = tok([_chat(tok, p) for p in batch], truncation=True, padding="longest", max_length=new.llm_max_tokens, return_tensors="pt")
+        ids, mask, warnings = new.tokenize(batch)
+        assert torch.equal(ids, ref["input_ids"]) and torch.equal(mask, ref["attention_mask"])
+        assert [bool(w) for w in warnings] == [p == prompts[3] for p in batch]
