@@ -25,11 +25,11 @@ from motionbridge.daemon.engine.bench_models import TINY_RANDOM, fixture_tokeniz
 from motionbridge.daemon.engine.text import FastTextEncoder
 
 WORDS = ["walks", "runs", "jumps", "waves", "turns", "sits", "kicks", "spins", "crouches", "bows", "claps", "hops"]
-LENGTHS = [  # user parts of about 10, 25, 50, 110 and over 128 tokens with the fixture tokenizer
+LENGTHS = [  # user parts of 7, 24, 63, 99 and 213 (cut to 128) tokens with the fixture tokenizer
     "A person walks forward.",
     "A person walks forward slowly, then turns left, stops, and waves with the right hand.",
     "Someone dances slowly, arms raised high above the head, then spins around twice. " * 2,
-    "A person runs in a circle, jumps over an obstacle, lands softly, and bows to the crowd. " * 4,
+    "A person runs in a circle, jumps over an obstacle, lands softly, and bows to the crowd. " * 3,
     "A person stands still for a moment with both arms relaxed, then walks forward. " * 10,
 ]
 
@@ -78,7 +78,7 @@ def first_call_ms(enc: FastTextEncoder) -> dict:
         t = time.perf_counter()
         enc.encode([text])
         sync()
-        out[f"{n}_tokens"] = round(1000 * (time.perf_counter() - t), 1)
+        out[f"{i}:{n}_tokens"] = round(1000 * (time.perf_counter() - t), 1)
     return out
 
 
