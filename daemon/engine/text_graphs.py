@@ -100,8 +100,10 @@ class StaticTextPath:
         user_buckets: Sequence[int] = USER_BUCKETS,
         row_buckets: Sequence[int] = ROW_BUCKETS,
         clip_length: int = CLIP_LENGTH,
-        capacity: int = 16,
+        capacity: int = 32,  # all 4 x 5 Qwen shapes and 5 CLIP shapes
     ) -> None:
+        if not row_buckets or min(row_buckets) < 1:
+            raise ValueError(f"row buckets must be positive and not empty, got {tuple(row_buckets)}")
         self.qwen = StaticQwen(llm)
         self.clip = clip
         self.device = torch.device(device)
