@@ -6,13 +6,17 @@ Same features as `model.text_encoder.TextEncoder.encode` (README items 1-4), com
 - the user part is padded only to the longest prompt of the batch instead of 128 tokens (pad
   tokens come after the valid ones, so causal attention never lets them change valid rows);
 - in low-VRAM mode the decoder layers live in pinned CPU memory and are streamed to the GPU
-  one at a time (offload.py).
+  one at a time (offload.py);
+- with `static_graphs` (not with streaming) both encoders run at static shapes: our own Qwen3
+  forward over the user tokens after the cached prefix, bucketed, and CLIP at 77 tokens,
+  captured as CUDA graphs on a CUDA device, eager elsewhere (text_graphs.py).
 Returns per prompt the valid ctxt rows and the pooled CLIP vector.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from pathlib import Path
 from typing import Sequence
 
@@ -22,6 +26,8 @@ from torch import Tensor
 from motionbridge.daemon.model.text_encoder import CLIP_MAX_TOKENS, _chat, find_crop_start
 
 from .text_cache import CachedText
+
+log = logging.getLogger(__name__)
 
 
 def encoder_identity(*folders: str | Path) -> str:
@@ -56,6 +62,7 @@ class FastTextEncoder:
         encoder_id: str = "unknown",
         prefix_cache: bool = True,
         streamer=None,
+        static_graphs: bool = False,
     ) -> None:
         self.llm_tokenizer = llm_tokenizer
         self.llm = llm
@@ -69,6 +76,14 @@ class FastTextEncoder:
         self.llm_max_tokens = self.crop_start + max_length
         self.use_prefix_cache = prefix_cache
         self._prefix: tuple[Tensor, list[tuple[Tensor, Tensor]]] | None = None
+        self.static = None  # text_graphs.StaticTextPath when static_graphs (and not streamed)
+        if static_graphs and streamer is None:
+            from .text_graphs import StaticTextPath
+
+            try:
+                self.static = StaticTextPath(llm, clip, self.device)
+            except ValueError as exc:
+                log.warning("static text path off, the HF forward is used: %s", exc)
 
     @classmethod
     def from_text_encoder(cls, te, encoder_id: str, device=None, low_vram: bool = False, **kw) -> "FastTextEncoder":
@@ -110,15 +125,24 @@ class FastTextEncoder:
         return kv
 
     def tokenize(self, prompts: Sequence[str]) -> tuple[Tensor, Tensor, list[str]]:
-        rendered = [_chat(self.llm_tokenizer, p) for p in prompts]
-        warnings = []
-        for p, text in zip(prompts, rendered):
-            n = len(self.llm_tokenizer(text)["input_ids"])
-            warnings.append(
-                f"prompt is {n - self.crop_start} tokens, over the model's {self.max_length}; the end was cut off: {p[:40]!r}..."
-                if n > self.llm_max_tokens else ""
-            )
-        enc = self.llm_tokenizer(rendered, truncation=True, padding="longest", max_length=self.llm_max_tokens, return_tensors="pt")
+        tok = self.llm_tokenizer
+        rendered = [_chat(tok, p) for p in prompts]
+        full = tok(rendered)["input_ids"]  # untruncated: the lengths for the warnings
+        warnings = [
+            f"prompt is {len(ids) - self.crop_start} tokens, over the model's {self.max_length}; the end was cut off: {p[:40]!r}..."
+            if len(ids) > self.llm_max_tokens else ""
+            for p, ids in zip(prompts, full)
+        ]
+        if tok.padding_side == tok.truncation_side == "right" and tok.pad_token_id is not None and tok.num_special_tokens_to_add() == 0:
+            # what the tokenizer's truncation and padding give here, without tokenizing twice
+            rows = [r[: self.llm_max_tokens] for r in full]
+            ids = torch.full((len(rows), max(map(len, rows))), tok.pad_token_id, dtype=torch.long)
+            mask = torch.zeros(ids.shape, dtype=torch.long)
+            for i, r in enumerate(rows):
+                ids[i, : len(r)] = torch.tensor(r)
+                mask[i, : len(r)] = 1
+            return ids, mask, warnings
+        enc = tok(rendered, truncation=True, padding="longest", max_length=self.llm_max_tokens, return_tensors="pt")
         return enc["input_ids"], enc["attention_mask"], warnings
 
     @torch.no_grad()
@@ -131,7 +155,10 @@ class FastTextEncoder:
         cs = self.crop_start
         prefix = ids[0, :cs]
         same_prefix = bool((ids[:, :cs] == prefix).all()) and bool(mask[:, :cs].all())
-        if self.use_prefix_cache and same_prefix and int(lengths.min()) > 0:
+        cached = self.use_prefix_cache and same_prefix and int(lengths.min()) > 0
+        if cached and self.static is not None and _right_padded(mask[:, cs:], lengths):
+            return self.static.llm_rows(ids[:, cs:], lengths.tolist(), self._prefix_kv(prefix)), warnings
+        if cached:
             kv = self._prefix_kv(prefix)
             b = ids.shape[0]
             past = DynamicCache.from_legacy_cache(tuple((k.expand(b, -1, -1, -1).contiguous(), v.expand(b, -1, -1, -1).contiguous()) for k, v in kv))
@@ -145,6 +172,9 @@ class FastTextEncoder:
 
     @torch.no_grad()
     def encode_clip(self, prompts: Sequence[str]) -> Tensor:
+        if self.static is not None:
+            enc = self.clip_tokenizer(list(prompts), truncation=True, padding="max_length", max_length=CLIP_MAX_TOKENS, return_tensors="pt")
+            return self.static.clip_pooled(enc["input_ids"], enc["attention_mask"])
         enc = self.clip_tokenizer(list(prompts), truncation=True, padding=True, max_length=CLIP_MAX_TOKENS, return_tensors="pt")
         out = self.clip(input_ids=enc["input_ids"].to(self.device), attention_mask=enc["attention_mask"].to(self.device))
         return out.pooler_output.float()  # (B, Dv)
@@ -155,4 +185,12 @@ class FastTextEncoder:
         return [CachedText(r, vtxt[i : i + 1], (w,) if w else ()) for i, (r, w) in enumerate(zip(rows, warnings))]
 
     def describe(self) -> dict:
-        return {"encoder_id": self.encoder_id, "dtype": self.dtype_name, "crop_start": self.crop_start, "prefix_cache": self.use_prefix_cache, "streamed": self.streamer is not None}
+        return {
+            "encoder_id": self.encoder_id, "dtype": self.dtype_name, "crop_start": self.crop_start, "prefix_cache": self.use_prefix_cache,
+            "streamed": self.streamer is not None, "static": self.static is not None, "text_graphs": self.static is not None and self.static.graphs,
+        }
+
+
+def _right_padded(mask: Tensor, lengths: Tensor) -> bool:
+    """The user part's mask is ones up to each length, zeros after (right padding)."""
+    return bool((mask.bool() == (torch.arange(mask.shape[1]) < lengths[:, None])).all())
