@@ -79,7 +79,7 @@ class ModelBench:
         qwen = random_qwen3(dev, torch.bfloat16, TINY_RANDOM["qwen"] if tiny else None)
         clip = random_clip(dev, torch.bfloat16, TINY_RANDOM["clip"] if tiny else None)
         streamer = LayerStreamer(qwen, self.device) if streamed else None
-        return FastTextEncoder(tok_llm, qwen, tok_clip, clip, device=self.device, encoder_id=f"random-{self.name}", streamer=streamer)
+        return FastTextEncoder(tok_llm, qwen, tok_clip, clip, device=self.device, encoder_id=f"random-{self.name}", streamer=streamer, static_graphs=self.cuda)
 
     def _random_model(self, dtype):
         from .bench_models import model_config, random_flow_model
@@ -180,13 +180,18 @@ class ModelBench:
 
     def _text_ms(self, text) -> dict:
         out = {}
-        for label, use in (("full_prompt", False), ("prefix_kv_cache", True)):
+        static = text.static
+        for label, use, graphs in (("full_prompt", False, False), ("prefix_kv_cache", True, False), ("static_graphs", True, True)):
+            if graphs and static is None:
+                continue
             text.use_prefix_cache = use
+            text.static = static if graphs else None
             text.encode([PROMPT + " warm"])
             counter = iter(range(1000))
             sec, _ = _timed(lambda: text.encode([f"{PROMPT} {next(counter)}"]), self.device, self.args.repeats)
             out[label] = _r(sec * 1000, 2)
         text.use_prefix_cache = True
+        text.static = static
         return out
 
     def _mode(self, mode, model, cfg, text, feat, ref_latent, ref_decoded, main: bool) -> dict:

@@ -125,7 +125,11 @@ class FastEngine(Engine):
             raise ValueError(f"unknown memory mode {memory!r}; pass 'resident' or 'low_vram'")
         loaded = load_model(checkpoint_dir, device=device)
         te = TextEncoder(qwen_dir, clip_dir, loaded.config.pipeline.max_length_llm, "cpu" if memory == "low_vram" else device, parse_dtype(llm_dtype))
-        text = FastTextEncoder.from_text_encoder(te, encoder_identity(qwen_dir, clip_dir), device=device, low_vram=memory == "low_vram")
+        # static-shape text encoders (CUDA graphs on the GPU) go with the DiT's graphs
+        text = FastTextEncoder.from_text_encoder(
+            te, encoder_identity(qwen_dir, clip_dir), device=device, low_vram=memory == "low_vram",
+            static_graphs=fast.cuda_graphs and torch.device(device).type == "cuda",
+        )
         return cls(loaded.model, loaded.config, text, fast, device=device, model_name=model_name or loaded.name, model_hash=loaded.sha256[:16])
 
     @classmethod
