@@ -69,6 +69,24 @@ VARIANTS = {
 }
 
 
+def host_profile(fn, top: int = 22) -> list[str]:
+    """cProfile of one call (cumulative ms per function): where the time outside the sampling
+    loop goes (batch building, modulation table, decode, clip assembly)."""
+    import cProfile
+    import io
+    import pstats
+
+    prof = cProfile.Profile()
+    torch.cuda.synchronize()
+    prof.enable()
+    fn()
+    torch.cuda.synchronize()
+    prof.disable()
+    buf = io.StringIO()
+    pstats.Stats(prof, stream=buf).sort_stats("cumulative").print_stats(top)
+    return [line for line in buf.getvalue().splitlines() if line.strip()][-top:]
+
+
 def dit_profile(model: str, variant: str) -> dict:
     fast = dict(dtype="bfloat16", cuda_graphs=True, **VARIANTS[variant])
     engine = random_engine("cuda:0", model, prompts=(PROMPT,), **fast)
@@ -98,6 +116,7 @@ def dit_profile(model: str, variant: str) -> dict:
     out["eager_step_ms"] = wall_ms(lambda: step(x, t0_, dt, *args))
     out["eager_profile"] = kernel_profile(lambda: step(x, t0_, dt, *args))
     out["overhead_ms"] = round(out["generate_ms"] - 50 * out["graph_step_us"] / 1000, 2)
+    out["host_profile"] = host_profile(lambda: engine.generate(req))
     out["shapes"] = {"x0": list(batch.x0.shape), "ctxt": list(batch.ctxt.shape)}
     del engine
     torch.cuda.empty_cache()
@@ -140,6 +159,8 @@ def main() -> None:
             print(f"  eager step: {p['kernels']} kernels, busy {p['gpu_busy_us']} us, span {p['gpu_span_us']} us", flush=True)
             for row in p["top"][: args.top]:
                 print(f"    {row['count']:4d} x {row['mean_us']:8.2f} us = {row['total_us']:9.1f}  {row['name']}", flush=True)
+            for line in r["host_profile"]:
+                print("   ", line[:160], flush=True)
             res["dit"].append(r)
     if args.text:
         res["text"] = text_profile(os.environ.get("MOTIONBRIDGE_PARITY_DIR", "parity"))
