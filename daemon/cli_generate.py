@@ -31,7 +31,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--qwen", type=Path, metavar="DIR", help="Qwen3-8B folder (Hugging Face snapshot)")
     parser.add_argument("--clip", type=Path, metavar="DIR", help="clip-vit-large-patch14 folder (Hugging Face snapshot)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
-    parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"), help="DiT precision (text LLM stays bf16 as the official)")
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"),
+                        help="DiT precision; auto (default): bfloat16 for the fast engine on a GPU, exact float32 otherwise (the text LLM stays bf16 as the official)")
     parser.add_argument("--game", action="store_true", help="HY-Motion's special game-feature flag")
     parser.add_argument("--engine", choices=ENGINE_KINDS, help="reference: float32, exactly the official path; fast: trimmed, batched (default: fast on cuda, reference on cpu)")
     parser.add_argument("--server", metavar="ENDPOINT", help="use a running daemon (e.g. tcp://127.0.0.1:7719) instead of loading the model here")
@@ -186,8 +187,11 @@ def _load_engine(args: argparse.Namespace, model: str):
         )
     from motionbridge.daemon.engine.kinds import engine_class as engine_of
 
-    engine_class = engine_of(args.engine or ("fast" if args.device == "cuda" else "reference"))
+    from motionbridge.daemon.engine.kinds import resolve_dtype
+
+    kind = args.engine or ("fast" if args.device == "cuda" else "reference")
+    engine_class = engine_of(kind)
     try:
-        return engine_class.from_dirs(paths.checkpoint_dir, paths.qwen_dir, paths.clip_dir, device=args.device, dtype=args.dtype)
+        return engine_class.from_dirs(paths.checkpoint_dir, paths.qwen_dir, paths.clip_dir, device=args.device, dtype=resolve_dtype(kind, args.device, args.dtype))
     except (loading.WeightsError, ConfigError, TextEncoderError) as exc:
         raise CliError(str(exc)) from None

@@ -38,7 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument("--engine-factory", metavar="MODULE:FUNC", help="build the engine with FUNC(device=, dtype=, kind=)")
     engine.add_argument("--engine", default="fast", choices=ENGINE_KINDS, help="fast: batches prompts and trims frames (default); reference: the exact port")
     engine.add_argument("--device", default="cuda", help="torch device (default cuda)")
-    engine.add_argument("--dtype", default="bfloat16", help="float32, bfloat16 or float16 (default bfloat16)")
+    engine.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"),
+                        help="auto (default): bfloat16 for the fast engine on a GPU, exact float32 otherwise")
 
 
 def run(args: argparse.Namespace) -> int:

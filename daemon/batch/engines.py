@@ -27,7 +27,7 @@ class EngineSpec:
     parity_dir: str | None = None  # the tiny random-weight fixture, for tests and dry runs
     factory: str | None = None  # "module:callable(device=, dtype=, kind=) -> Engine", custom engines
     device: str = "cpu"
-    dtype: str = "float32"
+    dtype: str = "auto"  # see engine.kinds.resolve_dtype
     kind: str = "fast"  # "fast" (batches across prompts, trims frames) or "reference" (the exact port)
 
     def describe(self) -> str:
@@ -59,7 +59,7 @@ class EngineSpec:
                 factory: Any = getattr(importlib.import_module(module_name), func)
             except (ImportError, AttributeError) as exc:
                 raise EngineUnavailable(f"cannot load engine factory {self.factory}: {exc}") from exc
-            return factory(device=self.device, dtype=self.dtype, kind=self.kind)
+            return factory(device=self.device, dtype=kinds.resolve_dtype(self.kind, self.device, self.dtype), kind=self.kind)
         try:
             engine_class = kinds.engine_class(self.kind)
         except ImportError as exc:
@@ -67,6 +67,7 @@ class EngineSpec:
                 f"the in-process engine is not available ({exc}); install 'motionbridge[daemon]' "
                 "or run through a daemon with --server tcp://HOST:PORT"
             ) from exc
+        dtype = kinds.resolve_dtype(self.kind, self.device, self.dtype)
         if self.parity_dir:
-            return engine_class.from_parity(self.parity_dir, device=self.device, dtype=self.dtype)
-        return engine_class.from_dirs(self.checkpoint_dir, self.qwen_dir, self.clip_dir, device=self.device, dtype=self.dtype)
+            return engine_class.from_parity(self.parity_dir, device=self.device, dtype=dtype)
+        return engine_class.from_dirs(self.checkpoint_dir, self.qwen_dir, self.clip_dir, device=self.device, dtype=dtype)

@@ -51,6 +51,7 @@ class FastConfig:
     compile_blocks: bool = False  # torch.compile the DiT (see device_tables.compile_blocks)
     compile_scope: str = "blocks"  # 'blocks' (regional, quick) or 'model' (one graph, fuses more)
     compile_mode: str = "default"  # or 'max-autotune-no-cudagraphs'
+    compile_dynamic: bool | None = None  # None: static first, one dynamic recompile at the 2nd shape
     fused_modulation: bool = True  # every block's adaLN modulation in one stacked matmul per step
     precompute_modulation: bool = True  # ... or, with fused_modulation, one matmul for all steps
 
@@ -67,6 +68,15 @@ class FastConfig:
     @property
     def static_shapes(self) -> bool:
         return self.buckets or self.cuda_graphs
+
+    @classmethod
+    def for_device(cls, device: torch.device | str, dtype: str | None = None) -> "FastConfig":
+        """The engine's defaults where none are given: on a GPU, CUDA graphs over the whole-model
+        compiled network (the fastest measured, bench/README.md), in bfloat16 unless `dtype` says
+        float32 (then the exact fast modes); on the CPU, the exact float32 path."""
+        if torch.device(device).type == "cuda":
+            return cls(dtype=dtype or "bfloat16", cuda_graphs=True, compile_blocks=True, compile_scope="model")
+        return cls(dtype=dtype or "float32")
 
 
 class FastEngine(Engine):
@@ -95,7 +105,7 @@ class FastEngine(Engine):
             dit = copy.deepcopy(dit).to(self.dtype)
         tables_on_device(dit, self.device)
         if fast.compile_blocks:
-            compile_blocks(dit, scope=fast.compile_scope, mode=fast.compile_mode)
+            compile_blocks(dit, fast.compile_dynamic, fast.compile_scope, fast.compile_mode)
         self.dit = dit
         self.text = text
         self.cache = TextCache(text.encoder_id if text else "none", text.dtype_name if text else "none", fast.text_cache_size, fast.text_cache_dir)
@@ -107,13 +117,16 @@ class FastEngine(Engine):
 
     @classmethod
     def from_dirs(
-        cls, checkpoint_dir, qwen_dir, clip_dir, fast: FastConfig = FastConfig(), device: str = "cpu",
+        cls, checkpoint_dir, qwen_dir, clip_dir, fast: FastConfig | None = None, device: str = "cpu",
         memory: str = "resident", llm_dtype: str = "bfloat16", model_name: str | None = None, dtype: str | None = None,
     ) -> "FastEngine":
         """memory 'resident': both text encoders on the device; 'low_vram': Qwen stays in CPU
         memory and its layers are streamed to the GPU during encoding (offload.py).
-        `dtype` overrides `fast.dtype`, so callers can build any engine with the same kwargs."""
-        if dtype is not None:
+        Without `fast`, `FastConfig.for_device`; `dtype` overrides its dtype, so callers can
+        build any engine with the same kwargs."""
+        if fast is None:
+            fast = FastConfig.for_device(device, dtype)
+        elif dtype is not None:
             fast = dataclasses.replace(fast, dtype=dtype)
         from motionbridge.daemon.model.loading import load_model
         from motionbridge.daemon.model.pipeline import parse_dtype
@@ -134,12 +147,20 @@ class FastEngine(Engine):
 
     @classmethod
     def from_parity(
-        cls, parity_dir, fast: FastConfig = FastConfig(), device: str = "cpu", memory: str = "resident",
+        cls, parity_dir, fast: FastConfig | None = None, device: str = "cpu", memory: str = "resident",
         llm_dtype: str = "bfloat16", dtype: str | None = None,
     ) -> "FastEngine":
         d = Path(parity_dir)
         enc = d / "text_encoders"
         return cls.from_dirs(d / "model", enc / "qwen3", enc / "clip", fast, device, memory, llm_dtype, "parity-fixture", dtype)
+
+    def warm_up(self, prompt: str = "A person walks forward.", durations: Sequence[float] = (5.0,)) -> float:
+        """One throw-away request per duration, so that compiling and graph capture (seconds per
+        new shape) happen before the first user waits. Returns the seconds it took."""
+        t0 = time.perf_counter()
+        for d in durations:
+            self.generate([GenerationRequest(prompt, float(d), (0,), 5.0, request_id="warm-up")])
+        return time.perf_counter() - t0
 
     def with_steps(self, steps: int) -> "FastEngine":
         """Fewer Euler steps (tests and smoke runs that check plumbing, not the sampler)."""

@@ -17,3 +17,14 @@ def engine_class(kind: str) -> type:
 
         return ReferenceEngine
     raise ValueError(f"unknown engine {kind!r}; pass one of {', '.join(ENGINE_KINDS)}")
+
+
+DTYPE_CHOICES = ("auto", "float32", "bfloat16")
+
+
+def resolve_dtype(kind: str, device: str, dtype: str | None) -> str:
+    """'auto' (or None): bfloat16 for the fast engine on a GPU, where its graphs and compiled
+    network run (tolerances in bench/README.md); float32, the exact path, everywhere else."""
+    if dtype not in (None, "auto"):
+        return dtype
+    return "bfloat16" if kind == "fast" and str(device).startswith("cuda") else "float32"

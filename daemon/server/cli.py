@@ -27,7 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fast: batches requests together (default); reference: exact, one request at a time")
     parser.add_argument("--device", default="cpu", help="cpu, cuda (one worker per GPU) or cuda:N")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads per worker (default: torch's; results on CPU depend on it)")
-    parser.add_argument("--dtype", default="float32", help="float32 or bfloat16")
+    parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"),
+                        help="auto (default): bfloat16 + CUDA graphs for the fast engine on a GPU, exact float32 otherwise")
+    parser.add_argument("--warm-up", default=None, metavar="SECONDS,...",
+                        help="clip lengths generated once before serving, so compiling happens at start "
+                             "(default on a GPU: 2,3,5; none on the CPU; 'none' to skip)")
     parser.add_argument("--max-queue", type=int, default=64, help="waiting requests before BUSY (default 64)")
     parser.add_argument("--max-batch", type=int, default=8, help="rows (seeds) per engine batch (default 8)")
     parser.add_argument("--heartbeat", type=float, default=1.0, help="heartbeat interval in seconds (default 1)")
@@ -88,7 +92,7 @@ def build_config(args: argparse.Namespace):
         raise CliError(f"--threads must be 1 or more, not {args.threads}")
     spec = EngineSpec(checkpoint=args.checkpoint, qwen=args.qwen, clip=args.clip, parity=args.parity,
                       factory=args.engine_factory, kind=args.engine, device="cuda" if gpus != [None] else args.device,
-                      dtype=args.dtype, options=options, threads=args.threads)
+                      dtype=args.dtype, options=options, threads=args.threads, warm_up=_warm_up(args.warm_up))
     return ServerConfig(bind=args.bind, engine=spec, gpus=gpus, max_queue=args.max_queue, max_batch_rows=args.max_batch,
                         heartbeat_s=args.heartbeat, drain_timeout_s=args.drain_timeout, step_timeout_s=args.step_timeout,
                         curve_dir=args.curve_dir, metrics_port=args.metrics_port)
@@ -131,3 +135,19 @@ def run(args: argparse.Namespace) -> int:
         if isinstance(exc.code, str):
             raise CliError(exc.code) from None
         raise
+
+
+def _warm_up(text: str | None) -> tuple[float, ...] | None:
+    from motionbridge.daemon.cli import CliError
+
+    if text is None:
+        return None
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        lengths = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise CliError(f"--warm-up {text!r}: pass clip lengths in seconds, e.g. 2,3,5, or 'none'") from None
+    if any(not 0 < x <= 12 for x in lengths):
+        raise CliError(f"--warm-up {text!r}: lengths must be within (0, 12] seconds")
+    return lengths

@@ -48,20 +48,23 @@ class EngineSpec:
     factory: str | None = None  # "module:function" returning an Engine (tests, custom engines)
     kind: str = "fast"  # "fast" (batches across requests) or "reference" (the exact, one-by-one engine)
     device: str = "cpu"
-    dtype: str = "float32"
+    dtype: str = "auto"  # see engine.kinds.resolve_dtype
     options: dict[str, str] = field(default_factory=dict)
     threads: int | None = None  # torch intra-op threads per worker (CPU kernels round by thread count)
+    warm_up: tuple[float, ...] | None = None  # clip lengths run once before READY; None: 2, 3, 5 s on a GPU
 
     def build(self):
         if self.factory:
             module, _, name = self.factory.partition(":")
             return getattr(importlib.import_module(module), name)(device=self.device, **self.options)
         from motionbridge.daemon.engine.kinds import engine_class as engine_of
+        from motionbridge.daemon.engine.kinds import resolve_dtype
 
         engine_class = engine_of(self.kind)
+        dtype = resolve_dtype(self.kind, self.device, self.dtype)
         if self.parity:
-            return engine_class.from_parity(self.parity, device=self.device, dtype=self.dtype)
-        return engine_class.from_dirs(self.checkpoint, self.qwen, self.clip, device=self.device, dtype=self.dtype)
+            return engine_class.from_parity(self.parity, device=self.device, dtype=dtype)
+        return engine_class.from_dirs(self.checkpoint, self.qwen, self.clip, device=self.device, dtype=dtype)
 
 
 def is_oom(exc: BaseException) -> bool:
@@ -190,6 +193,16 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None) -> None:
         sock.close()
         ctx.term()
         raise SystemExit(3)
+    warm_up = spec.warm_up if spec.warm_up is not None else ((2.0, 3.0, 5.0) if spec.device.startswith("cuda") else ())
+    if warm_up and hasattr(engine, "warm_up"):
+        # compiling and graph capture cost seconds per new shape: pay them before READY, not on
+        # the first animator's click (three lengths: static compile, dynamic recompile, reuse)
+        try:
+            engine.warm_up(durations=warm_up)
+        except Exception as exc:  # noqa: BLE001  (a failing warm-up is a failing engine)
+            link_send(sock, "FAIL", {"batch": None, "message": f"engine warm-up failed: {type(exc).__name__}: {exc}"[:1000],
+                                     "healthy": False, "reason": "load"})
+            raise SystemExit(3)
     link_send(sock, "READY", {"model_name": getattr(engine, "model_name", "unknown"),
                               "model_hash": getattr(engine, "model_hash", ""), "load_s": time.perf_counter() - t0,
                               "pid": os.getpid()})

@@ -25,3 +25,16 @@ def test_step_timeout_reaches_the_config():
 def test_step_timeout_must_be_positive(value):
     with pytest.raises(CliError, match="--step-timeout must be more than 0"):
         build_config(_parse("--step-timeout", value))
+
+
+def test_warm_up_lengths_reach_the_engine_spec():
+    assert build_config(_parse()).engine.warm_up is None  # the worker decides: 2,3,5 s on a GPU
+    assert build_config(_parse("--warm-up", "2,5")).engine.warm_up == (2.0, 5.0)
+    assert build_config(_parse("--warm-up", "none")).engine.warm_up == ()
+    assert build_config(_parse()).engine.dtype == "auto"
+
+
+@pytest.mark.parametrize("value", ["x", "0", "13", "2,,-1"])
+def test_warm_up_refuses_bad_lengths(value):
+    with pytest.raises(CliError, match="--warm-up"):
+        build_config(_parse("--warm-up", value))
