@@ -23,6 +23,8 @@ MODES = {
     "bf16_compiled": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True),
     "fp32_graphs": FastConfig(cuda_graphs=True),
     "fp32_compiled": FastConfig(cuda_graphs=True, compile_blocks=True),
+    "bf16_compiled_model": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True, compile_scope="model"),
+    "bf16_per_step_mod": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True, precompute_modulation=False),
 }
 
 

@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto (default): bfloat16 + CUDA graphs for the fast engine on a GPU, exact float32 otherwise")
     parser.add_argument("--warm-up", default=None, metavar="SECONDS,...",
                         help="clip lengths generated once before serving, so compiling happens at start "
-                             "(default on a GPU: 2,3,5; none on the CPU; 'none' to skip)")
+                             "(default on a GPU: 5; none on the CPU; 'none' to skip)")
     parser.add_argument("--max-queue", type=int, default=64, help="waiting requests before BUSY (default 64)")
     parser.add_argument("--max-batch", type=int, default=8, help="rows (seeds) per engine batch (default 8)")
     parser.add_argument("--heartbeat", type=float, default=1.0, help="heartbeat interval in seconds (default 1)")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from pathlib import Path
 import signal
 import time
 import traceback
@@ -51,7 +52,7 @@ class EngineSpec:
     dtype: str = "auto"  # see engine.kinds.resolve_dtype
     options: dict[str, str] = field(default_factory=dict)
     threads: int | None = None  # torch intra-op threads per worker (CPU kernels round by thread count)
-    warm_up: tuple[float, ...] | None = None  # clip lengths run once before READY; None: 2, 3, 5 s on a GPU
+    warm_up: tuple[float, ...] | None = None  # clip lengths run once before READY; None: 5 s on a GPU
 
     def build(self):
         if self.factory:
@@ -185,6 +186,11 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None) -> None:
         import torch
 
         torch.set_num_threads(spec.threads)
+    if spec.device.startswith("cuda"):
+        # Inductor's compiled kernels outlive the process here (not in /tmp, often wiped), so a
+        # restarted daemon loads each shape in seconds instead of compiling it again
+        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "motionbridge" / "torchinductor"
+        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache))
     try:
         engine = spec.build()
     except Exception as exc:  # noqa: BLE001
@@ -193,10 +199,10 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None) -> None:
         sock.close()
         ctx.term()
         raise SystemExit(3)
-    warm_up = spec.warm_up if spec.warm_up is not None else ((2.0, 3.0, 5.0) if spec.device.startswith("cuda") else ())
+    warm_up = spec.warm_up if spec.warm_up is not None else ((5.0,) if spec.device.startswith("cuda") else ())
     if warm_up and hasattr(engine, "warm_up"):
-        # compiling and graph capture cost seconds per new shape: pay them before READY, not on
-        # the first animator's click (three lengths: static compile, dynamic recompile, reuse)
+        # compiling and graph capture cost 5-20 s per new shape: pay them for the panel's default
+        # length before READY, not on the first animator's click
         try:
             engine.warm_up(durations=warm_up)
         except Exception as exc:  # noqa: BLE001  (a failing warm-up is a failing engine)
