@@ -4,10 +4,8 @@
 #   bench/run_h200.sh full    the full benchmark, JSON + table to $OUT
 set -uo pipefail
 mode=${1:-smoke}
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site ../.whl/*.whl 2>&1 | tail -2 || true
-mkdir -p .pkgroot/motionbridge
-for d in daemon dcc_plugin exporters rigs install; do ln -sfn "$PWD/$d" ".pkgroot/motionbridge/$d"; done
-export PYTHONPATH=$PWD/.pkgroot:/tmp/site PYTHONUNBUFFERED=1 MOTIONBRIDGE_PARITY_DIR=$PWD/parity
+# shellcheck source=device_env.sh
+source "$(dirname "$0")/device_env.sh"  # carried wheels (.whl), package symlinks, parity fixture (.parity)
 python3 -c "import torch, transformers; print('torch', torch.__version__, 'cuda', torch.cuda.is_available(), torch.cuda.get_device_name(0), 'transformers', transformers.__version__)"
 nvidia-smi --query-gpu=name,memory.used,memory.total,clocks.sm --format=csv
 OUT=${OUT:-/tmp/out}
