@@ -5,7 +5,9 @@ each worker builds its engine with a factory ("module:function", called as f(dev
 and answers msgpack frames on stdin/stdout (wire.py). One feeder thread per worker pulls
 requests from a shared work queue, so a free GPU always takes the next request. A worker that
 dies has its request put back for the others (once); health() then reports not ok.
-Step events are not forwarded across processes; cancellation is checked before dispatch.
+Each worker sends its Euler-step events as frames before the result; the scheduler hands them
+to the caller's `on_step` (from the feeder threads, one at a time). Cancellation is checked
+before dispatch and, between requests, by the caller's `is_cancelled`.
 """
 
 from __future__ import annotations
@@ -44,11 +46,16 @@ class Worker:
         self.alive = True
         self.lock = threading.Lock()  # one frame exchange at a time (feeder vs health)
 
-    def call(self, message: dict) -> dict:
+    def call(self, message: dict, on_event: Callable[[dict], None] | None = None) -> dict:
+        """One exchange; frames with a "step" key before the reply go to `on_event`."""
         try:
             with self.lock:
                 write_frame(self.proc.stdin, message)
                 reply = read_frame(self.proc.stdout)
+                while reply is not None and "step" in reply:
+                    if on_event is not None:
+                        on_event(reply)
+                    reply = read_frame(self.proc.stdout)
         except (BrokenPipeError, OSError):
             reply = None
         if reply is None:
@@ -72,6 +79,7 @@ class _Job:
         self.error = ""
         self.tries = 0
         self.done = threading.Event()
+        self.on_event: Callable[[dict], None] | None = None
 
 
 class MultiGpuEngine(Engine):
@@ -99,7 +107,7 @@ class MultiGpuEngine(Engine):
                 return
             job.tries += 1
             try:
-                reply = worker.call({"generate": [request_to_dict(job.request)]})
+                reply = worker.call({"generate": [request_to_dict(job.request)]}, job.on_event)
             except WorkerError as exc:
                 if job.tries < 2 and any(w.alive for w in self.workers):
                     self.queue.put(job)  # another worker takes it
@@ -127,6 +135,15 @@ class MultiGpuEngine(Engine):
         jobs = [_Job(i, r) for i, r in enumerate(requests) if not (is_cancelled and is_cancelled(r.request_id))]
         if checked and not jobs:
             raise Cancelled("every request of the batch was cancelled")
+        if on_step is not None:
+            lock = threading.Lock()  # feeder threads report concurrently; the caller sees one at a time
+
+            def forward(event: dict) -> None:
+                with lock:
+                    on_step(StepInfo(int(event["step"]), int(event["total"]), tuple(event["ids"]), None))
+
+            for job in jobs:
+                job.on_event = forward
         for job in jobs:
             self.queue.put(job)
         for job in jobs:
@@ -175,8 +192,11 @@ def worker_main(device: str, factory: str, factory_args: dict) -> int:
         if "health" in msg:
             write_frame(proto, dict(engine.health()))
             continue
+        def step_frame(info) -> None:
+            write_frame(proto, {"step": info.step, "total": info.total, "ids": list(info.request_ids)})
+
         try:
-            takes = engine.generate([request_from_dict(r) for r in msg["generate"]])
+            takes = engine.generate([request_from_dict(r) for r in msg["generate"]], on_step=step_frame)
             write_frame(proto, {"takes": [take_to_dict(t) for t in takes]})
         except Exception as exc:  # reported to the scheduler, the worker lives on
             write_frame(proto, {"error": f"{type(exc).__name__}: {exc}"})

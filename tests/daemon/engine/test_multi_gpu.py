@@ -51,3 +51,15 @@ def test_bad_request_is_refused_before_dispatch(multi):
 def test_bad_factory_fails_at_start():
     with pytest.raises(WorkerError, match="failed to start"):
         MultiGpuEngine(["cpu"], "motionbridge.daemon.engine.bench_models:no_such_factory")
+
+
+def test_step_events_cross_the_process_boundary(multi):
+    """Each worker's Euler steps reach the caller's on_step, for every request, in step order."""
+    events = []
+    multi.generate(REQS, on_step=events.append)
+    per_request: dict[str, list[int]] = {}
+    for info in events:
+        assert info.total == 2
+        for rid in info.request_ids:
+            per_request.setdefault(rid, []).append(info.step)
+    assert per_request == {"a": [1, 2], "b": [1, 2], "c": [1, 2]}
