@@ -8,6 +8,7 @@ import bpy
 
 from motionbridge.dcc_plugin.core import settings as user_settings
 from motionbridge.dcc_plugin.core.panel import Panel
+from motionbridge.dcc_plugin.core.scene_jobs import SceneOutcome
 
 from .host import BlenderHost, redraw
 
@@ -54,6 +55,15 @@ def sync_takes() -> None:
         item.prompt = str(info.metadata.get("prompt", ""))
         item.seed = int(info.metadata.get("seed", 0))
         item.selected = info.name in selected
+
+
+def show_detected(outcome: SceneOutcome) -> None:
+    """Main thread, when a detection ends: show the target on the panel (or clear it; the
+    panel's error line says why)."""
+    props = getattr(bpy.context.scene, "motionbridge", None)
+    if props is not None:
+        props.detected = outcome.target.describe() if outcome.target is not None else ""
+    redraw()
 
 
 def settings_from_ui(context: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ Two paths:
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -48,6 +49,8 @@ def is_smplx(skeleton: Skeleton) -> bool:
 
 _CACHE: dict[tuple, Target] = {}
 _CACHE_SIZE = 16
+# the client's worker (Generate) and the scene worker (Detect) both resolve targets
+_CACHE_LOCK = threading.Lock()
 
 
 def resolve_target(rig: str, skeleton: Skeleton, preset: str = "", mapping: Any = None) -> Target:
@@ -57,12 +60,14 @@ def resolve_target(rig: str, skeleton: Skeleton, preset: str = "", mapping: Any 
     key = (rig, preset, id(mapping) if mapping is not None else None, skeleton.names, skeleton.parents.tobytes(),
            np.round(skeleton.rest_translations, 6).tobytes(), np.round(skeleton.rest_rotations, 6).tobytes(),
            skeleton.up_axis, skeleton.units)
-    found = _CACHE.get(key)
+    with _CACHE_LOCK:
+        found = _CACHE.get(key)
     if found is None:
-        found = _resolve(rig, skeleton, preset, mapping)
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = found
+        found = _resolve(rig, skeleton, preset, mapping)  # outside the lock: it can take a while
+        with _CACHE_LOCK:
+            if len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[key] = found
     return found
 
 
