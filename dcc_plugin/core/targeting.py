@@ -118,8 +118,9 @@ def _flat_numbers(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, flo
 def to_target(source: Clip, target: Target, options: Mapping[str, Any] | None = None) -> tuple[Clip, dict[str, float]]:
     """The source clip expressed on the target skeleton, and its scalar retarget metrics."""
     options = dict(options or {})
-    if target.mapping is None:
-        return transfer_same_topology(source, target.skeleton), {"max_direction_error_deg": 0.0}
+    if target.mapping is None:  # foot lock needs the retargeter's leg mapping: not on this path
+        moved = transfer_same_topology(source, target.skeleton, root_motion=bool(options.get("root_motion", True)))
+        return moved, {"max_direction_error_deg": 0.0}
     from motionbridge import rigs
 
     opts = rigs.RetargetOptions(
@@ -136,9 +137,10 @@ def _frame_change(src: Skeleton, dst: Skeleton) -> np.ndarray:
     return _Y_TO_Z if src.up_axis == "y" else quat.conjugate(_Y_TO_Z)
 
 
-def transfer_same_topology(source: Clip, target: Skeleton) -> Clip:
+def transfer_same_topology(source: Clip, target: Skeleton, root_motion: bool = True) -> Clip:
     """Copy each joint's world-space rotation *from rest* onto the same-named target joint,
-    whatever the target's bone rest frames, up axis and units."""
+    whatever the target's bone rest frames, up axis and units. Without `root_motion` the
+    hips stay at their rest position (as rigs.RetargetOptions(root_motion="off") does)."""
     src = source.skeleton
     if set(src.names) != set(target.names):
         raise RigError("same-topology transfer needs the same joint names; use a rig preset instead")
@@ -165,6 +167,8 @@ def transfer_same_topology(source: Clip, target: Skeleton) -> Clip:
         raise RigError("the rig's root joint must be the pelvis (SMPL-X joint 0)")
     src_rest_pos = _rest_world(src)[1]
     moved = quat.rotate(np.broadcast_to(frame, (source.num_frames, 4)), (source.root_translation - src_rest_pos[0]) * scale)
+    if not root_motion:
+        moved = np.zeros_like(moved)
     return Clip(target, quat.normalize(local), dst_rest_pos[0] + moved, source.fps, dict(source.metadata))
 
 

@@ -32,6 +32,18 @@ def test_same_topology_transfer_keeps_bone_directions_across_frames_and_units():
     np.testing.assert_allclose(dst_pos[:, 0] / 100.0, src_pos[:, 0] @ Y_TO_Z.T, atol=1e-6)
 
 
+def test_same_topology_root_motion_off_keeps_the_hips_at_rest():
+    """The panel's Root motion checkbox also holds on the SMPL-X path (the mannequin)."""
+    source = random_smplx_clip(2, frames=8)
+    target = z_up_cm_smplx_with_twisted_bone_frames()
+    target_rig = targeting.resolve_target("mannequin", target)
+    still, _ = targeting.to_target(source, target_rig, {"root_motion": False})
+    moving, _ = targeting.to_target(source, target_rig, {"root_motion": True})
+    np.testing.assert_allclose(still.root_translation, np.broadcast_to(target.rest_translations[0], (8, 3)))
+    assert np.ptp(moving.root_translation, axis=0).max() > 0.1  # cm: the source root does move
+    np.testing.assert_allclose(still.rotations, moving.rotations)
+
+
 def test_resolve_target_smplx_and_errors():
     sk = smplx_skeleton()
     t = targeting.resolve_target("body", sk)
