@@ -10,6 +10,7 @@ Two paths:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 from dataclasses import dataclass, field
@@ -57,9 +58,7 @@ def resolve_target(rig: str, skeleton: Skeleton, preset: str = "", mapping: Any 
     """Detect (or apply the user's preset / mapping file) and check the rig can be driven.
     Raises RigError whose message says what to select or map. Remembers the answer for a rig
     whose joints and rest pose have not changed, so generating again does not detect again."""
-    key = (rig, preset, id(mapping) if mapping is not None else None, skeleton.names, skeleton.parents.tobytes(),
-           np.round(skeleton.rest_translations, 6).tobytes(), np.round(skeleton.rest_rotations, 6).tobytes(),
-           skeleton.up_axis, skeleton.units)
+    key = (rig, preset, id(mapping) if mapping is not None else None, *_skeleton_key(skeleton))
     with _CACHE_LOCK:
         found = _CACHE.get(key)
     if found is None:
@@ -69,6 +68,36 @@ def resolve_target(rig: str, skeleton: Skeleton, preset: str = "", mapping: Any 
                 _CACHE.pop(next(iter(_CACHE)))
             _CACHE[key] = found
     return found
+
+
+def _skeleton_key(skeleton: Skeleton) -> tuple:
+    """Equal for skeletons with the same joints and rest pose (each message from the daemon
+    brings its own Skeleton object)."""
+    return (skeleton.names, skeleton.parents.tobytes(), np.round(skeleton.rest_translations, 6).tobytes(),
+            np.round(skeleton.rest_rotations, 6).tobytes(), skeleton.up_axis, skeleton.units)
+
+
+_SOURCE_MAPPINGS: dict[tuple, Any] = {}
+
+
+def source_mapping(skeleton: Skeleton) -> Any:
+    """The mapping of the model's (SMPL-X) skeleton, bound to `skeleton`. rigs.retarget
+    detects it when not given one, trying every preset: about half of a whole retarget's
+    time, spent again on every clip for the same skeleton. Detected once per distinct
+    skeleton here instead."""
+    from motionbridge import rigs
+
+    key = _skeleton_key(skeleton)
+    with _CACHE_LOCK:
+        found = _SOURCE_MAPPINGS.get(key)
+    if found is None:
+        found = rigs.detect_rig(skeleton).mapping
+        with _CACHE_LOCK:
+            if len(_SOURCE_MAPPINGS) >= _CACHE_SIZE:
+                _SOURCE_MAPPINGS.pop(next(iter(_SOURCE_MAPPINGS)))
+            _SOURCE_MAPPINGS[key] = found
+    # same names, hierarchy and rest pose: rebinding would find the same bones
+    return found if found.skeleton is skeleton else dataclasses.replace(found, skeleton=skeleton)
 
 
 def _resolve(rig: str, skeleton: Skeleton, preset: str, mapping: Any) -> Target:
@@ -127,7 +156,8 @@ def to_target(source: Clip, target: Target, options: Mapping[str, Any] | None = 
         root_motion="on" if options.get("root_motion", True) else "off",
         foot_lock=bool(options.get("foot_lock", False)),
     )
-    result = rigs.retarget(source, target.skeleton, mapping=target.mapping, options=opts)
+    result = rigs.retarget(source, target.skeleton, mapping=target.mapping, options=opts,
+                           source_mapping=source_mapping(source.skeleton))
     return result.clip, _flat_numbers(result.metrics)
 
 
