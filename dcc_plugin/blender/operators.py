@@ -7,7 +7,7 @@ import time
 import bpy
 from bpy.props import StringProperty
 
-from motionbridge.dcc_plugin.core import settings as user_settings
+from motionbridge.dcc_plugin.core import panel_actions
 from motionbridge.dcc_plugin.core.takes import check_take_name
 
 from . import session
@@ -16,29 +16,15 @@ from . import session
 TIMINGS: dict[str, float] = {}
 
 
-def _settings(op: bpy.types.Operator, context) -> user_settings.Settings | None:
-    try:
-        return session.panel().settings.updated(**session.settings_from_ui(context))
-    except ValueError as exc:
-        op.report({"ERROR"}, str(exc))
-        return None
-
-
 class MOTIONBRIDGE_OT_connect(bpy.types.Operator):
     bl_idname = "motionbridge.connect"
     bl_label = "Connect"
     bl_description = "Connect to the MotionBridge daemon (runs in the background)"
 
     def execute(self, context):
-        chosen = _settings(self, context)
-        if chosen is None:
-            return {"CANCELLED"}
         panel = session.panel()
-        try:
-            panel.connect(chosen)
-            user_settings.save(chosen)
-        except (ValueError, OSError) as exc:
-            self.report({"ERROR"}, str(exc))
+        if not panel_actions.connect(panel, session.settings_from_ui(context)):
+            self.report({"ERROR"}, panel.error)
             return {"CANCELLED"}
         return {"FINISHED"}
 
@@ -76,14 +62,11 @@ class MOTIONBRIDGE_OT_generate(bpy.types.Operator):
     bl_description = "Send the prompt to the daemon; each seed becomes a take on the target armature"
 
     def execute(self, context):
-        chosen = _settings(self, context)
-        if chosen is None:
-            return {"CANCELLED"}
         panel = session.panel()
-        panel.settings = chosen
         props = context.scene.motionbridge
         TIMINGS["generate_call"] = time.perf_counter()
-        if not panel.generate(props.prompt, rig=props.target.name if props.target else None, preset=chosen.rig_preset):
+        if not panel_actions.generate(panel, session.settings_from_ui(context), props.prompt,
+                                      rig=props.target.name if props.target else None):
             self.report({"ERROR"}, panel.error)
             return {"CANCELLED"}
         return {"FINISHED"}

@@ -6,7 +6,7 @@ from typing import Any
 
 import bpy
 
-from motionbridge.dcc_plugin.core import settings as user_settings
+from motionbridge.dcc_plugin.core import panel_actions
 from motionbridge.dcc_plugin.core.panel import Panel
 from motionbridge.dcc_plugin.core.scene_jobs import SceneOutcome
 
@@ -20,10 +20,7 @@ def panel() -> Panel:
     if _panel is None:
         host = BlenderHost()
         host.start()
-        loaded, warnings = user_settings.load()
-        _panel = Panel(host, loaded, on_change=_changed)
-        if warnings:
-            host.report_error("; ".join(warnings))
+        _panel = panel_actions.open_panel(host, on_change=_changed)
     return _panel
 
 

@@ -81,7 +81,7 @@ class Panel:
         if self._on_change is not None:
             self._on_change(self)
 
-    def _refuse(self, message: str) -> None:
+    def refuse(self, message: str) -> None:
         """Bad input or a failed scene action: say why; the state (and connection) stays."""
         self.error = message
         self.status = message
@@ -176,7 +176,7 @@ class Panel:
         try:
             rig_name, skeleton = self._read_target(rig)
         except ValueError as exc:
-            self._refuse(str(exc))
+            self.refuse(str(exc))
             return False
         self.scene_jobs.detect(rig_name, skeleton, preset or self.settings.rig_preset, mapping, lambda o: self._scene_done(o, on_done))
         return True
@@ -188,14 +188,14 @@ class Panel:
         try:
             self.scene_jobs.export(names, path, write, lambda o: self._scene_done(o, on_done))
         except (KeyError, ValueError, HostError) as exc:
-            self._refuse(message_of(exc))
+            self.refuse(message_of(exc))
             return False
         self.status = f"Exporting {len(names)} take(s)..."
         return True
 
     def _scene_done(self, outcome: SceneOutcome, on_done: Callable[[SceneOutcome], None] | None) -> None:
         if outcome.error:
-            self._refuse(outcome.message)
+            self.refuse(outcome.message)
         else:
             self.target = outcome.target or self.target
             self.error, self.status = "", outcome.message
@@ -240,7 +240,7 @@ class Panel:
             model = limits.check_model(settings.model).value if settings.model else ""
             rig_name, skeleton = self._read_target(rig)
         except ValueError as exc:
-            self._refuse(str(exc))
+            self.refuse(str(exc))
             return False
         self.warnings = text.warnings + duration.warnings
         self._count += 1

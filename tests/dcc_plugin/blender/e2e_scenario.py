@@ -119,7 +119,7 @@ def main():
     # 1: two seeds onto the Mixamo rig, foot lock off so directions are the model's
     props.target, props.variations, props.foot_lock, props.preview_every = mixamo, 2, False, 5
     op(bpy.ops.motionbridge.detect)
-    pump(lambda: props.detected or panel.error, 60)  # detection runs on the scene worker
+    pump(lambda: panel.scene_jobs.pending == 0, 60)  # detection runs on the scene worker
     report["detected_mixamo"] = props.detected
     op(bpy.ops.motionbridge.generate)
     pump(settled)

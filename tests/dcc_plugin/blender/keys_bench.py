@@ -149,6 +149,8 @@ def main() -> None:
     def summary(xs: list[float]) -> str:
         return f"min {min(xs):5.1f}  median {statistics.median(xs):5.1f}  max {max(xs):5.1f} ms"
 
+    import motionbridge.dcc_plugin.blender.takes_io as tio
+    print("code:", Path(tio.__file__).resolve().parents[3])
     print(f"{obj.name}: {len(obj.data.bones)} bones, {clip.num_frames} frames, foot lock {'on' if args.foot_lock else 'off'}, "
           f"{args.runs} runs")
     print(f"  retarget (worker)     {summary(retarget)}")

@@ -73,7 +73,7 @@ def main():
     report["detect"] = {"result": sorted(result), "op_ms": ms, "detected_at_return": props.detected,
                         "released_at_return": gate.release.is_set()}
     gate.release.set()
-    pump(lambda: props.detected or panel.error)
+    pump(lambda: panel.scene_jobs.pending == 0)
     report["detect"].update(detected=props.detected, threads=gate.threads, held_out=gate.held_out, error=panel.error)
     targeting.resolve_target = gate.fn
 
