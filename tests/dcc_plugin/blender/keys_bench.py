@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import pstats
 import statistics
 import sys
@@ -120,6 +121,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--foot-lock", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile the main thread's take writes")
+    parser.add_argument("--json", type=Path, help="also write every run's figures to this file")
     args = parser.parse_args()
 
     rig = build_rig("mixamo", bone_axes="y_along_bone", up_axis="z", units="m")
@@ -149,13 +151,14 @@ def main() -> None:
     def summary(xs: list[float]) -> str:
         return f"min {min(xs):5.1f}  median {statistics.median(xs):5.1f}  max {max(xs):5.1f} ms"
 
-    import motionbridge.dcc_plugin.blender.takes_io as tio
-    print("code:", Path(tio.__file__).resolve().parents[3])
     print(f"{obj.name}: {len(obj.data.bones)} bones, {clip.num_frames} frames, foot lock {'on' if args.foot_lock else 'off'}, "
           f"{args.runs} runs")
     print(f"  retarget (worker)     {summary(retarget)}")
     print(f"  keys (main thread)    {summary(keys)}")
     print(f"  result -> keys total  {summary(total)}")
+    if args.json:
+        args.json.write_text(json.dumps({"bones": len(obj.data.bones), "frames": clip.num_frames, "foot_lock": args.foot_lock,
+                                         "retarget_ms": retarget, "keys_ms": keys, "total_ms": total}))
     if profiler is not None:
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
 
