@@ -2,7 +2,9 @@
 
 Each preset is bound to the skeleton (its namespace or prefix found from the hips/head
 names); bones whose hierarchy contradicts the canonical tree are dropped; the preset whose
-family explains most of the skeleton's names wins. A biped check on the rest pose then
+family explains most of the skeleton's names wins; a family's own namespace (`mixamorig:`,
+`Character1_`, `Bip01 `) found on the bones counts as evidence too, so a sparse Mixamo rig is
+not taken for HumanIK, whose bone names are the same. A biped check on the rest pose then
 refuses skeletons that merely share names (a quadruped with `upperarm_l` front legs).
 """
 
@@ -19,6 +21,11 @@ from .description import RigDescription, preset, preset_names
 from .skeleton import RigError, Skeleton
 
 MAX_SPINE_TILT_DEG = 50.0  # hips->head angle from the up axis beyond which we refuse
+# Share of the remaining doubt that a family's own namespace removes. Mixamo and HumanIK
+# share their body bone names, so without this a Mixamo rig with only its body bones
+# scores exactly like HumanIK (which inferred the `mixamorig:` prefix from the hips) and the
+# first in alphabetical order won.
+OWN_NAMESPACE_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,21 @@ def score(desc: RigDescription) -> float:
     precision, recall = hits / len(lower), hits / len(family)
     f1 = 2 * precision * recall / (precision + recall)
     covered = 1.0 - len(desc.unmapped_required) / len(REQUIRED)
-    return float(f1 * covered)
+    names_score = f1 * covered
+    if has_own_namespace(desc):
+        names_score += (1.0 - names_score) * OWN_NAMESPACE_WEIGHT
+    return float(names_score)
+
+
+def has_own_namespace(desc: RigDescription) -> bool:
+    """The bound prefix ends in one the family is published with (`mixamorig:`, also under a
+    referencing namespace: `Hero:mixamorig:`), rather than being merely inferred from the
+    skeleton's hips/head names, which any family sharing those names can do."""
+    found = desc.prefix.lower()
+    for own in (p.lower() for p in desc.prefixes if p):
+        if found == own or found.endswith((":" + own, "|" + own)):
+            return True
+    return False
 
 
 def detect_rig(skeleton: Skeleton, presets: Iterable[str] | None = None) -> Detection:

@@ -7,7 +7,7 @@ import time
 import bpy
 from bpy.props import StringProperty
 
-from motionbridge.dcc_plugin.core import settings as user_settings
+from motionbridge.dcc_plugin.core import panel_actions
 from motionbridge.dcc_plugin.core.takes import check_take_name
 
 from . import session
@@ -16,29 +16,15 @@ from . import session
 TIMINGS: dict[str, float] = {}
 
 
-def _settings(op: bpy.types.Operator, context) -> user_settings.Settings | None:
-    try:
-        return session.panel().settings.updated(**session.settings_from_ui(context))
-    except ValueError as exc:
-        op.report({"ERROR"}, str(exc))
-        return None
-
-
 class MOTIONBRIDGE_OT_connect(bpy.types.Operator):
     bl_idname = "motionbridge.connect"
     bl_label = "Connect"
     bl_description = "Connect to the MotionBridge daemon (runs in the background)"
 
     def execute(self, context):
-        chosen = _settings(self, context)
-        if chosen is None:
-            return {"CANCELLED"}
         panel = session.panel()
-        try:
-            panel.connect(chosen)
-            user_settings.save(chosen)
-        except (ValueError, OSError) as exc:
-            self.report({"ERROR"}, str(exc))
+        if not panel_actions.connect(panel, session.settings_from_ui(context)):
+            self.report({"ERROR"}, panel.error)
             return {"CANCELLED"}
         return {"FINISHED"}
 
@@ -55,18 +41,18 @@ class MOTIONBRIDGE_OT_disconnect(bpy.types.Operator):
 class MOTIONBRIDGE_OT_detect(bpy.types.Operator):
     bl_idname = "motionbridge.detect"
     bl_label = "Detect Rig"
-    bl_description = "Check that the target armature can be driven, and how"
+    bl_description = "Check that the target armature can be driven, and how (detection runs in the background)"
 
     def execute(self, context):
         props = context.scene.motionbridge
         target_name = props.target.name if props.target else None
-        try:
-            target = session.panel().choose_target(target_name, props.preset.strip())
-        except ValueError as exc:
-            props.detected = ""
-            self.report({"ERROR"}, str(exc))
+        props.detected = ""
+        panel = session.panel()
+        # the rig is read here; detection runs on the panel's scene worker and the answer
+        # comes back through the host's timer (session.show_detected)
+        if not panel.detect(target_name, props.preset.strip(), on_done=session.show_detected):
+            self.report({"ERROR"}, panel.error)
             return {"CANCELLED"}
-        props.detected = target.describe()
         return {"FINISHED"}
 
 
@@ -76,14 +62,11 @@ class MOTIONBRIDGE_OT_generate(bpy.types.Operator):
     bl_description = "Send the prompt to the daemon; each seed becomes a take on the target armature"
 
     def execute(self, context):
-        chosen = _settings(self, context)
-        if chosen is None:
-            return {"CANCELLED"}
         panel = session.panel()
-        panel.settings = chosen
         props = context.scene.motionbridge
         TIMINGS["generate_call"] = time.perf_counter()
-        if not panel.generate(props.prompt, rig=props.target.name if props.target else None, preset=chosen.rig_preset):
+        if not panel_actions.generate(panel, session.settings_from_ui(context), props.prompt,
+                                      rig=props.target.name if props.target else None):
             self.report({"ERROR"}, panel.error)
             return {"CANCELLED"}
         return {"FINISHED"}
@@ -175,16 +158,19 @@ class MOTIONBRIDGE_OT_export_takes(bpy.types.Operator):
         if not self.filepath:
             self.report({"ERROR"}, "no file chosen; pass a path ending in .fbx, .glb, .usd or .npz")
             return {"CANCELLED"}
-        try:
-            from motionbridge.exporters import registry
+        from motionbridge.exporters import registry
 
-            host = session.panel().host
-            clips = [host.read_take(n) for n in names]  # type: ignore[attr-defined]
-            path = registry.write(bpy.path.abspath(self.filepath), clips, names)
-        except (ValueError, KeyError, OSError) as exc:
-            self.report({"ERROR"}, str(exc))
+        path = bpy.path.abspath(self.filepath)
+        if registry.extension_of(path) not in registry.WRITERS:  # say so now, not from the worker
+            self.report({"ERROR"}, f"cannot export to {path}: use one of {', '.join(registry.supported_extensions())}")
             return {"CANCELLED"}
-        self.report({"INFO"}, f"exported {len(names)} take(s) to {path}")
+        panel = session.panel()
+        # keys are read here (main thread); formatting and the atomic write run on the
+        # panel's scene worker; the outcome shows in the panel's status line
+        if not panel.export_takes(names, path, registry.export):
+            self.report({"ERROR"}, panel.error)
+            return {"CANCELLED"}
+        self.report({"INFO"}, panel.status)
         return {"FINISHED"}
 
 

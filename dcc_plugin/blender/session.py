@@ -6,8 +6,9 @@ from typing import Any
 
 import bpy
 
-from motionbridge.dcc_plugin.core import settings as user_settings
+from motionbridge.dcc_plugin.core import panel_actions
 from motionbridge.dcc_plugin.core.panel import Panel
+from motionbridge.dcc_plugin.core.scene_jobs import SceneOutcome
 
 from .host import BlenderHost, redraw
 
@@ -19,10 +20,7 @@ def panel() -> Panel:
     if _panel is None:
         host = BlenderHost()
         host.start()
-        loaded, warnings = user_settings.load()
-        _panel = Panel(host, loaded, on_change=_changed)
-        if warnings:
-            host.report_error("; ".join(warnings))
+        _panel = panel_actions.open_panel(host, on_change=_changed)
     return _panel
 
 
@@ -54,6 +52,15 @@ def sync_takes() -> None:
         item.prompt = str(info.metadata.get("prompt", ""))
         item.seed = int(info.metadata.get("seed", 0))
         item.selected = info.name in selected
+
+
+def show_detected(outcome: SceneOutcome) -> None:
+    """Main thread, when a detection ends: show the target on the panel (or clear it; the
+    panel's error line says why)."""
+    props = getattr(bpy.context.scene, "motionbridge", None)
+    if props is not None:
+        props.detected = outcome.target.describe() if outcome.target is not None else ""
+    redraw()
 
 
 def settings_from_ui(context: Any) -> dict[str, Any]:

@@ -8,6 +8,7 @@ the Action (an ID, so it is saved with the file and seen by the exporters).
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -24,24 +25,42 @@ FIRST_FRAME = 1
 RIG_KEY = "motionbridge_rig"
 
 
-def _fill(fcurve: bpy.types.FCurve, frames: np.ndarray, values: np.ndarray) -> None:
-    points = fcurve.keyframe_points
-    points.add(len(frames))
-    co = np.empty((len(frames), 2), dtype=np.float32)
-    co[:, 0] = frames
-    co[:, 1] = values
-    points.foreach_set("co", co.ravel())
-    # linear keys need no handles, so no fcurve.update() (which would double the cost)
-    points.foreach_set("interpolation", np.full(len(frames), _LINEAR, dtype=np.int32))
-
-
 _LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
+
+
+@functools.lru_cache(maxsize=8)
+def _linear_keys(count: int) -> tuple[int, ...]:
+    # a tuple, not a numpy array: foreach_set takes enum values from a sequence about 3x
+    # faster than from an int32 buffer (measured on bpy 4.5)
+    return (_LINEAR,) * count
+
+
+def key_coordinates(wxyz: np.ndarray, loc: np.ndarray) -> np.ndarray:
+    """(C, F, 2) float32 keyframe (frame, value) pairs for every F-curve of a take, in
+    write order: bone j's rotation W, X, Y, Z at 4j..4j+3, then the root's location X, Y, Z.
+    Built in one go so that each F-curve is one foreach_set of a contiguous slice."""
+    frames, joints = wxyz.shape[:2]
+    values = np.concatenate([wxyz.reshape(frames, joints * 4), loc], axis=1).T
+    co = np.empty((values.shape[0], frames, 2), dtype=np.float32)
+    co[:, :, 0] = np.arange(frames, dtype=np.float32) + FIRST_FRAME
+    co[:, :, 1] = values
+    return co
+
+
+def _add_keys(fcurve: bpy.types.FCurve, co: np.ndarray, linear: tuple[int, ...]) -> None:
+    points = fcurve.keyframe_points
+    points.add(len(linear))
+    points.foreach_set("co", co.reshape(-1))
+    # linear keys need no handles, so no fcurve.update() (which would double the cost)
+    points.foreach_set("interpolation", linear)
 
 
 def write_take(obj: bpy.types.Object, skeleton: Skeleton, clip: Clip, name: str, metadata: dict[str, Any]) -> TakeInfo:
     """Create the Action and its NLA track; removes both if anything fails."""
     wxyz, loc = pose_channels(skeleton, clip)
-    frames = np.arange(clip.num_frames, dtype=np.float64) + FIRST_FRAME
+    co = key_coordinates(wxyz, loc)
+    linear = _linear_keys(clip.num_frames)
+    root_curves = 4 * skeleton.num_joints  # the location curves follow every rotation curve
     action = bpy.data.actions.new(name)
     track = None
     try:
@@ -49,23 +68,25 @@ def write_take(obj: bpy.types.Object, skeleton: Skeleton, clip: Clip, name: str,
         slot = action.slots.new(id_type="OBJECT", name=obj.name)
         strip = action.layers.new("MotionBridge").strips.new(type="KEYFRAME")
         bag = strip.channelbag(slot, ensure=True)
+        curves = bag.fcurves
         for j, bone_name in enumerate(skeleton.names):
             group = bag.groups.new(bone_name)
             base = f'pose.bones["{bpy.utils.escape_identifier(bone_name)}"]'
             for c in range(4):
-                fc = bag.fcurves.new(f"{base}.rotation_quaternion", index=c)
+                fc = curves.new(f"{base}.rotation_quaternion", index=c)
                 fc.group = group
-                _fill(fc, frames, wxyz[:, j, c])
+                _add_keys(fc, co[4 * j + c], linear)
             if j == 0:
                 for c in range(3):
-                    fc = bag.fcurves.new(f"{base}.location", index=c)
+                    fc = curves.new(f"{base}.location", index=c)
                     fc.group = group
-                    _fill(fc, frames, loc[:, c])
+                    _add_keys(fc, co[root_curves + c], linear)
         action[METADATA_KEY] = json.dumps(metadata, sort_keys=True)
         action[RIG_KEY] = obj.name
         action["motionbridge_fps"] = float(clip.fps)
+        keyed = set(skeleton.names)
         for pb in obj.pose.bones:
-            if pb.name in skeleton.names:
+            if pb.rotation_mode != "QUATERNION" and pb.name in keyed:  # writing it tags an update: only when needed
                 pb.rotation_mode = "QUATERNION"
         anim = obj.animation_data or obj.animation_data_create()
         track = anim.nla_tracks.new()

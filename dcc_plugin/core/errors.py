@@ -44,3 +44,10 @@ def explain(exc: BaseException, settings: Settings) -> str:
     if code:
         return explain_code(str(code), str(getattr(exc, "message", exc)), settings, getattr(exc, "details", None))
     return f"{type(exc).__name__}: {exc}"
+
+
+def message_of(exc: BaseException) -> str:
+    """The exception's own text: a KeyError's str() is the repr of its message, quotes and all."""
+    if isinstance(exc, KeyError) and exc.args:
+        return str(exc.args[0])
+    return str(exc) or type(exc).__name__

@@ -70,6 +70,11 @@ class Host(abc.ABC):
     def audition_take(self, take_name: str) -> None:
         """Make this take the one that plays (solo it); hosts without takes ignore this."""
 
+    def read_take(self, take_name: str) -> Clip:
+        """The take's keys as a Clip on its rig's skeleton (arrays copied out of the scene, so
+        a worker can export them). Hosts that cannot read takes back refuse."""
+        raise HostError(f"exporting takes from {self.name} is not supported yet; export from Blender or the command line")
+
     # -- preview --------------------------------------------------------------------------
     def show_preview(self, rig: str, clip: Clip) -> None:
         """Drive the rig with a denoising preview (no keys written). Optional."""

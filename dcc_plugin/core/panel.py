@@ -19,14 +19,14 @@ import time
 from typing import Any, Callable
 
 import motionbridge.daemon.limits as limits
-from motionbridge.rigs import Clip
 
 from . import takes, targeting
 from .client_factory import default_client_factory
-from .errors import explain, explain_code
+from .errors import explain, explain_code, message_of
 from .generation import Generation
-from .host import Host, TakeInfo
+from .host import Host, HostError, TakeInfo
 from .jobs import JobManager
+from .scene_jobs import SceneJobs, SceneOutcome, TakeWriter
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,7 @@ class Panel:
         self._factory = client_factory
         self._on_change = on_change
         self.jobs = JobManager(host.run_on_main_thread)
+        self.scene_jobs = SceneJobs(host)  # detect and export, on a worker of their own
         self.client: Any = None
         self.server: dict[str, Any] = {}
         self.state = State.DISCONNECTED
@@ -77,6 +78,14 @@ class Panel:
             self.status = status
         if state is not State.ERROR:
             self.error = ""
+        if self._on_change is not None:
+            self._on_change(self)
+
+    def refuse(self, message: str) -> None:
+        """Bad input or a failed scene action: say why; the state (and connection) stays."""
+        self.error = message
+        self.status = message
+        self.host.report_error(message)
         if self._on_change is not None:
             self._on_change(self)
 
@@ -159,14 +168,44 @@ class Panel:
         self._fail(exc)
 
     # -- target ---------------------------------------------------------------------------
-    def choose_target(self, rig: str | None = None, preset: str = "", mapping: Any = None) -> targeting.Target:
-        """Resolve the rig to drive; raises ValueError (RigError) saying what to select or map."""
-        rig, skeleton = self._read_target(rig)
-        self.target = targeting.resolve_target(rig, skeleton, preset or self.settings.rig_preset, mapping)
-        return self.target
+    def detect(self, rig: str | None = None, preset: str = "", mapping: Any = None,
+               on_done: Callable[[SceneOutcome], None] | None = None) -> bool:
+        """Resolve the rig to drive without blocking: it is read now and detected on a worker
+        (SceneJobs); the answer becomes `target` on the main thread, then `on_done(outcome)`.
+        False, with the reason shown, when no rig can be read."""
+        try:
+            rig_name, skeleton = self._read_target(rig)
+        except ValueError as exc:
+            self.refuse(str(exc))
+            return False
+        self.scene_jobs.detect(rig_name, skeleton, preset or self.settings.rig_preset, mapping, lambda o: self._scene_done(o, on_done))
+        return True
+
+    def export_takes(self, names: list[str], path: str, write: TakeWriter,
+                     on_done: Callable[[SceneOutcome], None] | None = None) -> bool:
+        """Write takes to `path` on a worker (`write` picks the format and writes atomically).
+        False, with the reason shown, when a take cannot be read."""
+        try:
+            self.scene_jobs.export(names, path, write, lambda o: self._scene_done(o, on_done))
+        except (KeyError, ValueError, HostError) as exc:
+            self.refuse(message_of(exc))
+            return False
+        self.status = f"Exporting {len(names)} take(s)..."
+        return True
+
+    def _scene_done(self, outcome: SceneOutcome, on_done: Callable[[SceneOutcome], None] | None) -> None:
+        if outcome.error:
+            self.refuse(outcome.message)
+        else:
+            self.target = outcome.target or self.target
+            self.error, self.status = "", outcome.message
+            if self._on_change is not None:
+                self._on_change(self)
+        if on_done is not None:
+            on_done(outcome)
 
     def _read_target(self, rig: str | None) -> tuple[str, Any]:
-        """Main thread: which rig, and its skeleton (scene reads only; detection is done later)."""
+        """Main thread: which rig, and its skeleton (scene reads only; detection runs on a worker)."""
         rig = rig or self.host.selected_rig()
         if not rig:
             rigs = self.host.list_rigs()
@@ -201,11 +240,7 @@ class Panel:
             model = limits.check_model(settings.model).value if settings.model else ""
             rig_name, skeleton = self._read_target(rig)
         except ValueError as exc:
-            self.error = str(exc)
-            self.status = self.error
-            self.host.report_error(self.error)
-            if self._on_change is not None:
-                self._on_change(self)
+            self.refuse(str(exc))
             return False
         self.warnings = text.warnings + duration.warnings
         self._count += 1
@@ -249,37 +284,14 @@ class Panel:
             self._lost(exc)
 
     def _poll(self, gen: Generation) -> bool:
-        """Worker side: poll once, retarget what arrived (pure numpy, so it stays off the
-        main thread), post the events; True when the request is over."""
+        """Worker side: poll once, retarget what arrived (see Generation.poll), post the
+        events to the main thread; True when the request is over."""
         if gen.cancelled or gen.finished:
             return True
-        events = gen.handle.poll(POLL_S)
-        finished = bool(gen.handle.done)
-        if finished:  # done is set after the last event is queued: collect the stragglers
-            events += gen.handle.poll(0.0)
-        if events:
-            arrived = time.perf_counter()
-            previews = [e for e in events if e.kind == "preview" and e.clip is not None]
-            prepared = []
-            for event in events:
-                if event.kind == "result" and event.clip is not None:
-                    prepared.append((event, self._retarget(gen, event.clip)))
-                elif event.kind == "preview" and event.clip is not None:
-                    if event is previews[-1]:  # only the newest preview is worth showing
-                        prepared.append((event, self._retarget(gen, event.clip)))
-                else:
-                    prepared.append((event, None))
+        prepared, arrived, over = gen.poll(POLL_S, self.timings)
+        if prepared:
             self.jobs.post(lambda: self._on_events(gen, prepared, arrived))
-        return finished or any(e.kind in ("error", "busy") for e in events)
-
-    def _retarget(self, gen: Generation, clip: Clip) -> tuple[Clip, dict[str, float]] | BaseException:
-        t0 = time.perf_counter()
-        try:
-            out = targeting.to_target(clip, gen.target, gen.options)
-        except Exception as exc:  # reported on the main thread with the event
-            return exc
-        self.timings.setdefault("retarget_ms", []).append((time.perf_counter() - t0) * 1000.0)
-        return out
+        return over
 
     def _on_events(self, gen: Generation, prepared: list[tuple[Any, Any]], arrived: float) -> None:
         if gen is not self._generation or gen.cancelled or gen.finished:
@@ -388,3 +400,4 @@ class Panel:
         if client is not None:
             self.jobs.submit(client.close)
         self.jobs.shutdown(timeout_s=3.0)
+        self.scene_jobs.close()

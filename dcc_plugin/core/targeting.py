@@ -10,7 +10,9 @@ Two paths:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import threading
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -48,22 +50,54 @@ def is_smplx(skeleton: Skeleton) -> bool:
 
 _CACHE: dict[tuple, Target] = {}
 _CACHE_SIZE = 16
+# the client's worker (Generate) and the scene worker (Detect) both resolve targets
+_CACHE_LOCK = threading.Lock()
 
 
 def resolve_target(rig: str, skeleton: Skeleton, preset: str = "", mapping: Any = None) -> Target:
     """Detect (or apply the user's preset / mapping file) and check the rig can be driven.
     Raises RigError whose message says what to select or map. Remembers the answer for a rig
     whose joints and rest pose have not changed, so generating again does not detect again."""
-    key = (rig, preset, id(mapping) if mapping is not None else None, skeleton.names, skeleton.parents.tobytes(),
-           np.round(skeleton.rest_translations, 6).tobytes(), np.round(skeleton.rest_rotations, 6).tobytes(),
-           skeleton.up_axis, skeleton.units)
-    found = _CACHE.get(key)
+    key = (rig, preset, id(mapping) if mapping is not None else None, *_skeleton_key(skeleton))
+    with _CACHE_LOCK:
+        found = _CACHE.get(key)
     if found is None:
-        found = _resolve(rig, skeleton, preset, mapping)
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.pop(next(iter(_CACHE)))
-        _CACHE[key] = found
+        found = _resolve(rig, skeleton, preset, mapping)  # outside the lock: it can take a while
+        with _CACHE_LOCK:
+            if len(_CACHE) >= _CACHE_SIZE:
+                _CACHE.pop(next(iter(_CACHE)))
+            _CACHE[key] = found
     return found
+
+
+def _skeleton_key(skeleton: Skeleton) -> tuple:
+    """Equal for skeletons with the same joints and rest pose (each message from the daemon
+    brings its own Skeleton object)."""
+    return (skeleton.names, skeleton.parents.tobytes(), np.round(skeleton.rest_translations, 6).tobytes(),
+            np.round(skeleton.rest_rotations, 6).tobytes(), skeleton.up_axis, skeleton.units)
+
+
+_SOURCE_MAPPINGS: dict[tuple, Any] = {}
+
+
+def source_mapping(skeleton: Skeleton) -> Any:
+    """The mapping of the model's (SMPL-X) skeleton, bound to `skeleton`. rigs.retarget
+    detects it when not given one, trying every preset: about half of a whole retarget's
+    time, spent again on every clip for the same skeleton. Detected once per distinct
+    skeleton here instead."""
+    from motionbridge import rigs
+
+    key = _skeleton_key(skeleton)
+    with _CACHE_LOCK:
+        found = _SOURCE_MAPPINGS.get(key)
+    if found is None:
+        found = rigs.detect_rig(skeleton).mapping
+        with _CACHE_LOCK:
+            if len(_SOURCE_MAPPINGS) >= _CACHE_SIZE:
+                _SOURCE_MAPPINGS.pop(next(iter(_SOURCE_MAPPINGS)))
+            _SOURCE_MAPPINGS[key] = found
+    # same names, hierarchy and rest pose: rebinding would find the same bones
+    return found if found.skeleton is skeleton else dataclasses.replace(found, skeleton=skeleton)
 
 
 def _resolve(rig: str, skeleton: Skeleton, preset: str, mapping: Any) -> Target:
@@ -113,15 +147,17 @@ def _flat_numbers(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, flo
 def to_target(source: Clip, target: Target, options: Mapping[str, Any] | None = None) -> tuple[Clip, dict[str, float]]:
     """The source clip expressed on the target skeleton, and its scalar retarget metrics."""
     options = dict(options or {})
-    if target.mapping is None:
-        return transfer_same_topology(source, target.skeleton), {"max_direction_error_deg": 0.0}
+    if target.mapping is None:  # foot lock needs the retargeter's leg mapping: not on this path
+        moved = transfer_same_topology(source, target.skeleton, root_motion=bool(options.get("root_motion", True)))
+        return moved, {"max_direction_error_deg": 0.0}
     from motionbridge import rigs
 
     opts = rigs.RetargetOptions(
         root_motion="on" if options.get("root_motion", True) else "off",
         foot_lock=bool(options.get("foot_lock", False)),
     )
-    result = rigs.retarget(source, target.skeleton, mapping=target.mapping, options=opts)
+    result = rigs.retarget(source, target.skeleton, mapping=target.mapping, options=opts,
+                           source_mapping=source_mapping(source.skeleton))
     return result.clip, _flat_numbers(result.metrics)
 
 
@@ -131,9 +167,10 @@ def _frame_change(src: Skeleton, dst: Skeleton) -> np.ndarray:
     return _Y_TO_Z if src.up_axis == "y" else quat.conjugate(_Y_TO_Z)
 
 
-def transfer_same_topology(source: Clip, target: Skeleton) -> Clip:
+def transfer_same_topology(source: Clip, target: Skeleton, root_motion: bool = True) -> Clip:
     """Copy each joint's world-space rotation *from rest* onto the same-named target joint,
-    whatever the target's bone rest frames, up axis and units."""
+    whatever the target's bone rest frames, up axis and units. Without `root_motion` the
+    hips stay at their rest position (as rigs.RetargetOptions(root_motion="off") does)."""
     src = source.skeleton
     if set(src.names) != set(target.names):
         raise RigError("same-topology transfer needs the same joint names; use a rig preset instead")
@@ -160,6 +197,8 @@ def transfer_same_topology(source: Clip, target: Skeleton) -> Clip:
         raise RigError("the rig's root joint must be the pelvis (SMPL-X joint 0)")
     src_rest_pos = _rest_world(src)[1]
     moved = quat.rotate(np.broadcast_to(frame, (source.num_frames, 4)), (source.root_translation - src_rest_pos[0]) * scale)
+    if not root_motion:
+        moved = np.zeros_like(moved)
     return Clip(target, quat.normalize(local), dst_rest_pos[0] + moved, source.fps, dict(source.metadata))
 
 

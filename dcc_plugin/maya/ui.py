@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from maya import cmds
 
-from motionbridge.dcc_plugin.core import settings as user_settings
-from motionbridge.dcc_plugin.core.panel import Panel
+from motionbridge.dcc_plugin.core import panel_actions
+from motionbridge.dcc_plugin.core.settings import Settings
 
 from .host import MayaHost
 
@@ -14,12 +16,11 @@ WORKSPACE = "MotionBridgeWorkspace"
 
 class MotionBridgePanel:
     def __init__(self) -> None:
-        loaded, _ = user_settings.load()
         self.host = MayaHost(self._show)
-        self.panel = Panel(self.host, loaded, on_change=lambda p: self._refresh())
-        self._build(loaded)
+        self.panel = panel_actions.open_panel(self.host, on_change=lambda p: self._refresh())
+        self._build(self.panel.settings)
 
-    def _build(self, s: user_settings.Settings) -> None:
+    def _build(self, s: Settings) -> None:
         if cmds.workspaceControl(WORKSPACE, exists=True):
             cmds.deleteUI(WORKSPACE)
         cmds.workspaceControl(WORKSPACE, label="MotionBridge", retain=False, floating=True)
@@ -49,28 +50,19 @@ class MotionBridgePanel:
         cmds.text(self.status, edit=True, label=f"[{self.panel.state.value}] {self.panel.status}"[:120])
         cmds.text(self.error, edit=True, label=self.panel.error[:200])
 
-    def _settings(self) -> user_settings.Settings | None:
-        try:
-            return self.panel.settings.updated(
-                endpoint=str(cmds.textFieldGrp(self.endpoint, q=True, text=True)).strip(),
-                duration_s=float(cmds.floatSliderGrp(self.duration, q=True, value=True)),
-                variations=int(cmds.intSliderGrp(self.variations, q=True, value=True)),
-                cfg=float(cmds.floatSliderGrp(self.cfg, q=True, value=True)),
-                root_motion=bool(cmds.checkBox(self.root_motion, q=True, value=True)),
-                foot_lock=bool(cmds.checkBox(self.foot_lock, q=True, value=True)),
-            )
-        except ValueError as exc:
-            self._show(0.0, "", str(exc))
-            return None
+    def _fields(self) -> dict[str, Any]:
+        """The widgets' values, as Settings fields (checked by panel_actions)."""
+        return dict(
+            endpoint=str(cmds.textFieldGrp(self.endpoint, q=True, text=True)).strip(),
+            duration_s=float(cmds.floatSliderGrp(self.duration, q=True, value=True)),
+            variations=int(cmds.intSliderGrp(self.variations, q=True, value=True)),
+            cfg=float(cmds.floatSliderGrp(self.cfg, q=True, value=True)),
+            root_motion=bool(cmds.checkBox(self.root_motion, q=True, value=True)),
+            foot_lock=bool(cmds.checkBox(self.foot_lock, q=True, value=True)),
+        )
 
     def connect(self) -> None:
-        chosen = self._settings()
-        if chosen is not None:
-            self.panel.connect(chosen)
-            user_settings.save(chosen)
+        panel_actions.connect(self.panel, self._fields())
 
     def generate(self) -> None:
-        chosen = self._settings()
-        if chosen is not None:
-            self.panel.settings = chosen
-            self.panel.generate(str(cmds.textFieldGrp(self.prompt, q=True, text=True)))
+        panel_actions.generate(self.panel, self._fields(), str(cmds.textFieldGrp(self.prompt, q=True, text=True)))

@@ -17,8 +17,8 @@ from pyfbsdk import (
 )
 from pyfbsdk_additions import FBCreateUniqueTool, FBVBoxLayout
 
-from motionbridge.dcc_plugin.core import settings as user_settings
-from motionbridge.dcc_plugin.core.panel import Panel, State
+from motionbridge.dcc_plugin.core import panel_actions
+from motionbridge.dcc_plugin.core.panel import State
 
 from .host import MODES, MotionBuilderHost
 
@@ -27,7 +27,9 @@ ROW = 25
 
 class MotionBridgeTool:
     def __init__(self) -> None:
-        loaded, _ = user_settings.load()
+        self.host = MotionBuilderHost(MODES[0], self._show)
+        self.panel = panel_actions.open_panel(self.host, on_change=lambda p: self._refresh())
+        loaded = self.panel.settings
         self.tool: FBTool = FBCreateUniqueTool("MotionBridge")
         self.tool.StartSizeX, self.tool.StartSizeY = 360, 520
         self.status = FBLabel()
@@ -42,8 +44,6 @@ class MotionBridgeTool:
         self.mode = FBList()
         for m in MODES:
             self.mode.Items.Add(m)
-        self.host = MotionBuilderHost(MODES[0], self._show)
-        self.panel = Panel(self.host, loaded, on_change=lambda p: self._refresh())
         self._build()
 
     @staticmethod
@@ -88,29 +88,17 @@ class MotionBridgeTool:
         self.status.Caption = f"[{self.panel.state.value}] {self.panel.status}"[:120]
         self.error.Caption = self.panel.error[:200]
 
-    def _settings(self) -> user_settings.Settings | None:
-        try:
-            return self.panel.settings.updated(
-                endpoint=self.endpoint.Text.strip(), duration_s=float(self.duration.Value),
-                variations=int(self.variations.Value), cfg=float(self.cfg.Value),
-            )
-        except ValueError as exc:
-            self._show(0.0, "", str(exc))
-            return None
+    def _fields(self) -> dict[str, Any]:
+        """The widgets' values, as Settings fields (checked by panel_actions)."""
+        return dict(endpoint=self.endpoint.Text.strip(), duration_s=float(self.duration.Value),
+                    variations=int(self.variations.Value), cfg=float(self.cfg.Value))
 
     def connect(self) -> None:
-        chosen = self._settings()
-        if chosen is not None:
-            self.panel.connect(chosen)
-            user_settings.save(chosen)
+        panel_actions.connect(self.panel, self._fields())
 
     def generate(self) -> None:
-        chosen = self._settings()
-        if chosen is None:
-            return
         self.host.mode = MODES[max(0, self.mode.ItemIndex)]
-        self.panel.settings = chosen
-        self.panel.generate(self.prompt.Text)
+        panel_actions.generate(self.panel, self._fields(), self.prompt.Text)
 
     def plot(self) -> None:
         rig = self.host.selected_rig()

@@ -9,6 +9,7 @@ import pytest
 
 from motionbridge.rigs import RigError, detect_rig, load_rig, preset, preset_names, read_mapping_file, skeleton_from_world
 from motionbridge.rigs.humanoid import build_rig
+from motionbridge.rigs.skeleton import nearest_kept_ancestors
 
 FAMILIES = ["mixamo", "ue5_manny", "ue4_mannequin", "humanik", "rigify", "cc4", "smplx", "smplh", "max_biped", "advanced_skeleton", "daz_genesis8"]
 
@@ -35,6 +36,39 @@ def test_mixamo_names_carry_the_namespace():
     rig = build_rig("mixamo")
     assert rig.names[0] == "mixamorig:Hips"
     assert detect_rig(rig).mapping.bones["left_lower_arm"] == "mixamorig:LeftForeArm"
+
+
+BODY_ONLY = ("hips", "spine", "chest", "upper_chest", "neck", "head",
+             "left_shoulder", "left_upper_arm", "left_lower_arm", "left_hand",
+             "right_shoulder", "right_upper_arm", "right_lower_arm", "right_hand",
+             "left_upper_leg", "left_lower_leg", "left_foot", "left_toes",
+             "right_upper_leg", "right_lower_leg", "right_foot", "right_toes")
+
+
+def body_only_rig(family: str, prefix: str):
+    """The family's 22 body bones and nothing else (no fingers, eyes or end bones), as a
+    character made or cleaned up in a DCC often has."""
+    full = build_rig(family, prefix=prefix)
+    bones = preset(family).bones
+    kept = sorted(full.index(prefix + bones[c]) for c in BODY_ONLY)
+    parents = [kept.index(p) if p >= 0 else -1 for p in nearest_kept_ancestors(kept, list(full.parents))]
+    return skeleton_from_world([full.names[j] for j in kept], parents, full.rest_world()[1][kept])
+
+
+@pytest.mark.parametrize("prefix", ["mixamorig:", "mixamorig1:", "mixamorig2:", "MixamoRig:", "Hero:mixamorig:"])
+def test_body_only_mixamo_rig_with_its_namespace_is_mixamo(prefix):
+    """HumanIK has the same body bone names; the `mixamorig:` namespace decides (it used to be
+    a tie that HumanIK won at 77 % by coming first in alphabetical order)."""
+    found = detect_rig(body_only_rig("mixamo", prefix))
+    assert found.preset == "mixamo"
+    assert found.mapping.bones["left_upper_leg"] == prefix + "LeftUpLeg"
+    assert found.confidence > 0.85
+
+
+def test_body_only_humanik_rig_with_its_character_prefix_is_humanik():
+    found = detect_rig(body_only_rig("humanik", "Character1_"))
+    assert found.preset == "humanik"
+    assert found.mapping.bones["hips"] == "Character1_Hips"
 
 
 def test_rigify_prefers_deform_bones_when_def_and_org_coexist():

@@ -119,6 +119,7 @@ def main():
     # 1: two seeds onto the Mixamo rig, foot lock off so directions are the model's
     props.target, props.variations, props.foot_lock, props.preview_every = mixamo, 2, False, 5
     op(bpy.ops.motionbridge.detect)
+    pump(lambda: panel.scene_jobs.pending == 0, 60)  # detection runs on the scene worker
     report["detected_mixamo"] = props.detected
     op(bpy.ops.motionbridge.generate)
     pump(settled)
@@ -180,6 +181,8 @@ def main():
         item.selected = item.name in (mix[0], "hero_wave_v2")
     for ext in ("glb", "fbx"):
         report[f"export_{ext}"] = op(bpy.ops.motionbridge.export_takes, filepath=str(OUT / f"mixamo_takes.{ext}"))
+    pump(lambda: panel.scene_jobs.pending == 0, 120)  # the files are written on the scene worker
+    report["export_status"] = panel.status
     report["errors"]["export_none"] = ""
     for item in props.takes:
         item.selected = False

@@ -76,6 +76,12 @@ class FakeHost(Host):
     def list_takes(self) -> list[TakeInfo]:
         return [t for t, _ in self.takes.values()]
 
+    def read_take(self, take_name: str) -> Clip:
+        self._check_thread("read_take")
+        if take_name not in self.takes:
+            raise KeyError(f"no take named {take_name!r}")
+        return self.takes[take_name][1]
+
     def delete_take(self, take_name: str) -> None:
         del self.takes[take_name]
 

@@ -32,6 +32,46 @@ def test_same_topology_transfer_keeps_bone_directions_across_frames_and_units():
     np.testing.assert_allclose(dst_pos[:, 0] / 100.0, src_pos[:, 0] @ Y_TO_Z.T, atol=1e-6)
 
 
+def test_same_topology_root_motion_off_keeps_the_hips_at_rest():
+    """The panel's Root motion checkbox also holds on the SMPL-X path (the mannequin)."""
+    source = random_smplx_clip(2, frames=8)
+    target = z_up_cm_smplx_with_twisted_bone_frames()
+    target_rig = targeting.resolve_target("mannequin", target)
+    still, _ = targeting.to_target(source, target_rig, {"root_motion": False})
+    moving, _ = targeting.to_target(source, target_rig, {"root_motion": True})
+    np.testing.assert_allclose(still.root_translation, np.broadcast_to(target.rest_translations[0], (8, 3)))
+    assert np.ptp(moving.root_translation, axis=0).max() > 0.1  # cm: the source root does move
+    np.testing.assert_allclose(still.rotations, moving.rotations)
+
+
+def test_the_model_skeleton_is_detected_once_not_per_clip(monkeypatch):
+    """Every result brings its own SMPL-X Skeleton object; detecting it again for each clip
+    was half of a retarget's time. Same answer, one detection."""
+    import importlib
+
+    import motionbridge.rigs as rigs_pkg
+    from motionbridge.rigs.humanoid import build_rig
+
+    retarget_mod = importlib.import_module("motionbridge.rigs.retarget")  # the package's `retarget` is the function
+
+    rig = build_rig("mixamo", bone_axes="y_along_bone", up_axis="z", units="cm")
+    target = targeting.resolve_target("hero", rig)
+    clips = [random_smplx_clip(seed, frames=6) for seed in (3, 4)]
+    clips[1] = clips[1].replace(skeleton=Skeleton.from_dict(clips[1].skeleton.to_dict()))  # equal, not identical
+    expected = [rigs_pkg.retarget(c, rig, mapping=target.mapping).clip for c in clips]
+    calls = []
+    real = rigs_pkg.detect_rig
+    counting = lambda skeleton, *a, **k: (calls.append(skeleton.num_joints), real(skeleton, *a, **k))[1]  # noqa: E731
+    monkeypatch.setattr(rigs_pkg, "detect_rig", counting)
+    monkeypatch.setattr(retarget_mod, "detect_rig", counting)
+    monkeypatch.setattr(targeting, "_SOURCE_MAPPINGS", {})
+    got = [targeting.to_target(c, target, {"root_motion": True, "foot_lock": False})[0] for c in clips]
+    assert calls == [55]
+    for want, out in zip(expected, got):
+        np.testing.assert_array_equal(out.rotations, want.rotations)
+        np.testing.assert_array_equal(out.root_translation, want.root_translation)
+
+
 def test_resolve_target_smplx_and_errors():
     sk = smplx_skeleton()
     t = targeting.resolve_target("body", sk)
