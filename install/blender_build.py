@@ -18,7 +18,19 @@ from pathlib import Path
 from .vendor import package_dir, vendored_files
 
 WHEEL_PACKAGES = ("pyzmq", "msgpack")
-PYTHON_VERSION = "3.11"  # Blender 4.2 - 4.5 ship Python 3.11
+PYTHON_VERSION = "3.11"  # Blender 4.2 - 5.0 ship Python 3.11
+
+
+def python_for_blender(version: str | None) -> str:
+    """The Python an official Blender build bundles: 3.11 up to 5.0, 3.13 from 5.1 on. The
+    wheels must match it, or Blender refuses the extension (seen with a 5.2 build)."""
+    if not version:
+        return PYTHON_VERSION
+    try:
+        major, minor = (int(x) for x in version.split(".")[:2])
+    except ValueError:
+        raise BuildError(f"Blender version {version!r}: pass it as MAJOR.MINOR, e.g. 4.5") from None
+    return "3.13" if (major, minor) >= (5, 1) else "3.11"
 _SKIP = re.compile(r"(__pycache__|\.pyc$|^docs/)")
 
 
@@ -26,11 +38,11 @@ class BuildError(RuntimeError):
     """The zip could not be built; the message says what to provide instead."""
 
 
-def download_wheels(dest: Path, platforms: tuple[str, ...] = ()) -> list[Path]:
-    """pip download the wheels (needs the network or a local index)."""
+def download_wheels(dest: Path, platforms: tuple[str, ...] = (), python_version: str = PYTHON_VERSION) -> list[Path]:
+    """pip download the wheels for Blender's Python (needs the network or a local index)."""
     dest.mkdir(parents=True, exist_ok=True)
     cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
-           "--python-version", PYTHON_VERSION, "-d", str(dest), *WHEEL_PACKAGES]
+           "--python-version", python_version, "-d", str(dest), *WHEEL_PACKAGES]
     for plat in platforms:
         cmd[cmd.index("-d"):cmd.index("-d")] = ["--platform", plat]
     done = subprocess.run(cmd, capture_output=True, text=True)
@@ -46,7 +58,7 @@ def find_wheels(folder: Path) -> list[Path]:
     wheels = sorted(folder.glob("*.whl"))
     missing = [p for p in WHEEL_PACKAGES if not any(w.name.lower().startswith(p.lower() + "-") for w in wheels)]
     if missing:
-        raise BuildError(f"{folder} has no wheel for {', '.join(missing)}; put pyzmq and msgpack wheels (cp311) there")
+        raise BuildError(f"{folder} has no wheel for {', '.join(missing)}; put pyzmq and msgpack wheels for Blender's Python there (cp311 up to Blender 5.0, cp313 from 5.1)")
     return wheels
 
 

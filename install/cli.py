@@ -40,14 +40,16 @@ def run(args: argparse.Namespace) -> int:
     from motionbridge.daemon.cli import CliError
 
     from . import dcc_install, paths, service
-    from .blender_build import BuildError, build_zip, download_wheels, find_wheels
+    from .blender_build import BuildError, build_zip, download_wheels, find_wheels, python_for_blender
 
     try:
         if args.target == "blender":
             if args.zip_only:
-                print(f"built {build_zip(args.zip_only, _wheels(args, find_wheels, download_wheels))}")
+                py = python_for_blender(args.blender_version)
+                print(f"built {build_zip(args.zip_only, _wheels(args, find_wheels, download_wheels, py=py))} (Python {py} wheels)")
                 return 0
             version = args.blender_version or paths.latest_blender_version(args.prefix)
+            py = python_for_blender(version)
             if args.from_zip:
                 zip_path = args.from_zip
                 if not zip_path.is_file():
@@ -55,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
                 target = dcc_install.install_blender(zip_path, version, args.prefix)
             else:
                 with tempfile.TemporaryDirectory() as tmp:
-                    zip_path = build_zip(Path(tmp) / "motionbridge.zip", _wheels(args, find_wheels, download_wheels, Path(tmp)))
+                    zip_path = build_zip(Path(tmp) / "motionbridge.zip", _wheels(args, find_wheels, download_wheels, Path(tmp), py))
                     target = dcc_install.install_blender(zip_path, version, args.prefix)
             print(f"installed the MotionBridge extension for Blender {version} in {target}\n"
                   "enable it in Edit > Preferences > Add-ons if Blender was running; the panel is in the 3D view's sidebar (N)")
@@ -80,8 +82,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wheels(args, find_wheels, download_wheels, scratch: Path | None = None) -> list[Path]:
+def _wheels(args, find_wheels, download_wheels, scratch: Path | None = None, py: str = "3.11") -> list[Path]:
     if args.wheels_dir:
         return find_wheels(args.wheels_dir)
     dest = scratch or Path(tempfile.mkdtemp(prefix="motionbridge-wheels-"))
-    return download_wheels(dest / "wheels", tuple(args.wheel_platform))
+    return download_wheels(dest / "wheels", tuple(args.wheel_platform), py)
