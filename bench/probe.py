@@ -11,6 +11,7 @@ import torch
 from motionbridge.daemon.engine.bench_models import model_config, random_flow_model
 from motionbridge.daemon.engine.fast import FastConfig, FastEngine
 from motionbridge.daemon.engine.fast_decode import decode_batched
+from motionbridge.daemon.engine.graphs import CapturedStep
 from motionbridge.daemon.engine.sampler import Row, make_step
 
 dev = torch.device("cuda")
@@ -30,7 +31,7 @@ for name in os.environ.get("PROBE_MODELS", "lite,1.0").split(","):
                                     ctxt_null_feat=True, device=dev, frame_buckets=f.frame_buckets, text_buckets=f.text_buckets,
                                     pad_rows_to=bucket_up(rows, f.row_buckets), uncond_all=True)
                 rope = eng._rope(batch.x0.shape[1], batch.ctxt.shape[1])
-                cap = eng.graphs.get(("p", rows, frames), batch, lambda b: make_step(eng.network, b, rope, None, eng.dit.mask, uncond_all=True))
+                cap = eng.graphs.get(("p", rows, frames), lambda pool: CapturedStep(batch, lambda b: make_step(eng.network, b, rope, None, eng.dit.mask, uncond_all=True), pool))
                 torch.cuda.synchronize()
                 setup = time.perf_counter() - t0
                 cap.run(batch, 5)

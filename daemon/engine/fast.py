@@ -27,7 +27,7 @@ from .api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
 from .device_tables import COMPILE_MODES, COMPILE_SCOPES, compile_blocks, tables_on_device
 from .fast_decode import LevelBody, decode_batched
 from .faults import is_oom, is_sticky
-from .graphs import GraphCache
+from .graphs import CapturedStep, GraphCache
 from .reference import validate_request
 from .sampler import DEFAULT_FRAME_BUCKETS, DEFAULT_ROW_BUCKETS, DEFAULT_TEXT_BUCKETS, Row, bucket_up, build_batch, make_step, run_euler
 from .text import FastTextEncoder
@@ -235,7 +235,8 @@ class FastEngine(Engine):
         split = self.dit.split_modulations
         if f.cuda_graphs:
             key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1])
-            captured = self.graphs.get(key, batch, lambda b: make_step(self.network, b, rope, None, self.dit.mask, True, split), table)
+            step_for = lambda b: make_step(self.network, b, rope, None, self.dit.mask, True, split)  # noqa: E731
+            captured = self.graphs.get(key, lambda pool: CapturedStep(batch, step_for, pool, table))
             x = captured.run(batch, steps, hook, table)
         else:
             mask = self.dit.mask(batch.x_mask, batch.ctxt_mask)

@@ -9,6 +9,7 @@ shape is copied into them before the first replay.
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Callable
 
 import torch
 from torch import Tensor
@@ -66,14 +67,19 @@ class CapturedStep:
 
 
 class GraphCache:
-    """LRU of captured steps keyed by batch shape; all share one memory pool."""
+    """Captured CUDA graphs by key (a batch shape), least recently used dropped first; all share
+    one memory pool (safe: replays never overlap and each output is copied out before the next
+    replay). `build(pool)` captures a missing entry: the DiT's Euler step or a text forward."""
 
     def __init__(self, capacity: int = 16) -> None:
+        if capacity < 1:
+            raise ValueError(f"graph cache capacity must be >= 1, got {capacity}")
         self.capacity = capacity
         self.pool = None
-        self.entries: OrderedDict[tuple, CapturedStep] = OrderedDict()
+        self.entries: OrderedDict[tuple, object] = OrderedDict()
+        self.captures = 0
 
-    def get(self, key: tuple, batch: Batch, make_step, mod_table: Tensor | None = None) -> CapturedStep:
+    def get(self, key: tuple, build: Callable[[object], object]):
         if key in self.entries:
             self.entries.move_to_end(key)
             return self.entries[key]
@@ -81,8 +87,9 @@ class GraphCache:
             self.pool = torch.cuda.graph_pool_handle()
         while len(self.entries) >= self.capacity:
             self.entries.popitem(last=False)
-        entry = CapturedStep(batch, make_step, self.pool, mod_table)
+        entry = build(self.pool)
         self.entries[key] = entry
+        self.captures += 1
         return entry
 
     def clear(self) -> None:

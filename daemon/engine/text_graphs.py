@@ -19,12 +19,12 @@ same static forwards run eagerly, which is what the CPU tests check.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from .graphs import GraphCache
 from .qwen_static import USER_BUCKETS, RopeTables, StaticQwen, bucket_up
 
 ROW_BUCKETS = (1, 2, 4, 8, 16)
@@ -57,36 +57,6 @@ class CapturedCall:
         return self.output
 
 
-class GraphLRU:
-    """Captured calls by key, least recently used dropped first; all share one memory pool
-    (safe: replays never overlap and each output is copied out before the next replay)."""
-
-    def __init__(self, capacity: int = 16) -> None:
-        if capacity < 1:
-            raise ValueError(f"graph cache capacity must be >= 1, got {capacity}")
-        self.capacity = capacity
-        self.pool = None
-        self.entries: OrderedDict[tuple, CapturedCall] = OrderedDict()
-        self.captures = 0
-
-    def get(self, key: tuple, fn: Callable[..., Tensor], inputs: Sequence[Tensor]) -> CapturedCall:
-        if key in self.entries:
-            self.entries.move_to_end(key)
-            return self.entries[key]
-        if self.pool is None:
-            self.pool = torch.cuda.graph_pool_handle()
-        while len(self.entries) >= self.capacity:
-            self.entries.popitem(last=False)
-        entry = CapturedCall(fn, inputs, self.pool)
-        self.entries[key] = entry
-        self.captures += 1
-        return entry
-
-    def clear(self) -> None:
-        self.entries.clear()
-        self.pool = None
-
-
 class StaticTextPath:
     """Qwen3 user rows and CLIP pooled vectors at static shapes; CUDA graphs when `graphs`."""
 
@@ -113,16 +83,15 @@ class StaticTextPath:
         self.user_buckets = tuple(sorted(user_buckets))
         self.row_buckets = tuple(sorted(row_buckets))
         self.clip_length = clip_length
-        self.cache = GraphLRU(capacity)
+        self.cache = GraphCache(capacity)
         self._tables: dict[tuple[int, int], RopeTables] = {}
         self._prefix: object | None = None
 
     def _run(self, key: tuple, fn: Callable[..., Tensor], inputs: Sequence[Tensor]) -> Tensor:
         """fn(*inputs) on the device: replayed from the graph of `key` (captured on first use)."""
         if self.graphs:
-            if key in self.cache.entries:
-                return self.cache.get(key, fn, ())(*inputs)
-            return self.cache.get(key, fn, [t.to(self.device) for t in inputs])(*inputs)
+            # the capture inputs are copied to the device only on a miss (a hit copies into its buffers)
+            return self.cache.get(key, lambda pool: CapturedCall(fn, [t.to(self.device) for t in inputs], pool))(*inputs)
         with torch.no_grad():
             return fn(*[t.to(self.device) for t in inputs])
 
