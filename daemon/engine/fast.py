@@ -207,9 +207,12 @@ class FastEngine(Engine):
 
     # -- network --------------------------------------------------------------------------------
 
+    def _autocast(self):
+        """bf16 mode runs under autocast (matmuls in bf16, the official float32 islands kept)."""
+        return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32 else contextlib.nullcontext()
+
     def network(self, x, ctxt, vtxt, t, x_mask, ctxt_mask, **kw) -> Tensor:
-        ctx = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32 else contextlib.nullcontext()
-        with ctx:
+        with self._autocast():
             x = x.to(self.dtype) if self.dtype != torch.float32 else x
             return self.dit(x, ctxt, vtxt, t, x_mask, ctxt_mask, fused_modulation=self.fast.fused_modulation, **kw)
 
@@ -248,8 +251,7 @@ class FastEngine(Engine):
         if not (self.fast.fused_modulation and self.fast.precompute_modulation):
             return None
         grid = time_grid(steps, self.device)[:-1]
-        ctx = torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32 else contextlib.nullcontext()
-        with ctx:
+        with self._autocast():
             return self.dit.modulation_table(grid, batch.vtxt)
 
     def _sample_split(self, rows: list[Row], hook_for) -> list[Tensor]:
