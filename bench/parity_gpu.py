@@ -24,6 +24,8 @@ modes = {
     "bf16_graphs": FastConfig(dtype="bfloat16", cuda_graphs=True),
     "bf16_compiled": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True),
     "fp32_compiled": FastConfig(cuda_graphs=True, compile_blocks=True),
+    "fp32_side_stream": FastConfig(cuda_graphs=True, compile_blocks=True, text_side_stream=True),
+    "bf16_side_stream": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True, text_side_stream=True),
 }
 base = FastEngine.from_parity(parity, device="cuda")
 report = {}

@@ -67,6 +67,7 @@ VARIANTS = {
     "model_static": dict(compile_blocks=True, compile_scope="model", compile_dynamic=False),
     "blocks_autotune": dict(compile_blocks=True, compile_mode="max-autotune-no-cudagraphs"),
     "model_autotune": dict(compile_blocks=True, compile_scope="model", compile_mode="max-autotune-no-cudagraphs"),
+    "blocks_side_stream": dict(compile_blocks=True, text_side_stream=True),
 }
 
 

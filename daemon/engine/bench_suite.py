@@ -25,6 +25,7 @@ MODES = {
     "fp32_compiled": FastConfig(cuda_graphs=True, compile_blocks=True),
     "bf16_compiled_model": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True, compile_scope="model"),
     "bf16_per_step_mod": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True, precompute_modulation=False),
+    "bf16_side_stream": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True, text_side_stream=True),
 }
 
 

@@ -69,7 +69,9 @@ def compile_blocks(dit: nn.Module, dynamic: bool | None = False, scope: str = "b
     if scope == "model":
         dit.compile(dynamic=dynamic, mode=mode)
         return 1
-    blocks = [*dit.double_blocks, *dit.single_blocks, *dit.text_refiner.individual_token_refiner.blocks]
+    # double blocks split over two CUDA streams (streams.py) were compiled in pieces instead
+    doubles = [b for b in dit.double_blocks if not getattr(b, "two_streams", False)]
+    blocks = [*doubles, *dit.single_blocks, *dit.text_refiner.individual_token_refiner.blocks]
     for block in blocks:
         block.compile(dynamic=dynamic, mode=mode)
     return len(blocks)

@@ -30,6 +30,7 @@ from .faults import is_oom, is_sticky
 from .graphs import CapturedStep, GraphCache
 from .reference import validate_request
 from .sampler import Row, bucket_up, build_batch, make_step, run_euler
+from .streams import overlap_text_stream
 from .text import FastTextEncoder
 from .text_cache import CachedText, TextCache
 
@@ -59,6 +60,9 @@ class FastEngine(Engine):
         if next(dit.parameters()).dtype != self.dtype or fast.compile_blocks:  # leave the caller's model untouched
             dit = copy.deepcopy(dit).to(self.dtype)
         tables_on_device(dit, self.device)
+        if fast.text_side_stream:
+            compile_fn = (lambda f: torch.compile(f, dynamic=fast.compile_dynamic, mode=fast.compile_mode)) if fast.compile_blocks else None
+            overlap_text_stream(dit, self.device, compile_fn)
         if fast.compile_blocks:
             compile_blocks(dit, fast.compile_dynamic, fast.compile_scope, fast.compile_mode)
         self.dit = dit

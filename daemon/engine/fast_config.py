@@ -30,6 +30,7 @@ class FastConfig:
     compile_dynamic: bool | None = False  # static shapes: faster kernels; None (automatic) measured no better
     fused_modulation: bool = True  # every block's adaLN modulation in one stacked matmul per step
     precompute_modulation: bool = True  # ... or, with fused_modulation, one matmul for all steps
+    text_side_stream: bool = False  # double blocks' text half on a second CUDA stream (streams.py)
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -38,6 +39,8 @@ class FastConfig:
             raise ValueError(f"unknown compile_scope {self.compile_scope!r}; pass one of {', '.join(COMPILE_SCOPES)}")
         if self.compile_mode not in COMPILE_MODES:
             raise ValueError(f"unknown compile_mode {self.compile_mode!r}; pass one of {', '.join(COMPILE_MODES)}")
+        if self.text_side_stream and self.compile_blocks and self.compile_scope != "blocks":
+            raise ValueError("text_side_stream compiles the double blocks in pieces; pass compile_scope='blocks' with it")
         if self.max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {self.max_rows}")
 

@@ -1,0 +1,81 @@
+"""Double blocks with the text half on a side stream (streams.py): same results as one stream."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from motionbridge.daemon.engine.api import GenerationRequest
+from motionbridge.daemon.engine.fast import FastConfig
+from motionbridge.daemon.engine.streams import overlap_text_stream
+
+from .conftest import tiny_engine
+
+
+def _inputs(dit, rows: int = 2, frames: int = 30, tokens: int = 8, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    cfg = dit.cfg
+    x = torch.randn(rows, frames, cfg.input_dim, generator=g)
+    ctxt = torch.randn(rows, tokens, cfg.ctxt_input_dim, generator=g)
+    vtxt = torch.randn(rows, 1, cfg.vtxt_input_dim, generator=g)
+    t = torch.rand(rows, generator=g)
+    x_mask = torch.ones(rows, frames, dtype=torch.bool)
+    x_mask[1, frames - 7 :] = False  # padding on one row, so the masks matter
+    ctxt_mask = torch.ones(rows, tokens, dtype=torch.bool)
+    ctxt_mask[0, tokens - 3 :] = False
+    return x, ctxt, vtxt, t, x_mask, ctxt_mask
+
+
+def test_patched_double_blocks_compute_exactly_what_the_blocks_did():
+    dit = tiny_engine().model.motion_transformer
+    patched = copy.deepcopy(dit)
+    assert overlap_text_stream(patched, "cpu") == len(dit.double_blocks) > 0
+    args = _inputs(dit)
+    with torch.no_grad():
+        want = dit(*args, text_rope_offset=360)
+        got = patched(*args, text_rope_offset=360)
+        assert torch.equal(got, want)
+        # and the patch is really in the path: a changed text weight moves the output
+        patched.double_blocks[-1].text_qkv.weight.add_(0.5)
+        assert not torch.equal(patched(*args, text_rope_offset=360), want)
+
+
+def test_engine_with_text_side_stream_gives_the_same_takes_on_the_cpu():
+    base = tiny_engine(steps=3)
+    side = tiny_engine(steps=3, fast=FastConfig(text_side_stream=True))
+    assert getattr(side.dit.double_blocks[0], "two_streams", False)
+    req = [GenerationRequest("A person walks.", 2.0, (0, 1), 5.0)]
+    for a, b in zip(base.generate(req), side.generate(req)):
+        assert torch.equal(torch.from_numpy(a.latent), torch.from_numpy(b.latent))
+
+
+def test_text_side_stream_refuses_whole_model_compile():
+    with pytest.raises(ValueError, match="compile_scope='blocks'"):
+        FastConfig(text_side_stream=True, compile_blocks=True, compile_scope="model")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_side_stream_on_the_gpu_matches_one_stream_eager_and_in_a_cuda_graph(dtype):
+    dit = tiny_engine().model.motion_transformer.cuda().to(dtype)
+    patched = copy.deepcopy(dit)
+    overlap_text_stream(patched, "cuda")
+    args = [a.cuda() for a in _inputs(dit, rows=4, frames=60, tokens=16)]
+    args[0] = args[0].to(dtype)
+    with torch.no_grad():
+        want = dit(*args, text_rope_offset=360)
+        assert torch.equal(patched(*args, text_rope_offset=360), want)
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            patched(*args, text_rope_offset=360)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = patched(*args, text_rope_offset=360)
+        for _ in range(3):  # replays reuse the graph's memory: a cross-stream race would show here
+            graph.replay()
+            torch.cuda.synchronize()
+            assert torch.equal(out, want)
