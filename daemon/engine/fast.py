@@ -192,16 +192,16 @@ class FastEngine(Engine):
         )
         rope = self._rope(batch.x0.shape[1], batch.ctxt.shape[1])
         steps = p.validation_steps
-        table = self._modulation_table(batch, steps)
+        tables = (self._modulation_table(batch, steps), self._text_table(batch, steps))
         split = self.dit.split_modulations
         if f.cuda_graphs:
-            key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1])
+            key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], tables[1] is not None)
             step_for = lambda b: make_step(self.network, b, rope, None, self.dit.mask, True, split)  # noqa: E731
-            captured = self.graphs.get(key, lambda pool: CapturedStep(batch, step_for, pool, table))
-            x = captured.run(batch, steps, hook, table)
+            captured = self.graphs.get(key, lambda pool: CapturedStep(batch, step_for, pool, tables))
+            x = captured.run(batch, steps, hook, tables)
         else:
             mask = self.dit.mask(batch.x_mask, batch.ctxt_mask)
-            x = run_euler(make_step(self.network, batch, rope, mask, uncond_all=static, split_mods=split), batch.x0, steps, hook, table)
+            x = run_euler(make_step(self.network, batch, rope, mask, uncond_all=static, split_mods=split), batch.x0, steps, hook, tables)
         return x[: len(rows)]
 
     def _modulation_table(self, batch, steps: int) -> Tensor | None:
@@ -211,6 +211,17 @@ class FastEngine(Engine):
         grid = time_grid(steps, self.device)[:-1]
         with self._autocast():
             return self.dit.modulation_table(grid, batch.vtxt)
+
+    def _text_table(self, batch, steps: int) -> Tensor | None:
+        """All steps' refined text before the loop (MotionDiT.refined_text_table), when the
+        table stays within `precompute_text_mib` (it grows with rows x text length x steps)."""
+        rows, text_len = batch.ctxt.shape[:2]
+        size = steps * rows * text_len * self.config.network.feat_dim * torch.tensor([], dtype=self.dtype).element_size()
+        if size > self.fast.precompute_text_mib * 2**20:
+            return None
+        grid = time_grid(steps, self.device)[:-1]
+        with self._autocast():
+            return self.dit.refined_text_table(grid, batch.ctxt, batch.ctxt_mask)
 
     def _sample_split(self, rows: list[Row], hook_for) -> list[Tensor]:
         """Latent per row; a CUDA OOM splits the batch in halves and retries (no row lost)."""

@@ -30,6 +30,7 @@ class FastConfig:
     compile_dynamic: bool | None = False  # static shapes: faster kernels; None (automatic) measured no better
     fused_modulation: bool = True  # every block's adaLN modulation in one stacked matmul per step
     precompute_modulation: bool = True  # ... or, with fused_modulation, one matmul for all steps
+    precompute_text_mib: int = 256  # refined text of all steps up front while the table fits (0: per step)
     text_side_stream: bool = False  # double blocks' text half on a second CUDA stream (streams.py)
 
     def __post_init__(self) -> None:

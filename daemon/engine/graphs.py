@@ -25,40 +25,41 @@ def _copy_batch(dst: Batch, src: Batch) -> None:
 
 
 class CapturedStep:
-    """`mod_table`: the batch's precomputed modulations (steps, rows, 1, total), or None when
-    the step computes them itself; a captured step reads its row from a static buffer."""
+    """`tables`: per-step inputs precomputed for the whole loop, each (steps, ...) or None: the
+    modulations (MotionDiT.modulation_table) and the refined text (refined_text_table). The
+    captured step reads step k's rows from static buffers that `run` refills before each replay."""
 
-    def __init__(self, batch: Batch, make_step, pool, mod_table: Tensor | None = None) -> None:
+    def __init__(self, batch: Batch, make_step, pool, tables: tuple[Tensor | None, ...] = ()) -> None:
         self.batch = batch
         self.step = make_step(batch)  # closes over batch's tensors, which become the static inputs
         self.x = batch.x0.clone()
         self.t0 = torch.zeros((), device=self.x.device)
         self.dt = torch.zeros((), device=self.x.device)
-        self.mod_row = None if mod_table is None else mod_table[0].clone()
-        args = () if self.mod_row is None else (self.mod_row,)
+        self.rows = tuple(None if t is None else t[0].clone() for t in tables)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):  # warm-up outside capture (lazy inits, autotuning)
             for _ in range(2):
-                self.step(self.x.clone(), self.t0, self.dt, *args)
+                self.step(self.x.clone(), self.t0, self.dt, *self.rows)
         torch.cuda.current_stream().wait_stream(side)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph, pool=pool):
-            self.x_next, self.v = self.step(self.x, self.t0, self.dt, *args)
+            self.x_next, self.v = self.step(self.x, self.t0, self.dt, *self.rows)
 
-    def run(self, batch: Batch, steps: int, on_step: StepHook | None = None, mod_table: Tensor | None = None) -> Tensor:
+    def run(self, batch: Batch, steps: int, on_step: StepHook | None = None, tables: tuple[Tensor | None, ...] = ()) -> Tensor:
         if batch is not self.batch:
             _copy_batch(self.batch, batch)
-        if (mod_table is None) != (self.mod_row is None):
-            raise ValueError("pass a modulation table exactly when the step was captured with one")
+        if tuple(t is None for t in tables) != tuple(r is None for r in self.rows):
+            raise ValueError("pass the same per-step tables (present or None) as the step was captured with")
         self.x.copy_(self.batch.x0)
         grid = time_grid(steps, self.x.device)
         dts = grid[1:] - grid[:-1]
         for k in range(steps):
             self.t0.copy_(grid[k])
             self.dt.copy_(dts[k])
-            if mod_table is not None:
-                self.mod_row.copy_(mod_table[k])
+            for row, table in zip(self.rows, tables):
+                if row is not None:
+                    row.copy_(table[k])
             self.graph.replay()
             if on_step is not None and on_step(k + 1, grid[k], self.x, self.v):
                 return self.x_next.clone()

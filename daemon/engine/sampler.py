@@ -117,17 +117,20 @@ def make_step(
     network: Network, batch: Batch, rope: tuple[Tensor, Tensor], attn_mask: Tensor | None, mask_fn=None,
     uncond_all: bool = False, split_mods: Callable[[Tensor], list[Tensor]] | None = None,
 ):
-    """step(x, t0, dt, mod_row=None) -> (x_next, v). Without `attn_mask` the mask is rebuilt
-    from the batch's bool masks inside the step (so a captured graph follows new batches copied
-    into them). `uncond_all`: every row has a twin and `batch.guided_rows` picks where it counts.
-    `mod_row`: this step's row of a precomputed modulation table, cut up by `split_mods`."""
+    """step(x, t0, dt, mod_row=None, text_row=None) -> (x_next, v). Without `attn_mask` the
+    mask is rebuilt from the batch's bool masks inside the step (so a captured graph follows new
+    batches copied into them). `uncond_all`: every row has a twin and `batch.guided_rows` picks
+    where it counts. `mod_row`: this step's row of a precomputed modulation table, cut up by
+    `split_mods`; `text_row`: this step's refined text tokens (MotionDiT.refined_text_table)."""
     g = batch.guided_index
     n_g = int(g.numel())
 
-    def step(x: Tensor, t0: Tensor, dt: Tensor, mod_row: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def step(x: Tensor, t0: Tensor, dt: Tensor, mod_row: Tensor | None = None, text_row: Tensor | None = None) -> tuple[Tensor, Tensor]:
         x_in = torch.cat([x[g], x]) if n_g else x
         mask = attn_mask if attn_mask is not None else mask_fn(batch.x_mask, batch.ctxt_mask)
         extra = {} if mod_row is None else {"mods": split_mods(mod_row)}
+        if text_row is not None:
+            extra["refined_text"] = text_row
         out = network(x_in, batch.ctxt, batch.vtxt, t0.expand(x_in.shape[0]), batch.x_mask, batch.ctxt_mask, rope=rope, attn_mask=mask, **extra).float()
         cond = out[n_g:]
         if not n_g:
@@ -147,13 +150,14 @@ def make_step(
 StepHook = Callable[[int, Tensor, Tensor, Tensor], bool]  # (k, t_k, x_k, v_k) -> stop
 
 
-def run_euler(step, x0: Tensor, steps: int, on_step: StepHook | None = None, mod_table: Tensor | None = None) -> Tensor:
-    """`mod_table` (steps, rows, 1, total): precomputed modulations, one row per step."""
+def run_euler(step, x0: Tensor, steps: int, on_step: StepHook | None = None, tables: tuple[Tensor | None, ...] = ()) -> Tensor:
+    """`tables`: per-step inputs precomputed for the loop, (steps, ...) each or None, passed to
+    the step in order (the modulations, the refined text; see make_step)."""
     grid = time_grid(steps, x0.device)
     x = x0
     for k in range(steps):
         t0, t1 = grid[k], grid[k + 1]
-        x_next, v = step(x, t0, t1 - t0) if mod_table is None else step(x, t0, t1 - t0, mod_table[k])
+        x_next, v = step(x, t0, t1 - t0, *(None if t is None else t[k] for t in tables))
         if on_step is not None and on_step(k + 1, t0, x, v):
             return x_next
         x = x_next

@@ -85,11 +85,13 @@ class MotionDiT(nn.Module):
         capture: dict[str, Tensor] | None = None,
         fused_modulation: bool = False,
         mods: list[Tensor] | None = None,
+        refined_text: Tensor | None = None,
     ) -> Tensor:
         """x (B, L, input_dim), ctxt (B, Lt, ctxt_dim), vtxt (B, 1, vtxt_dim), timesteps (B,),
         masks bool (B, L) / (B, Lt). `rope`/`attn_mask` may be passed precomputed.
         `fused_modulation` computes every block's modulation in one matmul (float rounding only);
-        `mods` passes them precomputed (one row of `modulation_table`), which skips the adapter."""
+        `mods` passes them precomputed (one row of `modulation_table`), which skips the adapter;
+        `refined_text` the text tokens after the refiner (one row of `refined_text_table`)."""
         motion = self.input_encoder(x)
         adapter = None
         if mods is None or capture is not None:
@@ -98,8 +100,10 @@ class MotionDiT(nn.Module):
             adapter = timestep_feat + vtxt_feat
             if capture is not None:
                 capture.update(timestep_feat=timestep_feat, vtxt_feat=vtxt_feat, adapter=adapter)
-        text = self.ctxt_encoder(ctxt.float())
-        text = self.text_refiner(text, timesteps, ctxt_mask)
+        if refined_text is None or capture is not None:
+            text = self.text_refiner(self.ctxt_encoder(ctxt.float()), timesteps, ctxt_mask)
+        else:
+            text = refined_text
         lm, lt = motion.shape[1], text.shape[1]
         if rope is None:
             rope = self.rope(lm, lt, text_rope_offset, x.device)
@@ -155,6 +159,17 @@ class MotionDiT(nn.Module):
         vtxt_feat = self.vtxt_encoder(vtxt.float())  # (B, 1, D)
         adapter = (timestep_feat[:, None] + vtxt_feat[None]).reshape(steps * rows, 1, -1)
         return self._stacked_modulation(adapter).reshape(steps, rows, 1, -1)
+
+    def refined_text_table(self, timesteps: Tensor, ctxt: Tensor, ctxt_mask: Tensor) -> Tensor:
+        """The text tokens after the context encoder and the token refiner for every solver
+        step at once: (S, B, Lt, D). They depend on the step time and the prompt only, never
+        on the motion latent, so the S refiner passes of M = B*Lt rows that the loop would run
+        become one pass of S*B*Lt rows before it (the blocks are called uncompiled: one pass
+        per request does not pay for compiling another shape)."""
+        steps, rows = timesteps.shape[0], ctxt.shape[0]
+        text = self.ctxt_encoder(ctxt.float()).repeat(steps, 1, 1)  # row s*B + b
+        refined = self.text_refiner(text, timesteps.repeat_interleave(rows), ctxt_mask.repeat(steps, 1), eager_blocks=True)
+        return refined.reshape(steps, rows, *refined.shape[1:])
 
     def split_modulations(self, row: Tensor) -> list[Tensor]:
         """One step of `modulation_table` (B, 1, total) -> the per-block views `forward` takes."""

@@ -59,12 +59,13 @@ class TokenRefiner(nn.Module):
         self.timestep_encoder = TimestepEncoder(dim, "silu", time_factor=1.0)
         self.individual_token_refiner = _Blocks([RefinerBlock(dim, num_heads, mlp_ratio) for _ in range(num_layers)])
 
-    def forward(self, x: Tensor, t: Tensor, valid: Tensor) -> Tensor:
+    def forward(self, x: Tensor, t: Tensor, valid: Tensor, eager_blocks: bool = False) -> Tensor:
+        """`eager_blocks`: call each block's own forward, bypassing a torch.compile wrapper."""
         weights = valid.float().unsqueeze(-1)
         mean = (x * weights).sum(dim=1) / weights.sum(dim=1).clamp_min(1e-6)
         c = self.timestep_encoder(t) + self.context_encoder(mean).unsqueeze(1)
         x = self.input_embedder(x)
         mask = refiner_mask(valid)
         for block in self.individual_token_refiner.blocks:
-            x = block(x, c, mask)
+            x = block.forward(x, c, mask) if eager_blocks else block(x, c, mask)
         return x

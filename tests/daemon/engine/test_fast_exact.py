@@ -111,3 +111,33 @@ def test_modulation_table_rows_are_the_per_step_modulations(parity_engine, expec
         # a table built for the wrong step times is not these modulations
         shifted = dit.modulation_table(grid + 0.1, vtxt)
     assert float((shifted - table).abs().max()) > 1e-3
+
+
+def test_refined_text_table_rows_are_the_official_refiner_outputs(parity_engine, expected):
+    """Row (step k, batch row b) of the table is the refiner's output at step time k: checked
+    against the official `ctxt_refined` (row 0 at t=0.3, row 1 at t=0.7)."""
+    dit = parity_engine.dit
+    ctxt, mask = torch.from_numpy(expected["dit/ctxt"]), torch.from_numpy(expected["dit/ctxt_mask"])
+    times = torch.from_numpy(expected["dit/timesteps"]).float()
+    want = torch.from_numpy(expected["dit/ctxt_refined"])
+    with torch.no_grad():
+        table = dit.refined_text_table(times, ctxt, mask)
+        assert table.shape == (2, 2, *want.shape[1:])
+        torch.testing.assert_close(table[0, 0], want[0], atol=1e-5, rtol=0)
+        torch.testing.assert_close(table[1, 1], want[1], atol=1e-5, rtol=0)
+        assert float((table[1, 0] - want[0]).abs().max()) > 1e-3  # another step's row is not it
+
+
+def test_precomputed_text_table_is_exact(parity, cases, expected, parity_engine, monkeypatch):
+    """The refined text of all steps before the loop (the default) and the refiner inside each
+    step both match the official latents; a zero budget turns the table off."""
+    per_step = FastEngine(parity_engine.model, parity_engine.config, parity_engine.text, FastConfig(precompute_text_mib=0))
+    prime_with_fixture_text(per_step, expected, cases)
+    assert parity_engine.fast.precompute_text_mib > 0
+    seen = []
+    original = per_step.dit.refined_text_table  # the DiT object is shared with parity_engine
+    monkeypatch.setattr(per_step.dit, "refined_text_table", lambda *a: seen.append(1) or original(*a))
+    assert max_latent_error(per_step.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
+    assert not seen
+    monkeypatch.undo()
+    assert max_latent_error(parity_engine.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
