@@ -1,6 +1,6 @@
 """The staged decode (decode_graphs.py) equals the eager `decode_batched` bit for bit: on the CPU
 without capture (the staging: translation through pinned buffers and scipy, static buffers
-reused per shape) and on CUDA with the graphs replayed."""
+reused per shape), on CUDA with the graphs replayed, and inside the engine's `_takes`."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.engine.decode_graphs import GraphedDecoder
 from motionbridge.daemon.engine.fast_decode import LevelBody, decode_batched
 from motionbridge.daemon.model.decode import BodyModel, DecodedMotion
+
+from .conftest import tiny_engine
 
 FIELDS = ("latent_denorm", "rot6d", "transl", "keypoints3d", "root_rotations_mat", "min_y")
 
@@ -93,6 +96,24 @@ def test_large_batches_decode_eagerly(stats, latents):
 def test_capture_needs_cuda(stats):
     with pytest.raises(ValueError, match="CUDA"):
         GraphedDecoder(*stats, LevelBody(BodyModel(), "cpu"), "cpu")
+
+
+def test_engine_takes_through_the_staged_decoder():
+    """`_takes` decodes through `engine.decoder` when it has one (CUDA graphs on), with the same
+    takes as the eager decode; an OOM split drops the decoder's graphs with the engine's."""
+    engine = tiny_engine(steps=2)
+    assert engine.decoder is None
+    requests = [GenerationRequest("A person walks.", 2.0, (0, 1, 2)), GenerationRequest("A person jumps.", 1.0, (4,))]
+    eager = engine.generate(requests)
+    engine.decoder = GraphedDecoder(engine.model.mean, engine.model.std, engine.body, engine.device, capture=False)
+    staged = engine.generate(requests)
+    assert sorted(engine.decoder.cache.entries) == [("decode", 1, 30, 201), ("decode", 3, 60, 201)]
+    for a, b in zip(staged, eager):
+        assert (a.request_id, a.seed) == (b.request_id, b.seed)
+        np.testing.assert_array_equal(a.clip.rotations, b.clip.rotations)
+        np.testing.assert_array_equal(a.clip.root_translation, b.clip.root_translation)
+    engine._after_oom()
+    assert not engine.decoder.cache.entries
 
 
 @pytest.mark.gpu
