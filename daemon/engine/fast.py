@@ -23,6 +23,7 @@ from motionbridge.daemon.model.sampling import predicted_data, time_grid
 from motionbridge.daemon.tracks import clips_from_decoded
 
 from .api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
+from .decode_graphs import GraphedDecoder
 from .device_tables import compile_blocks, tables_on_device
 from .fast_config import DTYPES, FastConfig
 from .fast_decode import LevelBody, decode_batched
@@ -70,6 +71,8 @@ class FastEngine(Engine):
         self.cache = TextCache(text.encoder_id if text else "none", text.dtype_name if text else "none", fast.text_cache_size, fast.text_cache_dir)
         self.body = LevelBody(BodyModel(), self.device)
         self.graphs = GraphCache()
+        # the take decode is host-bound too: replayed from its own graphs (decode_graphs.py)
+        self.decoder = GraphedDecoder(self.model.mean, self.model.std, self.body, self.device) if fast.cuda_graphs else None
         self._ropes: dict[tuple[int, int], tuple[Tensor, Tensor]] = {}
         self.sticky_error = ""
         self.oom_splits = 0
@@ -140,6 +143,8 @@ class FastEngine(Engine):
     def _after_oom(self) -> None:
         self.oom_splits += 1
         self.graphs.clear()
+        if self.decoder is not None:
+            self.decoder.clear()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 
@@ -312,7 +317,8 @@ class FastEngine(Engine):
             if r.key[0] not in cancelled:
                 by_frames.setdefault(r.frames, []).append(idx)
         for frames, idxs in by_frames.items():
-            motion = decode_batched(torch.stack([latents[i] for i in idxs]), self.model.mean, self.model.std, self.body)
+            latent = torch.stack([latents[i] for i in idxs])
+            motion = self.decoder(latent) if self.decoder is not None else decode_batched(latent, self.model.mean, self.model.std, self.body)
             rot = motion.rotations()
             for n, i in enumerate(idxs):
                 decoded[i] = (rot[n], motion.transl[n])

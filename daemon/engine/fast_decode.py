@@ -45,11 +45,12 @@ def top_eigenvector(sym: Tensor, squarings: int = SQUARINGS) -> Tensor:
     return col / col.norm(dim=-1, keepdim=True)
 
 
-def smooth_rotations(rot6d: Tensor, sigma: float = 1.0) -> Tensor:
+def smooth_rotations(rot6d: Tensor, sigma: float = 1.0, taps: Tensor | None = None) -> Tensor:
     """Same as `model.decode.smooth_rotations` (Gaussian-weighted Markley average per joint
-    and frame, float64), with the eigenvector found by `top_eigenvector`."""
+    and frame, float64), with the eigenvector found by `top_eigenvector`. `taps`:
+    `gaussian_taps(sigma)` already on the device (a CUDA graph may not copy from the CPU)."""
     q = matrix_to_quaternion_wxyz(rot6d_to_matrix(rot6d).double())
-    taps = gaussian_taps(sigma).to(q.device)
+    taps = gaussian_taps(sigma).to(q.device) if taps is None else taps
     radius = (len(taps) - 1) // 2
     length = q.shape[1]
     idx = (torch.arange(length, device=q.device)[:, None] + torch.arange(-radius, radius + 1, device=q.device)[None, :]).clamp(0, length - 1)
@@ -58,12 +59,16 @@ def smooth_rotations(rot6d: Tensor, sigma: float = 1.0) -> Tensor:
     return matrix_to_rot6d(quaternion_wxyz_to_matrix(top_eigenvector(acc))).to(rot6d.dtype)
 
 
-def smooth_translation_batched(transl: Tensor, window_length: int = 11, polyorder: int = 5) -> Tensor:
+def savgol_translation(data: np.ndarray, window_length: int = 11, polyorder: int = 5) -> np.ndarray:
+    """(B, L, 3) float32 root translations -> Savitzky-Golay filtered along the frames."""
     from scipy.signal import savgol_filter
 
+    return savgol_filter(data, window_length, polyorder, axis=1).astype(np.float32)
+
+
+def smooth_translation_batched(transl: Tensor, window_length: int = 11, polyorder: int = 5) -> Tensor:
     data = transl.detach().float().cpu().numpy()
-    out = savgol_filter(data, window_length, polyorder, axis=1).astype(np.float32)
-    return torch.from_numpy(out).to(transl.device)
+    return torch.from_numpy(savgol_translation(data, window_length, polyorder)).to(transl.device)
 
 
 class LevelBody:

@@ -70,12 +70,15 @@ class CapturedStep:
 class GraphCache:
     """Captured CUDA graphs by key (a batch shape), least recently used dropped first; all share
     one memory pool (safe: replays never overlap and each output is copied out before the next
-    replay). `build(pool)` captures a missing entry: the DiT's Euler step or a text forward."""
+    replay). `build(pool)` captures a missing entry: the DiT's Euler step, a text forward or a
+    decode. `make_pool`: where the pool comes from; the decoder's eager stand-in on the CPU
+    (its tests) passes one that gives None."""
 
-    def __init__(self, capacity: int = 16) -> None:
+    def __init__(self, capacity: int = 16, make_pool: Callable[[], object] = torch.cuda.graph_pool_handle) -> None:
         if capacity < 1:
             raise ValueError(f"graph cache capacity must be >= 1, got {capacity}")
         self.capacity = capacity
+        self.make_pool = make_pool
         self.pool = None
         self.entries: OrderedDict[tuple, object] = OrderedDict()
         self.captures = 0
@@ -85,7 +88,7 @@ class GraphCache:
             self.entries.move_to_end(key)
             return self.entries[key]
         if self.pool is None:
-            self.pool = torch.cuda.graph_pool_handle()
+            self.pool = self.make_pool()
         while len(self.entries) >= self.capacity:
             self.entries.popitem(last=False)
         entry = build(self.pool)

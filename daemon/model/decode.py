@@ -30,10 +30,25 @@ class DecodedMotion:
     keypoints3d: Tensor  # (B, L, 52, 3) FK joints without translation, ground-aligned in y
     root_rotations_mat: Tensor  # (B, L, 3, 3)
     min_y: Tensor  # (B,)
+    rotation_matrices: Tensor | None = None  # (B, L, 22, 3, 3) as the decoder computed them
 
     def rotations(self) -> Tensor:
         """(B, L, 22, 3, 3) local joint rotation matrices (smoothed)."""
+        if self.rotation_matrices is not None:  # the same op on the same rot6d: no need to redo it
+            return self.rotation_matrices
         return rot6d_to_matrix(self.rot6d)
+
+
+@dataclass
+class PosedLatent:
+    """Everything of a decode that does not need the smoothed root translation, so that the
+    translation filter (scipy, on the CPU) can run while the device poses the body."""
+
+    latent_denorm: Tensor  # (B, L, 201)
+    rot6d: Tensor  # (B, L, 22, 6), smoothed when asked
+    rotation_matrices: Tensor  # (B, L, 22, 3, 3) from rot6d
+    joints: Tensor  # (B, L, J, 3) float32 FK joint positions without translation
+    lowest_vertex_y: Tensor  # (B, L) float64 height of each frame's lowest vertex without translation
 
 
 def denormalize(latent: Tensor, mean: Tensor, std: Tensor) -> Tensor:
@@ -183,28 +198,54 @@ def full_rotations(body_rot: Tensor, num_joints: int) -> Tensor:
     return torch.cat((body_rot, eye), 1)
 
 
+def root_translation(denorm: Tensor) -> Tensor:
+    return denorm[..., 0:3]
+
+
+def pose_latent(denorm: Tensor, body, smooth_rot=None) -> PosedLatent:
+    """Denormalised latent (B, L, 201) -> rotations (smoothed by `smooth_rot` unless None), FK
+    joints and each frame's lowest vertex. `body` as in `decode_latent`."""
+    b, length = denorm.shape[:2]
+    rot6d = denorm[..., 3 : 3 + 6 * NUM_MODEL_JOINTS].reshape(b, length, NUM_MODEL_JOINTS, 6)
+    if smooth_rot is not None:
+        rot6d = smooth_rot(rot6d)
+    rotm = rot6d_to_matrix(rot6d)
+    rot64 = full_rotations(rotm.double().reshape(b * length, NUM_MODEL_JOINTS, 3, 3), body.num_joints)
+    world_r, joints = body.pose(rot64.to(body.j_template.device))  # float64 (cheap; matches to ~1e-7)
+    # The lowest vertex per frame, the translation added later: rounding is monotonic, so
+    # min_v(y_v) + t rounds to exactly min_v(y_v + t), and no (B, L, vertices) sum is kept.
+    lowest = body.vertex_y(world_r, joints).reshape(b, length, -1).amin(-1)
+    joints32 = joints.reshape(b, length, body.num_joints, 3).to(torch.float32).to(denorm.device)
+    return PosedLatent(denorm, rot6d, rotm, joints32, lowest)
+
+
+def ground_align(posed: PosedLatent, transl: Tensor) -> DecodedMotion:
+    """Posed body + root translation (B, L, 3) on the latent's device (smoothed or not) ->
+    DecodedMotion with the take's lowest vertex at y = 0. New tensors only: `posed.joints` is
+    read, not changed."""
+    heights = posed.lowest_vertex_y + transl[..., 1].double().to(posed.lowest_vertex_y.device)
+    min_y = heights.amin(1).to(torch.float32).to(transl.device)
+    k3d = posed.joints.clone()
+    k3d[..., 1] -= min_y[:, None, None]
+    transl = transl.clone()
+    transl[..., 1] -= min_y[:, None]
+    rotm = posed.rotation_matrices
+    return DecodedMotion(posed.latent_denorm, posed.rot6d, transl, k3d, rotm[:, :, 0], min_y, rotm)
+
+
 def decode_latent(
     latent: Tensor, mean: Tensor, std: Tensor, body, smooth: bool = True, smooth_rot=None, smooth_transl=None,
 ) -> DecodedMotion:
     """latent (B, L, 201) cropped to the take length -> DecodedMotion (float32 outputs), on the
     latent's device. `body` poses joints and gives vertex heights (BodyModel here, the GPU
     engine's level-batched body there); the smoothers default to the official ones (eigh
-    quaternion average, scipy Savitzky-Golay); the GPU engine passes batched equivalents."""
+    quaternion average, scipy Savitzky-Golay); the GPU engine passes batched equivalents.
+    In three parts (pose, translation, ground alignment) so that the GPU engine can run the
+    translation filter on the CPU while the device poses the body."""
     latent = latent.float()
     denorm = denormalize(latent, mean.to(latent.device), std.to(latent.device))
-    b, length = denorm.shape[:2]
-    transl = denorm[..., 0:3]
-    rot6d = denorm[..., 3 : 3 + 6 * NUM_MODEL_JOINTS].reshape(b, length, NUM_MODEL_JOINTS, 6)
+    posed = pose_latent(denorm, body, (smooth_rot or smooth_rotations) if smooth else None)
+    transl = root_translation(denorm)
     if smooth:
-        rot6d = (smooth_rot or smooth_rotations)(rot6d)
         transl = (smooth_transl or smooth_translation)(transl)
-    rotm = rot6d_to_matrix(rot6d)
-    rot64 = full_rotations(rotm.double().reshape(b * length, NUM_MODEL_JOINTS, 3, 3), body.num_joints)
-    world_r, joints = body.pose(rot64.to(body.j_template.device))  # float64 (cheap; matches to ~1e-7)
-    heights = body.vertex_y(world_r, joints).reshape(b, length, -1) + transl[..., 1:2].double().to(joints.device)
-    min_y = heights.amin(dim=(1, 2)).to(torch.float32).to(latent.device)
-    k3d = joints.reshape(b, length, body.num_joints, 3).to(torch.float32).to(latent.device).clone()
-    k3d[..., 1] -= min_y[:, None, None]
-    transl = transl.clone()
-    transl[..., 1] -= min_y[:, None]
-    return DecodedMotion(denorm, rot6d, transl, k3d, rotm[:, :, 0], min_y)
+    return ground_align(posed, transl)
