@@ -20,12 +20,12 @@ MODES = {
     "fp32": FastConfig(dtype="float32"),
     "bf16": FastConfig(dtype="bfloat16"),
     "bf16_graphs": FastConfig(dtype="bfloat16", cuda_graphs=True),
-    "bf16_compiled": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True),
+    "bf16_compiled": FastConfig.for_device("cuda", "bfloat16"),  # the GPU default (side stream included)
+    "bf16_one_stream": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True),
     "fp32_graphs": FastConfig(cuda_graphs=True),
     "fp32_compiled": FastConfig(cuda_graphs=True, compile_blocks=True),
     "bf16_compiled_model": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True, compile_scope="model"),
     "bf16_per_step_mod": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True, precompute_modulation=False),
-    "bf16_side_stream": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True, text_side_stream=True),
 }
 
 

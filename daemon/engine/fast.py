@@ -197,16 +197,19 @@ class FastEngine(Engine):
         )
         rope = self._rope(batch.x0.shape[1], batch.ctxt.shape[1])
         steps = p.validation_steps
-        tables = (self._modulation_table(batch, steps), self._text_table(batch, steps))
         split = self.dit.split_modulations
+
+        def tables_for(b) -> tuple:
+            return self._modulation_table(b, steps), self._text_table(b, steps)
+
         if f.cuda_graphs:
-            key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], tables[1] is not None)
+            key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], steps)
             step_for = lambda b: make_step(self.network, b, rope, None, self.dit.mask, True, split)  # noqa: E731
-            captured = self.graphs.get(key, lambda pool: CapturedStep(batch, step_for, pool, tables))
-            x = captured.run(batch, steps, hook, tables)
+            captured = self.graphs.get(key, lambda pool: CapturedStep(batch, step_for, pool, tables_for))
+            x = captured.run(batch, steps, hook)
         else:
             mask = self.dit.mask(batch.x_mask, batch.ctxt_mask)
-            x = run_euler(make_step(self.network, batch, rope, mask, uncond_all=static, split_mods=split), batch.x0, steps, hook, tables)
+            x = run_euler(make_step(self.network, batch, rope, mask, uncond_all=static, split_mods=split), batch.x0, steps, hook, tables_for(batch))
         return x[: len(rows)]
 
     def _modulation_table(self, batch, steps: int) -> Tensor | None:

@@ -25,39 +25,50 @@ def _copy_batch(dst: Batch, src: Batch) -> None:
 
 
 class CapturedStep:
-    """`tables`: per-step inputs precomputed for the whole loop, each (steps, ...) or None: the
-    modulations (MotionDiT.modulation_table) and the refined text (refined_text_table). The
-    captured step reads step k's rows from static buffers that `run` refills before each replay."""
+    """One Euler step, and the prologue that fills its per-step tables, as CUDA graphs.
 
-    def __init__(self, batch: Batch, make_step, pool, tables: tuple[Tensor | None, ...] = ()) -> None:
+    `make_tables(batch)` -> per-step inputs for the whole loop, each (steps, ...) or None: the
+    modulations (MotionDiT.modulation_table) and the refined text (refined_text_table). Both
+    read only the batch's static buffers, so they are captured too (eagerly they are a few
+    milliseconds of launching small kernels before the first step). The step reads step k's
+    rows from static buffers that `run` refills before each replay."""
+
+    def __init__(self, batch: Batch, make_step, pool, make_tables: Callable[[Batch], tuple] | None = None) -> None:
         self.batch = batch
         self.step = make_step(batch)  # closes over batch's tensors, which become the static inputs
+        self.make_tables = make_tables or (lambda b: ())
         self.x = batch.x0.clone()
         self.t0 = torch.zeros((), device=self.x.device)
         self.dt = torch.zeros((), device=self.x.device)
-        self.rows = tuple(None if t is None else t[0].clone() for t in tables)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):  # warm-up outside capture (lazy inits, autotuning)
             for _ in range(2):
-                self.step(self.x.clone(), self.t0, self.dt, *self.rows)
+                rows = tuple(None if t is None else t[0].clone() for t in self.make_tables(batch))
+                self.step(self.x.clone(), self.t0, self.dt, *rows)
         torch.cuda.current_stream().wait_stream(side)
+        self.prologue = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.prologue, pool=pool):
+            self.tables = self.make_tables(batch)
+        self.rows = tuple(None if t is None else torch.empty_like(t[0]) for t in self.tables)
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph, pool=pool):
             self.x_next, self.v = self.step(self.x, self.t0, self.dt, *self.rows)
 
-    def run(self, batch: Batch, steps: int, on_step: StepHook | None = None, tables: tuple[Tensor | None, ...] = ()) -> Tensor:
+    def run(self, batch: Batch, steps: int, on_step: StepHook | None = None) -> Tensor:
         if batch is not self.batch:
             _copy_batch(self.batch, batch)
-        if tuple(t is None for t in tables) != tuple(r is None for r in self.rows):
-            raise ValueError("pass the same per-step tables (present or None) as the step was captured with")
+        self.prologue.replay()
+        for t in self.tables:
+            if t is not None and t.shape[0] != steps:
+                raise ValueError(f"this step was captured with {t.shape[0]}-step tables, not {steps}; capture one per step count")
         self.x.copy_(self.batch.x0)
         grid = time_grid(steps, self.x.device)
         dts = grid[1:] - grid[:-1]
         for k in range(steps):
             self.t0.copy_(grid[k])
             self.dt.copy_(dts[k])
-            for row, table in zip(self.rows, tables):
+            for row, table in zip(self.rows, self.tables):
                 if row is not None:
                     row.copy_(table[k])
             self.graph.replay()

@@ -57,25 +57,33 @@ def test_text_side_stream_refuses_whole_model_compile():
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_side_stream_on_the_gpu_matches_one_stream_eager_and_in_a_cuda_graph(dtype):
-    dit = tiny_engine().model.motion_transformer.cuda().to(dtype)
-    patched = copy.deepcopy(dit)
-    overlap_text_stream(patched, "cuda")
-    args = [a.cuda() for a in _inputs(dit, rows=4, frames=60, tokens=16)]
-    args[0] = args[0].to(dtype)
+    from motionbridge.daemon.engine.bench_models import tiny_random_engine
+
+    one = tiny_random_engine("cuda", 3, dtype=dtype)
+    two = tiny_random_engine("cuda", 3, dtype=dtype, text_side_stream=True)
+    assert two.dit.double_blocks[0]._side_stream is not None
+    x, ctxt, vtxt, t, x_mask, ctxt_mask = (a.cuda() for a in _inputs(one.dit, rows=4, frames=60, tokens=16))
+    rope = one.dit.rope(60, 16, 360, torch.device("cuda"))
+    run = lambda e: e.network(x, ctxt, vtxt, t, x_mask, ctxt_mask, rope=rope)  # noqa: E731
     with torch.no_grad():
-        want = dit(*args, text_rope_offset=360)
-        assert torch.equal(patched(*args, text_rope_offset=360), want)
+        want = run(one)
+        assert torch.equal(run(two), want)
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
         with torch.cuda.stream(side):
-            patched(*args, text_rope_offset=360)
+            run(two)
         torch.cuda.current_stream().wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph):
-            out = patched(*args, text_rope_offset=360)
+            out = run(two)
         for _ in range(3):  # replays reuse the graph's memory: a cross-stream race would show here
             graph.replay()
             torch.cuda.synchronize()
             assert torch.equal(out, want)
+
+
+def test_gpu_default_config_uses_the_side_stream():
+    assert FastConfig.for_device("cuda").text_side_stream
+    assert not FastConfig.for_device("cpu").text_side_stream
