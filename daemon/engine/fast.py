@@ -205,7 +205,8 @@ class FastEngine(Engine):
         if f.cuda_graphs:
             key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], steps)
             step_for = lambda b: make_step(self.network, b, rope, None, self.dit.mask, True, split)  # noqa: E731
-            captured = self.graphs.get(key, lambda pool: CapturedStep(batch, step_for, pool, tables_for))
+            small = self._tables_bytes(batch, steps) <= f.graph_tables_mib * 2**20
+            captured = self.graphs.get(key, lambda pool: CapturedStep(batch, step_for, pool, tables_for, capture_tables=small))
             x = captured.run(batch, steps, hook)
         else:
             mask = self.dit.mask(batch.x_mask, batch.ctxt_mask)
@@ -219,6 +220,12 @@ class FastEngine(Engine):
         grid = time_grid(steps, self.device)[:-1]
         with self._autocast():
             return self.dit.modulation_table(grid, batch.vtxt)
+
+    def _tables_bytes(self, batch, steps: int) -> int:
+        """Bytes of both per-step tables for this batch (what a captured prologue would keep)."""
+        rows, text_len = batch.ctxt.shape[:2]
+        mods = sum(lin.out_features for lin in self.dit._modulation_linears())
+        return steps * rows * (mods + text_len * self.config.network.feat_dim) * torch.tensor([], dtype=self.dtype).element_size()
 
     def _text_table(self, batch, steps: int) -> Tensor | None:
         """All steps' refined text before the loop (MotionDiT.refined_text_table), when the

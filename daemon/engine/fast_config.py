@@ -31,6 +31,7 @@ class FastConfig:
     fused_modulation: bool = True  # every block's adaLN modulation in one stacked matmul per step
     precompute_modulation: bool = True  # ... or, with fused_modulation, one matmul for all steps
     precompute_text_mib: int = 256  # refined text of all steps up front while the table fits (0: per step)
+    graph_tables_mib: int = 64  # per-step tables up to this size are made by a captured prologue (graphs.py)
     text_side_stream: bool = False  # double blocks' text half on a second CUDA stream (streams.py)
 
     def __post_init__(self) -> None:

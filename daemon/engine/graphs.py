@@ -31,9 +31,12 @@ class CapturedStep:
     modulations (MotionDiT.modulation_table) and the refined text (refined_text_table). Both
     read only the batch's static buffers, so they are captured too (eagerly they are a few
     milliseconds of launching small kernels before the first step). The step reads step k's
-    rows from static buffers that `run` refills before each replay."""
+    rows from static buffers that `run` refills before each replay. `capture_tables` False:
+    the prologue runs eagerly on each call instead, so big tables (large batches, where a few
+    ms of launching do not matter) are not kept in the graph pool between calls."""
 
-    def __init__(self, batch: Batch, make_step, pool, make_tables: Callable[[Batch], tuple] | None = None) -> None:
+    def __init__(self, batch: Batch, make_step, pool, make_tables: Callable[[Batch], tuple] | None = None,
+                 capture_tables: bool = True) -> None:
         self.batch = batch
         self.step = make_step(batch)  # closes over batch's tensors, which become the static inputs
         self.make_tables = make_tables or (lambda b: ())
@@ -47,10 +50,16 @@ class CapturedStep:
                 rows = tuple(None if t is None else t[0].clone() for t in self.make_tables(batch))
                 self.step(self.x.clone(), self.t0, self.dt, *rows)
         torch.cuda.current_stream().wait_stream(side)
-        self.prologue = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.prologue, pool=pool):
+        self.prologue: torch.cuda.CUDAGraph | None = None
+        if capture_tables:
+            self.prologue = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(self.prologue, pool=pool):
+                self.tables = self.make_tables(batch)
+        else:
             self.tables = self.make_tables(batch)
         self.rows = tuple(None if t is None else torch.empty_like(t[0]) for t in self.tables)
+        if not capture_tables:
+            self.tables = ()  # made again per call; do not hold this batch's copy
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph, pool=pool):
             self.x_next, self.v = self.step(self.x, self.t0, self.dt, *self.rows)
@@ -58,8 +67,12 @@ class CapturedStep:
     def run(self, batch: Batch, steps: int, on_step: StepHook | None = None) -> Tensor:
         if batch is not self.batch:
             _copy_batch(self.batch, batch)
-        self.prologue.replay()
-        for t in self.tables:
+        if self.prologue is not None:
+            self.prologue.replay()
+            tables = self.tables
+        else:
+            tables = self.make_tables(self.batch)
+        for t in tables:
             if t is not None and t.shape[0] != steps:
                 raise ValueError(f"this step was captured with {t.shape[0]}-step tables, not {steps}; capture one per step count")
         self.x.copy_(self.batch.x0)
@@ -68,7 +81,7 @@ class CapturedStep:
         for k in range(steps):
             self.t0.copy_(grid[k])
             self.dt.copy_(dts[k])
-            for row, table in zip(self.rows, self.tables):
+            for row, table in zip(self.rows, tables):
                 if row is not None:
                     row.copy_(table[k])
             self.graph.replay()

@@ -80,11 +80,15 @@ def test_static_shape_buckets_are_exact(parity, cases, expected, parity_engine):
 
 
 @pytest.mark.gpu
-def test_cuda_graphs_match_eager_on_gpu(parity, cases, expected):
-    engine = FastEngine.from_parity(parity, FastConfig(cuda_graphs=True), device="cuda")
+@pytest.mark.parametrize("graph_tables_mib", [64, 0])  # per-step tables from a captured prologue, or eager
+def test_cuda_graphs_match_eager_on_gpu(parity, cases, expected, graph_tables_mib):
+    engine = FastEngine.from_parity(parity, FastConfig(cuda_graphs=True, graph_tables_mib=graph_tables_mib), device="cuda")
     prime_with_fixture_text(engine, expected, cases)
     torch.backends.cuda.matmul.allow_tf32 = False
-    assert max_latent_error(engine.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
+    for _ in range(2):  # the second call replays the captured graphs with the batch copied in
+        assert max_latent_error(engine.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
+    captured = next(iter(engine.graphs.entries.values()))
+    assert (captured.prologue is not None) == (graph_tables_mib > 0)
 
 
 def test_precomputed_modulation_table_is_exact(parity, cases, expected, parity_engine):
