@@ -27,6 +27,9 @@ from motionbridge.daemon.model.blocks import DoubleStreamBlock
 from motionbridge.daemon.model.layers import apply_rope, attention
 
 
+OVERLAP_MAX_ROWS = 1024  # motion rows (batch x frames) up to which the halves overlap: a few clips
+
+
 def _half_qkv(block: DoubleStreamBlock, norm, qkv, q_norm, k_norm, feat: Tensor, shift: Tensor, scale: Tensor):
     return block._qkv(norm, qkv, q_norm, k_norm, feat, shift, scale)
 
@@ -61,9 +64,11 @@ def _two_stream_forward(self: DoubleStreamBlock, motion: Tensor, text: Tensor, a
     p: _Pieces = self._pieces
     m_out, t_out = mods if mods is not None else (self.motion_mod(adapter), self.text_mod(adapter))
     m_mods, t_mods = m_out.chunk(6, dim=-1), t_out.chunk(6, dim=-1)
-    cuda = motion.is_cuda
-    main = torch.cuda.current_stream(motion.device) if cuda else None
-    side = self._side_stream if cuda else None
+    # large batches fill the chip on one stream; splitting them only keeps more memory alive
+    # across streams (the cross-stream frees are deferred while a graph is captured)
+    overlap = motion.is_cuda and motion.shape[0] * motion.shape[1] <= OVERLAP_MAX_ROWS
+    main = torch.cuda.current_stream(motion.device) if overlap else None
+    side = self._side_stream if overlap else None
     if side is not None:
         side.wait_stream(main)
         _mark(side, text, t_out)

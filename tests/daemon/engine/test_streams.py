@@ -87,3 +87,25 @@ def test_side_stream_on_the_gpu_matches_one_stream_eager_and_in_a_cuda_graph(dty
 def test_gpu_default_config_uses_the_side_stream():
     assert FastConfig.for_device("cuda").text_side_stream
     assert not FastConfig.for_device("cpu").text_side_stream
+
+
+@pytest.mark.gpu
+def test_large_batches_stay_on_one_stream():
+    """Above OVERLAP_MAX_ROWS motion rows the text half runs on the caller's stream (no side-
+    stream work is queued), with the same result."""
+    from motionbridge.daemon.engine import streams
+    from motionbridge.daemon.engine.bench_models import tiny_random_engine
+
+    one = tiny_random_engine("cuda", 3)
+    two = tiny_random_engine("cuda", 3, text_side_stream=True)
+    rows, frames = 4, streams.OVERLAP_MAX_ROWS // 4 + 30
+    x, ctxt, vtxt, t, x_mask, ctxt_mask = (a.cuda() for a in _inputs(one.dit, rows=rows, frames=frames, tokens=16))
+    rope = one.dit.rope(frames, 16, 360, torch.device("cuda"))
+    calls = []
+    side = two.dit.double_blocks[0]._side_stream
+    original = side.wait_stream
+    side.wait_stream = lambda s: calls.append(s) or original(s)
+    with torch.no_grad():
+        got = two.network(x, ctxt, vtxt, t, x_mask, ctxt_mask, rope=rope)
+        want = one.network(x, ctxt, vtxt, t, x_mask, ctxt_mask, rope=rope)
+    assert torch.equal(got, want) and not calls
