@@ -40,8 +40,7 @@ def _make(model: str, device: str, dtype: str, steps: int | None = None) -> Rand
     cfg = model_config(model)
     if steps is not None:
         cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, validation_steps=steps))
-    on_gpu = device.startswith("cuda")  # the production GPU mode: CUDA graphs over compiled blocks
-    fast = FastConfig(dtype=dtype, cuda_graphs=on_gpu, compile_blocks=on_gpu)
+    fast = FastConfig.for_device(device, dtype)  # the production mode for the device
     return RandomTextEngine(random_flow_model(cfg, device), cfg, None, fast, device=device, model_name=f"random-{model}")
 
 
