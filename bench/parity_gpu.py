@@ -26,7 +26,11 @@ modes = {
     "fp32_compiled": FastConfig(cuda_graphs=True, compile_blocks=True),
     "fp32_side_stream": FastConfig(cuda_graphs=True, compile_blocks=True, text_side_stream=True),
     "bf16_side_stream": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True, text_side_stream=True),
+    "fp32_stack": FastConfig(cuda_graphs=True, compile_blocks=True, text_side_stream=True, compile_scope="stack"),
+    "bf16_stack": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True, text_side_stream=True, compile_scope="stack"),
 }
+if os.environ.get("PARITY_MODES"):  # e.g. PARITY_MODES=fp32,bf16_stack
+    modes = {k: v for k, v in modes.items() if k in os.environ["PARITY_MODES"].split(",")}
 base = FastEngine.from_parity(parity, device="cuda")
 report = {}
 for name, fast in modes.items():

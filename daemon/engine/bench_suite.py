@@ -22,6 +22,7 @@ MODES = {
     "bf16_graphs": FastConfig(dtype="bfloat16", cuda_graphs=True),
     "bf16_compiled": FastConfig.for_device("cuda", "bfloat16"),  # the GPU default (side stream included)
     "bf16_one_stream": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True),
+    "bf16_stack": dataclasses.replace(FastConfig.for_device("cuda", "bfloat16"), compile_scope="stack"),
     "fp32_graphs": FastConfig(cuda_graphs=True),
     "fp32_compiled": FastConfig(cuda_graphs=True, compile_blocks=True),
     "bf16_compiled_model": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True, compile_scope="model"),

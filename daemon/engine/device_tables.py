@@ -42,7 +42,7 @@ def tables_on_device(module: nn.Module, device: torch.device | str) -> int:
     return count
 
 
-COMPILE_SCOPES = ("blocks", "model")
+COMPILE_SCOPES = ("blocks", "stack", "model")
 COMPILE_MODES = ("default", "max-autotune-no-cudagraphs")
 
 
@@ -50,7 +50,9 @@ def compile_blocks(dit: nn.Module, dynamic: bool | None = False, scope: str = "b
     """torch.compile so that Inductor fuses the many small elementwise ops (modulation, norms,
     RoPE, gates) that dominate at these sizes. scope 'blocks' (regional): each transformer block
     is compiled once per block type, the blocks share code and their weights are graph inputs,
-    so compiling is quick. 'model': the whole forward as one graph, which also fuses across
+    so compiling is quick. 'stack': the same, except that the single-stream blocks and the final
+    layer are one graph (fusing each block's residual add into the next block's norm), at a
+    longer compile per shape. 'model': the whole forward as one graph, which also fuses across
     block boundaries (a residual add with the next block's norm and modulation) and the small
     ops around the blocks, at a longer compile per shape. mode 'max-autotune-no-cudagraphs'
     lets Inductor time Triton matmul templates against cuBLAS and fuse epilogues into them
@@ -71,7 +73,11 @@ def compile_blocks(dit: nn.Module, dynamic: bool | None = False, scope: str = "b
         return 1
     # double blocks split over two CUDA streams (streams.py) were compiled in pieces instead
     doubles = [b for b in dit.double_blocks if not getattr(b, "two_streams", False)]
-    blocks = [*doubles, *dit.single_blocks, *dit.text_refiner.individual_token_refiner.blocks]
+    singles = list(dit.single_blocks)
+    if scope == "stack":  # the single blocks and the final layer as one graph
+        dit.single_stack = torch.compile(dit.single_stack, dynamic=dynamic, mode=mode)
+        singles = []
+    blocks = [*doubles, *singles, *dit.text_refiner.individual_token_refiner.blocks]
     for block in blocks:
         block.compile(dynamic=dynamic, mode=mode)
     return len(blocks)

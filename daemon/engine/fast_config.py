@@ -25,7 +25,7 @@ class FastConfig:
     text_cache_dir: str | None = None
     text_batch: int = 32
     compile_blocks: bool = False  # torch.compile the DiT (see device_tables.compile_blocks)
-    compile_scope: str = "blocks"  # 'blocks' (regional, quick) or 'model' (one graph, fuses more)
+    compile_scope: str = "blocks"  # 'blocks' (regional, quick), 'stack' (+ single blocks as one graph), 'model
     compile_mode: str = "default"  # or 'max-autotune-no-cudagraphs'
     compile_dynamic: bool | None = False  # static shapes: faster kernels; None (automatic) measured no better
     fused_modulation: bool = True  # every block's adaLN modulation in one stacked matmul per step
@@ -41,8 +41,8 @@ class FastConfig:
             raise ValueError(f"unknown compile_scope {self.compile_scope!r}; pass one of {', '.join(COMPILE_SCOPES)}")
         if self.compile_mode not in COMPILE_MODES:
             raise ValueError(f"unknown compile_mode {self.compile_mode!r}; pass one of {', '.join(COMPILE_MODES)}")
-        if self.text_side_stream and self.compile_blocks and self.compile_scope != "blocks":
-            raise ValueError("text_side_stream compiles the double blocks in pieces; pass compile_scope='blocks' with it")
+        if self.text_side_stream and self.compile_blocks and self.compile_scope == "model":
+            raise ValueError("text_side_stream compiles the double blocks in pieces; pass compile_scope='blocks' or 'stack' with it")
         if self.max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {self.max_rows}")
 

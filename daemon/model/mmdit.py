@@ -118,11 +118,19 @@ class MotionDiT(nn.Module):
             motion, text = block(motion, text, adapter, attn_mask, rope, None if mods is None else (mods[2 * i], mods[2 * i + 1]))
             if capture is not None and i == 0:
                 capture.update(double0_motion=motion, double0_text=text)
-        h = torch.cat((motion, text), 1)
         base = 2 * len(self.double_blocks)
+        return self.single_stack(
+            torch.cat((motion, text), 1), adapter, attn_mask, rope, lm,
+            None if mods is None else mods[base:-1], None if mods is None else mods[-1],
+        )
+
+    def single_stack(self, h: Tensor, adapter: Tensor | None, attn_mask: Tensor, rope: tuple[Tensor, Tensor], motion_len: int,
+                     single_mods: list[Tensor] | None, final_mods: Tensor | None) -> Tensor:
+        """The single-stream blocks and the final layer: one unit, so that it can be compiled
+        as one graph (device_tables.compile_blocks, scope 'stack')."""
         for i, block in enumerate(self.single_blocks):
-            h = block(h, adapter, attn_mask, rope, None if mods is None else mods[base + i])
-        return self.final_layer(h[:, :lm], adapter, None if mods is None else mods[-1])
+            h = block(h, adapter, attn_mask, rope, None if single_mods is None else single_mods[i])
+        return self.final_layer(h[:, :motion_len], adapter, final_mods)
 
     def _modulation_linears(self) -> list[nn.Linear]:
         linears: list[nn.Linear] = []

@@ -52,7 +52,7 @@ def test_engine_with_text_side_stream_gives_the_same_takes_on_the_cpu():
 
 
 def test_text_side_stream_refuses_whole_model_compile():
-    with pytest.raises(ValueError, match="compile_scope='blocks'"):
+    with pytest.raises(ValueError, match="compile_scope='blocks' or 'stack'"):
         FastConfig(text_side_stream=True, compile_blocks=True, compile_scope="model")
 
 
@@ -109,3 +109,20 @@ def test_large_batches_stay_on_one_stream():
         got = two.network(x, ctxt, vtxt, t, x_mask, ctxt_mask, rope=rope)
         want = one.network(x, ctxt, vtxt, t, x_mask, ctxt_mask, rope=rope)
     assert torch.equal(got, want) and not calls
+
+
+def test_stack_scope_compiles_the_single_blocks_as_one_unit(monkeypatch):
+    """compile scope 'stack': the single blocks and the final layer are one compiled callable,
+    the single blocks are not compiled one by one, the double and refiner blocks still are."""
+    from motionbridge.daemon.engine import device_tables
+
+    dit = copy.deepcopy(tiny_engine().model.motion_transformer)
+    compiled = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: compiled.append(fn) or fn)
+    block_compiles = []
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: block_compiles.append(self))
+    device_tables.compile_blocks(dit, scope="stack")
+    assert len(compiled) == 1 and compiled[0].__func__ is type(dit).single_stack
+    assert not any(b in block_compiles for b in dit.single_blocks)
+    assert all(b in block_compiles for b in dit.double_blocks)
+    assert len(block_compiles) == len(dit.double_blocks) + len(dit.text_refiner.individual_token_refiner.blocks)
