@@ -6,17 +6,15 @@ argv: ENDPOINT OUT_DIR
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import time
-import traceback
 from pathlib import Path
 
 import bpy
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scenario_report import run_and_report  # noqa: E402
 from scene_builders import MIXAMO, RIGIFY, Y_TO_Z, build_armature  # noqa: E402
 
 import motionbridge.dcc_plugin.blender as extension  # noqa: E402
@@ -194,13 +192,4 @@ def main():
     extension.unregister()
 
 
-try:
-    main()
-except Exception:
-    report["crash"] = traceback.format_exc()
-(OUT / "report.json").write_text(json.dumps(report, indent=1, default=str))
-sys.stdout.flush()
-sys.stderr.flush()
-# bpy used as a module can hang in its own C++ teardown (GlobalState destructor waiting on a
-# condition variable at exit); the report is written, so leave without running exit handlers
-os._exit(0)
+run_and_report(main, report, OUT)

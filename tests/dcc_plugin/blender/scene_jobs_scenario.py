@@ -7,17 +7,15 @@ argv: OUT_DIR
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 import threading
 import time
-import traceback
 from pathlib import Path
 
 import bpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from scenario_report import run_and_report  # noqa: E402
 from scene_builders import MIXAMO, build_armature  # noqa: E402
 
 import motionbridge.dcc_plugin.blender as extension  # noqa: E402
@@ -100,11 +98,4 @@ def main():
     extension.unregister()
 
 
-try:
-    main()
-except Exception:
-    report["crash"] = traceback.format_exc()
-(OUT / "report.json").write_text(json.dumps(report, indent=1, default=str))
-sys.stdout.flush()
-sys.stderr.flush()
-os._exit(0)  # bpy as a module can hang in its C++ teardown; the report is written
+run_and_report(main, report, OUT)

@@ -15,7 +15,9 @@ import pytest
 pytest.importorskip("bpy")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "daemon"))
+sys.path.insert(0, str(HERE))  # scenario_report, beside this file
 from daemon_proc import DaemonProcess  # noqa: E402
+from scenario_report import read_report  # noqa: E402
 
 # the tiny model is slow on shared CPU cores: three generations can take minutes
 pytestmark = [pytest.mark.blender, pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -35,11 +37,7 @@ def run(parity, tmp_path_factory):
                               capture_output=True, text=True, env=env, timeout=2300)
     finally:
         daemon.stop()
-    path = out / "report.json"
-    assert path.is_file(), f"scenario wrote no report (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
-    report = json.loads(path.read_text())
-    assert "crash" not in report, report["crash"]
-    return report, out
+    return read_report(out, proc.returncode, proc.stderr), out
 
 
 def test_takes_are_layered_actions_on_their_own_nla_tracks(run):

@@ -4,7 +4,6 @@ atomically, and the outcome arrives through the timer queue."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -13,6 +12,8 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("bpy")
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # scenario_report, beside this file
+from scenario_report import read_report  # noqa: E402
 pytestmark = pytest.mark.blender
 HOLD_S = 10.0  # the scenario's gate: an operator that did the work itself would take this long
 
@@ -23,11 +24,7 @@ def report(tmp_path_factory):
     env = dict(os.environ, MOTIONBRIDGE_CONFIG_DIR=str(out / "config"))
     proc = subprocess.run([sys.executable, str(Path(__file__).with_name("scene_jobs_scenario.py")), str(out)],
                           capture_output=True, text=True, env=env, timeout=600)
-    path = out / "report.json"
-    assert path.is_file(), f"scenario wrote no report (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
-    data = json.loads(path.read_text())
-    assert "crash" not in data, data["crash"]
-    return data, out
+    return read_report(out, proc.returncode, proc.stderr), out
 
 
 def test_detect_runs_off_the_main_thread(report):

@@ -1,0 +1,35 @@
+"""The report a Blender scenario script (run in its own bpy process) leaves for its test."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Callable
+
+REPORT = "report.json"
+
+
+def run_and_report(main: Callable[[], None], report: dict, out: Path) -> None:
+    """In the scenario: run `main`, write `report` (a crash's traceback under 'crash') and leave
+    at once. bpy used as a module can hang in its own C++ teardown (GlobalState destructor
+    waiting on a condition variable at exit); the report is written, so no exit handlers run."""
+    try:
+        main()
+    except Exception:
+        report["crash"] = traceback.format_exc()
+    (out / REPORT).write_text(json.dumps(report, indent=1, default=str))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def read_report(out: Path, returncode: int, stderr: str) -> dict:
+    """In the test: the scenario's report, failing on a missing report or a crash inside it."""
+    path = out / REPORT
+    assert path.is_file(), f"scenario wrote no report (exit {returncode}):\n{stderr[-3000:]}"
+    report = json.loads(path.read_text())
+    assert "crash" not in report, report["crash"]
+    return report
