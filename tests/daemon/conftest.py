@@ -5,6 +5,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
+import pytest
+import torch
+
 HERE = str(Path(__file__).resolve().parent)
 if HERE not in sys.path:
     sys.path.insert(0, HERE)
+
+
+@pytest.fixture(scope="session")
+def stats(parity):
+    """The parity model's latent statistics (mean, std), float32 as the engines hold them."""
+    mean = torch.from_numpy(np.load(parity / "model" / "stats" / "Mean.npy", allow_pickle=False)).float()
+    std = torch.from_numpy(np.load(parity / "model" / "stats" / "Std.npy", allow_pickle=False)).float()
+    return mean, std

@@ -27,13 +27,6 @@ def assert_same_decode(got: DecodedMotion, want: DecodedMotion) -> None:
 
 
 @pytest.fixture(scope="module")
-def stats(parity):
-    mean = torch.from_numpy(np.load(parity / "model" / "stats" / "Mean.npy", allow_pickle=False)).float()
-    std = torch.from_numpy(np.load(parity / "model" / "stats" / "Std.npy", allow_pickle=False)).float()
-    return mean, std
-
-
-@pytest.fixture(scope="module")
 def latents(parity):
     """The fixture's latents by length: (n, 150) from A, C, D and (n, 60) from B and F."""
     with np.load(parity / "expected.npz", allow_pickle=False) as data:

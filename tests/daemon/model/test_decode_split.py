@@ -69,13 +69,6 @@ def assert_same_as_old(label: str, decode_new, decode_old) -> None:
 
 
 @pytest.fixture(scope="module")
-def stats(parity):
-    mean = torch.from_numpy(np.load(parity / "model" / "stats" / "Mean.npy", allow_pickle=False)).float()
-    std = torch.from_numpy(np.load(parity / "model" / "stats" / "Std.npy", allow_pickle=False)).float()
-    return mean, std
-
-
-@pytest.fixture(scope="module")
 def latents(parity):
     with np.load(parity / "expected.npz", allow_pickle=False) as data:
         out = {k: torch.from_numpy(data[k]) for k in data.files if k.endswith("/latent")}
