@@ -19,7 +19,7 @@ import torch
 
 from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.engine.bench_models import fixture_tokenizers, random_clip, random_engine, random_qwen3
-from motionbridge.daemon.engine.sampler import bucket_up, build_batch, make_step
+from motionbridge.daemon.engine.sampler import make_step
 from motionbridge.daemon.engine.text import FastTextEncoder
 
 PROMPT = "A person walks forward."
@@ -117,7 +117,7 @@ def dit_profile(model: str, variant: str) -> dict:
     rope = engine._rope(batch.x0.shape[1], batch.ctxt.shape[1])
     step = make_step(engine.network, batch, rope, None, engine.dit.mask, True, engine.dit.split_modulations)
     x, t0_, dt = batch.x0.clone(), torch.tensor(0.5, device="cuda"), torch.tensor(0.02, device="cuda")
-    tables = (engine._modulation_table(batch, 50), engine._text_table(batch, 50))
+    tables = engine._step_tables(batch, 50)
     args = tuple(None if t is None else t[0] for t in tables)
     out["eager_step_ms"] = wall_ms(lambda: step(x, t0_, dt, *args))
     out["eager_profile"] = kernel_profile(lambda: step(x, t0_, dt, *args))

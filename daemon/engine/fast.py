@@ -67,6 +67,7 @@ class FastEngine(Engine):
         if fast.compile_blocks:
             compile_blocks(dit, fast.compile_dynamic, fast.compile_scope, fast.compile_mode)
         self.dit = dit
+        self._modulation_width = sum(lin.out_features for lin in dit._modulation_linears())  # per row and step
         self.text = text
         self.cache = TextCache(text.encoder_id if text else "none", text.dtype_name if text else "none", fast.text_cache_size, fast.text_cache_dir)
         self.body = LevelBody(BodyModel(), self.device)
@@ -199,44 +200,38 @@ class FastEngine(Engine):
         steps = p.validation_steps
         split = self.dit.split_modulations
 
-        def tables_for(b) -> tuple:
-            return self._modulation_table(b, steps), self._text_table(b, steps)
-
         if f.cuda_graphs:
             key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], steps)
             step_for = lambda b: make_step(self.network, b, rope, None, self.dit.mask, True, split)  # noqa: E731
             small = self._tables_bytes(batch, steps) <= f.graph_tables_mib * 2**20
-            captured = self.graphs.get(key, lambda pool: CapturedStep(batch, step_for, pool, tables_for, capture_tables=small))
+            make_tables = lambda b: self._step_tables(b, steps)  # noqa: E731
+            captured = self.graphs.get(key, lambda pool: CapturedStep(batch, step_for, pool, make_tables, capture_tables=small))
             x = captured.run(batch, steps, hook)
         else:
             mask = self.dit.mask(batch.x_mask, batch.ctxt_mask)
-            x = run_euler(make_step(self.network, batch, rope, mask, uncond_all=static, split_mods=split), batch.x0, steps, hook, tables_for(batch))
+            x = run_euler(make_step(self.network, batch, rope, mask, uncond_all=static, split_mods=split), batch.x0, steps, hook, self._step_tables(batch, steps))
         return x[: len(rows)]
 
-    def _modulation_table(self, batch, steps: int) -> Tensor | None:
-        """All steps' modulations in one matmul before the loop (see MotionDiT.modulation_table)."""
-        if not (self.fast.fused_modulation and self.fast.precompute_modulation):
-            return None
+    def _step_tables(self, batch, steps: int) -> tuple[Tensor | None, Tensor | None]:
+        """Every step's modulations and refined text before the loop, one row per step
+        (MotionDiT.modulation_table / refined_text_table); None for a table that is off, and
+        for the text table while it would exceed `precompute_text_mib`."""
         grid = time_grid(steps, self.device)[:-1]
+        mods = text = None
         with self._autocast():
-            return self.dit.modulation_table(grid, batch.vtxt)
+            if self.fast.fused_modulation and self.fast.precompute_modulation:
+                mods = self.dit.modulation_table(grid, batch.vtxt)
+            if self._text_table_bytes(batch, steps) <= self.fast.precompute_text_mib * 2**20:
+                text = self.dit.refined_text_table(grid, batch.ctxt, batch.ctxt_mask)
+        return mods, text
+
+    def _text_table_bytes(self, batch, steps: int) -> int:
+        rows, text_len = batch.ctxt.shape[:2]
+        return steps * rows * text_len * self.config.network.feat_dim * self.dtype.itemsize
 
     def _tables_bytes(self, batch, steps: int) -> int:
         """Bytes of both per-step tables for this batch (what a captured prologue would keep)."""
-        rows, text_len = batch.ctxt.shape[:2]
-        mods = sum(lin.out_features for lin in self.dit._modulation_linears())
-        return steps * rows * (mods + text_len * self.config.network.feat_dim) * torch.tensor([], dtype=self.dtype).element_size()
-
-    def _text_table(self, batch, steps: int) -> Tensor | None:
-        """All steps' refined text before the loop (MotionDiT.refined_text_table), when the
-        table stays within `precompute_text_mib` (it grows with rows x text length x steps)."""
-        rows, text_len = batch.ctxt.shape[:2]
-        size = steps * rows * text_len * self.config.network.feat_dim * torch.tensor([], dtype=self.dtype).element_size()
-        if size > self.fast.precompute_text_mib * 2**20:
-            return None
-        grid = time_grid(steps, self.device)[:-1]
-        with self._autocast():
-            return self.dit.refined_text_table(grid, batch.ctxt, batch.ctxt_mask)
+        return steps * batch.ctxt.shape[0] * self._modulation_width * self.dtype.itemsize + self._text_table_bytes(batch, steps)
 
     def _sample_split(self, rows: list[Row], hook_for) -> list[Tensor]:
         """Latent per row; a CUDA OOM splits the batch in halves and retries (no row lost)."""

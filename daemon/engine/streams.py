@@ -17,6 +17,7 @@ reader is done (during graph capture it defers such frees to the end of the capt
 
 from __future__ import annotations
 
+import contextlib
 import types
 from typing import Callable
 
@@ -24,23 +25,8 @@ import torch
 from torch import Tensor, nn
 
 from motionbridge.daemon.model.blocks import DoubleStreamBlock
-from motionbridge.daemon.model.layers import apply_rope, attention
-
 
 OVERLAP_MAX_ROWS = 1024  # motion rows (batch x frames) up to which the halves overlap: a few clips
-
-
-def _half_qkv(block: DoubleStreamBlock, norm, qkv, q_norm, k_norm, feat: Tensor, shift: Tensor, scale: Tensor):
-    return block._qkv(norm, qkv, q_norm, k_norm, feat, shift, scale)
-
-
-def _joint_attention(mq, mk, mv, tq, tk, tv, cos: Tensor, sin: Tensor, mask: Tensor) -> Tensor:
-    q, k = apply_rope(torch.cat((mq, tq), 1), torch.cat((mk, tk), 1), cos, sin)
-    return attention(q, k, torch.cat((mv, tv), 1), mask)
-
-
-def _half_finish(out_proj, norm2, mlp, feat: Tensor, attn: Tensor, mods: tuple[Tensor, ...]) -> Tensor:
-    return DoubleStreamBlock._finish(out_proj, norm2, mlp, feat, attn, mods)
 
 
 class _Pieces:
@@ -48,9 +34,9 @@ class _Pieces:
 
     def __init__(self, compile_fn: Callable | None) -> None:
         wrap = compile_fn or (lambda f: f)
-        self.qkv = wrap(_half_qkv)
-        self.attend = wrap(_joint_attention)
-        self.finish = wrap(_half_finish)
+        self.qkv = wrap(DoubleStreamBlock._qkv)  # (block, norm, qkv, q_norm, k_norm, feat, shift, scale)
+        self.attend = wrap(DoubleStreamBlock._joint_attention)
+        self.finish = wrap(DoubleStreamBlock._finish)
 
 
 def _mark(stream: torch.cuda.Stream | None, *tensors: Tensor) -> None:
@@ -72,7 +58,7 @@ def _two_stream_forward(self: DoubleStreamBlock, motion: Tensor, text: Tensor, a
     if side is not None:
         side.wait_stream(main)
         _mark(side, text, t_out)
-    with torch.cuda.stream(side) if side is not None else _nothing():
+    with torch.cuda.stream(side) if side is not None else contextlib.nullcontext():
         tq, tk, tv = p.qkv(self, self.text_norm1, self.text_qkv, self.text_q_norm, self.text_k_norm, text, t_mods[0], t_mods[1])
     mq, mk, mv = p.qkv(self, self.motion_norm1, self.motion_qkv, self.motion_q_norm, self.motion_k_norm, motion, m_mods[0], m_mods[1])
     if side is not None:
@@ -83,21 +69,13 @@ def _two_stream_forward(self: DoubleStreamBlock, motion: Tensor, text: Tensor, a
     if side is not None:
         side.wait_stream(main)
         _mark(side, attn)
-    with torch.cuda.stream(side) if side is not None else _nothing():
+    with torch.cuda.stream(side) if side is not None else contextlib.nullcontext():
         text = p.finish(self.text_out_proj, self.text_norm2, self.text_mlp, text, attn[:, split:], t_mods)
     motion = p.finish(self.motion_out_proj, self.motion_norm2, self.motion_mlp, motion, attn[:, :split], m_mods)
     if side is not None:
         main.wait_stream(side)
         _mark(main, text)
     return motion, text
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc) -> None:
-        return None
 
 
 def overlap_text_stream(dit: nn.Module, device: torch.device | str, compile_fn: Callable | None = None) -> int:

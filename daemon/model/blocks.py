@@ -42,6 +42,12 @@ class DoubleStreamBlock(nn.Module):
         feat = feat + out_proj(attn) * gate_attn
         return feat + mlp(modulate(norm2(feat), shift_mlp, scale_mlp)) * gate_mlp
 
+    @staticmethod
+    def _joint_attention(mq, mk, mv, tq, tk, tv, cos: Tensor, sin: Tensor, mask: Tensor) -> Tensor:
+        """Motion tokens first, then text tokens: RoPE over the joined sequence, one attention."""
+        q, k = apply_rope(torch.cat((mq, tq), 1), torch.cat((mk, tk), 1), cos, sin)
+        return attention(q, k, torch.cat((mv, tv), 1), mask)
+
     def forward(
         self, motion: Tensor, text: Tensor, adapter: Tensor, mask: Tensor, rope: tuple[Tensor, Tensor],
         mods: tuple[Tensor, Tensor] | None = None,
@@ -52,8 +58,7 @@ class DoubleStreamBlock(nn.Module):
         t_mods = t_out.chunk(6, dim=-1)
         mq, mk, mv = self._qkv(self.motion_norm1, self.motion_qkv, self.motion_q_norm, self.motion_k_norm, motion, m_mods[0], m_mods[1])
         tq, tk, tv = self._qkv(self.text_norm1, self.text_qkv, self.text_q_norm, self.text_k_norm, text, t_mods[0], t_mods[1])
-        q, k = apply_rope(torch.cat((mq, tq), 1), torch.cat((mk, tk), 1), *rope)
-        attn = attention(q, k, torch.cat((mv, tv), 1), mask)
+        attn = self._joint_attention(mq, mk, mv, tq, tk, tv, *rope, mask)
         split = motion.shape[1]
         motion = self._finish(self.motion_out_proj, self.motion_norm2, self.motion_mlp, motion, attn[:, :split], m_mods)
         text = self._finish(self.text_out_proj, self.text_norm2, self.text_mlp, text, attn[:, split:], t_mods)
