@@ -66,28 +66,34 @@ def to_matrix(q: np.ndarray) -> np.ndarray:
 
 
 def from_matrix(m: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) to unit quaternions with w >= 0 (Shepperd's method)."""
+    """Rotation matrices (..., 3, 3) to unit quaternions with w >= 0 (Shepperd's method).
+
+    Works on the nine entries as contiguous rows, one component at a time: a take is thousands
+    of matrices, and the (N, 4) stacks, argmax and norm over short axes made this the slowest
+    step of assembling a clip. Same arithmetic, same bits as the straightforward version."""
     m = np.asarray(m, dtype=np.float64)
     shape = m.shape[:-2]
-    m = m.reshape(-1, 3, 3)
-    tr = m[:, 0, 0] + m[:, 1, 1] + m[:, 2, 2]
-    cands = np.stack([tr, m[:, 0, 0], m[:, 1, 1], m[:, 2, 2]], axis=-1)
-    pick = np.argmax(cands, axis=-1)
-    q = np.empty((m.shape[0], 4))
-    # case w largest
+    m00, m01, m02, m10, m11, m12, m20, m21, m22 = m.reshape(-1, 9).T.copy()
+    tr = m00 + m11 + m22
+    # which of w, x, y, z is largest (np.argmax of (tr, m00, m11, m22): the first on ties)
+    best, pick = tr, np.zeros(tr.shape, dtype=np.int8)
+    for i, c in enumerate((m00, m11, m22), start=1):
+        larger = c > best
+        best, pick = np.where(larger, c, best), np.where(larger, np.int8(i), pick)
+    # the four candidates, each as (x, y, z, w) rows
     s = np.sqrt(np.maximum(1.0 + tr, 1e-300)) * 2
-    q_w = np.stack([(m[:, 2, 1] - m[:, 1, 2]) / s, (m[:, 0, 2] - m[:, 2, 0]) / s, (m[:, 1, 0] - m[:, 0, 1]) / s, 0.25 * s], -1)
-    s = np.sqrt(np.maximum(1.0 + m[:, 0, 0] - m[:, 1, 1] - m[:, 2, 2], 1e-300)) * 2
-    q_x = np.stack([0.25 * s, (m[:, 0, 1] + m[:, 1, 0]) / s, (m[:, 0, 2] + m[:, 2, 0]) / s, (m[:, 2, 1] - m[:, 1, 2]) / s], -1)
-    s = np.sqrt(np.maximum(1.0 + m[:, 1, 1] - m[:, 0, 0] - m[:, 2, 2], 1e-300)) * 2
-    q_y = np.stack([(m[:, 0, 1] + m[:, 1, 0]) / s, 0.25 * s, (m[:, 1, 2] + m[:, 2, 1]) / s, (m[:, 0, 2] - m[:, 2, 0]) / s], -1)
-    s = np.sqrt(np.maximum(1.0 + m[:, 2, 2] - m[:, 0, 0] - m[:, 1, 1], 1e-300)) * 2
-    q_z = np.stack([(m[:, 0, 2] + m[:, 2, 0]) / s, (m[:, 1, 2] + m[:, 2, 1]) / s, 0.25 * s, (m[:, 1, 0] - m[:, 0, 1]) / s], -1)
-    for i, qc in enumerate((q_w, q_x, q_y, q_z)):
-        q[pick == i] = qc[pick == i]
-    q = normalize(q)
-    q[q[:, 3] < 0] *= -1
-    return q.reshape(shape + (4,))
+    q_w = ((m21 - m12) / s, (m02 - m20) / s, (m10 - m01) / s, 0.25 * s)
+    s = np.sqrt(np.maximum(1.0 + m00 - m11 - m22, 1e-300)) * 2
+    q_x = (0.25 * s, (m01 + m10) / s, (m02 + m20) / s, (m21 - m12) / s)
+    s = np.sqrt(np.maximum(1.0 + m11 - m00 - m22, 1e-300)) * 2
+    q_y = ((m01 + m10) / s, 0.25 * s, (m12 + m21) / s, (m02 - m20) / s)
+    s = np.sqrt(np.maximum(1.0 + m22 - m00 - m11, 1e-300)) * 2
+    q_z = ((m02 + m20) / s, (m12 + m21) / s, 0.25 * s, (m10 - m01) / s)
+    is_w, is_x, is_y = pick == 0, pick == 1, pick == 2
+    x, y, z, w = (np.where(is_w, a, np.where(is_x, b, np.where(is_y, c, d))) for a, b, c, d in zip(q_w, q_x, q_y, q_z))
+    norm = np.sqrt(x * x + y * y + z * z + w * w)  # np.linalg.norm's order for 4 entries
+    sign = np.where(w < 0, -1.0, 1.0)
+    return (np.stack([x, y, z, w], axis=-1) / norm[:, None] * sign[:, None]).reshape(shape + (4,))
 
 
 def from_axis_angle(axis_angle: np.ndarray) -> np.ndarray:

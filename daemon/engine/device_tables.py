@@ -42,6 +42,34 @@ def tables_on_device(module: nn.Module, device: torch.device | str) -> int:
     return count
 
 
+def _padded_linear(lin: nn.Linear, in_pad: int, out_pad: int) -> nn.Linear:
+    w = lin.weight
+    out = nn.Linear(lin.in_features + in_pad, lin.out_features + out_pad, device=w.device, dtype=w.dtype)
+    with torch.no_grad():
+        out.weight.zero_()
+        out.weight[: lin.out_features, : lin.in_features] = w
+        out.bias.zero_()
+        out.bias[: lin.out_features] = lin.bias
+    return out
+
+
+def pad_projections(dit: nn.Module, multiple: int = 8) -> tuple[int, int | None]:
+    """Zero-pad the DiT's 201-wide input and output projections to a multiple of `multiple`.
+
+    With K or N = 201, cuBLAS falls back to alignment-1 kernels: on the H200 the input and
+    final linears took 11 and 13 us of a 2 ms step, against about 5 us each when aligned. The
+    extra input columns meet zero weights and the extra output columns are cut off, so the
+    result is the same sums (to the rounding of a different kernel). Returns the input padding
+    (columns the caller appends to the latent) and the true output width (None if unpadded)."""
+    enc, final = dit.input_encoder, dit.final_layer.linear
+    in_pad, out_pad = -enc.in_features % multiple, -final.out_features % multiple
+    if in_pad:
+        dit.input_encoder = _padded_linear(enc, in_pad, 0)
+    if out_pad:
+        dit.final_layer.linear = _padded_linear(final, 0, out_pad)
+    return in_pad, final.out_features if out_pad else None
+
+
 COMPILE_SCOPES = ("blocks", "stack", "model")
 COMPILE_MODES = ("default", "max-autotune-no-cudagraphs")
 
@@ -77,7 +105,9 @@ def compile_blocks(dit: nn.Module, dynamic: bool | None = False, scope: str = "b
     if scope == "stack":  # the single blocks and the final layer as one graph
         dit.single_stack = torch.compile(dit.single_stack, dynamic=dynamic, mode=mode)
         singles = []
-    blocks = [*doubles, *singles, *dit.text_refiner.individual_token_refiner.blocks]
+    blocks = [*doubles, *singles, *dit.text_refiner.individual_token_refiner.blocks, dit.input_encoder]
+    if scope == "blocks":  # in 'stack' the final layer is part of the single stack
+        blocks.append(dit.final_layer)
     for block in blocks:
         block.compile(dynamic=dynamic, mode=mode)
     return len(blocks)

@@ -24,7 +24,7 @@ from motionbridge.daemon.tracks import clips_from_decoded
 
 from .api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
 from .decode_graphs import GraphedDecoder
-from .device_tables import compile_blocks, tables_on_device
+from .device_tables import compile_blocks, pad_projections, tables_on_device
 from .fast_config import DTYPES, FastConfig
 from .fast_decode import LevelBody, decode_batched
 from .faults import is_oom, is_sticky
@@ -61,8 +61,11 @@ class FastEngine(Engine):
         if next(dit.parameters()).dtype != self.dtype or fast.compile_blocks:  # leave the caller's model untouched
             dit = copy.deepcopy(dit).to(self.dtype)
         tables_on_device(dit, self.device)
+        compile_fn = (lambda f: torch.compile(f, dynamic=fast.compile_dynamic, mode=fast.compile_mode)) if fast.compile_blocks else None
+        self._compile_glue = compile_fn  # the step's glue (sampler.make_step) with the blocks
+        # our own copy when compiling: the unaligned 201-wide projections padded (device_tables)
+        self._input_pad, self._out_dim = pad_projections(dit) if fast.compile_blocks else (0, None)
         if fast.text_side_stream:
-            compile_fn = (lambda f: torch.compile(f, dynamic=fast.compile_dynamic, mode=fast.compile_mode)) if fast.compile_blocks else None
             overlap_text_stream(dit, self.device, compile_fn)
         if fast.compile_blocks:
             compile_blocks(dit, fast.compile_dynamic, fast.compile_scope, fast.compile_mode)
@@ -75,6 +78,8 @@ class FastEngine(Engine):
         # the take decode is host-bound too: replayed from its own graphs (decode_graphs.py)
         self.decoder = GraphedDecoder(self.model.mean, self.model.std, self.body, self.device) if fast.cuda_graphs else None
         self._ropes: dict[tuple[int, int], tuple[Tensor, Tensor]] = {}
+        where = "cpu" if fast.cuda_graphs else self.device  # where build_batch runs
+        self._null_feats = (model.null_ctxt_input.detach().float().to(where), model.null_vtxt_feat.detach().float().to(where))
         self.sticky_error = ""
         self.oom_splits = 0
 
@@ -189,10 +194,12 @@ class FastEngine(Engine):
     def _sample_rows(self, rows: list[Row], hook) -> Tensor:
         f, p, net = self.fast, self.config.pipeline, self.config.network
         static = f.static_shapes
+        # with graphs the batch is built on the CPU (dozens of tiny ops and syncs on the GPU
+        # before the first step) and copied into the captured step's buffers
         batch = build_batch(
             rows, input_dim=net.input_dim, train_frames=p.train_frames,
-            null_ctxt=self.model.null_ctxt_input, null_vtxt=self.model.null_vtxt_feat,
-            ctxt_null_feat=p.enable_ctxt_null_feat, device=self.device,
+            null_ctxt=self._null_feats[0], null_vtxt=self._null_feats[1],
+            ctxt_null_feat=p.enable_ctxt_null_feat, device=torch.device("cpu") if f.cuda_graphs else self.device,
             frame_buckets=f.frame_buckets if static else None, text_buckets=f.text_buckets if static else None,
             pad_rows_to=bucket_up(len(rows), f.row_buckets) if static else None, uncond_all=static,
         )
@@ -200,17 +207,24 @@ class FastEngine(Engine):
         steps = p.validation_steps
         split = self.dit.split_modulations
 
+        step_kw = dict(split_mods=split, compile_fn=self._compile_glue, input_pad=self._input_pad, out_dim=self._out_dim,
+                       input_dtype=self.dtype if self.dtype != torch.float32 else None)
         if f.cuda_graphs:
             key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], steps)
-            step_for = lambda b: make_step(self.network, b, rope, None, self.dit.mask, True, split)  # noqa: E731
+            step_for = lambda b, mask: make_step(self.network, b, rope, mask, uncond_all=True, **step_kw)  # noqa: E731
             small = self._tables_bytes(batch, steps) <= f.graph_tables_mib * 2**20
-            make_tables = lambda b: self._step_tables(b, steps)  # noqa: E731
-            captured = self.graphs.get(key, lambda pool: CapturedStep(batch, step_for, pool, make_tables, capture_tables=small))
+            captured = self.graphs.get(key, lambda pool: CapturedStep(
+                batch.to(self.device), step_for, pool, lambda b: self._step_tables(b, steps), capture_tables=small,
+                make_mask=self._attention_mask, steps=steps, segment_steps=f.graph_segment_steps))
             x = captured.run(batch, steps, hook)
         else:
-            mask = self.dit.mask(batch.x_mask, batch.ctxt_mask)
-            x = run_euler(make_step(self.network, batch, rope, mask, uncond_all=static, split_mods=split), batch.x0, steps, hook, self._step_tables(batch, steps))
+            step = make_step(self.network, batch, rope, self._attention_mask(batch), uncond_all=static, **step_kw)
+            x = run_euler(step, batch.x0, steps, hook, self._step_tables(batch, steps))
         return x[: len(rows)]
+
+    def _attention_mask(self, batch) -> Tensor:
+        """Built once per run, in the network's dtype (MotionDiT.mask; blocks read it as is)."""
+        return self.dit.mask(batch.x_mask, batch.ctxt_mask).to(self.dtype)
 
     def _step_tables(self, batch, steps: int) -> tuple[Tensor | None, Tensor | None]:
         """Every step's modulations and refined text before the loop, one row per step

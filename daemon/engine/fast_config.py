@@ -33,6 +33,8 @@ class FastConfig:
     precompute_text_mib: int = 256  # refined text of all steps up front while the table fits (0: per step)
     graph_tables_mib: int = 64  # per-step tables up to this size are made by a captured prologue (graphs.py)
     text_side_stream: bool = False  # double blocks' text half on a second CUDA stream (streams.py)
+    graph_segment_steps: int = 5  # a small batch's Euler loop is captured in graphs of this many steps;
+    # the step hook (progress, cancelling, previews) runs after each of them (graphs.CapturedStep)
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -43,6 +45,8 @@ class FastConfig:
             raise ValueError(f"unknown compile_mode {self.compile_mode!r}; pass one of {', '.join(COMPILE_MODES)}")
         if self.text_side_stream and self.compile_blocks and self.compile_scope == "model":
             raise ValueError("text_side_stream compiles the double blocks in pieces; pass compile_scope='blocks' or 'stack' with it")
+        if self.graph_segment_steps < 1:
+            raise ValueError(f"graph_segment_steps must be >= 1, got {self.graph_segment_steps}")
         if self.max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {self.max_rows}")
 

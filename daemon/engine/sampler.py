@@ -61,6 +61,10 @@ class Batch:
     guided_rows: Tensor  # (N, 1, 1) bool: rows whose unconditional twin counts
     frames: list[int]
 
+    def to(self, device: torch.device | str) -> "Batch":
+        moved = {f: getattr(self, f).to(device) for f in ("x0", "ctxt", "vtxt", "x_mask", "ctxt_mask", "guided_index", "cfg", "guided_rows")}
+        return Batch(self.n, frames=list(self.frames), **moved)
+
 
 def build_batch(
     rows: Sequence[Row],
@@ -116,22 +120,27 @@ Network = Callable[..., Tensor]
 def make_step(
     network: Network, batch: Batch, rope: tuple[Tensor, Tensor], attn_mask: Tensor | None, mask_fn=None,
     uncond_all: bool = False, split_mods: Callable[[Tensor], list[Tensor]] | None = None,
+    compile_fn: Callable | None = None, input_pad: int = 0, out_dim: int | None = None, input_dtype: torch.dtype | None = None,
 ):
     """step(x, t0, dt, mod_row=None, text_row=None) -> (x_next, v). Without `attn_mask` the
-    mask is rebuilt from the batch's bool masks inside the step (so a captured graph follows new
-    batches copied into them). `uncond_all`: every row has a twin and `batch.guided_rows` picks
-    where it counts. `mod_row`: this step's row of a precomputed modulation table, cut up by
-    `split_mods`; `text_row`: this step's refined text tokens (MotionDiT.refined_text_table)."""
+    mask is rebuilt from the batch's bool masks inside the step. `uncond_all`: every row has a
+    twin and `batch.guided_rows` picks where it counts. `mod_row`: this step's row of a
+    precomputed modulation table, cut up by `split_mods`; `text_row`: this step's refined text
+    tokens (MotionDiT.refined_text_table). `compile_fn` compiles the glue around the network
+    (the guided input rows; the cfg mix and the Euler update), a few dozen tiny kernels per step
+    otherwise. `input_pad` zero columns go on the network input and the network output is cut
+    to `out_dim` columns (the fast engine pads the 201-wide projections to aligned widths);
+    `input_dtype`: the network's input dtype, cast here so that the cast fuses with the glue."""
     g = batch.guided_index
     n_g = int(g.numel())
 
-    def step(x: Tensor, t0: Tensor, dt: Tensor, mod_row: Tensor | None = None, text_row: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def guided_input(x: Tensor) -> Tensor:
         x_in = torch.cat([x[g], x]) if n_g else x
-        mask = attn_mask if attn_mask is not None else mask_fn(batch.x_mask, batch.ctxt_mask)
-        extra = {} if mod_row is None else {"mods": split_mods(mod_row)}
-        if text_row is not None:
-            extra["refined_text"] = text_row
-        out = network(x_in, batch.ctxt, batch.vtxt, t0.expand(x_in.shape[0]), batch.x_mask, batch.ctxt_mask, rope=rope, attn_mask=mask, **extra).float()
+        x_in = torch.nn.functional.pad(x_in, (0, input_pad)) if input_pad else x_in
+        return x_in.to(input_dtype) if input_dtype is not None else x_in
+
+    def guided_update(out: Tensor, x: Tensor, dt: Tensor) -> tuple[Tensor, Tensor]:
+        out = out[..., :out_dim].float() if out_dim is not None else out.float()
         cond = out[n_g:]
         if not n_g:
             v = cond
@@ -143,6 +152,18 @@ def make_step(
             else:
                 v = cond.index_copy(0, g, mixed)
         return x + dt * v, v
+
+    if compile_fn is not None:
+        guided_input, guided_update = compile_fn(guided_input), compile_fn(guided_update)
+
+    def step(x: Tensor, t0: Tensor, dt: Tensor, mod_row: Tensor | None = None, text_row: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        x_in = guided_input(x)
+        mask = attn_mask if attn_mask is not None else mask_fn(batch.x_mask, batch.ctxt_mask)
+        extra = {} if mod_row is None else {"mods": split_mods(mod_row)}
+        if text_row is not None:
+            extra["refined_text"] = text_row
+        out = network(x_in, batch.ctxt, batch.vtxt, t0.expand(x_in.shape[0]), batch.x_mask, batch.ctxt_mask, rope=rope, attn_mask=mask, **extra)
+        return guided_update(out, x, dt)
 
     return step
 

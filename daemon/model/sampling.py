@@ -27,7 +27,7 @@ def noise_for_seeds(seeds: Sequence[int], frames: int, dim: int, device: torch.d
     """One CPU generator per seed draws randn(1, frames, dim); rows concatenated. The model
     always sees the full training window, so `frames` is train_frames, cropped later."""
     rows = [torch.randn((1, frames, dim), generator=torch.Generator().manual_seed(int(s))) for s in seeds]
-    return torch.cat(rows, dim=0).to(device)
+    return (rows[0] if len(rows) == 1 else torch.cat(rows, dim=0)).to(device)
 
 
 def time_grid(steps: int, device: torch.device | str = "cpu") -> Tensor:

@@ -4,11 +4,14 @@ game flag in one batch, static-shape buckets, and per-seed determinism."""
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
 
 from motionbridge.daemon.engine.api import GenerationRequest
+from motionbridge.daemon.engine.device_tables import pad_projections
 from motionbridge.daemon.engine.fast import FastConfig, FastEngine
 
 from .conftest import prime_with_fixture_text
@@ -145,3 +148,64 @@ def test_precomputed_text_table_is_exact(parity, cases, expected, parity_engine,
     assert not seen
     monkeypatch.undo()
     assert max_latent_error(parity_engine.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
+
+
+def test_compiled_path_pads_projections_and_stays_exact(parity, cases, expected, parity_engine, monkeypatch):
+    """The engine's compiled configuration, with compiling itself stubbed out (Inductor on the
+    CPU would take minutes): the 201-wide projections zero-padded to 208, the step's glue
+    wrapped for compiling, the attention mask built once per run. Still the official latents."""
+    wrapped = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: wrapped.append(fn) or fn)
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: None)
+    engine = FastEngine(parity_engine.model, parity_engine.config, parity_engine.text, FastConfig(compile_blocks=True))
+    prime_with_fixture_text(engine, expected, cases)
+    assert engine.dit is not parity_engine.dit  # padded on the engine's own copy
+    assert engine.dit.input_encoder.in_features == 208 and engine.dit.final_layer.linear.out_features == 208
+    assert parity_engine.dit.input_encoder.in_features == 201
+    assert (engine._input_pad, engine._out_dim) == (7, 201)
+    takes = engine.generate(requests(cases, ["A", "B"]))
+    assert {f.__name__ for f in wrapped} >= {"guided_input", "guided_update"}
+    assert max_latent_error(takes, cases, expected) < LATENT_ATOL
+
+
+def test_padded_projections_compute_the_unpadded_sums(parity_engine, expected):
+    padded = copy.deepcopy(parity_engine.dit)
+    in_pad, out_dim = pad_projections(padded)
+    x = torch.from_numpy(expected["dit/x"][:2, :60])
+    args = (torch.from_numpy(expected["dit/ctxt"][:2]), torch.from_numpy(expected["dit/vtxt"][:2]), torch.from_numpy(expected["dit/timesteps"][:2]))
+    masks = (torch.ones(2, 60, dtype=torch.bool), torch.from_numpy(expected["dit/ctxt_mask"][:2]))
+    with torch.no_grad():
+        want = parity_engine.dit(x, *args, *masks, text_rope_offset=360)
+        got = padded(torch.nn.functional.pad(x, (0, in_pad)), *args, *masks, text_rope_offset=360)
+    assert got.shape[-1] == 208 and out_dim == 201
+    torch.testing.assert_close(got[..., :out_dim], want, atol=1e-5, rtol=0)
+    assert float(got[..., out_dim:].abs().max()) == 0.0
+
+
+@pytest.mark.gpu
+def test_compiled_gpu_default_in_float32_matches_the_official_latents(parity, cases, expected):
+    """The GPU default (compiled blocks and glue, padded projections, side stream, the loop in
+    captured segments) in float32: exact to rounding, on a fresh batch copied into the graphs."""
+    engine = FastEngine.from_parity(parity, FastConfig.for_device("cuda", "float32"), device="cuda")
+    prime_with_fixture_text(engine, expected, cases)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    for names in (["A", "B"], ["A", "B"]):
+        assert max_latent_error(engine.generate(requests(cases, names)), cases, expected) < LATENT_ATOL
+    captured = next(iter(engine.graphs.entries.values()))
+    assert captured.segments and captured.graph is None
+
+
+@pytest.mark.gpu
+def test_captured_loop_calls_the_hook_after_each_segment_and_stops_when_cancelled(parity, cases, expected):
+    from motionbridge.daemon.engine.api import Cancelled
+
+    engine = FastEngine.from_parity(parity, FastConfig(cuda_graphs=True, graph_segment_steps=4), device="cuda")
+    prime_with_fixture_text(engine, expected, cases)
+    steps = engine.config.pipeline.validation_steps
+    seen = []
+    engine.generate(requests(cases, ["A"]), on_step=lambda info: seen.append((info.step, info.total)))
+    assert seen == [(k, steps) for k in [*range(4, steps, 4), steps]]
+    asked = []
+    with pytest.raises(Cancelled):
+        engine.generate(requests(cases, ["A"]), is_cancelled=lambda rid: asked.append(rid) or True)
+    assert asked == ["A"]  # stopped after the first segment

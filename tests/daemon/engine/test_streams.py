@@ -125,4 +125,5 @@ def test_stack_scope_compiles_the_single_blocks_as_one_unit(monkeypatch):
     assert len(compiled) == 1 and compiled[0].__func__ is type(dit).single_stack
     assert not any(b in block_compiles for b in dit.single_blocks)
     assert all(b in block_compiles for b in dit.double_blocks)
-    assert len(block_compiles) == len(dit.double_blocks) + len(dit.text_refiner.individual_token_refiner.blocks)
+    assert dit.input_encoder in block_compiles and dit.final_layer not in block_compiles
+    assert len(block_compiles) == len(dit.double_blocks) + len(dit.text_refiner.individual_token_refiner.blocks) + 1

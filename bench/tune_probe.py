@@ -1,0 +1,140 @@
+"""Knobs that might take the last per-step microseconds off (a diagnostic, not the benchmark).
+
+For each model and variant: one 5 s clip with the text cached, CFG 5, 50 steps; the wall
+latency of `generate` (median), the GPU time of one captured step, and the first call (the
+compile). Variants are the GPU default plus one knob each: Inductor's coordinate-descent
+tuning of its Triton kernels, PyTorch's TunableOp (times every cuBLAS/cuBLASLt candidate per
+GEMM shape and keeps the fastest), the 'stack' compile scope, and FastConfig fields given as
+JSON. The default also gets a cProfile of one call (host time outside the loop).
+Run on the device: python3 bench/tune_probe.py [--models 1.0,lite] [--variants a,b] [--json out]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+import torch
+import torch._dynamo
+
+sys.path.insert(0, os.path.dirname(__file__))
+from profile_step import host_profile  # noqa: E402
+
+from motionbridge.daemon.engine.api import GenerationRequest  # noqa: E402
+from motionbridge.daemon.engine.bench_models import random_engine  # noqa: E402
+from motionbridge.daemon.engine.fast_config import FastConfig  # noqa: E402
+
+PROMPT = "A person walks forward."
+
+VARIANTS: dict[str, dict] = {
+    "default": {},
+    "coordinate_descent": {"inductor": {"coordinate_descent_tuning": True}},
+    "tunableop": {"tunableop": True},
+    "stack": {"fast": {"compile_scope": "stack"}},
+    "stack_cd_tunable": {"fast": {"compile_scope": "stack"}, "inductor": {"coordinate_descent_tuning": True}, "tunableop": True},
+}
+
+
+def _median_ms(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        torch.cuda.synchronize()
+        t = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        times.append(time.perf_counter() - t)
+    return round(1000 * statistics.median(times), 2)
+
+
+def _graph_step_us(engine) -> float:
+    """GPU time per Euler step: the captured loop's segments (or the one step graph) replayed."""
+    entry = next(reversed(engine.graphs.entries.values()))
+    graphs = [g for _, _, g in entry.segments] if entry.segments else [entry.graph] * 50
+    steps = entry.steps if entry.segments else 50
+    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    a.record()
+    for _ in range(5):
+        for graph in graphs:
+            graph.replay()
+    b.record()
+    torch.cuda.synchronize()
+    return round(a.elapsed_time(b) * 1000 / (5 * steps), 1)
+
+
+def probe(model: str, name: str, spec: dict, repeats: int, profile_host: bool, trace_dir: str | None = None) -> dict:
+    import torch._inductor.config as inductor_config
+
+    saved = {k: getattr(inductor_config, k) for k in spec.get("inductor", {})}
+    for k, v in spec.get("inductor", {}).items():
+        setattr(inductor_config, k, v)
+    if spec.get("tunableop"):
+        torch.cuda.tunable.enable(True)
+        torch.cuda.tunable.tuning_enable(True)
+        torch.cuda.tunable.set_filename(f"/tmp/tunableop_{model}_{name}.csv")
+    torch._dynamo.reset()  # else a knob-free compile of the same block code is reused
+    try:
+        fast = {**FastConfig.for_device("cuda").__dict__, **spec.get("fast", {})}
+        engine = random_engine("cuda:0", model, prompts=(PROMPT,), **fast)
+        req = [GenerationRequest(PROMPT, 5.0, (0,), 5.0)]
+        t0 = time.perf_counter()
+        engine.generate(req)
+        first_s = round(time.perf_counter() - t0, 2)
+        engine.generate(req)
+        out = {"model": model, "variant": name, "first_call_s": first_s, "generate_ms": _median_ms(lambda: engine.generate(req), repeats)}
+        out["graph_step_us"] = _graph_step_us(engine)
+        out["outside_loop_ms"] = round(out["generate_ms"] - 50 * out["graph_step_us"] / 1000, 2)
+        if spec.get("tunableop"):
+            out["tunableop_results"] = len(torch.cuda.tunable.get_results())
+        if trace_dir:
+            from torch.profiler import ProfilerActivity, profile
+
+            with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+                engine.generate(req)
+                torch.cuda.synchronize()
+            prof.export_chrome_trace(os.path.join(trace_dir, f"trace_{model}_{name}.json"))
+        takes = engine.generate(req)
+        out["timings_ms"] = {k: round(v * 1000, 3) for k, v in takes[0].timings.items()}
+        if profile_host:
+            out["host_profile"] = host_profile(lambda: engine.generate(req), top=30)
+        del engine
+        torch.cuda.empty_cache()
+        return out
+    finally:
+        for k, v in saved.items():
+            setattr(inductor_config, k, v)
+        if spec.get("tunableop"):
+            torch.cuda.tunable.tuning_enable(False)
+            torch.cuda.tunable.enable(False)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--models", default="1.0,lite")
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--extra", default="{}", help='more variants as JSON: {"name": {"fast": {...}}}')
+    ap.add_argument("--repeats", type=int, default=21)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--trace-dir", default=None, help="a Chrome trace of one generate per run here")
+    ap.add_argument("--host-profile", action="store_true")
+    args = ap.parse_args()
+    variants = {**VARIANTS, **json.loads(args.extra)}
+    names = args.variants.split(",") + [n for n in json.loads(args.extra) if n not in args.variants.split(",")]
+    res = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "runs": []}
+    for model in args.models.split(","):
+        for name in names:
+            r = probe(model, name, variants[name], args.repeats, profile_host=args.host_profile and name == "default", trace_dir=args.trace_dir)
+            print(json.dumps({k: v for k, v in r.items() if k != "host_profile"}), flush=True)
+            for line in r.get("host_profile", []):
+                print("   ", line[:170], flush=True)
+            res["runs"].append(r)
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump(res, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
