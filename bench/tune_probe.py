@@ -65,7 +65,67 @@ def _graph_step_us(engine) -> float:
     return round(a.elapsed_time(b) * 1000 / (5 * steps), 1)
 
 
-def probe(model: str, name: str, spec: dict, repeats: int, profile_host: bool, trace_dir: str | None = None) -> dict:
+def timeline(engine, req, runs: int = 11) -> dict:
+    """Where the time outside the loop goes, without a profiler: host clocks at the engine's
+    stage boundaries and CUDA events around the loop's GPU work (medians over `runs` calls)."""
+    from motionbridge.daemon.engine import fast, graphs
+
+    marks: dict[str, list[float]] = {}
+    t_host: dict[str, float] = {}
+    ev: dict[str, torch.cuda.Event] = {}
+
+    def mark(name: str) -> None:
+        t_host[name] = time.perf_counter()
+
+    def event(name: str) -> None:
+        ev[name] = torch.cuda.Event(enable_timing=True)
+        ev[name].record()
+
+    run, takes = graphs.CapturedStep.run, fast.FastEngine._takes
+
+    def run_marked(self, *a, **kw):
+        mark("loop_call")
+        event("loop_start")
+        out = run(self, *a, **kw)
+        event("loop_end")
+        mark("loop_queued")
+        return out
+
+    def takes_marked(self, *a, **kw):
+        mark("takes_start")
+        out = takes(self, *a, **kw)
+        mark("takes_end")
+        return out
+
+    graphs.CapturedStep.run, fast.FastEngine._takes = run_marked, takes_marked
+    try:
+        for _ in range(runs):
+            torch.cuda.synchronize()
+            mark("start")
+            event("start")
+            engine.generate(req)
+            event("end")
+            mark("end")
+            torch.cuda.synchronize()
+            gpu_loop = ev["loop_start"].elapsed_time(ev["loop_end"])
+            rows = {
+                "host_before_loop_ms": (t_host["loop_call"] - t_host["start"]) * 1000,
+                "gpu_loop_ms": gpu_loop,
+                "host_queue_loop_ms": (t_host["loop_queued"] - t_host["loop_call"]) * 1000,
+                "gpu_start_to_loop_ms": ev["start"].elapsed_time(ev["loop_start"]),
+                "gpu_loop_end_to_return_ms": ev["loop_end"].elapsed_time(ev["end"]),
+                "takes_ms": (t_host["takes_end"] - t_host["takes_start"]) * 1000,
+                "after_takes_ms": (t_host["end"] - t_host["takes_end"]) * 1000,
+                "total_ms": (t_host["end"] - t_host["start"]) * 1000,
+            }
+            for k, v in rows.items():
+                marks.setdefault(k, []).append(v)
+    finally:
+        graphs.CapturedStep.run, fast.FastEngine._takes = run, takes
+    return {k: round(statistics.median(v), 3) for k, v in marks.items()}
+
+
+def probe(model: str, name: str, spec: dict, repeats: int, profile_host: bool, trace_dir: str | None = None, timeline_on: bool = False) -> dict:
     import torch._inductor.config as inductor_config
 
     saved = {k: getattr(inductor_config, k) for k in spec.get("inductor", {})}
@@ -75,7 +135,11 @@ def probe(model: str, name: str, spec: dict, repeats: int, profile_host: bool, t
         torch.cuda.tunable.enable(True)
         torch.cuda.tunable.tuning_enable(True)
         torch.cuda.tunable.set_filename(f"/tmp/tunableop_{model}_{name}.csv")
-    torch._dynamo.reset()  # else a knob-free compile of the same block code is reused
+    if spec.get("inductor"):
+        torch._dynamo.reset()  # else a knob-free compile of the same block code is reused
+    blas = torch.backends.cuda.preferred_blas_library()
+    if spec.get("blas"):
+        torch.backends.cuda.preferred_blas_library(spec["blas"])
     try:
         fast = {**FastConfig.for_device("cuda").__dict__, **spec.get("fast", {})}
         engine = random_engine("cuda:0", model, prompts=(PROMPT,), **fast)
@@ -87,6 +151,8 @@ def probe(model: str, name: str, spec: dict, repeats: int, profile_host: bool, t
         out = {"model": model, "variant": name, "first_call_s": first_s, "generate_ms": _median_ms(lambda: engine.generate(req), repeats)}
         out["graph_step_us"] = _graph_step_us(engine)
         out["outside_loop_ms"] = round(out["generate_ms"] - 50 * out["graph_step_us"] / 1000, 2)
+        if timeline_on:
+            out["timeline"] = timeline(engine, req)
         if spec.get("tunableop"):
             out["tunableop_results"] = len(torch.cuda.tunable.get_results())
         if trace_dir:
@@ -104,6 +170,7 @@ def probe(model: str, name: str, spec: dict, repeats: int, profile_host: bool, t
         torch.cuda.empty_cache()
         return out
     finally:
+        torch.backends.cuda.preferred_blas_library(blas)
         for k, v in saved.items():
             setattr(inductor_config, k, v)
         if spec.get("tunableop"):
@@ -120,13 +187,14 @@ def main() -> None:
     ap.add_argument("--json", default=None)
     ap.add_argument("--trace-dir", default=None, help="a Chrome trace of one generate per run here")
     ap.add_argument("--host-profile", action="store_true")
+    ap.add_argument("--timeline", action="store_true", help="host/GPU split of one call, no profiler")
     args = ap.parse_args()
     variants = {**VARIANTS, **json.loads(args.extra)}
     names = args.variants.split(",") + [n for n in json.loads(args.extra) if n not in args.variants.split(",")]
     res = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "runs": []}
     for model in args.models.split(","):
         for name in names:
-            r = probe(model, name, variants[name], args.repeats, profile_host=args.host_profile and name == "default", trace_dir=args.trace_dir)
+            r = probe(model, name, variants[name], args.repeats, profile_host=args.host_profile and name == "default", trace_dir=args.trace_dir, timeline_on=args.timeline)
             print(json.dumps({k: v for k, v in r.items() if k != "host_profile"}), flush=True)
             for line in r.get("host_profile", []):
                 print("   ", line[:170], flush=True)

@@ -202,6 +202,7 @@ class FastEngine(Engine):
             ctxt_null_feat=p.enable_ctxt_null_feat, device=torch.device("cpu") if f.cuda_graphs else self.device,
             frame_buckets=f.frame_buckets if static else None, text_buckets=f.text_buckets if static else None,
             pad_rows_to=bucket_up(len(rows), f.row_buckets) if static else None, uncond_all=static,
+            draw_noise=not f.cuda_graphs,  # drawn by CapturedStep.run while the prologue runs
         )
         rope = self._rope(batch.x0.shape[1], batch.ctxt.shape[1])
         steps = p.validation_steps
@@ -216,7 +217,7 @@ class FastEngine(Engine):
             captured = self.graphs.get(key, lambda pool: CapturedStep(
                 batch.to(self.device), step_for, pool, lambda b: self._step_tables(b, steps), capture_tables=small,
                 make_mask=self._attention_mask, steps=steps, segment_steps=f.graph_segment_steps))
-            x = captured.run(batch, steps, hook)
+            x = captured.run(batch, steps, hook, noise=batch.noise)
         else:
             step = make_step(self.network, batch, rope, self._attention_mask(batch), uncond_all=static, **step_kw)
             x = run_euler(step, batch.x0, steps, hook, self._step_tables(batch, steps))

@@ -20,8 +20,8 @@ from motionbridge.daemon.model.sampling import time_grid
 from .sampler import Batch, StepHook
 
 
-def _copy_batch(dst: Batch, src: Batch) -> None:
-    for name in ("x0", "ctxt", "vtxt", "x_mask", "ctxt_mask", "guided_index", "cfg", "guided_rows"):
+def _copy_batch(dst: Batch, src: Batch, with_x0: bool = True) -> None:
+    for name in ("x0", "ctxt", "vtxt", "x_mask", "ctxt_mask", "guided_index", "cfg", "guided_rows")[0 if with_x0 else 1:]:
         getattr(dst, name).copy_(getattr(src, name))
 
 
@@ -106,14 +106,16 @@ class CapturedStep:
                 self.x.copy_(x)
             self.segments.append((start, stop, graph))
 
-    def run(self, batch: Batch, steps: int, on_step: StepHook | None = None) -> Tensor:
+    def run(self, batch: Batch, steps: int, on_step: StepHook | None = None, noise: Callable[[], Tensor] | None = None) -> Tensor:
+        """`noise`: draws the starting noise (on the CPU) once the prologue is queued, so that
+        the device fills the tables meanwhile; without it the batch's `x0` is used."""
         if batch is not self.batch:
-            _copy_batch(self.batch, batch)
+            _copy_batch(self.batch, batch, with_x0=noise is None)
         if self.prologue is not None:
             if steps != self.steps:
                 raise ValueError(f"this loop was captured with {self.steps} steps, not {steps}; capture one per step count")
             self.prologue.replay()
-            self.x.copy_(self.batch.x0)
+            self.x.copy_(self.batch.x0 if noise is None else noise())
             for start, stop, graph in self.segments:
                 graph.replay()
                 if on_step is not None and on_step(stop, self.times[stop - 1][0], self.x_in, self.v):
@@ -123,7 +125,7 @@ class CapturedStep:
         for t in tables:
             if t is not None and t.shape[0] != steps:
                 raise ValueError(f"this step was captured with {t.shape[0]}-step tables, not {steps}; capture one per step count")
-        self.x.copy_(self.batch.x0)
+        self.x.copy_(self.batch.x0 if noise is None else noise())
         grid = time_grid(steps, self.x.device)
         dts = grid[1:] - grid[:-1]
         for k in range(steps):

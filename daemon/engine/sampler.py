@@ -11,7 +11,7 @@ Exact speed-ups against the reference path (README items 14, 15, 18-21):
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import torch
@@ -60,10 +60,16 @@ class Batch:
     cfg: Tensor  # (G, 1, 1) float32
     guided_rows: Tensor  # (N, 1, 1) bool: rows whose unconditional twin counts
     frames: list[int]
+    seeds: list[int] = field(default_factory=list)  # per row, padding rows included
+    train_frames: int = 0
 
     def to(self, device: torch.device | str) -> "Batch":
         moved = {f: getattr(self, f).to(device) for f in ("x0", "ctxt", "vtxt", "x_mask", "ctxt_mask", "guided_index", "cfg", "guided_rows")}
-        return Batch(self.n, frames=list(self.frames), **moved)
+        return Batch(self.n, frames=list(self.frames), seeds=list(self.seeds), train_frames=self.train_frames, **moved)
+
+    def noise(self) -> Tensor:
+        """The rows' starting noise on the CPU (what `x0` holds when built with noise)."""
+        return noise_for_seeds(self.seeds, self.train_frames, self.x0.shape[-1])[:, : self.x0.shape[1]]
 
 
 def build_batch(
@@ -79,9 +85,12 @@ def build_batch(
     text_buckets: Sequence[int] | None = None,
     pad_rows_to: int | None = None,
     uncond_all: bool = False,
+    draw_noise: bool = True,
 ) -> Batch:
     """`uncond_all` gives every row an unconditional twin (static shapes for CUDA graphs);
-    unguided rows then ignore it and use the conditional output as it is."""
+    unguided rows then ignore it and use the conditional output as it is. `draw_noise` False
+    leaves `x0` unset (zeros) for a caller that draws `batch.noise()` later, while the device
+    is busy with the batch's other inputs."""
     if not rows:
         raise ValueError("a batch needs at least one row")
     rows = list(rows)
@@ -93,7 +102,11 @@ def build_batch(
     text_len = bucket_up(max(r.ctxt.shape[0] for r in rows), text_buckets)
     dc = rows[0].ctxt.shape[1]
     # the reference draws 360-frame noise per seed; its first L frames are our noise
-    x0 = noise_for_seeds([r.seed for r in rows], train_frames, input_dim)[:, :length].to(device)
+    seeds = [r.seed for r in rows]
+    if draw_noise:
+        x0 = noise_for_seeds(seeds, train_frames, input_dim)[:, :length].to(device)
+    else:
+        x0 = torch.zeros(len(rows), length, input_dim, device=device)
     ctxt = torch.zeros(len(rows), text_len, dc, device=device)
     for i, r in enumerate(rows):
         ctxt[i, : r.ctxt.shape[0]] = r.ctxt.to(device)
@@ -111,7 +124,7 @@ def build_batch(
         vtxt = torch.cat([null_vtxt.to(device, torch.float32).expand(len(guided), 1, vtxt.shape[-1]), vtxt])
         ctxt_mask = torch.cat([ctxt_mask[g], ctxt_mask])
         x_mask = torch.cat([x_mask[g], x_mask])
-    return Batch(n, x0, ctxt.contiguous(), vtxt.contiguous(), x_mask, ctxt_mask, g, cfg, guided_rows, frames[:n])
+    return Batch(n, x0, ctxt.contiguous(), vtxt.contiguous(), x_mask, ctxt_mask, g, cfg, guided_rows, frames[:n], seeds, train_frames)
 
 
 Network = Callable[..., Tensor]

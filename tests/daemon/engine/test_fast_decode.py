@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from motionbridge.daemon.engine.fast_decode import LevelBody, decode_batched, top_eigenvector
@@ -40,3 +41,23 @@ def test_decode_matches_reference_and_official(parity, expected):
         torch.testing.assert_close(getattr(ours, name), getattr(ref, name), atol=1e-6, rtol=0)
     torch.testing.assert_close(ours.keypoints3d, torch.from_numpy(expected["B/keypoints3d"]), atol=1e-5, rtol=0)
     torch.testing.assert_close(ours.transl, torch.from_numpy(expected["B/transl"]), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("private_edge_fit", [True, False])
+def test_savgol_translation_is_scipys_filter_bit_for_bit(private_edge_fit, monkeypatch):
+    """The staged filter with cached coefficients gives scipy's savgol_filter exactly, and
+    falls back to the public call where scipy's private edge fit is gone."""
+    from scipy.signal import savgol_filter
+
+    from motionbridge.daemon.engine import fast_decode
+    from motionbridge.daemon.engine.fast_decode import savgol_translation
+
+    assert fast_decode._scipy_edge_fit() is not None  # the staged path is what runs here
+    if not private_edge_fit:
+        monkeypatch.setattr(fast_decode, "_scipy_edge_fit", lambda: None)
+    data = np.random.default_rng(3).normal(size=(3, 150, 3)).astype(np.float32)
+    want = savgol_filter(data, 11, 5, axis=1).astype(np.float32)
+    for _ in range(2):  # the second call uses the cached coefficients
+        got = savgol_translation(data)
+        assert got.dtype == np.float32 and np.array_equal(got, want)
+    assert not np.array_equal(savgol_translation(data, 9, 3), want)

@@ -209,3 +209,18 @@ def test_captured_loop_calls_the_hook_after_each_segment_and_stops_when_cancelle
     with pytest.raises(Cancelled):
         engine.generate(requests(cases, ["A"]), is_cancelled=lambda rid: asked.append(rid) or True)
     assert asked == ["A"]  # stopped after the first segment
+
+
+def test_noise_drawn_later_is_the_noise_a_batch_draws_up_front():
+    """Graph mode draws the noise after queueing the prologue (Batch.noise); it must be the
+    same noise, padding rows included, that build_batch puts in x0."""
+    from motionbridge.daemon.engine.sampler import Row, build_batch
+
+    rows = [Row(7, 40, 5.0, torch.ones(5, 8), torch.ones(1, 4)), Row(11, 60, 1.0, torch.ones(3, 8), torch.ones(1, 4))]
+    kw = dict(input_dim=201, train_frames=360, null_ctxt=torch.zeros(1, 1, 8), null_vtxt=torch.zeros(1, 1, 4),
+              ctxt_null_feat=True, device=torch.device("cpu"), frame_buckets=(90,), pad_rows_to=4, uncond_all=True)
+    drawn = build_batch(rows, **kw)
+    later = build_batch(rows, draw_noise=False, **kw)
+    assert drawn.x0.shape == later.x0.shape == (4, 90, 201) and not later.x0.any()
+    assert later.seeds == [7, 11, 7, 7]
+    assert torch.equal(later.noise(), drawn.x0) and torch.equal(later.to("cpu").noise(), drawn.x0)
