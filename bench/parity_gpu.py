@@ -29,6 +29,8 @@ modes = {
     "fp32_stack": FastConfig(cuda_graphs=True, compile_blocks=True, text_side_stream=True, compile_scope="stack"),
     "bf16_stack": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True, text_side_stream=True, compile_scope="stack"),
 }
+modes["gpu_default"] = FastConfig.for_device("cuda")  # as the daemon runs it
+modes["fp32_gpu_default"] = FastConfig.for_device("cuda", "float32")
 if os.environ.get("PARITY_MODES"):  # e.g. PARITY_MODES=fp32,bf16_stack
     modes = {k: v for k, v in modes.items() if k in os.environ["PARITY_MODES"].split(",")}
 base = FastEngine.from_parity(parity, device="cuda")

@@ -35,6 +35,7 @@ VARIANTS: dict[str, dict] = {
     "coordinate_descent": {"inductor": {"coordinate_descent_tuning": True}},
     "tunableop": {"tunableop": True},
     "stack": {"fast": {"compile_scope": "stack"}},
+    "blocks": {"fast": {"compile_scope": "blocks"}},
     "stack_cd_tunable": {"fast": {"compile_scope": "stack"}, "inductor": {"coordinate_descent_tuning": True}, "tunableop": True},
 }
 

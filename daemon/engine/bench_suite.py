@@ -20,9 +20,9 @@ MODES = {
     "fp32": FastConfig(dtype="float32"),
     "bf16": FastConfig(dtype="bfloat16"),
     "bf16_graphs": FastConfig(dtype="bfloat16", cuda_graphs=True),
-    "bf16_compiled": FastConfig.for_device("cuda", "bfloat16"),  # the GPU default (side stream included)
+    "bf16_compiled": FastConfig.for_device("cuda", "bfloat16"),  # the GPU default (side stream, scope 'stack')
     "bf16_one_stream": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True),
-    "bf16_stack": dataclasses.replace(FastConfig.for_device("cuda", "bfloat16"), compile_scope="stack"),
+    "bf16_blocks": dataclasses.replace(FastConfig.for_device("cuda", "bfloat16"), compile_scope="blocks"),
     "fp32_graphs": FastConfig(cuda_graphs=True),
     "fp32_compiled": FastConfig(cuda_graphs=True, compile_blocks=True),
     "bf16_compiled_model": FastConfig(dtype="bfloat16", cuda_graphs=True, compile_blocks=True, compile_scope="model"),

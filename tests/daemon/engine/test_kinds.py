@@ -25,7 +25,7 @@ def test_resolve_dtype(kind, device, dtype, expected):
 
 def test_gpu_default_config_uses_graphs_and_compiled_blocks():
     gpu = FastConfig.for_device("cuda:0")
-    assert (gpu.dtype, gpu.cuda_graphs, gpu.compile_blocks, gpu.compile_scope, gpu.compile_dynamic) == ("bfloat16", True, True, "blocks", False)
+    assert (gpu.dtype, gpu.cuda_graphs, gpu.compile_blocks, gpu.compile_scope, gpu.compile_dynamic) == ("bfloat16", True, True, "stack", False)
     assert FastConfig.for_device("cuda", "float32").dtype == "float32"  # the exact fast modes
     cpu = FastConfig.for_device("cpu")
     assert (cpu.dtype, cpu.cuda_graphs, cpu.compile_blocks) == ("float32", False, False)
