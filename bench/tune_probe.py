@@ -144,7 +144,16 @@ def probe(model: str, name: str, spec: dict, repeats: int, profile_host: bool, t
     try:
         fast = {**FastConfig.for_device("cuda").__dict__, **spec.get("fast", {})}
         engine = random_engine("cuda:0", model, prompts=(PROMPT,), **fast)
-        req = [GenerationRequest(PROMPT, 5.0, (0,), 5.0)]
+        req = [GenerationRequest(PROMPT, spec.get("duration", 5.0), (0,), 5.0)]
+        if spec.get("no_table_reuse"):  # every call replays the tables' prologue
+            generate = engine.generate
+
+            def fresh_tables(*a, **kw):
+                for entry in engine.graphs.entries.values():
+                    entry._last_conditioning = None
+                return generate(*a, **kw)
+
+            engine.generate = fresh_tables
         t0 = time.perf_counter()
         engine.generate(req)
         first_s = round(time.perf_counter() - t0, 2)

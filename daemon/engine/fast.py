@@ -303,10 +303,13 @@ class FastEngine(Engine):
             if on_step is None and is_cancelled is None:
                 return None
             live = sorted({r.key[0] for r in chunk})
+            last = [0]  # the step of the previous call: a captured loop calls once per segment
 
             def hook(k, t_k, x_k, v_k) -> bool:
                 previews = None
-                if preview_every and on_step is not None and (k % preview_every == 0 or k == total):
+                crossed = preview_every and (k // preview_every > last[0] // preview_every or k == total)
+                last[0] = k
+                if crossed and on_step is not None:
                     previews = self._previews(chunk, checked, t_k, x_k, v_k, k)
                 if on_step is not None:
                     on_step(StepInfo(k, total, tuple(checked[i][0].request_id for i in live if i not in cancelled), previews))

@@ -60,7 +60,7 @@ class FastConfig:
         blocks, the single blocks and final layer compiled as one graph (scope 'stack'), the
         double blocks' text half on a side stream, in bfloat16 unless `dtype` says float32
         (then the exact fast modes); on the CPU, the exact float32 path. 'stack' rather than
-        'blocks': 0.5-2.5 ms faster per clip in 9 of 10 paired H200 runs; 'model' cannot take
+        'blocks': 0.5-2.6 ms faster per clip in 11 of 12 paired H200 runs; 'model' cannot take
         the side stream (bench/README.md)."""
         if torch.device(device).type == "cuda":
             return cls(dtype=dtype or "bfloat16", cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True)

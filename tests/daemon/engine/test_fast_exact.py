@@ -205,6 +205,12 @@ def test_captured_loop_calls_the_hook_after_each_segment_and_stops_when_cancelle
     seen = []
     engine.generate(requests(cases, ["A"]), on_step=lambda info: seen.append((info.step, info.total)))
     assert seen == [(k, steps) for k in [*range(4, steps, 4), steps]]
+    # previews every 6 steps: each multiple of 6 gets one, at the first segment end past it
+    ends = [*range(4, steps, 4), steps]
+    want = sorted({min(e for e in ends if e >= m) for m in range(6, steps + 1, 6)} | {steps})
+    previews = []
+    engine.generate(requests(cases, ["A"]), preview_every=6, on_step=lambda info: info.previews and previews.append(info.step))
+    assert previews == want
     asked = []
     with pytest.raises(Cancelled):
         engine.generate(requests(cases, ["A"]), is_cancelled=lambda rid: asked.append(rid) or True)
