@@ -31,7 +31,9 @@ for name in os.environ.get("PROBE_MODELS", "lite,1.0").split(","):
                                     ctxt_null_feat=True, device=dev, frame_buckets=f.frame_buckets, text_buckets=f.text_buckets,
                                     pad_rows_to=bucket_up(rows, f.row_buckets), uncond_all=True)
                 rope = eng._rope(batch.x0.shape[1], batch.ctxt.shape[1])
-                cap = eng.graphs.get(("p", rows, frames), lambda pool: CapturedStep(batch, lambda b: make_step(eng.network, b, rope, None, eng.dit.mask, uncond_all=True), pool))
+                step_for = lambda b, mask: make_step(eng.network, b, rope, mask, uncond_all=True, input_pad=eng._input_pad, out_dim=eng._out_dim)  # noqa: E731
+                # one step replayed per step (no tables, no captured loop), so any step count runs
+                cap = eng.graphs.get(("p", rows, frames), lambda pool: CapturedStep(batch, step_for, pool, capture_tables=False, make_mask=eng._attention_mask))
                 torch.cuda.synchronize()
                 setup = time.perf_counter() - t0
                 cap.run(batch, 5)

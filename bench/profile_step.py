@@ -106,16 +106,18 @@ def dit_profile(model: str, variant: str) -> dict:
     takes = engine.generate(req)
     out["timings_ms"] = {k: round(v * 1000, 3) for k, v in takes[0].timings.items()}
     entry = next(reversed(engine.graphs.entries.values()))  # the 5 s shape, captured last
+    graphs = [g for _, _, g in entry.segments] if entry.segments else [entry.graph] * 50  # the captured loop, or one step
     g0, g1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     g0.record()
-    for _ in range(50):
-        entry.graph.replay()
+    for graph in graphs:
+        graph.replay()
     g1.record()
     torch.cuda.synchronize()
     out["graph_step_us"] = round(g0.elapsed_time(g1) * 1000 / 50, 1)
     batch = entry.batch
     rope = engine._rope(batch.x0.shape[1], batch.ctxt.shape[1])
-    step = make_step(engine.network, batch, rope, None, engine.dit.mask, True, engine.dit.split_modulations)
+    step = make_step(engine.network, batch, rope, engine._attention_mask(batch), uncond_all=True, split_mods=engine.dit.split_modulations,
+                     input_pad=engine._input_pad, out_dim=engine._out_dim, input_dtype=engine.dtype)
     x, t0_, dt = batch.x0.clone(), torch.tensor(0.5, device="cuda"), torch.tensor(0.02, device="cuda")
     tables = engine._step_tables(batch, 50)
     args = tuple(None if t is None else t[0] for t in tables)

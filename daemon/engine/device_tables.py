@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from motionbridge.daemon.model.layers import TimestepEncoder
+from motionbridge.daemon.model.mmdit import MotionDiT
 
 
 def _frequencies(dim: int, temperature: float = 10000.0) -> Tensor:
@@ -53,7 +54,7 @@ def _padded_linear(lin: nn.Linear, in_pad: int, out_pad: int) -> nn.Linear:
     return out
 
 
-def pad_projections(dit: nn.Module, multiple: int = 8) -> tuple[int, int | None]:
+def pad_projections(dit: MotionDiT, multiple: int = 8) -> tuple[int, int | None]:
     """Zero-pad the DiT's 201-wide input and output projections to a multiple of `multiple`.
 
     With K or N = 201, cuBLAS falls back to alignment-1 kernels: on the H200 the input and

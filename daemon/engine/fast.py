@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import dataclasses
+import functools
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -210,11 +211,11 @@ class FastEngine(Engine):
         steps = p.validation_steps
         split = self.dit.split_modulations
 
-        step_kw = dict(split_mods=split, compile_fn=self._compile_glue, input_pad=self._input_pad, out_dim=self._out_dim,
-                       input_dtype=self.dtype if self.dtype != torch.float32 else None)
+        step_with = functools.partial(make_step, split_mods=split, compile_fn=self._compile_glue, input_pad=self._input_pad,
+                                      out_dim=self._out_dim, input_dtype=self.dtype if self.dtype != torch.float32 else None)
         if f.cuda_graphs:
             key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], steps)
-            step_for = lambda b, mask: make_step(self.network, b, rope, mask, uncond_all=True, **step_kw)  # noqa: E731
+            step_for = lambda b, mask: step_with(self.network, b, rope, mask, uncond_all=True)  # noqa: E731
             small = self._tables_bytes(batch, steps) <= f.graph_tables_mib * 2**20
             captured = self.graphs.get(key, lambda pool: CapturedStep(
                 batch.to(self.device), step_for, pool, lambda b: self._step_tables(b, steps), capture_tables=small,
@@ -224,7 +225,7 @@ class FastEngine(Engine):
             noise = self._noise_thread.submit(batch.noise)
             x = captured.run(batch, steps, hook, noise=noise.result)
         else:
-            step = make_step(self.network, batch, rope, self._attention_mask(batch), uncond_all=static, **step_kw)
+            step = step_with(self.network, batch, rope, self._attention_mask(batch), uncond_all=static)
             x = run_euler(step, batch.x0, steps, hook, self._step_tables(batch, steps))
         return x[: len(rows)]
 

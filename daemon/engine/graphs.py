@@ -53,8 +53,6 @@ class CapturedStep:
     def __init__(self, batch: Batch, make_step, pool, make_tables: Callable[[Batch], tuple] | None = None,
                  capture_tables: bool = True, make_mask: Callable[[Batch], Tensor] | None = None,
                  steps: int | None = None, segment_steps: int = 5) -> None:
-        if capture_tables and steps is None:
-            raise ValueError("a captured loop needs its step count; pass steps=")
         if segment_steps < 1:
             raise ValueError(f"segment_steps must be >= 1, got {segment_steps}")
         self.batch = batch
@@ -78,6 +76,8 @@ class CapturedStep:
         self.segments: list[tuple[int, int, torch.cuda.CUDAGraph]] = []
         self.graph: torch.cuda.CUDAGraph | None = None
         if capture_tables:
+            if steps is None:
+                raise ValueError("a captured loop needs its step count; pass steps=")
             self.prologue = torch.cuda.CUDAGraph()
             with torch.cuda.graph(self.prologue, pool=pool):
                 self.tables = self._inputs(batch)
@@ -91,7 +91,7 @@ class CapturedStep:
             self.x_next, self.v = self.step(self.x, self.t0, self.dt, *self.rows)
 
     def _inputs(self, batch: Batch) -> tuple:
-        if self.mask is not None:
+        if self.mask is not None and self.make_mask is not None:
             self.mask.copy_(self.make_mask(batch))
         return self.make_tables(batch)
 
@@ -144,6 +144,8 @@ class CapturedStep:
             if t is not None and t.shape[0] != steps:
                 raise ValueError(f"this step was captured with {t.shape[0]}-step tables, not {steps}; capture one per step count")
         self.x.copy_(self.batch.x0 if noise is None else noise())
+        step_graph = self.graph
+        assert step_graph is not None  # captured whenever the tables are not
         grid = time_grid(steps, self.x.device)
         dts = grid[1:] - grid[:-1]
         for k in range(steps):
@@ -152,7 +154,7 @@ class CapturedStep:
             for row, table in zip(self.rows, tables):
                 if row is not None:
                     row.copy_(table[k])
-            self.graph.replay()
+            step_graph.replay()
             if on_step is not None and on_step(k + 1, grid[k], self.x, self.v):
                 return self.x_next.clone()
             self.x.copy_(self.x_next)
