@@ -67,13 +67,27 @@ def smooth_rotations(rot6d: Tensor, sigma: float = 1.0, taps: Tensor | None = No
 def _savgol_coeffs(window_length: int, polyorder: int) -> np.ndarray:
     from scipy.signal import savgol_coeffs
 
-    return savgol_coeffs(window_length, polyorder)
+    coeffs = savgol_coeffs(window_length, polyorder)
+    coeffs.setflags(write=False)
+    return coeffs
 
 
+@functools.lru_cache(maxsize=1)
 def _scipy_edge_fit():
-    from scipy.signal import _savitzky_golay
+    """scipy's private edge fit, if this scipy has it and the staged filter reproduces the
+    public one exactly (checked once on sample data; another signature or order falls back)."""
+    from scipy.ndimage import convolve1d
+    from scipy.signal import _savitzky_golay, savgol_filter
 
-    return getattr(_savitzky_golay, "_fit_edges_polyfit", None)
+    fit = getattr(_savitzky_golay, "_fit_edges_polyfit", None)
+    if fit is None:
+        return None
+    sample = np.random.default_rng(0).normal(size=(2, 40, 3)).astype(np.float32)
+    try:
+        staged = fit(sample, 11, 5, 0, 1.0, 1, convolve1d(sample, _savgol_coeffs(11, 5), axis=1, mode="constant"))
+    except Exception:  # noqa: BLE001 - any change of the private API means: do not use it
+        return None
+    return fit if np.array_equal(np.asarray(staged), savgol_filter(sample, 11, 5, axis=1)) else None
 
 
 def savgol_translation(data: np.ndarray, window_length: int = 11, polyorder: int = 5) -> np.ndarray:

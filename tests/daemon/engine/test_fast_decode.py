@@ -61,3 +61,29 @@ def test_savgol_translation_is_scipys_filter_bit_for_bit(private_edge_fit, monke
         got = savgol_translation(data)
         assert got.dtype == np.float32 and np.array_equal(got, want)
     assert not np.array_equal(savgol_translation(data, 9, 3), want)
+
+
+def test_a_changed_private_edge_fit_is_not_used(monkeypatch):
+    """The staged filter leans on scipy's private `_fit_edges_polyfit`: one whose signature
+    changed (it raises), or a staging that no longer reproduces the public filter, is rejected
+    at first use and the public call runs instead."""
+    from scipy.signal import _savitzky_golay
+
+    from motionbridge.daemon.engine import fast_decode
+
+    def changed_signature(*args):
+        raise TypeError("_fit_edges_polyfit() takes 6 positional arguments")
+
+    try:
+        fast_decode._scipy_edge_fit.cache_clear()
+        assert fast_decode._scipy_edge_fit() is not None
+        fast_decode._scipy_edge_fit.cache_clear()
+        with monkeypatch.context() as m:
+            m.setattr(_savitzky_golay, "_fit_edges_polyfit", changed_signature)
+            assert fast_decode._scipy_edge_fit() is None
+        fast_decode._scipy_edge_fit.cache_clear()
+        with monkeypatch.context() as m:  # staged with other coefficients than scipy's own
+            m.setattr(fast_decode, "_savgol_coeffs", lambda w, p: np.full(w, 1.0 / w))
+            assert fast_decode._scipy_edge_fit() is None
+    finally:
+        fast_decode._scipy_edge_fit.cache_clear()
