@@ -36,6 +36,21 @@ def wall_ms(fn, repeats: int = 7) -> float:
     return round(1000 * statistics.median(times), 3)
 
 
+def graph_step_us(entry, repeats: int = 1) -> float:
+    """GPU time per Euler step of a captured entry (graphs.CapturedStep): its loop segments
+    replayed, or its one step graph replayed 50 times, `repeats` times over."""
+    graphs = [g for _, _, g in entry.segments] if entry.segments else [entry.graph] * 50
+    steps = entry.steps if entry.segments else 50
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    start.record()
+    for _ in range(repeats):
+        for graph in graphs:
+            graph.replay()
+    end.record()
+    torch.cuda.synchronize()
+    return round(start.elapsed_time(end) * 1000 / (repeats * steps), 1)
+
+
 def kernel_profile(fn, top: int = 25) -> dict:
     from torch.profiler import ProfilerActivity, profile
 
@@ -106,14 +121,7 @@ def dit_profile(model: str, variant: str) -> dict:
     takes = engine.generate(req)
     out["timings_ms"] = {k: round(v * 1000, 3) for k, v in takes[0].timings.items()}
     entry = next(reversed(engine.graphs.entries.values()))  # the 5 s shape, captured last
-    graphs = [g for _, _, g in entry.segments] if entry.segments else [entry.graph] * 50  # the captured loop, or one step
-    g0, g1 = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    g0.record()
-    for graph in graphs:
-        graph.replay()
-    g1.record()
-    torch.cuda.synchronize()
-    out["graph_step_us"] = round(g0.elapsed_time(g1) * 1000 / 50, 1)
+    out["graph_step_us"] = graph_step_us(entry)
     batch = entry.batch
     rope = engine._rope(batch.x0.shape[1], batch.ctxt.shape[1])
     step = make_step(engine.network, batch, rope, engine._attention_mask(batch), uncond_all=True, split_mods=engine.dit.split_modulations,

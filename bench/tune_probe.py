@@ -22,7 +22,7 @@ import torch
 import torch._dynamo
 
 sys.path.insert(0, os.path.dirname(__file__))
-from profile_step import host_profile  # noqa: E402
+from profile_step import graph_step_us, host_profile, wall_ms  # noqa: E402
 
 from motionbridge.daemon.engine.api import GenerationRequest  # noqa: E402
 from motionbridge.daemon.engine.bench_models import random_engine  # noqa: E402
@@ -38,32 +38,6 @@ VARIANTS: dict[str, dict] = {
     "blocks": {"fast": {"compile_scope": "blocks"}},
     "stack_cd_tunable": {"fast": {"compile_scope": "stack"}, "inductor": {"coordinate_descent_tuning": True}, "tunableop": True},
 }
-
-
-def _median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return round(1000 * statistics.median(times), 2)
-
-
-def _graph_step_us(engine) -> float:
-    """GPU time per Euler step: the captured loop's segments (or the one step graph) replayed."""
-    entry = next(reversed(engine.graphs.entries.values()))
-    graphs = [g for _, _, g in entry.segments] if entry.segments else [entry.graph] * 50
-    steps = entry.steps if entry.segments else 50
-    a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    a.record()
-    for _ in range(5):
-        for graph in graphs:
-            graph.replay()
-    b.record()
-    torch.cuda.synchronize()
-    return round(a.elapsed_time(b) * 1000 / (5 * steps), 1)
 
 
 def timeline(engine, req, runs: int = 11) -> dict:
@@ -158,8 +132,8 @@ def probe(model: str, name: str, spec: dict, repeats: int, profile_host: bool, t
         engine.generate(req)
         first_s = round(time.perf_counter() - t0, 2)
         engine.generate(req)
-        out = {"model": model, "variant": name, "first_call_s": first_s, "generate_ms": _median_ms(lambda: engine.generate(req), repeats)}
-        out["graph_step_us"] = _graph_step_us(engine)
+        out = {"model": model, "variant": name, "first_call_s": first_s, "generate_ms": wall_ms(lambda: engine.generate(req), repeats)}
+        out["graph_step_us"] = graph_step_us(next(reversed(engine.graphs.entries.values())), repeats=5)
         out["outside_loop_ms"] = round(out["generate_ms"] - 50 * out["graph_step_us"] / 1000, 2)
         if timeline_on:
             out["timeline"] = timeline(engine, req)
