@@ -1,6 +1,7 @@
 """GPU probe: per-step time of one captured Euler step by shape, eager vs compiled blocks;
 decode time and memory by batch. Prints a short table; JSON to $OUT/probe.json."""
 
+import functools
 import json
 import os
 import time
@@ -13,6 +14,7 @@ from motionbridge.daemon.engine.fast import FastConfig, FastEngine
 from motionbridge.daemon.engine.fast_decode import decode_batched
 from motionbridge.daemon.engine.graphs import CapturedStep
 from motionbridge.daemon.engine.sampler import Row, make_step
+from motionbridge.daemon.engine.step_tables import TablePlan
 
 dev = torch.device("cuda")
 res = {}
@@ -33,7 +35,8 @@ for name in os.environ.get("PROBE_MODELS", "lite,1.0").split(","):
                 rope = eng._rope(batch.x0.shape[1], batch.ctxt.shape[1])
                 step_for = lambda b, mask: make_step(eng.network, b, rope, mask, uncond_all=True, input_pad=eng._input_pad, out_dim=eng._out_dim)  # noqa: E731
                 # one step replayed per step (no tables, no captured loop), so any step count runs
-                cap = eng.graphs.get(("p", rows, frames), lambda pool: CapturedStep(batch, step_for, pool, capture_tables=False, make_mask=eng._attention_mask))
+                joint = functools.partial(eng.tables.mask, plan=TablePlan(False, 0))  # the joint loop: no tables here
+                cap = eng.graphs.get(("p", rows, frames), lambda pool: CapturedStep(batch, step_for, pool, capture_tables=False, make_mask=joint))
                 torch.cuda.synchronize()
                 setup = time.perf_counter() - t0
                 cap.run(batch, 5)

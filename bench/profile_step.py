@@ -123,11 +123,13 @@ def dit_profile(model: str, variant: str) -> dict:
     entry = next(reversed(engine.graphs.entries.values()))  # the 5 s shape, captured last
     out["graph_step_us"] = graph_step_us(entry)
     batch = entry.batch
-    rope = engine._rope(batch.x0.shape[1], batch.ctxt.shape[1])
-    step = make_step(engine.network, batch, rope, engine._attention_mask(batch), uncond_all=True, split_mods=engine.dit.split_modulations,
-                     input_pad=engine._input_pad, out_dim=engine._out_dim, input_dtype=engine.dtype)
+    plan = engine.tables.plan(batch, 50)  # what the engine runs for this shape
+    joint_rope = engine._rope(batch.x0.shape[1], batch.ctxt.shape[1])
+    step = make_step(engine.network, batch, engine.tables.rope(joint_rope, batch.x0.shape[1], plan), engine.tables.mask(batch, plan),
+                     uncond_all=True, split_mods=engine.dit.split_modulations, input_pad=engine._input_pad, out_dim=engine._out_dim,
+                     input_dtype=engine.dtype, text_kw="text_kv" if plan.text_kv else "refined_text")
     x, t0_, dt = batch.x0.clone(), torch.tensor(0.5, device="cuda"), torch.tensor(0.02, device="cuda")
-    tables = engine._step_tables(batch, 50)
+    tables = engine.tables.make(batch, 50, plan, joint_rope)
     args = tuple(None if t is None else t[0] for t in tables)
     out["eager_step_ms"] = wall_ms(lambda: step(x, t0_, dt, *args))
     out["eager_profile"] = kernel_profile(lambda: step(x, t0_, dt, *args))

@@ -33,7 +33,9 @@ from .faults import is_oom, is_sticky
 from .graphs import CapturedStep, GraphCache
 from .reference import validate_request
 from .sampler import Row, bucket_up, build_batch, make_step, run_euler
+from .step_tables import StepTables
 from .streams import overlap_text_stream
+from .text_stream import MotionNetwork
 from .text import FastTextEncoder
 from .text_cache import CachedText, TextCache
 
@@ -72,7 +74,9 @@ class FastEngine(Engine):
         if fast.compile_blocks:
             compile_blocks(dit, fast.compile_dynamic, fast.compile_scope, fast.compile_mode)
         self.dit = dit
-        self._modulation_width = sum(lin.out_features for lin in dit._modulation_linears())  # per row and step
+        self.tables = StepTables(dit, fast, self.dtype, self.device, self._autocast)
+        # the loop's network in the text-table mode: motion tokens only (text_stream.py)
+        self._motion_network = MotionNetwork(dit, compile_fn)
         self.text = text
         self.cache = TextCache(text.encoder_id if text else "none", text.dtype_name if text else "none", fast.text_cache_size, fast.text_cache_dir)
         self.body = LevelBody(BodyModel(), self.device)
@@ -184,8 +188,12 @@ class FastEngine(Engine):
         return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32 else contextlib.nullcontext()
 
     def network(self, x, ctxt, vtxt, t, x_mask, ctxt_mask, **kw) -> Tensor:
+        """The DiT on the joint tokens; with `text_kv` (a row of text_stream.text_kv_table),
+        on the motion tokens alone, with `rope` and `attn_mask` their rows."""
         with self._autocast():
             x = x.to(self.dtype) if self.dtype != torch.float32 else x
+            if "text_kv" in kw:
+                return self._motion_network(x, kw["mods"], kw["text_kv"], kw["rope"], kw["attn_mask"])
             return self.dit(x, ctxt, vtxt, t, x_mask, ctxt_mask, fused_modulation=self.fast.fused_modulation, **kw)
 
     def _rope(self, length: int, text_len: int) -> tuple[Tensor, Tensor]:
@@ -207,52 +215,32 @@ class FastEngine(Engine):
             pad_rows_to=bucket_up(len(rows), f.row_buckets) if static else None, uncond_all=static,
             draw_noise=not f.cuda_graphs,  # drawn by CapturedStep.run while the prologue runs
         )
-        rope = self._rope(batch.x0.shape[1], batch.ctxt.shape[1])
         steps = p.validation_steps
-        split = self.dit.split_modulations
-
-        step_with = functools.partial(make_step, split_mods=split, compile_fn=self._compile_glue, input_pad=self._input_pad,
-                                      out_dim=self._out_dim, input_dtype=self.dtype if self.dtype != torch.float32 else None)
+        plan = self.tables.plan(batch, steps)
+        joint_rope = self._rope(batch.x0.shape[1], batch.ctxt.shape[1])
+        rope = self.tables.rope(joint_rope, batch.x0.shape[1], plan)
+        make_mask = functools.partial(self.tables.mask, plan=plan)
+        make_tables = functools.partial(self.tables.make, steps=steps, plan=plan, joint_rope=joint_rope)
+        step_with = functools.partial(make_step, split_mods=self.dit.split_modulations, compile_fn=self._compile_glue, input_pad=self._input_pad,
+                                      out_dim=self._out_dim, input_dtype=self.dtype if self.dtype != torch.float32 else None,
+                                      text_kw="text_kv" if plan.text_kv else "refined_text")
         if f.cuda_graphs:
             key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], steps)
             step_for = lambda b, mask: step_with(self.network, b, rope, mask, uncond_all=True)  # noqa: E731
-            small = self._tables_bytes(batch, steps) <= f.graph_tables_mib * 2**20
+            # small tables live in the graphs' pool and the whole loop is captured; the
+            # text-table mode is only planned while its table is small enough for that
+            small = plan.text_kv or plan.bytes <= f.graph_tables_mib * 2**20
             captured = self.graphs.get(key, lambda pool: CapturedStep(
-                batch.to(self.device), step_for, pool, lambda b: self._step_tables(b, steps), capture_tables=small,
-                make_mask=self._attention_mask, steps=steps, segment_steps=f.graph_segment_steps))
+                batch.to(self.device), step_for, pool, make_tables, capture_tables=small,
+                make_mask=make_mask, steps=steps, segment_steps=f.graph_segment_steps))
             # torch.randn on the CPU releases the GIL: the noise is drawn while this thread
             # copies the batch in and queues the prologue (it was ~0.5 ms before the first step)
             noise = self._noise_thread.submit(batch.noise)
             x = captured.run(batch, steps, hook, noise=noise.result)
         else:
-            step = step_with(self.network, batch, rope, self._attention_mask(batch), uncond_all=static)
-            x = run_euler(step, batch.x0, steps, hook, self._step_tables(batch, steps))
+            step = step_with(self.network, batch, rope, make_mask(batch), uncond_all=static)
+            x = run_euler(step, batch.x0, steps, hook, make_tables(batch))
         return x[: len(rows)]
-
-    def _attention_mask(self, batch) -> Tensor:
-        """Built once per run, in the network's dtype (MotionDiT.mask; blocks read it as is)."""
-        return self.dit.mask(batch.x_mask, batch.ctxt_mask).to(self.dtype)
-
-    def _step_tables(self, batch, steps: int) -> tuple[Tensor | None, Tensor | None]:
-        """Every step's modulations and refined text before the loop, one row per step
-        (MotionDiT.modulation_table / refined_text_table); None for a table that is off, and
-        for the text table while it would exceed `precompute_text_mib`."""
-        grid = time_grid(steps, self.device)[:-1]
-        mods = text = None
-        with self._autocast():
-            if self.fast.fused_modulation and self.fast.precompute_modulation:
-                mods = self.dit.modulation_table(grid, batch.vtxt)
-            if self._text_table_bytes(batch, steps) <= self.fast.precompute_text_mib * 2**20:
-                text = self.dit.refined_text_table(grid, batch.ctxt, batch.ctxt_mask)
-        return mods, text
-
-    def _text_table_bytes(self, batch, steps: int) -> int:
-        rows, text_len = batch.ctxt.shape[:2]
-        return steps * rows * text_len * self.config.network.feat_dim * self.dtype.itemsize
-
-    def _tables_bytes(self, batch, steps: int) -> int:
-        """Bytes of both per-step tables for this batch (what a captured prologue would keep)."""
-        return steps * batch.ctxt.shape[0] * self._modulation_width * self.dtype.itemsize + self._text_table_bytes(batch, steps)
 
     def _sample_split(self, rows: list[Row], hook_for) -> list[Tensor]:
         """Latent per row; a CUDA OOM splits the batch in halves and retries (no row lost)."""

@@ -31,6 +31,8 @@ class FastConfig:
     fused_modulation: bool = True  # every block's adaLN modulation in one stacked matmul per step
     precompute_modulation: bool = True  # ... or, with fused_modulation, one matmul for all steps
     precompute_text_mib: int = 256  # refined text of all steps up front while the table fits (0: per step)
+    text_kv_mib: int = 512  # every block's text keys/values of all steps up front while they fit, and the
+    # loop on the motion tokens alone (text_stream.py; needs both tables above; 0: off)
     graph_tables_mib: int = 64  # per-step tables up to this size are made by a captured prologue (graphs.py)
     text_side_stream: bool = False  # double blocks' text half on a second CUDA stream (streams.py)
     graph_segment_steps: int = 5  # a small batch's Euler loop is captured in graphs of this many steps;
@@ -47,6 +49,9 @@ class FastConfig:
             raise ValueError("text_side_stream compiles the double blocks in pieces; pass compile_scope='blocks' or 'stack' with it")
         if self.graph_segment_steps < 1:
             raise ValueError(f"graph_segment_steps must be >= 1, got {self.graph_segment_steps}")
+        for name in ("precompute_text_mib", "text_kv_mib", "graph_tables_mib"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 turns that table off), got {getattr(self, name)}")
         if self.max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {self.max_rows}")
 

@@ -134,14 +134,16 @@ def make_step(
     network: Network, batch: Batch, rope: tuple[Tensor, Tensor], attn_mask: Tensor | None, mask_fn=None,
     uncond_all: bool = False, split_mods: Callable[[Tensor], list[Tensor]] | None = None,
     compile_fn: Callable | None = None, input_pad: int = 0, out_dim: int | None = None, input_dtype: torch.dtype | None = None,
+    text_kw: str = "refined_text",
 ):
     """step(x, t0, dt, mod_row=None, text_row=None) -> (x_next, v). Without `attn_mask` the
     mask is rebuilt from the batch's bool masks inside the step. `uncond_all`: every row has a
     twin and `batch.guided_rows` picks where it counts. `mod_row`: this step's row of a
-    precomputed modulation table, cut up by `split_mods`; `text_row`: this step's refined text
-    tokens (MotionDiT.refined_text_table). `compile_fn` compiles the glue around the network
-    (the guided input rows; the cfg mix and the Euler update), a few dozen tiny kernels per step
-    otherwise. `input_pad` zero columns go on the network input and the network output is cut
+    precomputed modulation table, cut up by `split_mods`; `text_row`: this step's row of a text
+    table, passed to the network as keyword `text_kw`: the refined text tokens
+    (MotionDiT.refined_text_table) or the fast engine's text keys and values (text_stream.py).
+    `compile_fn` compiles the glue around the network (the guided input rows; the cfg mix and
+    the Euler update), a few dozen tiny kernels per step otherwise. `input_pad` zero columns go on the network input and the network output is cut
     to `out_dim` columns (the fast engine pads the 201-wide projections to aligned widths);
     `input_dtype`: the network's input dtype, cast here so that the cast fuses with the glue."""
     g = batch.guided_index
@@ -174,7 +176,7 @@ def make_step(
         mask = attn_mask if attn_mask is not None else mask_fn(batch.x_mask, batch.ctxt_mask)
         extra = {} if mod_row is None else {"mods": split_mods(mod_row)}
         if text_row is not None:
-            extra["refined_text"] = text_row
+            extra[text_kw] = text_row
         out = network(x_in, batch.ctxt, batch.vtxt, t0.expand(x_in.shape[0]), batch.x_mask, batch.ctxt_mask, rope=rope, attn_mask=mask, **extra)
         return guided_update(out, x, dt)
 

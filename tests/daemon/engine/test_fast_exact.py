@@ -85,7 +85,8 @@ def test_static_shape_buckets_are_exact(parity, cases, expected, parity_engine):
 @pytest.mark.gpu
 @pytest.mark.parametrize("graph_tables_mib", [64, 0])  # per-step tables from a captured prologue, or eager
 def test_cuda_graphs_match_eager_on_gpu(parity, cases, expected, graph_tables_mib):
-    engine = FastEngine.from_parity(parity, FastConfig(cuda_graphs=True, graph_tables_mib=graph_tables_mib), device="cuda")
+    # the joint loop (the text-table mode always captures its prologue: test_text_stream.py)
+    engine = FastEngine.from_parity(parity, FastConfig(cuda_graphs=True, graph_tables_mib=graph_tables_mib, text_kv_mib=0), device="cuda")
     prime_with_fixture_text(engine, expected, cases)
     torch.backends.cuda.matmul.allow_tf32 = False
     for _ in range(2):  # the second call replays the captured graphs with the batch copied in
