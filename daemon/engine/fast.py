@@ -74,7 +74,7 @@ class FastEngine(Engine):
         if fast.compile_blocks:
             compile_blocks(dit, fast.compile_dynamic, fast.compile_scope, fast.compile_mode)
         self.dit = dit
-        self.tables = StepTables(dit, fast, self.dtype, self.device, self._autocast)
+        self.tables = StepTables(dit, fast, self.dtype, self.device, self._autocast, compile_fn)
         # the loop's network in the text-table mode: motion tokens only (text_stream.py)
         self._motion_network = MotionNetwork(dit, compile_fn)
         self.text = text

@@ -36,8 +36,9 @@ class TablePlan:
 
 class StepTables:
     def __init__(self, dit: MotionDiT, fast: FastConfig, dtype: torch.dtype, device: torch.device,
-                 autocast: Callable[[], contextlib.AbstractContextManager]) -> None:
+                 autocast: Callable[[], contextlib.AbstractContextManager], compile_fn: Callable | None = None) -> None:
         self.dit = dit
+        self.text_stream = text_stream.TextStream(dit, compile_fn)
         self.fast = fast
         self.dtype = dtype
         self.device = device
@@ -89,6 +90,5 @@ class StepTables:
                 lm = batch.x_mask.shape[1]
                 joint_mask = self.dit.mask(batch.x_mask, batch.ctxt_mask).to(self.dtype)
                 assert mods is not None and text is not None  # plan() asks for both
-                text = text_stream.text_kv_table(self.dit, mods, text, text_stream.split_rope(joint_rope, lm)[1],
-                                                 joint_mask[:, :, lm:, lm:].contiguous())
+                text = self.text_stream(mods, text, text_stream.split_rope(joint_rope, lm)[1], joint_mask[:, :, lm:, lm:].contiguous())
         return mods, text

@@ -48,39 +48,64 @@ def motion_query_mask(mask: Tensor, motion_len: int) -> Tensor:
     return mask[:, :, :motion_len].contiguous()
 
 
+def text_double_block(block: DoubleStreamBlock, x: Tensor, t_out: Tensor, cos: Tensor, sin: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """A double block's text half on its own: (text out, keys, values)."""
+    t_mods = t_out.chunk(6, dim=-1)
+    q, k, v = DoubleStreamBlock._qkv(block, block.text_norm1, block.text_qkv, block.text_q_norm, block.text_k_norm, x, t_mods[0], t_mods[1])
+    q, k = apply_rope(q, k, cos, sin)
+    x = DoubleStreamBlock._finish(block.text_out_proj, block.text_norm2, block.text_mlp, x, attention(q, k, v, mask), t_mods)
+    return x, k, v
+
+
+def text_single_block(single: SingleStreamBlock, x: Tensor, mods: Tensor, cos: Tensor, sin: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """A single block on the text tokens alone: (text out, keys, values)."""
+    shift, scale, gate = mods.chunk(3, dim=-1)
+    qkv, mlp_hidden = torch.split(single.linear1(modulate(single.norm(x), shift, scale)), [3 * single.feat_dim, single.mlp_hidden_dim], dim=-1)
+    q, k, v = split_heads(qkv, single.num_heads)
+    q, k = apply_rope(single.q_norm(q).to(v), single.k_norm(k).to(v), cos, sin)
+    x = x + single.linear2(torch.cat((attention(q, k, v, mask), single.mlp_act(mlp_hidden)), 2)) * gate
+    return x, k, v
+
+
+class TextStream:
+    """Makes `text_kv_table`. `compile_fn` wraps the two per-block functions (each compiled
+    once per table shape and shared by the blocks of its kind): uncompiled, the pass is
+    hundreds of separate elementwise kernels over thousands of rows."""
+
+    def __init__(self, dit: MotionDiT, compile_fn: Callable | None = None) -> None:
+        wrap = compile_fn or (lambda f: f)
+        self.dit = dit
+        self.double = wrap(text_double_block)
+        self.single = wrap(text_single_block)
+
+    def __call__(self, mods: Tensor, text: Tensor, text_rope: tuple[Tensor, Tensor], text_mask: Tensor) -> Tensor:
+        """(S, n_blocks, 2, B, Lt, H, Dh): for step s and block i, the text keys (after the
+        q/k norm and RoPE) and values the motion queries attend to. `mods`:
+        MotionDiT.modulation_table (S, B, 1, total); `text`: refined_text_table (S, B, Lt, D);
+        `text_rope`: the text rows of the joint RoPE tables; `text_mask`: the joint mask's text
+        rows and columns (B, 1, Lt, Lt). All steps are one batch of S*B rows."""
+        dit = self.dit
+        steps, rows, text_len = text.shape[:3]
+        flat_mods = dit.split_modulations(mods.reshape(steps * rows, 1, -1))
+        x = text.reshape(steps * rows, text_len, -1)
+        mask = text_mask.repeat(steps, 1, 1, 1)  # row s*B + b, like the tables
+        pairs: list[Tensor] = []
+        n_double = len(dit.double_blocks)
+        for i, block in enumerate(dit.double_blocks):
+            x, k, v = self.double(block, x, flat_mods[2 * i + 1], *text_rope, mask)
+            pairs.append(torch.stack((k, v)))
+        for j, single in enumerate(dit.single_blocks):
+            # the last block's text output feeds nothing, but one compiled shape serves all
+            x, k, v = self.single(single, x, flat_mods[2 * n_double + j], *text_rope, mask)
+            pairs.append(torch.stack((k, v)))
+        kv = torch.stack(pairs)  # (n_blocks, 2, S*B, Lt, H, Dh)
+        kv = kv.reshape(len(pairs), 2, steps, rows, *kv.shape[3:])
+        return kv.permute(2, 0, 1, 3, 4, 5, 6).contiguous()
+
+
 def text_kv_table(dit: MotionDiT, mods: Tensor, text: Tensor, text_rope: tuple[Tensor, Tensor], text_mask: Tensor) -> Tensor:
-    """(S, n_blocks, 2, B, Lt, H, Dh): for step s and block i, the text keys (after the q/k
-    norm and RoPE) and values the motion queries attend to. `mods`: MotionDiT.modulation_table
-    (S, B, 1, total); `text`: refined_text_table (S, B, Lt, D); `text_rope`: the text rows of the
-    joint RoPE tables; `text_mask`: the joint mask's text rows and columns (B, 1, Lt, Lt).
-    The blocks' own (uncompiled) code runs once here: all steps are one batch of S*B rows."""
-    steps, rows, text_len = text.shape[:3]
-    flat_mods = dit.split_modulations(mods.reshape(steps * rows, 1, -1))
-    x = text.reshape(steps * rows, text_len, -1)
-    mask = text_mask.repeat(steps, 1, 1, 1)  # row s*B + b, like the tables
-    cos, sin = text_rope
-    blocks: list[tuple[Tensor, Tensor]] = []
-    doubles = list(dit.double_blocks)
-    for i, block in enumerate(doubles):
-        assert isinstance(block, DoubleStreamBlock)
-        t_mods = flat_mods[2 * i + 1].chunk(6, dim=-1)
-        q, k, v = DoubleStreamBlock._qkv(block, block.text_norm1, block.text_qkv, block.text_q_norm, block.text_k_norm, x, t_mods[0], t_mods[1])
-        q, k = apply_rope(q, k, cos, sin)
-        blocks.append((k, v))
-        x = DoubleStreamBlock._finish(block.text_out_proj, block.text_norm2, block.text_mlp, x, attention(q, k, v, mask), t_mods)
-    singles = list(dit.single_blocks)
-    for j, single in enumerate(singles):
-        assert isinstance(single, SingleStreamBlock)
-        shift, scale, gate = flat_mods[2 * len(doubles) + j].chunk(3, dim=-1)
-        qkv, mlp_hidden = torch.split(single.linear1(modulate(single.norm(x), shift, scale)), [3 * single.feat_dim, single.mlp_hidden_dim], dim=-1)
-        q, k, v = split_heads(qkv, single.num_heads)
-        q, k = apply_rope(single.q_norm(q).to(v), single.k_norm(k).to(v), cos, sin)
-        blocks.append((k, v))
-        if j + 1 < len(singles):  # the last block's text output feeds nothing
-            x = x + single.linear2(torch.cat((attention(q, k, v, mask), single.mlp_act(mlp_hidden)), 2)) * gate
-    kv = torch.stack([torch.stack(pair) for pair in blocks])  # (n_blocks, 2, S*B, Lt, H, Dh)
-    kv = kv.reshape(len(blocks), 2, steps, rows, *kv.shape[3:])
-    return kv.permute(2, 0, 1, 3, 4, 5, 6).contiguous()
+    """TextStream(dit)(...) with the blocks' own, uncompiled code."""
+    return TextStream(dit)(mods, text, text_rope, text_mask)
 
 
 def _join(motion: Tensor, text: Tensor) -> Tensor:

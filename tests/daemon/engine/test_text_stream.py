@@ -129,3 +129,17 @@ def test_bf16_table_mode_stays_near_the_bf16_joint_loop(parity, cases, expected)
     table, joint = latents(512), latents(0)
     worst = max(float(np.abs(table[k] - joint[k]).max()) for k in joint)
     assert worst < 0.05
+
+
+def test_compiled_engine_compiles_both_passes_and_stays_exact(parity, cases, expected, parity_engine, monkeypatch):
+    """With compiling stubbed out (Inductor on the CPU takes minutes): the text pass's per-block
+    functions and the motion loop's pieces are the ones handed to torch.compile, and the result
+    is still the official latents."""
+    wrapped = []
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: wrapped.append(fn) or fn)
+    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: None)
+    engine = FastEngine(parity_engine.model, parity_engine.config, parity_engine.text, FastConfig(compile_blocks=True))
+    prime_with_fixture_text(engine, expected, cases)
+    assert max_latent_error(engine.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
+    names = {f.__name__ for f in wrapped}
+    assert {"text_double_block", "text_single_block", "motion_double_block", "motion_single_stack"} <= names
