@@ -49,6 +49,7 @@ E_WORKER_DIED = "worker_died"
 E_OOM = "out_of_memory"
 E_ENGINE = "engine_error"
 E_SHUTTING_DOWN = "shutting_down"
+E_MODEL_UNAVAILABLE = "model_unavailable"  # no worker has the model: its loads fail or time out; retried
 E_INTERNAL = "internal"  # a daemon bug; the daemon logs it and keeps serving
 E_TIMEOUT = "timeout"  # client side: no answer in time
 E_UNREACHABLE = "unreachable"  # client side: daemon does not answer at all
@@ -58,7 +59,7 @@ E_BUSY = "busy"  # client side: raised from wait() after BUSY
 ERROR_CODES = frozenset({
     E_BAD_VERSION, E_BAD_FRAMES, E_BAD_COMMAND, E_BAD_HEADER, E_BAD_ARRAY, E_TOO_LARGE,
     E_BAD_REQUEST, E_UNKNOWN_REQUEST, E_CANCELLED, E_WORKER_DIED, E_OOM,
-    E_ENGINE, E_SHUTTING_DOWN, E_INTERNAL, E_TIMEOUT, E_UNREACHABLE, E_AUTH, E_CLOSED, E_BUSY,
+    E_ENGINE, E_SHUTTING_DOWN, E_MODEL_UNAVAILABLE, E_INTERNAL, E_TIMEOUT, E_UNREACHABLE, E_AUTH, E_CLOSED, E_BUSY,
 })
 
 # Size limits. Requests are small; results carry at most 360 frames x 55 joints of float64.

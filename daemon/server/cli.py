@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--step-timeout", type=float, default=300.0,
                         help="restart a worker that sends nothing, not even an Euler step, for this many seconds "
                              "mid-batch (default 300; text encoding and decoding send nothing, so cover them)")
+    parser.add_argument("--load-timeout", type=float, default=600.0,
+                        help="kill a worker that has not loaded the model after this many seconds (default 600; "
+                             "a cold 8B text encoder from a slow disk, plus the GPU warm-up, takes minutes)")
+    parser.add_argument("--load-retry", type=float, default=10.0,
+                        help="seconds before a worker whose load failed or timed out is started again; doubles "
+                             "with each failed load in a row, up to 10 minutes (default 10)")
     parser.add_argument("--curve-dir", help="enable CURVE: dir with server.key_secret and clients/*.key allow-list")
     parser.add_argument("--metrics-port", type=int, help="serve Prometheus metrics on 127.0.0.1:PORT/metrics")
     parser.add_argument("--engine-factory", help=argparse.SUPPRESS)  # module:function, for tests and custom engines
@@ -78,6 +84,9 @@ def build_config(args: argparse.Namespace):
         raise CliError("--heartbeat must be between 0.05 and 60 seconds")
     if not args.step_timeout > 0:  # 0 would restart the worker on every batch
         raise CliError(f"--step-timeout must be more than 0 seconds, not {args.step_timeout:g}")
+    for flag, value in (("--load-timeout", args.load_timeout), ("--load-retry", args.load_retry)):
+        if not value > 0:  # 0 would kill every worker before it loads, or start it again in a loop
+            raise CliError(f"{flag} must be more than 0 seconds, not {value:g}")
     options = {}
     for item in args.engine_option:
         key, sep, value = item.partition("=")
@@ -95,7 +104,8 @@ def build_config(args: argparse.Namespace):
                       dtype=args.dtype, options=options, threads=args.threads, warm_up=_warm_up(args.warm_up))
     return ServerConfig(bind=args.bind, engine=spec, gpus=gpus, max_queue=args.max_queue, max_batch_rows=args.max_batch,
                         heartbeat_s=args.heartbeat, drain_timeout_s=args.drain_timeout, step_timeout_s=args.step_timeout,
-                        curve_dir=args.curve_dir, metrics_port=args.metrics_port)
+                        load_timeout_s=args.load_timeout, load_retry_s=args.load_retry, curve_dir=args.curve_dir,
+                        metrics_port=args.metrics_port)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -38,6 +38,8 @@ class ServerConfig:
     send_hwm: int = 10_000
     drain_timeout_s: float = 60.0
     step_timeout_s: float = 300.0  # a worker silent this long in a batch is hung: restart it
+    load_timeout_s: float = 600.0  # a worker not READY this long after its start is stuck loading: kill it
+    load_retry_s: float = 10.0  # pause before starting it again; doubles with each failed load in a row
     curve_dir: str | None = None
     metrics_port: int | None = None
 
@@ -222,6 +224,9 @@ class Server(WorkerEvents):
             return
         if self.draining_since is not None:
             raise P.ProtocolError(P.E_SHUTTING_DOWN, "the daemon is shutting down; send the request to another daemon or later")
+        why_not = self._model_unavailable()
+        if why_not is not None:  # refused, not queued: it could wait for minutes of retries
+            raise P.ProtocolError(P.E_MODEL_UNAVAILABLE, why_not)
         served = self._served_model()
         if spec.model is not None and served is not None and spec.model != served:
             raise P.ProtocolError(P.E_BAD_REQUEST, f"this daemon serves model {served!r}; pass model={served!r} or None")
@@ -265,11 +270,15 @@ class Server(WorkerEvents):
         }
 
     def status(self) -> dict:
+        now = time.monotonic()
         return {
             "running": sum(len(w.batch) for w in self.supervisor.workers), "waiting": len(self.scheduler),
-            "draining": self.draining_since is not None, "uptime_s": time.monotonic() - self.started,
+            "draining": self.draining_since is not None, "uptime_s": now - self.started,
+            "unavailable": self._model_unavailable(),
             "workers": [{"index": w.index, "ready": w.ready, "pid": w.proc.pid if w.proc else None,
-                         "restarts": w.restarts, "busy": bool(w.batch)} for w in self.supervisor.workers],
+                         "restarts": w.restarts, "busy": bool(w.batch), "load_error": w.load_error or None,
+                         "retry_in_s": round(max(0.0, w.retry_at - now), 1) if w.retry_at is not None else None}
+                        for w in self.supervisor.workers],
         }
 
     def _heartbeat(self) -> None:
@@ -279,12 +288,15 @@ class Server(WorkerEvents):
     # ------------------------------------------------------------------ jobs
 
     def _finish(self, job: Job, code: str | None = None, message: str = "") -> None:
-        """Forgets the job; with a code, tells its client why it ended."""
-        self.jobs.pop((job.client, job.spec.id), None)
+        """Forgets the job; with a code, tells its client why it ended. A job ends once: a second
+        call (say a dying worker's last DONE, then its restart) only makes sure it is gone."""
+        known = self.jobs.pop((job.client, job.spec.id), None) is job
         self.scheduler.remove(job)
         for w in self.supervisor.workers:
             if job in w.batch:
                 w.batch.remove(job)
+        if not known:
+            return
         if code is None:
             self.metrics.observe("request_seconds", time.monotonic() - job.received_at)
             self.replay.put((job.client, job.spec.id), job.sent)
@@ -309,7 +321,11 @@ class Server(WorkerEvents):
             job.gone = True  # nobody to tell; results are dropped
         w = self.supervisor.workers[job.worker]
         if w.sock is not None:
-            link_send(w.sock, "CANCEL", {"id": job.key})
+            try:
+                link_send(w.sock, "CANCEL", {"id": job.key})
+            except zmq.ZMQError as exc:  # a dead or stuck worker: _watch_workers restarts it, the job ends cancelled
+                log.warning("cancel not delivered", extra={"worker": w.index, "request": job.spec.id,
+                                                           "error": str(exc)})
 
     def _dispatch(self) -> None:
         for w in self.supervisor.workers:

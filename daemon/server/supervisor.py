@@ -32,6 +32,9 @@ class WorkerHandle:
     started_at: float = 0.0
     died_at: float | None = None  # for measuring recovery
     restarts: int = 0
+    load_failures: int = 0  # loads in a row that failed or timed out; READY resets it
+    load_error: str = ""  # why the last load failed, for STATUS and for refused requests
+    retry_at: float | None = None  # when a worker whose load failed is started again (no process until then)
     ever_ready: bool = False
     model_name: str = ""
     model_hash: str = ""
@@ -64,7 +67,7 @@ class Supervisor:
         w.proc = self._mp.Process(target=worker_main, args=(w.endpoint, self.spec, w.gpu),
                                   name=f"motionbridge-worker-{w.index}", daemon=True)
         w.proc.start()
-        w.ready = False
+        w.ready, w.retry_at = False, None
         w.started_at = w.last_seen = time.monotonic()
         log.info("worker starting", extra={"worker": w.index, "pid": w.proc.pid, "gpu": w.gpu})
 

@@ -25,6 +25,8 @@ def explain_code(code: str, message: str, settings: Settings, details: Mapping[s
                 "Check the server and client key files in Settings, or ask the daemon's admin to add your public key.")
     if code in _RESTARTING:
         return f"The daemon is restarting ({message}). Press Generate again in a few seconds; nothing was written."
+    if code == "model_unavailable":
+        return f"The daemon cannot load its model ({message}). Nothing was queued; ask its admin to check the daemon."
     if code == "busy":
         after = details.get("retry_after_s")
         return f"The daemon's queue is full; try again{f' in {float(after):.0f} s' if after else ' shortly'} (nothing was queued)."

@@ -15,7 +15,8 @@ HERE = Path(__file__).resolve().parent
 
 
 class DaemonProcess:
-    def __init__(self, *args: str, heartbeat: float = 0.2, bind: str = "tcp://127.0.0.1:*", ready_timeout: float = 120.0):
+    def __init__(self, *args: str, heartbeat: float = 0.2, bind: str = "tcp://127.0.0.1:*",
+                 ready_timeout: float = 120.0, wait_ready: bool = True):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([env.get("PYTHONPATH", ""), str(HERE)]).strip(os.pathsep)
         self.heartbeat = heartbeat
@@ -30,7 +31,8 @@ class DaemonProcess:
             self.proc.wait(10)
             raise RuntimeError(f"daemon did not start (exit {self.proc.returncode}):\n{''.join(self._stderr_tail[-40:])}")
         self.endpoint = json.loads(line)["endpoint"]
-        self.wait_for("worker ready", ready_timeout)
+        if wait_ready:  # False: the test watches the model load itself
+            self.wait_for("worker ready", ready_timeout)
 
     def _read_stderr(self) -> None:
         for line in self.proc.stderr:

@@ -1,5 +1,8 @@
 """The toy engine, except that a prompt containing HANG stops making progress mid-batch and
-never returns, as a worker stuck in a CUDA kernel does. For the daemon's --step-timeout.
+never returns, as a worker stuck in a CUDA kernel does (for the daemon's --step-timeout), and
+that with `stuck_while=PATH` the model load blocks while that file exists, as a read from a
+hung network mount does (for --load-timeout), and with `broken_while=PATH` it fails while that
+file exists.
 
 Loaded by the daemon through `--engine-factory hanging_engine:make_engine`; the worker
 finds this folder and `toy_engine` (one folder up) on its PYTHONPATH.
@@ -10,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+from pathlib import Path
 
 from toy_engine import ToyEngine
 
@@ -42,5 +46,20 @@ def _hang_forever() -> None:
     os._exit(70)
 
 
-def make_engine(device: str = "cpu", step_s: str = "0.02", hang_after_step: str = "2") -> HangingEngine:
+def _stuck_while(path: Path) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a process in a hung read does not die politely either
+    deadline = time.monotonic() + HANG_LIMIT_S
+    while path.exists():
+        if time.monotonic() > deadline:
+            os._exit(70)
+        time.sleep(0.02)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def make_engine(device: str = "cpu", step_s: str = "0.02", hang_after_step: str = "2",
+                stuck_while: str = "", broken_while: str = "") -> HangingEngine:
+    if stuck_while:
+        _stuck_while(Path(stuck_while))
+    if broken_while and Path(broken_while).exists():  # a mount that came back broken: the load fails
+        raise OSError(f"Stale file handle (toy): {broken_while}")
     return HangingEngine(float(step_s), int(hang_after_step))

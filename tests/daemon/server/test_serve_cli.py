@@ -27,6 +27,20 @@ def test_step_timeout_must_be_positive(value):
         build_config(_parse("--step-timeout", value))
 
 
+def test_load_timeout_and_retry_reach_the_config():
+    config = build_config(_parse())
+    assert (config.load_timeout_s, config.load_retry_s) == (600.0, 10.0)
+    config = build_config(_parse("--load-timeout", "90", "--load-retry", "0.5"))
+    assert (config.load_timeout_s, config.load_retry_s) == (90.0, 0.5)
+
+
+@pytest.mark.parametrize("flag", ["--load-timeout", "--load-retry"])
+@pytest.mark.parametrize("value", ["0", "-1", "nan"])
+def test_load_timeout_and_retry_must_be_positive(flag, value):
+    with pytest.raises(CliError, match=f"{flag} must be more than 0"):
+        build_config(_parse(flag, value))
+
+
 def test_warm_up_lengths_reach_the_engine_spec():
     assert build_config(_parse()).engine.warm_up is None  # the worker decides: 2,3,5 s on a GPU
     assert build_config(_parse("--warm-up", "2,5")).engine.warm_up == (2.0, 5.0)
