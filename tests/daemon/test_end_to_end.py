@@ -37,16 +37,32 @@ def daemon(parity):
     assert d.stop(60) == 0
 
 
+def _differences(clip, want_clip) -> str:
+    """'' when both arrays are equal bit for bit; otherwise, per array, the largest difference,
+    how many values differ and which frames (all frames: the sampling; only the ends: the
+    smoothing filters)."""
+    import numpy as np
+
+    out = []
+    for name in ("rotations", "root_translation"):
+        got, want = getattr(clip, name), getattr(want_clip, name)
+        if got.shape != want.shape:
+            out.append(f"{name} shapes {got.shape} vs {want.shape}")
+        elif not np.array_equal(got, want):
+            frames = np.flatnonzero((got != want).reshape(len(got), -1).any(1))
+            out.append(f"{name} differ: max abs {np.abs(got - want).max():.3g}, {int((got != want).sum())} of {got.size} "
+                       f"values, {len(frames)} of {len(got)} frames ({frames[:3].tolist()}..{frames[-3:].tolist()})")
+    return "; ".join(out)
+
+
 def _same(clip, take) -> None:
-    """Bit for bit; on a mismatch the message gives the largest difference (pytest's own diff
+    """Bit for bit; on a mismatch the message says where the arrays differ (pytest's own diff
     of two long byte strings takes many minutes)."""
     import numpy as np
 
     assert clip.metadata["seed"] == take.seed and clip.metadata["prompt"] == take.clip.metadata["prompt"]
-    for name in ("rotations", "root_translation"):
-        got, want = getattr(clip, name), getattr(take.clip, name)
-        same = got.shape == want.shape and np.array_equal(got, want)
-        assert same, f"{name} differ: max abs {np.abs(got - want).max() if got.shape == want.shape else got.shape}"
+    diff = _differences(clip, take.clip)
+    assert not diff, diff
     assert np.array_equal(clip.skeleton.rest_translations, take.clip.skeleton.rest_translations)
 
 
@@ -130,6 +146,16 @@ def test_fuzz_then_ping_and_a_real_generate(daemon):
         served = c.hello()["model"]
         req = REQUESTS[0]
         clips = c.generate(req.prompt, duration_s=req.duration_s, seeds=req.seeds, cfg=req.cfg).wait(TAKE_TIMEOUT)
+        diff = _differences(clips[0], _expected["a"].clip) if "a" in _expected else ""
+        if diff:
+            # One full CI run once failed here (rotations max abs 0.00156) and nothing reproduced it:
+            # not thread counts (1-4 give identical takes for this fixture), not restarts (every
+            # restarted worker matched, idle and under CPU load). Ask the same worker again, so the
+            # next failure says whether that process computes differently or one take was off.
+            again = c.generate(req.prompt, duration_s=req.duration_s, seeds=req.seeds, cfg=req.cfg).wait(TAKE_TIMEOUT)
+            diff += (f" | the restarted worker's second take vs in-process: {_differences(again[0], _expected['a'].clip) or 'equal'}"
+                     f"; vs its first take: {_differences(again[0], clips[0]) or 'equal'}")
     if "a" in _expected:  # also after the worker restart: still the in-process result
+        assert not diff, diff
         _same(clips[0], _expected["a"])
     assert clips[0].metadata["model"] == served and clips[0].metadata["prompt"] == req.prompt
