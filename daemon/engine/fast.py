@@ -242,14 +242,18 @@ class FastEngine(Engine):
             x = run_euler(step, batch.x0, steps, hook, make_tables(batch))
         return x[: len(rows)]
 
-    def _sample_split(self, rows: list[Row], hook_for) -> list[Tensor]:
-        """Latent per row; a CUDA OOM splits the batch in halves and retries (no row lost)."""
+    def _sample_split(self, rows: list[Row], hook_for, retried: bool = False) -> list[Tensor]:
+        """Latent per row; a CUDA OOM frees the captured graphs and their tables, then splits
+        the batch in halves and retries (no row lost). A single row is retried once: the
+        graphs of earlier shapes (a few hundred MB each) may be what filled the device."""
         try:
             x = self._sample_rows(rows, hook_for(rows))
             return [x[i, : r.frames] for i, r in enumerate(rows)]
         except Exception as exc:
-            if is_oom(exc) and len(rows) > 1:
+            if is_oom(exc) and (len(rows) > 1 or not retried):
                 self._after_oom()
+                if len(rows) == 1:
+                    return self._sample_split(rows, hook_for, retried=True)
                 half = len(rows) // 2
                 return self._sample_split(rows[:half], hook_for) + self._sample_split(rows[half:], hook_for)
             if is_sticky(exc):

@@ -89,18 +89,25 @@ class TextStream:
         flat_mods = dit.split_modulations(mods.reshape(steps * rows, 1, -1))
         x = text.reshape(steps * rows, text_len, -1)
         mask = text_mask.repeat(steps, 1, 1, 1)  # row s*B + b, like the tables
-        pairs: list[Tensor] = []
-        n_double = len(dit.double_blocks)
+        n_double, n_blocks = len(dit.double_blocks), len(dit.double_blocks) + len(dit.single_blocks)
+        table: Tensor | None = None
+
+        def put(index: int, k: Tensor, v: Tensor) -> Tensor:
+            # written in place, block by block: stacking the pairs would hold the table 3 times
+            out = k.new_empty((steps, n_blocks, 2, rows, *k.shape[1:])) if table is None else table
+            out[:, index, 0] = k.reshape(steps, rows, *k.shape[1:])
+            out[:, index, 1] = v.reshape(steps, rows, *v.shape[1:])
+            return out
+
         for i, block in enumerate(dit.double_blocks):
             x, k, v = self.double(block, x, flat_mods[2 * i + 1], *text_rope, mask)
-            pairs.append(torch.stack((k, v)))
+            table = put(i, k, v)
         for j, single in enumerate(dit.single_blocks):
             # the last block's text output feeds nothing, but one compiled shape serves all
             x, k, v = self.single(single, x, flat_mods[2 * n_double + j], *text_rope, mask)
-            pairs.append(torch.stack((k, v)))
-        kv = torch.stack(pairs)  # (n_blocks, 2, S*B, Lt, H, Dh)
-        kv = kv.reshape(len(pairs), 2, steps, rows, *kv.shape[3:])
-        return kv.permute(2, 0, 1, 3, 4, 5, 6).contiguous()
+            table = put(n_double + j, k, v)
+        assert table is not None, "a DiT without blocks"
+        return table
 
 
 def text_kv_table(dit: MotionDiT, mods: Tensor, text: Tensor, text_rope: tuple[Tensor, Tensor], text_mask: Tensor) -> Tensor:

@@ -55,6 +55,23 @@ def test_oom_on_a_single_row_is_raised_not_swallowed():
         engine.generate(REQS[:1])
 
 
+def test_oom_on_a_single_row_is_retried_once_after_freeing_the_graphs(baseline):
+    """A lone row that hits OOM (e.g. the graphs of earlier shapes fill the device) gets one
+    retry after the caches are dropped; it is the same take as without the fault."""
+    engine = tiny_engine()
+    seen = {"n": 0}
+
+    def first_call_only(x):
+        seen["n"] += 1
+        return seen["n"] == 1
+
+    calls = failing_network(engine, lambda: torch.OutOfMemoryError("CUDA out of memory"), first_call_only)
+    (take,) = engine.generate([REQS[1]])
+    assert calls["failed"] == 1 and engine.oom_splits == 1
+    want = next(t for t in baseline if t.request_id == "b")
+    np.testing.assert_allclose(take.latent, want.latent, atol=1e-5, rtol=0)
+
+
 def test_sticky_device_error_marks_engine_unhealthy():
     engine = tiny_engine()
     failing_network(engine, lambda: RuntimeError("CUDA error: an illegal memory access was encountered"), lambda x: True)
