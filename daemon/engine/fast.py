@@ -35,9 +35,9 @@ from .reference import validate_request
 from .sampler import Row, bucket_up, build_batch, make_step, run_euler
 from .step_tables import StepTables
 from .streams import overlap_text_stream
-from .text_stream import MotionNetwork
 from .text import FastTextEncoder
 from .text_cache import CachedText, TextCache
+from .text_stream import MotionNetwork
 
 
 class FastEngine(Engine):

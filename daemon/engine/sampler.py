@@ -143,9 +143,10 @@ def make_step(
     table, passed to the network as keyword `text_kw`: the refined text tokens
     (MotionDiT.refined_text_table) or the fast engine's text keys and values (text_stream.py).
     `compile_fn` compiles the glue around the network (the guided input rows; the cfg mix and
-    the Euler update), a few dozen tiny kernels per step otherwise. `input_pad` zero columns go on the network input and the network output is cut
-    to `out_dim` columns (the fast engine pads the 201-wide projections to aligned widths);
-    `input_dtype`: the network's input dtype, cast here so that the cast fuses with the glue."""
+    the Euler update), a few dozen tiny kernels per step otherwise. `input_pad` zero columns go
+    on the network input and the network output is cut to `out_dim` columns (the fast engine
+    pads the 201-wide projections to aligned widths); `input_dtype`: the network's input dtype,
+    cast here so that the cast fuses with the glue."""
     g = batch.guided_index
     n_g = int(g.numel())
 
