@@ -147,16 +147,18 @@ def _flat_numbers(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, flo
 def to_target(source: Clip, target: Target, options: Mapping[str, Any] | None = None) -> tuple[Clip, dict[str, float]]:
     """The source clip expressed on the target skeleton, and its scalar retarget metrics."""
     options = dict(options or {})
-    if target.mapping is None:  # foot lock needs the retargeter's leg mapping: not on this path
-        moved = transfer_same_topology(source, target.skeleton, root_motion=bool(options.get("root_motion", True)))
-        return moved, {"max_direction_error_deg": 0.0}
+    foot_lock = bool(options.get("foot_lock", False))
+    mapping = target.mapping
+    if mapping is None:
+        if not foot_lock:  # the exact transfer between two SMPL-X skeletons
+            moved = transfer_same_topology(source, target.skeleton, root_motion=bool(options.get("root_motion", True)))
+            return moved, {"max_direction_error_deg": 0.0}
+        # foot lock is the retargeter's leg IK: the SMPL-X rig goes through it, mapped as SMPL-X
+        mapping = source_mapping(target.skeleton)
     from motionbridge import rigs
 
-    opts = rigs.RetargetOptions(
-        root_motion="on" if options.get("root_motion", True) else "off",
-        foot_lock=bool(options.get("foot_lock", False)),
-    )
-    result = rigs.retarget(source, target.skeleton, mapping=target.mapping, options=opts,
+    opts = rigs.RetargetOptions(root_motion="on" if options.get("root_motion", True) else "off", foot_lock=foot_lock)
+    result = rigs.retarget(source, target.skeleton, mapping=mapping, options=opts,
                            source_mapping=source_mapping(source.skeleton))
     return result.clip, _flat_numbers(result.metrics)
 

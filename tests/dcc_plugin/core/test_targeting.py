@@ -44,6 +44,42 @@ def test_same_topology_root_motion_off_keeps_the_hips_at_rest():
     np.testing.assert_allclose(still.rotations, moving.rotations)
 
 
+def test_foot_lock_also_holds_on_the_smplx_path():
+    """An SMPL-X mannequin with longer legs: the exact transfer copies rotations, so its planted
+    feet slide; with Foot lock the panel routes it through the retargeter's leg IK (the setting
+    used to be ignored on this path): the legs change, the body around the pelvis does not (the
+    retargeter also scales the root's path to the longer legs)."""
+    from motionbridge.rigs.synthetic import MOTIONS
+
+    src = smplx_skeleton()
+    _, pos = src.rest_world()
+    legs = {src.index(n) for n in src.names if any(part in n for part in ("knee", "ankle", "foot"))}
+    longer = pos.copy()
+    for j in range(1, src.num_joints):
+        longer[j] = longer[src.parents[j]] + (pos[j] - pos[src.parents[j]]) * (1.3 if j in legs else 1.0)
+    frames = quat.normalize(np.random.default_rng(7).normal(size=(src.num_joints, 4)))
+    rig = skeleton_from_world(src.names, src.parents, longer @ Y_TO_Z.T * 100.0, frames, up_axis="z", units="cm")
+    target = targeting.resolve_target("mannequin", rig)
+    assert target.mapping is None  # the SMPL-X path
+    walking = MOTIONS["walking"]()
+    free, _ = targeting.to_target(walking, target, {"foot_lock": False})
+    locked, metrics = targeting.to_target(walking, target, {"foot_lock": True})
+    assert metrics["contact_frames.left"] >= 10 and metrics["contact_frames.right"] >= 10
+
+    def slowest_ankle_speed(clip, joint):  # cm/s over the slowest (planted) frames
+        _, world = clip.world()
+        speed = np.linalg.norm(np.diff(world[:, rig.index(joint), :2], axis=0), axis=-1) * walking.fps
+        return np.sort(speed)[:15].mean()
+
+    for ankle in ("left_ankle", "right_ankle"):
+        assert slowest_ankle_speed(free, ankle) > 5.0  # the longer legs really slide
+        assert slowest_ankle_speed(locked, ankle) < 1.0
+    _, a = free.world()
+    _, b = locked.world()
+    untouched = [j for j in range(rig.num_joints) if j not in legs]
+    np.testing.assert_allclose(b[:, untouched] - b[:, :1], a[:, untouched] - a[:, :1], atol=1e-6)
+
+
 def test_the_model_skeleton_is_detected_once_not_per_clip(monkeypatch):
     """Every result brings its own SMPL-X Skeleton object; detecting it again for each clip
     was half of a retarget's time. Same answer, one detection."""
