@@ -3,7 +3,8 @@
 Two paths:
 - the rig *is* an SMPL-X skeleton (the source skeleton MotionBuilder's HumanIK mode builds,
   or one imported from an SMPL-X file): a same-topology transfer that only changes the
-  up axis, units and bone rest frames, done here;
+  up axis, units and bone rest frames, done here (with Foot lock checked it goes through the
+  retargeter below instead: locking is the retargeter's leg IK);
 - any other rig: detection and retargeting by `motionbridge.rigs` (presets, mappings,
   foot lock), imported on use so the panel still opens when that part is unavailable.
 """
