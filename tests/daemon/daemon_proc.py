@@ -14,6 +14,23 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid still exists (a worker the daemon should have killed)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def wait_gone(pid: int, timeout: float = 5.0) -> bool:
+    """Waits up to `timeout` seconds for the process to exit; True once it has."""
+    deadline = time.monotonic() + timeout
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not pid_alive(pid)
+
+
 class DaemonProcess:
     def __init__(self, *args: str, heartbeat: float = 0.2, bind: str = "tcp://127.0.0.1:*",
                  ready_timeout: float = 120.0, wait_ready: bool = True):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 from pathlib import Path
 
 import pytest
@@ -18,27 +17,12 @@ import pytest
 import motionbridge.daemon.protocol as P
 from motionbridge.dcc_plugin.core.client import ClientError, MotionBridgeClient
 
-from daemon_proc import DaemonProcess
+from daemon_proc import DaemonProcess, pid_alive, wait_gone
 
 HERE = Path(__file__).resolve().parent
 HEARTBEAT_S = 0.2
 LOAD_TIMEOUT_S = 1.5  # a toy load takes about 0.5 s here; a slow one is simply retried
 LOAD_RETRY_S = 0.3
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
-def _wait_gone(pid: int, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return not _alive(pid)
 
 
 def test_stuck_load_is_killed_reported_and_retried_with_a_growing_pause(monkeypatch, tmp_path):
@@ -60,7 +44,7 @@ def test_stuck_load_is_killed_reported_and_retried_with_a_growing_pause(monkeypa
         assert "--load-timeout" in err.value.message and "readable" in err.value.message
         first = d.wait_for("worker load failed", 5.0)[0]
         assert first["retry_in_s"] == LOAD_RETRY_S and "--load-timeout" in first["reason"]
-        assert _wait_gone(worker["pid"]), f"the stuck worker {worker['pid']} was not killed"
+        assert wait_gone(worker["pid"]), f"the stuck worker {worker['pid']} was not killed"
 
         # the daemon itself keeps answering, says why it cannot generate, and refuses new work at once
         c.ping()
@@ -98,11 +82,11 @@ def test_stuck_load_is_killed_reported_and_retried_with_a_growing_pause(monkeypa
         assert len(c.generate("A person walks.", duration_s=1.0).wait(30.0)) == 1
         starts = [e["pid"] for e in d.events("worker starting")]
         assert starts[-1] == worker["pid"]
-        assert not [pid for pid in starts[:-1] if not _wait_gone(pid)], "a stuck worker was left running"
+        assert not [pid for pid in starts[:-1] if not wait_gone(pid)], "a stuck worker was left running"
     finally:
         c.close()
         stopped = d.stop()
         for e in d.events("worker starting"):  # the daemon failed to kill one: do not leave it behind
-            if _alive(e["pid"]):
+            if pid_alive(e["pid"]):
                 os.kill(e["pid"], signal.SIGKILL)
         assert stopped == 0

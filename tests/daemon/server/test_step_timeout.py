@@ -14,20 +14,12 @@ from pathlib import Path
 import motionbridge.daemon.protocol as P
 from motionbridge.dcc_plugin.core.client import MotionBridgeClient
 
-from daemon_proc import DaemonProcess
+from daemon_proc import DaemonProcess, pid_alive, wait_gone
 
 HERE = Path(__file__).resolve().parent
 HEARTBEAT_S = 0.2
 STEP_TIMEOUT_S = 1.0
 STEP_S = 0.15  # 10 steps: 1.5 s per batch, longer than the step timeout but never silent that long
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_hung_worker_is_killed_and_replaced_and_its_request_gets_worker_died(monkeypatch):
@@ -67,22 +59,19 @@ def test_hung_worker_is_killed_and_replaced_and_its_request_gets_worker_died(mon
 
         restart = d.wait_for("worker restart", 5.0)[0]
         assert restart["in_flight"] == 1 and "no progress" in restart["reason"]
-        deadline = time.monotonic() + 5.0
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert not _alive(pid), f"the hung worker {pid} is still running"
+        assert wait_gone(pid, 5.0), f"the hung worker {pid} is still running"
 
         # the request queued behind the hung batch survives and runs on the new worker, and
         # batches that take longer than the step timeout in total (1.5 s) are not mistaken for hangs
         assert len(waiting.wait(60.0)) == 1
         assert len(c.generate("A person walks on.", duration_s=1.0).wait(30.0)) == 1
         worker = c.status()["workers"][0]
-        assert worker["restarts"] == 1 and worker["pid"] != pid and _alive(worker["pid"])
+        assert worker["restarts"] == 1 and worker["pid"] != pid and pid_alive(worker["pid"])
         assert len(d.events("worker restart")) == 1
     finally:
         c.close()
         bystander.close()
         stopped = d.stop()
-        if pid is not None and _alive(pid):  # the daemon failed to kill it: do not leave it behind
+        if pid is not None and pid_alive(pid):  # the daemon failed to kill it: do not leave it behind
             os.kill(pid, signal.SIGKILL)
         assert stopped == 0
