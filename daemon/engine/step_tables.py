@@ -28,10 +28,12 @@ MIB = 2**20
 
 @dataclass(frozen=True)
 class TablePlan:
-    """What one batch shape gets: `text_kv` the text-table mode; `bytes` what its tables hold."""
+    """What one batch shape gets: `text_kv` the text-table mode; `refined_text` the refined-text
+    table (kept, or made for the text-table mode); `bytes` what its tables hold."""
 
     text_kv: bool
     bytes: int
+    refined_text: bool = False
 
 
 class StepTables:
@@ -44,6 +46,7 @@ class StepTables:
         self.device = device
         self.autocast = autocast
         self.modulation_width = sum(lin.out_features for lin in dit._modulation_linears())  # per row and step
+        self._ropes: dict[tuple[int, int], tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]] = {}
 
     def _text_bytes(self, rows: int, text_len: int, steps: int) -> int:
         return steps * rows * text_len * self.dit.cfg.feat_dim * self.dtype.itemsize
@@ -62,12 +65,19 @@ class StepTables:
         kv = text_stream.table_bytes(self.dit, steps, rows, text_len, self.dtype)
         # the motion-only loop reads every block's modulation from the table
         if self._mods_on and text_on and kv <= self.fast.text_kv_mib * MIB:
-            return TablePlan(True, self._mods_bytes(rows, steps) + kv)
-        return TablePlan(False, self._mods_bytes(rows, steps) + (text if text_on else 0))
+            return TablePlan(True, self._mods_bytes(rows, steps) + kv, refined_text=True)
+        return TablePlan(False, self._mods_bytes(rows, steps) + (text if text_on else 0), refined_text=text_on)
+
+    def _split_rope(self, joint: tuple[Tensor, Tensor], motion_len: int) -> tuple[tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+        """(motion rows, text rows) of the joint RoPE tables, copied once per shape."""
+        key = (motion_len, joint[0].shape[0])
+        if key not in self._ropes:
+            self._ropes[key] = text_stream.split_rope(joint, motion_len)
+        return self._ropes[key]
 
     def rope(self, joint: tuple[Tensor, Tensor], motion_len: int, plan: TablePlan) -> tuple[Tensor, Tensor]:
         """The RoPE rows the loop's network reads: the motion rows alone in the text-table mode."""
-        return text_stream.split_rope(joint, motion_len)[0] if plan.text_kv else joint
+        return self._split_rope(joint, motion_len)[0] if plan.text_kv else joint
 
     def mask(self, batch, plan: TablePlan) -> Tensor:
         """The loop's attention mask, built once per run in the network's dtype (MotionDiT.mask;
@@ -80,15 +90,14 @@ class StepTables:
         `text` is the refined text, or the text keys and values in the text-table mode."""
         grid = time_grid(steps, self.device)[:-1]
         mods = text = None
-        rows, text_len = batch.ctxt.shape[:2]
         with self.autocast():
             if self._mods_on:
                 mods = self.dit.modulation_table(grid, batch.vtxt)
-            if plan.text_kv or self._text_bytes(rows, text_len, steps) <= self.fast.precompute_text_mib * MIB:
+            if plan.refined_text:
                 text = self.dit.refined_text_table(grid, batch.ctxt, batch.ctxt_mask)
             if plan.text_kv:
                 lm = batch.x_mask.shape[1]
                 joint_mask = self.dit.mask(batch.x_mask, batch.ctxt_mask).to(self.dtype)
                 assert mods is not None and text is not None  # plan() asks for both
-                text = self.text_stream(mods, text, text_stream.split_rope(joint_rope, lm)[1], joint_mask[:, :, lm:, lm:].contiguous())
+                text = self.text_stream(mods, text, self._split_rope(joint_rope, lm)[1], joint_mask[:, :, lm:, lm:].contiguous())
         return mods, text
