@@ -27,7 +27,7 @@ import torch
 from torch import Tensor
 
 from motionbridge.daemon.model.blocks import DoubleStreamBlock, SingleStreamBlock
-from motionbridge.daemon.model.layers import apply_rope, attention, modulate, split_heads
+from motionbridge.daemon.model.layers import apply_rope, attention
 from motionbridge.daemon.model.mmdit import MotionDiT
 
 
@@ -60,11 +60,8 @@ def text_double_block(block: DoubleStreamBlock, x: Tensor, t_out: Tensor, cos: T
 def text_single_block(single: SingleStreamBlock, x: Tensor, mods: Tensor, cos: Tensor, sin: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     """A single block on the text tokens alone: (text out, keys, values)."""
     shift, scale, gate = mods.chunk(3, dim=-1)
-    qkv, mlp_hidden = torch.split(single.linear1(modulate(single.norm(x), shift, scale)), [3 * single.feat_dim, single.mlp_hidden_dim], dim=-1)
-    q, k, v = split_heads(qkv, single.num_heads)
-    q, k = apply_rope(single.q_norm(q).to(v), single.k_norm(k).to(v), cos, sin)
-    x = x + single.linear2(torch.cat((attention(q, k, v, mask), single.mlp_act(mlp_hidden)), 2)) * gate
-    return x, k, v
+    q, k, v, mlp_hidden = single.qkv_mlp(x, shift, scale, (cos, sin))
+    return single.finish(x, attention(q, k, v, mask), mlp_hidden, gate), k, v
 
 
 class TextStream:
@@ -136,11 +133,8 @@ def motion_single_stack(dit: MotionDiT, x: Tensor, single_mods: list[Tensor], fi
     for j, single in enumerate(dit.single_blocks):
         assert isinstance(single, SingleStreamBlock)
         shift, scale, gate = single_mods[j].chunk(3, dim=-1)
-        qkv, mlp_hidden = torch.split(single.linear1(modulate(single.norm(x), shift, scale)), [3 * single.feat_dim, single.mlp_hidden_dim], dim=-1)
-        q, k, v = split_heads(qkv, single.num_heads)
-        q, k = apply_rope(single.q_norm(q).to(v), single.k_norm(k).to(v), cos, sin)
-        attn = attention(q, _join(k, kv[j, 0]), _join(v, kv[j, 1]), mask)
-        x = x + single.linear2(torch.cat((attn, single.mlp_act(mlp_hidden)), 2)) * gate
+        q, k, v, mlp_hidden = single.qkv_mlp(x, shift, scale, (cos, sin))
+        x = single.finish(x, attention(q, _join(k, kv[j, 0]), _join(v, kv[j, 1]), mask), mlp_hidden, gate)
     return dit.final_layer(x, None, final_mods)
 
 

@@ -80,13 +80,20 @@ class SingleStreamBlock(nn.Module):
         self.k_norm = qk_norm(cfg.qk_norm_type, hd)
         self.mlp_act = activation(cfg.mlp_act_type)
 
-    def forward(self, x: Tensor, adapter: Tensor, mask: Tensor, rope: tuple[Tensor, Tensor], mods: Tensor | None = None) -> Tensor:
-        shift, scale, gate = (self.modulation(adapter) if mods is None else mods).chunk(3, dim=-1)
-        h = modulate(self.norm(x), shift, scale)
-        qkv, mlp_hidden = torch.split(self.linear1(h), [3 * self.feat_dim, self.mlp_hidden_dim], dim=-1)
+    def qkv_mlp(self, x: Tensor, shift: Tensor, scale: Tensor, rope: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The block up to its attention: rotated q, k, the values and the MLP's hidden input
+        (also used on a subset of the tokens by the fast engine's text_stream.py)."""
+        qkv, mlp_hidden = torch.split(self.linear1(modulate(self.norm(x), shift, scale)), [3 * self.feat_dim, self.mlp_hidden_dim], dim=-1)
         q, k, v = split_heads(qkv, self.num_heads)
         q = self.q_norm(q).to(v)
         k = self.k_norm(k).to(v)
         q, k = apply_rope(q, k, *rope)
-        attn = attention(q, k, v, mask)
+        return q, k, v, mlp_hidden
+
+    def finish(self, x: Tensor, attn: Tensor, mlp_hidden: Tensor, gate: Tensor) -> Tensor:
         return x + self.linear2(torch.cat((attn, self.mlp_act(mlp_hidden)), 2)) * gate
+
+    def forward(self, x: Tensor, adapter: Tensor, mask: Tensor, rope: tuple[Tensor, Tensor], mods: Tensor | None = None) -> Tensor:
+        shift, scale, gate = (self.modulation(adapter) if mods is None else mods).chunk(3, dim=-1)
+        q, k, v, mlp_hidden = self.qkv_mlp(x, shift, scale, rope)
+        return self.finish(x, attention(q, k, v, mask), mlp_hidden, gate)
