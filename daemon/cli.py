@@ -89,7 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args._run(args) or 0)
     except CliError as exc:
-        print(f"motionbridge {args.command}: error: {exc}", file=sys.stderr)
+        from motionbridge.rigs.skeleton import error_line  # one short line, whatever a file held
+
+        print(f"motionbridge {args.command}: error: {error_line(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"motionbridge {args.command}: interrupted", file=sys.stderr)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from motionbridge.rigs import RigError
+from motionbridge.rigs.skeleton import error_line
 
 from . import npz
 from .atomic import ExportError
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
         clips = npz.read(args.input)
         paths = write_outputs(args.output, clips, args, report=lambda m: print(f"warning: {m}", file=sys.stderr))
     except (ExportError, RigError, ValueError) as exc:
-        print(f"motionbridge convert: error: {exc}", file=sys.stderr)
+        print(f"motionbridge convert: error: {error_line(exc)}", file=sys.stderr)
         return 2
     for path in paths:
         print(path)

@@ -18,12 +18,14 @@ With several takes, every key is prefixed "take<i>/" and `take_names` lists the 
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from motionbridge.rigs import Clip, Skeleton
+from motionbridge.rigs import Clip, RigError, Skeleton
 
 from .atomic import ExportError, atomic_path
 from .prepare import check_finite
@@ -91,7 +93,31 @@ def _clip_from(data: Any, prefix: str) -> Clip:
     )
 
 
+MAX_TAKES_BYTES = 1 << 30  # all arrays of one tracks file once inflated (a 60 s take is ~2 MB)
+
+
+def _check_archive(path: Path) -> None:
+    """Refuse what np.load would mishandle: a file that is not a zip (np.load falls back to
+    pickle and blames that), and members that inflate past MAX_TAKES_BYTES."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise ExportError(f"cannot read {path}: {exc.strerror}") from None
+    if magic[:2] != b"PK":
+        raise ExportError(f"{path} is not a MotionBridge tracks file: not an NPZ (zip) archive")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        raise ExportError(f"{path} is truncated or damaged: {str(exc)[:120]}") from None
+    if sum(i.file_size for i in infos) > MAX_TAKES_BYTES:
+        raise ExportError(f"{path} declares more than {MAX_TAKES_BYTES >> 20} MiB of arrays; refusing to inflate it")
+
+
 def read(path: str | Path) -> list[Clip]:
+    path = Path(path)
+    _check_archive(path)
     try:
         with np.load(path, allow_pickle=False) as data:
             if "format" not in data.files or str(data["format"]) != FORMAT:
@@ -99,7 +125,8 @@ def read(path: str | Path) -> list[Clip]:
             if "take_names" not in data.files:
                 return [_clip_from(data, "")]
             return [_clip_from(data, f"take{i}/") for i in range(len(data["take_names"]))]
-    except (OSError, ValueError, KeyError) as exc:
-        if isinstance(exc, ExportError):
-            raise
-        raise ExportError(f"cannot read {path}: {exc}") from exc
+    except ExportError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, RecursionError, NotImplementedError, zlib.error, zipfile.BadZipFile, RigError) as exc:
+        # a damaged member, a missing key, or arrays that do not form a skeleton and clip
+        raise ExportError(f"cannot read {path}: {type(exc).__name__}: {str(exc)[:200]}") from None

@@ -18,6 +18,7 @@ from .canonical import CANONICAL_BONES, REQUIRED, canonical_ancestor, check_cano
 from .skeleton import RigError, Skeleton
 
 PRESET_DIR = Path(__file__).resolve().parent / "presets"
+MAX_MAPPING_BYTES = 1 << 20  # a mapping names ~60 bones: a few kB
 MAPPING_KEYS = {"name", "title", "notes", "extends", "skeleton", "prefixes", "up_axis", "units", "bones", "parents", "extra"}
 
 
@@ -137,7 +138,7 @@ def preset(name: str) -> RigDescription:
 def description_from_dict(data: Mapping[str, Any], explicit: bool = True, base: RigDescription | None = None) -> RigDescription:
     unknown = sorted(set(data) - MAPPING_KEYS)
     if unknown:
-        raise RigError(f"unknown keys in rig mapping: {unknown}; allowed keys are {sorted(MAPPING_KEYS)}")
+        raise RigError(f"unknown keys in rig mapping: {unknown[:8]}; allowed keys are {sorted(MAPPING_KEYS)}")
     bones = data.get("bones")
     if not isinstance(bones, Mapping) or not all(isinstance(v, str) and v for v in bones.values()):
         raise RigError('a rig mapping needs "bones": {canonical name: rig bone name, ...} with non-empty string names')
@@ -145,6 +146,11 @@ def description_from_dict(data: Mapping[str, Any], explicit: bool = True, base: 
     prefixes = data.get("prefixes", [])
     if not isinstance(prefixes, list) or not all(isinstance(p, str) for p in prefixes):
         raise RigError('"prefixes" must be a list of strings, e.g. ["mixamorig:", ""]')
+    parents, extra = data.get("parents", {}), data.get("extra", {})
+    if not isinstance(parents, Mapping) or not all(isinstance(v, str) for v in parents.values()):
+        raise RigError('"parents" must be a table {rig bone: parent bone name, ...}')
+    if not isinstance(extra, Mapping) or not all(isinstance(v, Mapping) for v in extra.values()):
+        raise RigError('"extra" must be a table {rig bone: {"parent": ..., ...}, ...}')
     unfilled = [c for c, b in bones.items() if b.strip() == "?"]
     if unfilled:
         raise RigError(f"fill in the rig bone names marked \"?\" (or delete those lines): {', '.join(unfilled)}")
@@ -154,8 +160,8 @@ def description_from_dict(data: Mapping[str, Any], explicit: bool = True, base: 
         bones=merged,
         title=str(data.get("title", base.title if base else "")),
         prefixes=tuple(data.get("prefixes", base.prefixes if base else ("",))),
-        parents={**(base.parents if base else {}), **data.get("parents", {})},
-        extra={**(base.extra if base else {}), **data.get("extra", {})},
+        parents={**(base.parents if base else {}), **parents},
+        extra={**(base.extra if base else {}), **extra},
         explicit=frozenset(bones) if explicit else frozenset(),
         up_axis=str(data.get("up_axis", base.up_axis if base else "y")),
         units=str(data.get("units", base.units if base else "m")),
@@ -164,31 +170,48 @@ def description_from_dict(data: Mapping[str, Any], explicit: bool = True, base: 
 
 def read_mapping_file(path: str | Path) -> RigDescription:
     """A studio mapping file (JSON, or TOML on Python 3.11+); see rigs/README.md for the format."""
+    from .io import parse_json, read_skeleton
+
     path = Path(path)
     try:
-        text = path.read_text()
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_MAPPING_BYTES + 1)
     except OSError as exc:
         raise RigError(f"cannot read rig mapping {path}: {exc.strerror}") from None
+    if len(raw) > MAX_MAPPING_BYTES:
+        raise RigError(f"{path} is larger than {MAX_MAPPING_BYTES >> 20} MiB; a rig mapping is a few kB, is this the right file?")
     if path.suffix.lower() == ".toml":
         try:
             import tomllib
         except ModuleNotFoundError:
             raise RigError("TOML mapping files need Python 3.11+; write the mapping as JSON instead") from None
         try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise RigError(f"{path} is not valid TOML: {exc}") from None
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise RigError(f"{path} is not valid TOML: {str(exc)[:120]}") from None
+        except RecursionError:
+            raise RigError(f"{path}: TOML nested too deeply; the file is damaged or hostile") from None
     else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise RigError(f"{path} is not valid JSON: {exc}") from None
+        data = parse_json(raw, str(path))
     if not isinstance(data, Mapping):
         raise RigError(f"{path} must hold an object with a \"bones\" table")
     base = preset(str(data["extends"])) if data.get("extends") else None
     desc = description_from_dict(data, explicit=True, base=base)
     if data.get("skeleton"):
-        from .io import read_skeleton
-
-        desc = desc.bind(read_skeleton(path.parent / str(data["skeleton"])))
+        desc = desc.bind(read_skeleton(mapping_skeleton_path(path, data["skeleton"])))
     return desc
+
+
+def mapping_skeleton_path(mapping: Path, value: Any) -> Path:
+    """The character file a mapping names: a relative path inside the mapping's folder. An
+    absolute path or one that climbs out (`..`, or a symlink leading out) is refused, so a
+    mapping handed over with a take cannot make us read arbitrary files."""
+    if not isinstance(value, str):
+        raise RigError(f"{mapping}: \"skeleton\" must be a file name relative to the mapping file")
+    folder = mapping.parent.resolve()
+    target = (folder / value).resolve()
+    if Path(value).is_absolute() or not target.is_relative_to(folder):
+        raise RigError(
+            f"{mapping}: \"skeleton\" must name a file inside the mapping's folder {folder}, got {value[:200]!r}"
+        )
+    return target

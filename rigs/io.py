@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .skeleton import RigError, Skeleton
 
 SKELETON_SUFFIXES = (".fbx", ".glb", ".gltf", ".bvh")
+
+
+def parse_json(text: str | bytes, source: str, what: str = "JSON") -> Any:
+    """json.loads with every failure as one RigError: syntax, bad UTF-8, and nesting deep
+    enough to exhaust Python's recursion limit (a 100k-deep array in a hostile file)."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RigError(f"{source} is not valid {what} ({str(exc)[:120]})") from None
+    except RecursionError:
+        raise RigError(f"{source}: {what} nested too deeply; the file is damaged or hostile") from None
 
 
 def read_skeleton(path: str | Path) -> Skeleton:

@@ -87,6 +87,8 @@ def read_bvh(path: str | Path, units: str | None = None, up_axis: str | None = N
     if frames < 1 or values.size < frames * width:
         raise RigError(f"{path.name}: BVH declares {frames} frames of {width} channels but holds {values.size} values")
     motion = values[: frames * width].reshape(frames, width)
+    if not (np.isfinite(motion).all() and np.isfinite(offsets).all()):
+        raise RigError(f"{path.name}: BVH holds a NaN or infinite number")
 
     rest = np.array(offsets)
     world = np.zeros_like(rest)

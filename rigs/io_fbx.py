@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from .io_fbx_check import check_fbx_file
 from .skeleton import RigError, Skeleton, nearest_kept_ancestors, rotations_from_world_matrices, skeleton_from_parent_names
 
 HELPER = "_$AssimpFbx$_"
@@ -55,6 +56,7 @@ def _read_nodes(path: Path):
         raise RigError(
             f"reading FBX needs pyassimp and libassimp (pip install pyassimp; apt-get install libassimp5): {exc}"
         ) from None
+    check_fbx_file(path)  # assimp trusts declared sizes and recurses on nesting
     model = core._assimp_lib.load(str(path).encode(), 0)
     if not model:
         raise RigError(f"{path.name}: assimp could not read this FBX file")

@@ -21,7 +21,23 @@ UNITS = {"m": 1.0, "cm": 0.01}  # metres per unit
 
 
 class RigError(ValueError):
-    """A skeleton, clip or mapping that cannot be used; the message says what to fix."""
+    """A skeleton, clip or mapping that cannot be used; the message says what to fix.
+
+    The message is always one short line (see error_line): it often quotes names from a
+    file, and a hostile file can make those megabytes long or full of newlines."""
+
+    def __init__(self, message: object = "") -> None:
+        super().__init__(error_line(str(message)))
+
+
+def error_line(error: BaseException | str, limit: int = 400) -> str:
+    """An error as one short line for a terminal: newlines folded, the middle cut past
+    `limit` characters (messages may quote file contents, which can be megabytes)."""
+    text = " ".join(str(error).split())
+    if len(text) <= limit:
+        return text
+    half = (limit - 5) // 2
+    return f"{text[:half]} ... {text[-half:]}"
 
 
 @dataclass(frozen=True, eq=False)

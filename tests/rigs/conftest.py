@@ -1,6 +1,13 @@
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+HERE = str(Path(__file__).resolve().parent)
+if HERE not in sys.path:  # helper modules beside this file (rig_files) are importable
+    sys.path.insert(0, HERE)
 
 from motionbridge.rigs.synthetic import MOTIONS
 

@@ -11,32 +11,7 @@ import pytest
 from motionbridge.rigs import RigError, quat, read_skeleton
 from motionbridge.rigs.io_bvh import read_bvh
 
-BVH = """HIERARCHY
-ROOT Hips
-{
-  OFFSET 0 90 0
-  CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation
-  JOINT Chest
-  {
-    OFFSET 0 20 0
-    CHANNELS 3 Zrotation Xrotation Yrotation
-    JOINT Arm
-    {
-      OFFSET 15 0 0
-      CHANNELS 3 Zrotation Xrotation Yrotation
-      End Site
-      {
-        OFFSET 25 0 0
-      }
-    }
-  }
-}
-MOTION
-Frames: 2
-Frame Time: 0.04
-0 90 0 0 0 0 0 0 0 0 0 0
-5 91 0 0 0 90 90 0 0 0 0 0
-"""
+from rig_files import BVH, gltf_doc
 
 
 def test_bvh_channels_compose_in_listed_order(tmp_path):
@@ -68,24 +43,9 @@ def test_bad_bvh(tmp_path, text, message):
         read_bvh(path)
 
 
-def _gltf(scale_armature: float = 1.0):
-    half = np.sqrt(0.5)
-    nodes = [
-        # an armature node scaled like a centimetre export, holding the joints
-        {"name": "Armature", "children": [1], "scale": [scale_armature] * 3},
-        {"name": "Hips", "translation": [0, 100, 0], "children": [2, 3]},
-        # a column-major matrix: rotate 90 degrees about Z, then translate 10 up
-        {"name": "Spine", "matrix": [0, 1, 0, 0, -1, 0, 0, 0, 0, 0, 1, 0, 0, 10, 0, 1], "children": [4]},
-        {"name": "Leg", "translation": [10, 0, 0], "rotation": [half, 0, 0, half]},
-        {"name": "Head", "translation": [20, 0, 0]},  # along the spine's local X, which points up
-        {"name": "mesh", "mesh": 0, "skin": 0},
-    ]
-    return {"asset": {"version": "2.0"}, "scenes": [{"nodes": [0, 5]}], "nodes": nodes, "skins": [{"joints": [4, 1, 2, 3]}]}
-
-
 def test_gltf_node_transforms_matrix_and_scale(tmp_path):
     path = tmp_path / "a.gltf"
-    path.write_text(json.dumps(_gltf(0.01)))
+    path.write_text(json.dumps(gltf_doc(0.01)))
     skel = read_skeleton(path)
     assert skel.names[0] == "Hips" and set(skel.names) == {"Hips", "Spine", "Leg", "Head"}  # the armature is not a joint
     _, pos = skel.rest_world()
@@ -100,7 +60,7 @@ def test_gltf_node_transforms_matrix_and_scale(tmp_path):
 
 
 def test_glb_container(tmp_path):
-    body = json.dumps(_gltf()).encode()
+    body = json.dumps(gltf_doc()).encode()
     body += b" " * (-len(body) % 4)
     data = struct.pack("<III", 0x46546C67, 2, 12 + 8 + len(body)) + struct.pack("<II", len(body), 0x4E4F534A) + body
     path = tmp_path / "a.glb"
@@ -112,7 +72,7 @@ def test_glb_container(tmp_path):
 
 
 def test_gltf_without_skin_is_refused(tmp_path):
-    doc = _gltf()
+    doc = gltf_doc()
     del doc["skins"]
     path = tmp_path / "a.gltf"
     path.write_text(json.dumps(doc))
