@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,6 +68,13 @@ def _number(text: str, kind, what: str):
         raise CliError(f"{what} must be a number, got {text!r}") from None
 
 
+def _distinct_seeds(seeds: list[int]) -> tuple[list[int], list[str]]:
+    """A seed given twice would write the same take twice: each is kept once, with a warning."""
+    distinct = list(dict.fromkeys(seeds))
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    return distinct, [f"seed {', '.join(map(str, repeated))} given more than once; each seed is generated once"] if repeated else []
+
+
 def output_paths(out: Path, seeds: tuple[int, ...]) -> list[Path]:
     """One file per seed: take.npz for one seed, take_seed3.npz, take_seed7.npz for several."""
     if len(seeds) == 1:
@@ -85,8 +93,11 @@ def _check_output(out: Path, args: argparse.Namespace) -> None:
     folder = out.parent if str(out.parent) else Path(".")
     if not folder.is_dir():
         raise CliError(f"output folder {folder} does not exist; create it or pick another --out")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise CliError(f"output folder {folder} is not writable; pick another --out")
+    try:  # a real probe: permission bits say nothing to root, or about read-only mounts
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise CliError(f"output folder {folder} is not writable ({exc.strerror}); pick another --out") from None
     if out.is_dir():
         raise CliError(f"--out {out} is a folder; give a file name such as {out / 'take.npz'}")
 
@@ -94,11 +105,12 @@ def _check_output(out: Path, args: argparse.Namespace) -> None:
 def run(args: argparse.Namespace) -> int:
     prompt = _prompt(args.prompt)
     duration = _checked(limits.check_duration, _number(args.duration, float, "--duration"))
-    seeds = _checked(limits.check_seeds, [_number(s, int, "--seed") for s in args.seed])
+    distinct, seed_warnings = _distinct_seeds([_number(s, int, "--seed") for s in args.seed])
+    seeds = _checked(limits.check_seeds, distinct)
     cfg = _checked(limits.check_cfg, _number(args.cfg, float, "--cfg"))
     model = _checked(limits.check_model, args.model)
     _check_output(args.out, args)
-    for w in (*prompt.warnings, *duration.warnings):
+    for w in (*prompt.warnings, *duration.warnings, *seed_warnings):
         print(f"warning: {w}", file=sys.stderr)
     from motionbridge.daemon.engine.api import GenerationRequest
 

@@ -29,6 +29,15 @@ class ExportError(OSError):
     """A take could not be written; nothing partial was left behind."""
 
 
+def refuse_symlink(path: str | os.PathLike[str], what: str) -> None:
+    """Outputs go where the user pointed, not where a link planted there points: an output
+    file or folder that is a symbolic link is refused (links higher up the path are the
+    machine's own layout and are followed)."""
+    path = Path(path)
+    if path.is_symlink():
+        raise ExportError(f"{what} {path} is a symbolic link (to {os.readlink(path)}); give the real path instead")
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
     """Yields a temp path in the target's folder; renames it onto the target on success.
@@ -41,17 +50,23 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     if not folder.is_dir():
         raise ExportError(errno.ENOENT, f"output folder does not exist: {folder}")
     try:
+        # mkstemp creates with O_CREAT | O_EXCL | O_NOFOLLOW: a planted file or link is never opened
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part" + suffix, dir=folder)
     except OSError as exc:
         raise ExportError(exc.errno, f"cannot write to {folder}: {exc.strerror}") from exc
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # on the descriptor: a path could be swapped for a link
+    finally:
+        os.close(fd)
     tmp = Path(tmp_name)
-    os.chmod(tmp, 0o666 & ~_UMASK)
     try:
         yield tmp
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW)  # the writer's file, not a link put in its place
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)  # replaces a link at `target` itself, never writes through it
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         if exc.errno == errno.ENOSPC:

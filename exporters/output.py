@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 from motionbridge.rigs import Clip
 
 from . import registry
-from .atomic import ExportError
+from .atomic import ExportError, refuse_symlink
 
 log = logging.getLogger("motionbridge.exporters")
 
@@ -77,10 +77,17 @@ def _layout(out_path: Path, args: argparse.Namespace) -> tuple[str, dict[str, ob
     return ext, options, per_file
 
 
+def check_output_location(out_path: Path) -> None:
+    """Neither the output file nor the folder it names may be a symbolic link."""
+    refuse_symlink(out_path, "output file")
+    refuse_symlink(out_path.parent if str(out_path.parent) else Path("."), "output folder")
+
+
 def check_output_options(out_path: str | Path, args: argparse.Namespace) -> None:
     """Fail before any generation when the output options cannot work: the `_layout` errors,
-    or a --rig that does not load."""
+    a symlinked output, or a --rig that does not load."""
     _layout(Path(out_path), args)
+    check_output_location(Path(out_path))
     rig = getattr(args, "rig", None)
     if rig:
         from motionbridge.rigs import load_rig
@@ -134,6 +141,7 @@ def write_outputs(
     if not clips:
         raise ExportError(f"nothing to write to {out_path}: no takes")
     ext, options, per_file = _layout(out_path, args)  # fail before any work
+    check_output_location(out_path)
     if per_file == 0:
         per_file = 1 if ext in SINGLE_TAKE else len(clips)
     rig = getattr(args, "rig", None)

@@ -27,10 +27,10 @@ class RigError(ValueError):
     file, and a hostile file can make those megabytes long or full of newlines."""
 
     def __init__(self, message: object = "") -> None:
-        super().__init__(error_line(str(message)))
+        super().__init__(error_line(str(message), 400))
 
 
-def error_line(error: BaseException | str, limit: int = 400) -> str:
+def error_line(error: BaseException | str, limit: int = 2000) -> str:
     """An error as one short line for a terminal: newlines folded, the middle cut past
     `limit` characters (messages may quote file contents, which can be megabytes)."""
     text = " ".join(str(error).split())

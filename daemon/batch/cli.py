@@ -61,6 +61,12 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     if not formats:
         raise CliError("--format is empty; pass e.g. fbx,glb")
+    from motionbridge.exporters.atomic import ExportError, refuse_symlink
+
+    try:
+        refuse_symlink(args.out, "--out folder")
+    except ExportError as exc:
+        raise CliError(str(exc)) from None
     config = runner.BatchConfig(
         takes_file=args.takes_file, out_dir=args.out, formats=formats, rig=args.rig, selection=args.takes,
         resume=args.resume, batch_size=args.batch_size, previews=not args.no_preview,

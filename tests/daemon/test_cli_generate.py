@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,35 @@ def test_retargeted_fbx_on_the_fixture(parity, tmp_path):
     wanted = {b.split(":")[-1] for b in load_rig("mixamo").bones.values()}
     assert wanted and wanted <= plain, sorted(wanted - plain)
     assert "Hips" in plain and "pelvis" not in plain  # the Mixamo rig, not the SMPL-X one
+
+
+def test_repeated_seeds_are_generated_once_with_a_warning(tmp_path, empty_home, capsys):
+    from motionbridge.daemon.cli_generate import _distinct_seeds
+
+    assert _distinct_seeds([0, 0, 5, 0]) == ([0, 5], ["seed 0 given more than once; each seed is generated once"])
+    assert _distinct_seeds([2, 1]) == ([2, 1], [])
+    rc, err = _run(capsys, "A person jumps.", "--seed", "0", "0", "--out", str(tmp_path / "t.npz"))
+    assert "warning: seed 0 given more than once" in err and "weights missing" in err  # warned, then went on
+
+
+def _fixture_generate(parity, out, *extra):
+    te = parity / "text_encoders"
+    cmd = [sys.executable, "-m", "motionbridge.daemon.cli", "generate", "A person walks.", "--duration", "1", "--seed", "3",
+           "--checkpoint", str(parity / "model"), "--qwen", str(te / "qwen3"), "--clip", str(te / "clip"), "--out", str(out), *extra]
+    return subprocess.run(cmd, env=os.environ, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("where", ["symlinked folder", "unwritable folder"])
+def test_bad_output_fails_before_any_model_work(parity, tmp_path, where):
+    """With real weights present, an output that cannot be written stops before the model loads:
+    no sampling progress, one line, exit 2. (/proc takes no new files, even for root, for whom
+    permission bits mean nothing.)"""
+    real = tmp_path / "real"
+    real.mkdir()
+    (tmp_path / "link").symlink_to(real)
+    out = tmp_path / "link" / "take.npz" if where == "symlinked folder" else Path("/proc/take.npz")
+    proc = _fixture_generate(parity, out)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "sampling" not in proc.stderr and proc.stderr.count("\n") == 1, proc.stderr[-2000:]
+    assert ("symbolic link" if where == "symlinked folder" else "not writable") in proc.stderr
+    assert not any(real.iterdir())
