@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,13 @@ SAFETENSORS_NAME = "model.safetensors"
 DOWNLOAD_HINT = "run `motionbridge weights download`"
 IGNORED_PREFIXES = ("body_model.",)  # the mesh is rebuilt from the shipped assets
 MANIFEST_NAME = "motionbridge-manifest.json"  # {file name: sha256}, written by download/convert
+# safetensors metadata written by `weights convert`: the source checkpoint's sha256, and the
+# sha256 of the tensor data (every byte after the header), which the file carries itself
+SOURCE_DIGEST_KEY = "source_sha256"
+TENSORS_DIGEST_KEY = "tensors_sha256"
+MAX_SAFETENSORS_HEADER = 100 << 20  # the format's own limit on the JSON header
+
+log = logging.getLogger(__name__)
 
 
 class WeightsError(RuntimeError):
@@ -141,34 +150,66 @@ def read_stats(checkpoint_dir: Path, cfg: ModelConfig) -> tuple[torch.Tensor, to
     return out[0], out[1]
 
 
-def file_sha256(path: Path) -> str:
-    """Full sha256 of a weights file. Hashing 4 GB takes seconds, so the digest is cached in
+def safetensors_header(path: Path) -> tuple[int, dict[str, str]]:
+    """(byte offset of the tensor data, the header's __metadata__) without reading any tensor."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+            size = int.from_bytes(head, "little") if len(head) == 8 else -1
+            if not 0 < size <= min(MAX_SAFETENSORS_HEADER, path.stat().st_size - 8):
+                raise ValueError(f"header length {size}")
+            header = json.loads(fh.read(size))
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"{path} is truncated or corrupt ({str(exc)[:120]}); re-run `motionbridge weights convert` or delete it") from None
+    meta = header.get("__metadata__") if isinstance(header, dict) else None
+    return 8 + size, {str(k): str(v) for k, v in meta.items()} if isinstance(meta, dict) else {}
+
+
+@dataclass(frozen=True)
+class Digests:
+    sha256: str  # the whole file
+    data_sha256: str  # the bytes from data_offset on (a safetensors' tensor data; else the whole file)
+
+
+def file_digests(path: Path) -> Digests:
+    """Both digests in one read. Hashing 4 GB takes seconds, so they are cached in
     $MOTIONBRIDGE_HOME/hashes keyed by path, size and mtime (best effort; never beside the
-    weights, which may be read-only or shared)."""
+    weights, which may be read-only or shared). A rewrite that keeps size and mtime (touch -r)
+    is not seen until the cache entry is deleted."""
     path = path.resolve()
+    offset = safetensors_header(path)[0] if path.suffix == ".safetensors" else 0
     st = path.stat()
-    key = {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    key = {"path": str(path), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "data_offset": offset}
     cache = home() / "hashes" / (hashlib.sha256(str(path).encode()).hexdigest()[:32] + ".json")
     try:
         cached = json.loads(cache.read_text())
         if all(cached.get(k) == v for k, v in key.items()):
-            return str(cached["sha256"])
+            return Digests(str(cached["sha256"]), str(cached["data_sha256"]))
     except (OSError, ValueError, KeyError):
         pass
-    h = hashlib.sha256()
+    whole, data = hashlib.sha256(), hashlib.sha256()
     with open(path, "rb") as fh:
+        whole.update(head := fh.read(offset))
+        if not offset:
+            data.update(head)
         for chunk in iter(lambda: fh.read(1 << 24), b""):
-            h.update(chunk)
-    digest = h.hexdigest()
+            whole.update(chunk)
+            data.update(chunk)
+    digests = Digests(whole.hexdigest(), data.hexdigest())
     try:
         from motionbridge.exporters.atomic import atomic_path
 
         cache.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(cache) as tmp:  # two loads at once must not share a temp name
-            tmp.write_text(json.dumps({**key, "sha256": digest}))
+            tmp.write_text(json.dumps({**key, "sha256": digests.sha256, "data_sha256": digests.data_sha256}))
     except OSError:
         pass
-    return digest
+    return digests
+
+
+def file_sha256(path: Path) -> str:
+    """Full sha256 of a weights file (cached, see file_digests)."""
+    return file_digests(path).sha256
 
 
 def read_manifest(folder: Path) -> dict[str, str]:
@@ -201,6 +242,44 @@ def check_against_manifest(path: Path, digest: str) -> None:
         )
 
 
+def check_digests(path: Path) -> Digests:
+    """Everything a weights file can be checked against without another file's full hash:
+    the folder's manifest (download/convert), and for a converted safetensors the digest of
+    its tensor data in its own metadata and the source checkpoint recorded at download."""
+    digests = file_digests(path)
+    check_against_manifest(path, digests.sha256)
+    if path.suffix != ".safetensors":
+        return digests
+    meta = safetensors_header(path)[1]
+    recorded = meta.get(TENSORS_DIGEST_KEY)
+    if recorded and recorded != digests.data_sha256:
+        raise WeightsError(
+            f"{path} is corrupt: its tensor data hash {digests.data_sha256[:16]}... differs from the one written at "
+            f"conversion ({recorded[:16]}...); delete it and run `motionbridge weights convert` again"
+        )
+    source, downloaded = meta.get(SOURCE_DIGEST_KEY), read_manifest(path.parent).get(CKPT_NAME)
+    if source and downloaded and source != downloaded:
+        raise WeightsError(
+            f"{path} was converted from another {CKPT_NAME} than the one downloaded here (sha256 {source[:16]}... "
+            f"vs {downloaded[:16]}...); delete it and run `motionbridge weights convert` again"
+        )
+    return digests
+
+
+def stray_checkpoint_warning(checkpoint_dir: Path, loaded: Path) -> str | None:
+    """A latest.ckpt beside the safetensors that is loaded must at least be a whole zip: a
+    truncated one means a broken download that would bite the next convert or a fallback."""
+    ckpt = checkpoint_dir / CKPT_NAME
+    if loaded == ckpt or not ckpt.is_file():
+        return None
+    try:
+        with zipfile.ZipFile(ckpt) as archive:  # reads only the central directory at the end
+            archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        return f"{ckpt} is truncated or damaged ({str(exc)[:80]}); {loaded.name} was loaded instead. {DOWNLOAD_HINT} to repair it, or delete it"
+    return None
+
+
 @dataclass
 class LoadedModel:
     model: MotionFlowModel
@@ -208,6 +287,7 @@ class LoadedModel:
     checkpoint: Path
     sha256: str
     name: str
+    warnings: tuple[str, ...] = ()
 
 
 def load_model(checkpoint_dir: str | Path, device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> LoadedModel:
@@ -232,11 +312,13 @@ def load_model_from(checkpoint_dir: Path, path: Path, device: torch.device | str
     for key in ("mean", "std"):
         if not torch.isfinite(sd[key]).all():
             raise WeightsError(f"{path}: {key} contains NaN/Inf; the file is corrupt ({DOWNLOAD_HINT})")
-    digest = file_sha256(path)
-    check_against_manifest(path, digest)
+    digest = check_digests(path).sha256
+    stray = stray_checkpoint_warning(checkpoint_dir, path)
+    if stray:
+        log.warning(stray)
     model.load_state_dict(sd, strict=True, assign=True)
     model.eval().requires_grad_(False)
-    return LoadedModel(model, cfg, path, digest, checkpoint_dir.name)
+    return LoadedModel(model, cfg, path, digest, checkpoint_dir.name, (stray,) if stray else ())
 
 
 def verify(paths: WeightPaths) -> tuple[list[str], bool]:
@@ -266,7 +348,7 @@ def verify(paths: WeightPaths) -> tuple[list[str], bool]:
                     sd.setdefault("mean", stats[0])
                     sd.setdefault("std", stats[1])
                 sd = check_state_dict(sd, model, path)
-                check_against_manifest(path, file_sha256(path))
+                check_digests(path)
                 dtypes = sorted({str(v.dtype).removeprefix("torch.") for v in sd.values()})
                 n = sum(v.numel() for k, v in sd.items() if k.startswith("motion_transformer."))
                 lines.append(f"ok       {path}: {len(sd)} tensors, shapes match, dtypes {', '.join(dtypes)}, {n:,} network parameters")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
 
 from motionbridge.daemon.cli import CliError
+from motionbridge.exporters.atomic import ExportError, atomic_path
 
 from . import loading
 
@@ -77,12 +79,24 @@ def _record_lfs_digests(folder: Path, model: str) -> None:
         from huggingface_hub import HfApi
 
         name = loading.MODEL_DIRS[model]
-        for info in HfApi().get_paths_info(HF_MODEL_REPO, [f"{name}/{loading.CKPT_NAME}"], expand=True):
-            lfs = getattr(info, "lfs", None)
-            if lfs is not None:
-                loading.record_in_manifest(folder, loading.CKPT_NAME, str(lfs.sha256))
+        infos = HfApi().get_paths_info(HF_MODEL_REPO, [f"{name}/{loading.CKPT_NAME}"], expand=True)
+        for file_name, sha256 in lfs_digests(infos, name).items():
+            loading.record_in_manifest(folder, file_name, sha256)
     except Exception as exc:  # the manifest is an extra safety net, never a reason to fail
         print(f"note: could not record checkpoint digests ({type(exc).__name__})", file=sys.stderr)
+
+
+def lfs_digests(infos, folder_name: str) -> dict[str, str]:
+    """{file name inside folder_name: sha256} for the LFS files among the hub's path infos
+    (huggingface_hub RepoFile objects: the sha256 of an LFS file is in its `lfs` record;
+    plain git files carry only a git blob id, which is not a sha256 of the content)."""
+    out: dict[str, str] = {}
+    for info in infos:
+        lfs, path = getattr(info, "lfs", None), str(getattr(info, "path", ""))
+        sha256 = str(getattr(lfs, "sha256", "") or "") if lfs is not None else ""
+        if path.startswith(f"{folder_name}/") and len(sha256) == 64:
+            out[path[len(folder_name) + 1 :]] = sha256.lower()
+    return out
 
 
 def _checkpoint_dir(args: argparse.Namespace) -> Path:
@@ -91,8 +105,6 @@ def _checkpoint_dir(args: argparse.Namespace) -> Path:
 
 def _convert(args: argparse.Namespace) -> int:
     from safetensors.torch import save_file
-
-    from motionbridge.exporters.atomic import ExportError, atomic_path
 
     folder = _checkpoint_dir(args)
     ckpt = folder / loading.CKPT_NAME
@@ -106,12 +118,35 @@ def _convert(args: argparse.Namespace) -> int:
     target = folder / loading.SAFETENSORS_NAME
     try:
         with atomic_path(target) as tmp:
-            save_file(tensors, str(tmp), metadata={"source": ckpt.name, "source_sha256": loaded.sha256})
+            metadata = {"source": ckpt.name, loading.SOURCE_DIGEST_KEY: loaded.sha256, loading.TENSORS_DIGEST_KEY: _PENDING_DIGEST}
+            save_file(tensors, str(tmp), metadata=metadata)
+            _write_tensors_digest(tmp)
     except ExportError as exc:
         raise CliError(str(exc)) from None
     loading.record_in_manifest(folder, target.name, loading.file_sha256(target))
     print(f"wrote {target} ({len(tensors)} tensors)")
     return 0
+
+
+_PENDING_DIGEST = "-" * 64  # as long as a sha256 in hex, so the header keeps its length
+
+
+def _write_tensors_digest(path: Path) -> None:
+    """Put the sha256 of the tensor data into the header in place of its placeholder: the data
+    follows the header, so its digest can live inside the file it describes. Loading checks
+    it, so zeroed or flipped tensor bytes are caught with no manifest beside the file."""
+    offset, _ = loading.safetensors_header(path)
+    digest = hashlib.sha256()
+    with open(path, "r+b") as fh:
+        header = fh.read(offset)
+        fh.seek(offset)
+        for chunk in iter(lambda: fh.read(1 << 24), b""):
+            digest.update(chunk)
+        at = header.find(_PENDING_DIGEST.encode())
+        if at < 0 or header.count(_PENDING_DIGEST.encode()) != 1:
+            raise ExportError(f"{path}: safetensors header has no single digest placeholder")
+        fh.seek(at)
+        fh.write(digest.hexdigest().encode())
 
 
 def _verify(args: argparse.Namespace) -> int:
