@@ -26,7 +26,6 @@ THREADS = 2  # CPU kernels round by thread count: the daemon and the in-process 
 TAKE_TIMEOUT = 400.0
 REQUESTS = [GenerationRequest("A person walks forward.", 2.0, (0,), 5.0, request_id="a"),
             GenerationRequest("A person waves with the right hand.", 2.0, (7,), 3.0, request_id="b")]
-_expected: dict[str, object] = {}
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +34,27 @@ def daemon(parity):
                       "--clip", str(parity / "text_encoders" / "clip"), heartbeat=HEARTBEAT, ready_timeout=300)
     yield d
     assert d.stop(60) == 0
+
+
+@pytest.fixture(scope="module")
+def expected(parity):
+    """(model hash, {request id: take}): REQUESTS generated in-process with the daemon's thread
+    count, which every daemon answer must equal bit for bit. A fixture, so each test that needs
+    it works when run alone (before, the last test compared against what the first had stored
+    and skipped its check silently without it). Computed before any daemon request, not during:
+    two torch processes on two busy cores slow each other down many times."""
+    import torch
+
+    from motionbridge.daemon.engine.reference import ReferenceEngine
+
+    engine = ReferenceEngine.from_parity(parity)
+    old = torch.get_num_threads()  # other test folders pin their own thread counts for the session
+    torch.set_num_threads(THREADS)
+    try:
+        takes = engine.generate(REQUESTS)
+    finally:
+        torch.set_num_threads(old)
+    return engine.model_hash, {r.request_id: take for r, take in zip(REQUESTS, takes)}
 
 
 def _differences(clip, want_clip) -> str:
@@ -66,9 +86,8 @@ def _same(clip, take) -> None:
     assert np.array_equal(clip.skeleton.rest_translations, take.clip.skeleton.rest_translations)
 
 
-def test_concurrent_clients_match_in_process_bit_for_bit(daemon, parity):
-    from motionbridge.daemon.engine.reference import ReferenceEngine
-
+def test_concurrent_clients_match_in_process_bit_for_bit(daemon, expected):
+    model_hash, takes = expected
     clients = [MotionBridgeClient(daemon.endpoint, timeout_s=5.0) for _ in REQUESTS]
     try:
         handles = [c.generate(r.prompt, duration_s=r.duration_s, seeds=r.seeds, cfg=r.cfg)
@@ -77,21 +96,10 @@ def test_concurrent_clients_match_in_process_bit_for_bit(daemon, parity):
     finally:
         for c in clients:
             c.close()
-    # after, not during: two torch processes on two busy cores slow each other down many times
-    import torch
-
-    engine = ReferenceEngine.from_parity(parity)
-    old = torch.get_num_threads()  # other test folders pin their own thread counts for the session
-    torch.set_num_threads(THREADS)
-    try:
-        takes = engine.generate(REQUESTS)
-    finally:
-        torch.set_num_threads(old)
-    assert engine.model_hash == results[0][0].metadata["checkpoint_sha256"][:16]
-    for req, clips, take in zip(REQUESTS, results, takes):
+    assert model_hash == results[0][0].metadata["checkpoint_sha256"][:16]
+    for req, clips in zip(REQUESTS, results):
         assert len(clips) == 1 and clips[0].rotations.shape == (60, 55, 4)
-        _same(clips[0], take)
-        _expected[req.request_id] = take
+        _same(clips[0], takes[req.request_id])
     assert [b["requests"] for b in daemon.events("batch")][:1] in ([1], [2])
 
 
@@ -136,7 +144,8 @@ def test_kill_9_worker_mid_request_then_recovery(daemon):
               f"(daemon log: recovery_s={daemon.wait_for('worker ready', 10, readies + 1)[-1].get('recovery_s')})")
 
 
-def test_fuzz_then_ping_and_a_real_generate(daemon):
+def test_fuzz_then_ping_and_a_real_generate(daemon, expected):
+    want = expected[1]["a"]
     sent = fuzz_daemon(daemon.endpoint, examples=2000)
     print(f"\n[real model] fuzz: {sent} random/truncated/oversized/wrong-version messages; "
           "every one answered with its expected ERROR code")
@@ -146,16 +155,15 @@ def test_fuzz_then_ping_and_a_real_generate(daemon):
         served = c.hello()["model"]
         req = REQUESTS[0]
         clips = c.generate(req.prompt, duration_s=req.duration_s, seeds=req.seeds, cfg=req.cfg).wait(TAKE_TIMEOUT)
-        diff = _differences(clips[0], _expected["a"].clip) if "a" in _expected else ""
+        diff = _differences(clips[0], want.clip)
         if diff:
             # One full CI run once failed here (rotations max abs 0.00156) and nothing reproduced it:
             # not thread counts (1-4 give identical takes for this fixture), not restarts (every
             # restarted worker matched, idle and under CPU load). Ask the same worker again, so the
             # next failure says whether that process computes differently or one take was off.
             again = c.generate(req.prompt, duration_s=req.duration_s, seeds=req.seeds, cfg=req.cfg).wait(TAKE_TIMEOUT)
-            diff += (f" | the restarted worker's second take vs in-process: {_differences(again[0], _expected['a'].clip) or 'equal'}"
+            diff += (f" | the restarted worker's second take vs in-process: {_differences(again[0], want.clip) or 'equal'}"
                      f"; vs its first take: {_differences(again[0], clips[0]) or 'equal'}")
-    if "a" in _expected:  # also after the worker restart: still the in-process result
-        assert not diff, diff
-        _same(clips[0], _expected["a"])
+    assert not diff, diff  # also after the worker restart: still the in-process result
+    _same(clips[0], want)
     assert clips[0].metadata["model"] == served and clips[0].metadata["prompt"] == req.prompt

@@ -31,11 +31,14 @@ def decoded(parity, tmp_path_factory):
 
 def test_clip_layout(decoded):
     case, exp, out = decoded
-    clips = clips_from_decoded(out, [{"prompt": case["text"], "seed": s} for s in case["seeds"]])
+    from fixture_cases import case_prompts
+
+    prompts = case_prompts(case)
+    clips = clips_from_decoded(out, [{"prompt": p, "seed": s} for p, s in zip(prompts, case["seeds"])])
     assert len(clips) == len(case["seeds"])
     clip = clips[0]
     assert clip.skeleton.num_joints == 55 and clip.fps == 30 and clip.num_frames == case["length"]
-    assert clip.metadata["prompt"] == case["text"] and "motionbridge_version" in clip.metadata
+    assert clip.metadata["prompt"] == prompts[0] and "motionbridge_version" in clip.metadata
     # fingers, jaw and eyes stay at rest; the body is animated
     rest = np.tile([0.0, 0.0, 0.0, 1.0], (clip.num_frames, 55 - NUM_BODY_JOINTS, 1))
     np.testing.assert_allclose(np.abs(clip.rotations[:, NUM_BODY_JOINTS:]), rest, atol=1e-12)
@@ -61,3 +64,16 @@ def test_rejects_bad_shapes():
         clip_from_rotations(np.zeros((4, 21, 3, 3)), np.zeros((4, 3)))
     with pytest.raises(ValueError, match="translation"):
         clip_from_rotations(np.tile(np.eye(3), (4, 22, 1, 1)), np.zeros((5, 3)))
+
+
+def test_fixture_cases_with_batched_prompts_and_other_names():
+    """The harness reads any fixture made the same way: prompts given once or one per seed."""
+    from fixture_cases import case_prompts, single_prompt
+
+    same = {"name": "walk_01", "text": "A person walks.", "seeds": [3, 7]}
+    mixed = {"name": "x", "text": ["A person walks.", "A person jumps."], "seeds": [0, 1]}
+    assert case_prompts(same) == ["A person walks.", "A person walks."] and single_prompt(same) == "A person walks."
+    assert case_prompts(mixed) == ["A person walks.", "A person jumps."] and single_prompt(mixed) is None
+    assert single_prompt({"name": "y", "text": ["A", "A"], "seeds": [1, 2]}) == "A"
+    with pytest.raises(ValueError, match="one string per seed"):
+        case_prompts({"name": "z", "text": ["A person walks."], "seeds": [0, 1]})

@@ -132,3 +132,14 @@ def test_blender_skins_the_glb_body_like_our_own_skinning(files, blender):
         ours = skinned_vertices(to_frame(takes[names.index(name)], "y", "m"), VERTICES)
         ours = np.stack([ours[..., 0], -ours[..., 2], ours[..., 1]], axis=-1)  # Blender is Z-up
         np.testing.assert_allclose(np.array(got), ours, atol=TOL, err_msg=name)
+
+
+@pytest.mark.parametrize("fps", [24.0, 60.0])
+def test_bvh_frame_time_is_the_takes_own(tmp_path, fps):
+    """Every other BVH test clip is 30 fps, so a Frame Time fixed at 1/30 would pass them all."""
+    from motionbridge.rigs.io_bvh import read_bvh
+
+    clip = smooth_clip(frames=5, fps=fps, seed=2)
+    registry.write(tmp_path / "take.bvh", [clip], ["take"])
+    back = read_bvh(tmp_path / "take.bvh")
+    assert back.fps == pytest.approx(fps, rel=1e-9) and back.num_frames == 5

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import torch
 
+from fixture_cases import case_prompts
+
 from .conftest import record
 
 DIT_TOL = 1e-5
@@ -120,7 +122,7 @@ def test_text_encoder(text_encoder_bf16, cases, expected, case_by_name, case_nam
     facts = cases["text_encoder"]
     assert te.crop_start == facts["crop_start"]
     assert te.llm_max_tokens == facts["max_length_llm"]
-    features = te.encode([case["text"]] * len(case["seeds"]))
+    features = te.encode(case_prompts(case))
     n = case_name
     assert [str(s) for s in features.rendered] == [str(s) for s in expected[f"{n}/rendered_text"]]
     np.testing.assert_array_equal(features.llm_input_ids.numpy(), expected[f"{n}/llm_input_ids"])
@@ -141,5 +143,5 @@ def test_text_encoder_fp32(text_encoder_fp32, expected, case_by_name, case_name)
     if key not in expected:
         pytest.skip(f"case {case_name} has no {key}")
     case = case_by_name[case_name]
-    features = text_encoder_fp32.encode([case["text"]] * len(case["seeds"]))
+    features = text_encoder_fp32.encode(case_prompts(case))
     assert record(key, features.ctxt, expected[key], FP32_LLM_TOL) <= FP32_LLM_TOL
