@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from motionbridge.exporters import npz
 from motionbridge.exporters.atomic import ExportError, atomic_path
 

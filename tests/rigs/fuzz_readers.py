@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-
 from motionbridge.exporters import npz
 from motionbridge.exporters.atomic import ExportError
 from motionbridge.rigs import RigError, read_mapping_file, read_skeleton
