@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import sys
@@ -62,12 +63,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-def _loopback(bind: str) -> bool:
+LOOPBACK_INTERFACES = ("lo", "lo0")  # ZeroMQ also binds to an interface by name: tcp://lo:7719
+
+
+def is_loopback(bind: str) -> bool:
+    """Whether the endpoint is reachable from this machine only (no CURVE warning then)."""
     url = urlparse(bind)
     if url.scheme in ("ipc", "inproc"):
         return True
     host = (url.hostname or "").lower()
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    try:
+        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8, ::1
+    except ValueError:
+        return host in ("localhost", *LOOPBACK_INTERFACES)
 
 
 def build_config(args: argparse.Namespace):
@@ -121,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
     log.setLevel(logging.INFO)
     log.propagate = False
     config = build_config(args)
-    if not _loopback(config.bind) and not config.curve_dir:
+    if not is_loopback(config.bind) and not config.curve_dir:
         print("\n" + "!" * 78 + f"\n!! WARNING: motionbridge serve listens on {config.bind} WITHOUT CURVE.\n"
               "!! Anyone who can reach this port can use the GPU and read every take.\n"
               "!! Pass --curve-dir DIR (see `motionbridge keys new`) or bind to 127.0.0.1.\n" + "!" * 78 + "\n",

@@ -7,7 +7,7 @@ import argparse
 import pytest
 
 from motionbridge.daemon.cli import CliError
-from motionbridge.daemon.server.cli import add_arguments, build_config
+from motionbridge.daemon.server.cli import add_arguments, build_config, is_loopback
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -52,3 +52,15 @@ def test_warm_up_lengths_reach_the_engine_spec():
 def test_warm_up_refuses_bad_lengths(value):
     with pytest.raises(CliError, match="--warm-up"):
         build_config(_parse("--warm-up", value))
+
+
+@pytest.mark.parametrize("bind", ["tcp://127.0.0.1:7719", "tcp://127.3.2.1:7719", "tcp://localhost:7719",
+                                  "tcp://LOCALHOST:1", "tcp://[::1]:7719", "tcp://lo:7719", "ipc:///tmp/mb.sock"])
+def test_loopback_spellings_are_loopback(bind):
+    assert is_loopback(bind)
+
+
+@pytest.mark.parametrize("bind", ["tcp://0.0.0.0:7719", "tcp://*:7719", "tcp://eth0:7719", "tcp://10.0.0.5:7719",
+                                  "tcp://[::]:7719", "tcp://128.0.0.1:7719", "tcp://lol:7719"])
+def test_other_binds_are_public(bind):
+    assert not is_loopback(bind)
