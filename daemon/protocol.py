@@ -217,7 +217,21 @@ class GenerateSpec:
 
 
 GENERATE_FIELDS = frozenset({"id", "prompt", "duration_s", "seeds", "cfg", "model", "fps", "preview_every",
-                             "priority", "root_motion", "game_feat"})
+                             "priority", "root_motion", "game_feat", "secret"})
+MIN_SECRET_CHARS, MAX_SECRET_CHARS = 16, 128
+
+
+def parse_secret(header: Mapping[str, Any]) -> str | None:
+    """The optional 'secret' a client sends with every request: the requests it sends with one
+    secret are its own (see PROTOCOL.md, "Ownership"). None when the client sends none."""
+    secret = header.get("secret")
+    if secret is None:
+        return None
+    if (not isinstance(secret, str) or not MIN_SECRET_CHARS <= len(secret) <= MAX_SECRET_CHARS
+            or not (secret.isascii() and secret.isprintable())):
+        raise ProtocolError(E_BAD_HEADER, f"'secret' must be {MIN_SECRET_CHARS}-{MAX_SECRET_CHARS} printable ASCII "
+                            "characters, random and kept for the client's lifetime")
+    return secret
 
 
 def check_id(value: object) -> str:

@@ -18,9 +18,10 @@ _keys = itertools.count(1)
 
 @dataclass(eq=False)
 class Job:
-    client: bytes  # ROUTER identity of the client
+    client: bytes  # ROUTER routing id its messages go to; moves when its owner reconnects
     spec: GenerateSpec
     received_at: float
+    owner: bytes = b""  # who may cancel it or get its results again (ownership.py)
     key: str = field(default_factory=lambda: f"j{next(_keys)}")  # daemon-unique, used on the worker link
     started_at: float | None = None
     results: int = 0
@@ -29,6 +30,12 @@ class Job:
     unreachable_since: float | None = None  # a send failed; cancelled if the client stays away
     sent: list = field(default_factory=list)  # RESULT messages, kept for a resend (replay.py)
     worker: int | None = None
+
+    @property
+    def deliverable(self) -> bool:
+        """Whether to send to `client` now. Not after a send there failed: that routing id may
+        since belong to another peer, so nothing goes out until the owner proves itself again."""
+        return not self.gone and self.unreachable_since is None
 
     @property
     def rows(self) -> int:

@@ -172,3 +172,13 @@ def test_any_arrays_and_header_roundtrip(arrays, header):
     assert set(msg.arrays) == set(made)
     for n, a in made.items():
         assert msg.arrays[n].dtype == a.dtype and msg.arrays[n].tobytes() == a.tobytes()
+
+
+def test_secret_is_optional_and_checked_when_sent():
+    assert P.parse_secret({}) is None
+    assert P.parse_secret({"secret": "a" * 32}) == "a" * 32
+    assert P.parse_generate({**GOOD, "secret": "a" * 32}) == P.parse_generate(GOOD)  # not part of the request
+    for bad in ("short", "x" * 129, 12345678901234567, "a" * 31 + "\n", "é" * 20, b"a" * 32):
+        with pytest.raises(P.ProtocolError) as err:
+            P.parse_secret({"secret": bad})
+        assert err.value.code == P.E_BAD_HEADER and "'secret'" in err.value.message
