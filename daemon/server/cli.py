@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=ENGINE_KINDS, default="fast",
                         help="fast: batches requests together (default); reference: exact, one request at a time")
     parser.add_argument("--device", default="cpu", help="cpu, cuda (one worker per GPU) or cuda:N")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="CPU only: N model worker processes (default 1; each loads the model and takes "
+                             "its own batches). On CUDA there is one worker per GPU")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads per worker (default: torch's; results on CPU depend on it)")
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"),
                         help="auto (default): bfloat16 + CUDA graphs for the fast engine on a GPU, exact float32 otherwise")
@@ -105,6 +108,13 @@ def build_config(args: argparse.Namespace):
         gpus = detect_gpus(args.device)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    if args.workers is not None:
+        if gpus != [None]:
+            raise CliError("--workers is for --device cpu; with --device cuda the daemon runs one worker per GPU "
+                           "(pick GPUs with CUDA_VISIBLE_DEVICES)")
+        if not 1 <= args.workers <= 64:
+            raise CliError(f"--workers must be between 1 and 64, not {args.workers}")
+        gpus = [None] * args.workers
     if args.threads is not None and args.threads < 1:
         raise CliError(f"--threads must be 1 or more, not {args.threads}")
     spec = EngineSpec(checkpoint=args.checkpoint, qwen=args.qwen, clip=args.clip, parity=args.parity,

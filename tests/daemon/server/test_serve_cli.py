@@ -117,3 +117,15 @@ def test_serve_without_bind_listens_on_loopback_only():
                 socket.create_connection((address, 7719), timeout=2.0).close()
     finally:
         assert d.stop() == 0
+
+
+def test_workers_sets_the_number_of_cpu_workers():
+    assert build_config(_parse()).gpus == [None]
+    assert build_config(_parse("--workers", "2")).gpus == [None, None]
+
+
+@pytest.mark.parametrize("argv, words", [(("--workers", "0"), "between 1 and 64"),
+                                         (("--workers", "2", "--device", "cuda:0"), "for --device cpu")])
+def test_workers_refuses_bad_values(argv, words):
+    with pytest.raises(CliError, match=words):
+        build_config(_parse(*argv))
