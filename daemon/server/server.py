@@ -312,7 +312,7 @@ class Server(WorkerEvents):
         }
 
     def _heartbeat(self) -> None:
-        for client in {j.client for j in self.jobs.values() if not j.gone}:
+        for client in {j.client for j in self.jobs.values() if j.deliverable}:
             self._send(client, P.Message(P.HEARTBEAT, {}))
 
     # ------------------------------------------------------------------ jobs

@@ -41,14 +41,21 @@ def _listen(sock: zmq.Socket, seconds: float) -> list[P.Message]:
 
 
 def _steal(d: DaemonProcess, victim: MotionBridgeClient, curve=None, secret: str | None = None) -> None:
-    """The victim runs a request while a thief holding its routing id (and `secret`, if given)
-    listens, cancels it and, once it has ended, asks for it again."""
+    """The victim runs a request; another peer (with `secret`, if given) tries to cancel it; a
+    thief holding its routing id listens, cancels it and, once it has ended, asks for it again."""
     handle = victim.generate(**SPEC)
     deadline = time.monotonic() + 10.0
     while not any(e.kind == "progress" for e in handle.poll(0.2)):  # running, on its connection
         assert time.monotonic() < deadline
     rid, routing_id = handle.request_id, victim._io.routing_id
     extra = {"secret": secret} if secret else {}
+    canceller = _thief(d.endpoint, b"other-" + os.urandom(6).hex().encode(), curve)  # its own connection
+    try:
+        canceller.send_multipart(P.encode(P.Message(P.CANCEL, {"id": rid, **extra})))
+        refused = [m for m in _listen(canceller, 1.0) if m.command == P.ERROR]
+        assert refused and refused[0].header["code"] == P.E_UNKNOWN_REQUEST, "another owner cancelled it"
+    finally:
+        canceller.close(0)
     thief = _thief(d.endpoint, routing_id, curve)
     try:
         thief.send_multipart(P.encode(P.Message(P.CANCEL, {"id": rid, **extra})))
