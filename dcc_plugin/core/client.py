@@ -6,9 +6,10 @@ RequestHandle events. Nothing here blocks the calling thread for longer than the
 passes.
 
 Reliability follows the ZeroMQ guide's Lazy Pirate pattern: when the daemon stays silent
-past `timeout_s` while something is pending, the socket is closed and reopened and every
-still-pending request is sent again (the daemon deduplicates by request id), up to
-`retries` times; then the pending requests fail with ClientError("unreachable").
+past `timeout_s` while something is pending, the socket is closed and reopened (under a new
+routing id) and every still-pending request is sent again, up to `retries` times; then the
+pending requests fail with ClientError("unreachable"). The daemon recognises the resends by
+request id and by the client's secret, sent with every message (PROTOCOL.md, "Ownership").
 """
 
 from __future__ import annotations
