@@ -59,6 +59,10 @@ def test_flooders_that_never_read_neither_crash_nor_stall_the_daemon():
         for clips in (during, after):
             assert [c.rotations.tobytes() for c in clips] == [c.rotations.tobytes() for c in before]
             assert [c.root_translation.tobytes() for c in clips] == [c.root_translation.tobytes() for c in before]
+        # SIGTERM in the middle of a flood drains and exits at once (it took ~50 s with blocking sends)
+        flooders.append(Flooders(d.endpoint, rounds_s=(1.0, 60.0), seconds=60.0))
+        time.sleep(2.0)
+        assert d.stop(timeout=15.0) == 0, d.stderr_text()[-2000:]
     finally:
         for f in flooders:
             f.stop()
