@@ -8,6 +8,7 @@ never raised, because unwise-but-valid input still runs.
 from __future__ import annotations
 
 import math
+import numbers
 import unicodedata
 from dataclasses import dataclass
 
@@ -55,11 +56,10 @@ def check_prompt(prompt: object) -> Checked:
 
 
 def check_duration(duration_s: object) -> Checked:
-    if isinstance(duration_s, bool) or not isinstance(duration_s, (int, float)):
-        try:
-            duration_s = float(duration_s)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            raise ValueError(f"duration must be a number of seconds, got {duration_s!r}") from None
+    # a number, not something that converts to one: True, "1.5" and " 2 " are caller bugs
+    # (command lines and batch files parse their text before they get here)
+    if isinstance(duration_s, bool) or not isinstance(duration_s, numbers.Real):
+        raise ValueError(f"duration must be a number of seconds, got {duration_s!r}")
     d = float(duration_s)
     if not math.isfinite(d) or d <= 0:
         raise ValueError(f"duration must be a positive number of seconds, got {duration_s!r}")

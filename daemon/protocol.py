@@ -147,10 +147,13 @@ def _unpack_header(raw: bytes) -> dict[str, Any]:
         header = msgpack.unpackb(
             raw, raw=False, strict_map_key=True, use_list=True,
             max_str_len=MAX_HEADER_BYTES, max_bin_len=MAX_HEADER_BYTES,
-            max_array_len=4096, max_map_len=1024, max_ext_len=0,
+            # every element takes at least one byte, so the header's byte limit bounds the counts;
+            # a tighter count limit would turn "10,000 seeds" into an opaque msgpack error
+            max_array_len=MAX_HEADER_BYTES, max_map_len=MAX_HEADER_BYTES, max_ext_len=0,
         )
     except Exception as exc:  # noqa: BLE001 - msgpack raises many types for bad input
-        raise ProtocolError(E_BAD_HEADER, f"header is not a valid msgpack map ({type(exc).__name__})") from None
+        raise ProtocolError(E_BAD_HEADER, f"header is not a valid msgpack map ({type(exc).__name__}: "
+                            f"{str(exc)[:120]})") from None
     if not isinstance(header, dict):
         raise ProtocolError(E_BAD_HEADER, f"header must be a msgpack map, got {type(header).__name__}")
     return header
@@ -174,6 +177,10 @@ def _unpack_arrays(specs: object, buffers: list[bytes]) -> dict[str, np.ndarray]
         if len(shape) > MAX_ARRAY_DIMS or not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31 for n in shape):
             raise ProtocolError(E_BAD_ARRAY, f"array {name!r}: shape must be at most {MAX_ARRAY_DIMS} non-negative ints")
         dt = np.dtype(dtype)
+        # an empty array may still declare huge dimensions ([2^31-1, 2^31-1, 0]); numpy refuses
+        # to build those, so the non-zero dimensions must fit in the message as well
+        if math.prod(n for n in shape if n) * dt.itemsize > MAX_REPLY_BYTES:
+            raise ProtocolError(E_BAD_ARRAY, f"array {name!r}: shape {shape} is too large for a message")
         if math.prod(shape) * dt.itemsize != len(buf):
             raise ProtocolError(E_BAD_ARRAY, f"array {name!r}: {len(buf)} bytes do not match dtype {dtype} shape {shape}")
         if name in out:
@@ -210,7 +217,21 @@ class GenerateSpec:
 
 
 GENERATE_FIELDS = frozenset({"id", "prompt", "duration_s", "seeds", "cfg", "model", "fps", "preview_every",
-                             "priority", "root_motion", "game_feat"})
+                             "priority", "root_motion", "game_feat", "secret"})
+MIN_SECRET_CHARS, MAX_SECRET_CHARS = 16, 128
+
+
+def parse_secret(header: Mapping[str, Any]) -> str | None:
+    """The optional 'secret' a client sends with every request: the requests it sends with one
+    secret are its own (see PROTOCOL.md, "Ownership"). None when the client sends none."""
+    secret = header.get("secret")
+    if secret is None:
+        return None
+    if (not isinstance(secret, str) or not MIN_SECRET_CHARS <= len(secret) <= MAX_SECRET_CHARS
+            or not (secret.isascii() and secret.isprintable())):
+        raise ProtocolError(E_BAD_HEADER, f"'secret' must be {MIN_SECRET_CHARS}-{MAX_SECRET_CHARS} printable ASCII "
+                            "characters, random and kept for the client's lifetime")
+    return secret
 
 
 def check_id(value: object) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import sys
@@ -26,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=ENGINE_KINDS, default="fast",
                         help="fast: batches requests together (default); reference: exact, one request at a time")
     parser.add_argument("--device", default="cpu", help="cpu, cuda (one worker per GPU) or cuda:N")
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="CPU only: N model worker processes (default 1; each loads the model and takes "
+                             "its own batches). On CUDA there is one worker per GPU")
     parser.add_argument("--threads", type=int, metavar="N", help="CPU threads per worker (default: torch's; results on CPU depend on it)")
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"),
                         help="auto (default): bfloat16 + CUDA graphs for the fast engine on a GPU, exact float32 otherwise")
@@ -62,12 +66,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
-def _loopback(bind: str) -> bool:
+LOOPBACK_INTERFACES = ("lo", "lo0")  # ZeroMQ also binds to an interface by name: tcp://lo:7719
+
+
+def is_loopback(bind: str) -> bool:
+    """Whether the endpoint is reachable from this machine only (no CURVE warning then)."""
     url = urlparse(bind)
     if url.scheme in ("ipc", "inproc"):
         return True
     host = (url.hostname or "").lower()
-    return host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    try:
+        return ipaddress.ip_address(host).is_loopback  # 127.0.0.0/8, ::1
+    except ValueError:
+        return host in ("localhost", *LOOPBACK_INTERFACES)
 
 
 def build_config(args: argparse.Namespace):
@@ -97,6 +108,13 @@ def build_config(args: argparse.Namespace):
         gpus = detect_gpus(args.device)
     except ValueError as exc:
         raise CliError(str(exc)) from None
+    if args.workers is not None:
+        if gpus != [None]:
+            raise CliError("--workers is for --device cpu; with --device cuda the daemon runs one worker per GPU "
+                           "(pick GPUs with CUDA_VISIBLE_DEVICES)")
+        if not 1 <= args.workers <= 64:
+            raise CliError(f"--workers must be between 1 and 64, not {args.workers}")
+        gpus = [None] * args.workers
     if args.threads is not None and args.threads < 1:
         raise CliError(f"--threads must be 1 or more, not {args.threads}")
     spec = EngineSpec(checkpoint=args.checkpoint, qwen=args.qwen, clip=args.clip, parity=args.parity,
@@ -121,7 +139,7 @@ def run(args: argparse.Namespace) -> int:
     log.setLevel(logging.INFO)
     log.propagate = False
     config = build_config(args)
-    if not _loopback(config.bind) and not config.curve_dir:
+    if not is_loopback(config.bind) and not config.curve_dir:
         print("\n" + "!" * 78 + f"\n!! WARNING: motionbridge serve listens on {config.bind} WITHOUT CURVE.\n"
               "!! Anyone who can reach this port can use the GPU and read every take.\n"
               "!! Pass --curve-dir DIR (see `motionbridge keys new`) or bind to 127.0.0.1.\n" + "!" * 78 + "\n",

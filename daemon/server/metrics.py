@@ -42,6 +42,7 @@ class Metrics:
         self.cancelled_total = 0
         self.worker_restarts_total = 0
         self.worker_load_failures_total = 0
+        self.clients_dropped_total = 0  # clients that did not read their replies (outbox.py)
         self.errors_total: dict[str, int] = {}
         self.queue_seconds = _Histogram(SECONDS_BUCKETS)
         self.request_seconds = _Histogram(SECONDS_BUCKETS)
@@ -68,7 +69,8 @@ class Metrics:
                 f"# TYPE {PREFIX}requests_running gauge", f"{PREFIX}requests_running {self.running}",
                 f"# TYPE {PREFIX}requests_waiting gauge", f"{PREFIX}requests_waiting {self.waiting}",
             ]
-            for name in ("oom_total", "cancelled_total", "worker_restarts_total", "worker_load_failures_total"):
+            for name in ("oom_total", "cancelled_total", "worker_restarts_total", "worker_load_failures_total",
+                         "clients_dropped_total"):
                 lines += [f"# TYPE {PREFIX}{name} counter", f"{PREFIX}{name} {getattr(self, name)}"]
             lines.append(f"# TYPE {PREFIX}errors_total counter")
             lines += [f'{PREFIX}errors_total{{code="{c}"}} {n}' for c, n in sorted(self.errors_total.items())]

@@ -1,8 +1,11 @@
 """The waiting room: bounded queues per priority and the batching rule.
 
 Every request of one engine is compatible with every other (the engine batches different
-prompts, durations, seeds and cfg), so a batch is simply the oldest interactive requests
-first, then batch-priority ones, up to a number of rows (one row per seed).
+prompts, durations, seeds and cfg), so a batch is interactive requests first, then
+batch-priority ones, up to a number of rows (one row per seed). Within a priority, owners
+(clients, see ownership.py) take turns: the next job is the oldest one of the owner served
+least recently, so one client's burst of requests cannot starve another client's one request.
+Each owner's own requests keep their order.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ _keys = itertools.count(1)
 
 @dataclass(eq=False)
 class Job:
-    client: bytes  # ROUTER identity of the client
+    client: bytes  # ROUTER routing id its messages go to; moves when its owner reconnects
     spec: GenerateSpec
     received_at: float
+    owner: bytes = b""  # who may cancel it or get its results again (ownership.py)
     key: str = field(default_factory=lambda: f"j{next(_keys)}")  # daemon-unique, used on the worker link
     started_at: float | None = None
     results: int = 0
@@ -29,6 +33,12 @@ class Job:
     unreachable_since: float | None = None  # a send failed; cancelled if the client stays away
     sent: list = field(default_factory=list)  # RESULT messages, kept for a resend (replay.py)
     worker: int | None = None
+
+    @property
+    def deliverable(self) -> bool:
+        """Whether to send to `client` now. Not after a send there failed: that routing id may
+        since belong to another peer, so nothing goes out until the owner proves itself again."""
+        return not self.gone and self.unreachable_since is None
 
     @property
     def rows(self) -> int:
@@ -46,6 +56,8 @@ class Scheduler:
         self.max_queue = max_queue
         self.max_batch_rows = max_batch_rows
         self._queues: dict[str, deque[Job]] = {p: deque() for p in PRIORITIES}
+        self._served: dict[bytes, int] = {}  # owner -> the turn it was last served in
+        self._turn = 0
 
     def __len__(self) -> int:
         return sum(len(q) for q in self._queues.values())
@@ -82,16 +94,37 @@ class Scheduler:
         return False
 
     def next_batch(self, max_rows: int | None = None) -> list[Job]:
-        """Oldest interactive first, then batch priority; at least one job when any waits."""
+        """Interactive first, then batch priority, owners taking turns; at least one job when any waits."""
         limit = max_rows or self.max_batch_rows
         batch: list[Job] = []
         rows = 0
         for p in PRIORITIES:
             q = self._queues[p]
-            while q and (not batch or rows + q[0].rows <= limit):
-                job = q.popleft()
+            while q:
+                job = self._next_turn(q)
+                if batch and rows + job.rows > limit:
+                    break
+                q.remove(job)
                 batch.append(job)
                 rows += job.rows
+                self._turn += 1
+                self._served[job.owner] = self._turn
             if q and batch:
-                break  # keep FIFO fairness: never let a later priority jump a waiting one
+                break  # never let a later priority jump a waiting one
+        if len(self._served) > 4096:  # forget owners with nothing waiting
+            waiting = {j.owner for j in self.jobs()}
+            self._served = {o: t for o, t in self._served.items() if o in waiting}
         return batch
+
+    def _next_turn(self, q: deque[Job]) -> Job:
+        """The oldest job of the owner served least recently (never served: the oldest job)."""
+        best: Job | None = None
+        seen: set[bytes] = set()
+        for job in q:  # oldest first
+            if job.owner in seen:
+                continue
+            seen.add(job.owner)
+            if best is None or self._served.get(job.owner, 0) < self._served.get(best.owner, 0):
+                best = job
+        assert best is not None  # q is not empty
+        return best

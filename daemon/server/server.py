@@ -1,8 +1,14 @@
 """The daemon's event loop: one ROUTER socket for clients, one PAIR link per worker.
 
 Everything runs on this one thread (ZeroMQ sockets are not thread-safe); nothing in it
-blocks for long: sends to clients are bounded by SNDTIMEO/ROUTER_MANDATORY, workers are
-separate processes, and the loop wakes at least four times per heartbeat interval.
+blocks: sends to clients never wait (outbox.py queues what a slow client cannot take yet),
+workers are separate processes, and the loop wakes at least four times per heartbeat interval.
+
+The client socket has no ZMTP heartbeats: libzmq 4.3 aborts the whole process
+(`Assertion failed: !_io_error (stream_engine_base.cpp:310)`) when a heartbeat fires on a
+connection whose input is stalled by a full pipe and whose peer has gone, which a few clients
+that flood and never read cause within seconds. Dead peers are found by TCP keepalive and by
+failed sends instead; the daemon's own HEARTBEAT messages still tell clients it is alive.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ import zmq
 from .. import __version__, limits
 from .. import protocol as P
 from .metrics import Metrics
+from .outbox import DROPPED, QUEUED, SENT, UNREACHABLE, Outbox
+from .ownership import owner_of
 from .replay import ReplayCache
 from .scheduler import Job, QueueFull, Scheduler
 from .supervisor import Supervisor
@@ -34,8 +42,8 @@ class ServerConfig:
     max_queue: int = 64
     max_batch_rows: int = 8
     heartbeat_s: float = 1.0
-    send_timeout_ms: int = 200
-    send_hwm: int = 10_000
+    send_hwm: int = 1000  # messages ZeroMQ holds per client before the outbox queues them
+    outbox_messages: int = 1000  # then this many more in the outbox before the client is dropped
     drain_timeout_s: float = 60.0
     step_timeout_s: float = 300.0  # a worker silent this long in a batch is hung: restart it
     load_timeout_s: float = 600.0  # a worker not READY this long after its start is stuck loading: kill it
@@ -51,28 +59,31 @@ class Server(WorkerEvents):
         self.metrics = Metrics()
         self.scheduler = Scheduler(config.max_queue, config.max_batch_rows)
         self.supervisor = Supervisor(self.ctx, config.engine, config.gpus)
-        self.jobs: dict[tuple[bytes, str], Job] = {}
+        self.jobs: dict[tuple[bytes, str], Job] = {}  # (owner, request id) -> job
         self.replay = ReplayCache()  # a late Lazy Pirate resend of an ended request gets its outcome again
         self.draining_since: float | None = None
         self.started = time.monotonic()
         self._batch_ids = 0
         self._auth = None
         self.router = self._open_router()
+        self.outbox = Outbox(self.router, max_messages=config.outbox_messages)
 
     # ------------------------------------------------------------------ setup
 
     def _open_router(self) -> zmq.Socket:
         sock = self.ctx.socket(zmq.ROUTER)
         sock.setsockopt(zmq.ROUTER_MANDATORY, 1)  # unroutable -> error, not a silent drop
-        sock.setsockopt(zmq.ROUTER_HANDOVER, 1)  # a reconnecting client keeps its identity
-        sock.setsockopt(zmq.SNDTIMEO, self.cfg.send_timeout_ms)
+        # no ROUTER_HANDOVER: with it, a peer presenting a connected client's routing id took
+        # over its connection and got its results. A reconnecting client comes back under a
+        # fresh routing id and proves ownership with its secret or key (ownership.py).
         sock.setsockopt(zmq.SNDHWM, self.cfg.send_hwm)
         sock.setsockopt(zmq.MAXMSGSIZE, P.MAX_REQUEST_BYTES)
         sock.setsockopt(zmq.LINGER, 0)
-        ivl = max(100, int(self.cfg.heartbeat_s * 1000))
-        sock.setsockopt(zmq.HEARTBEAT_IVL, ivl)
-        sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3 * ivl)
-        sock.setsockopt(zmq.HEARTBEAT_TTL, 3 * ivl)
+        # no ZMTP heartbeats here (see the module docstring); the kernel finds dead peers
+        sock.setsockopt(zmq.TCP_KEEPALIVE, 1)
+        sock.setsockopt(zmq.TCP_KEEPALIVE_IDLE, max(1, int(3 * self.cfg.heartbeat_s)))
+        sock.setsockopt(zmq.TCP_KEEPALIVE_INTVL, 1)
+        sock.setsockopt(zmq.TCP_KEEPALIVE_CNT, 3)
         if self.cfg.curve_dir:
             from .keys import start_authenticator
 
@@ -104,13 +115,20 @@ class Server(WorkerEvents):
                 for _ in range(256):  # bounded, so a flood cannot starve the workers
                     if not self.router.poll(0):
                         break
-                    frames = self.router.recv_multipart()
+                    parts = self.router.recv_multipart(copy=False)
+                    if self.outbox.muted(parts[0].bytes):
+                        continue  # dropped for not reading what it asked for: read, never answered
+                    # ZAP's User-Id (the client's CURVE public key) travels with each message
+                    user_id = parts[-1].get("User-Id") if self.cfg.curve_dir else None
+                    frames = [p.bytes for p in parts]
                     try:
-                        self._on_client(frames)
+                        self._on_client(frames, user_id)
                     except Exception:  # noqa: BLE001 - one bad message must not stop the daemon
-                        log.exception("internal error", extra={"client": frames[0].hex()})
+                        log.exception("internal error")  # never the routing id (see _on_client)
                         self.metrics.count("errors_total", P.E_INTERNAL)
                         self._send(frames[0], P.error(None, P.E_INTERNAL, "the daemon hit an internal error; see its log"))
+                for client in self.outbox.flush():
+                    self._client_gone(client)
                 for w in self.supervisor.workers:
                     self._read_worker(w)
                 self._watch_workers()
@@ -150,20 +168,30 @@ class Server(WorkerEvents):
     # ------------------------------------------------------------------ clients
 
     def _send(self, client: bytes, msg: P.Message) -> bool:
-        try:
-            self.router.send_multipart([client, *P.encode(msg)])
+        """Sends or queues (outbox.py); never waits. False when the client is gone or dropped."""
+        result = self.outbox.send(client, P.encode(msg))
+        if result in (SENT, QUEUED):
             return True
-        except zmq.ZMQError as exc:  # EHOSTUNREACH (gone) or EAGAIN (not reading): drop the client
-            log.warning("client unreachable", extra={"client": client.hex(), "error": str(exc)})
-            self._client_gone(client)
-            return False
+        if result == UNREACHABLE:
+            log.warning("client unreachable", extra={"requests": self._request_ids(client)})
+        elif result == DROPPED:
+            self.metrics.count("clients_dropped_total")
+            log.warning("client dropped: it does not read its replies", extra={
+                "queued": self.cfg.send_hwm + self.cfg.outbox_messages, "requests": self._request_ids(client)})
+        self._client_gone(client)
+        return False
+
+    def _request_ids(self, client: bytes) -> list[str]:
+        """What a log line says about a client: its requests' ids; its routing id never appears
+        in logs (a reader of the log could take over the connection with it)."""
+        return [j.spec.id for j in self.jobs.values() if j.client == client]
 
     def _client_gone(self, client: bytes) -> None:
         """A send failed. A Lazy Pirate client that is reconnecting is briefly unroutable too,
         so its jobs keep running for a grace period (`_expire_unreachable`); a resend within it
         finds them again. Only a client that stays away loses its jobs."""
         now = time.monotonic()
-        for job in [j for (c, _), j in self.jobs.items() if c == client and not j.gone]:
+        for job in [j for j in self.jobs.values() if j.client == client and not j.gone]:
             if job.unreachable_since is None:
                 job.unreachable_since = now
 
@@ -174,7 +202,7 @@ class Server(WorkerEvents):
             if now - job.unreachable_since > grace:
                 self._cancel(job, notify=False)
 
-    def _on_client(self, frames: list[bytes]) -> None:
+    def _on_client(self, frames: list[bytes], user_id: str | None = None) -> None:
         client, frames = frames[0], frames[1:]
         try:
             msg = P.decode(frames)
@@ -183,16 +211,18 @@ class Server(WorkerEvents):
             self._send(client, P.error(None, exc.code, exc.message))
             return
         rid = msg.header.get("id")
-        for job in [j for (c, _), j in self.jobs.items() if c == client]:
-            job.unreachable_since = None  # it is back (a Lazy Pirate reconnect keeps its routing id)
         try:
+            owner = owner_of(client, msg.header, user_id)
+            for job in [j for j in self.jobs.values() if j.owner == owner]:
+                # it is back, maybe on a new connection (a Lazy Pirate reconnect): deliver there
+                job.client, job.unreachable_since = client, None
             if msg.command == P.HEARTBEAT:
                 return
             rid = P.parse_id(msg.header)
             if msg.command == P.GENERATE:
-                self._on_generate(client, P.parse_generate(msg.header))
+                self._on_generate(client, owner, P.parse_generate(msg.header))
             elif msg.command == P.CANCEL:
-                job = self.jobs.get((client, rid))
+                job = self.jobs.get((owner, rid))
                 if job is None:
                     raise P.ProtocolError(P.E_UNKNOWN_REQUEST, f"no running or waiting request {rid!r} from this client")
                 self._cancel(job, notify=True)
@@ -206,8 +236,8 @@ class Server(WorkerEvents):
             self.metrics.count("errors_total", exc.code)
             self._send(client, P.error(rid if isinstance(rid, str) else None, exc.code, exc.message))
 
-    def _on_generate(self, client: bytes, spec: P.GenerateSpec) -> None:
-        known = self.jobs.get((client, spec.id))
+    def _on_generate(self, client: bytes, owner: bytes, spec: P.GenerateSpec) -> None:
+        known = self.jobs.get((owner, spec.id))
         if known is not None:  # a Lazy Pirate resend: answer again, never run twice
             pos = self.scheduler.position(known)
             log.info("resent", extra={"request": spec.id, "key": known.key})
@@ -215,7 +245,7 @@ class Server(WorkerEvents):
                 for result in known.sent:  # results that went to the old connection may be lost
                     self._send(client, result)
             return
-        outcome = self.replay.get((client, spec.id))
+        outcome = self.replay.get((owner, spec.id))  # only its owner's resend gets it
         if outcome is not None:
             log.info("replayed", extra={"request": spec.id, "messages": len(outcome)})
             if self._send(client, P.Message(P.ACCEPTED, {"id": spec.id, "position": 0, "replay": True})):
@@ -230,7 +260,7 @@ class Server(WorkerEvents):
         served = self._served_model()
         if spec.model is not None and served is not None and spec.model != served:
             raise P.ProtocolError(P.E_BAD_REQUEST, f"this daemon serves model {served!r}; pass model={served!r} or None")
-        job = Job(client, spec, time.monotonic())
+        job = Job(client, spec, time.monotonic(), owner=owner)
         try:
             position = self.scheduler.submit(job)
         except QueueFull:
@@ -238,7 +268,7 @@ class Server(WorkerEvents):
             self._send(client, P.Message(P.BUSY, {"id": spec.id, "retry_after_s": self._retry_after(),
                                                   "waiting": len(self.scheduler), "max_queue": self.cfg.max_queue}))
             return
-        self.jobs[(client, spec.id)] = job
+        self.jobs[(owner, spec.id)] = job
         log.info("accepted", extra={"request": spec.id, "key": job.key, "seeds": len(spec.seeds),
                                     "priority": spec.priority, "position": position})
         self._send(client, P.Message(P.ACCEPTED, {"id": spec.id, "position": position, "warnings": list(spec.warnings)}))
@@ -282,7 +312,7 @@ class Server(WorkerEvents):
         }
 
     def _heartbeat(self) -> None:
-        for client in {c for (c, _), j in self.jobs.items() if not j.gone}:
+        for client in {j.client for j in self.jobs.values() if j.deliverable}:
             self._send(client, P.Message(P.HEARTBEAT, {}))
 
     # ------------------------------------------------------------------ jobs
@@ -290,7 +320,7 @@ class Server(WorkerEvents):
     def _finish(self, job: Job, code: str | None = None, message: str = "") -> None:
         """Forgets the job; with a code, tells its client why it ended. A job ends once: a second
         call (say a dying worker's last DONE, then its restart) only makes sure it is gone."""
-        known = self.jobs.pop((job.client, job.spec.id), None) is job
+        known = self.jobs.pop((job.owner, job.spec.id), None) is job
         self.scheduler.remove(job)
         for w in self.supervisor.workers:
             if job in w.batch:
@@ -299,20 +329,21 @@ class Server(WorkerEvents):
             return
         if code is None:
             self.metrics.observe("request_seconds", time.monotonic() - job.received_at)
-            self.replay.put((job.client, job.spec.id), job.sent)
+            self.replay.put((job.owner, job.spec.id), job.sent)
             return
         self.metrics.count("cancelled_total" if code == P.E_CANCELLED else "errors_total", code)
         log.info("request ended", extra={"request": job.spec.id, "code": code})
         if not job.gone:
-            self.replay.put((job.client, job.spec.id), [*job.sent, P.error(job.spec.id, code, message)])
-            self._send(job.client, P.error(job.spec.id, code, message))
+            self.replay.put((job.owner, job.spec.id), [*job.sent, P.error(job.spec.id, code, message)])
+            if job.deliverable:
+                self._send(job.client, P.error(job.spec.id, code, message))
 
     def _cancel(self, job: Job, notify: bool) -> None:
         if job.worker is None:  # still waiting: it never reached a worker
             if notify:
                 self._finish(job, P.E_CANCELLED, "cancelled by the client")
             else:
-                self.jobs.pop((job.client, job.spec.id), None)
+                self.jobs.pop((job.owner, job.spec.id), None)
                 self.scheduler.remove(job)
                 self.metrics.count("cancelled_total")
             return

@@ -64,7 +64,7 @@ class Supervisor:
         w.sock.setsockopt(zmq.LINGER, 0)
         w.sock.setsockopt(zmq.SNDTIMEO, 1000)
         w.sock.bind(w.endpoint)
-        w.proc = self._mp.Process(target=worker_main, args=(w.endpoint, self.spec, w.gpu),
+        w.proc = self._mp.Process(target=worker_main, args=(w.endpoint, self.spec, w.gpu, os.getpid()),
                                   name=f"motionbridge-worker-{w.index}", daemon=True)
         w.proc.start()
         w.ready, w.retry_at = False, None

@@ -26,6 +26,7 @@ import numpy as np
 import zmq
 
 from .. import protocol as P
+from .parent_watch import die_with_parent
 
 LINK_COMMANDS = frozenset({"RUN", "CANCEL", "STOP", "READY", "STEP", "PREVIEW", "TAKE", "DONE", "OOM", "FAIL"})
 
@@ -170,8 +171,10 @@ def _free_device_cache() -> None:
         pass
 
 
-def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None) -> None:
+def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None, parent_pid: int | None = None) -> None:
     """Entry point of the spawned worker process."""
+    if parent_pid is not None:
+        die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the server decides when workers stop
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     if gpu_index is not None:

@@ -77,11 +77,11 @@ class WorkerEvents:
         elif msg.command == "STEP" and h.get("batch") == w.batch_id:
             for key in h.get("ids", []):
                 job = jobs.get(key)
-                if job is not None and not job.cancelled and not job.gone:
+                if job is not None and not job.cancelled and job.deliverable:
                     self._send(job.client, P.progress_message(job.spec.id, h["step"], h["total"]))
         elif msg.command == "PREVIEW":
             job = jobs.get(str(h.get("id")))
-            if job is not None and not job.cancelled and not job.gone:
+            if job is not None and not job.cancelled and job.deliverable:
                 self._send(job.client, P.Message(P.PROGRESS, {**h, "id": job.spec.id}, msg.arrays))
         elif msg.command == "TAKE" and h.get("batch") == w.batch_id:
             job = jobs.get(str(h.get("id")))
@@ -90,7 +90,7 @@ class WorkerEvents:
                 header = {k: v for k, v in h.items() if k != "batch"}
                 header["id"] = job.spec.id
                 job.sent.append(P.Message(P.RESULT, header, msg.arrays))
-                if not job.gone:
+                if job.deliverable:  # otherwise kept in job.sent for its owner's resend
                     self._send(job.client, job.sent[-1])
         elif msg.command == "DONE" and h.get("batch") == w.batch_id:
             for job in list(w.batch):

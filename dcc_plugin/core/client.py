@@ -6,9 +6,10 @@ RequestHandle events. Nothing here blocks the calling thread for longer than the
 passes.
 
 Reliability follows the ZeroMQ guide's Lazy Pirate pattern: when the daemon stays silent
-past `timeout_s` while something is pending, the socket is closed and reopened and every
-still-pending request is sent again (the daemon deduplicates by request id), up to
-`retries` times; then the pending requests fail with ClientError("unreachable").
+past `timeout_s` while something is pending, the socket is closed and reopened (under a new
+routing id) and every still-pending request is sent again, up to `retries` times; then the
+pending requests fail with ClientError("unreachable"). The daemon recognises the resends by
+request id and by the client's secret, sent with every message (PROTOCOL.md, "Ownership").
 """
 
 from __future__ import annotations
@@ -153,13 +154,13 @@ class MotionBridgeClient:
             if server_public_key is None or client_keys is None:
                 raise ValueError("CURVE needs both server_public_key and client_keys (public, secret) or a key file")
             self._curve = (_load_public(server_public_key), *_load_keys(client_keys))
-        # one routing id for every socket this client opens: after a Lazy Pirate reconnect the
-        # daemon (ROUTER_HANDOVER) sees the same client and deduplicates resent requests
-        identity = b"mbc-" + os.urandom(12).hex().encode()
+        # sent with every request: the daemon knows this client's requests by it (with its CURVE
+        # key, if any), not by the routing id, which changes with each Lazy Pirate reconnect
+        self._secret = os.urandom(16).hex()
         self._commands: queue.Queue = queue.Queue()
         self._closed = threading.Event()
         self._io = ClientIoLoop(endpoint, timeout_s=self.timeout_s, retries=self.retries, curve=self._curve,
-                                identity=identity, context=context or zmq.Context.instance(),
+                                secret=self._secret, context=context or zmq.Context.instance(),
                                 commands=self._commands, closed=self._closed)
         self._thread = threading.Thread(target=self._io.run, name="motionbridge-client-io", daemon=True)
         self._thread.start()
@@ -192,7 +193,8 @@ class MotionBridgeClient:
         except P.ProtocolError as exc:
             raise ValueError(exc.message) from None
         handle = RequestHandle(self, spec.id, spec.seeds, on_event)
-        self._submit(("send", P.encode(P.Message(P.GENERATE, spec.to_header())), spec.id, handle))
+        frames = P.encode(P.Message(P.GENERATE, {**spec.to_header(), "secret": self._secret}))
+        self._submit(("send", frames, spec.id, handle))
         return handle
 
     def close(self) -> None:
@@ -215,7 +217,7 @@ class MotionBridgeClient:
 
     def _call(self, command: str, header: dict, timeout_s: float | None) -> P.Message:
         rid = P.new_id()
-        pending = Pending(P.encode(P.Message(command, {**header, "id": rid})))
+        pending = Pending(P.encode(P.Message(command, {**header, "id": rid, "secret": self._secret})))
         self._submit(("call", rid, pending))
         total = (timeout_s or self.timeout_s) * (self.retries + 1) + 0.5
         if not pending.replied.wait(total):

@@ -10,6 +10,7 @@ side) talks to it through the command queue only:
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -56,13 +57,14 @@ class ClientIoLoop:
     """The state of the client's I/O thread; `run` is the thread's body."""
 
     def __init__(self, endpoint: str, *, timeout_s: float, retries: int, curve: tuple[bytes, bytes, bytes] | None,
-                 identity: bytes, context: zmq.Context, commands: queue.Queue, closed: threading.Event):
+                 secret: str, context: zmq.Context, commands: queue.Queue, closed: threading.Event):
         self.endpoint = endpoint
         self.timeout_s = timeout_s
         self.retries = retries
         self.heartbeat_s = 1.0  # until HELLO tells the daemon's
         self._curve = curve  # (server public, client public, client secret), or None for plain TCP
-        self._identity = identity
+        self._secret = secret  # in every message: what the daemon knows this client by
+        self.routing_id = b""  # of the current socket; fresh for each, never reused
         self._ctx = context
         self._commands = commands
         self._closed = closed
@@ -71,7 +73,8 @@ class ClientIoLoop:
     def _open(self) -> zmq.Socket:
         sock = self._ctx.socket(zmq.DEALER)
         sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.ROUTING_ID, self._identity)
+        self.routing_id = b"mbc-" + os.urandom(12).hex().encode()
+        sock.setsockopt(zmq.ROUTING_ID, self.routing_id)
         sock.setsockopt(zmq.SNDTIMEO, 0)
         sock.setsockopt(zmq.HEARTBEAT_IVL, 1000)
         sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, 5000)
@@ -126,7 +129,8 @@ class ClientIoLoop:
                 if self._pending and now - last_heartbeat > self.heartbeat_s:
                     last_heartbeat = now
                     try:
-                        sock.send_multipart(P.encode(P.Message(P.HEARTBEAT, {})), flags=zmq.NOBLOCK)
+                        sock.send_multipart(P.encode(P.Message(P.HEARTBEAT, {"secret": self._secret})),
+                                            flags=zmq.NOBLOCK)
                     except zmq.Again:
                         pass
                 if self._lazy_pirate_due(now):
@@ -173,7 +177,8 @@ class ClientIoLoop:
                 rid = cmd[1]
                 if rid in self._pending:
                     try:
-                        sock.send_multipart(P.encode(P.Message(P.CANCEL, {"id": rid})), flags=zmq.NOBLOCK)
+                        sock.send_multipart(P.encode(P.Message(P.CANCEL, {"id": rid, "secret": self._secret})),
+                                            flags=zmq.NOBLOCK)
                     except zmq.Again:
                         pass
 

@@ -32,12 +32,13 @@ def wait_gone(pid: int, timeout: float = 5.0) -> bool:
 
 
 class DaemonProcess:
-    def __init__(self, *args: str, heartbeat: float = 0.2, bind: str = "tcp://127.0.0.1:*",
+    def __init__(self, *args: str, heartbeat: float = 0.2, bind: str | None = "tcp://127.0.0.1:*",
                  ready_timeout: float = 120.0, wait_ready: bool = True):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([env.get("PYTHONPATH", ""), str(HERE)]).strip(os.pathsep)
         self.heartbeat = heartbeat
-        cmd = [sys.executable, "-m", "motionbridge.daemon.cli", "serve", "--bind", bind, "--heartbeat", str(heartbeat), *args]
+        binding = ["--bind", bind] if bind is not None else []  # None: serve's default
+        cmd = [sys.executable, "-m", "motionbridge.daemon.cli", "serve", *binding, "--heartbeat", str(heartbeat), *args]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
         self.log: list[dict] = []
         self._log_lock = threading.Lock()

@@ -60,6 +60,10 @@ def expected_reply(frames: list[bytes]) -> tuple[str, str | None] | None:
         msg = P.decode(frames)
     except P.ProtocolError as exc:
         return (P.ERROR, exc.code)
+    try:
+        P.parse_secret(msg.header)  # checked first, on every command (server/ownership.py)
+    except P.ProtocolError as exc:
+        return (P.ERROR, exc.code)
     if msg.command == P.HEARTBEAT:
         return None
     try:

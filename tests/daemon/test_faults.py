@@ -206,6 +206,15 @@ def test_non_loopback_bind_without_curve_warns_loudly():
         d.stop()
 
 
+def test_loopback_interface_bind_does_not_warn():
+    d = DaemonProcess(*TOY, bind="tcp://lo:*")  # ZeroMQ binds the loopback interface by name
+    try:
+        assert d.endpoint.startswith("tcp://127.0.0.1:")
+        assert "WITHOUT CURVE" not in d.stderr_text()
+    finally:
+        d.stop()
+
+
 def test_sticky_device_error_restarts_the_worker():
     d = DaemonProcess(*TOY)
     c = MotionBridgeClient(d.endpoint, timeout_s=2.0)

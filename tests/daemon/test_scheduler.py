@@ -65,3 +65,34 @@ def test_replay_cache_bounds_bytes_and_age():
 
     time.sleep(0.01)
     assert cache.get((b"c", "r3")) is None
+
+
+def _owned(owner: bytes, priority: str = "interactive") -> Job:
+    job = _job(priority)
+    job.owner = owner
+    return job
+
+
+def test_owners_take_turns_and_each_owners_jobs_keep_their_order():
+    s = Scheduler(max_queue=20, max_batch_rows=1)
+    burst = [_owned(b"A") for _ in range(4)]
+    for j in burst:
+        s.submit(j)
+    late = [_owned(b"B"), _owned(b"B")]
+    for j in late:
+        s.submit(j)
+    third = _owned(b"C")
+    s.submit(third)
+    order = [s.next_batch()[0] for _ in range(7)]
+    assert order == [burst[0], late[0], third, burst[1], late[1], burst[2], burst[3]]
+
+
+def test_turns_fill_a_batch_and_priorities_still_come_first():
+    s = Scheduler(max_queue=20, max_batch_rows=3)
+    a = [_owned(b"A") for _ in range(3)]
+    b = _owned(b"B")
+    low = _owned(b"C", "batch")
+    for j in (*a, low, b):
+        s.submit(j)
+    assert s.next_batch() == [a[0], b, a[1]]  # the batch-priority job waits while interactive ones do
+    assert s.next_batch() == [a[2], low]

@@ -1,8 +1,8 @@
 """The client's I/O thread (client_io.py) against a scripted daemon: a bare ROUTER socket in the
 test, so each case decides exactly which messages the client sees and when.
 
-Lazy Pirate: silence past timeout_s makes the client reconnect with the same routing id and
-resend; the daemon's HEARTBEATs keep an accepted request from being resent; a RESULT that
+Lazy Pirate: silence past timeout_s makes the client reconnect under a fresh routing id and
+resend with the same secret (the daemon knows its requests by that); the daemon's HEARTBEATs keep an accepted request from being resent; a RESULT that
 arrives twice (the daemon re-sends results after a reconnect) reaches the caller once."""
 
 from __future__ import annotations
@@ -23,12 +23,11 @@ TIMEOUT_S = 0.3
 
 
 class ScriptedDaemon:
-    """A ROUTER like the daemon's (ROUTER_HANDOVER: a reconnect keeps its routing id)."""
+    """A ROUTER like the daemon's (no ROUTER_HANDOVER: a routing id is never taken over)."""
 
     def __init__(self):
         self.ctx = zmq.Context()
         self.sock = self.ctx.socket(zmq.ROUTER)
-        self.sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
         self.sock.setsockopt(zmq.LINGER, 0)
         self.sock.bind("tcp://127.0.0.1:*")
         self.endpoint = self.sock.getsockopt_string(zmq.LAST_ENDPOINT)
@@ -79,11 +78,13 @@ def _clip() -> Clip:
     return Clip(smplx_skeleton(), rotations, np.zeros((30, 3)), 30, {"seed": 0})
 
 
-def test_silence_resends_with_the_same_routing_id_and_a_duplicate_result_counts_once(daemon, client):
+def test_silence_resends_with_the_same_secret_and_a_duplicate_result_counts_once(daemon, client):
     handle = client.generate("A person waves.", duration_s=1.0, seeds=(0, 1))
     first_client, first = daemon.recv(P.GENERATE)  # dropped: as if lost with a dying connection
     again_client, again = daemon.recv(P.GENERATE, timeout_s=TIMEOUT_S + 2.0)
-    assert again_client == first_client and again.header["id"] == first.header["id"] == handle.request_id
+    assert again.header["id"] == first.header["id"] == handle.request_id
+    assert again_client != first_client, "a new connection gets a new routing id, never a reused one"
+    assert len(again.header["secret"]) == 32 and again.header["secret"] == first.header["secret"]
     rid = handle.request_id
     daemon.send(again_client, P.Message(P.ACCEPTED, {"id": rid, "position": 0, "warnings": []}))
     daemon.send(again_client, P.progress_message(rid, 1, 10))
