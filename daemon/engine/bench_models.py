@@ -107,9 +107,11 @@ def fixture_tokenizers(parity_dir: str | Path):
     return AutoTokenizer.from_pretrained(d / "qwen3", local_files_only=True), CLIPTokenizer.from_pretrained(d / "clip", local_files_only=True)
 
 
-def tiny_random_engine(device: str = "cpu", steps: int = 3, prompts: tuple[str, ...] = ("A person walks.", "A person jumps."), **fast):
+def tiny_random_engine(device: str = "cpu", steps: int = 3, prompts: tuple[str, ...] = ("A person walks.", "A person jumps."),
+                       compile_with=None, **fast):
     """A tiny random engine whose text cache holds fixed random features for `prompts` (no
-    text encoder): the same weights and features in every process. For tests and workers."""
+    text encoder): the same weights and features in every process. For tests and workers.
+    `compile_with`: see FastEngine."""
     import dataclasses
 
     from .fast import FastConfig, FastEngine
@@ -117,7 +119,7 @@ def tiny_random_engine(device: str = "cpu", steps: int = 3, prompts: tuple[str, 
 
     cfg = model_config("tiny-random")
     cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, validation_steps=steps))
-    engine = FastEngine(random_flow_model(cfg, device), cfg, None, FastConfig(**fast), device=device, model_name="tiny-random")
+    engine = FastEngine(random_flow_model(cfg, device), cfg, None, FastConfig(**fast), device=device, model_name="tiny-random", compile_with=compile_with)
     gen = torch.Generator().manual_seed(5)
     for i, p in enumerate(prompts):
         engine.cache.put(p, CachedText(torch.randn(4 + 3 * i, 64, generator=gen), torch.randn(1, 32, generator=gen)))

@@ -30,9 +30,11 @@ from .device_tables import compile_blocks, pad_projections, tables_on_device
 from .fast_config import DTYPES, FastConfig
 from .fast_decode import LevelBody, decode_batched
 from .faults import is_oom, is_sticky
-from .graphs import CapturedStep, GraphCache
+from .compile_paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, sharing_copy
+from .graphs import CapturedStep, GraphCache, run_step_once
 from .reference import validate_request
 from .sampler import Row, bucket_up, build_batch, make_step, run_euler
+from .shape_compiler import ShapeCompiler
 from .step_tables import StepTables
 from .streams import overlap_text_stream
 from .text import FastTextEncoder
@@ -51,7 +53,10 @@ class FastEngine(Engine):
         device: torch.device | str = "cpu",
         model_name: str = "HY-Motion",
         model_hash: str = "",
+        compile_with: Callable | None = None,
     ) -> None:
+        """`compile_with` (f -> compiled f) replaces torch.compile with the config's settings
+        (tests inject one that counts calls, waits or fails)."""
         self.device = torch.device(device)
         self.fast = fast
         if fast.cuda_graphs and self.device.type != "cuda":
@@ -65,22 +70,35 @@ class FastEngine(Engine):
         if next(dit.parameters()).dtype != self.dtype or fast.compile_blocks:  # leave the caller's model untouched
             dit = copy.deepcopy(dit).to(self.dtype)
         tables_on_device(dit, self.device)
-        compile_fn = (lambda f: torch.compile(f, dynamic=fast.compile_dynamic, mode=fast.compile_mode)) if fast.compile_blocks else None
-        self._compile_glue = compile_fn  # the step's glue (sampler.make_step) with the blocks
+        compile_fn = compile_with or (lambda f: torch.compile(f, dynamic=fast.compile_dynamic, mode=fast.compile_mode))
+        compile_fn = compile_fn if fast.compile_blocks else None
         # our own copy when compiling: the unaligned 201-wide projections padded (device_tables)
         self._input_pad, self._out_dim = pad_projections(dit) if fast.compile_blocks else (0, None)
+        # the path that needs no compiling, for shapes still compiling (compile_paths.py)
+        twin = sharing_copy(dit) if compile_fn is not None and fast.background_compile else None
         if fast.text_side_stream:
             overlap_text_stream(dit, self.device, compile_fn)
-        if fast.compile_blocks:
-            compile_blocks(dit, fast.compile_dynamic, fast.compile_scope, fast.compile_mode)
+        if compile_fn is not None:
+            compile_blocks(dit, fast.compile_dynamic, fast.compile_scope, fast.compile_mode, compile_fn)
         self.dit = dit
         self.tables = StepTables(dit, fast, self.dtype, self.device, self._autocast, compile_fn)
         # the loop's network in the text-table mode: motion tokens only (text_stream.py)
         self._motion_network = MotionNetwork(dit, compile_fn)
+        self.graphs = GraphCache()
+        self.paths = {COMPILED: NetworkPath(COMPILED, dit, self.tables, self._motion_network, compile_fn, self.graphs)}
+        self.compiler: ShapeCompiler | None = None
+        if twin is not None:
+            if fast.text_side_stream:
+                overlap_text_stream(twin, self.device, None)
+            self.paths[UNCOMPILED] = NetworkPath(UNCOMPILED, twin, StepTables(twin, fast, self.dtype, self.device, self._autocast),
+                                                 MotionNetwork(twin), None)
+            self.compiler = ShapeCompiler(on_event=self._compile_event)
+        self.compile_events: list[dict] = []  # the background compiles' log, last 256
+        self.on_compile_event: Callable[[dict], None] | None = None  # and where else it goes (the worker's JSON log)
+        self.choice = Choice(COMPILED)  # the path of the batch running now (progress events)
         self.text = text
         self.cache = TextCache(text.encoder_id if text else "none", text.dtype_name if text else "none", fast.text_cache_size, fast.text_cache_dir)
         self.body = LevelBody(BodyModel(), self.device)
-        self.graphs = GraphCache()
         self._noise_thread = ThreadPoolExecutor(1, thread_name_prefix="motionbridge-noise")
         # the take decode is host-bound too: replayed from its own graphs (decode_graphs.py)
         self.decoder = GraphedDecoder(self.model.mean, self.model.std, self.body, self.device) if fast.cuda_graphs else None
@@ -155,7 +173,8 @@ class FastEngine(Engine):
 
     def _after_oom(self) -> None:
         self.oom_splits += 1
-        self.graphs.clear()
+        for path in self.paths.values():
+            path.graphs.clear()
         if self.decoder is not None:
             self.decoder.clear()
         if self.device.type == "cuda":
@@ -187,14 +206,16 @@ class FastEngine(Engine):
         """bf16 mode runs under autocast (matmuls in bf16, the official float32 islands kept)."""
         return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32 else contextlib.nullcontext()
 
-    def network(self, x, ctxt, vtxt, t, x_mask, ctxt_mask, **kw) -> Tensor:
+    def network(self, x, ctxt, vtxt, t, x_mask, ctxt_mask, path: NetworkPath | None = None, **kw) -> Tensor:
         """The DiT on the joint tokens; with `text_kv` (a row of text_stream.text_kv_table),
-        on the motion tokens alone, with `rope` and `attn_mask` their rows."""
+        on the motion tokens alone, with `rope` and `attn_mask` their rows. `path`: compiled
+        (the default) or uncompiled (compile_paths.py)."""
+        path = path or self.paths[COMPILED]
         with self._autocast():
             x = x.to(self.dtype) if self.dtype != torch.float32 else x
             if "text_kv" in kw:
-                return self._motion_network(x, kw["mods"], kw["text_kv"], kw["rope"], kw["attn_mask"])
-            return self.dit(x, ctxt, vtxt, t, x_mask, ctxt_mask, fused_modulation=self.fast.fused_modulation, **kw)
+                return path.motion_network(x, kw["mods"], kw["text_kv"], kw["rope"], kw["attn_mask"])
+            return path.dit(x, ctxt, vtxt, t, x_mask, ctxt_mask, fused_modulation=self.fast.fused_modulation, **kw)
 
     def _rope(self, length: int, text_len: int) -> tuple[Tensor, Tensor]:
         key = (length, text_len)
@@ -216,21 +237,17 @@ class FastEngine(Engine):
             draw_noise=not f.cuda_graphs,  # drawn by CapturedStep.run while the prologue runs
         )
         steps = p.validation_steps
-        plan = self.tables.plan(batch, steps)
-        joint_rope = self._rope(batch.x0.shape[1], batch.ctxt.shape[1])
-        rope = self.tables.rope(joint_rope, batch.x0.shape[1], plan)
-        make_mask = functools.partial(self.tables.mask, plan=plan)
-        make_tables = functools.partial(self.tables.make, steps=steps, plan=plan, joint_rope=joint_rope)
-        step_with = functools.partial(make_step, split_mods=self.dit.split_modulations, compile_fn=self._compile_glue, input_pad=self._input_pad,
-                                      out_dim=self._out_dim, input_dtype=self.dtype if self.dtype != torch.float32 else None,
-                                      text_kw="text_kv" if plan.text_kv else "refined_text")
+        key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], steps)
+        self.choice = choose(self.compiler, key, lambda: self._compile_job(batch, steps), f.compile_wait_ms / 1000)
+        path = self.paths[self.choice.path]
+        if path.name == COMPILED and UNCOMPILED in self.paths:
+            self.paths[UNCOMPILED].graphs.drop(key)  # its stand-in's graphs and tables are not needed again
+        plan, make_mask, make_tables, step_for = self._parts(path, batch, steps)
         if f.cuda_graphs:
-            key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], steps)
-            step_for = lambda b, mask: step_with(self.network, b, rope, mask, uncond_all=True)  # noqa: E731
             # small tables live in the graphs' pool and the whole loop is captured; the
             # text-table mode is only planned while its table is small enough for that
             small = plan.text_kv or plan.bytes <= f.graph_tables_mib * 2**20
-            captured = self.graphs.get(key, lambda pool: CapturedStep(
+            captured = path.graphs.get(key, lambda pool: CapturedStep(
                 batch.to(self.device), step_for, pool, make_tables, capture_tables=small,
                 make_mask=make_mask, steps=steps, segment_steps=f.graph_segment_steps))
             # torch.randn on the CPU releases the GIL: the noise is drawn while this thread
@@ -238,9 +255,40 @@ class FastEngine(Engine):
             noise = self._noise_thread.submit(batch.noise)
             x = captured.run(batch, steps, hook, noise=noise.result)
         else:
-            step = step_with(self.network, batch, rope, make_mask(batch), uncond_all=static)
-            x = run_euler(step, batch.x0, steps, hook, make_tables(batch))
+            x = run_euler(step_for(batch, make_mask(batch)), batch.x0, steps, hook, make_tables(batch))
         return x[: len(rows)]
+
+    def _parts(self, path: NetworkPath, batch, steps: int):
+        """(plan, make_mask, make_tables, step_for(batch, mask)) of `batch` on `path`."""
+        plan = path.tables.plan(batch, steps)
+        joint_rope = self._rope(batch.x0.shape[1], batch.ctxt.shape[1])
+        rope = path.tables.rope(joint_rope, batch.x0.shape[1], plan)
+        make_mask = functools.partial(path.tables.mask, plan=plan)
+        make_tables = functools.partial(path.tables.make, steps=steps, plan=plan, joint_rope=joint_rope)
+        step_with = functools.partial(make_step, split_mods=path.dit.split_modulations, compile_fn=path.compile_glue, input_pad=self._input_pad,
+                                      out_dim=self._out_dim, input_dtype=self.dtype if self.dtype != torch.float32 else None,
+                                      text_kw="text_kv" if plan.text_kv else "refined_text")
+        network = functools.partial(self.network, path=path)
+        static = self.fast.static_shapes
+        return plan, make_mask, make_tables, lambda b, mask: step_with(network, b, rope, mask, uncond_all=static)
+
+    def _compile_job(self, batch, steps: int) -> Callable[[], None]:
+        """The background job that compiles `batch`'s shape on the compiled path: its prologue
+        and one step, run once on the compile thread (graphs are captured later, on the thread
+        of the request that takes the compiled path)."""
+        on_device = batch.to(self.device)
+
+        def job() -> None:
+            with torch.no_grad(), (torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext()):
+                _, make_mask, make_tables, step_for = self._parts(self.paths[COMPILED], on_device, steps)
+                run_step_once(on_device, step_for(on_device, make_mask(on_device)), make_tables)
+        return job
+
+    def _compile_event(self, event: dict) -> None:
+        self.compile_events.append(event)
+        del self.compile_events[:-256]
+        if self.on_compile_event is not None:
+            self.on_compile_event(event)
 
     def _sample_split(self, rows: list[Row], hook_for, retried: bool = False) -> list[Tensor]:
         """Latent per row; a CUDA OOM frees the captured graphs and their tables, then splits
@@ -305,7 +353,8 @@ class FastEngine(Engine):
                 if crossed and on_step is not None:
                     previews = self._previews(chunk, checked, t_k, x_k, v_k, k)
                 if on_step is not None:
-                    on_step(StepInfo(k, total, tuple(checked[i][0].request_id for i in live if i not in cancelled), previews))
+                    on_step(StepInfo(k, total, tuple(checked[i][0].request_id for i in live if i not in cancelled), previews,
+                                     self.choice.stage, self.choice.queued))
                 if is_cancelled is not None:
                     cancelled.update(i for i in live if is_cancelled(checked[i][0].request_id))
                 return all(i in cancelled for i in live)
