@@ -21,20 +21,19 @@ from torch import Tensor
 from motionbridge.daemon.model.config import ModelConfig
 from motionbridge.daemon.model.decode import BodyModel
 from motionbridge.daemon.model.mmdit import MotionFlowModel
-from motionbridge.daemon.model.sampling import predicted_data, time_grid
-from motionbridge.daemon.tracks import clips_from_decoded
 
 from .api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
 from .decode_graphs import GraphedDecoder
 from .device_tables import compile_blocks, pad_projections, tables_on_device
 from .fast_config import DTYPES, FastConfig
-from .fast_decode import LevelBody, decode_batched
+from .fast_decode import LevelBody
+from .fast_takes import assemble_takes, preview_clips
 from .faults import is_oom, is_sticky
 from .compile_paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, sharing_copy
 from .graphs import CapturedStep, GraphCache, run_step_once
 from .reference import validate_request
 from .sampler import Row, bucket_up, build_batch, make_step, run_euler
-from .shape_compiler import ShapeCompiler
+from .shape_compiler import READY, ShapeCompiler
 from .step_tables import StepTables
 from .streams import overlap_text_stream
 from .text import FastTextEncoder
@@ -149,9 +148,12 @@ class FastEngine(Engine):
 
     def warm_up(self, prompt: str = "A person walks forward.", durations: Sequence[float] = (5.0,)) -> float:
         """One throw-away request per duration, so that compiling and graph capture (seconds per
-        new shape) happen before the first user waits. Returns the seconds it took."""
+        new shape) happen before the first user waits; with background compiling, each shape
+        is compiled first (or the request would run uncompiled). Returns the seconds it took."""
         t0 = time.perf_counter()
         for d in durations:
+            if self.compiler is not None and self.fast.compile_blocks:
+                self.precompile(float(d), self.text_features([prompt])[prompt].ctxt.shape[0], 1)
             self.generate([GenerationRequest(prompt, float(d), (0,), 5.0, request_id="warm-up")])
         return time.perf_counter() - t0
 
@@ -223,12 +225,12 @@ class FastEngine(Engine):
             self._ropes[key] = self.dit.rope(length, text_len, self.config.pipeline.train_frames, self.device)
         return self._ropes[key]
 
-    def _sample_rows(self, rows: list[Row], hook) -> Tensor:
+    def _batch(self, rows: list[Row]):
         f, p, net = self.fast, self.config.pipeline, self.config.network
         static = f.static_shapes
         # with graphs the batch is built on the CPU (dozens of tiny ops and syncs on the GPU
         # before the first step) and copied into the captured step's buffers
-        batch = build_batch(
+        return build_batch(
             rows, input_dim=net.input_dim, train_frames=p.train_frames,
             null_ctxt=self._null_feats[0], null_vtxt=self._null_feats[1],
             ctxt_null_feat=p.enable_ctxt_null_feat, device=torch.device("cpu") if f.cuda_graphs else self.device,
@@ -236,8 +238,32 @@ class FastEngine(Engine):
             pad_rows_to=bucket_up(len(rows), f.row_buckets) if static else None, uncond_all=static,
             draw_noise=not f.cuda_graphs,  # drawn by CapturedStep.run while the prologue runs
         )
-        steps = p.validation_steps
-        key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], steps)
+
+    def _shape_key(self, batch) -> tuple:
+        return (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], self.config.pipeline.validation_steps)
+
+    def precompile(self, duration_s: float, text_tokens: int, seeds: int, wait: bool = True) -> str:
+        """Compiles the shape of a request of this length, prompt tokens and seeds (its
+        buckets') for the compiled path, on the compile thread (waiting for it with `wait`),
+        or on this one without background compiling. Returns the shape's state (READY,
+        FAILED, or QUEUED/COMPILING when not waiting); the warm-up and `motionbridge warm`."""
+        net = self.config.network
+        frames = _frames(duration_s, self.config.pipeline)
+        rows = [Row(s, frames, 5.0, torch.zeros(text_tokens, net.ctxt_input_dim), torch.zeros(1, net.vtxt_input_dim)) for s in range(seeds)]
+        batch = self._batch(rows)
+        job = self._compile_job(batch, self.config.pipeline.validation_steps)
+        if self.compiler is None:
+            job()
+            return READY
+        key = self._shape_key(batch)
+        self.compiler.submit(key, job)
+        return self.compiler.wait_ready(key, None) if wait else self.compiler.state(key)
+
+    def _sample_rows(self, rows: list[Row], hook) -> Tensor:
+        f = self.fast
+        batch = self._batch(rows)
+        steps = self.config.pipeline.validation_steps
+        key = self._shape_key(batch)
         self.choice = choose(self.compiler, key, lambda: self._compile_job(batch, steps), f.compile_wait_ms / 1000)
         path = self.paths[self.choice.path]
         if path.name == COMPILED and UNCOMPILED in self.paths:
@@ -351,7 +377,7 @@ class FastEngine(Engine):
                 crossed = preview_every and (k // preview_every > last[0] // preview_every or k == total)
                 last[0] = k
                 if crossed and on_step is not None:
-                    previews = self._previews(chunk, checked, t_k, x_k, v_k, k)
+                    previews = preview_clips(self, chunk, checked, t_k, x_k, v_k, k)
                 if on_step is not None:
                     on_step(StepInfo(k, total, tuple(checked[i][0].request_id for i in live if i not in cancelled), previews,
                                      self.choice.stage, self.choice.queued))
@@ -369,59 +395,9 @@ class FastEngine(Engine):
         if len(cancelled) == len(checked):
             raise Cancelled("every request of the batch was cancelled")
         text_warnings = {prompt: f.warnings for prompt, f in feats.items()}
-        return self._takes(rows, latents, checked, cancelled, text_warnings, {"text_s": t_text, "sample_s": t_sample})
-
-    def _previews(self, chunk, checked, t_k, x_k, v_k, k) -> dict:
-        guess = predicted_data(x_k[: len(chunk)], t_k, v_k[: len(chunk)])
-        out: dict[str, list] = {}
-        for i, r in enumerate(chunk):
-            decoded = decode_batched(guess[i : i + 1, : r.frames], self.model.mean, self.model.std, self.body, smooth=False)
-            out.setdefault(checked[r.key[0]][0].request_id, []).extend(clips_from_decoded(decoded, [{"preview_step": k, "seed": r.seed}]))
-        return out
-
-    def _takes(self, rows, latents, checked, cancelled, text_warnings, timings) -> list[GeneratedTake]:
-        t2 = time.perf_counter()
-        decoded: dict[int, tuple] = {}
-        by_frames: dict[int, list[int]] = {}
-        for idx, r in enumerate(rows):
-            if r.key[0] not in cancelled:
-                by_frames.setdefault(r.frames, []).append(idx)
-        for frames, idxs in by_frames.items():
-            latent = torch.stack([latents[i] for i in idxs])
-            motion = self.decoder(latent) if self.decoder is not None else decode_batched(latent, self.model.mean, self.model.std, self.body)
-            rot = motion.rotations()
-            for n, i in enumerate(idxs):
-                decoded[i] = (rot[n], motion.transl[n])
-        timings = dict(timings, decode_s=time.perf_counter() - t2)
-        takes = []
-        for idx, r in enumerate(rows):
-            if idx not in decoded:
-                continue
-            req, warnings = checked[r.key[0]]
-            all_warnings = tuple(warnings) + tuple(text_warnings[req.prompt])
-            rot, transl = decoded[idx]
-            meta = self._metadata(req, r.seed, r.frames, all_warnings, timings)
-            clip = _clip(rot, transl, meta)
-            takes.append(GeneratedTake(req.request_id, r.seed, clip, latents[idx].float().cpu().numpy(), all_warnings, dict(timings)))
-        return takes
-
-    def _metadata(self, req: GenerationRequest, seed: int, frames: int, warnings, timings) -> dict:
-        return {
-            "prompt": req.prompt, "seed": int(seed), "cfg": float(req.cfg), "duration_s": float(req.duration_s),
-            "frames": int(frames), "game_feat": bool(req.game_feat), "request_id": req.request_id,
-            "model": self.model_name, "checkpoint_sha256": self.model_hash, "engine": "fast",
-            "device": str(self.device), "dtype": self.fast.dtype, "cuda_graphs": self.fast.cuda_graphs,
-            "torch_version": torch.__version__, "timings": dict(timings), "warnings": list(warnings),
-        }
-
+        return assemble_takes(self, rows, latents, checked, cancelled, text_warnings, {"text_s": t_text, "sample_s": t_sample})
 
 def _frames(duration_s: float, p) -> int:
     from motionbridge.daemon.model.sampling import num_frames
 
     return num_frames(duration_s, p.output_mesh_fps, p.train_frames)
-
-
-def _clip(rot: Tensor, transl: Tensor, meta: dict):
-    from motionbridge.daemon.tracks import clip_from_rotations
-
-    return clip_from_rotations(rot.detach().cpu().double().numpy(), transl.detach().cpu().double().numpy(), meta)

@@ -72,13 +72,14 @@ class ShapeCompiler:
                 self._queue.appendleft(key)
             return state
 
-    def wait_ready(self, key: Hashable, timeout: float) -> str:
-        """Waits up to `timeout` s for `key` to leave the queue; returns its state then."""
-        deadline = time.monotonic() + timeout
+    def wait_ready(self, key: Hashable, timeout: float | None) -> str:
+        """Waits up to `timeout` s (None: for good) for `key` to leave the queue; returns its
+        state then."""
+        deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
             while self._states.get(key, NEW) in (QUEUED, COMPILING):
-                left = deadline - time.monotonic()
-                if left <= 0:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
                     break
                 self._cond.wait(left)
             return self._states.get(key, NEW)
