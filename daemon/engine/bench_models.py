@@ -138,3 +138,33 @@ def random_engine(device: str = "cuda:0", model: str = "1.0", prompts: tuple[str
     for p in prompts:
         engine.cache.put(p, CachedText(torch.randn(14, cfg.network.ctxt_input_dim, generator=gen), torch.randn(1, cfg.network.vtxt_input_dim, generator=gen)))
     return engine
+
+
+def random_text_engine(device: str = "cuda", model: str = "1.0", parity: str | None = None, steps: str | int | None = None, **fast):
+    """A real-shape random engine with random real-shape text encoders (Qwen3-8B, CLIP-L; the
+    parity fixture's tokenizers), so that every prompt is encoded as in production: the engine
+    that `motionbridge bench --scenario daemon-mixed` serves (`serve --engine-factory`). `model`
+    '1.0', 'lite' or 'tiny-random' (its tiny encoders; CPU tests). `fast`: FastConfig fields
+    as strings (engine options) over FastConfig.for_device; `steps`: fewer Euler steps (tests)."""
+    import dataclasses
+    import os
+
+    from .fast import FastConfig, FastEngine
+    from .text import FastTextEncoder
+
+    base = FastConfig.for_device(device)
+    types = {f.name: f.type for f in dataclasses.fields(FastConfig)}
+    parsed = {k: (v.lower() in ("1", "true", "yes") if "bool" in str(types[k]) else type(getattr(base, k))(v)) if isinstance(v, str) else v
+              for k, v in fast.items()}
+    config = dataclasses.replace(base, **parsed)
+    parity = parity or os.environ.get("MOTIONBRIDGE_PARITY_DIR") or str(Path(__file__).resolve().parents[2].parent / "shared" / "parity")
+    tiny = model == "tiny-random"
+    tok_llm, tok_clip = fixture_tokenizers(parity)
+    qwen = random_qwen3(device, torch.bfloat16, TINY_RANDOM["qwen"] if tiny else None)
+    clip = random_clip(device, torch.bfloat16, TINY_RANDOM["clip"] if tiny else None)
+    text = FastTextEncoder(tok_llm, qwen, tok_clip, clip, device=torch.device(device), encoder_id=f"random-{model}",
+                           static_graphs=config.cuda_graphs)
+    cfg = model_config(model)
+    if steps is not None:
+        cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, validation_steps=int(steps)))
+    return FastEngine(random_flow_model(cfg, device), cfg, text, config, device=device, model_name=f"random-{model}")

@@ -71,9 +71,12 @@ class FastConfig:
         double blocks' text half on a side stream when a batch runs the joint loop, in bfloat16
         unless `dtype` says float32 (then the exact fast modes); on the CPU, the exact float32
         path. On both, batches whose text table fits `text_kv_mib` run the motion-only loop
-        (text_stream.py: 1.0B 101.6 -> 93.4 ms per clip on one H200). 'stack' rather than
+        (text_stream.py: 1.0B 101.6 -> 93.4 ms per clip on one H200). On a GPU a shape that is
+        not compiled yet runs uncompiled while it compiles in the background (compile_paths.py).
+        'stack' rather than
         'blocks': 0.5-2.6 ms faster per clip in 11 of 12 paired H200 runs; 'model' cannot take
         the side stream (bench/README.md)."""
         if torch.device(device).type == "cuda":
-            return cls(dtype=dtype or "bfloat16", cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True)
+            return cls(dtype=dtype or "bfloat16", cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True,
+                       background_compile=True)
         return cls(dtype=dtype or "float32")
