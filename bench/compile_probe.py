@@ -72,6 +72,8 @@ def path(name: str, fn) -> None:
         traceback.print_exc()
     res[name]["probe_s"] = round(time.perf_counter() - t, 1)
     print(name, json.dumps(res[name]), flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "compile_probe.json").write_text(json.dumps(res, indent=1))  # after each path: a run cut short keeps it
     torch.cuda.empty_cache()
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import socket
 import statistics
 import subprocess
@@ -133,7 +134,9 @@ def _repeat(run, times: int = 15) -> dict:
     return {"median_ms": round(statistics.median(ms), 2), "min_ms": round(min(ms), 2), "n": len(ms)}
 
 
-def run_scenario(model: str, device: str, n: int, out_dir: Path, steps: int | None = None, options: dict[str, str] | None = None) -> dict:
+def run_scenario(model: str, device: str, n: int, out_dir: Path, steps: int | None = None, options: dict[str, str] | None = None,
+                 save=lambda result: None) -> dict:
+    """`save(result so far)` after each phase, so that a run cut short keeps what it measured."""
     import torch
 
     from .bench_models import random_text_engine
@@ -154,6 +157,7 @@ def run_scenario(model: str, device: str, n: int, out_dir: Path, steps: int | No
                 result["daemon_repeat"] = _repeat(lambda *a: _through_daemon(d.client, *a))
         finally:
             d.stop()
+        save(result)
     print("engine: building in this process", flush=True)
     os.environ["MOTIONBRIDGE_HOME"] = str(home)
     from .compile_cache import use_compile_cache
@@ -167,6 +171,7 @@ def run_scenario(model: str, device: str, n: int, out_dir: Path, steps: int | No
     result["engine_repeat"] = _repeat(lambda *a: _in_engine(engine, *a))
     result["daemon_overhead_ms"] = round(result["daemon_repeat"]["median_ms"] - result["engine_repeat"]["median_ms"], 2)
     result["compile_events"] = engine.compile_events[-50:]
+    save(result)
     return result
 
 
@@ -176,11 +181,18 @@ def run(args) -> int:
     device = "cuda" if args.device == "cuda" else "cpu"
     results = {"scenario": "daemon-mixed", "date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "models": {}}
     options = dict(o.split("=", 1) for o in (args.engine_option or []))
+    # a `timeout` or Ctrl-C still stops the serve subprocess (run_scenario's finally)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+    def save(model: str, result: dict) -> None:
+        results["models"][model] = result
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+
     for model in (args.models or ("1.0" if device == "cuda" else "tiny-random")).split(","):
-        results["models"][model] = run_scenario(model, device, args.requests, out, None if args.steps == 50 else args.steps, options)
-        print(json.dumps({k: v for k, v in results["models"][model].items() if k in ("cold", "restart", "engine")} and
-                         {p: {k: results["models"][model][p][k] for k in ("ready_s", "p50", "p90", "max", "over_1s") if k in results["models"][model][p]}
-                          for p in ("cold", "restart", "engine")}), flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1) + "\n")
+        run_scenario(model, device, args.requests, out, None if args.steps == 50 else args.steps, options,
+                     lambda r, model=model: save(model, r))
+        got = results["models"].get(model, {})
+        print(json.dumps({p: {k: got[p][k] for k in ("ready_s", "p50", "p90", "max", "over_1s") if k in got[p]}
+                          for p in ("cold", "restart", "engine") if p in got}), flush=True)
     return 0

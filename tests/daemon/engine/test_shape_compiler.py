@@ -30,6 +30,8 @@ def test_jobs_run_in_order_with_urgent_ones_first_and_failures_are_kept():
     gate.set()
     assert c.wait_idle(10)
     assert ran == ["hold", "a", "b"]
+    started = [e["shape"] for e in events if e["event"] == "compile_start"]
+    assert started == ["'hold'", "'a'", "'boom'", "'b'"]  # urgent ones first, 'a' moved up last
     assert [c.state(k) for k in ("hold", "a", "b", "boom", "never")] == [READY, READY, READY, FAILED, NEW]
     assert "ZeroDivisionError" in c.error("boom")
     assert c.submit("boom", lambda: ran.append("retry")) == FAILED and c.wait_idle(5) and "retry" not in ran
