@@ -54,6 +54,8 @@ class EngineSpec:
     options: dict[str, str] = field(default_factory=dict)
     threads: int | None = None  # torch intra-op threads per worker (CPU kernels round by thread count)
     warm_up: tuple[float, ...] | None = None  # clip lengths run once before READY; None: 5 s on a GPU
+    precompile_all: bool = False  # after READY, queue every shape's compile in the background (serve --warm-up all)
+    max_rows: int = 8  # the server's rows per batch: the largest batch shape to precompile
 
     def build(self):
         if self.factory:
@@ -155,6 +157,19 @@ def _root_motion(clip, mode: str):
     return clip.replace(root_translation=t, metadata={**clip.metadata, "root_motion": "in_place"})
 
 
+def _queue_every_shape(engine, max_rows: int) -> None:
+    """Every (length, prompt, rows) bucket shape this engine can meet with batches of up to
+    `max_rows`, queued behind any request's compile (requests go first)."""
+    from motionbridge.daemon.engine.warm import shapes
+
+    fast = engine.fast
+    rows = [r for r in fast.row_buckets if r <= max_rows] or [1]
+    todo = shapes(fast, engine.config.pipeline, [f / engine.config.pipeline.output_mesh_fps for f in fast.frame_buckets], fast.text_buckets, rows)
+    for duration, tokens, seeds in todo:
+        engine.precompile(duration, tokens, seeds, wait=False)
+    _log_compile_event({"event": "precompile_queued", "shapes": len(todo)})
+
+
 def _log_compile_event(event: dict) -> None:
     """The background compiles (engine/shape_compiler.py) as JSON lines on the worker's stderr."""
     print(json.dumps({"ts": round(time.time(), 3), "pid": os.getpid(), **event}), file=sys.stderr, flush=True)
@@ -219,6 +234,8 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None) -> None:
             link_send(sock, "FAIL", {"batch": None, "message": f"engine warm-up failed: {type(exc).__name__}: {exc}"[:1000],
                                      "healthy": False, "reason": "load"})
             raise SystemExit(3)
+    if spec.precompile_all and getattr(engine, "compiler", None) is not None:
+        _queue_every_shape(engine, spec.max_rows)
     link_send(sock, "READY", {"model_name": getattr(engine, "model_name", "unknown"),
                               "model_hash": getattr(engine, "model_hash", ""), "load_s": time.perf_counter() - t0,
                               "pid": os.getpid()})

@@ -1,5 +1,5 @@
-"""A tiny random fast engine whose 'compiler' never finishes (mode=hang) or fails (mode=fail)
-on the background compile thread, for the daemon tests of the progress stage and of a
+"""A tiny random fast engine whose 'compiler' never finishes (mode=hang), fails (mode=fail)
+or compiles nothing at once (mode=ok) on the background compile thread, for the daemon tests of the progress stage and of a
 compile that must not hold up the daemon. `--engine-factory compiling_engine:make_engine`."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ def make_engine(device: str = "cpu", mode: str = "hang"):
             if threading.current_thread().name == "motionbridge-compile":
                 if mode == "fail":
                     raise RuntimeError("inductor: lowering failed (injected)")
-                never.wait()  # a compile that takes for ever
+                if mode == "hang":
+                    never.wait()  # a compile that takes for ever
             return fn(*args, **kwargs)
         return compiled
 

@@ -63,3 +63,16 @@ def test_a_failing_compile_is_logged_and_the_request_served():
             assert progress and all(p.get("stage") == "compile_failed" for p in progress)
     finally:
         d.stop()
+
+
+def test_warm_up_all_queues_every_shape_after_ready():
+    d = DaemonProcess("--engine-factory", "compiling_engine:make_engine", "--engine-option", "mode=ok", "--warm-up", "all", "--max-batch", "4")
+    try:
+        [queued] = d.wait_for("precompile_queued", 30)
+        assert queued["shapes"] == 12 * 4 * 3  # length buckets x prompt buckets x rows 1, 2, 4
+        d.wait_for("compile_done", 60, count=3)  # they compile in the background while serving
+        with MotionBridgeClient(d.endpoint, timeout_s=10) as c:
+            clips, _ = _stages(c, "A person walks.")
+            assert len(clips) == 1
+    finally:
+        d.stop()
