@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "weights": "motionbridge.daemon.model.weights_cli",
     "bench": "motionbridge.daemon.engine.bench",
     "serve": "motionbridge.daemon.server.cli",
+    "warm": "motionbridge.daemon.engine.warm",
     "keys": "motionbridge.daemon.server.keys",
     "convert": "motionbridge.exporters.cli",
     "batch": "motionbridge.daemon.batch.cli",

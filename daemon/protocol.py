@@ -362,9 +362,13 @@ def result_message(rid: str, seed: int, index: int, clip, warnings=(), timings=N
     return Message(RESULT, header, arrays)
 
 
-def progress_message(rid: str, step: int, total: int, previews=None) -> Message:
-    """PROGRESS; with previews, one clip per seed under the array prefixes 'p0.', 'p1.', ..."""
+def progress_message(rid: str, step: int, total: int, previews=None, stage: str = "", queued: int = 0) -> Message:
+    """PROGRESS; with previews, one clip per seed under the array prefixes 'p0.', 'p1.', ...
+    `stage` (only sent when not empty): why this request runs slower than it will, e.g.
+    'compiling' (its shape compiles in the background, `queued` more wait behind it)."""
     header: dict[str, Any] = {"id": rid, "step": int(step), "total": int(total)}
+    if stage:
+        header.update({"stage": str(stage), "queued": int(queued)})
     arrays: dict[str, np.ndarray] = {}
     if previews:
         header["previews"] = len(previews)

@@ -45,6 +45,11 @@ class StepInfo:
     # request_id -> one preview Clip per seed (x_hat_1 = x_t + (1 - t) v, decoded cheaply);
     # only filled on steps where previews were asked for
     previews: dict[str, list[Clip]] | None = None
+    # '' on the engine's fast path; 'compiling': this batch's shape is compiling in the
+    # background and the batch runs on a slower path meanwhile; 'compile_failed': it runs there
+    # for good (fast.py, compile_paths.py). `queued`: other shapes waiting to compile.
+    stage: str = ""
+    queued: int = 0
 
 
 class Cancelled(Exception):

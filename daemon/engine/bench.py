@@ -34,6 +34,11 @@ def add_arguments(parser) -> None:
     parser.add_argument("--modes", default=None, help="comma list of fast modes (default: all for the device)")
     parser.add_argument("--json", default=None, help="write the results here (JSON)")
     parser.add_argument("--table", default=None, help="write the human-readable table here (Markdown)")
+    parser.add_argument("--scenario", choices=("engine", "daemon-mixed"), default="engine",
+                        help="engine: the in-process figures above; daemon-mixed: a real `serve` and a client's mixed requests (bench_daemon.py)")
+    parser.add_argument("--requests", type=int, default=24, help="daemon-mixed: requests in the mix")
+    parser.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
+                        help="daemon-mixed: a FastConfig field for the served engine (e.g. compile_dynamic=true)")
 
 
 def _ints(text: str) -> list[int]:
@@ -81,6 +86,12 @@ def run(args) -> int:
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise CliError("--device cuda but CUDA is not available here; use --device cpu")
+    if args.scenario == "daemon-mixed":
+        from . import bench_daemon
+
+        if args.requests < 1 or any("=" not in o for o in args.engine_option):
+            raise CliError("--requests must be >= 1 and each --engine-option KEY=VALUE")
+        return bench_daemon.run(args)
     parity = Path(args.parity or os.environ.get("MOTIONBRIDGE_PARITY_DIR") or Path(__file__).resolve().parents[2].parent / "shared" / "parity")
     if not (parity / "cases.json").is_file():
         raise CliError(f"parity fixture not found at {parity}; pass --parity")

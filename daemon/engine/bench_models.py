@@ -107,9 +107,11 @@ def fixture_tokenizers(parity_dir: str | Path):
     return AutoTokenizer.from_pretrained(d / "qwen3", local_files_only=True), CLIPTokenizer.from_pretrained(d / "clip", local_files_only=True)
 
 
-def tiny_random_engine(device: str = "cpu", steps: int = 3, prompts: tuple[str, ...] = ("A person walks.", "A person jumps."), **fast):
+def tiny_random_engine(device: str = "cpu", steps: int = 3, prompts: tuple[str, ...] = ("A person walks.", "A person jumps."),
+                       compile_with=None, **fast):
     """A tiny random engine whose text cache holds fixed random features for `prompts` (no
-    text encoder): the same weights and features in every process. For tests and workers."""
+    text encoder): the same weights and features in every process. For tests and workers.
+    `compile_with`: see FastEngine."""
     import dataclasses
 
     from .fast import FastConfig, FastEngine
@@ -117,7 +119,7 @@ def tiny_random_engine(device: str = "cpu", steps: int = 3, prompts: tuple[str, 
 
     cfg = model_config("tiny-random")
     cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, validation_steps=steps))
-    engine = FastEngine(random_flow_model(cfg, device), cfg, None, FastConfig(**fast), device=device, model_name="tiny-random")
+    engine = FastEngine(random_flow_model(cfg, device), cfg, None, FastConfig(**fast), device=device, model_name="tiny-random", compile_with=compile_with)
     gen = torch.Generator().manual_seed(5)
     for i, p in enumerate(prompts):
         engine.cache.put(p, CachedText(torch.randn(4 + 3 * i, 64, generator=gen), torch.randn(1, 32, generator=gen)))
@@ -136,3 +138,33 @@ def random_engine(device: str = "cuda:0", model: str = "1.0", prompts: tuple[str
     for p in prompts:
         engine.cache.put(p, CachedText(torch.randn(14, cfg.network.ctxt_input_dim, generator=gen), torch.randn(1, cfg.network.vtxt_input_dim, generator=gen)))
     return engine
+
+
+def random_text_engine(device: str = "cuda", model: str = "1.0", parity: str | None = None, steps: str | int | None = None, **fast):
+    """A real-shape random engine with random real-shape text encoders (Qwen3-8B, CLIP-L; the
+    parity fixture's tokenizers), so that every prompt is encoded as in production: the engine
+    that `motionbridge bench --scenario daemon-mixed` serves (`serve --engine-factory`). `model`
+    '1.0', 'lite' or 'tiny-random' (its tiny encoders; CPU tests). `fast`: FastConfig fields
+    as strings (engine options) over FastConfig.for_device; `steps`: fewer Euler steps (tests)."""
+    import dataclasses
+    import os
+
+    from .fast import FastConfig, FastEngine
+    from .text import FastTextEncoder
+
+    base = FastConfig.for_device(device)
+    types = {f.name: f.type for f in dataclasses.fields(FastConfig)}
+    parsed = {k: (v.lower() in ("1", "true", "yes") if "bool" in str(types[k]) else type(getattr(base, k))(v)) if isinstance(v, str) else v
+              for k, v in fast.items()}
+    config = dataclasses.replace(base, **parsed)
+    parity = parity or os.environ.get("MOTIONBRIDGE_PARITY_DIR") or str(Path(__file__).resolve().parents[2].parent / "shared" / "parity")
+    tiny = model == "tiny-random"
+    tok_llm, tok_clip = fixture_tokenizers(parity)
+    qwen = random_qwen3(device, torch.bfloat16, TINY_RANDOM["qwen"] if tiny else None)
+    clip = random_clip(device, torch.bfloat16, TINY_RANDOM["clip"] if tiny else None)
+    text = FastTextEncoder(tok_llm, qwen, tok_clip, clip, device=torch.device(device), encoder_id=f"random-{model}",
+                           static_graphs=config.cuda_graphs)
+    cfg = model_config(model)
+    if steps is not None:
+        cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, validation_steps=int(steps)))
+    return FastEngine(random_flow_model(cfg, device), cfg, text, config, device=device, model_name=f"random-{model}")

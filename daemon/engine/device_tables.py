@@ -11,6 +11,7 @@ values are bit-identical) and stored on the device.
 from __future__ import annotations
 
 import types
+from typing import Callable
 
 import torch
 from torch import Tensor, nn
@@ -75,7 +76,8 @@ COMPILE_SCOPES = ("blocks", "stack", "model")
 COMPILE_MODES = ("default", "max-autotune-no-cudagraphs")
 
 
-def compile_blocks(dit: nn.Module, dynamic: bool | None = False, scope: str = "blocks", mode: str = "default") -> int:
+def compile_blocks(dit: nn.Module, dynamic: bool | None = False, scope: str = "blocks", mode: str = "default",
+                   compile_fn: Callable | None = None) -> int:
     """torch.compile so that Inductor fuses the many small elementwise ops (modulation, norms,
     RoPE, gates) that dominate at these sizes. scope 'blocks' (regional): each transformer block
     is compiled once per block type, the blocks share code and their weights are graph inputs,
@@ -89,26 +91,30 @@ def compile_blocks(dit: nn.Module, dynamic: bool | None = False, scope: str = "b
     compile per bucket shape (5-20 s each, cached on disk by Inductor). torch's automatic mode
     (None) was measured on the H200 no better: the third shape still took 33 s and the step ran
     2 % slower.
-    Returns how many modules were compiled."""
+    `compile_fn` (f -> compiled f) replaces torch.compile with these settings (tests inject
+    one). Returns how many modules were compiled."""
     import torch._dynamo
 
     if scope not in COMPILE_SCOPES:
         raise ValueError(f"unknown compile scope {scope!r}; pass one of {', '.join(COMPILE_SCOPES)}")
     if mode not in COMPILE_MODES:
         raise ValueError(f"unknown compile mode {mode!r}; pass one of {', '.join(COMPILE_MODES)}")
-    torch._dynamo.config.cache_size_limit = max(64, torch._dynamo.config.cache_size_limit)
+    # every bucket shape is a cache entry of the same code (hundreds with the default buckets)
+    torch._dynamo.config.cache_size_limit = max(1024, torch._dynamo.config.cache_size_limit)
+    torch._dynamo.config.accumulated_cache_size_limit = max(4096, torch._dynamo.config.accumulated_cache_size_limit)
+    wrap = compile_fn or (lambda f: torch.compile(f, dynamic=dynamic, mode=mode))
     if scope == "model":
-        dit.compile(dynamic=dynamic, mode=mode)
+        dit._compiled_call_impl = wrap(dit._call_impl)  # what nn.Module.compile does
         return 1
     # double blocks split over two CUDA streams (streams.py) were compiled in pieces instead
     doubles = [b for b in dit.double_blocks if not getattr(b, "two_streams", False)]
     singles = list(dit.single_blocks)
     if scope == "stack":  # the single blocks and the final layer as one graph
-        dit.single_stack = torch.compile(dit.single_stack, dynamic=dynamic, mode=mode)
+        dit.single_stack = wrap(dit.single_stack)
         singles = []
     blocks = [*doubles, *singles, *dit.text_refiner.individual_token_refiner.blocks, dit.input_encoder]
     if scope == "blocks":  # in 'stack' the final layer is part of the single stack
         blocks.append(dit.final_layer)
     for block in blocks:
-        block.compile(dynamic=dynamic, mode=mode)
+        block._compiled_call_impl = wrap(block._call_impl)  # what nn.Module.compile does
     return len(blocks)

@@ -21,18 +21,19 @@ from torch import Tensor
 from motionbridge.daemon.model.config import ModelConfig
 from motionbridge.daemon.model.decode import BodyModel
 from motionbridge.daemon.model.mmdit import MotionFlowModel
-from motionbridge.daemon.model.sampling import predicted_data, time_grid
-from motionbridge.daemon.tracks import clips_from_decoded
 
 from .api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
 from .decode_graphs import GraphedDecoder
 from .device_tables import compile_blocks, pad_projections, tables_on_device
 from .fast_config import DTYPES, FastConfig
-from .fast_decode import LevelBody, decode_batched
+from .fast_decode import LevelBody
+from .fast_takes import assemble_takes, preview_clips
 from .faults import is_oom, is_sticky
-from .graphs import CapturedStep, GraphCache
+from .compile_paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, sharing_copy
+from .graphs import CapturedStep, GraphCache, run_step_once
 from .reference import validate_request
 from .sampler import Row, bucket_up, build_batch, make_step, run_euler
+from .shape_compiler import READY, ShapeCompiler
 from .step_tables import StepTables
 from .streams import overlap_text_stream
 from .text import FastTextEncoder
@@ -51,7 +52,10 @@ class FastEngine(Engine):
         device: torch.device | str = "cpu",
         model_name: str = "HY-Motion",
         model_hash: str = "",
+        compile_with: Callable | None = None,
     ) -> None:
+        """`compile_with` (f -> compiled f) replaces torch.compile with the config's settings
+        (tests inject one that counts calls, waits or fails)."""
         self.device = torch.device(device)
         self.fast = fast
         if fast.cuda_graphs and self.device.type != "cuda":
@@ -65,22 +69,35 @@ class FastEngine(Engine):
         if next(dit.parameters()).dtype != self.dtype or fast.compile_blocks:  # leave the caller's model untouched
             dit = copy.deepcopy(dit).to(self.dtype)
         tables_on_device(dit, self.device)
-        compile_fn = (lambda f: torch.compile(f, dynamic=fast.compile_dynamic, mode=fast.compile_mode)) if fast.compile_blocks else None
-        self._compile_glue = compile_fn  # the step's glue (sampler.make_step) with the blocks
+        compile_fn = compile_with or (lambda f: torch.compile(f, dynamic=fast.compile_dynamic, mode=fast.compile_mode))
+        compile_fn = compile_fn if fast.compile_blocks else None
         # our own copy when compiling: the unaligned 201-wide projections padded (device_tables)
         self._input_pad, self._out_dim = pad_projections(dit) if fast.compile_blocks else (0, None)
+        # the path that needs no compiling, for shapes still compiling (compile_paths.py)
+        twin = sharing_copy(dit) if compile_fn is not None and fast.background_compile else None
         if fast.text_side_stream:
             overlap_text_stream(dit, self.device, compile_fn)
-        if fast.compile_blocks:
-            compile_blocks(dit, fast.compile_dynamic, fast.compile_scope, fast.compile_mode)
+        if compile_fn is not None:
+            compile_blocks(dit, fast.compile_dynamic, fast.compile_scope, fast.compile_mode, compile_fn)
         self.dit = dit
         self.tables = StepTables(dit, fast, self.dtype, self.device, self._autocast, compile_fn)
         # the loop's network in the text-table mode: motion tokens only (text_stream.py)
         self._motion_network = MotionNetwork(dit, compile_fn)
+        self.graphs = GraphCache()
+        self.paths = {COMPILED: NetworkPath(COMPILED, dit, self.tables, self._motion_network, compile_fn, self.graphs)}
+        self.compiler: ShapeCompiler | None = None
+        if twin is not None:
+            if fast.text_side_stream:
+                overlap_text_stream(twin, self.device, None)
+            self.paths[UNCOMPILED] = NetworkPath(UNCOMPILED, twin, StepTables(twin, fast, self.dtype, self.device, self._autocast),
+                                                 MotionNetwork(twin), None)
+            self.compiler = ShapeCompiler(on_event=self._compile_event)
+        self.compile_events: list[dict] = []  # the background compiles' log, last 256
+        self.on_compile_event: Callable[[dict], None] | None = None  # and where else it goes (the worker's JSON log)
+        self.choice = Choice(COMPILED)  # the path of the batch running now (progress events)
         self.text = text
         self.cache = TextCache(text.encoder_id if text else "none", text.dtype_name if text else "none", fast.text_cache_size, fast.text_cache_dir)
         self.body = LevelBody(BodyModel(), self.device)
-        self.graphs = GraphCache()
         self._noise_thread = ThreadPoolExecutor(1, thread_name_prefix="motionbridge-noise")
         # the take decode is host-bound too: replayed from its own graphs (decode_graphs.py)
         self.decoder = GraphedDecoder(self.model.mean, self.model.std, self.body, self.device) if fast.cuda_graphs else None
@@ -131,9 +148,12 @@ class FastEngine(Engine):
 
     def warm_up(self, prompt: str = "A person walks forward.", durations: Sequence[float] = (5.0,)) -> float:
         """One throw-away request per duration, so that compiling and graph capture (seconds per
-        new shape) happen before the first user waits. Returns the seconds it took."""
+        new shape) happen before the first user waits; with background compiling, each shape
+        is compiled first (or the request would run uncompiled). Returns the seconds it took."""
         t0 = time.perf_counter()
         for d in durations:
+            if self.compiler is not None and self.fast.compile_blocks:
+                self.precompile(float(d), self.text_features([prompt])[prompt].ctxt.shape[0], 1)
             self.generate([GenerationRequest(prompt, float(d), (0,), 5.0, request_id="warm-up")])
         return time.perf_counter() - t0
 
@@ -155,7 +175,8 @@ class FastEngine(Engine):
 
     def _after_oom(self) -> None:
         self.oom_splits += 1
-        self.graphs.clear()
+        for path in self.paths.values():
+            path.graphs.clear()
         if self.decoder is not None:
             self.decoder.clear()
         if self.device.type == "cuda":
@@ -187,14 +208,16 @@ class FastEngine(Engine):
         """bf16 mode runs under autocast (matmuls in bf16, the official float32 islands kept)."""
         return torch.autocast(self.device.type, dtype=self.dtype) if self.dtype != torch.float32 else contextlib.nullcontext()
 
-    def network(self, x, ctxt, vtxt, t, x_mask, ctxt_mask, **kw) -> Tensor:
+    def network(self, x, ctxt, vtxt, t, x_mask, ctxt_mask, path: NetworkPath | None = None, **kw) -> Tensor:
         """The DiT on the joint tokens; with `text_kv` (a row of text_stream.text_kv_table),
-        on the motion tokens alone, with `rope` and `attn_mask` their rows."""
+        on the motion tokens alone, with `rope` and `attn_mask` their rows. `path`: compiled
+        (the default) or uncompiled (compile_paths.py)."""
+        path = path or self.paths[COMPILED]
         with self._autocast():
             x = x.to(self.dtype) if self.dtype != torch.float32 else x
             if "text_kv" in kw:
-                return self._motion_network(x, kw["mods"], kw["text_kv"], kw["rope"], kw["attn_mask"])
-            return self.dit(x, ctxt, vtxt, t, x_mask, ctxt_mask, fused_modulation=self.fast.fused_modulation, **kw)
+                return path.motion_network(x, kw["mods"], kw["text_kv"], kw["rope"], kw["attn_mask"])
+            return path.dit(x, ctxt, vtxt, t, x_mask, ctxt_mask, fused_modulation=self.fast.fused_modulation, **kw)
 
     def _rope(self, length: int, text_len: int) -> tuple[Tensor, Tensor]:
         key = (length, text_len)
@@ -202,12 +225,12 @@ class FastEngine(Engine):
             self._ropes[key] = self.dit.rope(length, text_len, self.config.pipeline.train_frames, self.device)
         return self._ropes[key]
 
-    def _sample_rows(self, rows: list[Row], hook) -> Tensor:
+    def _batch(self, rows: list[Row]):
         f, p, net = self.fast, self.config.pipeline, self.config.network
         static = f.static_shapes
         # with graphs the batch is built on the CPU (dozens of tiny ops and syncs on the GPU
         # before the first step) and copied into the captured step's buffers
-        batch = build_batch(
+        return build_batch(
             rows, input_dim=net.input_dim, train_frames=p.train_frames,
             null_ctxt=self._null_feats[0], null_vtxt=self._null_feats[1],
             ctxt_null_feat=p.enable_ctxt_null_feat, device=torch.device("cpu") if f.cuda_graphs else self.device,
@@ -215,22 +238,42 @@ class FastEngine(Engine):
             pad_rows_to=bucket_up(len(rows), f.row_buckets) if static else None, uncond_all=static,
             draw_noise=not f.cuda_graphs,  # drawn by CapturedStep.run while the prologue runs
         )
-        steps = p.validation_steps
-        plan = self.tables.plan(batch, steps)
-        joint_rope = self._rope(batch.x0.shape[1], batch.ctxt.shape[1])
-        rope = self.tables.rope(joint_rope, batch.x0.shape[1], plan)
-        make_mask = functools.partial(self.tables.mask, plan=plan)
-        make_tables = functools.partial(self.tables.make, steps=steps, plan=plan, joint_rope=joint_rope)
-        step_with = functools.partial(make_step, split_mods=self.dit.split_modulations, compile_fn=self._compile_glue, input_pad=self._input_pad,
-                                      out_dim=self._out_dim, input_dtype=self.dtype if self.dtype != torch.float32 else None,
-                                      text_kw="text_kv" if plan.text_kv else "refined_text")
+
+    def _shape_key(self, batch) -> tuple:
+        return (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], self.config.pipeline.validation_steps)
+
+    def precompile(self, duration_s: float, text_tokens: int, seeds: int, wait: bool = True) -> str:
+        """Compiles the shape of a request of this length, prompt tokens and seeds (its
+        buckets') for the compiled path, on the compile thread (waiting for it with `wait`),
+        or on this one without background compiling. Returns the shape's state (READY,
+        FAILED, or QUEUED/COMPILING when not waiting); the warm-up and `motionbridge warm`."""
+        net = self.config.network
+        frames = _frames(duration_s, self.config.pipeline)
+        rows = [Row(s, frames, 5.0, torch.zeros(text_tokens, net.ctxt_input_dim), torch.zeros(1, net.vtxt_input_dim)) for s in range(seeds)]
+        batch = self._batch(rows)
+        job = self._compile_job(batch, self.config.pipeline.validation_steps)
+        if self.compiler is None:
+            job()
+            return READY
+        key = self._shape_key(batch)
+        self.compiler.submit(key, job)
+        return self.compiler.wait_ready(key, None) if wait else self.compiler.state(key)
+
+    def _sample_rows(self, rows: list[Row], hook) -> Tensor:
+        f = self.fast
+        batch = self._batch(rows)
+        steps = self.config.pipeline.validation_steps
+        key = self._shape_key(batch)
+        self.choice = choose(self.compiler, key, lambda: self._compile_job(batch, steps), f.compile_wait_ms / 1000)
+        path = self.paths[self.choice.path]
+        if path.name == COMPILED and UNCOMPILED in self.paths:
+            self.paths[UNCOMPILED].graphs.drop(key)  # its stand-in's graphs and tables are not needed again
+        plan, make_mask, make_tables, step_for = self._parts(path, batch, steps)
         if f.cuda_graphs:
-            key = (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], steps)
-            step_for = lambda b, mask: step_with(self.network, b, rope, mask, uncond_all=True)  # noqa: E731
             # small tables live in the graphs' pool and the whole loop is captured; the
             # text-table mode is only planned while its table is small enough for that
             small = plan.text_kv or plan.bytes <= f.graph_tables_mib * 2**20
-            captured = self.graphs.get(key, lambda pool: CapturedStep(
+            captured = path.graphs.get(key, lambda pool: CapturedStep(
                 batch.to(self.device), step_for, pool, make_tables, capture_tables=small,
                 make_mask=make_mask, steps=steps, segment_steps=f.graph_segment_steps))
             # torch.randn on the CPU releases the GIL: the noise is drawn while this thread
@@ -238,9 +281,40 @@ class FastEngine(Engine):
             noise = self._noise_thread.submit(batch.noise)
             x = captured.run(batch, steps, hook, noise=noise.result)
         else:
-            step = step_with(self.network, batch, rope, make_mask(batch), uncond_all=static)
-            x = run_euler(step, batch.x0, steps, hook, make_tables(batch))
+            x = run_euler(step_for(batch, make_mask(batch)), batch.x0, steps, hook, make_tables(batch))
         return x[: len(rows)]
+
+    def _parts(self, path: NetworkPath, batch, steps: int):
+        """(plan, make_mask, make_tables, step_for(batch, mask)) of `batch` on `path`."""
+        plan = path.tables.plan(batch, steps)
+        joint_rope = self._rope(batch.x0.shape[1], batch.ctxt.shape[1])
+        rope = path.tables.rope(joint_rope, batch.x0.shape[1], plan)
+        make_mask = functools.partial(path.tables.mask, plan=plan)
+        make_tables = functools.partial(path.tables.make, steps=steps, plan=plan, joint_rope=joint_rope)
+        step_with = functools.partial(make_step, split_mods=path.dit.split_modulations, compile_fn=path.compile_glue, input_pad=self._input_pad,
+                                      out_dim=self._out_dim, input_dtype=self.dtype if self.dtype != torch.float32 else None,
+                                      text_kw="text_kv" if plan.text_kv else "refined_text")
+        network = functools.partial(self.network, path=path)
+        static = self.fast.static_shapes
+        return plan, make_mask, make_tables, lambda b, mask: step_with(network, b, rope, mask, uncond_all=static)
+
+    def _compile_job(self, batch, steps: int) -> Callable[[], None]:
+        """The background job that compiles `batch`'s shape on the compiled path: its prologue
+        and one step, run once on the compile thread (graphs are captured later, on the thread
+        of the request that takes the compiled path)."""
+        on_device = batch.to(self.device)
+
+        def job() -> None:
+            with torch.no_grad(), (torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext()):
+                _, make_mask, make_tables, step_for = self._parts(self.paths[COMPILED], on_device, steps)
+                run_step_once(on_device, step_for(on_device, make_mask(on_device)), make_tables)
+        return job
+
+    def _compile_event(self, event: dict) -> None:
+        self.compile_events.append(event)
+        del self.compile_events[:-256]
+        if self.on_compile_event is not None:
+            self.on_compile_event(event)
 
     def _sample_split(self, rows: list[Row], hook_for, retried: bool = False) -> list[Tensor]:
         """Latent per row; a CUDA OOM frees the captured graphs and their tables, then splits
@@ -303,9 +377,10 @@ class FastEngine(Engine):
                 crossed = preview_every and (k // preview_every > last[0] // preview_every or k == total)
                 last[0] = k
                 if crossed and on_step is not None:
-                    previews = self._previews(chunk, checked, t_k, x_k, v_k, k)
+                    previews = preview_clips(self, chunk, checked, t_k, x_k, v_k, k)
                 if on_step is not None:
-                    on_step(StepInfo(k, total, tuple(checked[i][0].request_id for i in live if i not in cancelled), previews))
+                    on_step(StepInfo(k, total, tuple(checked[i][0].request_id for i in live if i not in cancelled), previews,
+                                     self.choice.stage, self.choice.queued))
                 if is_cancelled is not None:
                     cancelled.update(i for i in live if is_cancelled(checked[i][0].request_id))
                 return all(i in cancelled for i in live)
@@ -320,59 +395,9 @@ class FastEngine(Engine):
         if len(cancelled) == len(checked):
             raise Cancelled("every request of the batch was cancelled")
         text_warnings = {prompt: f.warnings for prompt, f in feats.items()}
-        return self._takes(rows, latents, checked, cancelled, text_warnings, {"text_s": t_text, "sample_s": t_sample})
-
-    def _previews(self, chunk, checked, t_k, x_k, v_k, k) -> dict:
-        guess = predicted_data(x_k[: len(chunk)], t_k, v_k[: len(chunk)])
-        out: dict[str, list] = {}
-        for i, r in enumerate(chunk):
-            decoded = decode_batched(guess[i : i + 1, : r.frames], self.model.mean, self.model.std, self.body, smooth=False)
-            out.setdefault(checked[r.key[0]][0].request_id, []).extend(clips_from_decoded(decoded, [{"preview_step": k, "seed": r.seed}]))
-        return out
-
-    def _takes(self, rows, latents, checked, cancelled, text_warnings, timings) -> list[GeneratedTake]:
-        t2 = time.perf_counter()
-        decoded: dict[int, tuple] = {}
-        by_frames: dict[int, list[int]] = {}
-        for idx, r in enumerate(rows):
-            if r.key[0] not in cancelled:
-                by_frames.setdefault(r.frames, []).append(idx)
-        for frames, idxs in by_frames.items():
-            latent = torch.stack([latents[i] for i in idxs])
-            motion = self.decoder(latent) if self.decoder is not None else decode_batched(latent, self.model.mean, self.model.std, self.body)
-            rot = motion.rotations()
-            for n, i in enumerate(idxs):
-                decoded[i] = (rot[n], motion.transl[n])
-        timings = dict(timings, decode_s=time.perf_counter() - t2)
-        takes = []
-        for idx, r in enumerate(rows):
-            if idx not in decoded:
-                continue
-            req, warnings = checked[r.key[0]]
-            all_warnings = tuple(warnings) + tuple(text_warnings[req.prompt])
-            rot, transl = decoded[idx]
-            meta = self._metadata(req, r.seed, r.frames, all_warnings, timings)
-            clip = _clip(rot, transl, meta)
-            takes.append(GeneratedTake(req.request_id, r.seed, clip, latents[idx].float().cpu().numpy(), all_warnings, dict(timings)))
-        return takes
-
-    def _metadata(self, req: GenerationRequest, seed: int, frames: int, warnings, timings) -> dict:
-        return {
-            "prompt": req.prompt, "seed": int(seed), "cfg": float(req.cfg), "duration_s": float(req.duration_s),
-            "frames": int(frames), "game_feat": bool(req.game_feat), "request_id": req.request_id,
-            "model": self.model_name, "checkpoint_sha256": self.model_hash, "engine": "fast",
-            "device": str(self.device), "dtype": self.fast.dtype, "cuda_graphs": self.fast.cuda_graphs,
-            "torch_version": torch.__version__, "timings": dict(timings), "warnings": list(warnings),
-        }
-
+        return assemble_takes(self, rows, latents, checked, cancelled, text_warnings, {"text_s": t_text, "sample_s": t_sample})
 
 def _frames(duration_s: float, p) -> int:
     from motionbridge.daemon.model.sampling import num_frames
 
     return num_frames(duration_s, p.output_mesh_fps, p.train_frames)
-
-
-def _clip(rot: Tensor, transl: Tensor, meta: dict):
-    from motionbridge.daemon.tracks import clip_from_rotations
-
-    return clip_from_rotations(rot.detach().cpu().double().numpy(), transl.detach().cpu().double().numpy(), meta)

@@ -35,6 +35,9 @@ class FastConfig:
     # loop on the motion tokens alone (text_stream.py; needs both tables above; 0: off)
     graph_tables_mib: int = 64  # per-step tables up to this size are made by a captured prologue (graphs.py)
     text_side_stream: bool = False  # double blocks' text half on a second CUDA stream (streams.py)
+    background_compile: bool = False  # with compile_blocks: a shape not compiled yet runs uncompiled at once
+    # while it compiles on a background thread (compile_paths.py, shape_compiler.py)
+    compile_wait_ms: int = 0  # ... after waiting this long for its compile (quick when only loading or re-using code)
     graph_segment_steps: int = 5  # a small batch's Euler loop is captured in graphs of this many steps;
     # the step hook (progress, cancelling, previews) runs after each of them (graphs.CapturedStep)
 
@@ -52,6 +55,8 @@ class FastConfig:
         for name in ("precompute_text_mib", "text_kv_mib", "graph_tables_mib"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 turns that table off), got {getattr(self, name)}")
+        if self.compile_wait_ms < 0:
+            raise ValueError(f"compile_wait_ms must be >= 0, got {self.compile_wait_ms}")
         if self.max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {self.max_rows}")
 
@@ -66,9 +71,12 @@ class FastConfig:
         double blocks' text half on a side stream when a batch runs the joint loop, in bfloat16
         unless `dtype` says float32 (then the exact fast modes); on the CPU, the exact float32
         path. On both, batches whose text table fits `text_kv_mib` run the motion-only loop
-        (text_stream.py: 1.0B 101.6 -> 93.4 ms per clip on one H200). 'stack' rather than
+        (text_stream.py: 1.0B 101.6 -> 93.4 ms per clip on one H200). On a GPU a shape that is
+        not compiled yet runs uncompiled while it compiles in the background (compile_paths.py).
+        'stack' rather than
         'blocks': 0.5-2.6 ms faster per clip in 11 of 12 paired H200 runs; 'model' cannot take
         the side stream (bench/README.md)."""
         if torch.device(device).type == "cuda":
-            return cls(dtype=dtype or "bfloat16", cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True)
+            return cls(dtype=dtype or "bfloat16", cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True,
+                       background_compile=True)
         return cls(dtype=dtype or "float32")

@@ -9,6 +9,7 @@ them before the first replay.
 
 from __future__ import annotations
 
+import contextlib
 from collections import OrderedDict
 from typing import Callable
 
@@ -28,6 +29,23 @@ def _copy_batch(dst: Batch, src: Batch, with_x0: bool = True, conditioning: bool
     names = (("x0",) if with_x0 else ()) + (CONDITIONING if conditioning else ()) + PER_RUN
     for name in names:
         getattr(dst, name).copy_(getattr(src, name))
+
+
+def run_step_once(batch: Batch, step, make_tables: Callable[[Batch], tuple], times: int = 1) -> None:
+    """Runs the tables' prologue and one Euler step of `batch` `times` times, on a side stream
+    on a GPU: what a captured loop needs done before capture (lazy inits, autotuning) and what
+    compiles a shape's code (the background compile job, shape_compiler.py)."""
+    x0 = batch.x0
+    zero = torch.zeros((), device=x0.device)
+    side = torch.cuda.Stream(x0.device) if x0.is_cuda else None
+    if side is not None:
+        side.wait_stream(torch.cuda.current_stream(x0.device))
+    with torch.cuda.stream(side) if side is not None else contextlib.nullcontext():
+        for _ in range(times):
+            rows = tuple(None if t is None else t[0].clone() for t in make_tables(batch))
+            step(x0.clone(), zero, zero, *rows)
+    if side is not None:
+        torch.cuda.current_stream(x0.device).wait_stream(side)
 
 
 class CapturedStep:
@@ -63,13 +81,7 @@ class CapturedStep:
         self.x = batch.x0.clone()
         self.t0 = torch.zeros((), device=self.x.device)
         self.dt = torch.zeros((), device=self.x.device)
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):  # warm-up outside capture (lazy inits, autotuning)
-            for _ in range(2):
-                rows = tuple(None if t is None else t[0].clone() for t in self.make_tables(batch))
-                self.step(self.x.clone(), self.t0, self.dt, *rows)
-        torch.cuda.current_stream().wait_stream(side)
+        run_step_once(batch, self.step, self.make_tables, times=2)  # outside capture: lazy inits, autotuning
         self.prologue: torch.cuda.CUDAGraph | None = None
         self.prologue_replays = 0
         self._last_conditioning: tuple[Tensor, ...] | None = None
@@ -189,6 +201,10 @@ class GraphCache:
         self.entries[key] = entry
         self.captures += 1
         return entry
+
+    def drop(self, key: tuple) -> None:
+        """Forgets one entry (its memory returns to the pool for the next capture)."""
+        self.entries.pop(key, None)
 
     def clear(self) -> None:
         self.entries.clear()

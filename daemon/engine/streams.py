@@ -18,6 +18,7 @@ reader is done (during graph capture it defers such frees to the end of the capt
 from __future__ import annotations
 
 import contextlib
+import threading
 import types
 from typing import Callable
 
@@ -54,7 +55,7 @@ def _two_stream_forward(self: DoubleStreamBlock, motion: Tensor, text: Tensor, a
     # across streams (the cross-stream frees are deferred while a graph is captured)
     overlap = motion.is_cuda and motion.shape[0] * motion.shape[1] <= OVERLAP_MAX_ROWS
     main = torch.cuda.current_stream(motion.device) if overlap else None
-    side = self._side_stream if overlap else None
+    side = _side_stream(self, motion.device) if overlap else None
     if side is not None:
         side.wait_stream(main)
         _mark(side, text, t_out)
@@ -78,18 +79,29 @@ def _two_stream_forward(self: DoubleStreamBlock, motion: Tensor, text: Tensor, a
     return motion, text
 
 
+def _side_stream(block: DoubleStreamBlock, device: torch.device) -> torch.cuda.Stream:
+    """The block's side stream for the calling thread: the background compile (shape_compiler.py)
+    runs blocks on its own thread while requests capture them on theirs, and a stream shared by
+    both would join one thread's work to the other's graph."""
+    streams = block._side_streams
+    side = getattr(streams, "stream", None)
+    if side is None:
+        side = streams.stream = torch.cuda.Stream(device)
+    return side
+
+
 def overlap_text_stream(dit: nn.Module, device: torch.device | str, compile_fn: Callable | None = None) -> int:
     """Patch every double block of `dit` to run its text half on one shared side stream (on a
     CUDA `device`; elsewhere the halves run in turn). `compile_fn` (e.g. a configured
     torch.compile) wraps the three pieces, which replaces compiling the double blocks whole.
     Returns how many blocks were patched."""
     device = torch.device(device)
-    side = torch.cuda.Stream(device) if device.type == "cuda" else None
     pieces = _Pieces(compile_fn)
+    streams = threading.local()  # one side stream per thread, shared by the blocks
     count = 0
     for block in dit.double_blocks:
         block._pieces = pieces
-        block._side_stream = side
+        block._side_streams = streams
         block.forward = types.MethodType(_two_stream_forward, block)
         block.two_streams = True
         count += 1

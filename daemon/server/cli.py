@@ -35,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="auto (default): bfloat16 + CUDA graphs for the fast engine on a GPU, exact float32 otherwise")
     parser.add_argument("--warm-up", default=None, metavar="SECONDS,...",
                         help="clip lengths generated once before serving, so compiling happens at start "
-                             "(default on a GPU: 5; none on the CPU; 'none' to skip)")
+                             "(default on a GPU: 5; none on the CPU; 'none' to skip; 'all': 5, then every other "
+                             "shape compiled in the background while serving)")
     parser.add_argument("--max-queue", type=int, default=64, help="waiting requests before BUSY (default 64)")
     parser.add_argument("--max-batch", type=int, default=8, help="rows (seeds) per engine batch (default 8)")
     parser.add_argument("--heartbeat", type=float, default=1.0, help="heartbeat interval in seconds (default 1)")
@@ -119,7 +120,8 @@ def build_config(args: argparse.Namespace):
         raise CliError(f"--threads must be 1 or more, not {args.threads}")
     spec = EngineSpec(checkpoint=args.checkpoint, qwen=args.qwen, clip=args.clip, parity=args.parity,
                       factory=args.engine_factory, kind=args.engine, device="cuda" if gpus != [None] else args.device,
-                      dtype=args.dtype, options=options, threads=args.threads, warm_up=_warm_up(args.warm_up))
+                      dtype=args.dtype, options=options, threads=args.threads, precompile_all=args.warm_up == "all",
+                      warm_up=_warm_up(None if args.warm_up == "all" else args.warm_up), max_rows=args.max_batch)
     return ServerConfig(bind=args.bind, engine=spec, gpus=gpus, max_queue=args.max_queue, max_batch_rows=args.max_batch,
                         heartbeat_s=args.heartbeat, drain_timeout_s=args.drain_timeout, step_timeout_s=args.step_timeout,
                         load_timeout_s=args.load_timeout, load_retry_s=args.load_retry, curve_dir=args.curve_dir,

@@ -14,9 +14,10 @@ Link commands
 from __future__ import annotations
 
 import importlib
+import json
 import os
-from pathlib import Path
 import signal
+import sys
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -54,6 +55,8 @@ class EngineSpec:
     options: dict[str, str] = field(default_factory=dict)
     threads: int | None = None  # torch intra-op threads per worker (CPU kernels round by thread count)
     warm_up: tuple[float, ...] | None = None  # clip lengths run once before READY; None: 5 s on a GPU
+    precompile_all: bool = False  # after READY, queue every shape's compile in the background (serve --warm-up all)
+    max_rows: int = 8  # the server's rows per batch: the largest batch shape to precompile
 
     def build(self):
         if self.factory:
@@ -108,11 +111,12 @@ def _run_batch(engine, link: _Link, msg: P.Message) -> None:
     def on_step(info) -> None:
         with_preview = {rid for rid in (info.previews or {}) if rid in wants_preview}
         # a PREVIEW stands in for that row's STEP, so each step reaches each client once
+        stage = {"stage": info.stage, "queued": info.queued} if getattr(info, "stage", "") else {}
         link_send(link.sock, "STEP", {"batch": batch, "step": info.step, "total": info.total,
-                                      "ids": [r for r in info.request_ids if r not in with_preview]})
+                                      "ids": [r for r in info.request_ids if r not in with_preview], **stage})
         for rid, clips in (info.previews or {}).items():
             if rid in with_preview:
-                m = P.progress_message(rid, info.step, info.total, [_root_motion(c, root_motion[rid]) for c in clips])
+                m = P.progress_message(rid, info.step, info.total, [_root_motion(c, root_motion[rid]) for c in clips], **stage)
                 link_send(link.sock, "PREVIEW", m.header, m.arrays)
 
     def is_cancelled(rid: str) -> bool:
@@ -154,6 +158,24 @@ def _root_motion(clip, mode: str):
     return clip.replace(root_translation=t, metadata={**clip.metadata, "root_motion": "in_place"})
 
 
+def _queue_every_shape(engine, max_rows: int) -> None:
+    """Every (length, prompt, rows) bucket shape this engine can meet with batches of up to
+    `max_rows`, queued behind any request's compile (requests go first)."""
+    from motionbridge.daemon.engine.warm import shapes
+
+    fast = engine.fast
+    rows = [r for r in fast.row_buckets if r <= max_rows] or [1]
+    todo = shapes(fast, engine.config.pipeline, [f / engine.config.pipeline.output_mesh_fps for f in fast.frame_buckets], fast.text_buckets, rows)
+    for duration, tokens, seeds in todo:
+        engine.precompile(duration, tokens, seeds, wait=False)
+    _log_compile_event({"event": "precompile_queued", "shapes": len(todo)})
+
+
+def _log_compile_event(event: dict) -> None:
+    """The background compiles (engine/shape_compiler.py) as JSON lines on the worker's stderr."""
+    print(json.dumps({"ts": round(time.time(), 3), "pid": os.getpid(), **event}), file=sys.stderr, flush=True)
+
+
 def _health(engine) -> dict:
     try:
         return dict(engine.health())
@@ -192,10 +214,13 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None, parent_p
     if spec.device.startswith("cuda"):
         # Inductor's compiled kernels outlive the process here (not in /tmp, often wiped), so a
         # restarted daemon loads each shape in seconds instead of compiling it again
-        cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "motionbridge" / "torchinductor"
-        os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache))
+        from motionbridge.daemon.engine.compile_cache import use_compile_cache
+
+        use_compile_cache()
     try:
         engine = spec.build()
+        if getattr(engine, "compiler", None) is not None:
+            engine.on_compile_event = _log_compile_event
     except Exception as exc:  # noqa: BLE001
         link_send(sock, "FAIL", {"batch": None, "message": f"engine failed to load: {type(exc).__name__}: {exc}"[:1000],
                                  "healthy": False, "reason": "load"})
@@ -212,6 +237,8 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None, parent_p
             link_send(sock, "FAIL", {"batch": None, "message": f"engine warm-up failed: {type(exc).__name__}: {exc}"[:1000],
                                      "healthy": False, "reason": "load"})
             raise SystemExit(3)
+    if spec.precompile_all and getattr(engine, "compiler", None) is not None:
+        _queue_every_shape(engine, spec.max_rows)
     link_send(sock, "READY", {"model_name": getattr(engine, "model_name", "unknown"),
                               "model_hash": getattr(engine, "model_hash", ""), "load_s": time.perf_counter() - t0,
                               "pid": os.getpid()})

@@ -78,7 +78,8 @@ class WorkerEvents:
             for key in h.get("ids", []):
                 job = jobs.get(key)
                 if job is not None and not job.cancelled and job.deliverable:
-                    self._send(job.client, P.progress_message(job.spec.id, h["step"], h["total"]))
+                    self._send(job.client, P.progress_message(job.spec.id, h["step"], h["total"], stage=str(h.get("stage", "")),
+                                                              queued=int(h.get("queued", 0))))
         elif msg.command == "PREVIEW":
             job = jobs.get(str(h.get("id")))
             if job is not None and not job.cancelled and job.deliverable:

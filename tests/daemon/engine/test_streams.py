@@ -63,7 +63,9 @@ def test_side_stream_on_the_gpu_matches_one_stream_eager_and_in_a_cuda_graph(dty
 
     one = tiny_random_engine("cuda", 3, dtype=dtype)
     two = tiny_random_engine("cuda", 3, dtype=dtype, text_side_stream=True)
-    assert two.dit.double_blocks[0]._side_stream is not None
+    from motionbridge.daemon.engine.streams import _side_stream
+
+    assert _side_stream(two.dit.double_blocks[0], torch.device("cuda")) is not None
     x, ctxt, vtxt, t, x_mask, ctxt_mask = (a.cuda() for a in _inputs(one.dit, rows=4, frames=60, tokens=16))
     rope = one.dit.rope(60, 16, 360, torch.device("cuda"))
     run = lambda e: e.network(x, ctxt, vtxt, t, x_mask, ctxt_mask, rope=rope)  # noqa: E731
@@ -102,7 +104,7 @@ def test_large_batches_stay_on_one_stream():
     x, ctxt, vtxt, t, x_mask, ctxt_mask = (a.cuda() for a in _inputs(one.dit, rows=rows, frames=frames, tokens=16))
     rope = one.dit.rope(frames, 16, 360, torch.device("cuda"))
     calls = []
-    side = two.dit.double_blocks[0]._side_stream
+    side = streams._side_stream(two.dit.double_blocks[0], torch.device("cuda"))  # this thread's
     original = side.wait_stream
     side.wait_stream = lambda s: calls.append(s) or original(s)
     with torch.no_grad():
@@ -111,19 +113,19 @@ def test_large_batches_stay_on_one_stream():
     assert torch.equal(got, want) and not calls
 
 
-def test_stack_scope_compiles_the_single_blocks_as_one_unit(monkeypatch):
+def test_stack_scope_compiles_the_single_blocks_as_one_unit():
     """compile scope 'stack': the single blocks and the final layer are one compiled callable,
     the single blocks are not compiled one by one, the double and refiner blocks still are."""
     from motionbridge.daemon.engine import device_tables
 
     dit = copy.deepcopy(tiny_engine().model.motion_transformer)
     compiled = []
-    monkeypatch.setattr(torch, "compile", lambda fn, **kw: compiled.append(fn) or fn)
-    block_compiles = []
-    monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: block_compiles.append(self))
-    device_tables.compile_blocks(dit, scope="stack")
-    assert len(compiled) == 1 and compiled[0].__func__ is type(dit).single_stack
+    device_tables.compile_blocks(dit, scope="stack", compile_fn=lambda fn: compiled.append(fn) or fn)
+    functions = [f for f in compiled if getattr(f, "__func__", None) is type(dit).single_stack]
+    block_compiles = [f.__self__ for f in compiled if getattr(f, "__func__", None) is torch.nn.Module._call_impl]
+    assert len(functions) == 1 and len(compiled) == 1 + len(block_compiles)
     assert not any(b in block_compiles for b in dit.single_blocks)
     assert all(b in block_compiles for b in dit.double_blocks)
     assert dit.input_encoder in block_compiles and dit.final_layer not in block_compiles
     assert len(block_compiles) == len(dit.double_blocks) + len(dit.text_refiner.individual_token_refiner.blocks) + 1
+    assert all(b._compiled_call_impl is not None for b in block_compiles)

@@ -1,0 +1,137 @@
+"""GPU probe (issue 15): what a request of a shape nobody has met yet costs on each path, and
+what a compile in a background thread costs the requests served meanwhile.
+
+Random 1.0B weights of the real shapes, fixed random text features (14, 30 and 60 tokens),
+bf16. Per path, the first call of a new (frames, text, rows) shape and a repeat of it:
+  eager            buckets, no CUDA graphs, nothing compiled
+  graphs           CUDA graphs of the uncompiled network (captured on the first call)
+  static           the GPU default (graphs over blocks compiled per shape), cold caches, then
+                   the same shape in a fresh engine after torch._dynamo.reset() (disk caches warm)
+  dynamic          the GPU default with compile_dynamic=True (one compile for every shape?)
+and `background`: a second static engine compiles a new shape in a thread while this thread
+serves a ready shape (static graphs) and a fallback shape (uncompiled graphs) in a loop.
+JSON to $OUT/compile_probe.json. PROBE_MODEL=lite|1.0 (default 1.0); PROBE_SKIP=a,b skips paths.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import statistics
+import threading
+import time
+import traceback
+from pathlib import Path
+
+import torch
+
+from motionbridge.daemon.engine.api import GenerationRequest
+from motionbridge.daemon.engine.bench_models import model_config, random_flow_model
+from motionbridge.daemon.engine.fast import FastConfig, FastEngine
+from motionbridge.daemon.engine.text_cache import CachedText
+
+# other threads may launch work and allocate while a graph is captured (the background compile)
+torch.cuda.graph = functools.partial(torch.cuda.graph, capture_error_mode="thread_local")  # type: ignore[misc]
+
+MODEL = os.environ.get("PROBE_MODEL", "1.0")
+SKIP = set(filter(None, os.environ.get("PROBE_SKIP", "").split(",")))
+OUT = Path(os.environ.get("OUT", "/tmp/out"))
+PROMPTS = {"p14": 14, "p30": 30, "p60": 60}
+SHAPES = {"A": (5.0, "p14", 1), "B": (8.0, "p14", 1), "C": (5.0, "p30", 1), "D": (5.0, "p14", 2), "E": (3.0, "p60", 4), "F": (11.0, "p30", 2)}
+cfg = model_config(MODEL)
+model = random_flow_model(cfg, "cuda", torch.bfloat16)
+gen = torch.Generator().manual_seed(1)
+FEATS = {p: CachedText(torch.randn(n, cfg.network.ctxt_input_dim, generator=gen), torch.randn(1, cfg.network.vtxt_input_dim, generator=gen)) for p, n in PROMPTS.items()}
+res: dict = {"torch": torch.__version__, "device": torch.cuda.get_device_name(0), "model": MODEL}
+
+
+def engine(**fast) -> FastEngine:
+    e = FastEngine(model, cfg, None, FastConfig(dtype="bfloat16", buckets=True, **fast), device="cuda", model_name=MODEL)
+    for p, f in FEATS.items():
+        e.cache.put(p, f)
+    return e
+
+
+def call(e: FastEngine, shape: str, seed: int = 0) -> float:
+    d, p, rows = SHAPES[shape]
+    t = time.perf_counter()
+    e.generate([GenerationRequest(p, d, tuple(range(seed, seed + rows)), 5.0, request_id=f"{shape}{seed}")])
+    torch.cuda.synchronize()
+    return round((time.perf_counter() - t) * 1000, 1)
+
+
+def path(name: str, fn) -> None:
+    if name in SKIP:
+        return
+    t = time.perf_counter()
+    try:
+        res[name] = fn()
+    except Exception as exc:  # noqa: BLE001 - a failing path is a finding, the probe goes on
+        res[name] = {"error": f"{type(exc).__name__}: {exc}"[:600]}
+        traceback.print_exc()
+    res[name]["probe_s"] = round(time.perf_counter() - t, 1)
+    print(name, json.dumps(res[name]), flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "compile_probe.json").write_text(json.dumps(res, indent=1))  # after each path: a run cut short keeps it
+    torch.cuda.empty_cache()
+
+
+def firsts_and_repeat(e: FastEngine, shapes: str) -> dict:
+    out = {f"first_{s}_ms": call(e, s) for s in shapes}
+    out["repeat_A_ms"] = statistics.median(call(e, "A", seed) for seed in range(1, 6))
+    return out
+
+
+path("eager", lambda: firsts_and_repeat(engine(), "AB"))
+path("graphs", lambda: firsts_and_repeat(engine(cuda_graphs=True), "ABCD"))
+path("static", lambda: firsts_and_repeat(engine(cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True), "A"))
+
+
+def static_warm_disk() -> dict:
+    torch._dynamo.reset()  # the in-process compiled code is gone; Inductor's disk caches stay
+    e = engine(cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True)
+    return {"first_A_warm_disk_ms": call(e, "A"), "repeat_A_ms": call(e, "A", 1)}
+
+
+path("static_warm_disk", static_warm_disk)
+
+
+def background() -> dict:
+    ready = engine(cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True)
+    fallback = engine(cuda_graphs=True)
+    call(ready, "A")
+    call(fallback, "C")
+    before = [call(ready, "A", s) for s in range(1, 8)]
+    other = engine(cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True)
+    done: dict = {}
+
+    def compile_b() -> None:
+        t = time.perf_counter()
+        try:
+            call(other, "F")
+            done["bg_compile_s"] = round(time.perf_counter() - t, 1)
+        except Exception as exc:  # noqa: BLE001
+            done["bg_error"] = f"{type(exc).__name__}: {exc}"[:600]
+
+    th = threading.Thread(target=compile_b)
+    th.start()
+    during_ready, during_fallback, errors = [], [], []
+    while th.is_alive():
+        try:
+            during_ready.append(call(ready, "A", len(during_ready) + 10))
+            during_fallback.append(call(fallback, "C", len(during_fallback) + 10))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(f"{type(exc).__name__}: {exc}"[:300])
+            time.sleep(0.2)
+    th.join()
+    after = [call(ready, "A", s) for s in range(30, 37)]
+    q = lambda xs: {"n": len(xs), "p50": statistics.median(xs), "max": max(xs)} if xs else {}  # noqa: E731
+    return {**done, "ready_before": q(before), "ready_during": q(during_ready), "fallback_during": q(during_fallback),
+            "ready_after": q(after), "main_errors": errors[:5], "bg_first_F_then": call(other, "F", 3)}
+
+
+path("background", background)
+path("dynamic", lambda: firsts_and_repeat(engine(cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True, compile_dynamic=True), "ABCDE"))
+OUT.mkdir(parents=True, exist_ok=True)
+(OUT / "compile_probe.json").write_text(json.dumps(res, indent=1))

@@ -1,0 +1,25 @@
+"""A tiny random fast engine whose 'compiler' never finishes (mode=hang), fails (mode=fail)
+or compiles nothing at once (mode=ok) on the background compile thread, for the daemon tests of the progress stage and of a
+compile that must not hold up the daemon. `--engine-factory compiling_engine:make_engine`."""
+
+from __future__ import annotations
+
+import threading
+
+from motionbridge.daemon.engine.bench_models import tiny_random_engine
+
+
+def make_engine(device: str = "cpu", mode: str = "hang"):
+    never = threading.Event()
+
+    def compile_with(fn):
+        def compiled(*args, **kwargs):
+            if threading.current_thread().name == "motionbridge-compile":
+                if mode == "fail":
+                    raise RuntimeError("inductor: lowering failed (injected)")
+                if mode == "hang":
+                    never.wait()  # a compile that takes for ever
+            return fn(*args, **kwargs)
+        return compiled
+
+    return tiny_random_engine(device, 3, compile_with=compile_with, buckets=True, compile_blocks=True, background_compile=True)

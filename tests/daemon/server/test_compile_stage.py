@@ -1,0 +1,78 @@
+"""Through a real daemon: a request whose shape compiles in the background runs at once and its
+PROGRESS says so (`stage`), the compile never holds up ping, STATUS or cancel, and a compile
+that fails is logged as JSON and leaves the request served."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from motionbridge.dcc_plugin.core.client import ClientError, MotionBridgeClient
+
+from daemon_proc import DaemonProcess
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def engine_on_path(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]).strip(os.pathsep))
+
+
+def _stages(client, prompt, seeds=(0,)):
+    events = []
+    handle = client.generate(prompt, duration_s=2.0, seeds=seeds, on_event=events.append)
+    clips = handle.wait(120)
+    return clips, [e.data for e in events if e.kind == "progress"]
+
+
+def test_a_compile_that_never_ends_holds_up_nothing():
+    d = DaemonProcess("--engine-factory", "compiling_engine:make_engine", "--engine-option", "mode=hang")
+    try:
+        with MotionBridgeClient(d.endpoint, timeout_s=10) as c:
+            clips, progress = _stages(c, "A person walks.")
+            assert len(clips) == 1 and progress
+            assert all(p.get("stage") == "compiling" and p.get("queued") == 0 for p in progress)
+            t = time.perf_counter()
+            c.ping()
+            status = c.status()
+            assert time.perf_counter() - t < 5 and status["workers"][0]["ready"]
+            handle = c.generate("A person jumps.", duration_s=2.0, seeds=(1,))
+            handle.cancel()
+            with pytest.raises(ClientError) as err:  # ends while the compile still hangs
+                handle.wait(60)
+            assert err.value.code == "cancelled"
+            clips, _ = _stages(c, "A person walks.", (2,))  # and the daemon keeps serving
+            assert len(clips) == 1
+    finally:
+        d.stop()
+
+
+def test_a_failing_compile_is_logged_and_the_request_served():
+    d = DaemonProcess("--engine-factory", "compiling_engine:make_engine", "--engine-option", "mode=fail")
+    try:
+        with MotionBridgeClient(d.endpoint, timeout_s=10) as c:
+            clips, progress = _stages(c, "A person walks.")
+            assert len(clips) == 1
+            [failed] = d.wait_for("compile_failed", 30)
+            assert "lowering failed" in failed["error"] and failed["shape"]
+            _, progress = _stages(c, "A person walks.", (1,))
+            assert progress and all(p.get("stage") == "compile_failed" for p in progress)
+    finally:
+        d.stop()
+
+
+def test_warm_up_all_queues_every_shape_after_ready():
+    d = DaemonProcess("--engine-factory", "compiling_engine:make_engine", "--engine-option", "mode=ok", "--warm-up", "all", "--max-batch", "4")
+    try:
+        [queued] = d.wait_for("precompile_queued", 30)
+        assert queued["shapes"] == 12 * 4 * 3  # length buckets x prompt buckets x rows 1, 2, 4
+        d.wait_for("compile_done", 60, count=3)  # they compile in the background while serving
+        with MotionBridgeClient(d.endpoint, timeout_s=10) as c:
+            clips, _ = _stages(c, "A person walks.")
+            assert len(clips) == 1
+    finally:
+        d.stop()
