@@ -23,6 +23,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true", help="validate the takes file, formats and rigs, print the plan, run nothing")
     parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="takes per engine call (default 8)")
     parser.add_argument("--no-preview", action="store_true", help="skip the animated GIF previews of the review page")
+    parser.add_argument("--export-workers", type=int, metavar="N",
+                        help="processes that retarget, write and preview while the engine generates the next takes "
+                             "(default: one per core but one, at most 8; 0: in line)")
     where = parser.add_argument_group("where to run (default: in this process)")
     where.add_argument("--server", metavar="tcp://HOST:PORT", help="send requests to a running `motionbridge serve` daemon at batch priority")
     where.add_argument("--server-timeout", type=float, default=3600.0, metavar="S", help="seconds to wait for one request on the daemon")
@@ -47,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
 
     from . import runner, takes
     from .engines import EngineSpec, EngineUnavailable
+    from .export_pool import default_workers
 
     if args.verbose < 1:  # writer warnings (renamed joints, ...) go to the manifest, not the log
         logging.getLogger("motionbridge.exporters").setLevel(logging.ERROR)
@@ -55,6 +59,10 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("choose one of --server and --ray")
     if args.batch_size < 1:
         raise CliError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.export_workers is None:
+        args.export_workers = default_workers()
+    if not 0 <= args.export_workers <= 256:
+        raise CliError(f"--export-workers must be between 0 and 256, got {args.export_workers}")
     try:
         formats = tuple(dict.fromkeys(takes.normalise_format(f) for f in args.format.split(",") if f.strip()))
     except ValueError as exc:
@@ -63,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("--format is empty; pass e.g. fbx,glb")
     config = runner.BatchConfig(
         takes_file=args.takes_file, out_dir=args.out, formats=formats, rig=args.rig, selection=args.takes,
-        resume=args.resume, batch_size=args.batch_size, previews=not args.no_preview,
+        resume=args.resume, batch_size=args.batch_size, previews=not args.no_preview, export_workers=args.export_workers,
     )
     spec = EngineSpec(args.checkpoint, args.qwen, args.clip, args.parity, args.engine_factory, args.device, args.dtype, args.engine)
     try:

@@ -27,6 +27,7 @@ class Generated:
     timings: dict[str, float] = field(default_factory=dict)
     model_hash: str = ""
     model_name: str = ""
+    retries: int = 0  # times the request was resent after its daemon worker died
 
 
 class EngineBroken(RuntimeError):

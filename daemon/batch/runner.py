@@ -20,7 +20,8 @@ from typing import Any
 from motionbridge.exporters import registry
 
 from . import manifest, retarget, review, takes
-from .generation import EngineBroken, Generator, windows
+from .export_pool import ExportBroken, make_exporter
+from .generation import EngineBroken, Generated, Generator, windows
 from .progress import Progress
 from .writer import DiskFull, OutputOptions, TakeWriter
 
@@ -37,6 +38,7 @@ class BatchConfig:
     resume: bool = False
     batch_size: int = 8  # takes per engine call
     previews: bool = True
+    export_workers: int = 0  # processes that export while the engine generates (0: in line)
 
     def output_options(self) -> OutputOptions:
         return OutputOptions(self.out_dir, self.formats, self.rig, self.previews)
@@ -127,29 +129,39 @@ def pending_takes(p: Plan) -> Iterator[takes.Take]:
 
 
 def run_windows(
-    generator: Generator, take_iter: Iterator[takes.Take], writer: TakeWriter, batch_size: int, result: BatchResult, progress: Progress | None
+    generator: Generator, take_iter: Iterator[takes.Take], writer: TakeWriter, batch_size: int, result: BatchResult,
+    progress: Progress | None, export_workers: int = 0,
 ) -> None:
-    """Generates window after window and writes each take; stops at a full disk."""
-    for window in windows(take_iter, batch_size):
-        try:
-            generated = generator.generate(window)
-        except EngineBroken as exc:
-            result.stopped = str(exc)
-            return
-        for gen in generated:
+    """Generates window after window; the takes are exported in `export_workers` processes
+    while the next window generates (in line with 0). Stops at a full disk."""
+
+    def recorded(gen: Generated, entry: dict[str, Any]) -> None:
+        if entry["status"] == "ok":
+            result.ok += 1
+        else:
+            result.failed.append((gen.take.index, gen.take.name, entry["error"] or "failed"))
+        if progress:
+            progress.update(ok=entry["status"] == "ok", failed=entry["status"] != "ok")
+
+    exporter = make_exporter(writer, recorded, export_workers, batch_size)
+    try:
+        for window in windows(take_iter, batch_size):
             try:
-                entry = writer.finish(gen)
-            except DiskFull as exc:
-                result.failed.append((gen.take.index, gen.take.name, "disk full"))
+                generated = generator.generate(window)
+            except EngineBroken as exc:
                 result.stopped = str(exc)
-                return
-            if entry["status"] == "ok":
-                result.ok += 1
-            else:
-                result.failed.append((gen.take.index, gen.take.name, entry["error"] or "failed"))
-            if progress:
-                progress.update(ok=entry["status"] == "ok", failed=entry["status"] != "ok")
-            gen.clip = None  # drop the clip now: memory stays bounded by one window
+                break
+            for gen in generated:
+                exporter.submit(gen)
+                gen.clip = None  # drop the clip now: memory stays bounded by the export queue
+        exporter.drain()
+    except DiskFull as exc:
+        result.failed.append((exc.take_index, exc.take_name, "disk full"))
+        result.stopped = str(exc)
+    except ExportBroken as exc:
+        result.stopped = str(exc)
+    finally:
+        exporter.close()
 
 
 def run_local(p: Plan, generator: Generator) -> BatchResult:
@@ -159,7 +171,7 @@ def run_local(p: Plan, generator: Generator) -> BatchResult:
     shard = manifest.ShardWriter(p.config.out_dir)
     try:
         writer = TakeWriter(p.config.output_options(), shard)
-        run_windows(generator, pending_takes(p), writer, p.config.batch_size, result, progress)
+        run_windows(generator, pending_takes(p), writer, p.config.batch_size, result, progress, p.config.export_workers)
     finally:
         shard.close()
         progress.close()
