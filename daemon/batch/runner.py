@@ -8,6 +8,7 @@ middle step for actors that call `run_windows()` themselves.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from . import manifest, retarget, review, takes
 from .export_pool import ExportBroken, make_exporter
 from .generation import EngineBroken, Generated, Generator, windows
 from .progress import Progress
-from .writer import DiskFull, OutputOptions, TakeWriter
+from .writer import REVIEW_DIR, DiskFull, OutputOptions, TakeWriter
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +40,16 @@ class BatchConfig:
     batch_size: int = 8  # takes per engine call
     previews: bool = True
     export_workers: int = 0  # processes that export while the engine generates (0: in line)
+    merge: bool = True  # False: leave the shard for a final `batch --merge` (farm tasks)
+    subfolders: int | None = None  # takes per subfolder; 0: none; None: SUBFOLDER_SIZE past SUBFOLDERS_FROM takes
 
     def output_options(self) -> OutputOptions:
-        return OutputOptions(self.out_dir, self.formats, self.rig, self.previews)
+        return OutputOptions(self.out_dir, self.formats, self.rig, self.previews, self.subfolders or 0)
+
+
+# a folder of 10,000 takes x 3 formats is slow to list on shared storage and in file browsers
+SUBFOLDERS_FROM = 2000
+SUBFOLDER_SIZE = 1000
 
 
 @dataclass
@@ -87,11 +95,16 @@ def plan(config: BatchConfig) -> Plan:
     """Validates the takes file, formats and rigs; works out which selected takes remain.
     Raises ValueError (TakesFileError for bad rows) before anything runs."""
     summary = takes.validate(config.takes_file)
+    if config.subfolders is None:  # decided by the whole file, so every farm task agrees
+        config = dataclasses.replace(config, subfolders=SUBFOLDER_SIZE if summary.num_takes > SUBFOLDERS_FROM else 0)
+    elif config.subfolders < 0:
+        raise ValueError(f"--subfolders must be 0 (none) or a number of takes per subfolder, got {config.subfolders}")
     selected = takes.parse_range(config.selection, summary.num_takes)
     check_formats(set(config.formats) | set(summary.formats))
     for spec in sorted(summary.rigs | ({config.rig} if config.rig else set())):
         retarget.check_spec(spec)
     _check_writable(config.out_dir)
+    _check_no_links(config.out_dir)
     latest = manifest.read_latest(config.out_dir) if config.resume else {}
     options = config.output_options()
     pending: list[int] = []
@@ -113,6 +126,15 @@ def _check_writable(out_dir: Path) -> None:
         existing = existing.parent
     if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
         raise ValueError(f"cannot write to {existing}; pass an --out folder you can write to")
+
+
+def _check_no_links(out_dir: Path) -> None:
+    """The names the batch writes under, besides the take files (which are replaced by rename,
+    never written through), must not be symbolic links: a link planted as `review` or
+    `manifest.d` would send previews, the page or the shards wherever it points."""
+    for name in (REVIEW_DIR, manifest.SHARDS, manifest.MANIFEST, f"{REVIEW_DIR}/{review.PAGE}"):
+        if (out_dir / name).is_symlink():
+            raise ValueError(f"{out_dir / name} is a symbolic link; the batch writes only into real folders: remove it")
 
 
 def selected_takes(takes_file: Path, selected: range) -> Iterator[takes.Take]:
@@ -176,7 +198,8 @@ def run_local(p: Plan, generator: Generator) -> BatchResult:
         shard.close()
         progress.close()
         getattr(generator, "close", lambda: None)()
-        finish(p.config, drop=(shard.path,), result=result)
+        if p.config.merge:
+            finish(p.config, drop=(shard.path,), result=result)
         result.elapsed_s = time.monotonic() - start
     return result
 

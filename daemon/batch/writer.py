@@ -40,6 +40,14 @@ class OutputOptions:
     formats: tuple[str, ...]  # default, when a row gives none
     rig: str | None  # default, when a row gives none
     previews: bool = True
+    subfolder_size: int = 0  # takes per subfolder (0: every file in out_dir itself)
+
+    def subfolder(self, take: Take) -> str:
+        """'' or the take's subfolder, e.g. '01000-01999': a function of the take's index only."""
+        if not self.subfolder_size:
+            return ""
+        first = take.index // self.subfolder_size * self.subfolder_size
+        return f"{first:05d}-{first + self.subfolder_size - 1:05d}"
 
     def formats_for(self, take: Take) -> tuple[str, ...]:
         return take.formats or self.formats
@@ -48,7 +56,11 @@ class OutputOptions:
         return take.rig or self.rig
 
     def paths_for(self, take: Take) -> list[tuple[str, Path]]:
-        return [(fmt, self.out_dir / f"{take.name}.{fmt}") for fmt in self.formats_for(take)]
+        folder = self.out_dir / self.subfolder(take)
+        return [(fmt, folder / f"{take.name}.{fmt}") for fmt in self.formats_for(take)]
+
+    def preview_path(self, take: Take) -> Path:
+        return self.out_dir / REVIEW_DIR / self.subfolder(take) / f"{take.name}.gif"
 
     def expect(self, take: Take) -> dict[str, Any]:
         """What a complete manifest entry must say for this take to count as done."""
@@ -124,6 +136,8 @@ def _write(opts: OutputOptions, gen: Generated, entry: dict[str, Any]) -> None:
         timings["retarget_s"] = time.perf_counter() - start
     for fmt, path in opts.paths_for(take):
         start = time.perf_counter()
+        if opts.subfolder_size:
+            path.parent.mkdir(exist_ok=True)
         written = registry.export(path, [clip], [take.name])
         entry["warnings"].extend(f"{fmt}: {w}" for w in written.warnings)
         timings[f"write_{fmt}_s"] = time.perf_counter() - start
@@ -133,7 +147,10 @@ def _write(opts: OutputOptions, gen: Generated, entry: dict[str, Any]) -> None:
         entry["warnings"] = entry["warnings"][:MAX_WARNINGS] + [f"... and {more} more"]
     if opts.previews:
         start = time.perf_counter()
-        gif = preview.render_gif(clip, opts.out_dir / REVIEW_DIR / f"{take.name}.gif")
+        gif_path = opts.preview_path(take)
+        if opts.subfolder_size:
+            gif_path.parent.mkdir(exist_ok=True)
+        gif = preview.render_gif(clip, gif_path)
         entry["preview"] = gif.relative_to(opts.out_dir).as_posix()
         timings["preview_s"] = time.perf_counter() - start
     entry["frames"] = clip.num_frames
