@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import signal
 import sys
 from pathlib import Path
@@ -23,6 +24,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true", help="validate the takes file, formats and rigs, print the plan, run nothing")
     parser.add_argument("--batch-size", type=int, default=8, metavar="N", help="takes per engine call (default 8)")
     parser.add_argument("--no-preview", action="store_true", help="skip the animated GIF previews of the review page")
+    parser.add_argument("--subfolders", type=int, metavar="N",
+                        help="N takes per subfolder (00000-00999/, ...); 0: all in --out (default: 1000 when the file has over 2000 takes)")
+    parser.add_argument("--no-merge", action="store_true",
+                        help="leave this run's manifest shard for a final `--merge` (farm tasks writing to one folder)")
+    parser.add_argument("--merge", action="store_true",
+                        help="once every task has ended: merge the manifest shards into manifest.jsonl and write the review page; "
+                             "exit 1 if any selected take is not done")
+    parser.add_argument("--export-workers", type=int, metavar="N",
+                        help="processes that retarget, write and preview while the engine generates the next takes "
+                             "(default: one per core but one, at most 8; 0: in line)")
     where = parser.add_argument_group("where to run (default: in this process)")
     where.add_argument("--server", metavar="tcp://HOST:PORT", help="send requests to a running `motionbridge serve` daemon at batch priority")
     where.add_argument("--server-timeout", type=float, default=3600.0, metavar="S", help="seconds to wait for one request on the daemon")
@@ -37,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     engine.add_argument("--parity", metavar="DIR", help="the tiny random-weight fixture instead of a checkpoint (tests)")
     engine.add_argument("--engine-factory", metavar="MODULE:FUNC", help="build the engine with FUNC(device=, dtype=, kind=)")
     engine.add_argument("--engine", default="fast", choices=ENGINE_KINDS, help="fast: batches prompts and trims frames (default); reference: the exact port")
-    engine.add_argument("--device", default="cuda", help="torch device (default cuda)")
+    engine.add_argument("--device", default="cuda", help="cpu, cuda or cuda:N (default cuda)")
     engine.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"),
                         help="auto (default): bfloat16 for the fast engine on a GPU, exact float32 otherwise")
 
@@ -47,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
 
     from . import runner, takes
     from .engines import EngineSpec, EngineUnavailable
+    from .export_pool import default_workers
 
     if args.verbose < 1:  # writer warnings (renamed joints, ...) go to the manifest, not the log
         logging.getLogger("motionbridge.exporters").setLevel(logging.ERROR)
@@ -55,6 +67,10 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("choose one of --server and --ray")
     if args.batch_size < 1:
         raise CliError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.export_workers is None:
+        args.export_workers = default_workers()
+    if not 0 <= args.export_workers <= 256:
+        raise CliError(f"--export-workers must be between 0 and 256, got {args.export_workers}")
     try:
         formats = tuple(dict.fromkeys(takes.normalise_format(f) for f in args.format.split(",") if f.strip()))
     except ValueError as exc:
@@ -69,12 +85,14 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     config = runner.BatchConfig(
         takes_file=args.takes_file, out_dir=args.out, formats=formats, rig=args.rig, selection=args.takes,
-        resume=args.resume, batch_size=args.batch_size, previews=not args.no_preview,
+        resume=args.resume or args.merge, batch_size=args.batch_size, previews=not args.no_preview,
+        export_workers=args.export_workers, merge=not args.no_merge, subfolders=args.subfolders,
     )
     spec = EngineSpec(args.checkpoint, args.qwen, args.clip, args.parity, args.engine_factory, args.device, args.dtype, args.engine)
     try:
-        if not args.server:
+        if not (args.server or args.merge):
             spec.check()
+            _check_device(args.device, here=not args.ray)
         plan = runner.plan(config)
     except takes.TakesFileError as exc:
         print(f"motionbridge batch: {exc}", file=sys.stderr)
@@ -88,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.check:
         return 0
+    if args.merge:
+        return _merge_only(plan)
     # a farm cancels a task with SIGTERM: unwind like Ctrl-C, so the manifest is merged on the way out
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -102,6 +122,36 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     print(result.summary(), file=sys.stderr)
     return result.exit_code
+
+
+def _merge_only(plan) -> int:
+    from . import manifest
+    from .runner import BatchResult, finish
+
+    result = BatchResult(selected=len(plan.selected), skipped=plan.skipped)
+    # the final step, once every task has ended: the shards there now are all folded in and removed
+    finish(plan.config, drop=tuple((plan.config.out_dir / manifest.SHARDS).glob("*.jsonl")), result=result)
+    print(f"motionbridge batch: merged the manifest in {plan.config.out_dir}: {plan.skipped} of {len(plan.selected)} "
+          f"selected takes complete" + (f"; {len(plan.pending)} to run again (rerun with --resume)" if plan.pending else ""),
+          file=sys.stderr)
+    if result.stopped:
+        print(result.stopped, file=sys.stderr)
+    return 0 if not (plan.pending or result.stopped) else 1
+
+
+def _check_device(device: str, here: bool) -> None:
+    """As `generate` does, before any work: a device torch can name and, for an engine in
+    this process, one that exists (Ray actors check theirs on their own nodes)."""
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise ValueError(f"--device {device!r}: pass cpu, cuda or cuda:N")
+    if here and device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ValueError(f"--device {device} but no CUDA GPU is visible; use --device cpu")
+        index = int(device.partition(":")[2] or 0)
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"--device {device} but only {torch.cuda.device_count()} CUDA GPU(s) are visible")
 
 
 def _interrupt(signum, frame):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from motionbridge.daemon.engine.api import Engine, GenerationRequest
-from motionbridge.daemon.protocol import E_BUSY
+from motionbridge.daemon.protocol import E_BUSY, E_WORKER_DIED
 from motionbridge.rigs import Clip
 
 from .takes import Take
@@ -27,6 +27,7 @@ class Generated:
     timings: dict[str, float] = field(default_factory=dict)
     model_hash: str = ""
     model_name: str = ""
+    retries: int = 0  # times the request was resent after its daemon worker died
 
 
 class EngineBroken(RuntimeError):
@@ -104,9 +105,12 @@ class EngineGenerator:
 
 class ServerGenerator:
     """Through a running daemon: every request goes in at batch priority, then we wait.
-    A BUSY daemon (queue full, shared with artists) is retried after the delay it asks for."""
+    A BUSY daemon (queue full, shared with artists) is retried after the delay it asks for;
+    a request whose worker died (`worker_died`: the daemon restarts the worker) is resent,
+    up to WORKER_DIED_RETRIES times, and its takes' manifest entries count the resends."""
 
     BUSY_RETRIES = 100
+    WORKER_DIED_RETRIES = 3
 
     def __init__(self, endpoint: str, timeout_s: float = 3600.0):
         from motionbridge.dcc_plugin.core.client import MotionBridgeClient
@@ -116,18 +120,29 @@ class ServerGenerator:
         self.timeout_s = timeout_s
 
     def _submit(self, request: GenerationRequest):
-        return self.client.generate(request.prompt, request.duration_s, list(request.seeds), request.cfg, priority="batch")
+        return self.client.generate(request.prompt, request.duration_s, list(request.seeds), request.cfg,
+                                    priority="batch", game_feat=bool(request.game_feat))
 
-    def _wait(self, request: GenerationRequest, handle) -> list[Clip]:
-        for _ in range(self.BUSY_RETRIES):
+    def _wait(self, request: GenerationRequest, handle) -> tuple[list[Clip], int]:
+        """The request's clips and how many times it was resent after a worker death."""
+        busy = died = 0
+        while True:
             try:
-                return handle.wait(self.timeout_s)
+                return handle.wait(self.timeout_s), died
             except Exception as exc:
-                if getattr(exc, "code", None) != E_BUSY:
+                code = getattr(exc, "code", None)
+                if code == E_BUSY and busy < self.BUSY_RETRIES:
+                    busy += 1
+                    time.sleep(float(getattr(exc, "details", {}).get("retry_after_s") or 1.0))
+                elif code == E_WORKER_DIED and died < self.WORKER_DIED_RETRIES:
+                    died += 1
+                elif code == E_BUSY:
+                    raise RuntimeError(f"daemon stayed busy after {self.BUSY_RETRIES} retries") from exc
+                else:
+                    if code == E_WORKER_DIED:
+                        raise RuntimeError(f"{exc} (resent {died} times, each time its worker died)") from exc
                     raise
-                time.sleep(float(getattr(exc, "details", {}).get("retry_after_s") or 1.0))
                 handle = self._submit(request)
-        raise RuntimeError(f"daemon stayed busy after {self.BUSY_RETRIES} retries")
 
     def generate(self, takes: Sequence[Take]) -> list[Generated]:
         groups = group_requests(takes)
@@ -143,7 +158,7 @@ class ServerGenerator:
             try:
                 if isinstance(handle, Exception):
                     raise handle
-                clips = self._wait(request, handle)
+                clips, retries = self._wait(request, handle)
                 if len(clips) != len(members):
                     raise RuntimeError(f"daemon returned {len(clips)} takes for {len(members)} seeds")
             except Exception as exc:
@@ -154,7 +169,7 @@ class ServerGenerator:
                 meta = clip.metadata
                 timings = {"generate_s": per_take, **{f"engine_{k}": float(v) for k, v in (meta.get("timings") or {}).items()}}
                 model_hash = str(meta.get("checkpoint_sha256") or meta.get("hash") or "")[:16]
-                out.append(Generated(take, clip, None, tuple(meta.get("warnings", ())), timings, model_hash, str(meta.get("model", ""))))
+                out.append(Generated(take, clip, None, tuple(meta.get("warnings", ())), timings, model_hash, str(meta.get("model", "")), retries))
         order = {t.index: i for i, t in enumerate(takes)}
         return sorted(out, key=lambda g: order[g.take.index])
 

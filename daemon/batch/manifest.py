@@ -2,16 +2,21 @@
 
 Each running process appends to its own shard (`DIR/manifest.d/<host>@<pid>@<time>.jsonl`,
 flushed and fsynced per line), so concurrent farm tasks and Ray actors never interleave
-writes. At the end of a run the shards are merged under a lock into `DIR/manifest.jsonl`
-(rewritten atomically, one line per take, sorted by take index); the latest entry for a
-take wins. A SIGKILL leaves at worst a partial last line in a shard, which readers skip.
+writes. A merge folds the shards into `DIR/manifest.jsonl` (rewritten atomically, one line
+per take, sorted by take index); the latest entry for a take wins. A SIGKILL leaves at worst
+a partial last line in a shard, which readers skip.
+
+No lock (fcntl is not to be trusted on NFS): a merge renames the new manifest into place
+first and only then deletes the shards it folded in, and a reader lists the shards before
+it reads the manifest, so a shard that vanishes under a reader was merged into a manifest
+the reader will see when it starts over (`read_latest`). Concurrent merges therefore lose
+nothing; farm tasks may also leave the merge to one final step (`batch --merge`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -26,7 +31,6 @@ from motionbridge.exporters.atomic import atomic_path
 
 MANIFEST = "manifest.jsonl"
 SHARDS = "manifest.d"
-LOCK = ".manifest.lock"
 SCHEMA = "motionbridge.batch/1"
 
 
@@ -55,11 +59,17 @@ def files_intact(out_dir: Path, entry: dict[str, Any]) -> bool:
     return bool(files)
 
 
-def _read_lines(path: Path) -> Iterator[dict[str, Any]]:
+class _Vanished(Exception):
+    """A shard listed a moment ago is gone: another process merged and deleted it."""
+
+
+def _read_lines(path: Path, missing_ok: bool) -> Iterator[dict[str, Any]]:
     try:
         fh = open(path, encoding="utf-8")
     except FileNotFoundError:
-        return
+        if missing_ok:
+            return
+        raise _Vanished(path) from None
     with fh:
         for line in fh:
             try:
@@ -74,15 +84,23 @@ def _newer(a: dict[str, Any] | None, b: dict[str, Any]) -> bool:
     return a is None or b.get("finished_at", 0) >= a.get("finished_at", 0)
 
 
+READ_ATTEMPTS = 20
+
+
 def read_latest(out_dir: Path) -> dict[int, dict[str, Any]]:
     """take index -> its latest entry, over the merged manifest and every shard."""
-    latest: dict[int, dict[str, Any]] = {}
-    sources = [out_dir / MANIFEST, *sorted((out_dir / SHARDS).glob("*.jsonl"))]
-    for src in sources:
-        for entry in _read_lines(src):
-            if _newer(latest.get(entry["take"]), entry):
-                latest[entry["take"]] = entry
-    return latest
+    for _ in range(READ_ATTEMPTS):
+        shards = sorted((out_dir / SHARDS).glob("*.jsonl"))  # listed before the manifest is read
+        latest: dict[int, dict[str, Any]] = {}
+        try:
+            for src in [out_dir / MANIFEST, *shards]:
+                for entry in _read_lines(src, missing_ok=src.name == MANIFEST):
+                    if _newer(latest.get(entry["take"]), entry):
+                        latest[entry["take"]] = entry
+        except _Vanished:
+            continue  # merged meanwhile: the manifest now holds it
+        return latest
+    raise OSError(f"the manifest shards in {out_dir / SHARDS} kept changing during {READ_ATTEMPTS} reads; rerun")
 
 
 class ShardWriter:
@@ -115,16 +133,6 @@ def _plain(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON-serialisable")
 
 
-@contextlib.contextmanager
-def _locked(out_dir: Path) -> Iterator[None]:
-    with open(out_dir / LOCK, "a") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-
-
 def _pid_alive_here(shard: Path) -> bool:
     """False only for a shard written by a process of this host that no longer runs."""
     host, _, rest = shard.stem.partition("@")
@@ -140,18 +148,18 @@ def _pid_alive_here(shard: Path) -> bool:
 
 
 def merge(out_dir: Path, drop: tuple[Path, ...] = ()) -> int:
-    """Folds every shard into manifest.jsonl (one line per take); removes the shards in
+    """Folds every shard into manifest.jsonl (one line per take); then removes the shards in
     `drop` (this process's own) and those of dead processes on this host. Returns the
     number of takes in the manifest."""
-    with _locked(out_dir):
-        latest = read_latest(out_dir)
-        with atomic_path(out_dir / MANIFEST) as tmp:
-            with open(tmp, "w", encoding="utf-8") as fh:
-                fh.writelines(json.dumps(latest[index], sort_keys=True) + "\n" for index in sorted(latest))
-        for shard in (out_dir / SHARDS).glob("*.jsonl"):
-            if shard in drop or not _pid_alive_here(shard):
-                with contextlib.suppress(OSError):
-                    shard.unlink()
+    shards = sorted((out_dir / SHARDS).glob("*.jsonl"))
+    latest = read_latest(out_dir)
+    with atomic_path(out_dir / MANIFEST) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(latest[index], sort_keys=True) + "\n" for index in sorted(latest))
+    for shard in shards:  # only shards read above: one made since may hold entries not merged
+        if shard in drop or not _pid_alive_here(shard):
+            with contextlib.suppress(OSError):
+                shard.unlink()
     return len(latest)
 
 

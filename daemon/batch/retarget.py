@@ -27,12 +27,22 @@ class Target:
     mapping: Any  # the rigs package's RigDescription, bound to `skeleton` for character files
 
 
+RIG_FILE_SUFFIXES = (".json", ".toml", ".fbx", ".glb", ".gltf", ".bvh")  # mapping files, character files
+
+
 def check_spec(spec: str) -> None:
+    """A preset name, or a regular file with a rig file's extension (checked before any work,
+    so `rig: /etc/passwd` or a device node fails at --check, not halfway through a farm)."""
     from motionbridge.rigs import preset_names
 
-    if spec.lower() in preset_names() or Path(spec).is_file():
+    if spec.lower() in preset_names():
         return
-    raise RigLoadError(f"rig {spec!r} is neither a preset ({', '.join(preset_names())}) nor an existing file")
+    path = Path(spec)
+    if not path.is_file():
+        raise RigLoadError(f"rig {spec!r} is neither a preset ({', '.join(preset_names())}) nor an existing file")
+    if path.suffix.lower() not in RIG_FILE_SUFFIXES:
+        raise RigLoadError(f"rig {spec!r} is not a rig file: pass a mapping (.json/.toml) or a character file "
+                           f"(.fbx/.glb/.gltf/.bvh), or a preset ({', '.join(preset_names())})")
 
 
 @functools.lru_cache(maxsize=32)

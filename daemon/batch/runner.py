@@ -8,6 +8,7 @@ middle step for actors that call `run_windows()` themselves.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -20,9 +21,10 @@ from typing import Any
 from motionbridge.exporters import registry
 
 from . import manifest, retarget, review, takes
-from .generation import EngineBroken, Generator, windows
+from .export_pool import ExportBroken, make_exporter
+from .generation import EngineBroken, Generated, Generator, windows
 from .progress import Progress
-from .writer import DiskFull, OutputOptions, TakeWriter
+from .writer import REVIEW_DIR, DiskFull, OutputOptions, TakeWriter
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +39,17 @@ class BatchConfig:
     resume: bool = False
     batch_size: int = 8  # takes per engine call
     previews: bool = True
+    export_workers: int = 0  # processes that export while the engine generates (0: in line)
+    merge: bool = True  # False: leave the shard for a final `batch --merge` (farm tasks)
+    subfolders: int | None = None  # takes per subfolder; 0: none; None: SUBFOLDER_SIZE past SUBFOLDERS_FROM takes
 
     def output_options(self) -> OutputOptions:
-        return OutputOptions(self.out_dir, self.formats, self.rig, self.previews)
+        return OutputOptions(self.out_dir, self.formats, self.rig, self.previews, self.subfolders or 0)
+
+
+# a folder of 10,000 takes x 3 formats is slow to list on shared storage and in file browsers
+SUBFOLDERS_FROM = 2000
+SUBFOLDER_SIZE = 1000
 
 
 @dataclass
@@ -85,11 +95,16 @@ def plan(config: BatchConfig) -> Plan:
     """Validates the takes file, formats and rigs; works out which selected takes remain.
     Raises ValueError (TakesFileError for bad rows) before anything runs."""
     summary = takes.validate(config.takes_file)
+    if config.subfolders is None:  # decided by the whole file, so every farm task agrees
+        config = dataclasses.replace(config, subfolders=SUBFOLDER_SIZE if summary.num_takes > SUBFOLDERS_FROM else 0)
+    elif config.subfolders < 0:
+        raise ValueError(f"--subfolders must be 0 (none) or a number of takes per subfolder, got {config.subfolders}")
     selected = takes.parse_range(config.selection, summary.num_takes)
     check_formats(set(config.formats) | set(summary.formats))
     for spec in sorted(summary.rigs | ({config.rig} if config.rig else set())):
         retarget.check_spec(spec)
     _check_writable(config.out_dir)
+    _check_no_links(config.out_dir)
     latest = manifest.read_latest(config.out_dir) if config.resume else {}
     options = config.output_options()
     pending: list[int] = []
@@ -113,6 +128,15 @@ def _check_writable(out_dir: Path) -> None:
         raise ValueError(f"cannot write to {existing}; pass an --out folder you can write to")
 
 
+def _check_no_links(out_dir: Path) -> None:
+    """The names the batch writes under, besides the take files (which are replaced by rename,
+    never written through), must not be symbolic links: a link planted as `review` or
+    `manifest.d` would send previews, the page or the shards wherever it points."""
+    for name in (REVIEW_DIR, manifest.SHARDS, manifest.MANIFEST, f"{REVIEW_DIR}/{review.PAGE}"):
+        if (out_dir / name).is_symlink():
+            raise ValueError(f"{out_dir / name} is a symbolic link; the batch writes only into real folders: remove it")
+
+
 def selected_takes(takes_file: Path, selected: range) -> Iterator[takes.Take]:
     for take in takes.iter_takes(takes_file):
         if take.index >= selected.stop:
@@ -127,29 +151,39 @@ def pending_takes(p: Plan) -> Iterator[takes.Take]:
 
 
 def run_windows(
-    generator: Generator, take_iter: Iterator[takes.Take], writer: TakeWriter, batch_size: int, result: BatchResult, progress: Progress | None
+    generator: Generator, take_iter: Iterator[takes.Take], writer: TakeWriter, batch_size: int, result: BatchResult,
+    progress: Progress | None, export_workers: int = 0,
 ) -> None:
-    """Generates window after window and writes each take; stops at a full disk."""
-    for window in windows(take_iter, batch_size):
-        try:
-            generated = generator.generate(window)
-        except EngineBroken as exc:
-            result.stopped = str(exc)
-            return
-        for gen in generated:
+    """Generates window after window; the takes are exported in `export_workers` processes
+    while the next window generates (in line with 0). Stops at a full disk."""
+
+    def recorded(gen: Generated, entry: dict[str, Any]) -> None:
+        if entry["status"] == "ok":
+            result.ok += 1
+        else:
+            result.failed.append((gen.take.index, gen.take.name, entry["error"] or "failed"))
+        if progress:
+            progress.update(ok=entry["status"] == "ok", failed=entry["status"] != "ok")
+
+    exporter = make_exporter(writer, recorded, export_workers, batch_size)
+    try:
+        for window in windows(take_iter, batch_size):
             try:
-                entry = writer.finish(gen)
-            except DiskFull as exc:
-                result.failed.append((gen.take.index, gen.take.name, "disk full"))
+                generated = generator.generate(window)
+            except EngineBroken as exc:
                 result.stopped = str(exc)
-                return
-            if entry["status"] == "ok":
-                result.ok += 1
-            else:
-                result.failed.append((gen.take.index, gen.take.name, entry["error"] or "failed"))
-            if progress:
-                progress.update(ok=entry["status"] == "ok", failed=entry["status"] != "ok")
-            gen.clip = None  # drop the clip now: memory stays bounded by one window
+                break
+            for gen in generated:
+                exporter.submit(gen)
+                gen.clip = None  # drop the clip now: memory stays bounded by the export queue
+        exporter.drain()
+    except DiskFull as exc:
+        result.failed.append((exc.take_index, exc.take_name, "disk full"))
+        result.stopped = str(exc)
+    except ExportBroken as exc:
+        result.stopped = str(exc)
+    finally:
+        exporter.close()
 
 
 def run_local(p: Plan, generator: Generator) -> BatchResult:
@@ -159,12 +193,13 @@ def run_local(p: Plan, generator: Generator) -> BatchResult:
     shard = manifest.ShardWriter(p.config.out_dir)
     try:
         writer = TakeWriter(p.config.output_options(), shard)
-        run_windows(generator, pending_takes(p), writer, p.config.batch_size, result, progress)
+        run_windows(generator, pending_takes(p), writer, p.config.batch_size, result, progress, p.config.export_workers)
     finally:
         shard.close()
         progress.close()
         getattr(generator, "close", lambda: None)()
-        finish(p.config, drop=(shard.path,), result=result)
+        if p.config.merge:
+            finish(p.config, drop=(shard.path,), result=result)
         result.elapsed_s = time.monotonic() - start
     return result
 

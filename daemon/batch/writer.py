@@ -28,6 +28,11 @@ MAX_WARNINGS = 20
 class DiskFull(OSError):
     """Out of space: the run stops (every later take would fail too) and can be resumed."""
 
+    def __init__(self, message: str, take_index: int, take_name: str):
+        super().__init__(28, message)
+        self.take_index = take_index
+        self.take_name = take_name
+
 
 @dataclass(frozen=True)
 class OutputOptions:
@@ -35,6 +40,14 @@ class OutputOptions:
     formats: tuple[str, ...]  # default, when a row gives none
     rig: str | None  # default, when a row gives none
     previews: bool = True
+    subfolder_size: int = 0  # takes per subfolder (0: every file in out_dir itself)
+
+    def subfolder(self, take: Take) -> str:
+        """'' or the take's subfolder, e.g. '01000-01999': a function of the take's index only."""
+        if not self.subfolder_size:
+            return ""
+        first = take.index // self.subfolder_size * self.subfolder_size
+        return f"{first:05d}-{first + self.subfolder_size - 1:05d}"
 
     def formats_for(self, take: Take) -> tuple[str, ...]:
         return take.formats or self.formats
@@ -43,7 +56,11 @@ class OutputOptions:
         return take.rig or self.rig
 
     def paths_for(self, take: Take) -> list[tuple[str, Path]]:
-        return [(fmt, self.out_dir / f"{take.name}.{fmt}") for fmt in self.formats_for(take)]
+        folder = self.out_dir / self.subfolder(take)
+        return [(fmt, folder / f"{take.name}.{fmt}") for fmt in self.formats_for(take)]
+
+    def preview_path(self, take: Take) -> Path:
+        return self.out_dir / REVIEW_DIR / self.subfolder(take) / f"{take.name}.gif"
 
     def expect(self, take: Take) -> dict[str, Any]:
         """What a complete manifest entry must say for this take to count as done."""
@@ -54,6 +71,9 @@ class OutputOptions:
 
 
 class TakeWriter:
+    """Exports takes (here, or in an ExportPool's worker processes: `export_take`) and records
+    each entry in this process's manifest shard."""
+
     def __init__(self, options: OutputOptions, shard: manifest.ShardWriter):
         self.options = options
         self.shard = shard
@@ -63,60 +83,75 @@ class TakeWriter:
     def finish(self, gen: Generated) -> dict[str, Any]:
         """Writes the take's files and its manifest entry; returns the entry. Raises
         DiskFull when out of space (after recording the failure if there is room)."""
-        take, opts = gen.take, self.options
-        entry: dict[str, Any] = {
-            "take": take.index, "line": take.line, "status": "failed", "files": [],
-            "model": gen.model_name, "model_hash": gen.model_hash, "timings": dict(gen.timings),
-            "warnings": list(gen.warnings), "metrics": {}, "error": gen.error, **opts.expect(take),
-        }
-        disk_full: BaseException | None = None
-        if gen.clip is not None:
-            try:
-                self._write(gen, entry)
-                entry["status"] = "ok"
-                entry["error"] = None
-            except Exception as exc:
-                entry["error"] = f"{type(exc).__name__}: {exc}"
-                entry["files"] = []
-                if manifest.is_disk_full(exc):
-                    disk_full = exc
+        return self.record(*export_take(self.options, gen))
+
+    def record(self, entry: dict[str, Any], disk_full: bool) -> dict[str, Any]:
+        """Appends an exported take's entry to the shard, last, once its files are on disk."""
         try:
             self.shard.append(entry)
         except OSError as exc:
-            if manifest.is_disk_full(exc):
-                disk_full = disk_full or exc
-            else:
+            if not manifest.is_disk_full(exc):
                 raise
-        if disk_full is not None:
-            raise DiskFull(28, f"disk full while writing take {take.name}; free space in {opts.out_dir} and rerun with --resume") from disk_full
+            disk_full = True
+        if disk_full:
+            raise DiskFull(f"disk full while writing take {entry['name']}; free space in {self.options.out_dir} and rerun with --resume",
+                           entry["take"], entry["name"])
         return entry
 
-    def _write(self, gen: Generated, entry: dict[str, Any]) -> None:
-        take, opts = gen.take, self.options
-        clip = gen.clip
-        assert clip is not None
-        for key in VOLATILE_METADATA:
-            clip.metadata.pop(key, None)
-        clip.metadata.update({"take_name": take.name, "take_index": take.index, "prompt": take.prompt, "seed": take.seed, "cfg": take.cfg})
-        timings = entry["timings"]
-        rig = opts.rig_for(take)
-        if rig:
-            start = time.perf_counter()
-            clip, entry["metrics"] = retarget.apply(rig, clip)
-            timings["retarget_s"] = time.perf_counter() - start
-        for fmt, path in opts.paths_for(take):
-            start = time.perf_counter()
-            written = registry.export(path, [clip], [take.name])
-            entry["warnings"].extend(f"{fmt}: {w}" for w in written.warnings)
-            timings[f"write_{fmt}_s"] = time.perf_counter() - start
-            entry["files"].append(manifest.file_record(opts.out_dir, path, fmt))
-        if len(entry["warnings"]) > MAX_WARNINGS:
-            more = len(entry["warnings"]) - MAX_WARNINGS
-            entry["warnings"] = entry["warnings"][:MAX_WARNINGS] + [f"... and {more} more"]
-        if opts.previews:
-            start = time.perf_counter()
-            gif = preview.render_gif(clip, opts.out_dir / REVIEW_DIR / f"{take.name}.gif")
-            entry["preview"] = gif.relative_to(opts.out_dir).as_posix()
-            timings["preview_s"] = time.perf_counter() - start
-        entry["frames"] = clip.num_frames
-        entry["fps"] = clip.fps
+
+def export_take(opts: OutputOptions, gen: Generated) -> tuple[dict[str, Any], bool]:
+    """Retargets, writes and previews one take: its manifest entry (not yet recorded) and
+    whether the disk was full. Pure of process state, so an export worker can run it."""
+    take = gen.take
+    entry: dict[str, Any] = {
+        "take": take.index, "line": take.line, "status": "failed", "files": [],
+        "model": gen.model_name, "model_hash": gen.model_hash, "timings": dict(gen.timings),
+        "warnings": list(gen.warnings), "metrics": {}, "error": gen.error, "retries": gen.retries, **opts.expect(take),
+    }
+    disk_full = False
+    if gen.clip is not None:
+        try:
+            _write(opts, gen, entry)
+            entry["status"] = "ok"
+            entry["error"] = None
+        except Exception as exc:
+            entry["error"] = f"{type(exc).__name__}: {exc}"
+            entry["files"] = []
+            disk_full = manifest.is_disk_full(exc)
+    return entry, disk_full
+
+
+def _write(opts: OutputOptions, gen: Generated, entry: dict[str, Any]) -> None:
+    take = gen.take
+    clip = gen.clip
+    assert clip is not None
+    for key in VOLATILE_METADATA:
+        clip.metadata.pop(key, None)
+    clip.metadata.update({"take_name": take.name, "take_index": take.index, "prompt": take.prompt, "seed": take.seed, "cfg": take.cfg})
+    timings = entry["timings"]
+    rig = opts.rig_for(take)
+    if rig:
+        start = time.perf_counter()
+        clip, entry["metrics"] = retarget.apply(rig, clip)
+        timings["retarget_s"] = time.perf_counter() - start
+    for fmt, path in opts.paths_for(take):
+        start = time.perf_counter()
+        if opts.subfolder_size:
+            path.parent.mkdir(exist_ok=True)
+        written = registry.export(path, [clip], [take.name])
+        entry["warnings"].extend(f"{fmt}: {w}" for w in written.warnings)
+        timings[f"write_{fmt}_s"] = time.perf_counter() - start
+        entry["files"].append(manifest.file_record(opts.out_dir, path, fmt))
+    if len(entry["warnings"]) > MAX_WARNINGS:
+        more = len(entry["warnings"]) - MAX_WARNINGS
+        entry["warnings"] = entry["warnings"][:MAX_WARNINGS] + [f"... and {more} more"]
+    if opts.previews:
+        start = time.perf_counter()
+        gif_path = opts.preview_path(take)
+        if opts.subfolder_size:
+            gif_path.parent.mkdir(exist_ok=True)
+        gif = preview.render_gif(clip, gif_path)
+        entry["preview"] = gif.relative_to(opts.out_dir).as_posix()
+        timings["preview_s"] = time.perf_counter() - start
+    entry["frames"] = clip.num_frames
+    entry["fps"] = clip.fps

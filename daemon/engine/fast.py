@@ -195,8 +195,9 @@ class FastEngine(Engine):
                 out[p] = hit
         if missing and self.text is None:
             raise ValueError("this engine has no text encoder and the prompt is not cached; build it with text encoders")
-        for i in range(0, len(missing), self.fast.text_batch):
-            chunk = missing[i : i + self.fast.text_batch]
+        text_batch = 1 if self.fast.batch_invariant else self.fast.text_batch
+        for i in range(0, len(missing), text_batch):
+            chunk = missing[i : i + text_batch]
             for p, feat in zip(chunk, self.text.encode(chunk)):
                 self.cache.put(p, feat)
                 out[p] = self.cache.get(p)
@@ -389,8 +390,9 @@ class FastEngine(Engine):
 
         t1 = time.perf_counter()
         latents: list[Tensor] = []
-        for start in range(0, len(rows), self.fast.max_rows):
-            latents += self._sample_split(rows[start : start + self.fast.max_rows], hook_for)
+        per_call = 1 if self.fast.batch_invariant else self.fast.max_rows
+        for start in range(0, len(rows), per_call):
+            latents += self._sample_split(rows[start : start + per_call], hook_for)
         t_sample = time.perf_counter() - t1
         if len(cancelled) == len(checked):
             raise Cancelled("every request of the batch was cancelled")

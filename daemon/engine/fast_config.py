@@ -40,6 +40,9 @@ class FastConfig:
     compile_wait_ms: int = 0  # ... after waiting this long for its compile (quick when only loading or re-using code)
     graph_segment_steps: int = 5  # a small batch's Euler loop is captured in graphs of this many steps;
     # the step hook (progress, cancelling, previews) runs after each of them (graphs.CapturedStep)
+    batch_invariant: bool = False  # each seed sampled and each prompt encoded alone, so a take's
+    # float sums (GEMM kernels chosen by row count, padding to a neighbour's length) depend on its own
+    # request only: the same bytes whatever shares its batch, in-process, in a daemon or after a resume
 
     def __post_init__(self) -> None:
         if self.dtype not in DTYPES:
@@ -75,8 +78,11 @@ class FastConfig:
         not compiled yet runs uncompiled while it compiles in the background (compile_paths.py).
         'stack' rather than
         'blocks': 0.5-2.6 ms faster per clip in 11 of 12 paired H200 runs; 'model' cannot take
-        the side stream (bench/README.md)."""
+        the side stream (bench/README.md). float32, the exact modes, is batch-invariant
+        (`batch_invariant`); bfloat16 batches for throughput."""
         if torch.device(device).type == "cuda":
-            return cls(dtype=dtype or "bfloat16", cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True,
-                       background_compile=True)
-        return cls(dtype=dtype or "float32")
+            dtype = dtype or "bfloat16"
+            return cls(dtype=dtype, cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True,
+                       background_compile=True, batch_invariant=dtype == "float32")
+        dtype = dtype or "float32"
+        return cls(dtype=dtype, batch_invariant=dtype == "float32")
