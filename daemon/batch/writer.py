@@ -115,7 +115,7 @@ class TakeWriter:
             entry["warnings"] = entry["warnings"][:MAX_WARNINGS] + [f"... and {more} more"]
         if opts.previews:
             start = time.perf_counter()
-            gif = preview.render_gif(clip, opts.out_dir / REVIEW_DIR / f"{take.name}.gif")
+            gif = preview.render_gif(clip, opts.out_dir / REVIEW_DIR / f"{take.name}.gif", rig=retarget.load_target(rig).mapping if rig else None)
             entry["preview"] = gif.relative_to(opts.out_dir).as_posix()
             timings["preview_s"] = time.perf_counter() - start
         entry["frames"] = clip.num_frames

@@ -1,37 +1,10 @@
-"""Review page and previews (no engine needed: the rigs package's synthetic motions)."""
+"""The review page's data and files (no engine needed)."""
 
 from __future__ import annotations
 
 import tracemalloc
 
-import numpy as np
-from motionbridge.daemon.batch import preview, review, runner, takes
-from motionbridge.rigs import axes
-from motionbridge.rigs.synthetic import walking
-from PIL import Image
-
-
-def test_preview_gif_is_small_animated_and_follows_the_walker(tmp_path):
-    clip = walking(2.0)
-    path = preview.render_gif(clip, tmp_path / "walk.gif")
-    with Image.open(path) as gif:
-        assert gif.n_frames == 48 and gif.size == (160, 160)
-        frames = []
-        for i in (0, 24):
-            gif.seek(i)
-            frames.append(gif.convert("L"))
-    assert path.stat().st_size < 100_000
-    for frame in frames:  # the figure stays in frame while the root walks away
-        cols = [x for x in range(160) if any(frame.getpixel((x, y)) < 200 for y in range(140))]
-        assert cols and 20 < min(cols) and max(cols) < 140
-    assert frames[0].tobytes() != frames[1].tobytes()  # it moves
-
-
-def test_preview_of_a_z_up_take_matches_the_y_up_one():
-    y_up = walking(1.0)
-    z_up = axes.convert_axes(y_up, "z")
-    assert z_up.skeleton.up_axis == "z"
-    np.testing.assert_allclose(preview.project(z_up)[0], preview.project(y_up)[0], atol=1e-6)
+from motionbridge.daemon.batch import review, runner, takes
 
 
 def test_review_page_escapes_and_links(tmp_path):
