@@ -70,6 +70,8 @@ class ReviewServer(ThreadingHTTPServer):
             found = self.take(name)
             if found is None:
                 raise LookupError(f"no take named {name!r} on this page")
+            if verdict == "approved" and found[0]["status"] != "ok":
+                raise ValueError(f"take {name} failed: there is nothing to approve")
             records = approvals.read(sidecar)
             if verdict is None:
                 records.pop(name, None)
@@ -203,7 +205,10 @@ class _Handler(BaseHTTPRequestHandler):
         except LookupError as exc:
             self._error(HTTPStatus.NOT_FOUND, str(exc))
             return
-        except (OSError, ValueError) as exc:
+        except ValueError as exc:
+            self._error(HTTPStatus.CONFLICT, str(exc))
+            return
+        except OSError as exc:
             log.error("cannot save the verdict on %s: %s", name, exc)
             self._error(HTTPStatus.INTERNAL_SERVER_ERROR, f"cannot save: {exc}")
             return
