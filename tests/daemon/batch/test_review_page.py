@@ -100,7 +100,12 @@ def test_filters_and_sorts(browser, served):
     browser.wait_for(f"{CARDS} === 3")
     assert browser.evaluate(HEADINGS) == [PROMPTS[1]]
     assert "showing 3 takes in 1 prompts" in browser.evaluate("document.getElementById('summary').textContent")
-    browser.evaluate("document.getElementById('f-text').value = ''; document.getElementById('f-text').dispatchEvent(new Event('input'))")
+    clear_search = "document.getElementById('f-text').value = ''; document.getElementById('f-text').dispatchEvent(new Event('input'))"
+    browser.evaluate(clear_search)
+    browser.wait_for(f"{CARDS} === 9")
+    browser.type_into("#f-text", "P1_S2")  # a take's name, any case
+    browser.wait_for(f"{CARDS} === 1")
+    browser.evaluate(clear_search)
     browser.wait_for(f"{CARDS} === 9")
     for selector, value, names in (
         ("#f-status", "failed", ["p2_s2"]),
@@ -120,6 +125,8 @@ def test_filters_and_sorts(browser, served):
     assert browser.evaluate(HEADINGS) == [PROMPTS[1], PROMPTS[0], PROMPTS[2]]
     browser.choose("#f-sort", "status")  # the group with a failed take first
     assert browser.evaluate(HEADINGS)[0] == PROMPTS[2]
+    browser.choose("#f-sort", "rig")
+    assert browser.evaluate(HEADINGS) == [PROMPTS[0], PROMPTS[2], PROMPTS[1]]  # mixamo, mixamo, ue5_manny
     assert not browser.console, browser.console
 
 
@@ -192,6 +199,8 @@ def test_ten_thousand_takes_open_one_page_of_groups_at_a_time(browser, output, t
         browser.click("#next")
         assert browser.evaluate("document.getElementById('page-info').textContent") == "page 2 of 125"
         assert browser.evaluate(HEADINGS)[0] == "A person performs move number 20 with some style."
+        browser.choose("#f-sort", "duration")  # durations cycle through 2 to 8 s every 13 prompts
+        assert browser.evaluate(HEADINGS)[:3] == [f"A person performs move number {n} with some style." for n in (0, 13, 26)]
         browser.type_into("#f-text", "number 2499 ")
         browser.wait_for(f"{CARDS} === 4")
         assert browser.evaluate("document.getElementById('page-info').textContent") == "page 1 of 1"
