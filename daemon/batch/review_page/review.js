@@ -142,6 +142,7 @@
     const verdict = state.verdicts[t.name] || "";
     const c = el("div", ["card", t.status === "failed" ? "failed" : "", verdict].filter(Boolean).join(" "));
     c.dataset.name = t.name;
+    c.tabIndex = 0; // keyboard review: A approves, R rejects, then the next card takes the focus
     const src = t.preview ? relativeUrl(t.preview) : null;
     if (src) {
       const img = el("img");
@@ -313,6 +314,18 @@
     $("prev").addEventListener("click", () => { state.page--; render(); window.scrollTo(0, 0); });
     $("next").addEventListener("click", () => { state.page++; render(); window.scrollTo(0, 0); });
     $("download").addEventListener("click", download);
+    $("groups").addEventListener("keydown", (e) => {
+      const c = e.target.closest(".card");
+      const verdict = { a: "approved", r: "rejected" }[e.key.toLowerCase()];
+      if (!c || e.target !== c || !verdict || e.ctrlKey || e.metaKey || e.altKey) return;
+      const button = c.querySelector(`button[data-verdict="${verdict}"]`);
+      if (button.disabled) return;
+      e.preventDefault();
+      setVerdict(c.dataset.name, verdict);
+      const cards = Array.from(document.querySelectorAll(".card"));
+      const next = cards[cards.indexOf(c) + 1];
+      if (next) next.focus();
+    });
     $("groups").addEventListener("click", (e) => {
       const b = e.target.closest("button[data-verdict]");
       if (b && !b.disabled) setVerdict(b.closest(".card").dataset.name, b.dataset.verdict);

@@ -145,6 +145,14 @@ class Chromium:
         for kind in ("mousePressed", "mouseReleased"):
             self.call("Input.dispatchMouseEvent", {"type": kind, "x": box[0], "y": box[1], "button": "left", "clickCount": 1}, session=True)
 
+    def press(self, key: str) -> None:
+        """A real key press (a printable key) on the focused element."""
+        for kind in ("keyDown", "keyUp"):
+            params = {"type": kind, "key": key, "code": f"Key{key.upper()}", "windowsVirtualKeyCode": ord(key.upper())}
+            if kind == "keyDown":
+                params["text"] = key
+            self.call("Input.dispatchKeyEvent", params, session=True)
+
     def type_into(self, selector: str, text: str) -> None:
         self.click(selector)
         self.call("Input.insertText", {"text": text}, session=True)

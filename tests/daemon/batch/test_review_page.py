@@ -147,6 +147,16 @@ def test_approve_and_reject_clicks_land_in_the_sidecar(browser, served, output):
     assert "2 approved · 0 rejected · 7 not reviewed" in browser.evaluate("document.getElementById('summary').textContent")
     record = approvals.read(approvals.sidecar_path(output))["p2_s0"]
     assert record["prompt"] == PROMPTS[2] and (record["seed"], record["duration_s"]) == (0, 1.0)
+    # keyboard review: A / R on the focused take, then the focus moves on
+    browser.click('.card[data-name="p0_s0"] .title')
+    browser.press("r")
+    browser.wait_for("document.getElementById('saving').textContent.startsWith('saved: p0_s0')")
+    assert browser.evaluate("document.activeElement.dataset.name") == "p0_s1"
+    browser.press("a")
+    browser.wait_for("document.getElementById('saving').textContent.startsWith('saved: p0_s1')")
+    assert saved(output) == {"p0_s0": "rejected", "p0_s1": "approved", "p1_s0": "approved", "p2_s0": "approved"}
+    click("p0_s1", "approve", {"p0_s0": "rejected", "p1_s0": "approved", "p2_s0": "approved"})
+    click("p0_s0", "reject", {"p1_s0": "approved", "p2_s0": "approved"})
     # a reload shows the saved verdicts, and the verdict filter uses them
     open_page(browser, served.url, "server")
     browser.choose("#f-status", "approved")
