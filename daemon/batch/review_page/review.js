@@ -69,6 +69,13 @@
         }
       } catch (e) { /* a plain static server: fall through */ }
     }
+    let shared = {}; // a static server may serve the saved sidecar, read-only
+    if (location.protocol !== "file:") {
+      try {
+        const r = await fetch("approvals.json", { cache: "no-store" });
+        if (r.ok) shared = verdictsOf(await r.json());
+      } catch (e) { /* none yet */ }
+    }
     try {
       const saved = localStorage.getItem(storageKey());
       if (saved) {
@@ -76,8 +83,8 @@
         state.unsaved = Object.keys(kept).length;
         return kept;
       }
-    } catch (e) { /* storage off: start empty */ }
-    return {};
+    } catch (e) { /* storage off: start from the shared file */ }
+    return shared;
   }
 
   function buildGroups(data) {

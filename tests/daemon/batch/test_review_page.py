@@ -3,6 +3,8 @@ loopback, clicked with real mouse events, verdicts checked in the sidecar on dis
 
 from __future__ import annotations
 
+import functools
+import http.server
 import json
 import shutil
 import threading
@@ -12,7 +14,7 @@ import pytest
 from headless_chromium import Chromium, find
 from motionbridge.daemon.batch import approvals, review
 from motionbridge.daemon.batch.review_server import ReviewServer
-from review_output import ERROR, PROMPTS, make_output, many_entries
+from review_output import ERROR, PROMPTS, make_output, many_entries, write_sidecar
 
 CARDS = "document.querySelectorAll('.card').length"
 HEADINGS = "Array.from(document.querySelectorAll('.group h2')).map(h => h.firstChild.textContent)"
@@ -218,3 +220,22 @@ def test_ten_thousand_takes_open_one_page_of_groups_at_a_time(browser, output, t
         assert not browser.console, browser.console
     finally:
         s.close()
+
+
+def test_on_a_plain_static_server_it_shows_the_saved_verdicts(browser, output):
+    """Any web server (here Python's own) can host the folder: the page reads
+    review/approvals.json next to it, and further verdicts stay in the browser."""
+    write_sidecar(approvals.sidecar_path(output), {"p0_s2": {"verdict": "approved"}, "p1_s1": {"verdict": "rejected"}})
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(output))
+    static = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=static.serve_forever, daemon=True)
+    thread.start()
+    try:
+        open_page(browser, f"http://127.0.0.1:{static.server_address[1]}/review/index.html", "file")
+        browser.choose("#f-status", "approved")
+        assert browser.evaluate("Array.from(document.querySelectorAll('.card')).map(c => c.dataset.name)") == ["p0_s2"]
+        assert "1 approved · 1 rejected · 7 not reviewed" in browser.evaluate("document.getElementById('summary').textContent")
+    finally:
+        static.shutdown()
+        static.server_close()
+        thread.join(timeout=10)
