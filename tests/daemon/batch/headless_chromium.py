@@ -58,11 +58,11 @@ class Chromium:
         self._next_id = 0
         self._answers: dict[int, queue.Queue] = {}
         self._lock = threading.Lock()
-        self.console: list[str] = []  # console messages and uncaught exceptions of the page
+        self.console: list[str] = []  # console messages, uncaught exceptions and error log entries of the page
         threading.Thread(target=self._read, daemon=True).start()
         target = next(t for t in self.call("Target.getTargets")["targetInfos"] if t["type"] == "page")
         self.session = self.call("Target.attachToTarget", {"targetId": target["targetId"], "flatten": True})["sessionId"]
-        for domain in ("Page", "Runtime"):
+        for domain in ("Page", "Runtime", "Log"):
             self.call(f"{domain}.enable", session=True)
 
     def _read(self) -> None:
@@ -85,6 +85,9 @@ class Chromium:
                         box.put(msg)
                 elif msg.get("method") == "Runtime.consoleAPICalled":
                     self.console.append(" ".join(str(a.get("value", a.get("description", ""))) for a in msg["params"]["args"]))
+                elif msg.get("method") == "Log.entryAdded" and msg["params"]["entry"]["level"] == "error":
+                    entry = msg["params"]["entry"]  # failed loads, Content-Security-Policy violations
+                    self.console.append(f"LOG {entry.get('source')}: {entry.get('text')} {entry.get('url', '')}")
                 elif msg.get("method") == "Runtime.exceptionThrown":
                     self.console.append("EXCEPTION " + json.dumps(msg["params"]["exceptionDetails"])[:500])
 
