@@ -28,6 +28,7 @@ SUBCOMMANDS: dict[str, str] = {
     "keys": "motionbridge.daemon.server.keys",
     "convert": "motionbridge.exporters.cli",
     "batch": "motionbridge.daemon.batch.cli",
+    "review": "motionbridge.daemon.batch.review_cli",
     "install": "motionbridge.install.cli",
     "uninstall": "motionbridge.install.cli_uninstall",
 }

@@ -15,6 +15,13 @@ if ! ldconfig -p 2>/dev/null | grep -q libassimp.so.5; then
   sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libassimp5 >/dev/null
 fi
 
+# the review page's tests drive a real headless Chromium over the DevTools protocol
+if ! command -v chromium >/dev/null; then
+  echo "== apt: chromium"
+  sudo_ apt-get update -qq
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 # gltf-validator publishes only 2.0.0-dev.* versions (no bin script), so "@2" matches nothing:
 # pin the latest and test for the package folder.
 if [ ! -f tests/.tools/node_modules/gltf-validator/package.json ] && command -v npm >/dev/null; then

@@ -34,6 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--export-workers", type=int, metavar="N",
                         help="processes that retarget, write and preview while the engine generates the next takes "
                              "(default: one per core but one, at most 8; 0: in line)")
+    parser.add_argument("--only", choices=("approved", "rejected", "unreviewed"),
+                        help="only the takes with this verdict on the review page (e.g. export the approved ones to another --format or --rig)")
+    parser.add_argument("--approvals", type=Path, metavar="FILE", help="the verdicts --only reads (default: OUT/review/approvals.json)")
     where = parser.add_argument_group("where to run (default: in this process)")
     where.add_argument("--server", metavar="tcp://HOST:PORT", help="send requests to a running `motionbridge serve` daemon at batch priority")
     where.add_argument("--server-timeout", type=float, default=3600.0, metavar="S", help="seconds to wait for one request on the daemon")
@@ -99,6 +102,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except (ValueError, OSError) as exc:
         raise CliError(str(exc)) from None
+    if args.only:
+        from .approvals import restrict_plan, sidecar_path
+
+        try:
+            print(f"motionbridge batch: {restrict_plan(plan, args.only, args.approvals or sidecar_path(args.out))}", file=sys.stderr)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+    elif args.approvals:
+        raise CliError("--approvals is read only with --only approved|rejected|unreviewed")
     print(
         f"motionbridge batch: {len(plan.selected)} takes selected of {plan.num_takes}, "
         f"{plan.skipped} already done, {len(plan.pending)} to run -> {config.out_dir}",

@@ -150,7 +150,7 @@ def _write(opts: OutputOptions, gen: Generated, entry: dict[str, Any]) -> None:
         gif_path = opts.preview_path(take)
         if opts.subfolder_size:
             gif_path.parent.mkdir(exist_ok=True)
-        gif = preview.render_gif(clip, gif_path)
+        gif = preview.render_gif(clip, gif_path, rig=retarget.load_target(rig).mapping if rig else None)
         entry["preview"] = gif.relative_to(opts.out_dir).as_posix()
         timings["preview_s"] = time.perf_counter() - start
     entry["frames"] = clip.num_frames

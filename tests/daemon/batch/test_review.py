@@ -1,50 +1,50 @@
-"""Review page and previews (no engine needed: the rigs package's synthetic motions)."""
+"""The review page's data and files (no engine needed)."""
 
 from __future__ import annotations
 
 import tracemalloc
 
-import numpy as np
-from motionbridge.daemon.batch import preview, review, runner, takes
-from motionbridge.rigs import axes
-from motionbridge.rigs.synthetic import walking
-from PIL import Image
+from motionbridge.daemon.batch import review, runner, takes
+from review_output import ERROR, entry, many_entries
 
 
-def test_preview_gif_is_small_animated_and_follows_the_walker(tmp_path):
-    clip = walking(2.0)
-    path = preview.render_gif(clip, tmp_path / "walk.gif")
-    with Image.open(path) as gif:
-        assert gif.n_frames == 48 and gif.size == (160, 160)
-        frames = []
-        for i in (0, 24):
-            gif.seek(i)
-            frames.append(gif.convert("L"))
-    assert path.stat().st_size < 100_000
-    for frame in frames:  # the figure stays in frame while the root walks away
-        cols = [x for x in range(160) if any(frame.getpixel((x, y)) < 200 for y in range(140))]
-        assert cols and 20 < min(cols) and max(cols) < 140
-    assert frames[0].tobytes() != frames[1].tobytes()  # it moves
-
-
-def test_preview_of_a_z_up_take_matches_the_y_up_one():
-    y_up = walking(1.0)
-    z_up = axes.convert_axes(y_up, "z")
-    assert z_up.skeleton.up_axis == "z"
-    np.testing.assert_allclose(preview.project(z_up)[0], preview.project(y_up)[0], atol=1e-6)
-
-
-def test_review_page_escapes_and_links(tmp_path):
+def test_page_is_small_static_html_with_the_takes_in_json_next_to_it(tmp_path):
     entries = [
-        {"take": 0, "name": "a_s0", "prompt": "<script>alert(1)</script>", "seed": 0, "status": "ok",
-         "files": [{"format": "fbx", "path": "a_s0.fbx"}], "preview": "review/a_s0.gif", "metrics": {"hip_height_ratio": 1.25}},
-        {"take": 1, "name": "b_s1", "prompt": "A person jumps.", "seed": 1, "status": "failed", "error": "rig 'x' does not map hips", "files": []},
+        entry(0, "<script>alert(1)</script>", 0, 4.0, "mixamo", files=[{"format": "fbx", "path": "a_s0.fbx"}], preview="review/a_s0.gif", name="a_s0"),
+        entry(1, "A person jumps.", 1, 2.0, None, "failed", name="b_s1"),
+        entry(2, "A person jumps.", 2, 2.0, None, name="b_s2", frames=61, fps=30.0),
     ]
-    page = review.write_page(tmp_path, entries, "t").read_text()
-    assert "<script>" not in page and "&lt;script&gt;" in page
-    assert page.count('class="card"') == 1 and page.count('class="card failed"') == 1
-    assert 'href="../a_s0.fbx"' in page and 'src="../review/a_s0.gif"' in page and "1.25" in page
-    assert "does not map hips" in page and "1 ok, 1 failed" in page
+    page = review.write_page(tmp_path, iter(entries), "batch <b>x</b>")
+    html = page.read_text()
+    assert "&lt;b&gt;x&lt;/b&gt;" in html and "<b>x</b>" not in html  # the title is escaped
+    assert "alert" not in html and "jumps" not in html  # no take is inlined in the page
+    assert "3 takes of 2 prompts: 2 ok, 1 failed" in html  # summary at the top, before any script runs
+    assert html.index('id="summary"') < html.index('id="groups"')
+    data = review.read_data(tmp_path)
+    assert data["prompts"] == ["<script>alert(1)</script>", "A person jumps."]
+    a, b, c = data["takes"]
+    assert (a["prompt"], a["seconds"], a["duration"], a["rig"], a["files"], a["preview"]) == (0, 4.0, 4.0, "mixamo", [["fbx", "a_s0.fbx"]], "review/a_s0.gif")
+    assert (b["status"], b["error"], b["rig"], c["seconds"]) == ("failed", ERROR, "SMPL-X", 2.03)  # seconds, not frames
+    assert "metrics" not in a  # retarget metrics stay in the manifest
+    script = (tmp_path / "review" / review.DATA_SCRIPT).read_text()
+    assert script == f"window.{review.DATA_GLOBAL} = " + (tmp_path / "review" / review.DATA).read_text() + ";\n"
+    assert {p.name for p in (tmp_path / "review").iterdir()} == {"index.html", "takes.json", "takes.js", "review.js", "review.css"}
+
+
+def test_ten_thousand_takes_make_a_small_page_and_a_compact_data_file(tmp_path):
+    page = review.write_page(tmp_path, many_entries(10_000), "big")
+    data = review.read_data(tmp_path)
+    assert len(data["takes"]) == 10_000 and len(data["prompts"]) == 2_500
+    assert page.stat().st_size < 4_000
+    assert (tmp_path / "review" / review.DATA).stat().st_size < 2_500_000  # 1.7 MB
+
+
+def test_rows_are_streamed_to_disk_not_held(tmp_path):
+    tracemalloc.start()
+    review.write_page(tmp_path, many_entries(4_000), "big")
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 3_000_000, f"writing 4,000 takes peaked at {peak / 1e6:.1f} MB"  # held in a list: ~7 MB
 
 
 def test_two_thousand_rows_plan_in_bounded_memory(tmp_path):
