@@ -161,3 +161,11 @@ def test_bad_prompter_options(tmp_path, monkeypatch, capsys, argv, message):
     err = capsys.readouterr().err
     assert rc == 2 and message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "take.npz").exists()
+
+
+def test_importing_it_loads_no_third_party_module():
+    """A DCC panel can call it from the DCC's own Python: standard library only."""
+    code = ("import sys, motionbridge.daemon.prompt_assist\n"
+            "print(','.join(m for m in ('torch', 'numpy', 'transformers', 'zmq', 'msgpack', 'yaml') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == ""
