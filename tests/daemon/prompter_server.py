@@ -17,9 +17,12 @@ GET /count answers how many POSTs were served (the cache tests count calls)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 CALLS = {"n": 0}
@@ -67,6 +70,17 @@ class Handler(BaseHTTPRequestHandler):
         if mode not in answers:
             return self._send(500, b'{"error": "internal"}')
         self._send(200, answers[mode])
+
+
+@contextlib.contextmanager
+def running() -> Iterator[str]:
+    """Starts this server as its own process; yields its base URL (http://127.0.0.1:PORT)."""
+    proc = subprocess.Popen([sys.executable, __file__], stdout=subprocess.PIPE, text=True)
+    try:
+        yield f"http://127.0.0.1:{int(proc.stdout.readline())}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 if __name__ == "__main__":

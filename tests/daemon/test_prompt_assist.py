@@ -13,6 +13,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import prompter_server
 import pytest
 
 from motionbridge.daemon.cli import main
@@ -20,19 +21,13 @@ from motionbridge.daemon.prompt_assist import (
     PROMPTER_FORMAT, PromptAssistError, PrompterConfig, assist, ask, cached_ask, parse_answer,
 )
 
-SERVER = Path(__file__).with_name("prompter_server.py")
 TYPED = "person jumps after they runs"
 
 
 @pytest.fixture(scope="module")
 def server():
-    proc = subprocess.Popen([sys.executable, str(SERVER)], stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(proc.stdout.readline())
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with prompter_server.running() as url:
+        yield url
 
 
 def config(server: str, mode: str, tmp_path: Path, timeout_s: float = 10.0) -> PrompterConfig:
