@@ -11,9 +11,10 @@ mb_use_venv() {
     if [ ! -x "$venv/bin/python" ]; then
       echo "== creating the virtual environment $venv"
       if command -v uv >/dev/null 2>&1; then
-        # --seed puts pip inside: installs go through pip, which reads the machine's pip config
-        # (index, local wheels, constraints); uv would not
-        uv venv --quiet --seed --python "$(command -v python3)" "$venv"
+        # installs go through the environment's own pip (from ensurepip: offline), which reads the
+        # machine's pip config (index, local wheels, constraints); uv's installer would not
+        uv venv --quiet --python "$(command -v python3)" "$venv" && "$venv/bin/python" -m ensurepip --upgrade --default-pip >/dev/null \
+          || { echo "error: uv could not make $venv" >&2; rm -rf "$venv"; return 1; }
       else
         python3 -m venv "$venv"
       fi

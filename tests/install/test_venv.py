@@ -17,13 +17,15 @@ REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = ("quickstart.sh", "run_tests.sh", "dev_setup.sh")
 
 
-def _use_venv(root: Path, virtual_env: str | None = None) -> subprocess.CompletedProcess:
+def _use_venv(root: Path, virtual_env: str | None = None, path_first: Path | None = None) -> subprocess.CompletedProcess:
     """Sources a copy of venv.sh in `root` and prints the Python it picked."""
     (root / "install").mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "install" / "venv.sh", root / "install" / "venv.sh")
     env = {k: v for k, v in os.environ.items() if k != "VIRTUAL_ENV"}
     if virtual_env:
         env["VIRTUAL_ENV"] = virtual_env
+    if path_first:
+        env["PATH"] = f"{path_first}{os.pathsep}{env['PATH']}"
     script = 'source install/venv.sh && mb_use_venv "$PWD" && echo "PY=$PY" && command -v python'
     return subprocess.run(["bash", "-c", script], cwd=root, env=env, capture_output=True, text=True, timeout=300)
 
@@ -59,6 +61,19 @@ def test_an_active_environment_is_used_as_it_is(made, tmp_path):
     active = made[0] / ".venv"
     assert _picked(_use_venv(tmp_path, str(active))) == str(active / "bin" / "python")
     assert not (tmp_path / ".venv").exists()
+
+
+def test_uv_makes_the_environment_when_it_is_on_path(tmp_path):
+    tools = tmp_path / "tools"
+    got = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "--target", str(tools), "uv"],
+                         capture_output=True, text=True, timeout=600)
+    if got.returncode or not (tools / "bin" / "uv").is_file():
+        pytest.skip(f"uv could not be installed here: {got.stderr.strip()[-200:]}")
+    root = tmp_path / "checkout"
+    py = _picked(_use_venv(root, path_first=tools / "bin"))
+    assert py == str(root / ".venv" / "bin" / "python")
+    assert "uv =" in (root / ".venv" / "pyvenv.cfg").read_text()  # uv made it, not python3 -m venv
+    subprocess.run([py, "-m", "pip", "--version"], check=True, capture_output=True, timeout=120)  # installs go through its pip
 
 
 def test_a_plain_python_is_refused(tmp_path):
