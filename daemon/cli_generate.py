@@ -40,6 +40,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--server-key", metavar="FILE", help="the daemon's CURVE public key file (with --server on a CURVE daemon)")
     parser.add_argument("--client-keys", metavar="DIR", help="folder with this client's CURVE key pair (motionbridge keys new)")
     parser.add_argument("--server-timeout", type=float, default=5.0, metavar="S", help="seconds to wait for each daemon reply before retrying (default 5)")
+    assist = parser.add_argument_group("prompt assistant (off by default; any OpenAI-compatible endpoint, e.g. Text2MotionPrompter)")
+    assist.add_argument("--rewrite", action="store_true", help="let the prompter rewrite the prompt first (the original is kept in the metadata)")
+    assist.add_argument("--auto-duration", action="store_true", help="let the prompter estimate the duration (--duration is the fallback)")
+    assist.add_argument("--prompter", metavar="URL", help="API base, e.g. http://127.0.0.1:8000/v1 (default $MOTIONBRIDGE_PROMPTER_URL)")
+    assist.add_argument("--prompter-model", metavar="NAME", help="model name sent to the endpoint (default $MOTIONBRIDGE_PROMPTER_MODEL or Text2MotionPrompter)")
+    assist.add_argument("--prompter-timeout", type=float, default=30.0, metavar="S", help="seconds to wait for the prompter (default 30)")
     parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="output file; the extension picks the format (.npz, .fbx, .glb, .gltf, .bvh, .usd, .usda, .usdc, .amass.npz)")
     from motionbridge.exporters.output import add_output_arguments
 
@@ -73,6 +79,19 @@ def _distinct_seeds(seeds: list[int]) -> tuple[list[int], list[str]]:
     distinct = list(dict.fromkeys(seeds))
     repeated = sorted({s for s in seeds if seeds.count(s) > 1})
     return distinct, [f"seed {', '.join(map(str, repeated))} given more than once; each seed is generated once"] if repeated else []
+
+
+def _prompter(args: argparse.Namespace):
+    """The prompt assistant's endpoint when --rewrite or --auto-duration asks for it, else None."""
+    if not (args.rewrite or args.auto_duration):
+        return None
+    from motionbridge.daemon.prompt_assist import URL_ENV, PrompterConfig
+
+    config = PrompterConfig.from_env(args.prompter, args.prompter_model, args.prompter_timeout)
+    if config is None:
+        raise CliError(f"--rewrite / --auto-duration need the prompter's address: pass --prompter URL or set {URL_ENV}")
+    _checked(PrompterConfig.check, config)
+    return config
 
 
 def output_paths(out: Path, seeds: tuple[int, ...]) -> list[Path]:
@@ -110,8 +129,22 @@ def run(args: argparse.Namespace) -> int:
     cfg = _checked(limits.check_cfg, _number(args.cfg, float, "--cfg"))
     model = _checked(limits.check_model, args.model)
     _check_output(args.out, args)
+    prompter = _prompter(args)
     for w in (*prompt.warnings, *duration.warnings, *seed_warnings):
         print(f"warning: {w}", file=sys.stderr)
+    assisted, typed = None, prompt.value
+    if prompter is not None:
+        from motionbridge.daemon.prompt_assist import assist
+
+        assisted = assist(prompt.value, duration.value, prompter, args.rewrite, args.auto_duration)
+        for w in assisted.warnings:
+            print(f"warning: {w}", file=sys.stderr)
+        if assisted.rewritten:
+            print(f"prompt rewritten: {assisted.prompt}", file=sys.stderr)
+        if assisted.estimated:
+            print(f"duration estimated: {assisted.duration_s:g} s", file=sys.stderr)
+        prompt = limits.Checked(assisted.prompt, prompt.warnings)
+        duration = limits.Checked(assisted.duration_s, duration.warnings)
     from motionbridge.daemon.engine.api import GenerationRequest
 
     request = GenerationRequest(prompt.value, duration.value, seeds.value, cfg.value, args.game, "cli")
@@ -134,6 +167,9 @@ def run(args: argparse.Namespace) -> int:
             if w not in prompt.warnings + duration.warnings:
                 print(f"warning: {w}", file=sys.stderr)
         clips = [take.clip for take in takes]
+    if assisted is not None and assisted.rewritten:
+        for clip in clips:
+            clip.metadata["prompt_as_typed"] = typed
     _write(args, clips, seeds.value)
     print(f"done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0

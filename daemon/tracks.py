@@ -17,6 +17,7 @@ from motionbridge.rigs import Clip, quat
 from motionbridge.rigs.smplx import NUM_BODY_JOINTS, NUM_SMPLX_JOINTS, smplx_skeleton
 
 from . import __version__
+from .model_license import MODEL_LICENSE
 
 FPS = 30
 
@@ -37,7 +38,7 @@ def clip_from_rotations(
     rotations = np.tile(quat.IDENTITY, (frames, NUM_SMPLX_JOINTS, 1))
     rotations[:, :NUM_BODY_JOINTS] = quat.normalize(quat.from_matrix(body_rotations))
     root = skeleton.rest_translations[0][None, :] + transl
-    meta = {"motionbridge_version": __version__, "skeleton": "smplx55", **(metadata or {})}
+    meta = {"motionbridge_version": __version__, "skeleton": "smplx55", "model_license": MODEL_LICENSE, **(metadata or {})}
     return Clip(skeleton, rotations, root, float(fps), meta)
 
 

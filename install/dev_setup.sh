@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine: system libraries
 # (assimp for the independent FBX reader), the Khronos glTF validator (npm) and the Python
-# packages (CPU torch pinned to the local 2.13.0 wheel). Safe to re-run: each step is skipped
-# when what it installs is already there.
+# packages (CPU torch pinned to the local 2.13.0 wheel) into the virtual environment $PY belongs
+# to (run_tests.sh sets it; else the active one or `.venv`, see venv.sh). Safe to re-run: each
+# step is skipped when what it installs is already there.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -30,9 +31,11 @@ if [ ! -f tests/.tools/node_modules/gltf-validator/package.json ] && command -v 
   npm install --silent --no-audit --no-fund --prefix tests/.tools gltf-validator@2.0.0-dev.3.10 >/dev/null
 fi
 
-stamp=".pkgroot/.deps-$(sha1sum pyproject.toml | cut -c1-12)"
+if [ -z "${PY:-}" ]; then source install/venv.sh; mb_use_venv "$here"; fi
+# the stamp lives in the environment, so a new environment installs again
+stamp="$("$PY" -c 'import sys; print(sys.prefix)')/.motionbridge-deps-$(sha1sum pyproject.toml setup.py | sha1sum | cut -c1-12)"
 if [ ! -f "$stamp" ]; then
-  echo "== pip: motionbridge[dev] (torch==2.13.0 CPU)"
-  python3 -m pip install -q --disable-pip-version-check "torch==2.13.0" "numpy<2" -e ".[dev]"
-  mkdir -p .pkgroot && touch "$stamp"
+  echo "== pip: motionbridge[dev] (torch==2.13.0 CPU) into $("$PY" -c 'import sys; print(sys.prefix)')"
+  "$PY" -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[dev]"
+  touch "$stamp"
 fi

@@ -1,11 +1,32 @@
 #!/usr/bin/env bash
-# The test command: installs what the suite needs (idempotent), then runs it.
+# The test command: installs what the suite needs into a virtual environment (the active one,
+# else `.venv` here; see venv.sh; idempotent), then runs it. pip picks the newest transformers in
+# pyproject's range (5.x); with no arguments (the whole suite, as CI runs it) the text-encoder and
+# parity tests then run a second time against the oldest supported line, 4.53 (the official
+# pin, which made the parity fixture), in an overlay environment: the suite's packages under
+# transformers 4.53 and its tokenizers.
 # pytest's exit code 5 ("no tests collected") is a failure here: a suite that ran nothing is not green.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
+source install/venv.sh
+mb_use_venv "$here" || exit 1
+export PY
 bash install/dev_setup.sh || { echo "dependency install failed"; exit 1; }
-python3 -m pytest "$@"
+MOTIONBRIDGE_TEST_VENV="$PY" "$PY" -m pytest "$@"
 rc=$?
 if [ "$rc" = 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi
+if [ "$#" = 0 ] && [ "$rc" = 0 ]; then
+  overlay="$here/.venv-transformers4"
+  if [ ! -x "$overlay/bin/python" ]; then
+    "$PY" -m venv --without-pip "$overlay" || exit 1
+    # the overlay sees the suite's packages after its own: only transformers 4.53 and what it needs land in it
+    "$PY" -c 'import sysconfig; print("import site; site.addsitedir(%r)" % sysconfig.get_paths()["purelib"])' > "$("$overlay/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/motionbridge-base.pth"
+    "$overlay/bin/python" -m pip install -q --disable-pip-version-check "transformers==4.53.3" "tokenizers>=0.21,<0.22" || { echo "transformers 4.53 install failed"; exit 1; }
+  fi
+  echo "== text encoders and parity against transformers $("$overlay/bin/python" -c 'import transformers; print(transformers.__version__)')"
+  "$overlay/bin/python" -m pytest -q tests/daemon/model/test_parity.py tests/daemon/engine/test_text.py \
+    tests/daemon/engine/test_text_stream.py tests/daemon/engine/test_text_graphs.py
+  rc=$?
+fi
 exit "$rc"

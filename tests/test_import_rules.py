@@ -3,8 +3,8 @@
 - rigs imports no other motionbridge folder;
 - exporters imports only rigs;
 - daemon/protocol.py imports only the stdlib, msgpack and numpy;
-- dcc_plugin/core imports only daemon.protocol and rigs from motionbridge, and never a DCC
-  module, torch or transformers;
+- dcc_plugin/core imports only daemon.protocol, daemon.limits, daemon.prompt_assist and rigs from
+  motionbridge, and never a DCC module, torch or transformers;
 - bpy / pyfbsdk / maya are imported only inside their own adapter folder;
 - nothing imports a bare `daemon` (PyPI's python-daemon owns that name).
 """
@@ -83,7 +83,8 @@ def test_dcc_core_stays_light():
             assert top not in DCC_MODULES and top not in HEAVY, f"{path} imports {mod}"
             folder = mb_folder(mod)
             if folder is not None:
-                assert mod.startswith(("motionbridge.rigs", "motionbridge.dcc_plugin.core", "motionbridge.daemon.protocol", "motionbridge.daemon.limits")), (
+                assert mod.startswith(("motionbridge.rigs", "motionbridge.dcc_plugin.core", "motionbridge.daemon.protocol", "motionbridge.daemon.limits",
+                                       "motionbridge.daemon.prompt_assist")), (
                     f"{path} imports {mod}"
                 )
 

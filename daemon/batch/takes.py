@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import logging
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,8 +22,13 @@ from typing import Any
 
 from motionbridge.daemon import limits
 
+log = logging.getLogger(__name__)
+
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-FIELDS = {"name", "prompt", "duration", "seeds", "seed", "variations", "cfg", "rig", "format", "game_feat"}
+FIELDS = {"name", "prompt", "duration", "seeds", "seed", "variations", "cfg", "rig", "format", "game_feat", "assist"}
+# the `assist` column: what the prompt assistant (daemon/prompt_assist.py) does for the row
+ASSIST_VALUES = {"": (), "none": (), "rewrite": ("rewrite",), "duration": ("duration",),
+                 "both": ("rewrite", "duration"), "rewrite+duration": ("rewrite", "duration")}
 ALIASES = {"duration_s": "duration", "formats": "format", "text": "prompt"}
 DEFAULT_DURATION_S = 5.0
 DEFAULT_CFG = 5.0
@@ -57,6 +63,7 @@ class Take:
     rig: str | None  # per-row override; None means the command's --rig
     formats: tuple[str, ...] | None  # per-row override; None means --format
     game_feat: bool = False
+    assist: tuple[str, ...] = ()  # "rewrite" and/or "duration", already applied to prompt/duration_s
 
 
 @dataclass(frozen=True)
@@ -70,12 +77,13 @@ class Row:
     rig: str | None
     formats: tuple[str, ...] | None
     game_feat: bool
+    assist: tuple[str, ...] = ()
 
     def takes(self, first_index: int) -> Iterator[Take]:
         for i, seed in enumerate(self.seeds):
             yield Take(
                 first_index + i, self.line, f"{self.name}_s{seed}", self.name, self.prompt,
-                self.duration_s, seed, self.cfg, self.rig, self.formats, self.game_feat,
+                self.duration_s, seed, self.cfg, self.rig, self.formats, self.game_feat, self.assist,
             )
 
 
@@ -245,7 +253,10 @@ def check_row(line: int, raw: Any) -> Row:
         if game_feat.lower() not in ("true", "false", "1", "0", "yes", "no"):
             raise ValueError(f"game_feat must be true or false, got {game_feat!r}")
         game_feat = game_feat.lower() in ("true", "1", "yes")
-    return Row(line, name, prompt, duration, tuple(seeds), cfg, rig, formats, bool(game_feat))
+    assist = ASSIST_VALUES.get(str(raw.get("assist") or "").strip().lower())
+    if assist is None:
+        raise ValueError(f"assist must be one of {sorted(v for v in ASSIST_VALUES if v)}, got {raw['assist']!r}")
+    return Row(line, name, prompt, duration, tuple(seeds), cfg, rig, formats, bool(game_feat), assist)
 
 
 def _resolve_rig(row: Row, base: Path) -> Row:
@@ -303,12 +314,31 @@ def validate(path: str | Path) -> TakesSummary:
     return TakesSummary(rows, takes, frozenset(rigs), frozenset(formats))
 
 
+def _assisted(row: Row) -> Row:
+    """The row with the prompt assistant's rewrite / duration applied, when its `assist` column
+    asks and $MOTIONBRIDGE_PROMPTER_URL names an endpoint; answers are cached on disk, so every
+    pass over the file (plan, run, resume, each farm task) sees the same prompt. Never fails:
+    without an endpoint or an answer the row runs as typed, with a warning."""
+    if not row.assist:
+        return row
+    from motionbridge.daemon.prompt_assist import URL_ENV, PrompterConfig, assist
+
+    config = PrompterConfig.from_env()
+    if config is None:
+        log.warning("row %d asks for the prompt assistant but %s is not set; using the prompt as typed", row.line, URL_ENV)
+        return row
+    got = assist(row.prompt, row.duration_s, config, "rewrite" in row.assist, "duration" in row.assist)
+    for w in got.warnings:
+        log.warning("row %d: %s", row.line, w)
+    return dataclasses.replace(row, prompt=got.prompt, duration_s=got.duration_s)
+
+
 def iter_takes(path: str | Path) -> Iterator[Take]:
     """Every take of an already validated file, in index order, read lazily."""
     index = 0
     path = Path(path)
     for line, raw in _raw_rows(path):
-        row = _resolve_rig(check_row(line, raw), path.parent)
+        row = _assisted(_resolve_rig(check_row(line, raw), path.parent))
         yield from row.takes(index)
         index += len(row.seeds)
 

@@ -23,6 +23,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from motionbridge.daemon.model.hf_compat import cache_kwarg, cache_layers, make_cache, returned_cache
 from motionbridge.daemon.model.text_encoder import CLIP_MAX_TOKENS, _chat, find_crop_start
 
 from .text_cache import CachedText
@@ -105,10 +106,11 @@ class FastTextEncoder:
 
     def _llm(self, ids: Tensor, mask: Tensor, past=None) -> Tensor:
         mask = mask.to(self.device)
+        kw = {cache_kwarg(self.llm): past, "use_cache": past is not None}
         if self.streamer is not None:
             embeds = self.streamer.embed(ids)
-            return self.llm(inputs_embeds=embeds, attention_mask=mask, past_key_values=past, use_cache=past is not None).last_hidden_state
-        return self.llm(input_ids=ids.to(self.device), attention_mask=mask, past_key_values=past, use_cache=past is not None).last_hidden_state
+            return self.llm(inputs_embeds=embeds, attention_mask=mask, **kw).last_hidden_state
+        return self.llm(input_ids=ids.to(self.device), attention_mask=mask, **kw).last_hidden_state
 
     def _prefix_kv(self, prefix_ids: Tensor) -> list[tuple[Tensor, Tensor]]:
         if self._prefix is not None and torch.equal(self._prefix[0], prefix_ids):
@@ -120,7 +122,7 @@ class FastTextEncoder:
             out = self.llm(inputs_embeds=self.streamer.embed(embeds_or_ids), **kw)
         else:
             out = self.llm(input_ids=embeds_or_ids.to(self.device), **kw)
-        kv = [(k.detach(), v.detach()) for k, v in out.past_key_values.to_legacy_cache()]
+        kv = [(k.detach(), v.detach()) for k, v in cache_layers(returned_cache(out, self.llm))]
         self._prefix = (prefix_ids.clone(), kv)
         return kv
 
@@ -148,8 +150,6 @@ class FastTextEncoder:
     @torch.no_grad()
     def encode_llm(self, prompts: Sequence[str]) -> tuple[list[Tensor], list[str]]:
         """Valid ctxt rows per prompt (float32, on the device) and per-prompt warnings ('' if none)."""
-        from transformers import DynamicCache
-
         ids, mask, warnings = self.tokenize(prompts)
         lengths = (mask.sum(-1) - self.crop_start).clamp(0, self.max_length)
         cs = self.crop_start
@@ -161,7 +161,7 @@ class FastTextEncoder:
         if cached:
             kv = self._prefix_kv(prefix)
             b = ids.shape[0]
-            past = DynamicCache.from_legacy_cache(tuple((k.expand(b, -1, -1, -1).contiguous(), v.expand(b, -1, -1, -1).contiguous()) for k, v in kv))
+            past = make_cache(tuple((k.expand(b, -1, -1, -1).contiguous(), v.expand(b, -1, -1, -1).contiguous()) for k, v in kv))
             hidden = self._llm(ids[:, cs:], mask, past)
         else:
             hidden = self._llm(ids, mask)[:, cs:]

@@ -15,6 +15,8 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
+from .hf_compat import dtype_kwarg
+
 log = logging.getLogger(__name__)
 
 # The official instruction, byte for byte: it starts with a newline and four spaces.
@@ -93,7 +95,7 @@ class TextEncoder:
             self.llm_tokenizer = AutoTokenizer.from_pretrained(qwen_dir, local_files_only=True)
             # the base model is enough: the official code reads hidden_states[-1], the final-norm output
             self.llm = AutoModel.from_pretrained(
-                qwen_dir, local_files_only=True, torch_dtype=llm_dtype, attn_implementation="sdpa"
+                qwen_dir, local_files_only=True, attn_implementation="sdpa", **{dtype_kwarg(): llm_dtype}
             ).to(self.device).eval().requires_grad_(False)
             self.clip_tokenizer = CLIPTokenizer.from_pretrained(clip_dir, local_files_only=True)
             self.clip = CLIPTextModel.from_pretrained(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from motionbridge.daemon.cli import CliError
 from motionbridge.exporters.atomic import ExportError, atomic_path
+from motionbridge.daemon.model_license import LicenseNotAccepted, require_acceptance
 
 from . import loading
 
@@ -27,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--model", choices=sorted(loading.MODEL_DIRS), default="1.0", help="which HY-Motion model (default 1.0)")
     d.add_argument("--home", type=Path, help="target folder (default $MOTIONBRIDGE_HOME or ~/.cache/motionbridge)")
     d.add_argument("--skip-text-encoders", action="store_true", help="only the HY-Motion checkpoint")
+    d.add_argument("--accept-license", action="store_true", help="accept the Tencent HY-MOTION 1.0 Community License (printed first)")
     c = sub.add_parser("convert", help="write model.safetensors beside latest.ckpt so later starts memory-map it")
     c.add_argument("checkpoint_dir", type=Path, nargs="?", help="folder with config.yml and latest.ckpt")
     c.add_argument("--model", choices=sorted(loading.MODEL_DIRS), default="1.0")
@@ -48,6 +50,10 @@ def download_plan(model: str, root: Path, text_encoders: bool = True) -> list[di
 
 
 def _download(args: argparse.Namespace) -> int:
+    try:
+        require_acceptance(args.accept_license)
+    except LicenseNotAccepted as exc:
+        raise CliError(str(exc)) from None
     root = (args.home or loading.home()).expanduser()
     try:
         from huggingface_hub import snapshot_download

@@ -35,7 +35,7 @@ def test_download_plan_targets_home(tmp_path):
 
 def test_download_offline_says_what_to_do(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    rc = main(["weights", "download", "--home", str(tmp_path / "home"), "--skip-text-encoders"])
+    rc = main(["weights", "download", "--home", str(tmp_path / "home"), "--skip-text-encoders", "--accept-license"])
     err = capsys.readouterr().err
     assert rc == 2
     assert "could not download tencent/HY-Motion-1.0" in err and "run the same command again" in err
