@@ -18,7 +18,7 @@ from scenario_report import run_and_report  # noqa: E402
 from scene_builders import MIXAMO, RIGIFY, Y_TO_Z, build_armature  # noqa: E402
 
 import motionbridge.dcc_plugin.blender as extension  # noqa: E402
-from motionbridge.dcc_plugin.blender import session, takes_io  # noqa: E402
+from motionbridge.dcc_plugin.blender import action_api, session, takes_io  # noqa: E402
 from motionbridge.dcc_plugin.core.panel import State  # noqa: E402
 from motionbridge.rigs.smplx import SMPLX_JOINT_NAMES  # noqa: E402
 
@@ -156,12 +156,11 @@ def main():
     for info in panel.host.list_takes():
         obj, track, strip = takes_io.find_take(info.name)
         action = strip.action
-        bag = action.layers[0].strips[0].channelbag(strip.action_slot)
-        counts = sorted({len(fc.keyframe_points) for fc in bag.fcurves})
+        counts = sorted({len(fc.keyframe_points) for fc in action_api.strip_fcurves(strip)})
         report["takes"][info.name] = {
             "rig": obj.name, "track": track.name, "action": action.name, "key_counts": counts,
             "frame_range": [info.frame_start, info.frame_end], "fps": scene.render.fps / scene.render.fps_base,
-            "metadata": info.metadata, "layered": len(action.layers) == 1 and len(action.slots) == 1,
+            "metadata": info.metadata, "layered": action_api.is_single_take_action(action),
             "nla_tracks_on_rig": len(obj.animation_data.nla_tracks),
         }
     for (rig, seed), source in sources.items():

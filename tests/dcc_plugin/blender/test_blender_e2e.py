@@ -1,11 +1,11 @@
-"""End to end in real headless Blender (bpy 4.5) against a real daemon serving the tiny
+"""End to end in real headless Blender (the installed bpy, and every other bpy release in
+tests/.tools: bpy_builds.py) against a real daemon serving the tiny
 parity model on CPU. The scenario runs in a bpy subprocess (e2e_scenario.py) and reports
 what the scene holds; the assertions live here."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +17,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "daemon"))
 sys.path.insert(0, str(HERE))  # scenario_report, beside this file
 from daemon_proc import DaemonProcess  # noqa: E402
+from bpy_builds import builds, env_for  # noqa: E402
 from scenario_report import read_report  # noqa: E402
 
 # the tiny model is slow on shared CPU cores: three generations can take minutes
@@ -26,12 +27,15 @@ UI_BUDGET_MS = 100.0
 WRITE_TARGET_MS = 50.0
 
 
-@pytest.fixture(scope="module")
-def run(parity, tmp_path_factory):
+BUILDS = builds()
+
+
+@pytest.fixture(scope="module", params=[folder for _, folder in BUILDS], ids=[label for label, _ in BUILDS])
+def run(request, parity, tmp_path_factory):
     out = tmp_path_factory.mktemp("blender_e2e")
     daemon = DaemonProcess("--checkpoint", str(parity / "model"), "--qwen", str(parity / "text_encoders" / "qwen3"),
                            "--clip", str(parity / "text_encoders" / "clip"), "--device", "cpu", ready_timeout=300)
-    env = dict(os.environ, MOTIONBRIDGE_CONFIG_DIR=str(out / "config"))
+    env = dict(env_for(request.param), MOTIONBRIDGE_CONFIG_DIR=str(out / "config"))
     try:
         proc = subprocess.run([sys.executable, str(HERE / "e2e_scenario.py"), daemon.endpoint, str(out)],
                               capture_output=True, text=True, env=env, timeout=2300)
