@@ -10,7 +10,7 @@ from bpy.props import StringProperty
 from motionbridge.dcc_plugin.core import panel_actions
 from motionbridge.dcc_plugin.core.takes import check_take_name
 
-from . import session
+from . import export_modules, session
 
 # operator call -> keys written, for the last take write (ms); read by tests and the status bar
 TIMINGS: dict[str, float] = {}
@@ -143,7 +143,7 @@ class MOTIONBRIDGE_OT_take_rename(_TakeOperator):
 class MOTIONBRIDGE_OT_export_takes(bpy.types.Operator):
     bl_idname = "motionbridge.export_takes"
     bl_label = "Export Selected Takes"
-    bl_description = "Write the ticked takes to one file; the extension picks the format (.fbx, .glb, .usd, .npz)"
+    bl_description = "Write the ticked takes to one file; the extension picks the format (.fbx, .glb, .gltf, .bvh, .usd, .npz)"
     filepath: StringProperty(subtype="FILE_PATH")
 
     def invoke(self, context, event):
@@ -161,8 +161,14 @@ class MOTIONBRIDGE_OT_export_takes(bpy.types.Operator):
         from motionbridge.exporters import registry
 
         path = bpy.path.abspath(self.filepath)
-        if registry.extension_of(path) not in registry.WRITERS:  # say so now, not from the worker
+        extension = registry.extension_of(path)
+        if extension not in registry.WRITERS:  # say so now, not from the worker
             self.report({"ERROR"}, f"cannot export to {path}: use one of {', '.join(registry.supported_extensions())}")
+            return {"CANCELLED"}
+        missing = export_modules.missing_for(extension)
+        if missing:
+            session.panel().refuse(missing)
+            self.report({"ERROR"}, missing)
             return {"CANCELLED"}
         panel = session.panel()
         # keys are read here (main thread); formatting and the atomic write run on the
