@@ -16,10 +16,10 @@ import bpy
 
 # module -> what the animator can do when this Blender lacks it
 NEEDED_BY = {
-    "pxr": ("USD", "this Blender build has no USD Python module (pxr; official blender.org builds include it): "
-                   "export .fbx, .glb or .npz here, or `motionbridge convert` an .npz to .usd"),
-    "pygltflib": ("glTF", "the extension's pygltflib wheel is not installed in this Blender: "
-                          "reinstall the extension with `motionbridge install blender`"),
+    "pxr": ("USD", ("this Blender build has no USD Python module (pxr; official blender.org builds include it): "
+                    "export .fbx, .glb or .npz here, or `motionbridge convert` an .npz to .usd")),
+    "pygltflib": ("glTF", ("the extension's pygltflib wheel is not installed in this Blender: "
+                           "reinstall the extension with `motionbridge install blender`")),
 }
 FORMAT_MODULES = {".usd": "pxr", ".usda": "pxr", ".usdc": "pxr", ".glb": "pygltflib", ".gltf": "pygltflib"}
 

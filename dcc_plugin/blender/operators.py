@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import bpy
@@ -10,7 +11,7 @@ from bpy.props import StringProperty
 from motionbridge.dcc_plugin.core import panel_actions
 from motionbridge.dcc_plugin.core.takes import check_take_name
 
-from . import export_modules, session
+from . import export_modules, operators_help, session
 
 # operator call -> keys written, for the last take write (ms); read by tests and the status bar
 TIMINGS: dict[str, float] = {}
@@ -45,7 +46,7 @@ class MOTIONBRIDGE_OT_detect(bpy.types.Operator):
 
     def execute(self, context):
         props = context.scene.motionbridge
-        target_name = props.target.name if props.target else None
+        target_name = session.target_for(context)
         props.detected = ""
         panel = session.panel()
         # the rig is read here; detection runs on the panel's scene worker and the answer
@@ -65,8 +66,7 @@ class MOTIONBRIDGE_OT_generate(bpy.types.Operator):
         panel = session.panel()
         props = context.scene.motionbridge
         TIMINGS["generate_call"] = time.perf_counter()
-        if not panel_actions.generate(panel, session.settings_from_ui(context), props.prompt,
-                                      rig=props.target.name if props.target else None):
+        if not panel_actions.generate(panel, session.settings_from_ui(context), props.prompt, rig=session.target_for(context)):
             self.report({"ERROR"}, panel.error)
             return {"CANCELLED"}
         return {"FINISHED"}
@@ -112,6 +112,14 @@ class MOTIONBRIDGE_OT_take_audition(_TakeOperator):
     bl_label = "Audition"
     bl_description = "Play only this take on its armature"
 
+    @classmethod
+    def description(cls, context, properties):
+        """The hover text: the take's full name, rig, seed and prompt."""
+        item = next((t for t in context.scene.motionbridge.takes if t.name == properties.take), None)
+        if item is None:
+            return cls.bl_description
+        return f"{item.name}\nArmature {item.rig}, seed {item.seed}\n{item.prompt}\n\nPlay only this take on its armature"
+
     def act(self, context, name):
         session.panel().host.audition_take(name)
         info = next(t for t in session.panel().host.list_takes() if t.name == name)
@@ -121,6 +129,11 @@ class MOTIONBRIDGE_OT_take_audition(_TakeOperator):
 class MOTIONBRIDGE_OT_take_delete(_TakeOperator):
     bl_idname = "motionbridge.take_delete"
     bl_label = "Delete Take"
+    bl_description = "Delete this take (its NLA track and Action); Ctrl+Z brings it back"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def invoke(self, context, event):
+        return context.window_manager.invoke_confirm(self, event)
 
     def act(self, context, name):
         session.panel().host.delete_take(name)
@@ -129,9 +142,12 @@ class MOTIONBRIDGE_OT_take_delete(_TakeOperator):
 class MOTIONBRIDGE_OT_take_rename(_TakeOperator):
     bl_idname = "motionbridge.take_rename"
     bl_label = "Rename Take"
+    bl_options = {"REGISTER", "UNDO"}
     new_name: StringProperty(name="New name")
 
     def invoke(self, context, event):
+        if not self.new_name:
+            self.new_name = self._name(context)  # start from the current name
         return context.window_manager.invoke_props_dialog(self)
 
     def act(self, context, name):
@@ -147,6 +163,8 @@ class MOTIONBRIDGE_OT_export_takes(bpy.types.Operator):
     filepath: StringProperty(subtype="FILE_PATH")
 
     def invoke(self, context, event):
+        if not self.filepath:
+            self.filepath = suggested_export_path(context.scene.motionbridge, bpy.data.filepath)
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
 
@@ -180,6 +198,16 @@ class MOTIONBRIDGE_OT_export_takes(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def suggested_export_path(props, blend_file: str, extension: str = ".fbx") -> str:
+    """`<take>.fbx` beside the .blend (or in the current folder): the first ticked take, else
+    the highlighted one."""
+    ticked = [t.name for t in props.takes if t.selected]
+    highlighted = props.takes[props.takes_index].name if 0 <= props.takes_index < len(props.takes) else ""
+    name = (ticked or [highlighted])[0] or "takes"
+    folder = os.path.dirname(blend_file) if blend_file else os.getcwd()
+    return os.path.join(folder, bpy.path.clean_name(name) + extension)
+
+
 class MOTIONBRIDGE_OT_add_mannequin(bpy.types.Operator):
     bl_idname = "motionbridge.add_mannequin"
     bl_label = "Add SMPL-X Mannequin"
@@ -195,6 +223,7 @@ class MOTIONBRIDGE_OT_add_mannequin(bpy.types.Operator):
 
 
 CLASSES = (
+    *operators_help.CLASSES,
     MOTIONBRIDGE_OT_add_mannequin,
     MOTIONBRIDGE_OT_connect, MOTIONBRIDGE_OT_disconnect, MOTIONBRIDGE_OT_detect, MOTIONBRIDGE_OT_generate,
     MOTIONBRIDGE_OT_cancel, MOTIONBRIDGE_OT_take_audition, MOTIONBRIDGE_OT_take_delete, MOTIONBRIDGE_OT_take_rename,

@@ -23,6 +23,7 @@ from .rig_io import clip_from_channels, pose_channels
 
 FIRST_FRAME = 1
 RIG_KEY = "motionbridge_rig"
+AUDITION_KEY = "motionbridge_audition"  # on the armature: the take it plays (the others are muted)
 
 
 _LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
@@ -86,6 +87,10 @@ def write_take(obj: bpy.types.Object, skeleton: Skeleton, clip: Clip, name: str,
         nla_strip = track.strips.new(name, FIRST_FRAME, action)
         action_api.bind_strip(nla_strip, slot)
         nla_strip.extrapolation = "NOTHING"
+        if _auditioned(obj, besides=track):
+            track.mute = True  # a new take does not stack over the one being auditioned
+        else:
+            _solo(obj, track, name)
         return TakeInfo(name, obj.name, FIRST_FRAME, FIRST_FRAME + clip.num_frames - 1, float(clip.fps), dict(metadata))
     except BaseException:
         if track is not None and obj.animation_data is not None:
@@ -132,18 +137,39 @@ def delete_take(name: str) -> None:
 
 
 def rename_take(name: str, new_name: str) -> None:
-    _, track, strip = find_take(name)
+    obj, track, strip = find_take(name)
     track.name = new_name
     strip.name = new_name
     strip.action.name = new_name
+    if obj.get(AUDITION_KEY) == name:
+        obj[AUDITION_KEY] = new_name
 
 
 def audition(name: str) -> None:
     """Only this take plays on its armature; the others stay, muted."""
     obj, chosen, _ = find_take(name)
+    _solo(obj, chosen, name)
+
+
+def _solo(obj: bpy.types.Object, chosen: Any, name: str) -> None:
     obj.animation_data.action = None
     for track, _ in _mb_tracks(obj):
         track.mute = track != chosen
+    obj[AUDITION_KEY] = name
+
+
+def _auditioned(obj: bpy.types.Object, besides: Any = None) -> str:
+    """The take this armature plays, if it still exists and is not muted."""
+    name = obj.get(AUDITION_KEY, "")
+    for track, _ in _mb_tracks(obj):
+        if track.name == name and not track.mute and track != besides:
+            return str(name)
+    return ""
+
+
+def playing_takes() -> set[str]:
+    """The takes that play: one per armature (the auditioned one)."""
+    return {name for obj in bpy.data.objects if obj.type == "ARMATURE" and (name := _auditioned(obj))}
 
 
 def read_take(name: str, skeleton: Skeleton) -> Clip:
