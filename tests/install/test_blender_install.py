@@ -80,6 +80,8 @@ def test_install_finds_the_blender_installs_and_enables(bpy_dir, wheels, tmp_pat
     ext = prefix / version / "extensions" / "user_default" / "motionbridge"
     assert (ext / "blender_manifest.toml").is_file() and (ext / "vendor" / "motionbridge" / "dcc_plugin" / "core" / "panel.py").is_file()
     assert "'bl_ext.user_default.motionbridge'" in enabled_addons(exe, prefix / version)
+    again = cli("install", "blender", "--wheels-dir", str(wheels), "--prefix", str(prefix), blenders=[exe])
+    assert again.returncode == 0, again.stderr[-3000:]  # installing over an installed extension replaces it
     gone = cli("uninstall", "blender", "--prefix", str(prefix), blenders=[exe])
     assert gone.returncode == 0, gone.stderr[-3000:]
     assert not ext.exists()
