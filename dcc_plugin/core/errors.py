@@ -55,7 +55,7 @@ def message_of(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
-SUMMARY_WIDTH = 72
+SUMMARY_WIDTH = 60  # about what a DCC sidebar shows on one line
 
 
 def summary(message: str, width: int = SUMMARY_WIDTH) -> str:

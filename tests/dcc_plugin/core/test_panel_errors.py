@@ -26,7 +26,7 @@ def test_summary_is_one_short_line_and_short_messages_stay_whole():
     assert summary(long) == "rig 'Blob' cannot be mapped automatically"
     assert summary("The daemon is restarting.") == "The daemon is restarting."
     cut = summary("x" * 200)
-    assert len(cut) == 72 and cut.endswith("\u2026") and "\n" not in summary("a\nb")
+    assert len(cut) == 60 and cut.endswith("\u2026") and "\n" not in summary("a\nb")
 
 
 def test_an_unmappable_rig_says_mapping_and_names_the_rig_without_a_terminal_command():
@@ -36,7 +36,7 @@ def test_an_unmappable_rig_says_mapping_and_names_the_rig_without_a_terminal_com
     host.pump(lambda: outcomes)
     assert panel.error_cause == "mapping" and panel.error_rig == "blob"
     assert "mapping editor" in panel.error and "python -m" not in panel.error
-    assert panel.error_summary.startswith("rig 'blob' cannot be mapped automatically") and len(panel.error_summary) <= 72
+    assert panel.error_summary.startswith("rig 'blob' cannot be mapped automatically") and len(panel.error_summary) <= 60
     panel.close()
 
 
