@@ -145,3 +145,32 @@ def test_built_zip_passes_blenders_own_validation(tmp_path, wheels):
         script = next(origin.glob("*/scripts/addons_core/bl_pkg/cli/blender_ext.py"))
         done = subprocess.run([sys.executable, str(script), "validate", str(out)], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0 and "Success" in done.stdout, f"{script}: {done.stdout}{done.stderr}"
+
+
+REAL_BLENDER = os.environ.get("MOTIONBRIDGE_TEST_BLENDER", "")
+
+
+@pytest.mark.skipif(not REAL_BLENDER, reason="set MOTIONBRIDGE_TEST_BLENDER to a Blender 4.2+ executable (its temp folder must be this one's)")
+def test_install_into_a_real_blender(tmp_path):
+    """With a real Blender binary: its Python found out, real wheels downloaded for it,
+    installed and enabled by its extension manager, glTF's pygltflib from the extension's
+    wheels, a missing pxr explained in one line, and removed again."""
+    exe = Path(REAL_BLENDER)
+    prefix = tmp_path / "config"
+    done = cli("install", "blender", "--blender", str(exe), "--prefix", str(prefix))
+    assert done.returncode == 0 and "enabled" in done.stdout, done.stderr[-3000:]
+    version = done.stdout.split("for Blender ", 1)[1].split(" ", 1)[0]
+    script = tmp_path / "check.py"
+    script.write_text("import bpy, importlib.util, pygltflib\n"
+                      "from bl_ext.user_default.motionbridge import export_modules\n"
+                      "print('ENABLED', 'bl_ext.user_default.motionbridge' in bpy.context.preferences.addons.keys())\n"
+                      "print('GLTF', pygltflib.__file__)\n"
+                      "print('USD', importlib.util.find_spec('pxr') is not None, export_modules.missing_for('.usd'))\n")
+    env = {**os.environ, "BLENDER_USER_RESOURCES": str(prefix / version)}
+    seen = subprocess.run([str(exe), "--background", "--python", str(script)], capture_output=True, text=True, timeout=300, env=env).stdout
+    assert "ENABLED True" in seen, seen[-3000:]
+    assert f"GLTF {prefix / version / 'extensions' / '.local'}" in seen
+    usd = next(line for line in seen.splitlines() if line.startswith("USD "))
+    assert usd == "USD True " or usd.startswith("USD False cannot export USD from this Blender: this Blender build has no USD Python module")
+    gone = cli("uninstall", "blender", "--prefix", str(prefix), blenders=[exe])
+    assert gone.returncode == 0 and not (prefix / version / "extensions" / "user_default" / "motionbridge").exists(), gone.stderr
