@@ -83,7 +83,8 @@ class MOTIONBRIDGE_OT_cancel(bpy.types.Operator):
 
 
 class _TakeOperator(bpy.types.Operator):
-    take: StringProperty(name="Take")
+    # set by the list's buttons; hidden from dialogs, and not remembered between calls
+    take: StringProperty(name="Take", options={"HIDDEN", "SKIP_SAVE"})
 
     def _name(self, context) -> str:
         if self.take:
@@ -143,7 +144,7 @@ class MOTIONBRIDGE_OT_take_rename(_TakeOperator):
     bl_idname = "motionbridge.take_rename"
     bl_label = "Rename Take"
     bl_options = {"REGISTER", "UNDO"}
-    new_name: StringProperty(name="New name")
+    new_name: StringProperty(name="New name", options={"SKIP_SAVE"})  # not the last rename's text
 
     def invoke(self, context, event):
         if not self.new_name:

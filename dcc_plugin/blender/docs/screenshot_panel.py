@@ -5,7 +5,8 @@
 Runs inside a Blender with its UI (under Xvfb): enables the installed extension, adds the
 SMPL-X mannequin with the panel's own button, connects to the daemon at ENDPOINT, detects the
 rig, generates two takes (OUT_generating.png: a denoising preview on the rig, the progress
-bar), auditions the first (OUT.png: the takes list), then selects a copy of the rig whose
+bar), auditions the first (OUT.png: the takes list), opens Rename (OUT_rename.png: the
+dialog starts from the take's name) and cancels it, then selects a copy of the rig whose
 pelvis bone has a studio name, which detection cannot map (OUT_error.png: the error line;
 OUT_mapping.png: the Bone Mapping editor it opened, scrolled into view). Every step goes
 through the extension's operators; the timers below only wait for the panel's background
@@ -63,11 +64,11 @@ def view3d():
     return window, area, next(r for r in area.regions if r.type == "WINDOW"), next(r for r in area.regions if r.type == "UI")
 
 
-def call(op, **kwargs):
+def call(op, *args, **kwargs):
     """Run an operator as if from the 3D view (timers have no area in their context)."""
     window, area, region, _ = view3d()
     with bpy.context.temp_override(window=window, area=area, region=region):
-        return op(**kwargs)
+        return op(*args, **kwargs)
 
 
 def build_scene() -> None:
@@ -295,6 +296,16 @@ class Script:
             self.settle += 1  # a few redraws after the last change
             if self.settle >= 6:
                 capture()
+                call(bpy.ops.motionbridge.take_rename, "INVOKE_DEFAULT")  # the dialog starts from the take's name
+                self.step, self.settle = "renaming", 0
+        elif self.step == "renaming":
+            self.settle += 1
+            if self.settle == 4:
+                capture("rename")
+                window = view3d()[0]
+                window.event_simulate(type="ESC", value="PRESS")  # cancel the dialog: nothing renamed
+                window.event_simulate(type="ESC", value="RELEASE")
+            elif self.settle >= 6:
                 add_studio_rig()
                 call(bpy.ops.motionbridge.detect)
                 self.step, self.settle = "unmappable", 0
