@@ -4,7 +4,11 @@ Layout of the zip (what Blender's extension installer expects, manifest at the r
     blender_manifest.toml   (wheels list filled in)
     __init__.py, host.py, ... (dcc_plugin/blender)
     vendor/motionbridge/... (core, client, rigs, protocol, limits, exporters)
-    wheels/*.whl            (pyzmq, msgpack for the chosen platforms)
+    wheels/*.whl            (pyzmq, msgpack, pygltflib and its pure-Python dependencies,
+                             for one Blender's Python and the chosen platforms)
+
+USD export inside Blender uses the `pxr` module Blender itself bundles (the add-on puts it
+on sys.path), so usd-core is not carried.
 """
 
 from __future__ import annotations
@@ -17,31 +21,22 @@ from pathlib import Path
 
 from .vendor import package_dir, vendored_files
 
-WHEEL_PACKAGES = ("pyzmq", "msgpack")
-PYTHON_VERSION = "3.11"  # Blender 4.2 - 5.0 ship Python 3.11
-
-
-def python_for_blender(version: str | None) -> str:
-    """The Python an official Blender build bundles: 3.11 up to 5.0, 3.13 from 5.1 on. The
-    wheels must match it, or Blender refuses the extension (seen with a 5.2 build)."""
-    if not version:
-        return PYTHON_VERSION
-    try:
-        major, minor = (int(x) for x in version.split(".")[:2])
-    except ValueError:
-        raise BuildError(f"Blender version {version!r}: pass it as MAJOR.MINOR, e.g. 4.5") from None
-    return "3.13" if (major, minor) >= (5, 1) else "3.11"
+# the top-level packages the extension needs from wheels: the client's, and glTF export's
+# (pygltflib; its dependencies are pulled in by pip download, or must be in --wheels-dir)
+WHEEL_PACKAGES = ("pyzmq", "msgpack", "pygltflib")
 _SKIP = re.compile(r"(__pycache__|\.pyc$|^docs/)")
+_WHEEL_TAGS = re.compile(r"^(?P<name>[^-]+)-[^-]+(-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$")
 
 
 class BuildError(RuntimeError):
     """The zip could not be built; the message says what to provide instead."""
 
 
-def download_wheels(dest: Path, platforms: tuple[str, ...] = (), python_version: str = PYTHON_VERSION) -> list[Path]:
-    """pip download the wheels for Blender's Python (needs the network or a local index)."""
+def download_wheels(dest: Path, platforms: tuple[str, ...] = (), python_version: str = "3.11") -> list[Path]:
+    """pip download the wheels, with their dependencies, for Blender's Python (needs the
+    network or a local index)."""
     dest.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--only-binary=:all:",
+    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--only-binary=:all:",
            "--python-version", python_version, "-d", str(dest), *WHEEL_PACKAGES]
     for plat in platforms:
         cmd[cmd.index("-d"):cmd.index("-d")] = ["--platform", plat]
@@ -51,15 +46,49 @@ def download_wheels(dest: Path, platforms: tuple[str, ...] = (), python_version:
             f"could not download wheels for {', '.join(WHEEL_PACKAGES)} ({done.stderr.strip().splitlines()[-1:] or '?'}); "
             "pass --wheels-dir with pre-downloaded wheels, or --from-zip with an already built extension"
         )
-    return find_wheels(dest)
+    return find_wheels(dest, python_version)
 
 
-def find_wheels(folder: Path) -> list[Path]:
+def find_wheels(folder: Path, python_version: str = "3.11") -> list[Path]:
+    """The wheels in `folder`, checked: one for each of WHEEL_PACKAGES, each installable on
+    Blender's Python `python_version`."""
     wheels = sorted(folder.glob("*.whl"))
     missing = [p for p in WHEEL_PACKAGES if not any(w.name.lower().startswith(p.lower() + "-") for w in wheels)]
     if missing:
-        raise BuildError(f"{folder} has no wheel for {', '.join(missing)}; put pyzmq and msgpack wheels for Blender's Python there (cp311 up to Blender 5.0, cp313 from 5.1)")
+        raise BuildError(f"{folder} has no wheel for {', '.join(missing)}; `pip download --only-binary=:all: --python-version "
+                         f"{python_version} {' '.join(WHEEL_PACKAGES)} -d {folder}` puts them there")
+    wrong = [w.name for w in wheels if not wheel_fits(w.name, python_version)]
+    if wrong:
+        raise BuildError(f"{wrong[0]} in {folder} is not for Python {python_version}, the Python of that Blender "
+                         "(Blender refuses the extension); download the wheels for it")
     return wheels
+
+
+def wheel_fits(filename: str, python_version: str) -> bool:
+    """Whether a wheel installs on CPython `python_version` (pure, abi3 or that cpXY)."""
+    tags = _WHEEL_TAGS.match(filename)
+    if tags is None:
+        return False
+    major, _, minor = python_version.partition(".")
+    want = int(major + minor) if (major + minor).isdigit() else -1
+    for py in tags["py"].split("."):
+        if py.startswith("py3"):
+            return True
+        if py.startswith("cp") and py[2:].isdigit():
+            have = int(py[2:])
+            if have == want or (tags["abi"] == "abi3" and have <= want):
+                return True
+    return False
+
+
+def python_of_wheels(names: list[str]) -> set[str]:
+    """The CPython versions (e.g. {"3.11"}) that version-specific wheels are built for."""
+    found = set()
+    for name in names:
+        tags = _WHEEL_TAGS.match(name)
+        if tags and tags["abi"] != "abi3":
+            found.update(f"{p[2]}.{p[3:]}" for p in tags["py"].split(".") if p.startswith("cp") and p[2:].isdigit())
+    return found
 
 
 def _manifest_with_wheels(text: str, wheels: list[Path]) -> str:

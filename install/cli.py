@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-import tempfile
 from pathlib import Path
+
+from . import cli_blender
 
 HELP = "install the DCC plugins (blender, maya, motionbuilder) or the daemon's systemd service"
 TARGETS = ("blender", "maya", "motionbuilder", "daemon-service")
@@ -18,12 +19,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
-    b = sub.add_parser("blender", help="build the extension zip and install it for the user")
-    b.add_argument("--blender-version", help="e.g. 4.5 (default: the newest found, else 4.5)")
-    b.add_argument("--from-zip", type=Path, help="install this already built extension zip (works offline)")
-    b.add_argument("--wheels-dir", type=Path, help="use the pyzmq/msgpack wheels in this folder instead of downloading")
-    b.add_argument("--wheel-platform", action="append", default=[], help="pip platform tag for the wheels (repeatable)")
-    b.add_argument("--zip-only", type=Path, metavar="OUT_ZIP", help="only build the zip, to OUT_ZIP")
+    b = sub.add_parser("blender", help="build the extension zip and install and enable it in the Blenders found (4.2+)")
+    cli_blender.add_install_arguments(b)
     add_common(b)
     for name, exe in (("maya", "mayapy"), ("motionbuilder", "mobupy")):
         d = sub.add_parser(name, help=f"place the plugin and a startup script for {name}; pip-installs numpy, pyzmq, msgpack with {exe}")
@@ -40,27 +37,12 @@ def run(args: argparse.Namespace) -> int:
     from motionbridge.daemon.cli import CliError
 
     from . import dcc_install, paths, service
-    from .blender_build import BuildError, build_zip, download_wheels, find_wheels, python_for_blender
+    from .blender_build import BuildError
+    from .blender_locate import LocateError
 
     try:
         if args.target == "blender":
-            if args.zip_only:
-                py = python_for_blender(args.blender_version)
-                print(f"built {build_zip(args.zip_only, _wheels(args, find_wheels, download_wheels, py=py))} (Python {py} wheels)")
-                return 0
-            version = args.blender_version or paths.latest_blender_version(args.prefix)
-            py = python_for_blender(version)
-            if args.from_zip:
-                zip_path = args.from_zip
-                if not zip_path.is_file():
-                    raise CliError(f"{zip_path} does not exist; pass the zip that `--zip-only` built")
-                target = dcc_install.install_blender(zip_path, version, args.prefix)
-            else:
-                with tempfile.TemporaryDirectory() as tmp:
-                    zip_path = build_zip(Path(tmp) / "motionbridge.zip", _wheels(args, find_wheels, download_wheels, Path(tmp), py))
-                    target = dcc_install.install_blender(zip_path, version, args.prefix)
-            print(f"installed the MotionBridge extension for Blender {version} in {target}\n"
-                  "enable it in Edit > Preferences > Add-ons if Blender was running; the panel is in the 3D view's sidebar (N)")
+            return cli_blender.run_install(args)
         elif args.target in ("maya", "motionbuilder"):
             version = args.dcc_version or paths.DEFAULT_VERSIONS[args.target]
             default_py = paths.mayapy_default(version) if args.target == "maya" else paths.mobupy_default(version)
@@ -75,15 +57,8 @@ def run(args: argparse.Namespace) -> int:
                 return 0
             unit = service.install_service(serve_args, args.prefix)
             print(f"wrote {unit}\nstart it with: systemctl --user daemon-reload && systemctl --user enable --now motionbridge")
-    except (BuildError, dcc_install.InstallError, ValueError) as exc:
+    except (BuildError, LocateError, dcc_install.InstallError, ValueError) as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
         raise CliError(f"cannot write {exc.filename or 'the plugin'}: {exc.strerror or exc}; check the folder's permissions or pass --prefix") from None
     return 0
-
-
-def _wheels(args, find_wheels, download_wheels, scratch: Path | None = None, py: str = "3.11") -> list[Path]:
-    if args.wheels_dir:
-        return find_wheels(args.wheels_dir)
-    dest = scratch or Path(tempfile.mkdtemp(prefix="motionbridge-wheels-"))
-    return download_wheels(dest / "wheels", tuple(args.wheel_platform), py)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import zipfile
 from pathlib import Path
@@ -20,12 +21,46 @@ class InstallError(RuntimeError):
 
 # -- Blender ------------------------------------------------------------------------------
 
-def install_blender(zip_path: Path, version: str, prefix=None) -> Path:
-    """Unpack the extension into the user repository and its wheels into Blender's
-    extension site-packages (what Blender's own installer does)."""
+EXTENSION_ID = "motionbridge"
+EXTENSION_REPO = "user_default"
+BLENDER_TIMEOUT_S = 600
+
+
+def _blender_env(version: str, prefix) -> dict[str, str]:
+    """Blender's environment: its user folder moved under `prefix` when one is given."""
+    env = dict(os.environ)
+    if prefix or os.environ.get(paths.PREFIX_ENV):
+        env["BLENDER_USER_RESOURCES"] = str(paths.blender_root(prefix) / version)
+    return env
+
+
+def _run_blender_command(executable: Path, version: str, prefix, *command: str) -> None:
+    """`blender --command extension ...`: Blender's own extension manager does the work."""
+    try:
+        done = subprocess.run([str(executable), "--command", "extension", *command], capture_output=True, text=True,
+                              env=_blender_env(version, prefix), timeout=BLENDER_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise InstallError(f"could not run {executable} ({exc}); pass --blender with a working Blender, or use --zip-only") from None
+    if done.returncode != 0:
+        lines = [ln for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
+        raise InstallError(f"Blender {version} refused `extension {command[0]}`: {lines[-1] if lines else f'exit {done.returncode}'}")
+
+
+def install_blender(zip_path: Path, version: str, prefix=None, executable: Path | None = None,
+                    python: str = "3.11") -> tuple[Path, bool]:
+    """Install the extension for one Blender; returns its folder and whether it is enabled.
+
+    With the Blender's executable, Blender's own extension manager installs it (wheels into
+    its private site-packages) and enables it. Without one (a build known only from its
+    user folder), the zip is unpacked the same way and the user enables it in Preferences."""
     wheels = check_zip(zip_path)
-    target = paths.blender_extensions(version, prefix) / "motionbridge"
-    site = paths.blender_wheel_site(version, prefix)
+    target = paths.blender_extensions(version, prefix) / EXTENSION_ID
+    if executable is not None:
+        _run_blender_command(executable, version, prefix, "install-file", "--repo", EXTENSION_REPO, "--enable", str(zip_path))
+        if not (target / "blender_manifest.toml").is_file():
+            raise InstallError(f"Blender {version} reported success but {target} holds no extension; is --prefix right?")
+        return target, True
+    site = paths.blender_wheel_site(version, prefix, python)
     uninstall_blender(version, prefix)
     target.mkdir(parents=True)
     added: list[Path] = []
@@ -37,18 +72,46 @@ def install_blender(zip_path: Path, version: str, prefix=None) -> Path:
                 wheel.extractall(site)
             added += [site / t for t in sorted(tops)]
     records.save(target, "blender", added, version=version)
-    return target
+    return target, False
 
 
-def uninstall_blender(version: str, prefix=None) -> list[Path]:
-    target = paths.blender_extensions(version, prefix) / "motionbridge"
+def uninstall_blender(version: str, prefix=None, executable: Path | None = None) -> list[Path]:
+    """Remove the extension (through Blender's own manager when its executable is known, which
+    also disables it and drops its wheels), then every folder left empty up to the Blender
+    user root, so an emptied version folder does not pass for an installed Blender."""
+    target = paths.blender_extensions(version, prefix) / EXTENSION_ID
     record = records.load(target)
     if target.exists() and not record and not (target / "blender_manifest.toml").is_file():
         raise InstallError(f"{target} exists but was not installed by MotionBridge; remove it by hand")
-    removed = [Path(p) for p in record.get("paths", []) if records.remove(Path(p))]
-    if records.remove(target):
+    removed: list[Path] = []
+    if executable is not None and target.exists() and not record:
+        _run_blender_command(executable, version, prefix, "remove", f"{EXTENSION_REPO}.{EXTENSION_ID}")
         removed.append(target)
+    removed += [Path(p) for p in record.get("paths", []) if records.remove(Path(p))]
+    if records.remove(target) and target not in removed:
+        removed.append(target)
+    if removed:
+        prune_empty(paths.blender_root(prefix) / version, [target, *(Path(p) for p in record.get("paths", []))])
     return removed
+
+
+def prune_empty(top: Path, leaves: list[Path]) -> None:
+    """Remove the folders above each of `leaves` that are empty, up to and including `top`."""
+    top = top.resolve() if top.exists() else top
+    for leaf in leaves:
+        folder = leaf.parent
+        while True:
+            try:
+                folder.relative_to(top)
+            except ValueError:
+                break
+            try:
+                folder.rmdir()  # only succeeds on an empty folder
+            except OSError:
+                break
+            if folder == top:
+                break
+            folder = folder.parent
 
 
 # -- Maya and MotionBuilder ----------------------------------------------------------------

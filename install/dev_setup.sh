@@ -39,3 +39,12 @@ if [ ! -f "$stamp" ]; then
   "$PY" -m pip install -q --disable-pip-version-check "torch==2.13.0" -e ".[dev]"
   touch "$stamp"
 fi
+
+# the oldest and newest bpy on PyPI for Python 3.11 besides the installed one: the Blender
+# tests run on each (tests/dcc_plugin/blender/bpy_builds.py); 4.2 and 4.3 have no layered Actions
+for v in 4.2.0 5.0.1; do
+  if [ ! -d "tests/.tools/bpy-$v/bpy" ]; then
+    echo "== pip: bpy $v into tests/.tools"
+    python3 -m pip install -q --disable-pip-version-check --no-deps --target "tests/.tools/bpy-$v" "bpy==$v"
+  fi
+done

@@ -8,11 +8,12 @@ same from the environment.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
 
 PREFIX_ENV = "MOTIONBRIDGE_INSTALL_PREFIX"
-DEFAULT_VERSIONS = {"blender": "4.5", "maya": "2025", "motionbuilder": "2025"}
+DEFAULT_VERSIONS = {"maya": "2025", "motionbuilder": "2025"}
 
 
 def _home() -> Path:
@@ -40,15 +41,16 @@ def blender_extensions(version: str, prefix=None) -> Path:
     return blender_root(prefix) / version / "extensions" / "user_default"
 
 
-def blender_wheel_site(version: str, prefix=None) -> Path:
-    """Where Blender puts the Python wheels of installed extensions."""
-    return blender_root(prefix) / version / "extensions" / ".local" / "lib" / "python3.11" / "site-packages"
+def blender_wheel_site(version: str, prefix=None, python: str = "3.11") -> Path:
+    """Where Blender puts the Python wheels of installed extensions (per its Python)."""
+    return blender_root(prefix) / version / "extensions" / ".local" / "lib" / f"python{python}" / "site-packages"
 
 
-def latest_blender_version(prefix=None) -> str:
+def blender_config_versions(prefix=None) -> list[str]:
+    """The MAJOR.MINOR user-config folders under the Blender user root, newest first."""
     root = blender_root(prefix)
-    found = [d.name for d in root.iterdir() if d.is_dir() and d.name.replace(".", "").isdigit()] if root.is_dir() else []
-    return max(found, key=lambda v: tuple(int(x) for x in v.split("."))) if found else DEFAULT_VERSIONS["blender"]
+    found = [d.name for d in root.iterdir() if d.is_dir() and re.fullmatch(r"\d+\.\d+", d.name)] if root.is_dir() else []
+    return sorted(found, key=lambda v: tuple(int(x) for x in v.split(".")), reverse=True)
 
 
 def maya_scripts(version: str, prefix=None) -> Path:

@@ -15,12 +15,13 @@ if _VENDOR.is_dir() and str(_VENDOR) not in sys.path:
 
 import bpy  # noqa: E402
 
-from . import operators, props, session, ui  # noqa: E402
+from . import export_modules, operators, props, session, ui  # noqa: E402
 
 _CLASSES = (*props.CLASSES, *operators.CLASSES, *ui.CLASSES)
 
 
 def register() -> None:
+    export_modules.use_bundled_modules()
     for cls in _CLASSES:
         bpy.utils.register_class(cls)
     props.register()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import bpy
@@ -10,7 +11,7 @@ from bpy.props import StringProperty
 from motionbridge.dcc_plugin.core import panel_actions
 from motionbridge.dcc_plugin.core.takes import check_take_name
 
-from . import session
+from . import export_modules, operators_help, session
 
 # operator call -> keys written, for the last take write (ms); read by tests and the status bar
 TIMINGS: dict[str, float] = {}
@@ -45,7 +46,7 @@ class MOTIONBRIDGE_OT_detect(bpy.types.Operator):
 
     def execute(self, context):
         props = context.scene.motionbridge
-        target_name = props.target.name if props.target else None
+        target_name = session.target_for(context)
         props.detected = ""
         panel = session.panel()
         # the rig is read here; detection runs on the panel's scene worker and the answer
@@ -65,8 +66,7 @@ class MOTIONBRIDGE_OT_generate(bpy.types.Operator):
         panel = session.panel()
         props = context.scene.motionbridge
         TIMINGS["generate_call"] = time.perf_counter()
-        if not panel_actions.generate(panel, session.settings_from_ui(context), props.prompt,
-                                      rig=props.target.name if props.target else None):
+        if not panel_actions.generate(panel, session.settings_from_ui(context), props.prompt, rig=session.target_for(context)):
             self.report({"ERROR"}, panel.error)
             return {"CANCELLED"}
         return {"FINISHED"}
@@ -83,7 +83,8 @@ class MOTIONBRIDGE_OT_cancel(bpy.types.Operator):
 
 
 class _TakeOperator(bpy.types.Operator):
-    take: StringProperty(name="Take")
+    # set by the list's buttons; hidden from dialogs, and not remembered between calls
+    take: StringProperty(name="Take", options={"HIDDEN", "SKIP_SAVE"})
 
     def _name(self, context) -> str:
         if self.take:
@@ -112,6 +113,14 @@ class MOTIONBRIDGE_OT_take_audition(_TakeOperator):
     bl_label = "Audition"
     bl_description = "Play only this take on its armature"
 
+    @classmethod
+    def description(cls, context, properties):
+        """The hover text: the take's full name, rig, seed and prompt."""
+        item = next((t for t in context.scene.motionbridge.takes if t.name == properties.take), None)
+        if item is None:
+            return cls.bl_description
+        return f"{item.name}\nArmature {item.rig}, seed {item.seed}\n{item.prompt}\n\nPlay only this take on its armature"
+
     def act(self, context, name):
         session.panel().host.audition_take(name)
         info = next(t for t in session.panel().host.list_takes() if t.name == name)
@@ -121,6 +130,11 @@ class MOTIONBRIDGE_OT_take_audition(_TakeOperator):
 class MOTIONBRIDGE_OT_take_delete(_TakeOperator):
     bl_idname = "motionbridge.take_delete"
     bl_label = "Delete Take"
+    bl_description = "Delete this take (its NLA track and Action); Ctrl+Z brings it back"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def invoke(self, context, event):
+        return context.window_manager.invoke_confirm(self, event)
 
     def act(self, context, name):
         session.panel().host.delete_take(name)
@@ -129,9 +143,12 @@ class MOTIONBRIDGE_OT_take_delete(_TakeOperator):
 class MOTIONBRIDGE_OT_take_rename(_TakeOperator):
     bl_idname = "motionbridge.take_rename"
     bl_label = "Rename Take"
-    new_name: StringProperty(name="New name")
+    bl_options = {"REGISTER", "UNDO"}
+    new_name: StringProperty(name="New name", options={"SKIP_SAVE"})  # not the last rename's text
 
     def invoke(self, context, event):
+        if not self.new_name:
+            self.new_name = self._name(context)  # start from the current name
         return context.window_manager.invoke_props_dialog(self)
 
     def act(self, context, name):
@@ -143,10 +160,12 @@ class MOTIONBRIDGE_OT_take_rename(_TakeOperator):
 class MOTIONBRIDGE_OT_export_takes(bpy.types.Operator):
     bl_idname = "motionbridge.export_takes"
     bl_label = "Export Selected Takes"
-    bl_description = "Write the ticked takes to one file; the extension picks the format (.fbx, .glb, .usd, .npz)"
+    bl_description = "Write the ticked takes to one file; the extension picks the format (.fbx, .glb, .gltf, .bvh, .usd, .npz)"
     filepath: StringProperty(subtype="FILE_PATH")
 
     def invoke(self, context, event):
+        if not self.filepath:
+            self.filepath = suggested_export_path(context.scene.motionbridge, bpy.data.filepath)
         context.window_manager.fileselect_add(self)
         return {"RUNNING_MODAL"}
 
@@ -161,8 +180,14 @@ class MOTIONBRIDGE_OT_export_takes(bpy.types.Operator):
         from motionbridge.exporters import registry
 
         path = bpy.path.abspath(self.filepath)
-        if registry.extension_of(path) not in registry.WRITERS:  # say so now, not from the worker
+        extension = registry.extension_of(path)
+        if extension not in registry.WRITERS:  # say so now, not from the worker
             self.report({"ERROR"}, f"cannot export to {path}: use one of {', '.join(registry.supported_extensions())}")
+            return {"CANCELLED"}
+        missing = export_modules.missing_for(extension)
+        if missing:
+            session.panel().refuse(missing)
+            self.report({"ERROR"}, missing)
             return {"CANCELLED"}
         panel = session.panel()
         # keys are read here (main thread); formatting and the atomic write run on the
@@ -172,6 +197,16 @@ class MOTIONBRIDGE_OT_export_takes(bpy.types.Operator):
             return {"CANCELLED"}
         self.report({"INFO"}, panel.status)
         return {"FINISHED"}
+
+
+def suggested_export_path(props, blend_file: str, extension: str = ".fbx") -> str:
+    """`<take>.fbx` beside the .blend (or in the current folder): the first ticked take, else
+    the highlighted one."""
+    ticked = [t.name for t in props.takes if t.selected]
+    highlighted = props.takes[props.takes_index].name if 0 <= props.takes_index < len(props.takes) else ""
+    name = (ticked or [highlighted])[0] or "takes"
+    folder = os.path.dirname(blend_file) if blend_file else os.getcwd()
+    return os.path.join(folder, bpy.path.clean_name(name) + extension)
 
 
 class MOTIONBRIDGE_OT_add_mannequin(bpy.types.Operator):
@@ -189,6 +224,7 @@ class MOTIONBRIDGE_OT_add_mannequin(bpy.types.Operator):
 
 
 CLASSES = (
+    *operators_help.CLASSES,
     MOTIONBRIDGE_OT_add_mannequin,
     MOTIONBRIDGE_OT_connect, MOTIONBRIDGE_OT_disconnect, MOTIONBRIDGE_OT_detect, MOTIONBRIDGE_OT_generate,
     MOTIONBRIDGE_OT_cancel, MOTIONBRIDGE_OT_take_audition, MOTIONBRIDGE_OT_take_delete, MOTIONBRIDGE_OT_take_rename,

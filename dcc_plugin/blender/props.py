@@ -12,12 +12,32 @@ def _is_armature(_self, obj) -> bool:
     return obj.type == "ARMATURE"
 
 
+def _target_changed(self, context) -> None:
+    from . import session
+
+    self.detected = ""
+    if self.target is not None:
+        session.target_chosen()
+
+
+def _bone_chosen(self, context) -> None:
+    self.confidence = 1.0 if self.bone else 0.0  # the animator's choice
+
+
 class MOTIONBRIDGE_PG_take(bpy.types.PropertyGroup):
     name: StringProperty()
     rig: StringProperty()
     prompt: StringProperty()
     seed: IntProperty()
+    playing: BoolProperty(description="This take is the one its armature plays")
     selected: BoolProperty(name="Export", description="Include this take in Export Selected")
+
+
+class MOTIONBRIDGE_PG_mapping_row(bpy.types.PropertyGroup):
+    canonical: StringProperty(name="Humanoid bone")
+    bone: StringProperty(name="Rig bone", description="The armature's bone that drives this humanoid bone", update=_bone_chosen)
+    confidence: FloatProperty(name="Confidence", min=0.0, max=1.0)
+    required: BoolProperty()
 
 
 class MOTIONBRIDGE_PG_scene(bpy.types.PropertyGroup):
@@ -28,13 +48,19 @@ class MOTIONBRIDGE_PG_scene(bpy.types.PropertyGroup):
     cfg: FloatProperty(name="CFG", description="Text guidance; 5 is the default", default=5.0, min=1.0, max=30.0)
     model: EnumProperty(name="Model", items=[("DEFAULT", "Daemon default", ""), ("1.0", "HY-Motion 1.0", ""), ("lite", "HY-Motion 1.0 Lite", "")])
     preview_every: IntProperty(name="Preview every", description="Denoising steps between live previews (0 = off)", default=5, min=0, max=50)
-    target: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature, description="Empty = the active armature")
+    target: PointerProperty(name="Armature", type=bpy.types.Object, poll=_is_armature, update=_target_changed,
+                            description="The armature Generate animates")
+    follow_selection: BoolProperty(name="Follow selection", default=True,
+                                   description="Generate and Detect use the selected armature (or the armature of the selected mesh)")
     preset: StringProperty(name="Preset", description="Rig preset (empty = auto-detect)")
     detected: StringProperty(name="Detected")
     root_motion: BoolProperty(name="Root motion", default=True)
     foot_lock: BoolProperty(name="Foot lock", default=True)
     takes: CollectionProperty(type=MOTIONBRIDGE_PG_take)
     takes_index: IntProperty()
+    mapping_rig: StringProperty(name="Mapped armature")
+    mapping_rows: CollectionProperty(type=MOTIONBRIDGE_PG_mapping_row)
+    mapping_index: IntProperty()
 
 
 def _defaults() -> user_settings.Settings:
@@ -48,7 +74,7 @@ class MOTIONBRIDGE_PG_user(bpy.types.PropertyGroup):
     client_key_path: StringProperty(name="Client key", subtype="FILE_PATH", description="Your secret CURVE certificate")
 
 
-CLASSES = (MOTIONBRIDGE_PG_take, MOTIONBRIDGE_PG_scene, MOTIONBRIDGE_PG_user)
+CLASSES = (MOTIONBRIDGE_PG_take, MOTIONBRIDGE_PG_mapping_row, MOTIONBRIDGE_PG_scene, MOTIONBRIDGE_PG_user)
 
 
 def register() -> None:

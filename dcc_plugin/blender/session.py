@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import bpy
@@ -10,7 +11,10 @@ from motionbridge.dcc_plugin.core import panel_actions
 from motionbridge.dcc_plugin.core.panel import Panel
 from motionbridge.dcc_plugin.core.scene_jobs import SceneOutcome
 
+from . import mapping_ui, takes_io
 from .host import BlenderHost, redraw
+
+log = logging.getLogger(__name__)
 
 _panel: Panel | None = None
 
@@ -32,26 +36,88 @@ def shutdown() -> None:
         _panel = None
 
 
+_opened_for_error = ""  # the error the mapping editor was last opened for (once per error)
+
+
 def _changed(p: Panel) -> None:
+    global _opened_for_error
     sync_takes()
+    props = getattr(bpy.context.scene, "motionbridge", None)
+    if p.error_cause == "mapping" and p.error_rig and props is not None and p.error != _opened_for_error:
+        _opened_for_error = p.error
+        try:  # a rig that cannot be mapped opens the mapping editor on it
+            mapping_ui.open_editor(props, p.error_rig, p.host.read_rig(p.error_rig))
+        except Exception as exc:  # the error line already says what failed
+            log.warning("mapping editor not opened: %s", exc)
     redraw()
 
 
 def sync_takes() -> None:
-    """Mirror the scene's takes into the UI list, keeping each row's selection."""
+    """Mirror the scene's takes into the UI list in a stable order: rows keep their place and
+    selection, new takes are added at the end, the highlight stays on its take."""
     scene = bpy.context.scene
     props = getattr(scene, "motionbridge", None)
     if props is None or _panel is None:
         return
+    infos = {info.name: info for info in _panel.host.list_takes()}
+    playing = takes_io.playing_takes()
+    rows = [item.name for item in props.takes]
+    highlighted = rows[props.takes_index] if 0 <= props.takes_index < len(rows) else None
     selected = {item.name for item in props.takes if item.selected}
+    order = [n for n in rows if n in infos] + [n for n in infos if n not in rows]
     props.takes.clear()
-    for info in _panel.host.list_takes():
+    for name in order:
+        info = infos[name]
         item = props.takes.add()
         item.name = info.name
         item.rig = info.rig
         item.prompt = str(info.metadata.get("prompt", ""))
         item.seed = int(info.metadata.get("seed", 0))
         item.selected = info.name in selected
+        item.playing = info.name in playing
+    if highlighted in order:
+        props.takes_index = order.index(highlighted)
+    elif props.takes_index >= len(order):
+        props.takes_index = max(0, len(order) - 1)
+
+
+def selected_armature(context: Any) -> Any:
+    """The selected armature, or the armature of the selected mesh; None otherwise."""
+    obj = context.view_layer.objects.active if context.view_layer else None
+    if obj is not None and obj.type == "ARMATURE":
+        return obj
+    if obj is not None and obj.parent is not None and obj.parent.type == "ARMATURE":
+        return obj.parent
+    return None
+
+
+def target_for(context: Any, follow: bool = True) -> str | None:
+    """The armature Generate and Detect use: the selection when Follow selection is on (the
+    Target field then follows it), else the Target field, else the selection."""
+    props = context.scene.motionbridge
+    chosen = selected_armature(context)
+    if props.follow_selection and chosen is not None:
+        if follow and props.target != chosen:
+            props.target = chosen
+        return chosen.name
+    if props.target is not None:
+        return props.target.name
+    return chosen.name if chosen is not None else None
+
+
+def selection_differs(context: Any) -> str:
+    """The selected armature's name when Generate would animate another one, else ''."""
+    props = context.scene.motionbridge
+    chosen = selected_armature(context)
+    if chosen is None or props.follow_selection or props.target is None or props.target == chosen:
+        return ""
+    return chosen.name
+
+
+def target_chosen() -> None:
+    """The animator picked an armature: an error about having none is over."""
+    if _panel is not None:
+        _panel.clear_error("target")
 
 
 def show_detected(outcome: SceneOutcome) -> None:

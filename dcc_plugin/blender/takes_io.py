@@ -1,7 +1,7 @@
 """MotionBridge takes as Blender data: one layered Action and one NLA track per take.
 
-Keys go through the 4.4+ layered action API (layer -> keyframe strip -> channelbag for the
-armature's slot) and `keyframe_points.foreach_set`, so a 55-bone, 360-frame take is a few
+Keys go through the Action API of the running Blender (`action_api`: layered with slots
+from 4.4, plain `action.fcurves` on 4.2 and 4.3) and `keyframe_points.foreach_set`, so a 55-bone, 360-frame take is a few
 hundred array copies, not a hundred thousand keyframe inserts. The metadata JSON lives on
 the Action (an ID, so it is saved with the file and seen by the exporters).
 """
@@ -14,15 +14,16 @@ from typing import Any
 
 import bpy
 import numpy as np
-
 from motionbridge.dcc_plugin.core.host import TakeInfo
 from motionbridge.dcc_plugin.core.takes import METADATA_KEY
 from motionbridge.rigs import Clip, Skeleton
 
+from . import action_api
 from .rig_io import clip_from_channels, pose_channels
 
 FIRST_FRAME = 1
 RIG_KEY = "motionbridge_rig"
+AUDITION_KEY = "motionbridge_audition"  # on the armature: the take it plays (the others are muted)
 
 
 _LINEAR = bpy.types.Keyframe.bl_rna.properties["interpolation"].enum_items["LINEAR"].value
@@ -65,22 +66,14 @@ def write_take(obj: bpy.types.Object, skeleton: Skeleton, clip: Clip, name: str,
     track = None
     try:
         action.use_fake_user = False
-        slot = action.slots.new(id_type="OBJECT", name=obj.name)
-        strip = action.layers.new("MotionBridge").strips.new(type="KEYFRAME")
-        bag = strip.channelbag(slot, ensure=True)
-        curves = bag.fcurves
+        new_curve, slot = action_api.open_channels(action, obj, "MotionBridge")
         for j, bone_name in enumerate(skeleton.names):
-            group = bag.groups.new(bone_name)
             base = f'pose.bones["{bpy.utils.escape_identifier(bone_name)}"]'
             for c in range(4):
-                fc = curves.new(f"{base}.rotation_quaternion", index=c)
-                fc.group = group
-                _add_keys(fc, co[4 * j + c], linear)
+                _add_keys(new_curve(f"{base}.rotation_quaternion", c, bone_name), co[4 * j + c], linear)
             if j == 0:
                 for c in range(3):
-                    fc = curves.new(f"{base}.location", index=c)
-                    fc.group = group
-                    _add_keys(fc, co[root_curves + c], linear)
+                    _add_keys(new_curve(f"{base}.location", c, bone_name), co[root_curves + c], linear)
         action[METADATA_KEY] = json.dumps(metadata, sort_keys=True)
         action[RIG_KEY] = obj.name
         action["motionbridge_fps"] = float(clip.fps)
@@ -92,9 +85,12 @@ def write_take(obj: bpy.types.Object, skeleton: Skeleton, clip: Clip, name: str,
         track = anim.nla_tracks.new()
         track.name = name
         nla_strip = track.strips.new(name, FIRST_FRAME, action)
-        if nla_strip.action_slot != slot:
-            nla_strip.action_slot = slot
+        action_api.bind_strip(nla_strip, slot)
         nla_strip.extrapolation = "NOTHING"
+        if _auditioned(obj, besides=track):
+            track.mute = True  # a new take does not stack over the one being auditioned
+        else:
+            _solo(obj, track, name)
         return TakeInfo(name, obj.name, FIRST_FRAME, FIRST_FRAME + clip.num_frames - 1, float(clip.fps), dict(metadata))
     except BaseException:
         if track is not None and obj.animation_data is not None:
@@ -141,32 +137,49 @@ def delete_take(name: str) -> None:
 
 
 def rename_take(name: str, new_name: str) -> None:
-    _, track, strip = find_take(name)
+    obj, track, strip = find_take(name)
     track.name = new_name
     strip.name = new_name
     strip.action.name = new_name
+    if obj.get(AUDITION_KEY) == name:
+        obj[AUDITION_KEY] = new_name
 
 
 def audition(name: str) -> None:
     """Only this take plays on its armature; the others stay, muted."""
     obj, chosen, _ = find_take(name)
+    _solo(obj, chosen, name)
+
+
+def _solo(obj: bpy.types.Object, chosen: Any, name: str) -> None:
     obj.animation_data.action = None
     for track, _ in _mb_tracks(obj):
         track.mute = track != chosen
+    obj[AUDITION_KEY] = name
+
+
+def _auditioned(obj: bpy.types.Object, besides: Any = None) -> str:
+    """The take this armature plays, if it still exists and is not muted."""
+    name = obj.get(AUDITION_KEY, "")
+    for track, _ in _mb_tracks(obj):
+        if track.name == name and not track.mute and track != besides:
+            return str(name)
+    return ""
+
+
+def playing_takes() -> set[str]:
+    """The takes that play: one per armature (the auditioned one)."""
+    return {name for obj in bpy.data.objects if obj.type == "ARMATURE" and (name := _auditioned(obj))}
 
 
 def read_take(name: str, skeleton: Skeleton) -> Clip:
     """The take's keys back as a Clip on `skeleton` (for exporting)."""
     obj, _, strip = find_take(name)
     action = strip.action
-    slot = strip.action_slot
-    bag = None
-    for layer in action.layers:
-        for s in layer.strips:
-            bag = s.channelbag(slot)
-    if bag is None:
+    fcurves = list(action_api.strip_fcurves(strip))
+    if not fcurves:
         raise ValueError(f"take {name!r} has no keys for {obj.name!r}")
-    curves = {(fc.data_path, fc.array_index): fc for fc in bag.fcurves}
+    curves = {(fc.data_path, fc.array_index): fc for fc in fcurves}
     root = curves[(f'pose.bones["{bpy.utils.escape_identifier(skeleton.names[0])}"].location', 0)]
     frames = len(root.keyframe_points)
     wxyz = np.empty((frames, skeleton.num_joints, 4))

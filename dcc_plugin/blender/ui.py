@@ -1,22 +1,56 @@
-"""The N-panel (View3D > Sidebar > MotionBridge)."""
+"""The N-panel (View3D > Sidebar > MotionBridge) and its mapping editor."""
 
 from __future__ import annotations
 
 import bpy
 
+from motionbridge.dcc_plugin.core.errors import summary
 from motionbridge.dcc_plugin.core.panel import State
 
 from . import session
 
 
 class MOTIONBRIDGE_UL_takes(bpy.types.UIList):
+    """Take name (hover: full name, armature, seed, prompt; click: audition), armature, seed,
+    and a marker on the take that plays."""
+
     def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
         row = layout.row(align=True)
         row.prop(item, "selected", text="")
-        row.label(text=item.name, icon="ACTION")
-        row.label(text=f"seed {item.seed}")
-        op = row.operator("motionbridge.take_audition", text="", icon="PLAY")
+        split = row.split(factor=0.6, align=True)
+        op = split.operator("motionbridge.take_audition", text=item.name, icon="PLAY" if item.playing else "ACTION", emboss=False,
+                            depress=item.playing)
         op.take = item.name
+        split.label(text=item.rig)
+        row.label(text=f"s{item.seed}")
+
+
+class MOTIONBRIDGE_UL_mapping(bpy.types.UIList):
+    """Humanoid bone, the armature's bone driving it (a dropdown of its bones), confidence;
+    unmapped bones are drawn in red (required) or grey (optional)."""
+
+    def draw_item(self, context, layout, data, item, icon, active_data, active_propname, index):
+        armature = bpy.data.objects.get(data.mapping_rig)
+        row = layout.row(align=True)
+        row.alert = not item.bone and item.required
+        split = row.split(factor=0.38, align=True)
+        split.label(text=item.canonical.replace("_", " "))
+        if armature is not None and armature.type == "ARMATURE":
+            split.prop_search(item, "bone", armature.data, "bones", text="")
+        else:
+            split.prop(item, "bone", text="")
+        row.label(text=f"{item.confidence:.0%}" if item.bone else ("needed" if item.required else "-"))
+
+
+def _draw_error(layout, panel) -> None:
+    box = layout.box()
+    row = box.row(align=True)
+    row.alert = True
+    row.label(text=panel.error_summary, icon="ERROR")
+    row.operator("motionbridge.error_details", text="", icon="INFO")
+    row.operator("motionbridge.error_dismiss", text="", icon="X")
+    if panel.error_cause == "mapping":
+        box.operator("motionbridge.mapping_open", text="Map Bones...", icon="BONE_DATA")
 
 
 class MOTIONBRIDGE_PT_panel(bpy.types.Panel):
@@ -39,11 +73,12 @@ class MOTIONBRIDGE_PT_panel(bpy.types.Panel):
         box.prop(user, "server_key_path")
         box.prop(user, "client_key_path")
         if panel.error:
-            for line in _wrap(panel.error):
-                box.label(text=line, icon="ERROR")
+            _draw_error(layout, panel)
 
         col = layout.column(align=True)
         col.prop(props, "prompt", text="")
+        for warning in panel.warnings:
+            col.label(text=summary(warning), icon="INFO")
         col.prop(props, "duration_s")
         row = col.row(align=True)
         row.prop(props, "variations")
@@ -53,13 +88,23 @@ class MOTIONBRIDGE_PT_panel(bpy.types.Panel):
         col.prop(props, "preview_every")
 
         box = layout.box()
-        box.label(text="Target")
+        row = box.row()
+        animated = session.target_for(context, follow=False)
+        row.label(text=f"Animates: {animated}" if animated else "Animates: select an armature", icon="ARMATURE_DATA")
+        row.prop(props, "follow_selection", text="", icon="RESTRICT_SELECT_OFF")
         row = box.row(align=True)
         row.prop(props, "target")
         row.operator("motionbridge.add_mannequin", text="", icon="OUTLINER_OB_ARMATURE")
+        other = session.selection_differs(context)
+        if other:
+            warn = box.row(align=True)
+            warn.alert = True
+            warn.label(text=f"Selected: {other}", icon="ERROR")
+            warn.operator("motionbridge.use_selection")
         row = box.row(align=True)
         row.prop(props, "preset")
         row.operator("motionbridge.detect", text="", icon="VIEWZOOM")
+        row.operator("motionbridge.mapping_open", text="", icon="BONE_DATA")
         if props.detected:
             box.label(text=props.detected, icon="CHECKMARK")
         row = box.row()
@@ -74,10 +119,10 @@ class MOTIONBRIDGE_PT_panel(bpy.types.Panel):
         sub = row.row(align=True)
         sub.enabled = running
         sub.operator("motionbridge.cancel", icon="CANCEL")
-        if running or panel.progress > 0:
+        if running:  # the bar shows progress only, never an error
             layout.progress(factor=panel.progress, type="BAR", text=panel.status[:60])
         elif panel.status and not panel.error:
-            layout.label(text=panel.status[:80])
+            layout.label(text=summary(panel.status))
 
         layout.label(text="Takes")
         layout.template_list("MOTIONBRIDGE_UL_takes", "", props, "takes", props, "takes_index", rows=4)
@@ -88,15 +133,28 @@ class MOTIONBRIDGE_PT_panel(bpy.types.Panel):
         layout.operator("motionbridge.export_takes", icon="EXPORT")
 
 
-def _wrap(text: str, width: int = 48) -> list[str]:
-    words, lines, line = text.split(), [], ""
-    for w in words:
-        if len(line) + len(w) + 1 > width:
-            lines.append(line)
-            line = w
-        else:
-            line = f"{line} {w}".strip()
-    return lines + ([line] if line else [])
+class MOTIONBRIDGE_PT_mapping(bpy.types.Panel):
+    bl_label = "Bone Mapping"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "MotionBridge"
+    bl_parent_id = "MOTIONBRIDGE_PT_panel"
+
+    @classmethod
+    def poll(cls, context):
+        props = getattr(context.scene, "motionbridge", None)
+        return props is not None and len(props.mapping_rows) > 0
+
+    def draw(self, context):
+        layout = self.layout
+        props = context.scene.motionbridge
+        unmapped = [r.canonical for r in props.mapping_rows if r.required and not r.bone]
+        layout.label(text=f"{props.mapping_rig}: {len(unmapped)} required bone(s) unmapped" if unmapped else f"{props.mapping_rig}: every required bone mapped",
+                     icon="ERROR" if unmapped else "CHECKMARK")
+        layout.template_list("MOTIONBRIDGE_UL_mapping", "", props, "mapping_rows", props, "mapping_index", rows=8)
+        row = layout.row(align=True)
+        row.operator("motionbridge.mapping_save", icon="FILE_TICK")
+        row.operator("motionbridge.mapping_close", icon="X")
 
 
-CLASSES = (MOTIONBRIDGE_UL_takes, MOTIONBRIDGE_PT_panel)
+CLASSES = (MOTIONBRIDGE_UL_takes, MOTIONBRIDGE_UL_mapping, MOTIONBRIDGE_PT_panel, MOTIONBRIDGE_PT_mapping)

@@ -53,3 +53,27 @@ def message_of(exc: BaseException) -> str:
     if isinstance(exc, KeyError) and exc.args:
         return str(exc.args[0])
     return str(exc) or type(exc).__name__
+
+
+SUMMARY_WIDTH = 60  # about what a DCC sidebar shows on one line
+
+
+def summary(message: str, width: int = SUMMARY_WIDTH) -> str:
+    """The first sentence of `message`, cut to `width` characters: the one line a panel shows
+    (the whole message stays behind its Details button)."""
+    text = " ".join(message.split())
+    if len(text) <= width:
+        return text
+    for end in (". ", "; ", " ("):
+        cut = text.find(end)
+        if 0 < cut:
+            text = text[:cut]
+    if len(text) > width and ": " in text:  # "what failed: why" -> what failed
+        text = text[: text.find(": ")]
+    text = text.rstrip(".")
+    return text if len(text) <= width else text[: width - 1].rstrip() + "\u2026"
+
+
+def cause_of(exc: BaseException) -> str:
+    """What the animator can act on for this error (an UnmappableRig says "mapping")."""
+    return str(getattr(exc, "cause", "") or "")

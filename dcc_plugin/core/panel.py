@@ -13,7 +13,6 @@ cancelled or failed generation never leaves a partial take behind.
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
 from typing import Any, Callable
@@ -22,28 +21,20 @@ import motionbridge.daemon.limits as limits
 
 from . import takes, targeting
 from .client_factory import default_client_factory
-from .errors import explain, explain_code, message_of
+from .errors import cause_of, explain_code, message_of
 from .generation import Generation
 from .host import Host, HostError, TakeInfo
 from .jobs import JobManager
+from .panel_errors import ErrorLine, NoTarget
 from .scene_jobs import SceneJobs, SceneOutcome, TakeWriter
 from .settings import Settings
+from .states import State
 
 log = logging.getLogger(__name__)
 POLL_S = 0.05  # the worker's wait per poll; also the worst extra latency of a cancel
 
 
-class State(str, enum.Enum):
-    DISCONNECTED = "disconnected"
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    GENERATING = "generating"
-    PREVIEW = "preview"
-    TAKE_WRITTEN = "take_written"
-    ERROR = "error"
-
-
-class Panel:
+class Panel(ErrorLine):
     def __init__(
         self,
         host: Host,
@@ -77,24 +68,7 @@ class Panel:
         if status is not None:
             self.status = status
         if state is not State.ERROR:
-            self.error = ""
-        if self._on_change is not None:
-            self._on_change(self)
-
-    def refuse(self, message: str) -> None:
-        """Bad input or a failed scene action: say why; the state (and connection) stays."""
-        self.error = message
-        self.status = message
-        self.host.report_error(message)
-        if self._on_change is not None:
-            self._on_change(self)
-
-    def _fail(self, exc_or_message: BaseException | str) -> None:
-        message = exc_or_message if isinstance(exc_or_message, str) else explain(exc_or_message, self.settings)
-        self.error = message
-        self.state = State.ERROR
-        self.status = message
-        self.host.report_error(message)
+            self.error, self.error_cause, self.error_rig = "", "", ""
         if self._on_change is not None:
             self._on_change(self)
 
@@ -176,7 +150,7 @@ class Panel:
         try:
             rig_name, skeleton = self._read_target(rig)
         except ValueError as exc:
-            self.refuse(str(exc))
+            self.refuse(str(exc), cause_of(exc))
             return False
         self.scene_jobs.detect(rig_name, skeleton, preset or self.settings.rig_preset, mapping, lambda o: self._scene_done(o, on_done))
         return True
@@ -195,10 +169,10 @@ class Panel:
 
     def _scene_done(self, outcome: SceneOutcome, on_done: Callable[[SceneOutcome], None] | None) -> None:
         if outcome.error:
-            self.refuse(outcome.message)
+            self.refuse(outcome.message, outcome.cause, outcome.rig)
         else:
             self.target = outcome.target or self.target
-            self.error, self.status = "", outcome.message
+            self.error, self.error_cause, self.error_rig, self.status = "", "", "", outcome.message
             if self._on_change is not None:
                 self._on_change(self)
         if on_done is not None:
@@ -210,9 +184,9 @@ class Panel:
         if not rig:
             rigs = self.host.list_rigs()
             hint = f" (this scene has: {', '.join(rigs[:5])})" if rigs else " (this scene has none: add or import a character)"
-            raise ValueError(f"no armature selected: select the character's armature or pick it under Target{hint}")
+            raise NoTarget(f"no armature selected: select the character's armature or pick it under Target{hint}")
         if rig not in self.host.list_rigs():
-            raise ValueError(f"{rig!r} is not an armature in this scene; select an armature or pick one under Target")
+            raise NoTarget(f"{rig!r} is not an armature in this scene; select an armature or pick one under Target")
         return rig, self.host.read_rig(rig)
 
     # -- generation -----------------------------------------------------------------------
@@ -240,7 +214,7 @@ class Panel:
             model = limits.check_model(settings.model).value if settings.model else ""
             rig_name, skeleton = self._read_target(rig)
         except ValueError as exc:
-            self.refuse(str(exc))
+            self.refuse(str(exc), cause_of(exc))
             return False
         self.warnings = text.warnings + duration.warnings
         self._count += 1
@@ -298,6 +272,7 @@ class Panel:
             return  # a late event of a cancelled or superseded request
         for event, target_clip in prepared:
             data = dict(getattr(event, "data", {}) or {})
+            self.note_warnings(data.get("warnings"))
             if event.kind == "accepted":
                 self.status = f"Accepted by the daemon (request {data.get('id', '')[:8]})."
             elif event.kind in ("busy", "error"):

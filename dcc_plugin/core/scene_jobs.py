@@ -23,7 +23,7 @@ from typing import Any, Callable, Sequence
 from motionbridge.rigs import Clip, Skeleton
 
 from . import targeting
-from .errors import message_of
+from .errors import cause_of, message_of
 from .host import Host
 from .jobs import JobManager
 
@@ -40,6 +40,8 @@ class SceneOutcome:
     target: targeting.Target | None = None  # detect: the rig ready to drive
     path: str = ""  # export: the file written
     warnings: tuple[str, ...] = ()  # export: what the writer had to change (renamed joints...)
+    cause: str = ""  # an error's cause (errors.cause_of: "mapping" for a rig that cannot be mapped)
+    rig: str = ""  # the rig an error is about
 
 
 class SceneJobs:
@@ -95,7 +97,7 @@ class SceneJobs:
 
         def failed(exc: BaseException) -> None:
             self.pending -= 1
-            on_outcome(SceneOutcome(message_of(exc), error=True))
+            on_outcome(SceneOutcome(message_of(exc), error=True, cause=cause_of(exc), rig=str(getattr(exc, "rig", ""))))
 
         self.pending += 1
         self.jobs.submit(on_worker, done, failed)

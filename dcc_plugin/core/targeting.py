@@ -43,6 +43,18 @@ class Target:
         return f"{self.rig}: {self.preset or 'custom mapping'} ({self.confidence:.0%})"
 
 
+class UnmappableRig(RigError):
+    """The rig's bones could not be matched to a humanoid: the panel opens the mapping
+    editor for it (`cause` is the panel's key for that)."""
+
+    cause = "mapping"
+
+    def __init__(self, message: str, rig: str, missing: tuple[str, ...]) -> None:
+        super().__init__(message)
+        self.rig = rig
+        self.missing = missing
+
+
 def is_smplx(skeleton: Skeleton) -> bool:
     from motionbridge.rigs.smplx import SMPLX_JOINT_NAMES
 
@@ -117,18 +129,20 @@ def _resolve(rig: str, skeleton: Skeleton, preset: str, mapping: Any) -> Target:
             ) from None
         bound = described.bind(skeleton)
         if bound.unmapped_required:
-            raise RigError(
+            raise UnmappableRig(
                 f"preset {described.name!r} does not fit {rig!r}: no bone for {', '.join(bound.unmapped_required)}. "
-                "Pick another preset or map those bones in a mapping file"
-            )
+                "Map those bones in the mapping editor (Map Bones), or pick another preset", rig, bound.unmapped_required)
         return Target(rig, skeleton, described.name, 1.0, bound)
     try:
         found = rigs.detect_rig(skeleton)
     except RigError as exc:
-        raise RigError(
-            f"rig {rig!r} cannot be mapped automatically ({exc}). Select the character's armature, "
-            f"or choose a preset ({', '.join(rigs.preset_names())}) or a mapping file under Target"
-        ) from None
+        from .mapping_editor import closest_mapping
+
+        closest = closest_mapping(skeleton)
+        why = f"no bone found for {', '.join(closest.unmapped_required)} (closest preset {closest.name!r})" if closest.unmapped_required else str(exc)
+        raise UnmappableRig(
+            f"rig {rig!r} cannot be mapped automatically: {why}. Map its bones in the mapping editor (Map Bones), or choose a preset "
+            f"({', '.join(rigs.preset_names())}) or a mapping file under Target", rig, closest.unmapped_required) from None
     return Target(rig, skeleton, str(found.preset), float(found.confidence), found.mapping)
 
 

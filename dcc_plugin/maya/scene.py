@@ -92,7 +92,9 @@ def _curve_for(layer: str, plug: str) -> Any:
 
 
 def key_take(joints: list[str], clip: Clip, take_name: str, metadata: dict[str, Any]) -> TakeInfo:
-    """A new animation layer holding the clip; deleted again if anything fails."""
+    """A new animation layer holding the clip; deleted again if anything fails. It comes in
+    muted while another take plays, so it does not stack over the one being auditioned."""
+    playing = [layer for layer in take_layers() if not cmds.animLayer(layer, q=True, mute=True)]
     layer = str(cmds.animLayer(take_name))
     try:
         plugs = [f"{j}.{a}" for j in joints for a in ("rotateX", "rotateY", "rotateZ")]
@@ -111,6 +113,7 @@ def key_take(joints: list[str], clip: Clip, take_name: str, metadata: dict[str, 
             _curve_for(layer, f"{joints[0]}.{attr}").addKeys(times, values, keepExistingKeys=False)
         cmds.addAttr(layer, longName=METADATA_KEY, dataType="string")
         cmds.setAttr(f"{layer}.{METADATA_KEY}", json.dumps(metadata, sort_keys=True), type="string")
+        cmds.animLayer(layer, edit=True, mute=bool(playing))
         return TakeInfo(layer, joints[0], 1, clip.num_frames, clip.fps, dict(metadata))
     except Exception:
         cmds.delete(layer)

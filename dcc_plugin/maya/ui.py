@@ -7,6 +7,7 @@ from typing import Any
 from maya import cmds
 
 from motionbridge.dcc_plugin.core import panel_actions
+from motionbridge.dcc_plugin.core.errors import summary
 from motionbridge.dcc_plugin.core.settings import Settings
 
 from .host import MayaHost
@@ -37,18 +38,33 @@ class MotionBridgePanel:
         cmds.button(label="Cancel", command=lambda *_: self.panel.cancel())
         self.progress = cmds.progressBar(maxValue=100)
         self.status = cmds.text(label="Not connected.", align="left")
-        self.error = cmds.text(label="", align="left")
+        cmds.rowLayout(numberOfColumns=3, adjustableColumn=1)
+        self.error = cmds.text(label="", align="left", backgroundColor=(0.5, 0.15, 0.15), visible=False)
+        self.details = cmds.button(label="Details", command=lambda *_: self.show_details(), visible=False)
+        self.dismiss = cmds.button(label="Dismiss", command=lambda *_: self.panel.clear_error(), visible=False)
+        cmds.setParent("..")
 
     def _show(self, fraction: float, message: str, error: str) -> None:
         cmds.progressBar(self.progress, edit=True, progress=int(fraction * 100))
         if message:
-            cmds.text(self.status, edit=True, label=message[:120])
+            cmds.text(self.status, edit=True, label=summary(message, 120))
         if error:
-            cmds.text(self.error, edit=True, label=error[:200])
+            self._show_error(error)
+
+    def _show_error(self, error: str) -> None:
+        """One short line, with Details and Dismiss beside it; hidden when there is none."""
+        for control in (self.details, self.dismiss):
+            cmds.button(control, edit=True, visible=bool(error))
+        cmds.text(self.error, edit=True, label=summary(error), visible=bool(error))
 
     def _refresh(self) -> None:
-        cmds.text(self.status, edit=True, label=f"[{self.panel.state.value}] {self.panel.status}"[:120])
-        cmds.text(self.error, edit=True, label=self.panel.error[:200])
+        status = "" if self.panel.status == self.panel.error else self.panel.status
+        cmds.text(self.status, edit=True, label=summary(f"[{self.panel.state.value}] {status}", 120))
+        self._show_error(self.panel.error)
+
+    def show_details(self) -> None:
+        if self.panel.error:
+            cmds.confirmDialog(title="MotionBridge", message=self.panel.error, button=["OK"])
 
     def _fields(self) -> dict[str, Any]:
         """The widgets' values, as Settings fields (checked by panel_actions)."""

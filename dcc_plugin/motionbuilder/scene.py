@@ -113,6 +113,8 @@ def key_clip(joints: list[FBModel], skeleton: Skeleton, clip: Clip, take_name: s
             _key_curve(curve, frames, clip.root_translation[:, axis])
         meta = take.PropertyCreate(METADATA_KEY, FBPropertyType.kFBPT_charptr, "String", False, True, None)
         meta.Data = json.dumps(metadata, sort_keys=True)
+        if previous is not None and previous.PropertyList.Find(METADATA_KEY) is not None:
+            system.CurrentTake = previous  # a take being auditioned keeps playing
         return TakeInfo(take_name, joints[0].LongName, 0, clip.num_frames - 1, clip.fps, dict(metadata))
     except Exception:
         system.CurrentTake = previous

@@ -12,12 +12,14 @@ from pyfbsdk import (
     FBEditNumber,
     FBLabel,
     FBList,
+    FBMessageBox,
     FBTool,
     FBVisualComponent,
 )
 from pyfbsdk_additions import FBCreateUniqueTool, FBVBoxLayout
 
 from motionbridge.dcc_plugin.core import panel_actions
+from motionbridge.dcc_plugin.core.errors import summary
 from motionbridge.dcc_plugin.core.panel import State
 
 from .host import MODES, MotionBuilderHost
@@ -76,17 +78,25 @@ class MotionBridgeTool:
                              ("Plot to character", self.plot)):
             box.Add(self._button(text, action), ROW)
         box.Add(self.status, ROW)
-        box.Add(self.error, ROW * 2)
+        box.Add(self.error, ROW)
+        box.Add(self._button("Error details", self.show_details), ROW)
+        box.Add(self._button("Dismiss error", lambda: self.panel.clear_error()), ROW)
 
     def _show(self, fraction: float, message: str, error: str) -> None:
         if message:
-            self.status.Caption = f"{fraction:.0%} {message}" if fraction else message
+            self.status.Caption = summary(f"{fraction:.0%} {message}" if fraction else message, 120)
         if error:
-            self.error.Caption = error
+            self.error.Caption = summary(error)
 
     def _refresh(self) -> None:
-        self.status.Caption = f"[{self.panel.state.value}] {self.panel.status}"[:120]
-        self.error.Caption = self.panel.error[:200]
+        status = "" if self.panel.status == self.panel.error else self.panel.status
+        self.status.Caption = summary(f"[{self.panel.state.value}] {status}", 120)
+        self.error.Caption = summary(self.panel.error)
+
+    def show_details(self) -> None:
+        """The whole message (the error line shows its first sentence)."""
+        if self.panel.error:
+            FBMessageBox("MotionBridge", self.panel.error, "OK")
 
     def _fields(self) -> dict[str, Any]:
         """The widgets' values, as Settings fields (checked by panel_actions)."""

@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from standin_wheels import make_wheels  # noqa: E402
+
 FAKE_PY = """#!{python}
 import json, os, sys
 with open(os.environ["FAKE_PY_LOG"], "a") as fh:
@@ -30,8 +33,9 @@ if args[:3] == ["-m", "pip", "install"] and "--target" in args:
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    # MOTIONBRIDGE_BLENDER="": no Blender executable is searched for (tests/install/test_blender_install.py does that)
     return subprocess.run([sys.executable, "-m", "motionbridge.daemon.cli", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=300)
+                          env={**os.environ, "MOTIONBRIDGE_BLENDER": "", **(env or {})}, timeout=300)
 
 
 @pytest.fixture
@@ -50,13 +54,8 @@ def calls(log: Path) -> list[list[str]]:
 
 @pytest.fixture(scope="module")
 def wheels(tmp_path_factory):
-    """Stand-in wheels (real zip files named like the real ones) so building needs no network."""
-    d = tmp_path_factory.mktemp("wheels")
-    for name, top in (("pyzmq-27.3.0-cp311-cp311-manylinux_2_28_x86_64.whl", "zmq"), ("msgpack-1.2.4-cp311-cp311-manylinux_2_28_x86_64.whl", "msgpack")):
-        with zipfile.ZipFile(d / name, "w") as zf:
-            zf.writestr(f"{top}/__init__.py", "")
-            zf.writestr(f"{name.split('-')[0]}-{name.split('-')[1]}.dist-info/METADATA", "Name: x\n")
-    return d
+    """Stand-in wheels so building needs no network."""
+    return make_wheels(tmp_path_factory.mktemp("wheels"))
 
 
 @pytest.fixture(scope="module")
@@ -94,11 +93,15 @@ def test_vendored_core_imports_alone(built_zip, tmp_path):
 
 
 def test_blender_install_offline_from_zip_and_uninstall(built_zip, tmp_path):
+    """No Blender executable found: the newest Blender user folder gets the unpacked extension;
+    uninstall removes it and every folder it leaves empty."""
     prefix = tmp_path / "blender_cfg"
     (prefix / "4.2").mkdir(parents=True)
     (prefix / "4.5").mkdir()
+    (prefix / "3.6").mkdir()  # a Blender too old for extensions is never chosen
     done = cli("install", "blender", "--from-zip", str(built_zip), "--prefix", str(prefix))
     assert done.returncode == 0, done.stderr
+    assert "enable it in Edit > Preferences > Add-ons" in done.stdout
     ext = prefix / "4.5" / "extensions" / "user_default" / "motionbridge"  # newest version found
     site = prefix / "4.5" / "extensions" / ".local" / "lib" / "python3.11" / "site-packages"
     assert (ext / "blender_manifest.toml").is_file() and (ext / "vendor" / "motionbridge" / "rigs" / "quat.py").is_file()
@@ -106,11 +109,16 @@ def test_blender_install_offline_from_zip_and_uninstall(built_zip, tmp_path):
     (site / "someone_elses_pkg").mkdir()
     again = cli("install", "blender", "--from-zip", str(built_zip), "--prefix", str(prefix), "--blender-version", "4.5")
     assert again.returncode == 0, again.stderr  # reinstall replaces cleanly
-    gone = cli("uninstall", "blender", "--prefix", str(prefix), "--version", "4.5")
+    gone = cli("uninstall", "blender", "--prefix", str(prefix), "--blender-version", "4.5")
     assert gone.returncode == 0, gone.stderr
     assert not ext.exists() and not (site / "zmq").exists() and not (site / "msgpack").exists()
     assert (site / "someone_elses_pkg").is_dir()  # only what we installed is removed
-    assert "nothing to remove" in cli("uninstall", "blender", "--prefix", str(prefix), "--version", "4.5").stdout
+    assert "nothing to remove" in cli("uninstall", "blender", "--prefix", str(prefix), "--blender-version", "4.5").stdout
+    (site / "someone_elses_pkg").rmdir()
+    assert cli("install", "blender", "--from-zip", str(built_zip), "--prefix", str(prefix), "--blender-version", "4.2").returncode == 0
+    old_flag = cli("uninstall", "blender", "--prefix", str(prefix), "--version", "4.2")  # the deprecated spelling still works
+    assert old_flag.returncode == 0 and "deprecated" in old_flag.stderr and "use --blender-version" in old_flag.stderr
+    assert not (prefix / "4.2").exists(), "an emptied version folder would pass for an installed Blender"
 
 
 def test_blender_bad_input(tmp_path, wheels):
@@ -121,7 +129,7 @@ def test_blender_bad_input(tmp_path, wheels):
     bad = cli("install", "blender", "--from-zip", str(junk), "--prefix", str(tmp_path))
     assert bad.returncode == 2 and "not a readable zip" in bad.stderr
     no_wheels = cli("install", "blender", "--wheels-dir", str(tmp_path), "--zip-only", str(tmp_path / "x.zip"))
-    assert no_wheels.returncode == 2 and "no wheel for pyzmq, msgpack" in no_wheels.stderr
+    assert no_wheels.returncode == 2 and "no wheel for pyzmq, msgpack, pygltflib" in no_wheels.stderr
     assert not (tmp_path / "x.zip").exists() and not list(tmp_path.glob("*.part"))
 
 

@@ -4,9 +4,13 @@
 
 Runs inside a Blender with its UI (under Xvfb): enables the installed extension, adds the
 SMPL-X mannequin with the panel's own button, connects to the daemon at ENDPOINT, detects the
-rig, generates two takes, auditions the first, opens the sidebar on the MotionBridge tab
-and saves the window as OUT.png. Every step goes through the extension's operators; the
-timers below only wait for the panel's background work, as a user would.
+rig, generates two takes (OUT_generating.png: a denoising preview on the rig, the progress
+bar), auditions the first (OUT.png: the takes list), opens Rename (OUT_rename.png: the
+dialog starts from the take's name) and cancels it, then selects a copy of the rig whose
+pelvis bone has a studio name, which detection cannot map (OUT_error.png: the error line;
+OUT_mapping.png: the Bone Mapping editor it opened, scrolled into view). Every step goes
+through the extension's operators; the timers below only wait for the panel's background
+work, as a user would.
 
 The pixels come from the X server (`xwd -root`), not from bpy.ops.screen.screenshot: under
 Xvfb with Mesa's llvmpipe, Blender's screenshot operators read back an all-black front
@@ -60,11 +64,11 @@ def view3d():
     return window, area, next(r for r in area.regions if r.type == "WINDOW"), next(r for r in area.regions if r.type == "UI")
 
 
-def call(op, **kwargs):
+def call(op, *args, **kwargs):
     """Run an operator as if from the 3D view (timers have no area in their context)."""
     window, area, region, _ = view3d()
     with bpy.context.temp_override(window=window, area=area, region=region):
-        return op(**kwargs)
+        return op(*args, **kwargs)
 
 
 def build_scene() -> None:
@@ -163,7 +167,37 @@ def save_png(rgb: np.ndarray, path: str) -> None:
     image.save()
 
 
-def capture() -> None:
+def shot_path(suffix: str) -> str:
+    stem, ext = os.path.splitext(OUT)
+    return f"{stem}_{suffix}{ext}" if suffix else OUT
+
+
+def add_studio_rig():
+    """A copy of the mannequin's armature whose pelvis has a studio name: detection cannot
+    map it (the hips are required), so the panel opens the mapping editor on it."""
+    rig = bpy.context.scene.motionbridge.target
+    studio = rig.copy()
+    studio.data = rig.data.copy()
+    studio.animation_data_clear()  # the copy would carry the mannequin's takes
+    studio.name = studio.data.name = "StudioHero"
+    studio.location.x += 0.9
+    bpy.context.scene.collection.objects.link(studio)
+    studio.data.bones["pelvis"].name = "Root_Pelvis_JNT"
+    for obj in bpy.context.selected_objects:
+        obj.select_set(False)
+    bpy.context.view_layer.objects.active = studio  # Follow selection: Target becomes it
+    studio.select_set(True)
+
+
+def scroll_sidebar(notches: int) -> None:
+    window, _, _, ui = view3d()
+    x, y = ui.x + ui.width // 2, ui.y + ui.height // 2
+    window.event_simulate(type="MOUSEMOVE", value="NOTHING", x=x, y=y)
+    for _ in range(notches):
+        window.event_simulate(type="WHEELDOWNMOUSE", value="PRESS", x=x, y=y)
+
+
+def capture(suffix: str = "") -> None:
     window = bpy.context.window_manager.windows[0]
     with tempfile.TemporaryDirectory() as tmp:
         dump = os.path.join(tmp, "screen.xwd")
@@ -171,8 +205,9 @@ def capture() -> None:
         screen = read_xwd(dump)
     top = screen.shape[0] - (window.y + window.height)  # X counts rows from the top
     shot = screen[max(top, 0): top + window.height, window.x: window.x + window.width]
-    save_png(shot, OUT)
-    log(f"wrote {OUT} ({shot.shape[1]}x{shot.shape[0]})")
+    path = shot_path(suffix)
+    save_png(shot, path)
+    log(f"wrote {path} ({shot.shape[1]}x{shot.shape[0]})")
 
 
 class Script:
@@ -186,6 +221,7 @@ class Script:
         self.tab_tries = 0
         self.drag = 0
         self.width = 0
+        self.previews_seen = 0
 
     def __call__(self):
         try:
@@ -244,6 +280,10 @@ class Script:
             if panel.state is State.ERROR:
                 quit_with(f"generate failed: {panel.error}")
                 return None
+            if panel.state is State.PREVIEW:
+                self.previews_seen += 1
+                if self.previews_seen == 3:  # drawn a few times with the preview pose
+                    capture("generating")
             if panel.state is State.TAKE_WRITTEN:
                 log(panel.status)
                 first = props.takes[0].name
@@ -256,8 +296,29 @@ class Script:
             self.settle += 1  # a few redraws after the last change
             if self.settle >= 6:
                 capture()
-                quit_with(None)
-                return None
+                call(bpy.ops.motionbridge.take_rename, "INVOKE_DEFAULT")  # the dialog starts from the take's name
+                self.step, self.settle = "renaming", 0
+        elif self.step == "renaming":
+            self.settle += 1
+            if self.settle == 4:
+                capture("rename")
+                window = view3d()[0]
+                window.event_simulate(type="ESC", value="PRESS")  # cancel the dialog: nothing renamed
+                window.event_simulate(type="ESC", value="RELEASE")
+            elif self.settle >= 6:
+                add_studio_rig()
+                call(bpy.ops.motionbridge.detect)
+                self.step, self.settle = "unmappable", 0
+        elif self.step == "unmappable":
+            if panel.error_cause == "mapping" and len(props.mapping_rows) > 0:
+                self.settle += 1
+                if self.settle == 6:
+                    capture("error")
+                    scroll_sidebar(40)
+                elif self.settle >= 12:
+                    capture("mapping")
+                    quit_with(None)
+                    return None
         return STEP_S
 
 

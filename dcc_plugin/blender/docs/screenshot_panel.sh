@@ -8,7 +8,8 @@
 # 2. starts `motionbridge serve` on the tiny parity fixture (MOTIONBRIDGE_PARITY_DIR, default
 #    ../shared/parity: random weights, so the motion is noise) on CPU;
 # 3. runs Blender with its UI under xvfb-run with screenshot_panel.py, which drives the panel
-#    (connect, detect, generate two takes) and saves the window.
+#    (connect, detect, generate two takes, then detect a rig it cannot map) and saves the
+#    window: OUT.png, OUT_generating.png, OUT_rename.png, OUT_error.png, OUT_mapping.png.
 #
 # Needs: python with this repo's dependencies and torch (the daemon), xvfb-run and xwd
 # (Debian: xvfb, x11-apps) where Blender runs, and a Blender 4.2+ with its UI.
@@ -52,12 +53,14 @@ blender_ver=$("${PREFIX[@]}" "$BLENDER" --version 2>/dev/null | sed -n 's/^Blend
 [[ -n "$blender_py" && -n "$blender_ver" ]] || { echo "cannot run $BLENDER" >&2; exit 1; }
 echo "Blender $blender_ver (Python $blender_py)"
 
-# 1. the extension, with pyzmq/msgpack wheels for that Python (Blender refuses others)
-python -m pip download --quiet --no-deps --only-binary=:all: --python-version "$blender_py" \
+# 1. the extension, with pyzmq/msgpack/pygltflib wheels for that Python (Blender refuses others);
+#    unpacked into the private user folder (MOTIONBRIDGE_BLENDER="": the Blender may sit in a chroot)
+python -m pip download --quiet --only-binary=:all: --python-version "$blender_py" \
   --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-  -d "$WORK/wheels" pyzmq msgpack
-mb install blender --zip-only "$WORK/motionbridge.zip" --wheels-dir "$WORK/wheels"
-mb install blender --from-zip "$WORK/motionbridge.zip" --prefix "$WORK/config" --blender-version "$blender_ver"
+  -d "$WORK/wheels" pyzmq msgpack pygltflib
+mb install blender --zip-only "$WORK/motionbridge.zip" --wheels-dir "$WORK/wheels" --blender-python "$blender_py"
+MOTIONBRIDGE_BLENDER="" mb install blender --from-zip "$WORK/motionbridge.zip" --prefix "$WORK/config" \
+  --blender-version "$blender_ver" --blender-python "$blender_py"
 
 # 2. the daemon on the parity fixture; wait until its model worker is up
 setsid python -m motionbridge.daemon.cli serve --parity "$PARITY" --device cpu --bind "tcp://127.0.0.1:$PORT" \

@@ -18,11 +18,12 @@ from scenario_report import run_and_report  # noqa: E402
 from scene_builders import MIXAMO, RIGIFY, Y_TO_Z, build_armature  # noqa: E402
 
 import motionbridge.dcc_plugin.blender as extension  # noqa: E402
-from motionbridge.dcc_plugin.blender import session, takes_io  # noqa: E402
+from motionbridge.dcc_plugin.blender import action_api, session, takes_io  # noqa: E402
 from motionbridge.dcc_plugin.core.panel import State  # noqa: E402
 from motionbridge.rigs.smplx import SMPLX_JOINT_NAMES  # noqa: E402
 
 ENDPOINT, OUT = sys.argv[1], Path(sys.argv[2])
+LONG_PROMPT = "A person walks forward, looks around and waves with both hands. " * 12
 report: dict = {"operator_ms": {}, "drain_ms": [], "drain_write_ms": [], "errors": {}, "takes": {}, "fk": {}, "timing": {}}
 # SMPL-X segments (parent joint -> child joint) checked against the posed bones
 SEGMENTS = [("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"), ("right_shoulder", "right_elbow"),
@@ -141,11 +142,14 @@ def main():
     report["state_cancel"] = panel.state.value
 
     # 3: again on the Rigify rig, a 5 s clip with one seed, for the write timing
+    # with a prompt past the model's 128 tokens: the panel shows the daemon's truncation warning
     props.variations, props.duration_s = 1, 5.0
+    props.prompt = LONG_PROMPT
     op(bpy.ops.motionbridge.generate)
     pump(settled)
     log('generation 3 done')
     report["state_3"], report["status_3"] = panel.state.value, panel.status
+    report["warnings_3"] = list(panel.warnings)
     sources.update({("RigifyHero", s): c for s, c in panel._generation.results.items()})
     report["timing"]["result_to_keys_ms"] = panel.write_ms[-1] if panel.write_ms else None
     report["timing"]["retarget_ms_5s"] = panel.timings["retarget_ms"][-1]
@@ -156,12 +160,11 @@ def main():
     for info in panel.host.list_takes():
         obj, track, strip = takes_io.find_take(info.name)
         action = strip.action
-        bag = action.layers[0].strips[0].channelbag(strip.action_slot)
-        counts = sorted({len(fc.keyframe_points) for fc in bag.fcurves})
+        counts = sorted({len(fc.keyframe_points) for fc in action_api.strip_fcurves(strip)})
         report["takes"][info.name] = {
             "rig": obj.name, "track": track.name, "action": action.name, "key_counts": counts,
             "frame_range": [info.frame_start, info.frame_end], "fps": scene.render.fps / scene.render.fps_base,
-            "metadata": info.metadata, "layered": len(action.layers) == 1 and len(action.slots) == 1,
+            "metadata": info.metadata, "layered": action_api.is_single_take_action(action),
             "nla_tracks_on_rig": len(obj.animation_data.nla_tracks),
         }
     for (rig, seed), source in sources.items():

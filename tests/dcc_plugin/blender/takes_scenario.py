@@ -8,13 +8,13 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from motionbridge.dcc_plugin.blender import takes_io
+from motionbridge.dcc_plugin.blender import action_api, takes_io
 from motionbridge.dcc_plugin.blender.host import BlenderHost
 from motionbridge.dcc_plugin.blender.mannequin import build_mannequin
 from motionbridge.dcc_plugin.core import targeting
 from motionbridge.rigs import synthetic
 
-out = {}
+out = {"blender": ".".join(str(x) for x in bpy.app.version), "layered": action_api.LAYERED}
 rig = build_mannequin("Hero", with_body=True)
 host = BlenderHost()
 skeleton = host.read_rig("Hero")

@@ -1,4 +1,5 @@
-"""End to end in real headless Blender (bpy 4.5) against a real daemon serving the tiny
+"""End to end in real headless Blender (the installed bpy; with MOTIONBRIDGE_E2E_EVERY_BPY=1
+also every other bpy release in tests/.tools: bpy_builds.py) against a real daemon serving the tiny
 parity model on CPU. The scenario runs in a bpy subprocess (e2e_scenario.py) and reports
 what the scene holds; the assertions live here."""
 
@@ -17,6 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "daemon"))
 sys.path.insert(0, str(HERE))  # scenario_report, beside this file
 from daemon_proc import DaemonProcess  # noqa: E402
+from bpy_builds import builds, env_for  # noqa: E402
 from scenario_report import read_report  # noqa: E402
 
 # the tiny model is slow on shared CPU cores: three generations can take minutes
@@ -26,12 +28,17 @@ UI_BUDGET_MS = 100.0
 WRITE_TARGET_MS = 50.0
 
 
-@pytest.fixture(scope="module")
-def run(parity, tmp_path_factory):
+# the daemon runs are slow on shared cores: the other bpy releases only when asked
+# (MOTIONBRIDGE_E2E_EVERY_BPY=1); the cheaper Blender tests run on every build always
+BUILDS = builds() if os.environ.get("MOTIONBRIDGE_E2E_EVERY_BPY") == "1" else builds()[:1]
+
+
+@pytest.fixture(scope="module", params=[folder for _, folder in BUILDS], ids=[label for label, _ in BUILDS])
+def run(request, parity, tmp_path_factory):
     out = tmp_path_factory.mktemp("blender_e2e")
     daemon = DaemonProcess("--checkpoint", str(parity / "model"), "--qwen", str(parity / "text_encoders" / "qwen3"),
                            "--clip", str(parity / "text_encoders" / "clip"), "--device", "cpu", ready_timeout=300)
-    env = dict(os.environ, MOTIONBRIDGE_CONFIG_DIR=str(out / "config"))
+    env = dict(env_for(request.param), MOTIONBRIDGE_CONFIG_DIR=str(out / "config"))
     try:
         proc = subprocess.run([sys.executable, str(HERE / "e2e_scenario.py"), daemon.endpoint, str(out)],
                               capture_output=True, text=True, env=env, timeout=2300)
@@ -68,13 +75,22 @@ def test_take_metadata_is_stored_on_the_take(run):
     report, _ = run
     for t in report["takes"].values():
         meta = t["metadata"]
-        assert meta["prompt"] == "A person walks forward." and meta["cfg"] == 5.0
+        if t["rig"] == "MixamoHero":  # the Rigify take has the long prompt (checked below)
+            assert meta["prompt"] == "A person walks forward."
+        assert meta["cfg"] == 5.0
         assert meta["model"] and meta["model_hash"] and meta["daemon_version"]
         # Mixamo bone names minus the prefix are HumanIK's: the mixamorig: namespace decides
         assert meta["rig_preset"] == ("mixamo" if t["rig"] == "MixamoHero" else "rigify") and meta["retarget_metrics"]
     seeds = sorted(t["metadata"]["seed"] for t in report["takes"].values() if t["rig"] == "MixamoHero")
     assert seeds == [0, 1]
     assert report["detected_mixamo"].startswith("MixamoHero: mixamo")
+
+
+def test_a_prompt_past_128_tokens_shows_the_truncation_warning(run):
+    report, _ = run
+    rigify = [t for t in report["takes"].values() if t["rig"] == "RigifyHero"]
+    assert rigify[0]["metadata"]["prompt"].startswith("A person walks forward, looks around")
+    assert any("over the model's 128; the end was cut off" in w for w in report["warnings_3"]), report["warnings_3"]
 
 
 def test_cancel_leaves_no_take_and_previews_drive_the_rig(run):
@@ -99,7 +115,7 @@ def test_ui_never_blocks(run):
     report, _ = run
     for name in ("motionbridge.connect", "motionbridge.generate", "motionbridge.cancel", "motionbridge.detect", "motionbridge.export_takes"):
         worst = max(report["operator_ms"][name])
-        assert worst < UI_BUDGET_MS, f"{name} blocked the UI for {worst:.0f} ms"
+        assert worst < UI_BUDGET_MS, f"{name} blocked the UI for {worst:.0f} ms (calls: {[round(x) for x in report['operator_ms'][name]]} ms)"
     ticks = report["drain_ms"] + report["drain_write_ms"]
     assert max(ticks) < UI_BUDGET_MS, f"a timer tick blocked {max(ticks):.0f} ms"
     assert report["drain_write_ms"], "no tick wrote a take"
