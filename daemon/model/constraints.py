@@ -100,6 +100,25 @@ def projection(noise: Tensor, known: Known | None = None, loop: Loop | None = No
     return project
 
 
+def reconstruction_guidance(velocity, known: Known, weight: float):
+    """v(t, x) nudged down the gradient of the known entries' error in the clean prediction
+    x̂ = x + (1 - t)·v (CondMDI's reconstruction guidance, Cohan et al. 2024, for flow
+    matching): one backward pass through the network per step. Kept for measurement: the
+    bench compares it with replacement (daemon/controls/README.md)."""
+
+    def guided(t: Tensor, x: Tensor) -> Tensor:
+        length = known.mask.shape[0]
+        with torch.enable_grad():
+            x_in = x.detach().requires_grad_(True)
+            v = velocity(t, x_in)
+            x_hat = x_in[:, :length] + (1 - t) * v[:, :length]
+            error = ((x_hat - known.values.to(x)) ** 2 * known.mask.to(x)).sum()
+            (grad,) = torch.autograd.grad(error, x_in)
+        return v.detach() - weight * grad
+
+    return guided
+
+
 # -- what the decoder must leave alone ----------------------------------------------------
 
 

@@ -10,23 +10,13 @@ import torch
 
 from motionbridge.daemon.controls import generate as G
 from motionbridge.daemon.controls import spec
+from motionbridge.daemon.controls.bench import pose_errors
 from motionbridge.daemon.engine.api import GenerationRequest
-from motionbridge.rigs import quat
 from motionbridge.rigs.synthetic import MOTIONS
 
 from .conftest import revived
 
 LIMIT_CM, LIMIT_DEG = 1.0, 1.0
-
-
-def pose_errors(take, t_frame, source, s_frame, joints=range(22)) -> tuple[float, float]:
-    """(cm, deg): worst world joint position and local rotation difference over `joints`."""
-    joints = list(joints)
-    _, p_take = take.world()
-    _, p_src = source.world()
-    cm = float(np.abs(p_take[t_frame, joints] - p_src[s_frame, joints]).max()) * 100
-    dot = np.abs(np.sum(quat.normalize(take.rotations[t_frame, joints]) * quat.normalize(source.rotations[s_frame, joints]), -1))
-    return cm, float(np.degrees(2 * np.arccos(np.clip(dot, 0, 1))).max())
 
 
 def keys_file(tmp_path: Path, clip, frames_in_clip, key_frames) -> Path:
