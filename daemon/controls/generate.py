@@ -10,6 +10,7 @@ world: with a pinned root, its height is set by the pinned frames, not by the lo
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -38,16 +39,20 @@ def imposed(controls: Controls, lay: Layout, mean: np.ndarray, std: np.ndarray) 
         spans.append((0, controls.start))
     if controls.end is not None:
         spans.append((lay.offset + lay.frames - 1, controls.end))
+    if controls.source is not None:  # keep the frames around the regenerated span
+        (a, b), src = controls.span, controls.source
+        spans += [(0, _rows(src, 0, a)), (b + 1, _rows(src, b + 1, len(src)))]
     if controls.keys is not None:
         for i, f in enumerate(controls.key_frames):
-            k = controls.keys
-            spans.append((lay.offset + f, Poses(k.rotations[i : i + 1], None if k.transl is None else k.transl[i : i + 1])))
+            spans.append((lay.offset + f, _rows(controls.keys, i, i + 1)))
     if not spans:
         return None
     values = np.zeros((lay.latent_frames, LATENT_DIM))
     mask = np.zeros((lay.latent_frames, LATENT_DIM), dtype=bool)
     transl = np.zeros((lay.latent_frames, 3))
     for first, poses in spans:
+        if len(poses) == 0:
+            continue
         rows = slice(first, first + len(poses))
         root = poses.transl if poses.transl is not None else np.zeros((len(poses), 3))
         values[rows] = normalize(motion_features(poses.rotations, root), mean, std)
@@ -57,6 +62,10 @@ def imposed(controls: Controls, lay: Layout, mean: np.ndarray, std: np.ndarray) 
             transl[rows] = root
     known = C.Known(torch.from_numpy(values).float(), torch.from_numpy(mask))
     return Imposed(known, transl)
+
+
+def _rows(poses: Poses, first: int, stop: int) -> Poses:
+    return Poses(poses.rotations[first:stop], None if poses.transl is None else poses.transl[first:stop])
 
 
 def decode_directed(pipe, latent: torch.Tensor, imposed_: Imposed | None):
@@ -128,6 +137,8 @@ def generate(
 
     req, warnings = validate_request(request)
     pipe = engine.pipeline
+    if controls.source is not None:  # the regenerated take is as long as its source
+        req = dataclasses.replace(req, duration_s=len(controls.source) / pipe.config.pipeline.output_mesh_fps)
     run = sample(pipe, req, controls, on_step)
     lay, loop = run.layout, run.loop
     t2 = time.perf_counter()

@@ -47,15 +47,19 @@ class Controls:
     keys: Poses | None = None  # one pose per key
     key_frames: tuple[int, ...] = ()
     loop: bool = False
+    source: Poses | None = None  # --regenerate: the take whose frames outside `span` are kept
+    span: tuple[int, int] = (0, -1)  # first and last frame regenerated
 
     def __post_init__(self) -> None:
         if self.loop and (self.start is not None or self.end is not None):
             raise ValueError("--loop cannot be combined with --start-from or --end-at: a loop's end is its own start")
+        if self.source is not None and (self.loop or self.start is not None or self.end is not None):
+            raise ValueError("--regenerate cannot be combined with --start-from, --end-at or --loop: the kept frames are its start and end")
         if self.keys is not None and len(self.keys) != len(self.key_frames):
             raise ValueError(f"{len(self.keys)} key poses but {len(self.key_frames)} key frames")
 
     def __bool__(self) -> bool:
-        return self.start is not None or self.end is not None or self.keys is not None or self.loop
+        return self.start is not None or self.end is not None or self.keys is not None or self.loop or self.source is not None
 
     def check_frames(self, frames: int) -> None:
         """ValueError if a key lies outside a take of `frames` frames."""
@@ -73,6 +77,8 @@ class Controls:
             out["keys"] = {**self.keys.record, "frames": list(self.key_frames)}
         if self.loop:
             out["loop"] = {"context_frames": CONTEXT_FRAMES}
+        if self.source is not None:
+            out["regenerate"] = {**self.source.record, "frames": list(self.span)}
         return out
 
 
@@ -84,6 +90,12 @@ class Layout:
 
 
 def layout(controls: Controls, frames: int, window: int) -> tuple[Layout, list[str]]:
+    """Where the take sits in the sampled latent window; `frames` as the duration asks (a
+    regenerated take keeps its source's length)."""
+    if controls.source is not None:
+        if len(controls.source) > window:
+            raise ValueError(f"--regenerate works on takes of at most {window} frames (the model's window); this one has {len(controls.source)}")
+        return Layout(len(controls.source), 0, len(controls.source)), []
     before = len(controls.start) - 1 if controls.start is not None else 0
     after = len(controls.end) - 1 if controls.end is not None else 0
     extra = before + after + (CONTEXT_FRAMES if controls.loop else 0)
@@ -158,6 +170,18 @@ def end_poses(clip: Clip, frame: int | None, path: Path) -> Poses:
     f = _frame(clip, frame, 0, path, "--end-at")
     stop = min(clip.num_frames, f + CONTEXT_FRAMES)
     return _poses(clip, f, stop, {"file": str(path), "frame": f, "context_frames": stop - f})
+
+
+def regenerate_poses(clip: Clip, span: str, path: Path) -> tuple[Poses, tuple[int, int]]:
+    """--regenerate A:B --from TAKE: the whole take, and frames A..B (inclusive) to redo."""
+    first, sep, last = span.partition(":")
+    try:
+        a, b = int(first), int(last)
+    except ValueError:
+        raise ValueError(f"--regenerate {span!r}: give the first and last frame to redo, e.g. 20:45") from None
+    if not sep or not 0 <= a <= b < clip.num_frames:
+        raise ValueError(f"--regenerate {span}: needs 0 <= A <= B <= {clip.num_frames - 1} (the frames of {path})")
+    return _poses(clip, 0, clip.num_frames, {"file": str(path)}), (a, b)
 
 
 def read_keys(path: Path) -> tuple[Poses, tuple[int, ...]]:

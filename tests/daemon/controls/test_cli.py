@@ -59,6 +59,11 @@ def inputs(tmp_path):
         (["--loop", "--start-from", "{d}/walk.npz"], "cannot be combined"),
         (["--loop", "--server", "tcp://127.0.0.1:9"], "in-process"),
         (["--keys", "{d}/keys.npz", "--engine", "fast"], "reference engine"),
+        (["--regenerate", "10:5", "--from", "{d}/walk.npz"], "0 <= A <= B <= 59"),
+        (["--regenerate", "10:60", "--from", "{d}/walk.npz"], "0 <= A <= B <= 59"),
+        (["--regenerate", "ten:20", "--from", "{d}/walk.npz"], "first and last frame"),
+        (["--regenerate", "10:20"], "go together"),
+        (["--regenerate", "1:2", "--from", "{d}/walk.npz", "--loop"], "cannot be combined"),
     ],
 )
 def test_invalid_constraints(tmp_path, inputs, capsys, monkeypatch, flags, message):

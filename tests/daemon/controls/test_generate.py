@@ -93,3 +93,15 @@ def test_loop_repeats_its_start_after_the_period(engine, monkeypatch):
         travel = np.array(take.clip.metadata["constraints"]["loop"]["travel_xz_m"])  # metres
         assert np.abs(travel - (window[i, n] - window[i, 0])[[0, 2]]).max() < 1e-6  # frame n is frame 0 moved by it
         assert np.abs(take.clip.root_translation - take.clip.skeleton.rest_translations[0] - window[i, :n]).max() < 1e-5
+
+
+def test_regenerate_keeps_the_take_outside_the_range(engine):
+    walk = MOTIONS["walking"]()
+    source, span = spec.regenerate_poses(walk, "20:39", Path("walk.npz"))
+    with revived(engine):
+        take = G.generate(engine, GenerationRequest("A person jumps.", 5.0, (1,), 5.0), spec.Controls(source=source, span=span))[0].clip
+    assert take.num_frames == walk.num_frames and take.metadata["duration_s"] == 2.0
+    kept = max(max(pose_errors(take, f, walk, f)) for f in [*range(20), *range(40, 60)])
+    assert kept <= LIMIT_CM  # and degrees: the max of both
+    assert min(pose_errors(take, f, walk, f)[0] for f in range(22, 38)) > 5.0  # the range is the model's own
+    assert take.metadata["constraints"]["regenerate"] == {"file": "walk.npz", "frames": [20, 39]}
