@@ -1,5 +1,5 @@
 """`motionbridge generate` flags for directed takes: --start-from, --end-at, --keys, --loop,
---regenerate A:B --from TAKE.
+--regenerate A:B --from TAKE, --path.
 
 They run in-process on the reference engine. Every file and frame is read and checked with
 the other arguments, before any weights load: a bad one is one line and exit status 2.
@@ -25,6 +25,7 @@ def add_control_arguments(parser: argparse.ArgumentParser) -> None:
                    help="end in this take's pose at FRAME (default its first), flowing into its motion")
     g.add_argument("--keys", type=Path, metavar="KEYS.npz", help="poses the take passes through at given frames (format: daemon/controls/README.md)")
     g.add_argument("--loop", action="store_true", help="the last frame flows into the first; the root's travel per cycle is recorded")
+    g.add_argument("--path", type=Path, metavar="PATH.json", help='the pelvis follows ground-plane waypoints {"points": [[seconds, x, z], ...]} (metres)')
     g.add_argument("--regenerate", metavar="A:B", help="redo frames A to B of the --from take, keeping the rest (with a new seed or prompt)")
     g.add_argument("--from", dest="regenerate_from", type=Path, metavar="TAKE.npz", help="the take --regenerate works on")
 
@@ -41,9 +42,9 @@ def read_controls(args: argparse.Namespace, duration_s: float) -> spec.Controls:
     if not controls:
         return controls
     if args.server:
-        raise CliError("--start-from, --end-at, --keys, --loop and --regenerate run in-process for now; drop --server")
+        raise CliError("--start-from, --end-at, --keys, --loop, --regenerate and --path run in-process for now; drop --server")
     if args.engine == "fast":
-        raise CliError("--start-from, --end-at, --keys, --loop and --regenerate run on the reference engine for now; drop --engine fast")
+        raise CliError("--start-from, --end-at, --keys, --loop, --regenerate and --path run on the reference engine for now; drop --engine fast")
     args.engine = "reference"
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -70,7 +71,8 @@ def _read(args: argparse.Namespace) -> tuple[spec.Controls, list[str]]:
     if args.regenerate:
         clip, more = spec.read_take(args.regenerate_from)
         (source, span), warnings = spec.regenerate_poses(clip, args.regenerate, args.regenerate_from), warnings + more
-    return spec.Controls(start, end, keys, frames, bool(args.loop), source, span), warnings
+    route, route_record = spec.read_path(args.path) if args.path else (None, {})
+    return spec.Controls(start, end, keys, frames, bool(args.loop), source, span, route, route_record), warnings
 
 
 def run_controls(engine, request, controls: spec.Controls, progress) -> list:

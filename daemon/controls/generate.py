@@ -23,6 +23,7 @@ from motionbridge.daemon.model import constraints as C
 from motionbridge.daemon.model.decode import decode_latent, smooth_rotations, smooth_translation
 from motionbridge.daemon.model.encode import LATENT_DIM, POSITIONS, ROTATIONS, TRANSL, motion_features, normalize
 from motionbridge.daemon.tracks import clip_from_rotations
+from motionbridge.rigs.smplx import smplx_skeleton
 
 from .spec import CONTEXT_FRAMES, Controls, Layout, Poses, layout
 
@@ -45,8 +46,6 @@ def imposed(controls: Controls, lay: Layout, mean: np.ndarray, std: np.ndarray) 
     if controls.keys is not None:
         for i, f in enumerate(controls.key_frames):
             spans.append((lay.offset + f, _rows(controls.keys, i, i + 1)))
-    if not spans:
-        return None
     values = np.zeros((lay.latent_frames, LATENT_DIM))
     mask = np.zeros((lay.latent_frames, LATENT_DIM), dtype=bool)
     transl = np.zeros((lay.latent_frames, 3))
@@ -60,8 +59,24 @@ def imposed(controls: Controls, lay: Layout, mean: np.ndarray, std: np.ndarray) 
         if poses.transl is not None:
             mask[rows, TRANSL] = True
             transl[rows] = root
+    if controls.path is not None:
+        rows, xz = path_targets(controls.path, lay)
+        feats = np.zeros((len(rows), LATENT_DIM))
+        feats[:, [0, 2]] = xz - smplx_skeleton().rest_translations[0, [0, 2]]
+        values[rows, 0:3:2] = normalize(feats, mean, std)[:, 0:3:2]
+        mask[rows, 0:3:2] = True
+    if not mask.any():
+        return None
     known = C.Known(torch.from_numpy(values).float(), torch.from_numpy(mask))
     return Imposed(known, transl)
+
+
+def path_targets(path: np.ndarray, lay: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Latent rows and (n, 2) pelvis x/z the path puts there: every whole frame from its
+    first point to its last, in straight lines between points."""
+    frames = np.arange(int(np.ceil(path[0, 0] - 1e-6)), int(np.floor(path[-1, 0] + 1e-6)) + 1)
+    xz = np.stack([np.interp(frames, path[:, 0], path[:, 1]), np.interp(frames, path[:, 0], path[:, 2])], axis=1)
+    return lay.offset + frames, xz
 
 
 def _rows(poses: Poses, first: int, stop: int) -> Poses:
@@ -80,7 +95,7 @@ def decode_directed(pipe, latent: torch.Tensor, imposed_: Imposed | None):
         smooth_rot=C.keep_pinned_rotations(smooth_rotations, pinned),
         smooth_transl=C.keep_pinned_translation(smooth_translation, pinned),
     )
-    rows = pinned.translation.cpu().numpy()
+    rows = pinned.translation[:, 1].cpu().numpy()  # frames whose height is known
     if rows.any():
         got = decoded.transl[:, : len(rows)][:, torch.from_numpy(rows), 1].double().cpu().numpy()
         shift = (imposed_.transl[rows, 1][None, :] - got).mean(axis=1)

@@ -49,6 +49,8 @@ class Controls:
     loop: bool = False
     source: Poses | None = None  # --regenerate: the take whose frames outside `span` are kept
     span: tuple[int, int] = (0, -1)  # first and last frame regenerated
+    path: np.ndarray | None = None  # --path: (P, 3) rows of (frame, x, z), frames increasing
+    path_record: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.loop and (self.start is not None or self.end is not None):
@@ -59,13 +61,15 @@ class Controls:
             raise ValueError(f"{len(self.keys)} key poses but {len(self.key_frames)} key frames")
 
     def __bool__(self) -> bool:
-        return self.start is not None or self.end is not None or self.keys is not None or self.loop or self.source is not None
+        return any(c is not None for c in (self.start, self.end, self.keys, self.source, self.path)) or self.loop
 
     def check_frames(self, frames: int) -> None:
         """ValueError if a key lies outside a take of `frames` frames."""
         bad = [f for f in self.key_frames if not 0 <= f < frames]
         if bad:
             raise ValueError(f"key frame {bad[0]} is outside the take (frames 0 to {frames - 1} at this --duration)")
+        if self.path is not None and self.path[-1, 0] > frames - 1 + 1e-6:
+            raise ValueError(f"--path runs to {self.path[-1, 0] / 30:.3g} s, past the take's end ({(frames - 1) / 30:.3g} s at this --duration)")
 
     def record(self) -> dict:
         out: dict = {"method": "replacement inpainting in the Euler loop (MDM in-betweening / RePaint)"}
@@ -77,6 +81,8 @@ class Controls:
             out["keys"] = {**self.keys.record, "frames": list(self.key_frames)}
         if self.loop:
             out["loop"] = {"context_frames": CONTEXT_FRAMES}
+        if self.path is not None:
+            out["path"] = dict(self.path_record)
         if self.source is not None:
             out["regenerate"] = {**self.source.record, "frames": list(self.span)}
         return out
@@ -182,6 +188,30 @@ def regenerate_poses(clip: Clip, span: str, path: Path) -> tuple[Poses, tuple[in
     if not sep or not 0 <= a <= b < clip.num_frames:
         raise ValueError(f"--regenerate {span}: needs 0 <= A <= B <= {clip.num_frames - 1} (the frames of {path})")
     return _poses(clip, 0, clip.num_frames, {"file": str(path)}), (a, b)
+
+
+def read_path(path: Path) -> tuple[np.ndarray, dict]:
+    """PATH.json {"points": [[seconds, x, z], ...]}: where the pelvis is on the ground plane
+    (metres, Y-up, as a take file's root_translation x and z); followed in straight lines
+    between points, free before the first and after the last."""
+    import json
+
+    if not path.is_file():
+        raise ValueError(f"path file {path} does not exist")
+    try:
+        points = json.loads(path.read_text(encoding="utf-8"))["points"]
+        rows = np.array(points, dtype=np.float64)
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"path file {path} must be JSON like {{\"points\": [[0, 0, 0], [2, 1.5, 0]]}} (seconds, x, z): {exc}") from None
+    if rows.ndim != 2 or rows.shape[1] != 3 or len(rows) == 0:
+        raise ValueError(f"path file {path}: every point is [seconds, x, z]; got an array of shape {rows.shape}")
+    if not np.isfinite(rows).all():
+        raise ValueError(f"path file {path}: points must be finite numbers (found NaN or infinity)")
+    if rows[0, 0] < 0 or (np.diff(rows[:, 0]) <= 0).any():
+        raise ValueError(f"path file {path}: point times must start at 0 s or later and increase")
+    frames = rows.copy()
+    frames[:, 0] *= 30.0
+    return frames, {"file": str(path), "points": len(rows)}
 
 
 def read_keys(path: Path) -> tuple[Poses, tuple[int, ...]]:

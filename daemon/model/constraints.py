@@ -124,16 +124,17 @@ def reconstruction_guidance(velocity, known: Known, weight: float):
 
 @dataclass(frozen=True)
 class Pinned:
-    """Per frame of the decoded take: root translation pinned (L,), joint rotation pinned (L, 22)."""
+    """Per frame of the decoded take: root translation channels pinned (L, 3), joint rotations
+    pinned (L, 22). A path pins x and z only; a pose all three."""
 
     translation: Tensor
     rotations: Tensor
 
 
 def pinned_from_mask(mask: Tensor) -> Pinned:
-    """A frame's translation (or a joint's rotation) is pinned when all its channels are known."""
+    """A translation channel is pinned when known; a joint's rotation when all six are."""
     joints = mask[:, ROTATIONS].reshape(mask.shape[0], -1, 6).all(-1)
-    return Pinned(mask[:, TRANSL].all(-1), joints)
+    return Pinned(mask[:, TRANSL], joints)
 
 
 def keep_pinned_rotations(smooth, pinned: Pinned):
@@ -149,7 +150,7 @@ def keep_pinned_rotations(smooth, pinned: Pinned):
 
 def keep_pinned_translation(smooth, pinned: Pinned):
     def smooth_transl(transl: Tensor) -> Tensor:
-        keep = pinned.translation[: transl.shape[1]].to(transl.device)[None, :, None]
+        keep = pinned.translation[: transl.shape[1]].to(transl.device)[None]
         return torch.where(keep, transl, smooth(transl).to(transl))
 
     return smooth_transl

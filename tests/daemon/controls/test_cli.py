@@ -36,6 +36,12 @@ def inputs(tmp_path):
     np.savez(d / "twice.npz", frames=np.array([10, 10]), rotations=rot)
     np.savez(d / "noframes.npz", rotations=rot)
     np.savez(d / "notunit.npz", frames=np.array([10, 30]), rotations=rot * 2)
+    (d / "path.json").write_text('{"points": [[0, 0, 0], [1.5, 1, 0]]}')
+    (d / "late.json").write_text('{"points": [[0, 0, 0], [2.5, 1, 0]]}')
+    (d / "back.json").write_text('{"points": [[1, 0, 0], [0.5, 1, 0]]}')
+    (d / "nan.json").write_text('{"points": [[0, NaN, 0]]}')
+    (d / "flat.json").write_text('{"points": [0, 1, 2]}')
+    (d / "broken.json").write_text('{"points": [[0, 0, 0]')
     return d
 
 
@@ -59,6 +65,12 @@ def inputs(tmp_path):
         (["--loop", "--start-from", "{d}/walk.npz"], "cannot be combined"),
         (["--loop", "--server", "tcp://127.0.0.1:9"], "in-process"),
         (["--keys", "{d}/keys.npz", "--engine", "fast"], "reference engine"),
+        (["--path", "{d}/late.json"], "past the take's end"),
+        (["--path", "{d}/back.json"], "increase"),
+        (["--path", "{d}/nan.json"], "finite"),
+        (["--path", "{d}/flat.json"], "[seconds, x, z]"),
+        (["--path", "{d}/broken.json"], "must be JSON"),
+        (["--path", "{d}/nosuch.json"], "does not exist"),
         (["--regenerate", "10:5", "--from", "{d}/walk.npz"], "0 <= A <= B <= 59"),
         (["--regenerate", "10:60", "--from", "{d}/walk.npz"], "0 <= A <= B <= 59"),
         (["--regenerate", "ten:20", "--from", "{d}/walk.npz"], "first and last frame"),

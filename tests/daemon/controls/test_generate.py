@@ -105,3 +105,20 @@ def test_regenerate_keeps_the_take_outside_the_range(engine):
     assert kept <= LIMIT_CM  # and degrees: the max of both
     assert min(pose_errors(take, f, walk, f)[0] for f in range(22, 38)) > 5.0  # the range is the model's own
     assert take.metadata["constraints"]["regenerate"] == {"file": "walk.npz", "frames": [20, 39]}
+
+
+def test_path_is_followed_on_the_ground_plane(engine, tmp_path):
+    """Waypoints at 0, 0.5 and 1.5 s (a corner): the pelvis x/z on every frame from the first
+    to the last point, after the decode, against the straight lines between them."""
+    points = [[0.0, 0.2, -0.1], [0.5, 0.8, -0.1], [1.5, 0.8, 1.4]]
+    (tmp_path / "path.json").write_text(__import__("json").dumps({"points": points}))
+    route, record = spec.read_path(tmp_path / "path.json")
+    with revived(engine):
+        take = G.generate(engine, GenerationRequest("A person walks.", 2.0, (2,), 5.0), spec.Controls(path=route, path_record=record))[0].clip
+    frames = np.arange(0, 46)
+    want = np.stack([np.interp(frames / 30, *np.array(points)[:, [0, c]].T) for c in (1, 2)], 1)
+    error_cm = np.abs(take.root_translation[frames][:, [0, 2]] - want).max() * 100
+    print("path error (cm):", error_cm)
+    assert error_cm <= LIMIT_CM
+    assert np.abs(take.root_translation[50:, [0, 2]] - want[-1]).max() > 0.05  # after the last point: free
+    assert take.metadata["constraints"]["path"] == {"file": str(tmp_path / "path.json"), "points": 3}

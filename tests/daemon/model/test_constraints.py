@@ -74,7 +74,7 @@ def test_loop_repeats_the_first_frames_moved_by_the_travel():
 def test_pinned_frames_skip_the_smoothing():
     k = known(length=12, frames=(2,), channels=slice(0, 9))  # frame 2: translation and root rotation only
     pinned = C.pinned_from_mask(k.mask)
-    assert pinned.translation.tolist() == [f == 2 for f in range(12)]
+    assert pinned.translation.tolist() == [[f == 2] * 3 for f in range(12)]
     assert pinned.rotations[2].tolist() == [True] + [False] * 21 and not pinned.rotations[[0, 1, 3]].any()
     rot6d = torch.randn(1, 12, 22, 6, generator=torch.Generator().manual_seed(5))
     halve = lambda r: r / 2  # noqa: E731 - a stand-in smoother
@@ -84,6 +84,9 @@ def test_pinned_frames_skip_the_smoothing():
     transl = torch.randn(1, 12, 3)
     out_t = C.keep_pinned_translation(halve, pinned)(transl)
     assert torch.equal(out_t[0, 2], transl[0, 2]) and torch.equal(out_t[0, 5], transl[0, 5] / 2)
+    path = C.pinned_from_mask(known(length=12, frames=(4,), channels=[0, 2]).mask)  # x and z only
+    out_p = C.keep_pinned_translation(halve, path)(transl)
+    assert torch.equal(out_p[0, 4, [0, 2]], transl[0, 4, [0, 2]]) and torch.equal(out_p[0, 4, 1], transl[0, 4, 1] / 2)
 
 
 @pytest.mark.parametrize("bad", ["shape", "dtype", "nan"])
