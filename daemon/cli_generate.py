@@ -103,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     _check_output(args.out, args)
     from motionbridge.daemon.controls.cli import read_controls, run_controls
 
-    controls = read_controls(args, duration.value)  # --start-from/--end-at/--keys/--loop, checked before weights load
+    controls, duration = read_controls(args, duration)  # the directing flags, checked before weights load
     for w in (*prompt.warnings, *duration.warnings):
         print(f"warning: {w}", file=sys.stderr)
     from motionbridge.daemon.engine.api import GenerationRequest

@@ -51,8 +51,13 @@ class Controls:
     span: tuple[int, int] = (0, -1)  # first and last frame regenerated
     path: np.ndarray | None = None  # --path: (P, 3) rows of (frame, x, z), frames increasing
     path_record: dict = field(default_factory=dict)
+    timeline: tuple[tuple[int, str], ...] = ()  # --extend/--prompt-at: (first frame, prompt), from frame 0
+    extend_frames: int = 0  # the extended take's length
 
     def __post_init__(self) -> None:
+        others = (self.start, self.end, self.keys, self.source, self.path)
+        if self.timeline and (self.loop or any(c is not None for c in others)):
+            raise ValueError("--extend and --prompt-at cannot be combined with the other directing flags yet")
         if self.loop and (self.start is not None or self.end is not None):
             raise ValueError("--loop cannot be combined with --start-from or --end-at: a loop's end is its own start")
         if self.source is not None and (self.loop or self.start is not None or self.end is not None):
@@ -61,7 +66,7 @@ class Controls:
             raise ValueError(f"{len(self.keys)} key poses but {len(self.key_frames)} key frames")
 
     def __bool__(self) -> bool:
-        return any(c is not None for c in (self.start, self.end, self.keys, self.source, self.path)) or self.loop
+        return any(c is not None for c in (self.start, self.end, self.keys, self.source, self.path)) or self.loop or bool(self.timeline)
 
     def check_frames(self, frames: int) -> None:
         """ValueError if a key lies outside a take of `frames` frames."""
@@ -110,6 +115,29 @@ def layout(controls: Controls, frames: int, window: int) -> tuple[Layout, list[s
         warnings.append(f"the model's window is {window} frames and the constraints need {extra} of them: the take is {window - extra} frames long")
         frames = window - extra
     return Layout(frames + extra, before, frames), warnings
+
+
+def prompt_timeline(prompt: str, prompt_at: list[str], duration_s: float) -> tuple[tuple[int, str], ...]:
+    """The positional prompt from 0 s, then each "SECONDS:PROMPT" from its time on."""
+    from motionbridge.daemon import limits
+
+    entries = [(0, prompt)]
+    for item in prompt_at:
+        seconds, sep, text = item.partition(":")
+        try:
+            t = float(seconds)
+        except ValueError:
+            t = float("nan")
+        if not sep or not np.isfinite(t):
+            raise ValueError(f"--prompt-at {item!r}: write SECONDS:PROMPT, e.g. 4:A person sits down.")
+        if not 0 < t < duration_s:
+            raise ValueError(f"--prompt-at {item!r}: {t:g} s is not inside the take (0 to {duration_s:g} s)")
+        entries.append((int(round(t * limits.FPS)), limits.check_prompt(text).value))
+    entries.sort(key=lambda e: e[0])
+    starts = [f for f, _ in entries]
+    if len(set(starts)) != len(starts):
+        raise ValueError("two --prompt-at entries (or one at 0 s) start on the same frame")
+    return tuple(entries)
 
 
 def split_take_spec(text: str) -> tuple[Path, int | None]:

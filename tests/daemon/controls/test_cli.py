@@ -71,6 +71,11 @@ def inputs(tmp_path):
         (["--path", "{d}/flat.json"], "[seconds, x, z]"),
         (["--path", "{d}/broken.json"], "must be JSON"),
         (["--path", "{d}/nosuch.json"], "does not exist"),
+        (["--prompt-at", "soon:A person sits."], "SECONDS:PROMPT"),
+        (["--prompt-at", "3:A person sits."], "not inside the take"),
+        (["--prompt-at", "1:   "], "empty"),
+        (["--prompt-at", "1:A.", "--prompt-at", "1.01:B."], "same frame"),
+        (["--extend", "--loop"], "cannot be combined"),
         (["--regenerate", "10:5", "--from", "{d}/walk.npz"], "0 <= A <= B <= 59"),
         (["--regenerate", "10:60", "--from", "{d}/walk.npz"], "0 <= A <= B <= 59"),
         (["--regenerate", "ten:20", "--from", "{d}/walk.npz"], "first and last frame"),
@@ -112,3 +117,18 @@ def test_start_from_a_rig_take_and_keys_end_to_end(parity, tmp_path, inputs):
     # the fixture's root-height channel is dead (its README): compare the ground-plane position
     for t_frame, clip, s_frame in ((0, walk, 40), (10, wave, 5), (30, wave, 25)):
         assert np.abs(take.root_translation[t_frame, [0, 2]] - clip.root_translation[s_frame, [0, 2]]).max() < 1e-4
+
+
+def test_extend_lets_the_duration_past_12_s(tmp_path):
+    from motionbridge.daemon import limits
+    from motionbridge.daemon.cli import build_parser
+    from motionbridge.daemon.controls.cli import read_controls
+
+    argv = ["generate", "A person walks.", "--duration", "30", "--extend", "--prompt-at", "20:A person sits.", "--out", str(tmp_path / "t.npz")]
+    args = build_parser(only="generate").parse_args(argv)
+    clamped = limits.check_duration(30.0)
+    assert any("12 s" in w for w in clamped.warnings)
+    controls, duration = read_controls(args, clamped)
+    assert controls.extend_frames == 900 and controls.timeline == ((0, "A person walks."), (600, "A person sits."))
+    assert duration.value == 30.0 and not duration.warnings
+    assert args.engine == "reference"
