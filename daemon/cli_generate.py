@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from motionbridge.exporters.output import add_output_arguments
 
     add_output_arguments(parser)
+    from motionbridge.daemon.controls.cli import add_control_arguments
+
+    add_control_arguments(parser)
 
 
 def _checked(fn, value):
@@ -130,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
     model = _checked(limits.check_model, args.model)
     _check_output(args.out, args)
     prompter = _prompter(args)
+    from motionbridge.daemon.controls.cli import read_controls, run_controls
+
+    controls, duration = read_controls(args, duration)  # the directing flags, checked before weights load
     for w in (*prompt.warnings, *duration.warnings, *seed_warnings):
         print(f"warning: {w}", file=sys.stderr)
     assisted, typed = None, prompt.value
@@ -162,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         clips = _generate_remote(args, request, progress)
     else:
         engine = _load_engine(args, model.value)
-        takes = engine.generate([request], on_step=progress)
+        takes = run_controls(engine, request, controls, progress) if controls else engine.generate([request], on_step=progress)
         for w in takes[0].warnings if takes else ():
             if w not in prompt.warnings + duration.warnings:
                 print(f"warning: {w}", file=sys.stderr)

@@ -120,9 +120,12 @@ class MotionPipeline:
         return sampling.guided_velocity(self.network, cond, rope=rope, attn_mask=mask)
 
     @torch.no_grad()
-    def sample(self, cond: sampling.Conditioning, y0: Tensor, on_step: sampling.StepCallback | None = None) -> Tensor:
+    def sample(
+        self, cond: sampling.Conditioning, y0: Tensor, on_step: sampling.StepCallback | None = None,
+        project: sampling.Projection | None = None,
+    ) -> Tensor:
         grid = sampling.time_grid(self.config.pipeline.validation_steps, self.device)
-        return sampling.euler(self.velocity(cond), y0, grid, on_step)
+        return sampling.euler(self.velocity(cond), y0, grid, on_step, project)
 
     @torch.no_grad()
     def decode(self, latent: Tensor, smooth: bool = True) -> DecodedMotion:

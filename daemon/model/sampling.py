@@ -101,16 +101,23 @@ def guided_velocity(network: Callable[..., Tensor], cond: Conditioning, **networ
 
 # on_step(step, t_k, x_k, v_k, x_next) -> True to stop (cancellation)
 StepCallback = Callable[[int, Tensor, Tensor, Tensor, Tensor], bool | None]
+# project(t_{k+1}, x_{k+1}, x̂₁ from step k) -> x_{k+1} with constraints imposed (constraints.py)
+Projection = Callable[[Tensor, Tensor, Tensor], Tensor]
 
 
-def euler(velocity: Velocity, y0: Tensor, grid: Tensor, on_step: StepCallback | None = None) -> Tensor:
+def euler(
+    velocity: Velocity, y0: Tensor, grid: Tensor, on_step: StepCallback | None = None, project: Projection | None = None,
+) -> Tensor:
     """x_{k+1} = x_k + (t_{k+1} - t_k) v(t_k, x_k). `on_step` runs after each step (1-based);
-    returning True stops early (cancellation) and returns the state reached so far."""
+    returning True stops early (cancellation) and returns the state reached so far. `project`
+    (None: the official solver, untouched) imposes constraints on each new state."""
     x = y0
     for k in range(len(grid) - 1):
         t0, t1 = grid[k], grid[k + 1]
         v = velocity(t0, x)
         x_next = x + (t1 - t0) * v
+        if project is not None:
+            x_next = project(t1, x_next, predicted_data(x, t0, v))
         stop = on_step is not None and on_step(k + 1, t0, x, v, x_next)
         x = x_next
         if stop:

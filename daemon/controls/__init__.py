@@ -1,0 +1,1 @@
+"""Directable takes: start from a pose, end on one, pass through keys, loop (issue 18)."""

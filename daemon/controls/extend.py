@@ -1,0 +1,86 @@
+"""Takes past the model's 12 s window, and prompt timelines: overlapping windows.
+
+The take is cut where the prompt changes and, within a prompt, into pieces that fit the
+window. Each piece after the first is sampled with the previous piece's last HANDSHAKE frames
+imposed at its start (replacement, as `--start-from`), so it continues that motion; the
+overlap is dropped when the pieces are joined. Handshake length as DoubleTake's default
+(Shafir et al. 2024, PriorMDM: handshake 20 frames); Kimodo chains prompts the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from motionbridge.daemon.engine.api import GeneratedTake, GenerationRequest, StepInfo
+from motionbridge.daemon.model.encode import model_pose
+from motionbridge.rigs import Clip
+
+from .spec import Controls, Poses
+
+HANDSHAKE = 20
+FPS = 30
+
+
+@dataclass(frozen=True)
+class Piece:
+    prompt: str
+    first: int  # the take's frame where this piece's new frames begin
+    frames: int  # new frames
+
+
+def pieces(frames: int, timeline: tuple[tuple[int, str], ...], window: int, handshake: int = HANDSHAKE) -> list[Piece]:
+    """timeline: (first frame, prompt) sorted, the first at 0. A piece after the first holds
+    `handshake` old frames, so at most window - handshake new ones."""
+    out: list[Piece] = []
+    bounds = [f for f, _ in timeline] + [frames]
+    for (start, prompt), stop in zip(timeline, bounds[1:]):
+        f = start
+        while f < stop:
+            room = window if not out else window - handshake
+            n = min(room, stop - f)
+            out.append(Piece(prompt, f, n))
+            f += n
+    return out
+
+
+def generate_extended(
+    engine, request: GenerationRequest, frames: int, timeline: tuple[tuple[int, str], ...],
+    on_step: Callable[[StepInfo], None] | None = None,
+) -> list[GeneratedTake]:
+    """One take per seed, `frames` long, each piece conditioned on the one before."""
+    from .generate import generate
+
+    window = engine.pipeline.config.pipeline.train_frames
+    plan = pieces(frames, timeline, window)
+    takes = []
+    for seed in request.seeds:
+        parts: list[Clip] = []
+        warnings: list[str] = []
+        for piece in plan:
+            controls = Controls()
+            if parts:
+                rotations, transl = model_pose(parts[-1])
+                tail = slice(max(0, parts[-1].num_frames - HANDSHAKE), parts[-1].num_frames)
+                controls = Controls(start=Poses(rotations[tail], transl[tail], {"handshake_frames": HANDSHAKE}))
+            # with a start, output frame 0 repeats the previous piece's last frame: one more, dropped below
+            length = piece.frames + (1 if parts else 0)
+            sub = GenerationRequest(piece.prompt, max(length, 20) / FPS, (seed,), request.cfg, request.game_feat, request.request_id)
+            take = generate(engine, sub, controls, on_step)[0]
+            first = 1 if parts else 0  # a piece shorter than the model's 20 frames is cropped too
+            clip = take.clip.replace(rotations=take.clip.rotations[first:length], root_translation=take.clip.root_translation[first:length])
+            parts.append(clip)
+            warnings += [w for w in take.warnings if w not in warnings]
+        meta = dict(parts[0].metadata)
+        meta.update(prompt=request.prompt, duration_s=frames / FPS, frames=frames)
+        meta["constraints"] = {
+            "method": "overlapping windows, each piece's start imposed from the previous piece's tail (replacement inpainting)",
+            "extend": {"handshake_frames": HANDSHAKE, "pieces": [{"prompt": p.prompt, "first_frame": p.first, "frames": p.frames} for p in plan]},
+        }
+        rotations = np.concatenate([c.rotations for c in parts])[:frames]
+        root = np.concatenate([c.root_translation for c in parts])[:frames]
+        clip = Clip(parts[0].skeleton, rotations, root, FPS, meta)
+        takes.append(GeneratedTake(request.request_id, int(seed), clip, None, tuple(warnings), {}))
+    return takes

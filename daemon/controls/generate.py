@@ -1,0 +1,176 @@
+"""Directed takes on the float32 reference pipeline: controls -> latent constraints -> takes.
+
+The latent window holds more than the take when poses carry over: a start imposes the start
+pose and the frames before it (latent frames 0..c-1; the take begins at the pose), an end the
+end pose and the frames after it, a loop repeats its first frames after the period. Those
+extra frames are generated with the take, then cropped, so pose, velocity and acceleration
+continue across the join. Keys pin single frames. A constrained take keeps the constraints'
+world: with a pinned root, its height is set by the pinned frames, not by the lowest vertex.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from motionbridge.daemon.engine.api import GeneratedTake, GenerationRequest, StepInfo
+from motionbridge.daemon.model import constraints as C
+from motionbridge.daemon.model.decode import decode_latent, smooth_rotations, smooth_translation
+from motionbridge.daemon.model.encode import LATENT_DIM, POSITIONS, ROTATIONS, TRANSL, motion_features, normalize
+from motionbridge.daemon.tracks import clip_from_rotations
+from motionbridge.rigs.smplx import smplx_skeleton
+
+from .spec import CONTEXT_FRAMES, Controls, Layout, Poses, layout
+
+
+@dataclass(frozen=True)
+class Imposed:
+    known: C.Known
+    transl: np.ndarray  # (L, 3) the known root translation in metres (for the vertical placement)
+
+
+def imposed(controls: Controls, lay: Layout, mean: np.ndarray, std: np.ndarray) -> Imposed | None:
+    spans: list[tuple[int, Poses]] = []
+    if controls.start is not None:
+        spans.append((0, controls.start))
+    if controls.end is not None:
+        spans.append((lay.offset + lay.frames - 1, controls.end))
+    if controls.source is not None:  # keep the frames around the regenerated span
+        (a, b), src = controls.span, controls.source
+        spans += [(0, _rows(src, 0, a)), (b + 1, _rows(src, b + 1, len(src)))]
+    if controls.keys is not None:
+        for i, f in enumerate(controls.key_frames):
+            spans.append((lay.offset + f, _rows(controls.keys, i, i + 1)))
+    values = np.zeros((lay.latent_frames, LATENT_DIM))
+    mask = np.zeros((lay.latent_frames, LATENT_DIM), dtype=bool)
+    transl = np.zeros((lay.latent_frames, 3))
+    for first, poses in spans:
+        if len(poses) == 0:
+            continue
+        rows = slice(first, first + len(poses))
+        root = poses.transl if poses.transl is not None else np.zeros((len(poses), 3))
+        values[rows] = normalize(motion_features(poses.rotations, root), mean, std)
+        mask[rows, ROTATIONS] = mask[rows, POSITIONS] = True
+        if poses.transl is not None:
+            mask[rows, TRANSL] = True
+            transl[rows] = root
+    if controls.path is not None:
+        rows, xz = path_targets(controls.path, lay)
+        feats = np.zeros((len(rows), LATENT_DIM))
+        feats[:, [0, 2]] = xz - smplx_skeleton().rest_translations[0, [0, 2]]
+        values[rows, 0:3:2] = normalize(feats, mean, std)[:, 0:3:2]
+        mask[rows, 0:3:2] = True
+    if not mask.any():
+        return None
+    known = C.Known(torch.from_numpy(values).float(), torch.from_numpy(mask))
+    return Imposed(known, transl)
+
+
+def path_targets(path: np.ndarray, lay: Layout) -> tuple[np.ndarray, np.ndarray]:
+    """Latent rows and (n, 2) pelvis x/z the path puts there: every whole frame from its
+    first point to its last, in straight lines between points."""
+    frames = np.arange(int(np.ceil(path[0, 0] - 1e-6)), int(np.floor(path[-1, 0] + 1e-6)) + 1)
+    xz = np.stack([np.interp(frames, path[:, 0], path[:, 1]), np.interp(frames, path[:, 0], path[:, 2])], axis=1)
+    return lay.offset + frames, xz
+
+
+def _rows(poses: Poses, first: int, stop: int) -> Poses:
+    return Poses(poses.rotations[first:stop], None if poses.transl is None else poses.transl[first:stop])
+
+
+def decode_directed(pipe, latent: torch.Tensor, imposed_: Imposed | None):
+    """The official decode, except that pinned frames skip the smoothing and a pinned root
+    sets the take's height (see module docstring)."""
+    mean, std = pipe.model.get_buffer("mean"), pipe.model.get_buffer("std")
+    if imposed_ is None:
+        return decode_latent(latent.float(), mean, std, pipe.body)
+    pinned = C.pinned_from_mask(imposed_.known.mask)
+    decoded = decode_latent(
+        latent.float(), mean, std, pipe.body, smooth=True,
+        smooth_rot=C.keep_pinned_rotations(smooth_rotations, pinned),
+        smooth_transl=C.keep_pinned_translation(smooth_translation, pinned),
+    )
+    rows = pinned.translation[:, 1].cpu().numpy()  # frames whose height is known
+    if rows.any():
+        got = decoded.transl[:, : len(rows)][:, torch.from_numpy(rows), 1].double().cpu().numpy()
+        shift = (imposed_.transl[rows, 1][None, :] - got).mean(axis=1)
+        decoded.transl[..., 1] += torch.from_numpy(shift).to(decoded.transl)[:, None]
+    return decoded
+
+
+@dataclass
+class Directed:
+    """A directed sample before it becomes takes: the whole latent window that was sampled."""
+
+    latent: torch.Tensor  # (B, latent_frames, 201)
+    layout: Layout
+    imposed: Imposed | None
+    loop: C.Loop | None
+    warnings: tuple[str, ...]
+    timings: dict
+
+
+def sample(pipe, req: GenerationRequest, controls: Controls, on_step: Callable[[StepInfo], None] | None = None) -> Directed:
+    """Text -> constrained Euler loop, for a checked request (see reference.validate_request)."""
+    total = pipe.config.pipeline.validation_steps
+    t0 = time.perf_counter()
+    features = pipe.encode_text([req.prompt] * len(req.seeds))
+    t_text = time.perf_counter() - t0
+    frames = pipe.frames_for(req.duration_s)
+    lay, warnings = layout(controls, frames, pipe.config.pipeline.train_frames)
+    controls.check_frames(lay.frames)
+    mean = pipe.model.get_buffer("mean").double().cpu().numpy()
+    std = pipe.model.get_buffer("std").double().cpu().numpy()
+    imp = imposed(controls, lay, mean, std)
+    noise = pipe.noise(req.seeds)
+    loop = C.Loop(lay.frames, CONTEXT_FRAMES) if controls.loop else None
+    project = C.projection(noise, imp.known if imp else None, loop)
+    cond = pipe.conditioning(features, lay.latent_frames, req.cfg, req.game_feat)
+
+    def step(k, t_k, x_k, v_k, x_next):
+        if on_step is not None:
+            on_step(StepInfo(k, total, (req.request_id,), None))
+        return False
+
+    t1 = time.perf_counter()
+    latent = pipe.sample(cond, noise, step, project)[:, : lay.latent_frames].clone()
+    timings = {"text_s": t_text, "sample_s": time.perf_counter() - t1}
+    return Directed(latent, lay, imp, loop, tuple(features.warnings) + tuple(warnings), timings)
+
+
+def generate(
+    engine, request: GenerationRequest, controls: Controls, on_step: Callable[[StepInfo], None] | None = None,
+) -> list[GeneratedTake]:
+    """One request on a ReferenceEngine with `controls`; one take per seed, its metadata
+    recording the constraints."""
+    from motionbridge.daemon.engine.reference import validate_request
+
+    req, warnings = validate_request(request)
+    pipe = engine.pipeline
+    if controls.source is not None:  # the regenerated take is as long as its source
+        req = dataclasses.replace(req, duration_s=len(controls.source) / pipe.config.pipeline.output_mesh_fps)
+    run = sample(pipe, req, controls, on_step)
+    lay, loop = run.layout, run.loop
+    t2 = time.perf_counter()
+    decoded = decode_directed(pipe, run.latent, run.imposed)
+    timings = {**run.timings, "decode_s": time.perf_counter() - t2}
+    all_warnings = tuple(warnings) + run.warnings
+    crop = slice(lay.offset, lay.offset + lay.frames)
+    rotations = decoded.rotations()[:, crop].double().cpu().numpy()
+    transl = decoded.transl[:, crop].double().cpu().numpy()
+    record = {**controls.record(), "latent_frames": lay.latent_frames, "take_starts_at_latent_frame": lay.offset}
+    takes = []
+    for i, seed in enumerate(req.seeds):
+        meta = engine._metadata(req, seed, lay.frames, all_warnings, timings)
+        meta["constraints"] = dict(record)
+        if loop is not None:  # the cycle tiles by moving each repeat this far (metres, ground plane)
+            travel = decoded.transl[i, lay.frames] - decoded.transl[i, 0]
+            meta["constraints"]["loop"] = {**record["loop"], "travel_xz_m": [float(travel[0]), float(travel[2])]}
+        clip = clip_from_rotations(rotations[i], transl[i], meta)
+        takes.append(GeneratedTake(req.request_id, int(seed), clip, run.latent[i, crop].cpu().numpy(), all_warnings, dict(timings)))
+    return takes

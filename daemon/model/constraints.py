@@ -1,0 +1,156 @@
+"""Constrained sampling: known latent values imposed inside HY-Motion's Euler loop.
+
+HY-Motion has no VAE: the sampler integrates the normalised motion itself, from t = 0
+(noise) to t = 1 (data). A constraint is a set of known values (frames x channels) of the
+clean latent. After every Euler step the known part of the state is replaced by where the
+straight noise-to-data path of those values stands at that time, (1 - t)·ε + t·x_known,
+with ε the seed's own starting noise there: replacement inpainting as in MDM's in-betweening
+(Tevet et al. 2023, `sample/edit.py`) and RePaint, written for flow matching. The free frames
+see the imposed ones through attention at every step; at t = 1 the known part is exact.
+
+A loop is a constraint whose values are the take's own: latent frames [period, period + k)
+are kept equal to frames [0, k) (same noise, same state), root x/z shifted by the travel
+of one cycle, estimated at each step from the clean prediction x̂ = x_t + (1 - t)·v. The
+cycle then tiles: same heading, same speed, the travel added per cycle.
+
+Free functions and small frozen dataclasses; `projection` turns them into the callable the
+Euler loop takes (`sampling.euler(..., project=...)`); without one the loop is untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from .encode import LATENT_DIM, ROTATIONS, TRANSL
+
+ROOT_XZ = (0, 2)  # latent channels of the root's ground-plane position
+
+
+@dataclass(frozen=True)
+class Known:
+    """Known clean latent values: `values` and `mask` are (L, 201) over the latent window
+    (normalised, as the sampler sees them); only masked entries are read."""
+
+    values: Tensor
+    mask: Tensor  # bool
+
+    def __post_init__(self) -> None:
+        if self.values.shape != self.mask.shape or self.values.shape[-1] != LATENT_DIM or self.mask.dtype != torch.bool:
+            raise ValueError(f"Known needs (L, {LATENT_DIM}) values and a bool mask of the same shape, got {tuple(self.values.shape)} / {tuple(self.mask.shape)} {self.mask.dtype}")
+        if not torch.isfinite(self.values[self.mask]).all():
+            raise ValueError("known latent values contain NaN or infinity")
+
+
+@dataclass(frozen=True)
+class Loop:
+    """Latent frames [period, period + frames) repeat frames [0, frames): the take is the
+    first `period` frames and its frame `period` would be frame 0 again, moved by the travel."""
+
+    period: int
+    frames: int = 3
+
+
+def noised(known: Tensor, noise: Tensor, t: Tensor | float) -> Tensor:
+    """Where known clean values stand at time t on their straight path from `noise`."""
+    return (1 - t) * noise + t * known
+
+
+def impose_known(x: Tensor, t: Tensor, known: Known, noise: Tensor) -> Tensor:
+    """x (B, L, 201) with the known entries set to their noised values (every batch row)."""
+    length = known.mask.shape[0]
+    target = noised(known.values.to(x), noise[:, :length], t)
+    head = torch.where(known.mask.to(x.device), target, x[:, :length])
+    return torch.cat([head, x[:, length:]], dim=1) if length < x.shape[1] else head
+
+
+def loop_travel(x_hat: Tensor, loop: Loop) -> Tensor:
+    """(B, 2) root x/z travel of one cycle from the clean prediction: frame `period`
+    extrapolated from the last two free frames, minus frame 0."""
+    xz = x_hat[:, :, list(ROOT_XZ)]
+    last, before = xz[:, loop.period - 1], xz[:, loop.period - 2]
+    return 2 * last - before - xz[:, 0]
+
+
+def impose_loop(x: Tensor, t: Tensor, x_hat: Tensor, loop: Loop) -> Tensor:
+    """Frames [period, period + k) := frames [0, k), the root x/z moved by t · travel (the
+    noised state of a clean value moved by the travel)."""
+    p, k = loop.period, loop.frames
+    out = x.clone()
+    out[:, p : p + k] = x[:, :k]
+    out[:, p : p + k, list(ROOT_XZ)] += t * loop_travel(x_hat, loop)[:, None, :]
+    return out
+
+
+def projection(noise: Tensor, known: Known | None = None, loop: Loop | None = None):
+    """The Euler loop's `project` hook for these constraints, or None when there are none
+    (so an unconstrained take runs the official loop bit for bit)."""
+    if known is None and loop is None:
+        return None
+
+    def project(t: Tensor, x: Tensor, x_hat: Tensor) -> Tensor:
+        if known is not None:
+            x = impose_known(x, t, known, noise)
+        if loop is not None:
+            x = impose_loop(x, t, x_hat, loop)
+        return x
+
+    return project
+
+
+def reconstruction_guidance(velocity, known: Known, weight: float):
+    """v(t, x) nudged down the gradient of the known entries' error in the clean prediction
+    x̂ = x + (1 - t)·v (CondMDI's reconstruction guidance, Cohan et al. 2024, for flow
+    matching): one backward pass through the network per step. Kept for measurement: the
+    bench compares it with replacement (daemon/controls/README.md)."""
+
+    def guided(t: Tensor, x: Tensor) -> Tensor:
+        length = known.mask.shape[0]
+        with torch.enable_grad():
+            x_in = x.detach().requires_grad_(True)
+            v = velocity(t, x_in)
+            x_hat = x_in[:, :length] + (1 - t) * v[:, :length]
+            error = ((x_hat - known.values.to(x)) ** 2 * known.mask.to(x)).sum()
+            (grad,) = torch.autograd.grad(error, x_in)
+        return v.detach() - weight * grad
+
+    return guided
+
+
+# -- what the decoder must leave alone ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pinned:
+    """Per frame of the decoded take: root translation channels pinned (L, 3), joint rotations
+    pinned (L, 22). A path pins x and z only; a pose all three."""
+
+    translation: Tensor
+    rotations: Tensor
+
+
+def pinned_from_mask(mask: Tensor) -> Pinned:
+    """A translation channel is pinned when known; a joint's rotation when all six are."""
+    joints = mask[:, ROTATIONS].reshape(mask.shape[0], -1, 6).all(-1)
+    return Pinned(mask[:, TRANSL], joints)
+
+
+def keep_pinned_rotations(smooth, pinned: Pinned):
+    """Wrap a rot6d smoother (B, L, 22, 6) so pinned joints keep their unsmoothed values: the
+    official smoothing removes the network's jitter, and a known pose has none to remove."""
+
+    def smooth_rot(rot6d: Tensor) -> Tensor:
+        keep = pinned.rotations[: rot6d.shape[1]].to(rot6d.device)[None, :, :, None]
+        return torch.where(keep, rot6d, smooth(rot6d))
+
+    return smooth_rot
+
+
+def keep_pinned_translation(smooth, pinned: Pinned):
+    def smooth_transl(transl: Tensor) -> Tensor:
+        keep = pinned.translation[: transl.shape[1]].to(transl.device)[None]
+        return torch.where(keep, transl, smooth(transl).to(transl))
+
+    return smooth_transl
