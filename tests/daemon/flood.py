@@ -6,7 +6,7 @@ instead of the daemon). It reproduces the crash libzmq's heartbeats caused
 it can without reading, then disconnects with its input stalled, connects again, and so on,
 until `seconds` or `max_messages` is reached, or it gets SIGTERM.
 
-    python flood.py ENDPOINT SECONDS MAX_MESSAGES ROUND_S
+    python flood.py ENDPOINT SECONDS MAX_MESSAGES ROUND_S [HEARTBEAT_MS]
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-def flood(endpoint: str, seconds: float, max_messages: int, round_s: float) -> int:
-    """Connected `round_s` seconds at a time, then closed while the daemon still owes it PONGs."""
+def flood(endpoint: str, seconds: float, max_messages: int, round_s: float, heartbeat_ms: int = 0) -> int:
+    """Connected `round_s` seconds at a time, then closed while the daemon still owes it PONGs;
+    with `heartbeat_ms`, it also sends ZMTP heartbeats, as the client library does."""
     import zmq
 
     import motionbridge.daemon.protocol as P
@@ -35,6 +36,8 @@ def flood(endpoint: str, seconds: float, max_messages: int, round_s: float) -> i
         sock.setsockopt(zmq.RCVHWM, 1)
         sock.setsockopt(zmq.RCVBUF, 4096)  # a small kernel buffer: its backlog reaches the daemon sooner
         sock.setsockopt(zmq.LINGER, 0)
+        if heartbeat_ms:
+            sock.setsockopt(zmq.HEARTBEAT_IVL, heartbeat_ms)
         sock.connect(endpoint)
         round_end = min(end, time.monotonic() + round_s)
         while time.monotonic() < round_end and sent < max_messages and not stopping:
@@ -52,11 +55,12 @@ class Flooders:
     """`count` flooder processes; `stop()` ends them and returns how many PINGs each sent."""
 
     def __init__(self, endpoint: str, rounds_s: tuple[float, ...] = (1.5, 1.5), seconds: float = 30.0,
-                 max_messages: int = 3_000_000):
+                 max_messages: int = 3_000_000, heartbeats_ms: tuple[int, ...] = ()):
         env = dict(os.environ)  # PYTHONPATH points at this checkout (tests/conftest.py)
         self.procs = [subprocess.Popen([sys.executable, str(Path(__file__).resolve()), endpoint, str(seconds),
-                                        str(max_messages), str(round_s)], stdout=subprocess.PIPE, text=True, env=env)
-                      for round_s in rounds_s]
+                                        str(max_messages), str(round_s), str(heartbeat_ms)],
+                                       stdout=subprocess.PIPE, text=True, env=env)
+                      for round_s, heartbeat_ms in zip(rounds_s, heartbeats_ms or (0,) * len(rounds_s))]
 
     def running(self) -> bool:
         return all(p.poll() is None for p in self.procs)
@@ -77,4 +81,5 @@ class Flooders:
 
 
 if __name__ == "__main__":
-    print(flood(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])), flush=True)
+    print(flood(sys.argv[1], float(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]),
+                int(sys.argv[5]) if len(sys.argv) > 5 else 0), flush=True)

@@ -40,8 +40,9 @@ def test_flooders_that_never_read_neither_crash_nor_stall_the_daemon():
         deadline = time.monotonic() + 15.0
         while not d.events(DROPPED) and time.monotonic() < deadline and d.proc.poll() is None:
             time.sleep(0.1)
-        # then two that disconnect every second while the daemon owes them PONGs (the old abort)
-        flooders.append(Flooders(d.endpoint, rounds_s=(1.0, 1.0), seconds=60.0))
+        # then two that disconnect every second while the daemon owes them PONGs (the old abort),
+        # one of them with ZMTP heartbeats of its own, like the client library
+        flooders.append(Flooders(d.endpoint, rounds_s=(1.0, 1.0), heartbeats_ms=(0, 100), seconds=60.0))
         time.sleep(6.0)
         assert d.proc.poll() is None, d.stderr_text()[-2000:]
         during, flood_s = _take(victim, 30.0)
