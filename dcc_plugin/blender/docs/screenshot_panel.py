@@ -6,7 +6,8 @@ Runs inside a Blender with its UI (under Xvfb): enables the installed extension,
 SMPL-X mannequin with the panel's own button, connects to the daemon at ENDPOINT, detects the
 rig, generates two takes (OUT_generating.png: a denoising preview on the rig, the progress
 bar), auditions the first (OUT.png: the takes list), opens Rename (OUT_rename.png: the
-dialog starts from the take's name) and cancels it, then selects a copy of the rig whose
+dialog starts from the take's name) and cancels it, deletes the second take (confirming the
+question) and undoes that (both takes must be back), then selects a copy of the rig whose
 pelvis bone has a studio name, which detection cannot map (OUT_error.png: the error line;
 OUT_mapping.png: the Bone Mapping editor it opened, scrolled into view). Every step goes
 through the extension's operators; the timers below only wait for the panel's background
@@ -306,6 +307,27 @@ class Script:
                 window.event_simulate(type="ESC", value="PRESS")  # cancel the dialog: nothing renamed
                 window.event_simulate(type="ESC", value="RELEASE")
             elif self.settle >= 6:
+                self.kept = [t.name for t in props.takes]
+                call(bpy.ops.motionbridge.take_delete, "INVOKE_DEFAULT", take=self.kept[-1])  # asks first
+                self.step, self.settle = "deleting", 0
+        elif self.step == "deleting":
+            self.settle += 1
+            window = view3d()[0]
+            if self.settle == 3:
+                window.event_simulate(type="RET", value="PRESS")  # confirm
+                window.event_simulate(type="RET", value="RELEASE")
+            elif self.settle == 6:
+                left = [t.name for t in props.takes]
+                if left != self.kept[:-1]:
+                    quit_with(f"Delete did not delete {self.kept[-1]!r}: {left}")
+                    return None
+                call(bpy.ops.ed.undo)
+            elif self.settle == 9:
+                back = [t.name for t in props.takes]
+                log(f"Delete asked, deleted {self.kept[-1]}; Undo brought back {back}")
+                if back != self.kept:
+                    quit_with(f"Undo after Delete gave {back}, not {self.kept}")
+                    return None
                 add_studio_rig()
                 call(bpy.ops.motionbridge.detect)
                 self.step, self.settle = "unmappable", 0
