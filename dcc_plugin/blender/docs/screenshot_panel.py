@@ -5,7 +5,8 @@
 Runs inside a Blender with its UI (under Xvfb): enables the installed extension, adds the
 SMPL-X mannequin with the panel's own button, connects to the daemon at ENDPOINT, detects the
 rig, generates two takes (OUT_generating.png: a denoising preview on the rig, the progress
-bar), auditions the first (OUT.png: the takes list), opens Rename (OUT_rename.png: the
+bar), auditions the first (OUT.png: the takes list), rests the mouse on its name
+(OUT_hover.png: the tooltip with the full name), opens Rename (OUT_rename.png: the
 dialog starts from the take's name) and cancels it, deletes the second take (confirming the
 question) and undoes that (both takes must be back), then selects a copy of the rig whose
 pelvis bone has a studio name, which detection cannot map (OUT_error.png: the error line;
@@ -41,6 +42,7 @@ GENERATE_TIMEOUT_S = 400.0
 TAB_SCAN_STEP = 15  # pixels between clicks down the sidebar's tab strip
 MAX_TAB_TRIES = 60
 SIDEBAR_WIDTH = 400  # pixels, wide enough for the panel's labels
+FIRST_TAKE_NAME = (105, 543)  # the first takes-list row's name, from the sidebar's left and top edges (pixels)
 args = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
 if len(args) != 2:
     raise SystemExit("usage: blender ... --python screenshot_panel.py -- OUT.png ENDPOINT")
@@ -297,6 +299,17 @@ class Script:
             self.settle += 1  # a few redraws after the last change
             if self.settle >= 6:
                 capture()
+                window, _, _, ui = view3d()  # rest the mouse on the first take's name: its tooltip
+                x, y = ui.x + FIRST_TAKE_NAME[0], ui.y + ui.height - FIRST_TAKE_NAME[1]
+                window.event_simulate(type="MOUSEMOVE", value="NOTHING", x=x - 4, y=y)
+                window.event_simulate(type="MOUSEMOVE", value="NOTHING", x=x, y=y)
+                self.step, self.settle = "hover", 0
+        elif self.step == "hover":
+            self.settle += 1
+            if self.settle == 8:  # tooltips show after the mouse rests a moment
+                capture("hover")
+                view3d()[0].event_simulate(type="MOUSEMOVE", value="NOTHING", x=20, y=20)
+            elif self.settle >= 10:
                 call(bpy.ops.motionbridge.take_rename, "INVOKE_DEFAULT")  # the dialog starts from the take's name
                 self.step, self.settle = "renaming", 0
         elif self.step == "renaming":

@@ -93,7 +93,7 @@ def test_takes_keep_their_order_highlight_and_audition(run):
     assert third["rigs"] == ["RigifyHero", "MixamoHero", "MixamoHero", "MixamoHero"]
 
 
-def test_hover_shows_the_full_take_and_export_suggests_its_name(run):
+def test_hover_text_names_armature_seed_prompt_and_export_suggests_the_take(run):
     report, out = run
-    assert report["tooltip"].startswith("walk_a\nArmature MixamoHero, seed 6\nwalk_a prompt")
+    assert report["tooltip"].startswith("Armature MixamoHero, seed 6\nwalk_a prompt")
     assert report["export_suggestion"] == str(out / "walk_0.fbx")
