@@ -115,11 +115,12 @@ class MOTIONBRIDGE_OT_take_audition(_TakeOperator):
 
     @classmethod
     def description(cls, context, properties):
-        """The hover text: the take's full name, rig, seed and prompt."""
+        """The hover text under the take's full name (the tooltip's title is the button's text,
+        the name the list may cut): its armature, seed and prompt."""
         item = next((t for t in context.scene.motionbridge.takes if t.name == properties.take), None)
         if item is None:
             return cls.bl_description
-        return f"{item.name}\nArmature {item.rig}, seed {item.seed}\n{item.prompt}\n\nPlay only this take on its armature"
+        return f"Armature {item.rig}, seed {item.seed}\n{item.prompt}\n\nPlay only this take on its armature"
 
     def act(self, context, name):
         session.panel().host.audition_take(name)

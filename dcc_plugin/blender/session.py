@@ -8,7 +8,7 @@ from typing import Any
 import bpy
 
 from motionbridge.dcc_plugin.core import panel_actions
-from motionbridge.dcc_plugin.core.panel import Panel
+from motionbridge.dcc_plugin.core.panel import Panel, State
 from motionbridge.dcc_plugin.core.scene_jobs import SceneOutcome
 
 from . import mapping_ui, takes_io
@@ -39,9 +39,15 @@ def shutdown() -> None:
 _opened_for_error = ""  # the error the mapping editor was last opened for (once per error)
 
 
+_undo_pushed_for: list = []  # the takes of the last generation an undo step was made for
+
+
 def _changed(p: Panel) -> None:
     global _opened_for_error
     sync_takes()
+    if p.state is State.TAKE_WRITTEN and p.written and p.written is not (_undo_pushed_for[0] if _undo_pushed_for else None):
+        _undo_pushed_for[:] = [p.written]
+        _push_undo(f"MotionBridge: {len(p.written)} take(s)")
     props = getattr(bpy.context.scene, "motionbridge", None)
     if p.error_cause == "mapping" and p.error_rig and props is not None and p.error != _opened_for_error:
         _opened_for_error = p.error
@@ -50,6 +56,16 @@ def _changed(p: Panel) -> None:
         except Exception as exc:  # the error line already says what failed
             log.warning("mapping editor not opened: %s", exc)
     redraw()
+
+
+def _push_undo(message: str) -> None:
+    """An undo step after takes are written (they are written by a timer, not an operator):
+    without it, undoing a later Delete would also take back the generation."""
+    window = next(iter(bpy.context.window_manager.windows), None) if bpy.context.window_manager else None
+    if window is None:  # background Blender: no undo history
+        return
+    with bpy.context.temp_override(window=window):
+        bpy.ops.ed.undo_push(message=message)
 
 
 def sync_takes() -> None:

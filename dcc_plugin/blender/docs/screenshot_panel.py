@@ -5,8 +5,10 @@
 Runs inside a Blender with its UI (under Xvfb): enables the installed extension, adds the
 SMPL-X mannequin with the panel's own button, connects to the daemon at ENDPOINT, detects the
 rig, generates two takes (OUT_generating.png: a denoising preview on the rig, the progress
-bar), auditions the first (OUT.png: the takes list), opens Rename (OUT_rename.png: the
-dialog starts from the take's name) and cancels it, then selects a copy of the rig whose
+bar), auditions the first (OUT.png: the takes list), rests the mouse on its name
+(OUT_hover.png: the tooltip with the full name), opens Rename (OUT_rename.png: the
+dialog starts from the take's name) and cancels it, deletes the second take (confirming the
+question) and undoes that (both takes must be back), then selects a copy of the rig whose
 pelvis bone has a studio name, which detection cannot map (OUT_error.png: the error line;
 OUT_mapping.png: the Bone Mapping editor it opened, scrolled into view). Every step goes
 through the extension's operators; the timers below only wait for the panel's background
@@ -40,6 +42,7 @@ GENERATE_TIMEOUT_S = 400.0
 TAB_SCAN_STEP = 15  # pixels between clicks down the sidebar's tab strip
 MAX_TAB_TRIES = 60
 SIDEBAR_WIDTH = 400  # pixels, wide enough for the panel's labels
+FIRST_TAKE_NAME = (105, 543)  # the first takes-list row's name, from the sidebar's left and top edges (pixels)
 args = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
 if len(args) != 2:
     raise SystemExit("usage: blender ... --python screenshot_panel.py -- OUT.png ENDPOINT")
@@ -296,6 +299,17 @@ class Script:
             self.settle += 1  # a few redraws after the last change
             if self.settle >= 6:
                 capture()
+                window, _, _, ui = view3d()  # rest the mouse on the first take's name: its tooltip
+                x, y = ui.x + FIRST_TAKE_NAME[0], ui.y + ui.height - FIRST_TAKE_NAME[1]
+                window.event_simulate(type="MOUSEMOVE", value="NOTHING", x=x - 4, y=y)
+                window.event_simulate(type="MOUSEMOVE", value="NOTHING", x=x, y=y)
+                self.step, self.settle = "hover", 0
+        elif self.step == "hover":
+            self.settle += 1
+            if self.settle == 8:  # tooltips show after the mouse rests a moment
+                capture("hover")
+                view3d()[0].event_simulate(type="MOUSEMOVE", value="NOTHING", x=20, y=20)
+            elif self.settle >= 10:
                 call(bpy.ops.motionbridge.take_rename, "INVOKE_DEFAULT")  # the dialog starts from the take's name
                 self.step, self.settle = "renaming", 0
         elif self.step == "renaming":
@@ -306,6 +320,27 @@ class Script:
                 window.event_simulate(type="ESC", value="PRESS")  # cancel the dialog: nothing renamed
                 window.event_simulate(type="ESC", value="RELEASE")
             elif self.settle >= 6:
+                self.kept = [t.name for t in props.takes]
+                call(bpy.ops.motionbridge.take_delete, "INVOKE_DEFAULT", take=self.kept[-1])  # asks first
+                self.step, self.settle = "deleting", 0
+        elif self.step == "deleting":
+            self.settle += 1
+            window = view3d()[0]
+            if self.settle == 3:
+                window.event_simulate(type="RET", value="PRESS")  # confirm
+                window.event_simulate(type="RET", value="RELEASE")
+            elif self.settle == 6:
+                left = [t.name for t in props.takes]
+                if left != self.kept[:-1]:
+                    quit_with(f"Delete did not delete {self.kept[-1]!r}: {left}")
+                    return None
+                call(bpy.ops.ed.undo)
+            elif self.settle == 9:
+                back = [t.name for t in props.takes]
+                log(f"Delete asked, deleted {self.kept[-1]}; Undo brought back {back}")
+                if back != self.kept:
+                    quit_with(f"Undo after Delete gave {back}, not {self.kept}")
+                    return None
                 add_studio_rig()
                 call(bpy.ops.motionbridge.detect)
                 self.step, self.settle = "unmappable", 0

@@ -9,7 +9,8 @@
 #    ../shared/parity: random weights, so the motion is noise) on CPU;
 # 3. runs Blender with its UI under xvfb-run with screenshot_panel.py, which drives the panel
 #    (connect, detect, generate two takes, then detect a rig it cannot map) and saves the
-#    window: OUT.png, OUT_generating.png, OUT_rename.png, OUT_error.png, OUT_mapping.png.
+#    window: OUT.png, OUT_generating.png, OUT_hover.png, OUT_rename.png, OUT_error.png,
+#    OUT_mapping.png.
 #
 # Needs: python with this repo's dependencies and torch (the daemon), xvfb-run and xwd
 # (Debian: xvfb, x11-apps) where Blender runs, and a Blender 4.2+ with its UI.

@@ -52,7 +52,7 @@ def test_an_unmappable_rig_is_one_line_and_opens_the_mapping_editor(run):
     assert report["save_unfixed"].startswith("ERROR map hips, spine before saving")
 
 
-def test_the_saved_mapping_is_used_by_detect_the_loader_and_the_cli(run):
+def test_the_saved_mapping_is_used_by_detect_the_loader_the_cli_and_batch(run):
     report, out = run
     path = Path(report["mapping_file"])
     assert report["save_fixed"] == "{'FINISHED'}" and report["fixed_confidence"] == 1.0
@@ -69,6 +69,11 @@ def test_the_saved_mapping_is_used_by_detect_the_loader_and_the_cli(run):
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert "Root_Pelvis_JNT" in (out / "walk.bvh").read_text()
+    from motionbridge.daemon.batch import retarget as batch_rig  # what `motionbridge batch --rig FILE` runs per take
+
+    batch_rig.check_spec(str(path))
+    clip, _ = batch_rig.apply(str(path), synthetic.walking(1.0))
+    assert clip.skeleton.names[0] == "Root_Pelvis_JNT"
 
 
 def test_an_error_can_be_dismissed(run):
@@ -88,7 +93,7 @@ def test_takes_keep_their_order_highlight_and_audition(run):
     assert third["rigs"] == ["RigifyHero", "MixamoHero", "MixamoHero", "MixamoHero"]
 
 
-def test_hover_shows_the_full_take_and_export_suggests_its_name(run):
+def test_hover_text_names_armature_seed_prompt_and_export_suggests_the_take(run):
     report, out = run
-    assert report["tooltip"].startswith("walk_a\nArmature MixamoHero, seed 6\nwalk_a prompt")
+    assert report["tooltip"].startswith("Armature MixamoHero, seed 6\nwalk_a prompt")
     assert report["export_suggestion"] == str(out / "walk_0.fbx")
