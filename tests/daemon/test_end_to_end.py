@@ -38,23 +38,30 @@ def daemon(parity):
 
 @pytest.fixture(scope="module")
 def expected(parity):
-    """(model hash, {request id: take}): REQUESTS generated in-process with the daemon's thread
-    count, which every daemon answer must equal bit for bit. A fixture, so each test that needs
-    it works when run alone (before, the last test compared against what the first had stored
-    and skipped its check silently without it). Computed before any daemon request, not during:
-    two torch processes on two busy cores slow each other down many times."""
+    """take(request id) -> the take of that entry of REQUESTS generated in-process with the
+    daemon's thread count, which every daemon answer must equal bit for bit; plus the model
+    hash. A fixture, so each test works when run alone (before, the last test compared against
+    what the first had stored and skipped its check silently without it). Takes are made on
+    first use, one request at a time (the daemon may batch them or not: same bits), and never
+    while the daemon computes: two torch processes on two busy cores slow each other down."""
     import torch
 
     from motionbridge.daemon.engine.reference import ReferenceEngine
 
     engine = ReferenceEngine.from_parity(parity)
-    old = torch.get_num_threads()  # other test folders pin their own thread counts for the session
-    torch.set_num_threads(THREADS)
-    try:
-        takes = engine.generate(REQUESTS)
-    finally:
-        torch.set_num_threads(old)
-    return engine.model_hash, {r.request_id: take for r, take in zip(REQUESTS, takes)}
+    made: dict[str, object] = {}
+
+    def take(request_id: str):
+        if request_id not in made:
+            old = torch.get_num_threads()  # other test folders pin their own thread counts for the session
+            torch.set_num_threads(THREADS)
+            try:
+                (made[request_id],) = engine.generate([r for r in REQUESTS if r.request_id == request_id])
+            finally:
+                torch.set_num_threads(old)
+        return made[request_id]
+
+    return engine.model_hash, take
 
 
 def _differences(clip, want_clip) -> str:
@@ -87,7 +94,9 @@ def _same(clip, take) -> None:
 
 
 def test_concurrent_clients_match_in_process_bit_for_bit(daemon, expected):
-    model_hash, takes = expected
+    model_hash, take = expected
+    for r in REQUESTS:  # before the daemon works, not while
+        take(r.request_id)
     clients = [MotionBridgeClient(daemon.endpoint, timeout_s=5.0) for _ in REQUESTS]
     try:
         handles = [c.generate(r.prompt, duration_s=r.duration_s, seeds=r.seeds, cfg=r.cfg)
@@ -99,7 +108,7 @@ def test_concurrent_clients_match_in_process_bit_for_bit(daemon, expected):
     assert model_hash == results[0][0].metadata["checkpoint_sha256"][:16]
     for req, clips in zip(REQUESTS, results):
         assert len(clips) == 1 and clips[0].rotations.shape == (60, 55, 4)
-        _same(clips[0], takes[req.request_id])
+        _same(clips[0], take(req.request_id))
     assert [b["requests"] for b in daemon.events("batch")][:1] in ([1], [2])
 
 
@@ -145,7 +154,7 @@ def test_kill_9_worker_mid_request_then_recovery(daemon):
 
 
 def test_fuzz_then_ping_and_a_real_generate(daemon, expected):
-    want = expected[1]["a"]
+    want = expected[1]("a")  # before the fuzz and the daemon's take, not during
     sent = fuzz_daemon(daemon.endpoint, examples=2000)
     print(f"\n[real model] fuzz: {sent} random/truncated/oversized/wrong-version messages; "
           "every one answered with its expected ERROR code")
