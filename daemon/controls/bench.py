@@ -67,7 +67,7 @@ def run(parity: Path, seeds: tuple[int, ...]) -> list[dict]:
             velocity = pipe.velocity(cond)
             if weight:
                 velocity = C.reconstruction_guidance(velocity, imp.known, weight)
-            project = C.projection(noise, imp.known) if replace else None
+            project = C.projection(imp.known) if replace else None
             t0 = time.perf_counter()
             with torch.no_grad():
                 latent = sampling.euler(velocity, noise, grid, None, project)[:, : lay.latent_frames]

@@ -129,7 +129,7 @@ def sample(pipe, req: GenerationRequest, controls: Controls, on_step: Callable[[
     imp = imposed(controls, lay, mean, std)
     noise = pipe.noise(req.seeds)
     loop = C.Loop(lay.frames, CONTEXT_FRAMES) if controls.loop else None
-    project = C.projection(noise, imp.known if imp else None, loop)
+    project = C.projection(imp.known if imp else None, loop)
     cond = pipe.conditioning(features, lay.latent_frames, req.cfg, req.game_feat)
 
     def step(k, t_k, x_k, v_k, x_next):

@@ -165,17 +165,24 @@ def read_take(path: Path) -> tuple[Clip, list[str]]:
         raise ValueError(str(exc)) from None
     if len(takes) != 1:
         raise ValueError(f"{path} holds {len(takes)} takes; constraints read one take per file (motionbridge convert can split them)")
-    clip, warnings = takes[0], []
+    try:
+        return as_model_take(takes[0], str(path))
+    except RigError as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def as_model_take(clip: Clip, name: str = "the take") -> tuple[Clip, list[str]]:
+    """Any take or pose (a DCC's character at the playhead, a file) -> SMPL-X at 30 fps, with
+    a warning for each change: retargeted back from a rig, resampled. RigError when the rig is
+    not a humanoid MotionBridge knows."""
+    warnings = []
     if clip.skeleton.names[:NUM_BODY_JOINTS] != smplx_skeleton().names[:NUM_BODY_JOINTS]:
         from motionbridge.rigs.reverse_retarget import to_smplx
 
-        try:
-            clip = to_smplx(clip)
-        except RigError as exc:
-            raise ValueError(f"{path}: {exc}") from None
-        warnings.append(f"{path} is on a {clip.metadata['reverse_retarget']['rig']} rig: its poses were retargeted back to SMPL-X")
+        clip = to_smplx(clip)
+        warnings.append(f"{name} is on a {clip.metadata['reverse_retarget']['rig']} rig: its poses were retargeted back to SMPL-X")
     if abs(clip.fps - 30.0) > 1e-6:
-        warnings.append(f"{path} is at {clip.fps:g} fps: resampled to the model's 30 fps")
+        warnings.append(f"{name} is at {clip.fps:g} fps: resampled to the model's 30 fps")
         clip = resample(clip, 30.0)
     return clip, warnings
 

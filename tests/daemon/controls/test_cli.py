@@ -132,3 +132,20 @@ def test_extend_lets_the_duration_past_12_s(tmp_path):
     assert controls.extend_frames == 900 and controls.timeline == ((0, "A person walks."), (600, "A person sits."))
     assert duration.value == 30.0 and not duration.warnings
     assert args.engine == "reference"
+
+
+def test_reading_the_flags_needs_no_torch():
+    """The flags are checked before any weights load, and without torch's import time."""
+    code = "import sys, motionbridge.daemon.controls.cli, motionbridge.daemon.controls.spec; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], env=os.environ, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
+
+
+def test_a_rig_pose_at_another_frame_rate_becomes_a_model_take():
+    from motionbridge.daemon.controls.spec import as_model_take
+    from motionbridge.rigs import resample
+
+    on_rig = resample(retarget(MOTIONS["walking"](), build_rig("rigify", pose="A", bone_axes="y_along_bone")).clip, 24.0)
+    take, warnings = as_model_take(on_rig, "hero")
+    assert take.skeleton.num_joints == 55 and take.fps == 30.0
+    assert any("rigify rig" in w for w in warnings) and any("24 fps" in w for w in warnings)
