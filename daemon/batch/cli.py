@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "exit 1 if any selected take is not done")
     parser.add_argument("--export-workers", type=int, metavar="N",
                         help="processes that retarget, write and preview while the engine generates the next takes "
-                             "(default: one per core but one, at most 8; 0: in line)")
+                             "(default with a GPU or --server: one per core but one, at most 8; on a CPU: 0, in line)")
     where = parser.add_argument_group("where to run (default: in this process)")
     where.add_argument("--server", metavar="tcp://HOST:PORT", help="send requests to a running `motionbridge serve` daemon at batch priority")
     where.add_argument("--server-timeout", type=float, default=3600.0, metavar="S", help="seconds to wait for one request on the daemon")
@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("choose one of --server and --ray")
     if args.batch_size < 1:
         raise CliError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.export_workers is None:
-        args.export_workers = default_workers()
+    if args.export_workers is None:  # on a CPU the engine already keeps the cores busy: nothing to overlap
+        args.export_workers = default_workers() if (args.server or args.device.startswith("cuda")) else 0
     if not 0 <= args.export_workers <= 256:
         raise CliError(f"--export-workers must be between 0 and 256, got {args.export_workers}")
     try:
