@@ -222,3 +222,23 @@ def test_take_bytes_do_not_depend_on_its_window_or_a_resume(tmp_path, engine):
     resumed = run("windows4", 3, resume=True)
     assert resumed.exit_code == 0 and resumed.skipped == 5 and resumed.ok == 3
     assert_same_outputs(tmp_path / "alone", tmp_path / "windows4")
+
+
+def test_a_disk_full_from_the_start_is_one_clean_message(tmp_path, engine, monkeypatch):
+    """Every write fails with ENOSPC (/dev/full): the take fails as `disk full`, the run stops
+    with the resume hint, and no half-written ZipFile is left to print a traceback when it is
+    garbage-collected."""
+    import builtins
+    import gc
+
+    unraisable: list = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    real_open = builtins.open
+    monkeypatch.setattr(npz, "open", lambda path, mode="r", *a, **kw: real_open("/dev/full", mode, *a, **kw) if "w" in mode else real_open(path, mode, *a, **kw), raising=False)
+    takes_file = write_takes(tmp_path / "takes.jsonl", 2)
+    config = runner.BatchConfig(takes_file, tmp_path / "out", formats=("npz",), batch_size=2, previews=False)
+    result = runner.run_local(runner.plan(config), EngineGenerator(engine))
+    gc.collect()
+    assert result.failed and result.failed[0][2] == "disk full", result.summary()
+    assert result.stopped.startswith("disk full while writing take") and "rerun with --resume" in result.stopped
+    assert not unraisable, [str(u.exc_value) for u in unraisable]
