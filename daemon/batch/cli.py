@@ -67,8 +67,8 @@ def run(args: argparse.Namespace) -> int:
         raise CliError("choose one of --server and --ray")
     if args.batch_size < 1:
         raise CliError(f"--batch-size must be at least 1, got {args.batch_size}")
-    if args.export_workers is None:  # on a CPU the engine already keeps the cores busy: nothing to overlap
-        args.export_workers = default_workers() if (args.server or args.device.startswith("cuda")) else 0
+    if args.export_workers is None:
+        args.export_workers = default_workers(args.device, through_daemon=bool(args.server))
     if not 0 <= args.export_workers <= 256:
         raise CliError(f"--export-workers must be between 0 and 256, got {args.export_workers}")
     try:

@@ -34,9 +34,12 @@ class ExportBroken(RuntimeError):
     """An export worker died (OOM killer, a signal): the run stops; --resume redoes the rest."""
 
 
-def default_workers() -> int:
-    """One process per core but one (the generator's), at most 8: 8 cover ~60 takes/s of
-    export at ~130 ms a take, above what one GPU generates."""
+def default_workers(device: str, through_daemon: bool = False) -> int:
+    """One process per core but one (the generator's), at most 8 (8 cover ~60 takes/s of export
+    at ~130 ms a take, above what one GPU generates); 0 for an engine on the CPU, which already
+    keeps the cores busy (measured: a worker there only slowed the run down)."""
+    if not (through_daemon or device.startswith("cuda")):
+        return 0
     return max(0, min(8, (os.cpu_count() or 1) - 1))
 
 
