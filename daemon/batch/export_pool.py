@@ -20,6 +20,8 @@ import dataclasses
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -68,7 +70,7 @@ class ExportPool:
         self.recorded = recorded
         self.max_pending = max_pending or 2 * workers
         self._pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                            initializer=_ignore_interrupts)
+                                                            initializer=_worker_setup, initargs=(os.getpid(),))
         self._pending: collections.deque[tuple[Generated, concurrent.futures.Future]] = collections.deque()
         for _ in range(workers):  # the workers start and import while the first window generates
             self._pool.submit(_warm_up, writer.options)
@@ -116,9 +118,18 @@ class ExportPool:
             self._pending.clear()
 
 
-def _ignore_interrupts() -> None:
-    """Ctrl-C reaches the whole process group: the batch process winds down its workers."""
+def _worker_setup(parent: int) -> None:
+    """Ctrl-C reaches the whole process group: the batch process winds its workers down itself.
+    A worker also exits once its batch process is gone (SIGKILL, OOM killer): it would otherwise
+    wait on the task queue forever, an orphan."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def exit_with_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_parent, name="motionbridge-export-parent-watch", daemon=True).start()
 
 
 def _warm_up(options: OutputOptions) -> None:

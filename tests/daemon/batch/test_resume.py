@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from batch_helpers import run_cli, write_takes
+from daemon_proc import wait_gone
 from equal_outputs import assert_same_outputs
 from motionbridge.daemon.batch import manifest, runner
 from motionbridge.daemon.batch.generation import EngineGenerator
@@ -42,6 +43,18 @@ def two_formats() -> tuple[str, str]:
 
 def output_files(out: Path) -> list[Path]:
     return sorted(p for p in out.iterdir() if p.is_file() and not p.name.startswith((".", "manifest")))
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def check_consistent(out: Path, formats: tuple[str, ...], count: int) -> list[dict]:
@@ -83,8 +96,9 @@ def test_sigkill_mid_run_then_resume(tmp_path, engine_args, batch_env):
     takes_file = write_takes(tmp_path / "takes.jsonl", TAKES)
     out = tmp_path / "out"
     args = [str(takes_file), "--out", str(out), "--format", ",".join(formats), "--batch-size", "2", *engine_args]
-    proc = subprocess.Popen([sys.executable, "-m", "motionbridge.daemon.cli", "batch", *args], env=batch_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # killed with an export worker running: its takes are redone, and the worker does not outlive the run
+    proc = subprocess.Popen([sys.executable, "-m", "motionbridge.daemon.cli", "batch", *args, "--export-workers", "1"],
+                            env=batch_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     done = 0
     while time.monotonic() < deadline and proc.poll() is None:
@@ -93,8 +107,11 @@ def test_sigkill_mid_run_then_resume(tmp_path, engine_args, batch_env):
             break
         time.sleep(0.05)
     assert proc.poll() is None, f"the run ended before it could be killed:\n{proc.stderr.read()}"
+    workers = children_of(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert workers, "no export worker was running"
+    assert all(wait_gone(pid, 30) for pid in workers), "an export worker outlived its killed batch"
     assert 6 <= done < TAKES
     assert len(output_files(out)) < TAKES * len(formats)
 
