@@ -12,6 +12,7 @@ Only the SMPL-X skeleton can be written this way; a retargeted rig has no SMPL p
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any, Sequence
@@ -69,7 +70,9 @@ def write(path: Path, takes: Sequence[Clip], names: Sequence[str], **options: An
         raise ValueError(f"an AMASS file holds one take, got {len(takes)}; write one file per take (--takes-per-file 1)")
     check_finite(takes[0], names[0])
     data = arrays(takes[0], options.get("body_model") or "smplx")
+    buffer = io.BytesIO()  # zipped in memory: a full disk fails one write (see npz.py)
+    np.savez(buffer, **data)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez(fh, **data)
+            fh.write(buffer.getbuffer())
     return []

@@ -17,6 +17,7 @@ With several takes, every key is prefixed "take<i>/" and `take_names` lists the 
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 import zlib
@@ -70,9 +71,13 @@ def write(path: Path, takes: Sequence[Clip], names: Sequence[str], **options: An
         arrays["take_names"] = np.array(list(names))
         for i, clip in enumerate(takes):
             arrays.update({f"take{i}/{k}": v for k, v in clip_arrays(clip).items()})
+    # zipped in memory, then written: a full disk fails the one write, not numpy's ZipFile, which
+    # would be left holding the closed file and print a traceback when garbage-collected
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+            fh.write(buffer.getbuffer())
 
 
 def _clip_from(data: Any, prefix: str) -> Clip:

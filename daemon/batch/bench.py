@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--format", default="fbx,glb", help="formats for the end-to-end run (default fbx,glb)")
     parser.add_argument("--rig", help="retarget onto this rig in the end-to-end run")
     parser.add_argument("--no-preview", action="store_true", help="leave the review GIFs out of the end-to-end run")
-    parser.add_argument("--export-workers", type=int, default=default_workers(),
-                        help="export processes beside the generator, as `batch --export-workers` (default: one per core but one, at most 8)")
+    parser.add_argument("--export-workers", type=int,
+                        help="export processes beside the generator, as `batch --export-workers` (same default)")
     parser.add_argument("--out", type=Path, help="keep the end-to-end outputs here (default: a temp folder)")
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--repeat", type=int, default=2, help="alternating timed runs of each; the best counts (default 2)")
@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--dtype", default="bfloat16")
     args = parser.parse_args(argv)
+    if args.export_workers is None:
+        args.export_workers = default_workers(args.device)
     spec = EngineSpec(args.checkpoint, args.qwen, args.clip, args.parity, args.engine_factory, args.device, args.dtype, args.engine)
 
     with tempfile.TemporaryDirectory(prefix="mb-bench-") as tmp:

@@ -33,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "exit 1 if any selected take is not done")
     parser.add_argument("--export-workers", type=int, metavar="N",
                         help="processes that retarget, write and preview while the engine generates the next takes "
-                             "(default: one per core but one, at most 8; 0: in line)")
+                             "(default with a GPU or --server: one per core but one, at most 8; on a CPU: 0, in line)")
     parser.add_argument("--only", choices=("approved", "rejected", "unreviewed"),
                         help="only the takes with this verdict on the review page (e.g. export the approved ones to another --format or --rig)")
     parser.add_argument("--approvals", type=Path, metavar="FILE", help="the verdicts --only reads (default: OUT/review/approvals.json)")
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     if args.batch_size < 1:
         raise CliError(f"--batch-size must be at least 1, got {args.batch_size}")
     if args.export_workers is None:
-        args.export_workers = default_workers()
+        args.export_workers = default_workers(args.device, through_daemon=bool(args.server))
     if not 0 <= args.export_workers <= 256:
         raise CliError(f"--export-workers must be between 0 and 256, got {args.export_workers}")
     try:

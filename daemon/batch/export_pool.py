@@ -20,6 +20,8 @@ import dataclasses
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -34,9 +36,12 @@ class ExportBroken(RuntimeError):
     """An export worker died (OOM killer, a signal): the run stops; --resume redoes the rest."""
 
 
-def default_workers() -> int:
-    """One process per core but one (the generator's), at most 8: 8 cover ~60 takes/s of
-    export at ~130 ms a take, above what one GPU generates."""
+def default_workers(device: str, through_daemon: bool = False) -> int:
+    """One process per core but one (the generator's), at most 8 (8 cover ~60 takes/s of export
+    at ~130 ms a take, above what one GPU generates); 0 for an engine on the CPU, which already
+    keeps the cores busy (measured: a worker there only slowed the run down)."""
+    if not (through_daemon or device.startswith("cuda")):
+        return 0
     return max(0, min(8, (os.cpu_count() or 1) - 1))
 
 
@@ -65,7 +70,7 @@ class ExportPool:
         self.recorded = recorded
         self.max_pending = max_pending or 2 * workers
         self._pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                                                            initializer=_ignore_interrupts)
+                                                            initializer=_worker_setup, initargs=(os.getpid(),))
         self._pending: collections.deque[tuple[Generated, concurrent.futures.Future]] = collections.deque()
         for _ in range(workers):  # the workers start and import while the first window generates
             self._pool.submit(_warm_up, writer.options)
@@ -113,9 +118,18 @@ class ExportPool:
             self._pending.clear()
 
 
-def _ignore_interrupts() -> None:
-    """Ctrl-C reaches the whole process group: the batch process winds down its workers."""
+def _worker_setup(parent: int) -> None:
+    """Ctrl-C reaches the whole process group: the batch process winds its workers down itself.
+    A worker also exits once its batch process is gone (SIGKILL, OOM killer): it would otherwise
+    wait on the task queue forever, an orphan."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def exit_with_parent() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=exit_with_parent, name="motionbridge-export-parent-watch", daemon=True).start()
 
 
 def _warm_up(options: OutputOptions) -> None:

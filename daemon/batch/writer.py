@@ -7,6 +7,7 @@ has no "ok" entry and is redone; one with an entry is verified against its files
 
 from __future__ import annotations
 
+import errno
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +30,12 @@ class DiskFull(OSError):
     """Out of space: the run stops (every later take would fail too) and can be resumed."""
 
     def __init__(self, message: str, take_index: int, take_name: str):
-        super().__init__(28, message)
+        super().__init__(errno.ENOSPC, message)
         self.take_index = take_index
         self.take_name = take_name
+
+    def __str__(self) -> str:  # the message alone, without OSError's "[Errno 28]"
+        return str(self.strerror)
 
 
 @dataclass(frozen=True)

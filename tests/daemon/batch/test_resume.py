@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from batch_helpers import run_cli, write_takes
+from daemon_proc import wait_gone
 from equal_outputs import assert_same_outputs
 from motionbridge.daemon.batch import manifest, review, runner
 from motionbridge.daemon.batch.generation import EngineGenerator
@@ -42,6 +43,18 @@ def two_formats() -> tuple[str, str]:
 
 def output_files(out: Path) -> list[Path]:
     return sorted(p for p in out.iterdir() if p.is_file() and not p.name.startswith((".", "manifest")))
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def check_consistent(out: Path, formats: tuple[str, ...], count: int) -> list[dict]:
@@ -83,8 +96,9 @@ def test_sigkill_mid_run_then_resume(tmp_path, engine_args, batch_env):
     takes_file = write_takes(tmp_path / "takes.jsonl", TAKES)
     out = tmp_path / "out"
     args = [str(takes_file), "--out", str(out), "--format", ",".join(formats), "--batch-size", "2", *engine_args]
-    proc = subprocess.Popen([sys.executable, "-m", "motionbridge.daemon.cli", "batch", *args], env=batch_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # killed with an export worker running: its takes are redone, and the worker does not outlive the run
+    proc = subprocess.Popen([sys.executable, "-m", "motionbridge.daemon.cli", "batch", *args, "--export-workers", "1"],
+                            env=batch_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 240
     done = 0
     while time.monotonic() < deadline and proc.poll() is None:
@@ -93,8 +107,11 @@ def test_sigkill_mid_run_then_resume(tmp_path, engine_args, batch_env):
             break
         time.sleep(0.05)
     assert proc.poll() is None, f"the run ended before it could be killed:\n{proc.stderr.read()}"
+    workers = children_of(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    assert workers, "no export worker was running"
+    assert all(wait_gone(pid, 30) for pid in workers), "an export worker outlived its killed batch"
     assert 6 <= done < TAKES
     assert len(output_files(out)) < TAKES * len(formats)
 
@@ -222,3 +239,23 @@ def test_take_bytes_do_not_depend_on_its_window_or_a_resume(tmp_path, engine):
     resumed = run("windows4", 3, resume=True)
     assert resumed.exit_code == 0 and resumed.skipped == 5 and resumed.ok == 3
     assert_same_outputs(tmp_path / "alone", tmp_path / "windows4")
+
+
+def test_a_disk_full_from_the_start_is_one_clean_message(tmp_path, engine, monkeypatch):
+    """Every write fails with ENOSPC (/dev/full): the take fails as `disk full`, the run stops
+    with the resume hint, and no half-written ZipFile is left to print a traceback when it is
+    garbage-collected."""
+    import builtins
+    import gc
+
+    unraisable: list = []
+    monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
+    real_open = builtins.open
+    monkeypatch.setattr(npz, "open", lambda path, mode="r", *a, **kw: real_open("/dev/full", mode, *a, **kw) if "w" in mode else real_open(path, mode, *a, **kw), raising=False)
+    takes_file = write_takes(tmp_path / "takes.jsonl", 2)
+    config = runner.BatchConfig(takes_file, tmp_path / "out", formats=("npz",), batch_size=2, previews=False)
+    result = runner.run_local(runner.plan(config), EngineGenerator(engine))
+    gc.collect()
+    assert result.failed and result.failed[0][2] == "disk full", result.summary()
+    assert result.stopped.startswith("disk full while writing take") and "rerun with --resume" in result.stopped
+    assert not unraisable, [str(u.exc_value) for u in unraisable]
