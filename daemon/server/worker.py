@@ -248,5 +248,7 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None) -> None:
                 if not _health(engine).get("ok", False):
                     sock.close()
                     raise SystemExit(4)  # sticky device error: the server restarts us
+    if hasattr(engine, "close"):
+        engine.close()
     sock.close()
     ctx.term()
