@@ -25,7 +25,7 @@ def engine_on_path(monkeypatch):
 def _stages(client, prompt, seeds=(0,)):
     events = []
     handle = client.generate(prompt, duration_s=2.0, seeds=seeds, on_event=events.append)
-    clips = handle.wait(120)
+    clips = handle.wait(60)
     return clips, [e.data for e in events if e.kind == "progress"]
 
 
