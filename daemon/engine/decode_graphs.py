@@ -36,7 +36,7 @@ from motionbridge.daemon.model.decode import (
 )
 
 from .fast_decode import LevelBody, decode_batched, savgol_translation, smooth_rotations
-from .graphs import GraphCache
+from .graphs import GraphCache, capturing
 
 
 class DecodeStages:
@@ -75,9 +75,9 @@ class DecodeStages:
         torch.cuda.current_stream().wait_stream(side)
         del self.denorm, self.posed
         self.graphs = (torch.cuda.CUDAGraph(), torch.cuda.CUDAGraph())
-        with torch.cuda.graph(self.graphs[0], pool=pool):
+        with capturing(self.graphs[0], pool):
             self._denormalize()
-        with torch.cuda.graph(self.graphs[1], pool=pool):  # reads graph 1's output, kept alive in self.denorm
+        with capturing(self.graphs[1], pool):  # reads graph 1's output, kept alive in self.denorm
             self._pose()
 
     def _run(self, stage: int) -> None:

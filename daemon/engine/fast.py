@@ -157,6 +157,11 @@ class FastEngine(Engine):
             self.generate([GenerationRequest(prompt, float(d), (0,), 5.0, request_id="warm-up")])
         return time.perf_counter() - t0
 
+    def close(self) -> None:
+        """Drops the queued background compiles (the one running ends on its own)."""
+        if self.compiler is not None:
+            self.compiler.close()
+
     def with_steps(self, steps: int) -> "FastEngine":
         """Fewer Euler steps (tests and smoke runs that check plumbing, not the sampler)."""
         p = self.config.pipeline

@@ -31,6 +31,13 @@ def _copy_batch(dst: Batch, src: Batch, with_x0: bool = True, conditioning: bool
         getattr(dst, name).copy_(getattr(src, name))
 
 
+def capturing(graph: torch.cuda.CUDAGraph, pool=None):
+    """torch.cuda.graph in thread-local capture mode: the background compile thread
+    (shape_compiler.py) allocates and launches work while a request's thread captures, and in
+    the default global mode any such call on another thread invalidates the capture."""
+    return torch.cuda.graph(graph, pool=pool, capture_error_mode="thread_local")
+
+
 def run_step_once(batch: Batch, step, make_tables: Callable[[Batch], tuple], times: int = 1) -> None:
     """Runs the tables' prologue and one Euler step of `batch` `times` times, on a side stream
     on a GPU: what a captured loop needs done before capture (lazy inits, autotuning) and what
@@ -91,7 +98,7 @@ class CapturedStep:
             if steps is None:
                 raise ValueError("a captured loop needs its step count; pass steps=")
             self.prologue = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.prologue, pool=pool):
+            with capturing(self.prologue, pool):
                 self.tables = self._inputs(batch)
             self._capture_loop(pool, steps, segment_steps)
             return
@@ -99,7 +106,7 @@ class CapturedStep:
         self.rows = tuple(None if t is None else torch.empty_like(t[0]) for t in self.tables)
         self.tables = ()  # made again per call; do not hold this batch's copy
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph, pool=pool):
+        with capturing(self.graph, pool):
             self.x_next, self.v = self.step(self.x, self.t0, self.dt, *self.rows)
 
     def _inputs(self, batch: Batch) -> tuple:
@@ -117,7 +124,7 @@ class CapturedStep:
         for start in range(0, steps, segment_steps):
             stop = min(start + segment_steps, steps)
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph, pool=pool):
+            with capturing(graph, pool):
                 x = self.x
                 for k in range(start, stop):
                     x_k = x

@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from .graphs import GraphCache
+from .graphs import GraphCache, capturing
 from .qwen_static import USER_BUCKETS, RopeTables, StaticQwen, bucket_up
 
 ROW_BUCKETS = (1, 2, 4, 8, 16)
@@ -47,7 +47,7 @@ class CapturedCall:
                     fn(*self.inputs)
             torch.cuda.current_stream().wait_stream(side)
             self.graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(self.graph, pool=pool):
+            with capturing(self.graph, pool):
                 self.output = fn(*self.inputs)
 
     def __call__(self, *args: Tensor) -> Tensor:

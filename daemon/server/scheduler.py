@@ -33,6 +33,7 @@ class Job:
     unreachable_since: float | None = None  # a send failed; cancelled if the client stays away
     sent: list = field(default_factory=list)  # RESULT messages, kept for a resend (replay.py)
     worker: int | None = None
+    stage: str = ""  # the last slower-path stage its PROGRESS reported ('compiling'...), logged once per change
 
     @property
     def deliverable(self) -> bool:

@@ -251,5 +251,7 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None, parent_p
                 if not _health(engine).get("ok", False):
                     sock.close()
                     raise SystemExit(4)  # sticky device error: the server restarts us
+    if hasattr(engine, "close"):
+        engine.close()
     sock.close()
     ctx.term()

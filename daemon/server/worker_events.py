@@ -78,7 +78,11 @@ class WorkerEvents:
             for key in h.get("ids", []):
                 job = jobs.get(key)
                 if job is not None and not job.cancelled and job.deliverable:
-                    self._send(job.client, P.progress_message(job.spec.id, h["step"], h["total"], stage=str(h.get("stage", "")),
+                    stage = str(h.get("stage", ""))
+                    if stage != job.stage:  # the JSON log says when a request runs on a slower path, and why
+                        job.stage = stage
+                        log.info("request stage", extra={"id": job.spec.id, "stage": stage or "compiled", "queued": int(h.get("queued", 0))})
+                    self._send(job.client, P.progress_message(job.spec.id, h["step"], h["total"], stage=stage,
                                                               queued=int(h.get("queued", 0))))
         elif msg.command == "PREVIEW":
             job = jobs.get(str(h.get("id")))

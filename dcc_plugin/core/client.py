@@ -200,6 +200,7 @@ class MotionBridgeClient:
     def close(self) -> None:
         if not self._closed.is_set():
             self._closed.set()
+            self._io.wake()
             self._thread.join(timeout=2.0)
 
     def __enter__(self) -> "MotionBridgeClient":
@@ -214,6 +215,7 @@ class MotionBridgeClient:
         if self._closed.is_set():
             raise ClientError(P.E_CLOSED, "client is closed; create a new MotionBridgeClient")
         self._commands.put(command)
+        self._io.wake()
 
     def _call(self, command: str, header: dict, timeout_s: float | None) -> P.Message:
         rid = P.new_id()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import queue
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from .tracks import clip_from_message, previews_from_message
 if TYPE_CHECKING:
     from .client import RequestHandle
 
-_TICK_S = 0.02  # I/O thread poll granularity: how fast caller commands are picked up
+_TICK_S = 0.02  # I/O thread poll granularity: its timers (heartbeat, resend); commands wake it at once (wake())
 
 
 @dataclass
@@ -69,6 +70,25 @@ class ClientIoLoop:
         self._commands = commands
         self._closed = closed
         self._pending: dict[str, Pending] = {}
+        # a command wakes the I/O thread out of its poll: before, it waited for the next tick
+        # (up to 20 ms, 10 on average, added to every request's round trip)
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+
+    def wake(self) -> None:
+        """Any thread: a command was queued. A full buffer means a wake-up is already pending."""
+        try:
+            self._wake_w.send(b"\0")
+        except OSError:
+            pass
+
+    def _drain_wake(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except OSError:  # BlockingIOError: nothing more
+            pass
 
     def _open(self) -> zmq.Socket:
         sock = self._ctx.socket(zmq.DEALER)
@@ -116,9 +136,11 @@ class ClientIoLoop:
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
         poller.register(self._monitor, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
         last_heartbeat = time.monotonic()
         try:
             while not self._closed.is_set():
+                self._drain_wake()
                 self._drain_commands(sock)
                 events = dict(poller.poll(int(_TICK_S * 1000)))
                 if self._monitor in events:
@@ -153,6 +175,8 @@ class ClientIoLoop:
             for rid, p in list(self._pending.items()):
                 self._fail(rid, p, P.E_CLOSED, "client closed before the daemon answered")
             self._close_socket(sock)
+            self._wake_r.close()
+            self._wake_w.close()
 
     def _lazy_pirate_due(self, now: float) -> bool:
         """True when something pending has heard nothing for timeout_s (replies reset sent_at)."""

@@ -13,12 +13,11 @@ def make_engine(device: str = "cpu", mode: str = "hang"):
     never = threading.Event()
 
     def compile_with(fn):
-        def compiled(*args, **kwargs):
-            if threading.current_thread().name == "motionbridge-compile":
-                if mode == "fail":
-                    raise RuntimeError("inductor: lowering failed (injected)")
-                if mode == "hang":
-                    never.wait()  # a compile that takes for ever
+        def compiled(*args, **kwargs):  # on whichever thread calls it: a request must never
+            if mode == "fail":
+                raise RuntimeError("inductor: lowering failed (injected)")
+            if mode == "hang":
+                never.wait()  # a compile that takes for ever
             return fn(*args, **kwargs)
         return compiled
 

@@ -25,7 +25,7 @@ def engine_on_path(monkeypatch):
 def _stages(client, prompt, seeds=(0,)):
     events = []
     handle = client.generate(prompt, duration_s=2.0, seeds=seeds, on_event=events.append)
-    clips = handle.wait(120)
+    clips = handle.wait(60)
     return clips, [e.data for e in events if e.kind == "progress"]
 
 
@@ -36,6 +36,8 @@ def test_a_compile_that_never_ends_holds_up_nothing():
             clips, progress = _stages(c, "A person walks.")
             assert len(clips) == 1 and progress
             assert all(p.get("stage") == "compiling" and p.get("queued") == 0 for p in progress)
+            [logged] = [r for r in d.events("request stage") if r["id"] == progress[0]["id"]]  # once per request
+            assert logged["stage"] == "compiling"
             t = time.perf_counter()
             c.ping()
             status = c.status()
