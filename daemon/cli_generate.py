@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"),
                         help="DiT precision; auto (default): bfloat16 for the fast engine on a GPU, exact float32 otherwise (the text LLM stays bf16 as the official)")
     parser.add_argument("--game", action="store_true", help="HY-Motion's special game-feature flag")
-    parser.add_argument("--engine", choices=ENGINE_KINDS, help="reference: float32, exactly the official path; fast: trimmed, batched (default: fast on cuda, reference on cpu)")
+    parser.add_argument("--engine", choices=ENGINE_KINDS, help="fast (default, as `serve` and `batch` run): trimmed, batched, exact float32 on a CPU; reference: float32, exactly the official path")
     parser.add_argument("--server", metavar="ENDPOINT", help="use a running daemon (e.g. tcp://127.0.0.1:7719) instead of loading the model here")
     parser.add_argument("--server-key", metavar="FILE", help="the daemon's CURVE public key file (with --server on a CURVE daemon)")
     parser.add_argument("--client-keys", metavar="DIR", help="folder with this client's CURVE key pair (motionbridge keys new)")
@@ -243,7 +243,7 @@ def _load_engine(args: argparse.Namespace, model: str):
 
     from motionbridge.daemon.engine.kinds import resolve_dtype
 
-    kind = args.engine or ("fast" if args.device == "cuda" else "reference")
+    kind = args.engine or "fast"  # what `serve` and `batch` run, so a take is the same bytes in-process and through a daemon
     engine_class = engine_of(kind)
     try:
         return engine_class.from_dirs(paths.checkpoint_dir, paths.qwen_dir, paths.clip_dir, device=args.device, dtype=resolve_dtype(kind, args.device, args.dtype))
