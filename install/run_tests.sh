@@ -22,7 +22,7 @@ if [ "$#" = 0 ] && [ "$rc" = 0 ]; then
     "$PY" -m venv --without-pip "$overlay" || exit 1
     # the overlay sees the suite's packages after its own: only transformers 4.53 and what it needs land in it
     "$PY" -c 'import sysconfig; print("import site; site.addsitedir(%r)" % sysconfig.get_paths()["purelib"])' > "$("$overlay/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/motionbridge-base.pth"
-    "$overlay/bin/python" -m pip install -q --disable-pip-version-check "transformers==4.53.3" "tokenizers>=0.21,<0.22" || { echo "transformers 4.53 install failed"; exit 1; }
+    "$overlay/bin/python" -m pip install -q --disable-pip-version-check --no-warn-conflicts "transformers==4.53.3" "tokenizers>=0.21,<0.22" || { echo "transformers 4.53 install failed"; exit 1; }
   fi
   echo "== text encoders and parity against transformers $("$overlay/bin/python" -c 'import transformers; print(transformers.__version__)')"
   "$overlay/bin/python" -m pytest -q tests/daemon/model/test_parity.py tests/daemon/engine/test_text.py \
