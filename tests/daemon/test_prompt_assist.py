@@ -64,6 +64,14 @@ def test_malformed_answers_are_one_clear_error(server, tmp_path, mode, message):
         ask(TYPED, config(server, mode, tmp_path))
 
 
+def test_api_key_from_the_environment_is_sent(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("MOTIONBRIDGE_PROMPTER_URL", f"{server}/auth/v1")
+    with pytest.raises(PromptAssistError, match="HTTP 401"):
+        ask(TYPED, PrompterConfig.from_env())
+    monkeypatch.setenv("MOTIONBRIDGE_PROMPTER_KEY", "sekrit")
+    assert ask(TYPED, PrompterConfig.from_env()).prompt == f"Refined: {TYPED}"
+
+
 def test_timeout(server, tmp_path):
     started = time.monotonic()
     with pytest.raises(PromptAssistError, match="did not answer within 0.5 s"):
