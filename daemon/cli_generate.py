@@ -97,6 +97,20 @@ def _prompter(args: argparse.Namespace):
     return config
 
 
+def _assisted(args: argparse.Namespace, prompter, prompt: str, duration_s: float):
+    """Asks the prompt assistant and says on stderr what it changed (or why it could not)."""
+    from motionbridge.daemon.prompt_assist import assist
+
+    got = assist(prompt, duration_s, prompter, args.rewrite, args.auto_duration)
+    for w in got.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if got.rewritten:
+        print(f"prompt rewritten: {got.prompt}", file=sys.stderr)
+    if got.estimated:
+        print(f"duration estimated: {got.duration_s:g} s", file=sys.stderr)
+    return got
+
+
 def output_paths(out: Path, seeds: tuple[int, ...]) -> list[Path]:
     """One file per seed: take.npz for one seed, take_seed3.npz, take_seed7.npz for several."""
     if len(seeds) == 1:
@@ -138,17 +152,9 @@ def run(args: argparse.Namespace) -> int:
     controls, duration = read_controls(args, duration)  # the directing flags, checked before weights load
     for w in (*prompt.warnings, *duration.warnings, *seed_warnings):
         print(f"warning: {w}", file=sys.stderr)
-    assisted, typed = None, prompt.value
-    if prompter is not None:
-        from motionbridge.daemon.prompt_assist import assist
-
-        assisted = assist(prompt.value, duration.value, prompter, args.rewrite, args.auto_duration)
-        for w in assisted.warnings:
-            print(f"warning: {w}", file=sys.stderr)
-        if assisted.rewritten:
-            print(f"prompt rewritten: {assisted.prompt}", file=sys.stderr)
-        if assisted.estimated:
-            print(f"duration estimated: {assisted.duration_s:g} s", file=sys.stderr)
+    typed = prompt.value
+    assisted = _assisted(args, prompter, prompt.value, duration.value) if prompter else None
+    if assisted is not None:
         prompt = limits.Checked(assisted.prompt, prompt.warnings)
         duration = limits.Checked(assisted.duration_s, duration.warnings)
     from motionbridge.daemon.engine.api import GenerationRequest

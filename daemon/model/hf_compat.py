@@ -4,6 +4,8 @@ Both lines are supported (pyproject's range; CI runs the text and parity tests o
 - the load-time dtype argument is `torch_dtype` before 4.56 and `dtype` after (5.x warns on the old name);
 - the KV cache goes in as `past_key_values` in 4.x and as `cache` in 5.x (the old name is
   deprecated there and is removed in a later 5.x), and comes back under the same name;
+- 5.x prints a load report table (e.g. the CausalLM checkpoint's unused lm_head, expected here)
+  and progress bars on every load; `quiet_loading` keeps them out of the CLI's output;
 - a `DynamicCache` is built from per-layer (key, value) pairs by its first positional argument in
   both, and iterating it yields tuples that start with (key, value) in both, but
   `from_legacy_cache` / `to_legacy_cache` exist only in 4.x.
@@ -11,8 +13,9 @@ Both lines are supported (pyproject's range; CI runs the text and parity tests o
 
 from __future__ import annotations
 
+import contextlib
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from torch import Tensor, nn
 
@@ -49,3 +52,19 @@ def cache_layers(cache) -> list[tuple[Tensor, Tensor]]:
 def returned_cache(output, model: nn.Module):
     """The KV cache a forward with use_cache=True returned."""
     return getattr(output, cache_kwarg(model))
+
+
+@contextlib.contextmanager
+def quiet_loading() -> Iterator[None]:
+    """transformers' warnings and progress bars off while loading; restored afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    verbosity, bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()

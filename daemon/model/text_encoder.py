@@ -15,7 +15,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from .hf_compat import dtype_kwarg
+from .hf_compat import dtype_kwarg, quiet_loading
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +92,16 @@ class TextEncoder:
         self.max_length = max_length
         self.llm_dtype = llm_dtype
         try:
-            self.llm_tokenizer = AutoTokenizer.from_pretrained(qwen_dir, local_files_only=True)
-            # the base model is enough: the official code reads hidden_states[-1], the final-norm output
-            self.llm = AutoModel.from_pretrained(
-                qwen_dir, local_files_only=True, attn_implementation="sdpa", **{dtype_kwarg(): llm_dtype}
-            ).to(self.device).eval().requires_grad_(False)
-            self.clip_tokenizer = CLIPTokenizer.from_pretrained(clip_dir, local_files_only=True)
-            self.clip = CLIPTextModel.from_pretrained(
-                clip_dir, local_files_only=True, attn_implementation="sdpa"
-            ).to(self.device).eval().requires_grad_(False)
+            with quiet_loading():  # 5.x: no load-report table or progress bars on the CLI
+                self.llm_tokenizer = AutoTokenizer.from_pretrained(qwen_dir, local_files_only=True)
+                # the base model is enough: the official code reads hidden_states[-1], the final-norm output
+                self.llm = AutoModel.from_pretrained(
+                    qwen_dir, local_files_only=True, attn_implementation="sdpa", **{dtype_kwarg(): llm_dtype}
+                ).to(self.device).eval().requires_grad_(False)
+                self.clip_tokenizer = CLIPTokenizer.from_pretrained(clip_dir, local_files_only=True)
+                self.clip = CLIPTextModel.from_pretrained(
+                    clip_dir, local_files_only=True, attn_implementation="sdpa"
+                ).to(self.device).eval().requires_grad_(False)
         except (OSError, ValueError) as exc:
             raise TextEncoderError(f"cannot load text encoders from {qwen_dir} / {clip_dir}: {exc}; {hint}") from None
         self.crop_start = find_crop_start(self.llm_tokenizer)

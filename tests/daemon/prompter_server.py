@@ -12,6 +12,7 @@ POST /<mode>/v1/chat/completions, where <mode> picks the answer:
   baddur    a negative duration
   longdur   3000 frames (100 s, past the 60 s limit)
   error500  HTTP 500
+  auth      the ok answer only with "Authorization: Bearer sekrit", else HTTP 401
 
 GET /count answers how many POSTs were served (the cache tests count calls)."""
 
@@ -58,8 +59,10 @@ class Handler(BaseHTTPRequestHandler):
         ok = json.dumps({"duration": 96, "short_caption": f"Refined: {typed}"})
         if mode == "slow":
             time.sleep(5)
+        if mode == "auth" and self.headers.get("Authorization") != "Bearer sekrit":
+            return self._send(401, b'{"error": "unauthorized"}')
         answers = {
-            "ok": _completion(ok), "slow": _completion(ok),
+            "ok": _completion(ok), "slow": _completion(ok), "auth": _completion(ok),
             "fenced": _completion(f"Here is the result:\n```json\n{ok}\n```"),
             "prose": _completion("Sure! The person walks for about three seconds."),
             "notjson": b"<html>gateway</html>",

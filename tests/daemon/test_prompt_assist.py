@@ -64,6 +64,14 @@ def test_malformed_answers_are_one_clear_error(server, tmp_path, mode, message):
         ask(TYPED, config(server, mode, tmp_path))
 
 
+def test_api_key_from_the_environment_is_sent(server, tmp_path, monkeypatch):
+    monkeypatch.setenv("MOTIONBRIDGE_PROMPTER_URL", f"{server}/auth/v1")
+    with pytest.raises(PromptAssistError, match="HTTP 401"):
+        ask(TYPED, PrompterConfig.from_env())
+    monkeypatch.setenv("MOTIONBRIDGE_PROMPTER_KEY", "sekrit")
+    assert ask(TYPED, PrompterConfig.from_env()).prompt == f"Refined: {TYPED}"
+
+
 def test_timeout(server, tmp_path):
     started = time.monotonic()
     with pytest.raises(PromptAssistError, match="did not answer within 0.5 s"):
@@ -130,6 +138,7 @@ def test_generate_rewrite_and_auto_duration(parity, server, tmp_path):
     proc = _generate(parity, tmp_path, "--rewrite", "--auto-duration", env={"MOTIONBRIDGE_PROMPTER_URL": f"{server}/ok/v1"})
     assert proc.returncode == 0, proc.stderr
     assert f"prompt rewritten: Refined: {TYPED}" in proc.stderr and "duration estimated: 3.2 s" in proc.stderr
+    assert "LOAD REPORT" not in proc.stderr and "Loading weights" not in proc.stderr  # transformers 5.x kept quiet
     clip = read(tmp_path / "take.npz")[0]
     assert clip.metadata["prompt"] == f"Refined: {TYPED}" and clip.metadata["prompt_as_typed"] == TYPED
     assert clip.num_frames == 96  # the prompter's 96 frames, not --duration's 30

@@ -75,14 +75,17 @@ def test_sdist_and_wheel_carry_every_asset(dist):
     assert any(n.endswith("LICENSE-TENCENT-HY-MOTION-1.0.txt") for n in in_wheel if ".dist-info/" in n)
 
 
+def test_the_blender_manifest_has_the_package_version():
+    manifest = tomllib.loads((REPO / "dcc_plugin" / "blender" / "blender_manifest.toml").read_text())
+    assert manifest["version"] == SOURCE_VERSION, "set dcc_plugin/blender/blender_manifest.toml's version to daemon/__init__.py's"
+
+
 def test_one_version_number(venv):
     py = venv / "bin" / "python"
     got = _run([py, "-c", "import importlib.metadata as m, motionbridge.daemon as d; print(m.version('motionbridge'), d.__version__, d.__file__)"]).stdout.split()
     assert got[:2] == [SOURCE_VERSION, SOURCE_VERSION]
     assert Path(got[2]).is_relative_to(venv), f"imported {got[2]}, not the installed wheel"
     assert _run([venv / "bin" / "motionbridge", "--version"]).stdout.strip() == f"motionbridge {SOURCE_VERSION}"
-    manifest = tomllib.loads((REPO / "dcc_plugin" / "blender" / "blender_manifest.toml").read_text())
-    assert manifest["version"] == SOURCE_VERSION
 
 
 def test_installed_wheel_generates_and_converts_to_every_format(venv, parity, tmp_path):
