@@ -193,7 +193,11 @@ def renamed_copy(parity, dest, distinct_prompts: bool = False) -> dict[str, str]
     parity, dest = Path(parity), Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     data = json.loads((parity / "cases.json").read_text())
-    rename = {c["name"]: f"take_{i}" for i, c in enumerate(reversed(data["cases"]))}
+    old_names = {c["name"] for c in data["cases"]}
+    prefix = "take_"
+    while any(f"{prefix}{i}" in old_names for i in range(len(old_names))):  # a copy of a copy
+        prefix = "re" + prefix
+    rename = {c["name"]: f"{prefix}{i}" for i, c in enumerate(reversed(data["cases"]))}
     new_cases = []
     for c in reversed(data["cases"]):
         c = {**c, "name": rename[c["name"]], "arrays": {rename[c["name"]] + k[k.index("/"):]: v for k, v in c.get("arrays", {}).items()}}

@@ -67,7 +67,8 @@ def test_selectors_pick_what_they_say(original):
     a, b = same_prompt_other_cfg(cases)
     assert case_prompts(cases[a])[0] == case_prompts(cases[b])[0] and cases[a]["cfg_scale"] > cases[b]["cfg_scale"]
     long_prompt = truncated_prompt(cases, expected)
-    assert any(long_prompt in case_prompts(c) for c in cases.values())
+    name, row = next((n, case_prompts(c).index(long_prompt)) for n, c in cases.items() if long_prompt in case_prompts(c))
+    assert expected[f"{name}/ctxt_length"][row] == expected[f"{name}/ctxt_raw"].shape[1]  # text features fill the whole width
 
 
 def test_requests_give_one_per_prompt_and_map_takes_back_to_their_rows(original, copy):
@@ -85,8 +86,9 @@ def test_requests_give_one_per_prompt_and_map_takes_back_to_their_rows(original,
         # the row's arrays are the original case's row of that seed
         old = cases[back[name]]
         np.testing.assert_array_equal(new_expected[f"{name}/latent"][row], expected[f"{back[name]}/latent"][old["seeds"].index(seed)])
-    rows = [case_row(new, rid, s) for rid, s in order]
-    assert len(set(rows)) == len(rows)  # every row once
+    for cs in (new, cases):  # list prompts (the copy) and one prompt for several seeds (the original)
+        rows = [case_row(cs, rid, s) for rid, s in take_order(cs, list(cs))]
+        assert sorted(rows) == sorted((n, r) for n, c in cs.items() for r in range(len(c["seeds"])))  # every row once
 
 
 def test_latent_pools_are_the_same_latents_under_other_names(original, copy):
