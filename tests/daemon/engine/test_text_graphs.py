@@ -33,9 +33,21 @@ def encoders(parity, llm_max_length):
     return full, old, new
 
 
+def fitted(fast: FastTextEncoder, prompt: str, lo: int, hi: int) -> str:
+    """`prompt` if its user tokens (prompt + the template's closing tokens) are in (lo, hi],
+    else its words cycled to a length that is: another fixture's tokenizer may count others."""
+    words = prompt.split()
+    for candidate in (prompt, *(" ".join(words[i % len(words)] for i in range(n)) for n in range(1, 4 * hi))):
+        if lo < user_lengths(fast, [candidate])[0] <= hi:
+            return candidate
+    pytest.skip(f"no prompt of {lo + 1}-{hi} user tokens from {prompt!r} with this fixture's tokenizer")
+
+
 @pytest.fixture(scope="module")
-def prompts(cases, expected):
-    return [SHORT, MEDIUM, LONG, truncated_prompt(cases, expected)]  # the last is over the LLM's token limit
+def prompts(encoders, cases, expected):
+    _, _, new = encoders
+    bucketed = [fitted(new, p, lo, hi) for p, lo, hi in ((SHORT, 0, 16), (MEDIUM, 16, 32), (LONG, 32, 64))]
+    return [*bucketed, truncated_prompt(cases, expected)]  # the last is over the LLM's token limit
 
 
 def user_lengths(fast: FastTextEncoder, prompts) -> list[int]:
