@@ -1,7 +1,10 @@
 """A parity fixture's cases read the way the runtime reads requests: a case's `text` is one
 prompt for all its seeds, or a list with one prompt per seed (a batch of different prompts,
-which the runtime encodes in one pass). Tests that read a fixture take prompts from here, so
-any fixture made the same way (other case names, other dimensions, batched prompts) works."""
+which the runtime encodes in one pass). Tests that read a fixture take prompts, requests and
+cases from here, choosing cases by what they are (length, seeds, cfg, game flag, truncation),
+never by name, so any fixture made the same way (other case names and order, other
+dimensions, batched prompts) works; a test skips, saying why, only where a fixture lacks the
+kind of case it needs."""
 
 from __future__ import annotations
 
@@ -97,7 +100,7 @@ def mixed_cases(cases: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return names or list(cases)
 
 
-def _plain(c: Mapping[str, Any]) -> bool:
+def _guided_without_game(c: Mapping[str, Any]) -> bool:
     """Guided (cfg > 1), no game flag."""
     return c["cfg_scale"] > 1 and not c.get("use_special_game_feat", False)
 
@@ -106,7 +109,7 @@ def two_lengths(cases: Mapping[str, Mapping[str, Any]]) -> list[str]:
     """Two guided cases without the game flag, shorter than the longest take, of different
     lengths: the longer one first, then the one with the most seeds (a batch of its own)."""
     top = longest_length(cases)
-    pool = [n for n, c in cases.items() if _plain(c) and c["length"] < top] or [n for n, c in cases.items() if _plain(c)]
+    pool = [n for n, c in cases.items() if _guided_without_game(c) and c["length"] < top] or [n for n, c in cases.items() if _guided_without_game(c)]
     batch = max(pool, key=lambda n: (len(cases[n]["seeds"]), -cases[n]["length"]), default=None)
     others = [n for n in pool if batch is not None and cases[n]["length"] != cases[batch]["length"]]
     _need(others, "two guided cases of different lengths")
