@@ -20,3 +20,11 @@ def stats(parity):
     mean = torch.from_numpy(np.load(parity / "model" / "stats" / "Mean.npy", allow_pickle=False)).float()
     std = torch.from_numpy(np.load(parity / "model" / "stats" / "Std.npy", allow_pickle=False)).float()
     return mean, std
+
+
+@pytest.fixture(scope="session")
+def llm_max_length(parity):
+    """The fixture model's LLM token limit (`max_length_llm` of its config.yml)."""
+    from motionbridge.daemon.model.config import load_config
+
+    return load_config(parity / "model" / "config.yml").pipeline.max_length_llm

@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from fixture_cases import case_prompts
 
 from motionbridge.daemon.engine.bench_models import tiny_random_engine
 from motionbridge.daemon.engine.fast import FastConfig, FastEngine
@@ -38,9 +39,10 @@ def prime_with_fixture_text(engine: FastEngine, expected, cases) -> None:
     """Put the official (bf16 Qwen) text features into the engine's cache, so that the DiT
     path is compared exactly; the text encoder is tested on its own."""
     for name, c in cases.items():
-        n = int(expected[f"{name}/ctxt_length"][0])
-        feat = CachedText(torch.from_numpy(expected[f"{name}/ctxt_raw"][0, :n]), torch.from_numpy(expected[f"{name}/vtxt_raw"][0]))
-        engine.cache.put(c["text"], feat)
+        for row, prompt in enumerate(case_prompts(c)):
+            n = int(expected[f"{name}/ctxt_length"][row])
+            feat = CachedText(torch.from_numpy(expected[f"{name}/ctxt_raw"][row, :n]), torch.from_numpy(expected[f"{name}/vtxt_raw"][row]))
+            engine.cache.put(prompt, feat)
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,8 @@ from motionbridge.daemon.engine.decode_graphs import GraphedDecoder
 from motionbridge.daemon.engine.fast_decode import LevelBody, decode_batched
 from motionbridge.daemon.model.decode import BodyModel, DecodedMotion
 
+from fixture_cases import latent_pools
+
 from .conftest import tiny_engine
 
 FIELDS = ("latent_denorm", "rot6d", "transl", "keypoints3d", "root_rotations_mat", "min_y")
@@ -27,15 +29,18 @@ def assert_same_decode(got: DecodedMotion, want: DecodedMotion) -> None:
 
 
 @pytest.fixture(scope="module")
-def latents(parity):
-    """The fixture's latents by length: (n, 150) from A, C, D and (n, 60) from B and F."""
-    with np.load(parity / "expected.npz", allow_pickle=False) as data:
-        lat = {k.split("/")[0]: torch.from_numpy(data[k]) for k in data.files if k.endswith("/latent")}
-    return {150: torch.cat((lat["A"], lat["C"], lat["D"][:, :150])), 60: torch.cat((lat["B"], lat["F"]))}
+def latents(cases, expected):
+    """Three fixture latents for each of two lengths, longer one first (public fixture: 150
+    frames from A, C and D cut to 150; 60 frames from B's two seeds and F)."""
+    return latent_pools(cases, {n: torch.from_numpy(expected[f"{n}/latent"]) for n in cases})
+
+
+def long_and_short(latents):
+    return latents[max(latents)], latents[min(latents)]
 
 
 def shapes(latents):
-    """(batch 1, batch 3) x (150, 60 frames), each twice with different latents of the shape."""
+    """(batch 1, batch 3) x (the two lengths), each twice with different latents of the shape."""
     for pool in latents.values():
         for batch in (1, 3):
             first = pool[:batch]
@@ -57,7 +62,7 @@ def test_staged_decode_keeps_earlier_results(stats, latents):
     """The outputs are copies: a later decode of the same shape leaves an earlier one alone."""
     body = LevelBody(BodyModel(), "cpu")
     decoder = GraphedDecoder(*stats, body, "cpu", capture=False)
-    a, b = latents[60][:1], latents[60][1:2]
+    a, b = long_and_short(latents)[1][:1], long_and_short(latents)[1][1:2]
     first = decoder(a)
     kept = {name: getattr(first, name).clone() for name in FIELDS}
     decoder(b)
@@ -69,7 +74,7 @@ def test_staged_decode_keeps_earlier_results(stats, latents):
 def test_staged_decode_smooths_the_translation(stats, latents):
     """The translation path is not a pass-through: without scipy's filter the result differs."""
     body = LevelBody(BodyModel(), "cpu")
-    latent = latents[150][:1]
+    latent = long_and_short(latents)[0][:1]
     staged = GraphedDecoder(*stats, body, "cpu", capture=False)(latent)
     raw = decode_batched(latent, *stats, body, smooth=False)
     assert float((staged.transl - raw.transl).abs().max()) > 1e-4
@@ -78,12 +83,14 @@ def test_staged_decode_smooths_the_translation(stats, latents):
 def test_large_batches_decode_eagerly(stats, latents):
     """Above `max_graph_frames` (B * L) nothing is staged or cached, and the decode is the same."""
     body = LevelBody(BodyModel(), "cpu")
-    decoder = GraphedDecoder(*stats, body, "cpu", capture=False, max_graph_frames=100)
-    small, large = latents[60][:1], latents[60][:2]
+    pool = long_and_short(latents)[1]
+    frames = pool.shape[1]
+    decoder = GraphedDecoder(*stats, body, "cpu", capture=False, max_graph_frames=frames * 3 // 2)  # public fixture: 60 frames, 90
+    small, large = pool[:1], pool[:2]
     assert_same_decode(decoder(large), decode_batched(large, *stats, body))
     assert not decoder.cache.entries
     assert_same_decode(decoder(small), decode_batched(small, *stats, body))
-    assert list(decoder.cache.entries) == [("decode", 1, 60, 201)]
+    assert list(decoder.cache.entries) == [("decode", 1, frames, 201)]
 
 
 def test_capture_needs_cuda(stats):
@@ -122,4 +129,5 @@ def test_graph_replay_equals_eager_decode_on_gpu(stats, latents):
             assert_same_decode(got, want)
     assert decoder.cache.captures == 4  # the second latent of each shape was replayed, not captured
     decoder.clear()
-    assert_same_decode(decoder(latents[60][:1].cuda()), decode_batched(latents[60][:1].cuda(), mean, std, body))
+    short = long_and_short(latents)[1][:1].cuda()
+    assert_same_decode(decoder(short), decode_batched(short, mean, std, body))

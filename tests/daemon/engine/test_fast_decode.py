@@ -6,6 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from fixture_cases import multi_seed_case
+
 from motionbridge.daemon.engine.fast_decode import LevelBody, decode_batched, top_eigenvector
 from motionbridge.daemon.model.decode import BodyModel, decode_latent
 
@@ -30,17 +32,18 @@ def test_level_fk_equals_joint_loop():
     torch.testing.assert_close(t, ref_t, atol=1e-12, rtol=0)
 
 
-def test_decode_matches_reference_and_official(parity, expected):
+def test_decode_matches_reference_and_official(parity, expected, cases):
     mean = torch.from_numpy(np.load(parity / "model" / "stats" / "Mean.npy", allow_pickle=False)).float()
     std = torch.from_numpy(np.load(parity / "model" / "stats" / "Std.npy", allow_pickle=False)).float()
     body = BodyModel()
-    latent = torch.from_numpy(expected["B/latent"])  # batch of 2
+    batch = multi_seed_case(cases)  # public fixture: B, 2 seeds
+    latent = torch.from_numpy(expected[f"{batch}/latent"])
     ours = decode_batched(latent, mean, std, LevelBody(body, "cpu"))
     ref = decode_latent(latent, mean, std, body)
     for name in ("rot6d", "transl", "keypoints3d", "min_y", "root_rotations_mat"):
         torch.testing.assert_close(getattr(ours, name), getattr(ref, name), atol=1e-6, rtol=0)
-    torch.testing.assert_close(ours.keypoints3d, torch.from_numpy(expected["B/keypoints3d"]), atol=1e-5, rtol=0)
-    torch.testing.assert_close(ours.transl, torch.from_numpy(expected["B/transl"]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(ours.keypoints3d, torch.from_numpy(expected[f"{batch}/keypoints3d"]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(ours.transl, torch.from_numpy(expected[f"{batch}/transl"]), atol=1e-5, rtol=0)
 
 
 @pytest.mark.parametrize("private_edge_fit", [True, False])

@@ -14,22 +14,20 @@ from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.engine.device_tables import pad_projections
 from motionbridge.daemon.engine.fast import FastConfig, FastEngine
 
+from fixture_cases import (case_row, game_case, mixed_cases, multi_seed_case, requests, same_prompt_other_cfg, shortest_case,
+                           take_order, two_lengths)
+
 from .conftest import prime_with_fixture_text
 
 # float32 rounding: re-running the official network in float64 moved latents by <= 1.8e-6
 LATENT_ATOL = 1e-5
-MIXED = ("A", "B", "C", "E", "F")  # 150/60/150/20/60 frames, cfg 5 and 1, game flag
-
-
-def requests(cases, names):
-    return [GenerationRequest(cases[n]["text"], cases[n]["duration_s"], tuple(cases[n]["seeds"]), cases[n]["cfg_scale"], cases[n]["use_special_game_feat"], n) for n in names]
 
 
 def max_latent_error(takes, cases, expected) -> float:
     err = 0.0
     for t in takes:
-        i = cases[t.request_id]["seeds"].index(t.seed)
-        ref = expected[f"{t.request_id}/latent"][i]
+        name, i = case_row(cases, t.request_id, t.seed)
+        ref = expected[f"{name}/latent"][i]
         assert t.latent.shape == ref.shape
         err = max(err, float(np.abs(t.latent - ref).max()))
     return err
@@ -37,48 +35,59 @@ def max_latent_error(takes, cases, expected) -> float:
 
 @pytest.fixture(scope="module")
 def mixed_takes(parity_engine, cases):
-    return parity_engine.generate(requests(cases, MIXED))
+    return parity_engine.generate(requests(cases, mixed_cases(cases)))  # public fixture: 150/60/150/20/60 frames, cfg 5 and 1, game flag
 
 
 def test_mixed_batch_matches_official_latents(mixed_takes, cases, expected):
-    assert [(t.request_id, t.seed) for t in mixed_takes] == [(n, s) for n in MIXED for s in cases[n]["seeds"]]
+    assert [(t.request_id, t.seed) for t in mixed_takes] == take_order(cases, mixed_cases(cases))
     assert max_latent_error(mixed_takes, cases, expected) < LATENT_ATOL
 
 
 def test_takes_are_decoded_clips(mixed_takes, cases):
     for t in mixed_takes:
-        assert t.clip.num_frames == cases[t.request_id]["length"]
+        assert t.clip.num_frames == cases[case_row(cases, t.request_id, t.seed)[0]]["length"]
         assert t.clip.metadata["engine"] == "fast" and t.clip.metadata["seed"] == t.seed
         assert np.isfinite(t.clip.rotations).all()
 
 
 def test_seed_result_does_not_depend_on_batch(parity_engine, mixed_takes, cases):
-    alone = parity_engine.generate(requests(cases, ["B"]))  # 60 frames alone vs 150 in the mix
+    batch = multi_seed_case({n: cases[n] for n in mixed_cases(cases)})  # public fixture: 60 frames alone vs 150 in the mix
+    alone = parity_engine.generate(requests(cases, [batch]))
     mixed = {(t.request_id, t.seed): t.latent for t in mixed_takes}
     for t in alone:
-        np.testing.assert_allclose(t.latent, mixed[("B", t.seed)], atol=LATENT_ATOL, rtol=0)
+        np.testing.assert_allclose(t.latent, mixed[(t.request_id, t.seed)], atol=LATENT_ATOL, rtol=0)
 
 
 def test_text_positions_must_stay_at_360(parity_engine, expected):
     """The trim is exact only with text RoPE offset 360: with the offset at the trimmed length
     the network output moves far past rounding (so the exactness tests can fail)."""
     dit = parity_engine.dit
-    x = torch.from_numpy(expected["dit/x"][:1, :150])
-    args = (torch.from_numpy(expected["dit/ctxt"][:1]), torch.from_numpy(expected["dit/vtxt"][:1]), torch.from_numpy(expected["dit/timesteps"][:1]))
-    masks = (torch.ones(1, 150, dtype=torch.bool), torch.from_numpy(expected["dit/ctxt_mask"][:1]))
-    full = torch.from_numpy(expected["dit/out"][:1, :150])
+    lengths = expected["dit/x_lengths"]
+    trimmed = [r for r in range(len(lengths)) if lengths[r] < 360]
+    if not trimmed:
+        pytest.skip("the parity fixture's dit test has no row shorter than 360 frames")
+    r, n = trimmed[0], int(lengths[trimmed[0]])  # public fixture: row 0, 150 valid frames
+    rows = slice(r, r + 1)
+    x = torch.from_numpy(expected["dit/x"][rows, :n])
+    args = (torch.from_numpy(expected["dit/ctxt"][rows]), torch.from_numpy(expected["dit/vtxt"][rows]), torch.from_numpy(expected["dit/timesteps"][rows]))
+    masks = (torch.ones(1, n, dtype=torch.bool), torch.from_numpy(expected["dit/ctxt_mask"][rows]))
+    full = torch.from_numpy(expected["dit/out"][rows, :n])
     with torch.no_grad():
         kept = dit(x, *args, *masks, text_rope_offset=360)
-        moved = dit(x, *args, *masks, text_rope_offset=150)
-    # dit/x row 0 has 150 valid frames: trimming it is exact with the offset kept
+        moved = dit(x, *args, *masks, text_rope_offset=n)
+    # the row has n valid frames: trimming it is exact with the offset kept
     assert float((kept - full).abs().max()) < 1e-5
     assert float((moved - full).abs().max()) > 1e-3
 
 
 def test_static_shape_buckets_are_exact(parity, cases, expected, parity_engine):
-    engine = FastEngine(parity_engine.model, parity_engine.config, parity_engine.text, FastConfig(buckets=True, frame_buckets=(90, 360), text_buckets=(40, 128)))
+    batch = multi_seed_case(cases)
+    names = [shortest_case(cases, exclude=[batch]), batch]  # public fixture: 20 + 60 frames -> bucket 90; 3 rows -> padded to 4
+    train = parity_engine.config.pipeline.train_frames
+    bucket = min(train, max(cases[n]["length"] for n in names) + 30)
+    engine = FastEngine(parity_engine.model, parity_engine.config, parity_engine.text, FastConfig(buckets=True, frame_buckets=(bucket, train), text_buckets=(40, parity_engine.config.pipeline.max_length_llm)))
     prime_with_fixture_text(engine, expected, cases)
-    takes = engine.generate(requests(cases, ["E", "B"]))  # 20 + 60 frames -> bucket 90; 3 rows -> padded to 4
+    takes = engine.generate(requests(cases, names))
     assert max_latent_error(takes, cases, expected) < LATENT_ATOL
 
 
@@ -90,7 +99,7 @@ def test_cuda_graphs_match_eager_on_gpu(parity, cases, expected, graph_tables_mi
     prime_with_fixture_text(engine, expected, cases)
     torch.backends.cuda.matmul.allow_tf32 = False
     for _ in range(2):  # the second call replays the captured graphs with the batch copied in
-        assert max_latent_error(engine.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
+        assert max_latent_error(engine.generate(requests(cases, two_lengths(cases))), cases, expected) < LATENT_ATOL
     captured = next(iter(engine.graphs.entries.values()))
     assert (captured.prologue is not None) == (graph_tables_mib > 0)
 
@@ -101,8 +110,8 @@ def test_precomputed_modulation_table_is_exact(parity, cases, expected, parity_e
     per_step = FastEngine(parity_engine.model, parity_engine.config, parity_engine.text, FastConfig(precompute_modulation=False))
     prime_with_fixture_text(per_step, expected, cases)
     assert parity_engine.fast.precompute_modulation
-    assert max_latent_error(per_step.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
-    assert max_latent_error(parity_engine.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
+    assert max_latent_error(per_step.generate(requests(cases, two_lengths(cases))), cases, expected) < LATENT_ATOL
+    assert max_latent_error(parity_engine.generate(requests(cases, two_lengths(cases))), cases, expected) < LATENT_ATOL
 
 
 def test_modulation_table_rows_are_the_per_step_modulations(parity_engine, expected):
@@ -145,10 +154,10 @@ def test_precomputed_text_table_is_exact(parity, cases, expected, parity_engine,
     seen = []
     original = per_step.dit.refined_text_table  # the DiT object is shared with parity_engine
     monkeypatch.setattr(per_step.dit, "refined_text_table", lambda *a: seen.append(1) or original(*a))
-    assert max_latent_error(per_step.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
+    assert max_latent_error(per_step.generate(requests(cases, two_lengths(cases))), cases, expected) < LATENT_ATOL
     assert not seen
     monkeypatch.undo()
-    assert max_latent_error(parity_engine.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
+    assert max_latent_error(parity_engine.generate(requests(cases, two_lengths(cases))), cases, expected) < LATENT_ATOL
 
 
 def test_compiled_path_pads_projections_and_stays_exact(parity, cases, expected, parity_engine, monkeypatch):
@@ -164,7 +173,7 @@ def test_compiled_path_pads_projections_and_stays_exact(parity, cases, expected,
     assert engine.dit.input_encoder.in_features == 208 and engine.dit.final_layer.linear.out_features == 208
     assert parity_engine.dit.input_encoder.in_features == 201
     assert (engine._input_pad, engine._out_dim) == (7, 201)
-    takes = engine.generate(requests(cases, ["A", "B"]))
+    takes = engine.generate(requests(cases, two_lengths(cases)))
     assert {f.__name__ for f in wrapped} >= {"guided_input", "guided_update"}
     assert max_latent_error(takes, cases, expected) < LATENT_ATOL
 
@@ -190,7 +199,7 @@ def test_compiled_gpu_default_in_float32_matches_the_official_latents(parity, ca
     engine = FastEngine.from_parity(parity, FastConfig.for_device("cuda", "float32"), device="cuda")
     prime_with_fixture_text(engine, expected, cases)
     torch.backends.cuda.matmul.allow_tf32 = False
-    for names in (["A", "B"], ["A", "B"]):
+    for names in (two_lengths(cases), two_lengths(cases)):
         assert max_latent_error(engine.generate(requests(cases, names)), cases, expected) < LATENT_ATOL
     captured = next(iter(engine.graphs.entries.values()))
     assert captured.segments and captured.graph is None
@@ -204,18 +213,18 @@ def test_captured_loop_calls_the_hook_after_each_segment_and_stops_when_cancelle
     prime_with_fixture_text(engine, expected, cases)
     steps = engine.config.pipeline.validation_steps
     seen = []
-    engine.generate(requests(cases, ["A"]), on_step=lambda info: seen.append((info.step, info.total)))
+    engine.generate(requests(cases, two_lengths(cases)[:1]), on_step=lambda info: seen.append((info.step, info.total)))
     assert seen == [(k, steps) for k in [*range(4, steps, 4), steps]]
     # previews every 6 steps: each multiple of 6 gets one, at the first segment end past it
     ends = [*range(4, steps, 4), steps]
     want = sorted({min(e for e in ends if e >= m) for m in range(6, steps + 1, 6)} | {steps})
     previews = []
-    engine.generate(requests(cases, ["A"]), preview_every=6, on_step=lambda info: info.previews and previews.append(info.step))
+    engine.generate(requests(cases, two_lengths(cases)[:1]), preview_every=6, on_step=lambda info: info.previews and previews.append(info.step))
     assert previews == want
     asked = []
     with pytest.raises(Cancelled):
-        engine.generate(requests(cases, ["A"]), is_cancelled=lambda rid: asked.append(rid) or True)
-    assert asked == ["A"]  # stopped after the first segment
+        engine.generate(requests(cases, two_lengths(cases)[:1]), is_cancelled=lambda rid: asked.append(rid) or True)
+    assert asked == [r.request_id for r in requests(cases, two_lengths(cases)[:1])]  # stopped after the first segment
 
 
 def test_noise_drawn_later_is_the_noise_a_batch_draws_up_front():
@@ -242,13 +251,20 @@ def test_captured_prologue_is_skipped_only_for_the_same_conditioning(parity, cas
     engine = FastEngine.from_parity(parity, FastConfig(cuda_graphs=True), device="cuda")
     prime_with_fixture_text(engine, expected, cases)
     torch.backends.cuda.matmul.allow_tf32 = False
-    b = GenerationRequest(cases["B"]["text"], 2.0, (3,), 5.0, False, "B")  # one row, 60 frames, like F
-    f = requests(cases, ["F"])[0]  # another prompt (game feature): other conditioning
-    runs = [("60", [b]), ("60", [b]), ("60", [f]), ("60", [f]), ("60", [b]),
-            ("150", requests(cases, ["A"])), ("150", requests(cases, ["C"])), ("150", requests(cases, ["A"]))]
+    game = game_case(cases)  # public fixture: F, 60 frames
+    f = requests(cases, [game])[0]
+    same_length = [r for n, c in cases.items() if c["length"] == cases[game]["length"] and not c["use_special_game_feat"]
+                   for r in requests(cases, [n]) if r.prompt != f.prompt]
+    if len(f.seeds) != 1 or not same_length:
+        pytest.skip("the parity fixture has no one-seed game case and another prompt of its length")
+    other = same_length[0]  # public fixture: B, one of its seeds
+    b = GenerationRequest(other.prompt, other.duration_s, other.seeds[:1], other.cfg, False, other.request_id)  # one row, like f
+    guided, unguided = same_prompt_other_cfg(cases)  # public fixture: A and C, 150 frames
+    a, c = requests(cases, [guided]), requests(cases, [unguided])
+    runs = [("short", [b]), ("short", [b]), ("short", [f]), ("short", [f]), ("short", [b]), ("long", a), ("long", c), ("long", a)]
     replays = {}
     for shape, reqs in runs:
         assert max_latent_error(engine.generate(reqs), cases, expected) < LATENT_ATOL
         captured = next(reversed(engine.graphs.entries.values()))
         replays.setdefault(shape, []).append(captured.prologue_replays)
-    assert replays == {"60": [1, 1, 2, 2, 3], "150": [1, 1, 1]}
+    assert replays == {"short": [1, 1, 2, 2, 3], "long": [1, 1, 1]}

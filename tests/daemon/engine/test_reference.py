@@ -7,6 +7,8 @@ import json
 import pytest
 import torch
 
+from fixture_cases import case_prompts
+
 from motionbridge.daemon.engine.api import Cancelled, GenerationRequest
 
 
@@ -62,7 +64,7 @@ def test_generate_with_progress_previews_and_a_cancelled_neighbour(few_steps, ca
         return False
 
     requests = [
-        GenerationRequest(case["text"], case["duration_s"], tuple(case["seeds"]), case["cfg_scale"], request_id="main"),
+        GenerationRequest(case_prompts(case)[0], case["duration_s"], tuple(case["seeds"]), case["cfg_scale"], request_id="main"),
         GenerationRequest("A person sits down.", 2.0, (5,), 3.0, request_id="other"),
     ]
     takes = engine.generate(requests, on_step=on_step, is_cancelled=is_cancelled, preview_every=every)
@@ -78,7 +80,7 @@ def test_generate_with_progress_previews_and_a_cancelled_neighbour(few_steps, ca
     take = takes[0]
     assert take.clip.num_frames == case["length"] and take.latent.shape == (case["length"], engine.pipeline.config.network.input_dim)
     meta = take.clip.metadata
-    assert meta["prompt"] == case["text"] and meta["seed"] == case["seeds"][0] and meta["cfg"] == case["cfg_scale"]
+    assert meta["prompt"] == case_prompts(case)[0] and meta["seed"] == case["seeds"][0] and meta["cfg"] == case["cfg_scale"]
     assert meta["model"] == engine.model_name and len(meta["checkpoint_sha256"]) == 64 and meta["motionbridge_version"]
 
 

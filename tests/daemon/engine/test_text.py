@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fixture_cases import case_prompts, truncated_prompt
+
 from motionbridge.daemon.engine.text import FastTextEncoder, encoder_identity
 from motionbridge.daemon.engine.text_cache import CachedText, TextCache
 from motionbridge.daemon.model.text_encoder import TextEncoder
@@ -14,9 +16,9 @@ PROMPTS = ["A person walks forward, then turns left and waves.", "A person jumps
 
 
 @pytest.fixture(scope="module")
-def fp32_encoders(parity):
+def fp32_encoders(parity, llm_max_length):
     d = parity / "text_encoders"
-    full = TextEncoder(d / "qwen3", d / "clip", 128, "cpu", torch.float32)
+    full = TextEncoder(d / "qwen3", d / "clip", llm_max_length, "cpu", torch.float32)
     fast = FastTextEncoder.from_text_encoder(full, encoder_identity(d / "qwen3", d / "clip"))
     return full, fast
 
@@ -36,26 +38,29 @@ def test_prefix_kv_cache_is_exact_in_float32(fp32_encoders):
 
 def test_prefix_cache_matches_official_fp32_rerun(fp32_encoders, expected, cases):
     _, fast = fp32_encoders
-    c = cases["A"]
-    (feat,) = fast.encode([c["text"]])
-    n = int(expected["A/ctxt_length"][0])
-    torch.testing.assert_close(feat.ctxt, torch.from_numpy(expected["A/ctxt_raw_fp32"][0, :n]), atol=2e-5, rtol=0)
+    with_fp32 = [n for n in cases if f"{n}/ctxt_raw_fp32" in expected]
+    if not with_fp32:
+        pytest.skip("the parity fixture has no float32 LLM re-run (ctxt_raw_fp32)")
+    name = with_fp32[0]  # public fixture: A
+    for row, feat in enumerate(fast.encode(case_prompts(cases[name]))):
+        n = int(expected[f"{name}/ctxt_length"][row])
+        torch.testing.assert_close(feat.ctxt, torch.from_numpy(expected[f"{name}/ctxt_raw_fp32"][row, :n]), atol=2e-5, rtol=0)
 
 
-def test_streamed_layers_give_the_same_features(parity, fp32_encoders):
+def test_streamed_layers_give_the_same_features(parity, fp32_encoders, llm_max_length):
     """Low-VRAM mode's layer streaming (here CPU -> CPU) only moves weights, never values."""
     d = parity / "text_encoders"
     _, fast = fp32_encoders
-    streamed = FastTextEncoder.from_text_encoder(TextEncoder(d / "qwen3", d / "clip", 128, "cpu", torch.float32), "x", low_vram=True)
+    streamed = FastTextEncoder.from_text_encoder(TextEncoder(d / "qwen3", d / "clip", llm_max_length, "cpu", torch.float32), "x", low_vram=True)
     assert streamed.streamer is not None
     for a, b in zip(streamed.encode(PROMPTS[:2]), fast.encode(PROMPTS[:2])):
         assert torch.equal(a.ctxt, b.ctxt) and torch.equal(a.vtxt, b.vtxt)
 
 
-def test_truncated_prompt_warns(fp32_encoders, cases):
+def test_truncated_prompt_warns(fp32_encoders, cases, expected, llm_max_length):
     _, fast = fp32_encoders
-    (feat,) = fast.encode([cases["D"]["text"]])
-    assert feat.ctxt.shape[0] == 128 and feat.warnings and "cut off" in feat.warnings[0]
+    (feat,) = fast.encode([truncated_prompt(cases, expected)])
+    assert feat.ctxt.shape[0] == llm_max_length and feat.warnings and "cut off" in feat.warnings[0]
 
 
 def entry(seed: int, rows: int = 3) -> CachedText:
@@ -100,5 +105,5 @@ def test_bad_capacity_is_refused():
 
 def test_engine_uses_cache_instead_of_encoder(parity_engine, cases):
     hits = parity_engine.cache.hits
-    parity_engine.text_features([cases["A"]["text"]])
+    parity_engine.text_features([case_prompts(next(iter(cases.values())))[0]])
     assert parity_engine.cache.hits == hits + 1

@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from fixture_cases import truncated_prompt
+
 from motionbridge.daemon.engine.qwen_static import RopeTables
 from motionbridge.daemon.engine.text import FastTextEncoder
 from motionbridge.daemon.engine.text_graphs import StaticTextPath
@@ -22,18 +24,30 @@ LONG = "Someone dances slowly, arms raised high above the head, then spins aroun
 
 
 @pytest.fixture(scope="module")
-def encoders(parity):
+def encoders(parity, llm_max_length):
     d = parity / "text_encoders"
-    full = TextEncoder(d / "qwen3", d / "clip", 128, "cpu", torch.float32)
+    full = TextEncoder(d / "qwen3", d / "clip", llm_max_length, "cpu", torch.float32)
     old = FastTextEncoder(full.llm_tokenizer, full.llm, full.clip_tokenizer, full.clip, encoder_id="x")
     new = FastTextEncoder(full.llm_tokenizer, full.llm, full.clip_tokenizer, full.clip, encoder_id="x", static_graphs=True)
     assert new.static is not None and not new.static.graphs  # CPU: the same forward, eager
     return full, old, new
 
 
+def fitted(fast: FastTextEncoder, prompt: str, lo: int, hi: int) -> str:
+    """`prompt` if its user tokens (prompt + the template's closing tokens) are in (lo, hi],
+    else its words cycled to a length that is: another fixture's tokenizer may count others."""
+    words = prompt.split()
+    for candidate in (prompt, *(" ".join(words[i % len(words)] for i in range(n)) for n in range(1, 4 * hi))):
+        if lo < user_lengths(fast, [candidate])[0] <= hi:
+            return candidate
+    pytest.skip(f"no prompt of {lo + 1}-{hi} user tokens from {prompt!r} with this fixture's tokenizer")
+
+
 @pytest.fixture(scope="module")
-def prompts(cases):
-    return [SHORT, MEDIUM, LONG, cases["D"]["text"]]  # D is over the 128-token limit
+def prompts(encoders, cases, expected):
+    _, _, new = encoders
+    bucketed = [fitted(new, p, lo, hi) for p, lo, hi in ((SHORT, 0, 16), (MEDIUM, 16, 32), (LONG, 32, 64))]
+    return [*bucketed, truncated_prompt(cases, expected)]  # the last is over the LLM's token limit
 
 
 def user_lengths(fast: FastTextEncoder, prompts) -> list[int]:
@@ -52,7 +66,7 @@ def hf_rows(full: TextEncoder, fast: FastTextEncoder, prompts) -> list[torch.Ten
 def test_prompts_cover_the_buckets(encoders, prompts):
     _, _, new = encoders
     lengths = user_lengths(new, prompts)
-    assert lengths[0] <= 16 < lengths[1] <= 32 < lengths[2] <= 64 and lengths[3] == 128
+    assert lengths[0] <= 16 < lengths[1] <= 32 < lengths[2] <= 64 and lengths[3] == new.max_length
 
 
 @pytest.mark.parametrize("batch", [[0, 1], [1, 0, 2], [3, 0], [0, 1, 2, 3]])
@@ -100,7 +114,8 @@ def test_bucket_and_row_padding_do_not_change_valid_rows(encoders, prompts):
     lengths = user_lengths(new, prompts)
     exact = StaticTextPath(new.llm, new.clip, "cpu", user_buckets=(), row_buckets=(1,))  # no padding at all
     base = exact.llm_rows(ids[:, cs:], lengths, kv)
-    for user_buckets, row_buckets in [((128,), (16,)), ((16, 32, 64, 128), (2,)), ((16, 32, 64, 128), (1, 8))]:
+    top = new.max_length  # public fixture: 128
+    for user_buckets, row_buckets in [((top,), (16,)), ((16, 32, 64, top), (2,)), ((16, 32, 64, top), (1, 8))]:
         padded = StaticTextPath(new.llm, new.clip, "cpu", user_buckets=user_buckets, row_buckets=row_buckets)
         for a, b in zip(padded.llm_rows(ids[:, cs:], lengths, kv), base):
             torch.testing.assert_close(a, b, **TOL)
@@ -135,9 +150,9 @@ def test_encode_with_static_graphs_equals_without(encoders, prompts):
     assert new.describe()["static"] and not new.describe()["text_graphs"]
 
 
-def test_static_graphs_off_when_streamed(parity):
+def test_static_graphs_off_when_streamed(parity, llm_max_length):
     d = parity / "text_encoders"
-    te = TextEncoder(d / "qwen3", d / "clip", 128, "cpu", torch.float32)
+    te = TextEncoder(d / "qwen3", d / "clip", llm_max_length, "cpu", torch.float32)
     streamed = FastTextEncoder.from_text_encoder(te, "x", low_vram=True, static_graphs=True)
     assert streamed.streamer is not None and streamed.static is None
 
@@ -149,11 +164,11 @@ def test_graphs_need_cuda(encoders):
 
 
 @pytest.mark.gpu
-def test_graph_replay_equals_eager_on_gpu(parity, prompts):
+def test_graph_replay_equals_eager_on_gpu(parity, prompts, llm_max_length):
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     d = parity / "text_encoders"
-    te = TextEncoder(d / "qwen3", d / "clip", 128, "cuda", torch.float32)
+    te = TextEncoder(d / "qwen3", d / "clip", llm_max_length, "cuda", torch.float32)
     eager = FastTextEncoder(te.llm_tokenizer, te.llm, te.clip_tokenizer, te.clip, device="cuda", static_graphs=True)
     eager.static.graphs = False
     graphs = FastTextEncoder(te.llm_tokenizer, te.llm, te.clip_tokenizer, te.clip, device="cuda", static_graphs=True)

@@ -12,8 +12,10 @@ from motionbridge.daemon.engine import text_stream
 from motionbridge.daemon.engine.fast import FastConfig, FastEngine
 from motionbridge.daemon.model.mmdit import joint_attention_mask
 
+from fixture_cases import requests, two_lengths, unguided_case
+
 from .conftest import prime_with_fixture_text
-from .test_fast_exact import LATENT_ATOL, max_latent_error, requests
+from .test_fast_exact import LATENT_ATOL, max_latent_error
 
 
 @pytest.mark.parametrize("band,causal", [(60, False), (None, True), (None, False)])
@@ -71,7 +73,7 @@ def test_text_table_mode_is_planned_for_small_batches_and_matches_official_laten
     original = text_stream.MotionNetwork.__call__
     monkeypatch.setattr(text_stream.MotionNetwork, "__call__", lambda self, *a: calls.append(1) or original(self, *a))
     assert parity_engine.fast.text_kv_mib > 0
-    takes = parity_engine.generate(requests(cases, ["A", "B"]))
+    takes = parity_engine.generate(requests(cases, two_lengths(cases)))
     assert calls, "the default engine did not run the motion-only loop"
     assert max_latent_error(takes, cases, expected) < LATENT_ATOL
 
@@ -81,15 +83,16 @@ def test_joint_loop_when_the_table_is_off_or_cannot_be_made(parity_engine, cases
     engine = FastEngine(parity_engine.model, parity_engine.config, parity_engine.text, FastConfig(**change))
     prime_with_fixture_text(engine, expected, cases)
     monkeypatch.setattr(text_stream.MotionNetwork, "__call__", lambda *a: pytest.fail("motion-only loop without its table"))
-    assert max_latent_error(engine.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
+    assert max_latent_error(engine.generate(requests(cases, two_lengths(cases))), cases, expected) < LATENT_ATOL
 
 
 def test_plan_counts_the_table_it_would_keep(parity_engine, cases, expected):
     """A budget just below the table's bytes turns the mode off; at the bytes it is on."""
     from motionbridge.daemon.engine.sampler import Row, build_batch
 
-    rows = [Row(0, 150, 5.0, torch.zeros(7, 64), torch.zeros(1, 32))]
-    batch = build_batch(rows, input_dim=201, train_frames=360, null_ctxt=torch.zeros(1, 1, 64), null_vtxt=torch.zeros(1, 1, 32),
+    dc, dv = parity_engine.config.network.ctxt_input_dim, parity_engine.config.network.vtxt_input_dim
+    rows = [Row(0, 150, 5.0, torch.zeros(7, dc), torch.zeros(1, dv))]
+    batch = build_batch(rows, input_dim=201, train_frames=360, null_ctxt=torch.zeros(1, 1, dc), null_vtxt=torch.zeros(1, 1, dv),
                         ctxt_null_feat=True, device=torch.device("cpu"))
     need = text_stream.table_bytes(parity_engine.dit, 50, 2, 7, torch.float32)
     mib = -(-need // 2**20)
@@ -111,7 +114,7 @@ def test_gpu_default_in_float32_matches_official_latents_with_and_without_the_ta
     engine = FastEngine.from_parity(parity, FastConfig(**{**FastConfig.for_device("cuda", "float32").__dict__, "text_kv_mib": text_kv_mib}), device="cuda")
     prime_with_fixture_text(engine, expected, cases)
     torch.backends.cuda.matmul.allow_tf32 = False
-    for names in (["A", "B"], ["C", "A"]):
+    for names in (two_lengths(cases), [unguided_case(cases), two_lengths(cases)[0]]):
         assert max_latent_error(engine.generate(requests(cases, names)), cases, expected) < LATENT_ATOL
     captured = next(iter(engine.graphs.entries.values()))
     assert captured.segments and captured.prologue is not None
@@ -124,7 +127,7 @@ def test_bf16_table_mode_stays_near_the_bf16_joint_loop(parity, cases, expected)
     def latents(kv_mib):
         engine = FastEngine.from_parity(parity, FastConfig(**{**FastConfig.for_device("cuda").__dict__, "text_kv_mib": kv_mib}), device="cuda")
         prime_with_fixture_text(engine, expected, cases)
-        return {(t.request_id, t.seed): t.latent for t in engine.generate(requests(cases, ["A", "B"]))}
+        return {(t.request_id, t.seed): t.latent for t in engine.generate(requests(cases, two_lengths(cases)))}
 
     table, joint = latents(512), latents(0)
     worst = max(float(np.abs(table[k] - joint[k]).max()) for k in joint)
@@ -140,6 +143,6 @@ def test_compiled_engine_compiles_both_passes_and_stays_exact(parity, cases, exp
     monkeypatch.setattr(torch.nn.Module, "compile", lambda self, **kw: None)
     engine = FastEngine(parity_engine.model, parity_engine.config, parity_engine.text, FastConfig(compile_blocks=True))
     prime_with_fixture_text(engine, expected, cases)
-    assert max_latent_error(engine.generate(requests(cases, ["A", "B"])), cases, expected) < LATENT_ATOL
+    assert max_latent_error(engine.generate(requests(cases, two_lengths(cases))), cases, expected) < LATENT_ATOL
     names = {f.__name__ for f in wrapped}
     assert {"text_double_block", "text_single_block", "motion_double_block", "motion_single_stack"} <= names

@@ -49,10 +49,13 @@ def test_decode_of_encode_gives_the_take_back(pipeline, motion):
 
 
 @pytest.mark.parametrize("revive", [False, True], ids=["fixture_stats", "revived_stats"])
-def test_encode_of_a_sampled_latent_projects_it_onto_the_decoders_reading(pipeline, expected, revive):
+def test_encode_of_a_sampled_latent_projects_it_onto_the_decoders_reading(pipeline, expected, case_by_name, revive):
+    from fixture_cases import multi_seed_case
+
     mean, std = stats(pipeline, revive)
     live = encode.live_channels(std.numpy())
-    for z in expected["A/latent"][0], expected["B/latent"][1]:
+    first, batch = next(iter(case_by_name)), multi_seed_case(case_by_name)  # public fixture: A, B
+    for z in expected[f"{first}/latent"][0], expected[f"{batch}/latent"][-1]:
         take = decode_to_clip(z, pipeline, mean, std)
         z1 = encode.encode_clip(take, mean.numpy(), std.numpy())
         assert (z1[:, ~live] == 0).all()
