@@ -85,7 +85,10 @@ def test_vendored_core_imports_alone(built_zip, tmp_path):
         zf.extractall(tmp_path)
     code = ("import sys; sys.path[:] = [p for p in sys.path if '.pkgroot' not in p]; sys.path.insert(0, sys.argv[1]);"
             "import motionbridge.dcc_plugin.core.panel, motionbridge.dcc_plugin.core.prompt_assistant, motionbridge.dcc_plugin.core.client as c;"
-            "print(c.__file__)")
+            "print(c.__file__);"
+            # an editable install of motionbridge must not stand in for a file the zip lacks
+            "outside = [m.__file__ for n, m in sys.modules.items() if n.startswith('motionbridge') and getattr(m, '__file__', None)"
+            " and not m.__file__.startswith(sys.argv[1])]; assert not outside, outside")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "vendor")], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr
