@@ -19,7 +19,7 @@ from scenario_report import run_and_report  # noqa: E402
 from scene_builders import MIXAMO, build_armature  # noqa: E402
 
 import motionbridge.dcc_plugin.blender as extension  # noqa: E402
-from motionbridge.dcc_plugin.blender import session  # noqa: E402
+from motionbridge.dcc_plugin.blender import session, ui  # noqa: E402
 from motionbridge.dcc_plugin.core.panel import State  # noqa: E402
 
 ENDPOINT, PROMPTER, OUT = sys.argv[1], sys.argv[2], Path(sys.argv[3])
@@ -58,6 +58,33 @@ def generate_and_wait(key: str) -> None:
     report[f"{key}_sent"] = generated_prompts(before)
 
 
+class Layout:
+    """Records what a draw function puts in the panel; a property or operator Blender does not
+    know fails here as it would in the UI."""
+
+    def __init__(self, drawn: list) -> None:
+        self.drawn, self.enabled = drawn, True
+
+    def row(self, **_):
+        return Layout(self.drawn)
+
+    def prop(self, data, name, **_):
+        if name not in data.bl_rna.properties:
+            raise AttributeError(f"no property {name!r} on {data}")
+        self.drawn.append(name)
+
+    def operator(self, idname, text="", **_):
+        group, name = idname.split(".")
+        getattr(getattr(bpy.ops, group), name).get_rna_type()  # raises for an unknown operator
+        self.drawn.append(f"{idname}:{text}:{'on' if self.enabled else 'off'}")
+
+
+def drawn_assistant(props, user) -> list:
+    drawn: list = []
+    ui._draw_assistant(Layout(drawn), props, user)
+    return drawn
+
+
 def main():
     extension.register()
     props = bpy.context.scene.motionbridge
@@ -71,15 +98,18 @@ def main():
     report["connected"] = panel.state.value
 
     # rewrite on, never rewritten: Generate asks for the rewrite first and sends nothing
+    report["drawn_off"] = drawn_assistant(props, user)
     props.assist_rewrite, props.assist_duration = True, True
     user.prompter_url = f"{PROMPTER}/ok/v1"
     props.prompt = "person jumps after they runs"
     report["first_generate"] = op(bpy.ops.motionbridge.generate)
     report["pending_after_generate"] = assistant.pending  # the HTTP answer waits for the main thread
     report["state_after_first_generate"] = panel.state.value
+    report["drawn_pending"] = drawn_assistant(props, user)
     pump(lambda: not assistant.pending)
     report["rewritten"], report["duration_s"] = props.rewritten_prompt, round(props.duration_s, 3)
     report["error_after_rewrite"] = panel.error
+    report["drawn_on"] = drawn_assistant(props, user)
 
     # the animator edits the rewrite; Generate sends the edited text
     props.rewritten_prompt = report["rewritten"] + " Then the person waves."

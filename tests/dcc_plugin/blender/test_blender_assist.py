@@ -38,6 +38,13 @@ def report(tmp_path_factory):
     return read_report(out, proc.returncode, proc.stderr)
 
 
+def test_the_panel_draws_the_toggles_and_the_rewrite_while_on(report):
+    assert report["drawn_off"] == ["assist_rewrite", "assist_duration"]
+    assert report["drawn_on"] == ["assist_rewrite", "assist_duration", "prompter_url", "motionbridge.prompt_rewrite:Rewrite:on",
+                                  "rewritten_prompt"]
+    assert "motionbridge.prompt_rewrite:Rewriting...:off" in report["drawn_pending"]  # no second ask while one runs
+
+
 def test_generate_shows_the_rewrite_before_sending_anything(report):
     assert report["connected"] == "connected"
     assert report["first_generate"] == "{'CANCELLED'}" and report["pending_after_generate"] is True
