@@ -64,7 +64,6 @@ class MOTIONBRIDGE_OT_generate(bpy.types.Operator):
 
     def execute(self, context):
         panel = session.panel()
-        props = context.scene.motionbridge
         TIMINGS["generate_call"] = time.perf_counter()
         prompt = session.prompt_to_send(context)
         if prompt is None:  # Rewrite prompt is on: the animator sees the rewrite before anything is generated

@@ -6,6 +6,7 @@ warning on the error line while the typed prompt is generated."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -30,7 +31,7 @@ def report(tmp_path_factory):
     daemon = DaemonProcess("--engine-factory", "toy_engine:make_engine", "--engine-option", "step_s=0.01")
     try:
         with prompter_server.running() as prompter:
-            env = {**__import__("os").environ, "MOTIONBRIDGE_CONFIG_DIR": str(out / "config"), "MOTIONBRIDGE_HOME": str(out / "home")}
+            env = {**os.environ, "MOTIONBRIDGE_CONFIG_DIR": str(out / "config"), "MOTIONBRIDGE_HOME": str(out / "home")}
             proc = subprocess.run([sys.executable, str(HERE / "assist_scenario.py"), daemon.endpoint, prompter, str(out)],
                                   capture_output=True, text=True, env=env, timeout=300)
     finally:
