@@ -46,7 +46,12 @@ class PromptAssistant:
         self.panel = panel
         self.last: Suggested | None = None
         self.pending = False
+        self._shown = ""  # the error line this assistant put up: a later good answer takes it down
         self._jobs: JobManager | None = None
+
+    def _refuse(self, message: str) -> None:
+        self._shown = message
+        self.panel.refuse(message)
 
     def rewrite(self, prompt: str, duration_s: float, url: str, *, rewrite: bool, estimate_duration: bool,
                 on_done: Callable[[Suggested], None] | None = None) -> bool:
@@ -63,7 +68,7 @@ class PromptAssistant:
                 raise ValueError(f"no prompter address: set it in the panel (Prompter) or in ${URL_ENV}, e.g. http://127.0.0.1:8000/v1")
             config.check()
         except ValueError as exc:
-            self.panel.refuse(str(exc))
+            self._refuse(str(exc))
             return False
         if self._jobs is None:
             self._jobs = JobManager(self.panel.host.run_on_main_thread, name="motionbridge-prompter")
@@ -75,17 +80,19 @@ class PromptAssistant:
             fell_back = not (got.rewritten or got.estimated)
             self.last = Suggested(typed, got.prompt, float(got.duration_s), fell_back)
             if fell_back and got.warnings:
-                self.panel.refuse(got.warnings[0])
+                self._refuse(got.warnings[0])
             else:
-                self.panel.clear_error()
+                if self._shown and self.panel.error == self._shown:  # not someone else's error
+                    self.panel.clear_error()
                 self.panel.note_warnings(got.warnings)
-                self.panel.status = "Prompt rewritten: edit it if needed, then Generate." if got.rewritten else "Duration estimated."
+                if not self.panel.busy:  # a running generation's progress keeps the status line
+                    self.panel.status = "Prompt rewritten: edit it if needed, then Generate." if got.rewritten else "Duration estimated."
             if on_done is not None:
                 on_done(self.last)
 
         def failed(exc: BaseException) -> None:  # `assist` answers failures itself; this is a bug's path
             self.pending = False
-            self.panel.refuse(f"prompt assistant failed, using the prompt as typed: {exc}")
+            self._refuse(f"prompt assistant failed, using the prompt as typed: {exc}")
 
         self._jobs.submit(lambda: assist(typed, float(duration_s), config, rewrite, estimate_duration), done, failed)
         return True

@@ -69,6 +69,22 @@ def test_estimate_only_keeps_the_prompt_and_reads_the_address_from_the_environme
     assistant.close()
 
 
+def test_a_good_answer_takes_down_only_the_assistants_own_warning(panel, prompter):
+    assistant = PromptAssistant(panel)
+    assert assistant.rewrite(TYPED, 5.0, "http://127.0.0.1:9/v1", rewrite=True, estimate_duration=True)  # nothing listens
+    panel.host.pump(lambda: not assistant.pending)
+    assert panel.error.startswith("prompt assistant unavailable") and assistant.last.fell_back
+    assert assistant.last.prompt == TYPED and assistant.last.duration_s == 5.0
+    assert assistant.rewrite(TYPED, 5.0, f"{prompter}/ok/v1", rewrite=True, estimate_duration=True)
+    panel.host.pump(lambda: not assistant.pending)
+    assert panel.error == "" and not assistant.last.fell_back
+    panel.refuse("rig 'X' cannot be mapped automatically")  # someone else's error stays up
+    assert assistant.rewrite(TYPED, 5.0, f"{prompter}/ok/v1", rewrite=True, estimate_duration=True)
+    panel.host.pump(lambda: not assistant.pending)
+    assert panel.error == "rig 'X' cannot be mapped automatically"
+    assistant.close()
+
+
 @pytest.mark.parametrize("url, why", [
     ("", f"${URL_ENV}"),
     ("localhost:8000/v1", "must start with http://"),
