@@ -1,8 +1,9 @@
 """Copies the light part of motionbridge (what a DCC's Python needs) into a plugin folder or zip.
 
-The DCC side needs the plugin core and its client, the rigs, the protocol and limits, and
-the exporters (their optional packages are imported only when a format needs them). Never
-the model runtime, the server or torch.
+The DCC side needs the plugin core and its client, the rigs, the protocol and limits, the
+prompt assistant (stdlib only; the panel's Rewrite calls it), and the exporters (their
+optional packages are imported only when a format needs them). Never the model runtime, the
+server or torch.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ VENDORED: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     ("motionbridge.exporters", None),
     ("motionbridge.dcc_plugin", ("__init__.py",)),
     ("motionbridge.dcc_plugin.core", None),
-    ("motionbridge.daemon", ("__init__.py", "protocol.py", "limits.py")),
+    ("motionbridge.daemon", ("__init__.py", "protocol.py", "limits.py", "prompt_assist.py")),
 )
 _SKIP_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
 

@@ -64,10 +64,28 @@ class MOTIONBRIDGE_OT_generate(bpy.types.Operator):
 
     def execute(self, context):
         panel = session.panel()
-        props = context.scene.motionbridge
         TIMINGS["generate_call"] = time.perf_counter()
-        if not panel_actions.generate(panel, session.settings_from_ui(context), props.prompt, rig=session.target_for(context)):
+        prompt = session.prompt_to_send(context)
+        if prompt is None:  # Rewrite prompt is on: the animator sees the rewrite before anything is generated
+            if not session.start_rewrite(context):
+                self.report({"ERROR"}, panel.error)
+                return {"CANCELLED"}
+            self.report({"INFO"}, "Rewriting the prompt first: check it, then press Generate again")
+            return {"CANCELLED"}
+        if not panel_actions.generate(panel, session.settings_from_ui(context), prompt, rig=session.target_for(context)):
             self.report({"ERROR"}, panel.error)
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+class MOTIONBRIDGE_OT_prompt_rewrite(bpy.types.Operator):
+    bl_idname = "motionbridge.prompt_rewrite"
+    bl_label = "Rewrite"
+    bl_description = "Ask the prompt assistant to rewrite the prompt and/or estimate the duration (runs in the background); edit the result before Generate"
+
+    def execute(self, context):
+        if not session.start_rewrite(context):
+            self.report({"ERROR"}, session.panel().error)
             return {"CANCELLED"}
         return {"FINISHED"}
 
@@ -228,6 +246,6 @@ CLASSES = (
     *operators_help.CLASSES,
     MOTIONBRIDGE_OT_add_mannequin,
     MOTIONBRIDGE_OT_connect, MOTIONBRIDGE_OT_disconnect, MOTIONBRIDGE_OT_detect, MOTIONBRIDGE_OT_generate,
-    MOTIONBRIDGE_OT_cancel, MOTIONBRIDGE_OT_take_audition, MOTIONBRIDGE_OT_take_delete, MOTIONBRIDGE_OT_take_rename,
+    MOTIONBRIDGE_OT_prompt_rewrite, MOTIONBRIDGE_OT_cancel, MOTIONBRIDGE_OT_take_audition, MOTIONBRIDGE_OT_take_delete, MOTIONBRIDGE_OT_take_rename,
     MOTIONBRIDGE_OT_export_takes,
 )

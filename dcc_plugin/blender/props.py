@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import bpy
 from bpy.props import BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
+from motionbridge.daemon.prompt_assist import URL_ENV
 from motionbridge.dcc_plugin.core import settings as user_settings
 
 
@@ -42,6 +45,9 @@ class MOTIONBRIDGE_PG_mapping_row(bpy.types.PropertyGroup):
 
 class MOTIONBRIDGE_PG_scene(bpy.types.PropertyGroup):
     prompt: StringProperty(name="Prompt", description="Describe the motion, in English", default="A person walks forward.")
+    assist_rewrite: BoolProperty(name="Rewrite prompt", description="Have the prompt assistant rewrite the prompt; you see and can edit it before Generate")
+    assist_duration: BoolProperty(name="Estimate duration", description="Have the prompt assistant estimate the duration from the prompt")
+    rewritten_prompt: StringProperty(name="Rewritten prompt", description="What Generate sends while Rewrite prompt is on; edit it freely")
     duration_s: FloatProperty(name="Duration", default=5.0, min=0.7, max=12.0, unit="TIME_ABSOLUTE", subtype="TIME_ABSOLUTE")
     variations: IntProperty(name="Variations", description="Seeds per Generate", default=2, min=1, max=16)
     seed_start: IntProperty(name="First seed", default=0, min=0)
@@ -72,6 +78,7 @@ class MOTIONBRIDGE_PG_user(bpy.types.PropertyGroup):
     endpoint: StringProperty(name="Server", default=user_settings.DEFAULT_ENDPOINT)
     server_key_path: StringProperty(name="Server key", subtype="FILE_PATH", description="The daemon's public CURVE certificate (empty = plain TCP)")
     client_key_path: StringProperty(name="Client key", subtype="FILE_PATH", description="Your secret CURVE certificate")
+    prompter_url: StringProperty(name="Prompter", description=f"The prompt assistant's OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1 (empty = ${URL_ENV})")
 
 
 CLASSES = (MOTIONBRIDGE_PG_take, MOTIONBRIDGE_PG_mapping_row, MOTIONBRIDGE_PG_scene, MOTIONBRIDGE_PG_user)
@@ -86,6 +93,7 @@ def load_user_settings(context) -> None:
     s = _defaults()
     wm = context.window_manager.motionbridge
     wm.endpoint, wm.server_key_path, wm.client_key_path = s.endpoint, s.server_key_path, s.client_key_path
+    wm.prompter_url = s.prompter_url or os.environ.get(URL_ENV, "")
 
 
 def unregister() -> None:

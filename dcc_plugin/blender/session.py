@@ -9,6 +9,7 @@ import bpy
 
 from motionbridge.dcc_plugin.core import panel_actions
 from motionbridge.dcc_plugin.core.panel import Panel, State
+from motionbridge.dcc_plugin.core.prompt_assistant import PromptAssistant, Suggested, prompt_for_generate
 from motionbridge.dcc_plugin.core.scene_jobs import SceneOutcome
 
 from . import mapping_ui, takes_io
@@ -17,6 +18,7 @@ from .host import BlenderHost, redraw
 log = logging.getLogger(__name__)
 
 _panel: Panel | None = None
+_assistant: PromptAssistant | None = None
 
 
 def panel() -> Panel:
@@ -28,8 +30,18 @@ def panel() -> Panel:
     return _panel
 
 
+def assistant() -> PromptAssistant:
+    global _assistant
+    if _assistant is None:
+        _assistant = PromptAssistant(panel())
+    return _assistant
+
+
 def shutdown() -> None:
-    global _panel
+    global _panel, _assistant
+    if _assistant is not None:
+        _assistant.close()
+        _assistant = None
     if _panel is not None:
         _panel.close()
         _panel.host.stop()  # type: ignore[attr-defined]
@@ -145,6 +157,31 @@ def show_detected(outcome: SceneOutcome) -> None:
     redraw()
 
 
+def start_rewrite(context: Any) -> bool:
+    """Rewrite (and/or estimate the duration of) the typed prompt in the background; the answer
+    fills the editable Rewritten prompt field and the Duration on the main thread."""
+    props = context.scene.motionbridge
+
+    def fill(got: Suggested) -> None:
+        now = getattr(bpy.context.scene, "motionbridge", None)
+        if now is None:
+            return
+        if now.assist_rewrite:
+            now.rewritten_prompt = got.prompt
+        if now.assist_duration and not got.fell_back:
+            now.duration_s = got.duration_s
+        redraw()
+
+    return assistant().rewrite(props.prompt, props.duration_s, context.window_manager.motionbridge.prompter_url,
+                               rewrite=props.assist_rewrite, estimate_duration=props.assist_duration, on_done=fill)
+
+
+def prompt_to_send(context: Any) -> str | None:
+    """What Generate sends (see prompt_for_generate); None: rewrite first."""
+    props = context.scene.motionbridge
+    return prompt_for_generate(props.prompt, props.rewritten_prompt, assistant().last, props.assist_rewrite)
+
+
 def settings_from_ui(context: Any) -> dict[str, Any]:
     props = context.scene.motionbridge
     wm = context.window_manager.motionbridge
@@ -161,4 +198,5 @@ def settings_from_ui(context: Any) -> dict[str, Any]:
         root_motion=bool(props.root_motion),
         foot_lock=bool(props.foot_lock),
         rig_preset=props.preset.strip(),
+        prompter_url=wm.prompter_url.strip(),
     )

@@ -53,6 +53,24 @@ def _draw_error(layout, panel) -> None:
         box.operator("motionbridge.mapping_open", text="Map Bones...", icon="BONE_DATA")
 
 
+def _draw_assistant(col, props, user) -> None:
+    """The prompt assistant's toggles; when one is on, its address, Rewrite, and the
+    rewritten prompt Generate sends (editable)."""
+    row = col.row(align=True)
+    row.prop(props, "assist_rewrite", toggle=True)
+    row.prop(props, "assist_duration", toggle=True)
+    if not (props.assist_rewrite or props.assist_duration):
+        return
+    pending = session.assistant().pending
+    row = col.row(align=True)
+    row.prop(user, "prompter_url", text="")
+    sub = row.row(align=True)
+    sub.enabled = not pending
+    sub.operator("motionbridge.prompt_rewrite", text="Rewriting..." if pending else "Rewrite", icon="FILE_REFRESH")
+    if props.assist_rewrite:
+        col.prop(props, "rewritten_prompt", text="")
+
+
 class MOTIONBRIDGE_PT_panel(bpy.types.Panel):
     bl_label = "MotionBridge"
     bl_space_type = "VIEW_3D"
@@ -77,6 +95,7 @@ class MOTIONBRIDGE_PT_panel(bpy.types.Panel):
 
         col = layout.column(align=True)
         col.prop(props, "prompt", text="")
+        _draw_assistant(col, props, user)
         for warning in panel.warnings:
             col.label(text=summary(warning), icon="INFO")
         col.prop(props, "duration_s")

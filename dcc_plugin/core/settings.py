@@ -37,6 +37,7 @@ class Settings:
     root_motion: bool = True
     foot_lock: bool = True
     rig_preset: str = ""  # empty = auto-detect
+    prompter_url: str = ""  # the prompt assistant's OpenAI-compatible API; empty = $MOTIONBRIDGE_PROMPTER_URL
 
     def validated(self) -> "Settings":
         """Raise ValueError naming the first bad field; returns self."""
@@ -53,6 +54,8 @@ class Settings:
         limits.check_seeds([self.seed_start + i for i in range(self.variations)])
         if isinstance(self.preview_every, bool) or not isinstance(self.preview_every, int) or self.preview_every < 0:
             raise ValueError(f"preview_every must be 0 (off) or a positive step count, got {self.preview_every!r}")
+        if not isinstance(self.prompter_url, str) or (self.prompter_url and not self.prompter_url.startswith(("http://", "https://"))):
+            raise ValueError(f"prompter address {self.prompter_url!r} is not valid; use http://HOST:PORT/v1, e.g. http://127.0.0.1:8000/v1")
         for key in ("server_key_path", "client_key_path"):
             path = getattr(self, key)
             if path and not Path(path).expanduser().is_file():

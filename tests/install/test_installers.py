@@ -72,7 +72,7 @@ def test_blender_zip_is_a_complete_extension(built_zip):
         manifest = zf.read("blender_manifest.toml").decode()
     assert {"__init__.py", "host.py", "takes_io.py", "vendor/motionbridge/dcc_plugin/core/panel.py",
             "vendor/motionbridge/dcc_plugin/core/client.py", "vendor/motionbridge/rigs/smplx.py",
-            "vendor/motionbridge/daemon/protocol.py", "vendor/motionbridge/daemon/limits.py",
+            "vendor/motionbridge/daemon/protocol.py", "vendor/motionbridge/daemon/limits.py", "vendor/motionbridge/daemon/prompt_assist.py",
             "vendor/motionbridge/rigs/assets/body_model/j_template.bin"} <= names
     assert not any("torch" in n or "daemon/server" in n or "__pycache__" in n for n in names)
     assert 'wheels = ["./wheels/msgpack-1.2.4' in manifest and "pyzmq-27.3.0" in manifest
@@ -84,8 +84,11 @@ def test_vendored_core_imports_alone(built_zip, tmp_path):
     with zipfile.ZipFile(built_zip) as zf:
         zf.extractall(tmp_path)
     code = ("import sys; sys.path[:] = [p for p in sys.path if '.pkgroot' not in p]; sys.path.insert(0, sys.argv[1]);"
-            "import motionbridge.dcc_plugin.core.panel, motionbridge.dcc_plugin.core.client as c;"
-            "print(c.__file__)")
+            "import motionbridge.dcc_plugin.core.panel, motionbridge.dcc_plugin.core.prompt_assistant, motionbridge.dcc_plugin.core.client as c;"
+            "print(c.__file__);"
+            # an editable install of motionbridge must not stand in for a file the zip lacks
+            "outside = [m.__file__ for n, m in sys.modules.items() if n.startswith('motionbridge') and getattr(m, '__file__', None)"
+            " and not m.__file__.startswith(sys.argv[1])]; assert not outside, outside")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "vendor")], capture_output=True, text=True, env=env, timeout=120)
     assert done.returncode == 0, done.stderr

@@ -12,7 +12,7 @@ def cfg_dir(tmp_path, monkeypatch):
 
 
 def test_round_trip_in_user_config_dir(cfg_dir):
-    s = st.Settings().updated(endpoint="tcp://10.0.0.5:7000", cfg=3.5, variations=3, foot_lock=False)
+    s = st.Settings().updated(endpoint="tcp://10.0.0.5:7000", cfg=3.5, variations=3, foot_lock=False, prompter_url="http://10.0.0.5:8000/v1")
     path = st.save(s)
     assert path == cfg_dir / "plugin.json"
     loaded, warnings = st.load()
@@ -39,6 +39,7 @@ def test_damaged_or_partly_bad_file_falls_back_with_warnings(cfg_dir):
     ({"variations": 0}, "variations"),
     ({"server_key_path": "/nope/server.key"}, "does not exist"),
     ({"model": "gpt"}, "unknown model"),
+    ({"prompter_url": "localhost:8000/v1"}, "prompter address"),
     ({"speed": 2}, "unknown setting"),
 ])
 def test_bad_values_raise_and_leave_the_file_alone(cfg_dir, change, why):
