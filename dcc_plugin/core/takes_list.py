@@ -73,6 +73,12 @@ class TakesList:
         self.selected = [n for n in order if n in set(self.selected)]
         return self.rows
 
+    def renamed(self, old: str, new: str) -> None:
+        """A take was renamed: it keeps its row and its selection (a plain sync would drop
+        the old name and append the new one at the end)."""
+        self.rows = [row if row.name != old else TakeRow(new, row.rig, row.seed, row.prompt, row.playing) for row in self.rows]
+        self.selected = [new if n == old else n for n in self.selected]
+
     def labels(self) -> list[str]:
         return [row.label() for row in self.rows]
 

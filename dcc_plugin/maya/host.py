@@ -10,6 +10,7 @@ import maya.utils
 from maya import cmds
 
 from motionbridge.dcc_plugin.core.host import HostError, StatusCallbackHost, TakeInfo
+from motionbridge.dcc_plugin.core.takes_list import RIG_KEY
 from motionbridge.rigs import Clip, Skeleton
 
 from . import scene
@@ -46,7 +47,7 @@ class MayaHost(StatusCallbackHost):
         if rig not in self._joints:
             self.read_rig(rig)
         joints = self._joints[rig]
-        info = scene.key_take(joints, clip, take_name, metadata)
+        info = scene.key_take(joints, clip, take_name, {**metadata, RIG_KEY: rig})  # the takes list shows it
         return TakeInfo(info.name, rig, info.frame_start, info.frame_end, info.fps, info.metadata)
 
     def list_takes(self) -> list[TakeInfo]:

@@ -94,7 +94,7 @@ def _curve_for(layer: str, plug: str) -> Any:
 def key_take(joints: list[str], clip: Clip, take_name: str, metadata: dict[str, Any]) -> TakeInfo:
     """A new animation layer holding the clip; deleted again if anything fails. It comes in
     muted while another take plays, so it does not stack over the one being auditioned."""
-    playing = [layer for layer in take_layers() if not cmds.animLayer(layer, q=True, mute=True)]
+    playing = playing_takes()
     layer = str(cmds.animLayer(take_name))
     try:
         plugs = [f"{j}.{a}" for j in joints for a in ("rotateX", "rotateY", "rotateZ")]
@@ -132,6 +132,11 @@ def list_takes() -> list[TakeInfo]:
         frames = int(meta.get("num_frames", 0))
         out.append(TakeInfo(layer, "", 1, frames, float(meta.get("fps", 30.0)), meta))
     return out
+
+
+def playing_takes() -> list[str]:
+    """The takes that play: their layers are not muted."""
+    return [layer for layer in take_layers() if not cmds.animLayer(layer, q=True, mute=True)]
 
 
 def audition(take_name: str) -> None:

@@ -11,6 +11,7 @@ from motionbridge.dcc_plugin.core.errors import summary
 from motionbridge.dcc_plugin.core.settings import Settings
 
 from .host import MayaHost
+from .takes_panel import MayaTakesList
 
 WORKSPACE = "MotionBridgeWorkspace"
 
@@ -43,6 +44,7 @@ class MotionBridgePanel:
         self.details = cmds.button(label="Details", command=lambda *_: self.show_details(), visible=False)
         self.dismiss = cmds.button(label="Dismiss", command=lambda *_: self.panel.clear_error(), visible=False)
         cmds.setParent("..")
+        self.takes = MayaTakesList(self.panel, self._show_error)
 
     def _show(self, fraction: float, message: str, error: str) -> None:
         cmds.progressBar(self.progress, edit=True, progress=int(fraction * 100))
@@ -61,6 +63,7 @@ class MotionBridgePanel:
         status = "" if self.panel.status == self.panel.error else self.panel.status
         cmds.text(self.status, edit=True, label=summary(f"[{self.panel.state.value}] {status}", 120))
         self._show_error(self.panel.error)
+        self.takes.refresh()  # a finished generation appends its takes; nothing else moves
 
     def show_details(self) -> None:
         if self.panel.error:

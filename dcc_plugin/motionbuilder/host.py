@@ -15,6 +15,7 @@ from pyfbsdk import FBApplication, FBModelList, FBSystem, FBGetSelectedModels
 
 from motionbridge.dcc_plugin.core import humanik as hik_core
 from motionbridge.dcc_plugin.core.host import HostError, StatusCallbackHost, TakeInfo
+from motionbridge.dcc_plugin.core.takes_list import RIG_KEY
 from motionbridge.rigs import Clip, Skeleton
 
 from . import humanik, scene
@@ -81,7 +82,7 @@ class MotionBuilderHost(StatusCallbackHost):
         joints = self._joints.get(rig)
         if joints is None:
             raise HostError(f"rig {rig!r} was not read; press Generate again")
-        info = scene.key_clip(joints, clip.skeleton, clip, take_name, metadata)
+        info = scene.key_clip(joints, clip.skeleton, clip, take_name, {**metadata, RIG_KEY: rig})  # the takes list shows it
         if self.mode == "humanik":
             source = humanik.characterise_source(joints)
             humanik.drive(rig, source)

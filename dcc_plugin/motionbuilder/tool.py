@@ -23,6 +23,7 @@ from motionbridge.dcc_plugin.core.errors import summary
 from motionbridge.dcc_plugin.core.panel import State
 
 from .host import MODES, MotionBuilderHost
+from .takes_panel import MotionBuilderTakesList
 
 ROW = 25
 
@@ -46,7 +47,9 @@ class MotionBridgeTool:
         self.mode = FBList()
         for m in MODES:
             self.mode.Items.Add(m)
+        self.takes = MotionBuilderTakesList(self.panel, lambda error: self._show(0.0, "", error))
         self._build()
+        self.takes.refresh()
 
     @staticmethod
     def _number(value: float, low: float, high: float) -> FBEditNumber:
@@ -81,6 +84,13 @@ class MotionBridgeTool:
         box.Add(self.error, ROW)
         box.Add(self._button("Error details", self.show_details), ROW)
         box.Add(self._button("Dismiss error", lambda: self.panel.clear_error()), ROW)
+        label = FBLabel()
+        label.Caption = "Takes"
+        box.Add(label, ROW - 8)
+        box.Add(self.takes.control, ROW * 5)
+        box.Add(self.takes.details, ROW)
+        for button in self.takes.buttons:
+            box.Add(button, ROW)
 
     def _show(self, fraction: float, message: str, error: str) -> None:
         if message:
@@ -92,6 +102,7 @@ class MotionBridgeTool:
         status = "" if self.panel.status == self.panel.error else self.panel.status
         self.status.Caption = summary(f"[{self.panel.state.value}] {status}", 120)
         self.error.Caption = summary(self.panel.error)
+        self.takes.refresh()  # a finished generation appends its takes; nothing else moves
 
     def show_details(self) -> None:
         """The whole message (the error line shows its first sentence)."""

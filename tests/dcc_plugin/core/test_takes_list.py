@@ -67,3 +67,13 @@ def test_export_suggests_take_name_with_extension_beside_the_scene():
     tl.select_indices([1])
     assert tl.export_path(scene, ".bvh") == os.path.join("proj", "odd_na_me.bvh")
     assert tl.export_path("", ".fbx") == os.path.join(os.getcwd(), "odd_na_me.fbx")
+
+
+def test_a_renamed_take_keeps_its_row_and_selection():
+    tl = TakesList()
+    tl.sync([info("mb_a_s1"), info("mb_b_s2"), info("mb_c_s3")], playing=[])
+    tl.select_indices([0])
+    tl.renamed("mb_a_s1", "hero_walk")
+    tl.sync([info("mb_b_s2"), info("mb_c_s3"), info("hero_walk")], playing=[])
+    assert [r.name for r in tl.rows] == ["hero_walk", "mb_b_s2", "mb_c_s3"]
+    assert tl.selected == ["hero_walk"] and tl.rename_default() == "hero_walk"
