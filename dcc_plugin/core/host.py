@@ -17,6 +17,9 @@ from typing import Any, Callable
 from motionbridge.rigs import Clip, Skeleton
 
 
+_NO_READ_BACK = "exporting takes from {host} is not supported yet; export from Blender or the command line"
+
+
 class HostError(RuntimeError):
     """The scene refused an operation; the message says what the user should change."""
 
@@ -73,7 +76,12 @@ class Host(abc.ABC):
     def read_take(self, take_name: str) -> Clip:
         """The take's keys as a Clip on its rig's skeleton (arrays copied out of the scene, so
         a worker can export them). Hosts that cannot read takes back refuse."""
-        raise HostError(f"exporting takes from {self.name} is not supported yet; export from Blender or the command line")
+        raise HostError(_NO_READ_BACK.format(host=self.name))
+
+    def export_refusal(self) -> str:
+        """'' when `read_take`, and so Export, works here, else the one line saying why not:
+        asked before a file dialog opens, so a host that cannot export does not ask for a file."""
+        return "" if type(self).read_take is not Host.read_take else _NO_READ_BACK.format(host=self.name)
 
     # -- preview --------------------------------------------------------------------------
     def show_preview(self, rig: str, clip: Clip) -> None:

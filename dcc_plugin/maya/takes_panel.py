@@ -119,6 +119,10 @@ class MayaTakesList:
         if not names:
             self._show_error("no takes selected; select the takes to export in the list")
             return
+        refusal = self.panel.host.export_refusal()
+        if refusal:
+            self._show_error(refusal)
+            return
         # Maya's own dialog takes a file path as its starting point, so the name is filled in
         start = self.model.export_path(str(cmds.file(q=True, sceneName=True) or ""))
         chosen = cmds.fileDialog2(fileMode=0, caption="Export takes", fileFilter=EXPORT_FILTER, startingDirectory=start)

@@ -133,6 +133,10 @@ class MotionBuilderTakesList:
         if not names:
             self._show_error("no takes selected; select the takes to export in the list")
             return
+        refusal = self.panel.host.export_refusal()
+        if refusal:
+            self._show_error(refusal)
+            return
         suggested = self.model.export_path(FBApplication().FBXFileName)
         popup = FBFilePopup()
         popup.Caption = "Export takes"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dcc_fakes import FakeHost
+
 from motionbridge.dcc_plugin.core.host import Host, StatusCallbackHost
 
 
@@ -15,3 +17,10 @@ def test_reports_reach_the_status_callback():
     host.report_error("no armature selected: select one or pick a preset")
     assert seen == [(0.25, "sampling 12/50", ""), (0.0, "", "no armature selected: select one or pick a preset")]
     host_type().report_progress(0.5, "nobody listens")  # no callback: nothing to call, no error
+
+
+def test_only_hosts_that_read_takes_back_can_export():
+    abstract = {name: lambda *a, **k: None for name in Host.__abstractmethods__}
+    no_read_back = type("NoReadBack", (Host,), {**abstract, "name": "maya"})()
+    assert no_read_back.export_refusal() == "exporting takes from maya is not supported yet; export from Blender or the command line"
+    assert FakeHost({}).export_refusal() == ""
