@@ -1,11 +1,11 @@
-"""The MotionBridge tool's takes list: an FBList drawn from core.takes_list.TakesList, with
-Audition, Rename (FBMessageBoxGetUserValue), Delete (FBMessageBox; MotionBuilder has no undo
-for takes, so the question says so) and Export (FBFilePopup at `<take>.fbx`)."""
+"""The MotionBridge tool's takes list: an FBList, with FBMessageBoxGetUserValue for Rename,
+FBMessageBox for Delete (MotionBuilder has no undo for takes, so the question says so) and
+FBFilePopup for Export; what the buttons do is core.takes_actions."""
 
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from pyfbsdk import (
     FBApplication,
@@ -22,24 +22,17 @@ from pyfbsdk import (
 )
 
 from motionbridge.dcc_plugin.core.panel import Panel
-from motionbridge.dcc_plugin.core.takes import check_take_name
-from motionbridge.dcc_plugin.core.takes_list import TakesList
+from motionbridge.dcc_plugin.core.takes_actions import TakesActions
 
 TITLE = "MotionBridge"
 EXPORT_FILTER = "*.fbx;*.glb;*.gltf;*.bvh;*.usd;*.usda;*.usdc;*.npz"
 
 
-def playing_takes() -> list[str]:
-    """The take that plays: the scene's current take."""
-    current = FBSystem().CurrentTake
-    return [current.Name] if current is not None else []
+class MotionBuilderTakesList(TakesActions):
+    undoable = False
 
-
-class MotionBuilderTakesList:
     def __init__(self, panel: Panel, show_error: Callable[[str], None]) -> None:
-        self.panel = panel
-        self.model = TakesList()
-        self._show_error = show_error
+        super().__init__(panel, show_error)
         self.control = FBList()
         self.control.Style = FBListStyle.kFBVerticalList
         self.control.MultiSelect = True
@@ -47,7 +40,7 @@ class MotionBuilderTakesList:
         self.details = FBLabel()
         self.buttons: list[FBButton] = []
         for caption, action in (("Audition", self.audition), ("Rename", self.rename), ("Delete", self.delete),
-                                ("Export...", self.export)):
+                                ("Export...", self.export_selected)):
             button = FBButton()
             button.Caption = caption
             button.OnClick.Add(self._on_click(action))
@@ -57,9 +50,12 @@ class MotionBuilderTakesList:
     def _on_click(action: Callable[[], None]) -> Callable[[Any, Any], None]:
         return lambda _control, _event: action()
 
-    def refresh(self) -> None:
-        """Redraw from the scene; rows and selection stay where they were (TakesList.sync)."""
-        self.model.sync(self.panel.host.list_takes(), playing_takes())
+    def playing_takes(self) -> Iterable[str]:
+        """The take that plays: the scene's current take."""
+        current = FBSystem().CurrentTake
+        return [current.Name] if current is not None else []
+
+    def draw(self) -> None:
         self.control.Items.Clear()
         for label in self.model.labels():
             self.control.Items.Add(label)
@@ -79,72 +75,25 @@ class MotionBuilderTakesList:
         self.control.Hint = text
         self.details.Caption = text.replace("\n", "  |  ")
 
-    def _current(self) -> str:
-        row = self.model.current()
-        if row is None:
-            self._show_error("no take selected; click a take in the list first")
-            return ""
-        return row.name
+    def ask_name(self, title: str, default: str) -> str | None:
+        button, typed = FBMessageBoxGetUserValue(title, "New name:", default, FBPopupInputType.kFBPopupString, "OK", "Cancel")
+        return str(typed) if button == 1 else None
 
-    def audition(self) -> None:
-        name = self._current()
-        if not name:
-            return
-        host = self.panel.host
-        host.audition_take(name)
-        info = next((t for t in host.list_takes() if t.name == name), None)
-        if info is not None:
-            host.set_timeline(info.frame_start, info.frame_end, info.fps)
-        self.refresh()
+    def confirm(self, question: str) -> bool:
+        return FBMessageBox(TITLE, question, "Delete", "Cancel", None, 2) == 1  # Cancel is the default
 
-    def rename(self) -> None:
-        name = self._current()
-        if not name:
-            return
-        button, typed = FBMessageBoxGetUserValue(TITLE, "New name:", self.model.rename_default(),
-                                                 FBPopupInputType.kFBPopupString, "Rename", "Cancel")
-        if button != 1:
-            return
-        try:
-            cleaned = check_take_name(str(typed), {t.name for t in self.panel.host.list_takes()})
-            self.panel.host.rename_take(name, cleaned)
-        except (ValueError, RuntimeError) as exc:
-            self._show_error(str(exc))
-            return
-        self.model.renamed(name, cleaned)
-        self.refresh()
+    def scene_file(self) -> str:
+        return FBApplication().FBXFileName
 
-    def delete(self) -> None:
-        question = self.model.delete_question(undoable=False)
-        if not question:
-            self._show_error("no take selected; click a take in the list first")
-            return
-        name = self._current()
-        if FBMessageBox(TITLE, question, "Delete", "Cancel", None, 2) != 1:  # Cancel is the default
-            return
-        try:
-            self.panel.host.delete_take(name)
-        except RuntimeError as exc:
-            self._show_error(str(exc))
-        self.refresh()
-
-    def export(self) -> None:
-        names = list(self.model.selected)
-        if not names:
-            self._show_error("no takes selected; select the takes to export in the list")
-            return
-        refusal = self.panel.host.export_refusal()
-        if refusal:
-            self._show_error(refusal)
-            return
-        suggested = self.model.export_path(FBApplication().FBXFileName)
+    def ask_export_path(self, suggested: str) -> str | None:
         popup = FBFilePopup()
         popup.Caption = "Export takes"
         popup.Style = FBFilePopupStyle.kFBFilePopupSave
         popup.Filter = EXPORT_FILTER
         popup.Path, popup.FileName = os.path.dirname(suggested), os.path.basename(suggested)
-        if not popup.Execute():
-            return
+        return popup.FullFilename if popup.Execute() else None
+
+    def export_selected(self) -> None:
         from motionbridge.exporters import registry
 
-        self.panel.export_takes(names, popup.FullFilename, registry.export)
+        self.export(registry.export)
