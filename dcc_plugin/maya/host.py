@@ -56,10 +56,16 @@ class MayaHost(StatusCallbackHost):
     def delete_take(self, take_name: str) -> None:
         if take_name not in scene.take_layers():
             raise HostError(f"no MotionBridge take named {take_name!r}")
-        cmds.delete(take_name)
+        try:
+            cmds.delete(take_name)
+        except RuntimeError as exc:  # cmds raises plain RuntimeErrors; the panel shows HostErrors
+            raise HostError(f"could not delete take {take_name!r}: {str(exc).strip()}") from None
 
     def rename_take(self, take_name: str, new_name: str) -> None:
-        cmds.rename(take_name, new_name)
+        try:
+            cmds.rename(take_name, new_name)
+        except RuntimeError as exc:
+            raise HostError(f"could not rename take {take_name!r}: {str(exc).strip()}") from None
 
     def audition_take(self, take_name: str) -> None:
         scene.audition(take_name)
