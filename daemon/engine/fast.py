@@ -52,6 +52,7 @@ class FastEngine(Engine):
         device: torch.device | str = "cpu",
         model_name: str = "HY-Motion",
         model_hash: str = "",
+        checkpoint_sha256: str = "",
         compile_with: Callable | None = None,
     ) -> None:
         """`compile_with` (f -> compiled f) replaces torch.compile with the config's settings
@@ -63,7 +64,8 @@ class FastEngine(Engine):
         self.model = model
         self.config = config
         self.model_name = model_name
-        self.model_hash = model_hash
+        self.model_hash = model_hash  # a prefix, for HELLO and STATUS
+        self.checkpoint_sha256 = checkpoint_sha256  # the whole digest, for the takes' metadata
         self.dtype = DTYPES[fast.dtype]
         dit = model.motion_transformer
         if next(dit.parameters()).dtype != self.dtype or fast.compile_blocks:  # leave the caller's model untouched
@@ -135,7 +137,8 @@ class FastEngine(Engine):
             te, encoder_identity(qwen_dir, clip_dir), device=device, low_vram=memory == "low_vram",
             static_graphs=fast.cuda_graphs and torch.device(device).type == "cuda",
         )
-        return cls(loaded.model, loaded.config, text, fast, device=device, model_name=model_name or loaded.name, model_hash=loaded.sha256[:16])
+        return cls(loaded.model, loaded.config, text, fast, device=device, model_name=model_name or loaded.name, model_hash=loaded.sha256[:16],
+                   checkpoint_sha256=loaded.sha256)
 
     @classmethod
     def from_parity(

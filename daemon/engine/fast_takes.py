@@ -57,7 +57,7 @@ def _metadata(engine, req: GenerationRequest, seed: int, frames: int, warnings, 
     return {
         "prompt": req.prompt, "seed": int(seed), "cfg": float(req.cfg), "duration_s": float(req.duration_s),
         "frames": int(frames), "game_feat": bool(req.game_feat), "request_id": req.request_id,
-        "model": engine.model_name, "checkpoint_sha256": engine.model_hash, "engine": "fast",
+        "model": engine.model_name, "checkpoint_sha256": engine.checkpoint_sha256, "engine": "fast",
         "device": str(engine.device), "dtype": engine.fast.dtype, "cuda_graphs": engine.fast.cuda_graphs,
         "torch_version": torch.__version__, "timings": dict(timings), "warnings": list(warnings),
     }
