@@ -45,6 +45,6 @@ fi
 for v in 4.2.0 5.0.1; do
   if [ ! -d "tests/.tools/bpy-$v/bpy" ]; then
     echo "== pip: bpy $v into tests/.tools"
-    python3 -m pip install -q --disable-pip-version-check --no-deps --target "tests/.tools/bpy-$v" "bpy==$v"
+    "$PY" -m pip install -q --disable-pip-version-check --no-deps --target "tests/.tools/bpy-$v" "bpy==$v"
   fi
 done
