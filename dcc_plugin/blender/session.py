@@ -11,6 +11,7 @@ from motionbridge.dcc_plugin.core import panel_actions
 from motionbridge.dcc_plugin.core.panel import Panel, State
 from motionbridge.dcc_plugin.core.prompt_assistant import PromptAssistant, Suggested, prompt_for_generate
 from motionbridge.dcc_plugin.core.scene_jobs import SceneOutcome
+from motionbridge.dcc_plugin.core.takes_list import TakeRow, stable_order
 
 from . import mapping_ui, takes_io
 from .host import BlenderHost, redraw
@@ -92,17 +93,14 @@ def sync_takes() -> None:
     rows = [item.name for item in props.takes]
     highlighted = rows[props.takes_index] if 0 <= props.takes_index < len(rows) else None
     selected = {item.name for item in props.takes if item.selected}
-    order = [n for n in rows if n in infos] + [n for n in infos if n not in rows]
+    order = stable_order(rows, infos)
     props.takes.clear()
     for name in order:
-        info = infos[name]
+        row = TakeRow.of(infos[name], name in playing)
         item = props.takes.add()
-        item.name = info.name
-        item.rig = info.rig
-        item.prompt = str(info.metadata.get("prompt", ""))
-        item.seed = int(info.metadata.get("seed", 0))
-        item.selected = info.name in selected
-        item.playing = info.name in playing
+        item.name, item.rig, item.prompt, item.seed = row.name, row.rig, row.prompt, row.seed
+        item.selected = name in selected
+        item.playing = row.playing
     if highlighted in order:
         props.takes_index = order.index(highlighted)
     elif props.takes_index >= len(order):

@@ -29,6 +29,14 @@ def rig_of(info: TakeInfo) -> str:
     return info.rig or str(info.metadata.get(RIG_KEY, ""))
 
 
+def stable_order(shown: Iterable[str], names: Iterable[str]) -> list[str]:
+    """The list's next order: names already shown keep their place, the ones gone drop out,
+    new ones follow in the scene's order (every DCC's takes list goes through this)."""
+    shown, names = list(shown), list(names)
+    now, before = set(names), set(shown)
+    return [n for n in shown if n in now] + [n for n in names if n not in before]
+
+
 @dataclass(frozen=True)
 class TakeRow:
     name: str
@@ -67,8 +75,7 @@ class TakesList:
         (in the scene's order), deleted ones drop out with their selection."""
         by_name = {info.name: info for info in infos}
         now_playing = set(playing)
-        shown = [row.name for row in self.rows]
-        order = [n for n in shown if n in by_name] + [n for n in by_name if n not in shown]
+        order = stable_order((row.name for row in self.rows), by_name)
         self.rows = [TakeRow.of(by_name[n], n in now_playing) for n in order]
         self.selected = [n for n in order if n in set(self.selected)]
         return self.rows
