@@ -140,6 +140,18 @@ def random_engine(device: str = "cuda:0", model: str = "1.0", prompts: tuple[str
     return engine
 
 
+def _option(text: str, annotation, default):
+    """An engine option's string as its FastConfig field's type: bools from 1/true/yes, tuples
+    (the buckets) from comma lists of ints, None from 'none' where the field allows it."""
+    if "None" in str(annotation) and text.lower() == "none":
+        return None
+    if "bool" in str(annotation):
+        return text.lower() in ("1", "true", "yes")
+    if isinstance(default, tuple):
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    return type(default)(text)
+
+
 def random_text_engine(device: str = "cuda", model: str = "1.0", parity: str | None = None, steps: str | int | None = None, **fast):
     """A real-shape random engine with random real-shape text encoders (Qwen3-8B, CLIP-L; the
     parity fixture's tokenizers), so that every prompt is encoded as in production: the engine
@@ -154,8 +166,7 @@ def random_text_engine(device: str = "cuda", model: str = "1.0", parity: str | N
 
     base = FastConfig.for_device(device)
     types = {f.name: f.type for f in dataclasses.fields(FastConfig)}
-    parsed = {k: (v.lower() in ("1", "true", "yes") if "bool" in str(types[k]) else type(getattr(base, k))(v)) if isinstance(v, str) else v
-              for k, v in fast.items()}
+    parsed = {k: _option(v, types[k], getattr(base, k)) if isinstance(v, str) else v for k, v in fast.items()}
     config = dataclasses.replace(base, **parsed)
     parity = parity or os.environ.get("MOTIONBRIDGE_PARITY_DIR") or str(Path(__file__).resolve().parents[2].parent / "shared" / "parity")
     tiny = model == "tiny-random"

@@ -282,6 +282,10 @@ class FastEngine(Engine):
             # small tables live in the graphs' pool and the whole loop is captured; the
             # text-table mode is only planned while its table is small enough for that
             small = plan.text_kv or plan.bytes <= f.graph_tables_mib * 2**20
+            # the uncompiled stand-in captures one step, not the whole loop: capturing 50
+            # uncompiled steps costs about what running them eagerly does (1.0B: ~1 s of a
+            # new shape's 1.6 s on an H100), capturing one costs a step
+            small = small and path.name == COMPILED
             captured = path.graphs.get(key, lambda pool: CapturedStep(
                 batch.to(self.device), step_for, pool, make_tables, capture_tables=small,
                 make_mask=make_mask, steps=steps, segment_steps=f.graph_segment_steps))

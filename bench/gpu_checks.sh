@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Device-side driver for a session's GPU checks (run from the repo root on the device machine;
+# see bench/README.md). Each mode writes its log and JSON to $OUT.
+#   bench/gpu_checks.sh tests            pytest -m gpu (the CUDA tests), log to $OUT/gpu-tests.log
+#   bench/gpu_checks.sh mixed M [K=V..]  bench --scenario daemon-mixed for model M (1.0 or lite),
+#                                        extra engine options K=V; JSON to $OUT/daemon-mixed-M.json
+#   bench/gpu_checks.sh batch            the farm's end-to-end overlap run and the bf16 batch-invariance bound
+set -uo pipefail
+mode=${1:-tests}
+# shellcheck source=device_env.sh
+source "$(dirname "$0")/device_env.sh"  # carried wheels (.whl), package symlinks, parity fixture (.parity)
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
+case "$mode" in
+  tests)
+    timeout 300 python3 -m pytest -m gpu -p no:cacheprovider -q -rs --timeout 240 tests/daemon 2>&1 | tee "$OUT/gpu-tests.log" | tail -30
+    ;;
+  mixed)
+    model=${2:-1.0}; shift; [ $# -gt 0 ] && shift
+    opts=(); tag=$model
+    for kv in "$@"; do opts+=(--engine-option "$kv"); tag="$tag-$(echo "$kv" | tr '=,' '-.')"; done
+    python3 -m motionbridge.daemon.cli bench --scenario daemon-mixed --device cuda --models "$model" "${opts[@]}" \
+      --json "$OUT/daemon-mixed-$tag.json" 2>&1 | grep -v "Warning\|warn(" | tee "$OUT/daemon-mixed-$tag.log" | tail -80
+    ;;
+  batch)
+    timeout 330 python3 -m motionbridge.daemon.batch.bench --engine-factory motionbridge.daemon.batch.random_engine:full --device cuda \
+      --dtype bfloat16 --takes 1024 --batch-size 32 --duration 5 --format fbx,glb --rig mixamo --export-workers 8 \
+      --json "$OUT/batch-overlap.json" 2>&1 | tail -30
+    MB_BATCH_INVARIANCE_JSON="$OUT/batch-invariance.json" timeout 200 python3 -m pytest -m gpu -p no:cacheprovider -q -s \
+      tests/daemon/engine/test_batch_invariant.py 2>&1 | tail -15
+    ;;
+esac
