@@ -35,10 +35,12 @@ from motionbridge.daemon.engine.text_cache import CachedText
 torch.cuda.graph = functools.partial(torch.cuda.graph, capture_error_mode="thread_local")  # type: ignore[misc]
 
 MODEL = os.environ.get("PROBE_MODEL", "1.0")
+PROBE_STATIC = os.environ.get("PROBE_STATIC", "A")  # shapes compiled statically (each ~28 s from cold on an H100)
 SKIP = set(filter(None, os.environ.get("PROBE_SKIP", "").split(",")))
 OUT = Path(os.environ.get("OUT", "/tmp/out"))
 PROMPTS = {"p14": 14, "p30": 30, "p60": 60}
-SHAPES = {"A": (5.0, "p14", 1), "B": (8.0, "p14", 1), "C": (5.0, "p30", 1), "D": (5.0, "p14", 2), "E": (3.0, "p60", 4), "F": (11.0, "p30", 2)}
+SHAPES = {"A": (5.0, "p14", 1), "B": (8.0, "p14", 1), "C": (5.0, "p30", 1), "D": (5.0, "p14", 2), "E": (3.0, "p60", 4), "F": (11.0, "p30", 2),
+          "G": (12.0, "p14", 1), "H": (12.0, "p60", 4)}
 cfg = model_config(MODEL)
 model = random_flow_model(cfg, "cuda", torch.bfloat16)
 gen = torch.Generator().manual_seed(1)
@@ -77,15 +79,18 @@ def path(name: str, fn) -> None:
     torch.cuda.empty_cache()
 
 
-def firsts_and_repeat(e: FastEngine, shapes: str) -> dict:
+def firsts_and_repeat(e: FastEngine, shapes: str, repeat_all: bool = False) -> dict:
+    """The first call of each shape, then repeats: of A (median of 5), or with `repeat_all` of
+    every shape (median of 3; what a padded bucket costs against a tight one)."""
     out = {f"first_{s}_ms": call(e, s) for s in shapes}
-    out["repeat_A_ms"] = statistics.median(call(e, "A", seed) for seed in range(1, 6))
+    for s in shapes if repeat_all else "A":
+        out[f"repeat_{s}_ms"] = statistics.median(call(e, s, seed) for seed in range(1, 6 if s == "A" else 4))
     return out
 
 
 path("eager", lambda: firsts_and_repeat(engine(), "AB"))
 path("graphs", lambda: firsts_and_repeat(engine(cuda_graphs=True), "ABCD"))
-path("static", lambda: firsts_and_repeat(engine(cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True), "A"))
+path("static", lambda: firsts_and_repeat(engine(cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True), PROBE_STATIC, True))
 
 
 def static_warm_disk() -> dict:
@@ -132,6 +137,6 @@ def background() -> dict:
 
 
 path("background", background)
-path("dynamic", lambda: firsts_and_repeat(engine(cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True, compile_dynamic=True), "ABCDE"))
+path("dynamic", lambda: firsts_and_repeat(engine(cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True, compile_dynamic=True), "ABCDEFGH", True))
 OUT.mkdir(parents=True, exist_ok=True)
 (OUT / "compile_probe.json").write_text(json.dumps(res, indent=1))

@@ -4,6 +4,7 @@
 #   bench/gpu_checks.sh tests            pytest -m gpu (the CUDA tests), log to $OUT/gpu-tests.log
 #   bench/gpu_checks.sh mixed M [K=V..]  bench --scenario daemon-mixed for model M (1.0 or lite),
 #                                        extra engine options K=V; JSON to $OUT/daemon-mixed-M.json
+#   bench/gpu_checks.sh probe            bench/compile_probe.py: the dynamic compile, then static shapes ($PROBE_STATIC)
 #   bench/gpu_checks.sh batch            the farm's end-to-end overlap run and the bf16 batch-invariance bound
 set -uo pipefail
 mode=${1:-tests}
@@ -14,14 +15,19 @@ mkdir -p "$OUT"
 python3 -c "import torch; print('torch', torch.__version__, torch.cuda.get_device_name(0))"
 case "$mode" in
   tests)
-    timeout 300 python3 -m pytest -m gpu -p no:cacheprovider -q -rs --timeout 240 tests/daemon 2>&1 | tee "$OUT/gpu-tests.log" | tail -30
+    timeout ${TESTS_S:-300} python3 -m pytest -m gpu -p no:cacheprovider -q -rs --timeout 200 tests/daemon 2>&1 | tee "$OUT/gpu-tests.log" | tail -30
     ;;
   mixed)
     model=${2:-1.0}; shift; [ $# -gt 0 ] && shift
-    opts=(); tag=$model
+    opts=(--serve-warm-up "${SERVE_WARM_UP:-5}"); tag=$model-w${SERVE_WARM_UP:-5}
     for kv in "$@"; do opts+=(--engine-option "$kv"); tag="$tag-$(echo "$kv" | tr '=,' '-.')"; done
     python3 -m motionbridge.daemon.cli bench --scenario daemon-mixed --device cuda --models "$model" "${opts[@]}" \
       --json "$OUT/daemon-mixed-$tag.json" 2>&1 | grep -v "Warning\|warn(" | tee "$OUT/daemon-mixed-$tag.log" | tail -80
+    ;;
+  probe)
+    mkdir -p "$OUT/dynamic" "$OUT/static"
+    OUT=$OUT/dynamic PROBE_SKIP=eager,graphs,static,static_warm_disk,background timeout ${DYNAMIC_S:-300} python3 bench/compile_probe.py 2>&1 | grep -v "Warning\|warn(" | tail -20
+    OUT=$OUT/static PROBE_SKIP=eager,graphs,static_warm_disk,background,dynamic timeout ${STATIC_S:-200} python3 bench/compile_probe.py 2>&1 | grep -v "Warning\|warn(" | tail -20
     ;;
   batch)
     timeout 330 python3 -m motionbridge.daemon.batch.bench --engine-factory motionbridge.daemon.batch.random_engine:full --device cuda \

@@ -39,6 +39,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--requests", type=int, default=24, help="daemon-mixed: requests in the mix")
     parser.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="daemon-mixed: a FastConfig field for the served engine (e.g. compile_dynamic=true)")
+    parser.add_argument("--serve-warm-up", default="5", metavar="SECONDS|all",
+                        help="daemon-mixed: serve's --warm-up (default 5: one 5 s shape; 'all': every shape before ready)")
 
 
 def _ints(text: str) -> list[int]:

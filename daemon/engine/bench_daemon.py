@@ -60,10 +60,10 @@ class Daemon:
     """`motionbridge serve` on a free loopback port with the bench engine; `ready_s` from the
     process start to a worker reporting ready."""
 
-    def __init__(self, home: Path, device: str, options: dict[str, str], log: Path) -> None:
+    def __init__(self, home: Path, device: str, options: dict[str, str], log: Path, warm_up: str = "5") -> None:
         self.endpoint = f"tcp://127.0.0.1:{_free_port()}"
         cmd = [sys.executable, "-m", "motionbridge.daemon.cli", "serve", "--bind", self.endpoint, "--device", device,
-               "--engine-factory", "motionbridge.daemon.engine.bench_models:random_text_engine", "--warm-up", "5"]
+               "--engine-factory", "motionbridge.daemon.engine.bench_models:random_text_engine", "--warm-up", warm_up]
         for k, v in options.items():
             cmd += ["--engine-option", f"{k}={v}"]
         env = {**os.environ, "MOTIONBRIDGE_HOME": str(home)}
@@ -135,7 +135,7 @@ def _repeat(run, times: int = 15) -> dict:
 
 
 def run_scenario(model: str, device: str, n: int, out_dir: Path, steps: int | None = None, options: dict[str, str] | None = None,
-                 save=lambda result: None) -> dict:
+                 save=lambda result: None, warm_up: str = "5") -> dict:
     """`save(result so far)` after each phase, so that a run cut short keeps what it measured."""
     import torch
 
@@ -146,10 +146,10 @@ def run_scenario(model: str, device: str, n: int, out_dir: Path, steps: int | No
     home = Path(tempfile.mkdtemp(prefix="mb-bench-home-"))
     log = out_dir / f"daemon-mixed-{model}.log"
     result: dict = {"model": model, "device": torch.cuda.get_device_name(0) if device.startswith("cuda") else "cpu",
-                    "torch": torch.__version__, "requests": n, "engine_options": options, "weights": "random, real shapes (made on the device)"}
+                    "torch": torch.__version__, "requests": n, "engine_options": options, "serve_warm_up": warm_up, "weights": "random, real shapes (made on the device)"}
     for phase in ("cold", "restart"):
         print(f"{phase}: starting serve", flush=True)
-        d = Daemon(home, device, options, log)
+        d = Daemon(home, device, options, log, warm_up)
         try:
             print(f"{phase}: ready after {d.ready_s:.1f} s", flush=True)
             result[phase] = {"ready_s": round(d.ready_s, 1), **_mix(lambda *a: _through_daemon(d.client, *a), mix, 1000 if phase == "cold" else 2000)}
@@ -191,7 +191,7 @@ def run(args) -> int:
 
     for model in (args.models or ("1.0" if device == "cuda" else "tiny-random")).split(","):
         run_scenario(model, device, args.requests, out, None if args.steps == 50 else args.steps, options,
-                     lambda r, model=model: save(model, r))
+                     lambda r, model=model: save(model, r), getattr(args, "serve_warm_up", "5"))
         got = results["models"].get(model, {})
         print(json.dumps({p: {k: got[p][k] for k in ("ready_s", "p50", "p90", "max", "over_1s") if k in got[p]}
                           for p in ("cold", "restart", "engine") if p in got}), flush=True)

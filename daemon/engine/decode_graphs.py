@@ -135,6 +135,8 @@ class GraphedDecoder:
         if latent.shape[0] * latent.shape[1] > self.max_graph_frames:
             return decode_batched(latent.to(self.device), self.mean, self.std, self.body)
         stages = self.cache.get(("decode", *latent.shape), lambda pool: DecodeStages(self, latent, pool))
+        if stages is None:  # a compile holds the GPU's turns: the same stages, not captured
+            stages = DecodeStages(self, latent, None)
         return stages.decode(latent)
 
     def clear(self) -> None:

@@ -30,7 +30,7 @@ from .fast_decode import LevelBody
 from .fast_takes import assemble_takes, preview_clips
 from .faults import is_oom, is_sticky
 from .compile_paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, sharing_copy
-from .graphs import CapturedStep, GraphCache, run_step_once
+from .graphs import GPU_TURNS, CapturedStep, GraphCache, run_step_once
 from .reference import validate_request
 from .sampler import Row, bucket_up, build_batch, make_step, run_euler
 from .shape_compiler import READY, ShapeCompiler
@@ -292,7 +292,11 @@ class FastEngine(Engine):
             # torch.randn on the CPU releases the GIL: the noise is drawn while this thread
             # copies the batch in and queues the prologue (it was ~0.5 ms before the first step)
             noise = self._noise_thread.submit(batch.noise)
-            x = captured.run(batch, steps, hook, noise=noise.result)
+            if captured is not None:
+                x = captured.run(batch, steps, hook, noise=noise.result)
+            else:  # a compile holds the GPU's turns (graphs.GPU_TURNS): this run is not captured
+                on_device = batch.to(self.device)
+                x = run_euler(step_for(on_device, make_mask(on_device)), noise.result().to(self.device), steps, hook, make_tables(on_device))
         else:
             x = run_euler(step_for(batch, make_mask(batch)), batch.x0, steps, hook, make_tables(batch))
         return x[: len(rows)]
@@ -320,7 +324,8 @@ class FastEngine(Engine):
         def job() -> None:
             with torch.no_grad(), (torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext()):
                 _, make_mask, make_tables, step_for = self._parts(self.paths[COMPILED], on_device, steps)
-                run_step_once(on_device, step_for(on_device, make_mask(on_device)), make_tables)
+                with GPU_TURNS:  # no capture may run while this thread launches and loads kernels
+                    run_step_once(on_device, step_for(on_device, make_mask(on_device)), make_tables)
         return job
 
     def _compile_event(self, event: dict) -> None:

@@ -10,6 +10,7 @@ them before the first replay.
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections import OrderedDict
 from typing import Callable
 
@@ -29,6 +30,15 @@ def _copy_batch(dst: Batch, src: Batch, with_x0: bool = True, conditioning: bool
     names = (("x0",) if with_x0 else ()) + (CONDITIONING if conditioning else ()) + PER_RUN
     for name in names:
         getattr(dst, name).copy_(getattr(src, name))
+
+
+GPU_TURNS = threading.Lock()
+"""Held by a graph capture (GraphCache.get building an entry) and by a background compile job
+(fast.py) for its whole run. Another thread's kernel launches, allocations and module loads
+invalidate a capture even in thread-local mode (seen on an H100: the decode's capture failed
+with cudaErrorStreamCaptureInvalidated while a shape compiled, and the CUDA generator was left
+in capture state for every later call). A capture that finds the lock taken does not wait for
+the compile (tens of seconds): its caller runs the same work without a graph."""
 
 
 def capturing(graph: torch.cuda.CUDAGraph, pool=None):
@@ -195,16 +205,25 @@ class GraphCache:
         self.pool = None
         self.entries: OrderedDict[tuple, object] = OrderedDict()
         self.captures = 0
+        self.deferred = 0  # captures put off while a compile held GPU_TURNS
 
     def get(self, key: tuple, build: Callable[[object], object]):
+        """The entry of `key`, captured now if missing; None when a background compile holds
+        GPU_TURNS (the caller runs the work without a graph and captures on a later call)."""
         if key in self.entries:
             self.entries.move_to_end(key)
             return self.entries[key]
-        if self.pool is None:
-            self.pool = self.make_pool()
-        while len(self.entries) >= self.capacity:
-            self.entries.popitem(last=False)
-        entry = build(self.pool)
+        if not GPU_TURNS.acquire(blocking=False):
+            self.deferred += 1
+            return None
+        try:
+            if self.pool is None:
+                self.pool = self.make_pool()
+            while len(self.entries) >= self.capacity:
+                self.entries.popitem(last=False)
+            entry = build(self.pool)
+        finally:
+            GPU_TURNS.release()
         self.entries[key] = entry
         self.captures += 1
         return entry

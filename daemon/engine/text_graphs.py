@@ -91,7 +91,10 @@ class StaticTextPath:
         """fn(*inputs) on the device: replayed from the graph of `key` (captured on first use)."""
         if self.graphs:
             # the capture inputs are copied to the device only on a miss (a hit copies into its buffers)
-            return self.cache.get(key, lambda pool: CapturedCall(fn, [t.to(self.device) for t in inputs], pool))(*inputs)
+            captured = self.cache.get(key, lambda pool: CapturedCall(fn, [t.to(self.device) for t in inputs], pool))
+            if captured is not None:
+                return captured(*inputs)
+            # a compile holds the GPU's turns (graphs.GPU_TURNS): this call runs uncaptured
         with torch.no_grad():
             return fn(*[t.to(self.device) for t in inputs])
 

@@ -131,3 +131,18 @@ def test_graph_replay_equals_eager_decode_on_gpu(stats, latents):
     decoder.clear()
     short = long_and_short(latents)[1][:1].cuda()
     assert_same_decode(decoder(short), decode_batched(short, mean, std, body))
+
+
+def test_decode_runs_uncaptured_while_a_compile_holds_the_gpu(stats, latents):
+    """While a background compile holds graphs.GPU_TURNS no capture may start: the decode runs the
+    same stages without a graph (bit for bit the same) and captures on a later call."""
+    from motionbridge.daemon.engine.graphs import GPU_TURNS
+
+    body = LevelBody(BodyModel(), "cpu")
+    decoder = GraphedDecoder(*stats, body, "cpu", capture=False)
+    latent = next(iter(shapes(latents)))[0]
+    with GPU_TURNS:
+        assert_same_decode(decoder(latent), decode_batched(latent, *stats, body))
+    assert (decoder.cache.captures, decoder.cache.deferred) == (0, 1)
+    assert_same_decode(decoder(latent), decode_batched(latent, *stats, body))
+    assert (decoder.cache.captures, decoder.cache.deferred) == (1, 1)
