@@ -11,10 +11,10 @@ and the checks in between are tested here without a DCC.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
-
 from motionbridge.rigs import Clip, Skeleton, quat
 
 from .euler import quat_to_xyz_degrees, xyz_degrees_to_quat

@@ -6,8 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from dcc_fakes import random_smplx_clip
-
-from motionbridge.dcc_plugin.core.euler_keys import clip_from_euler_keys, euler_keys, take_fps, take_frames
+from motionbridge.dcc_plugin.core.euler_keys import (
+    clip_from_euler_keys,
+    euler_keys,
+    take_fps,
+    take_frames,
+)
 from motionbridge.exporters import npz, registry
 from motionbridge.rigs import quat
 
@@ -81,13 +85,13 @@ def test_a_take_read_back_exports_through_the_shared_writers(tmp_path):
 @pytest.mark.parametrize(
     "change, message",
     [
-        (dict(degrees=np.zeros((5, 3, 3))), "do not fit its rig's"),
-        (dict(degrees=np.zeros((0, 55, 3)), root=np.zeros((0, 3))), "has no frames to export"),
-        (dict(root=np.zeros((4, 3))), "do not match its 5 frames"),
-        (dict(nan_joint=4), "rotation curves of left_knee hold values that are not numbers"),
-        (dict(root=np.full((5, 3), np.inf)), "root translation curves hold values that are not numbers"),
-        (dict(meta={"fps": "fast"}), "stores fps 'fast'"),
-        (dict(meta={"fps": 0}), "stores fps 0"),
+        ({"degrees": np.zeros((5, 3, 3))}, "do not fit its rig's"),
+        ({"degrees": np.zeros((0, 55, 3)), "root": np.zeros((0, 3))}, "has no frames to export"),
+        ({"root": np.zeros((4, 3))}, "do not match its 5 frames"),
+        ({"nan_joint": 4}, "rotation curves of left_knee hold values that are not numbers"),
+        ({"root": np.full((5, 3), np.inf)}, "root translation curves hold values that are not numbers"),
+        ({"meta": {"fps": "fast"}}, "stores fps 'fast'"),
+        ({"meta": {"fps": 0}}, "stores fps 0"),
     ],
 )
 def test_curves_that_do_not_make_a_take_fail_with_one_line_naming_it(change, message):
