@@ -112,7 +112,7 @@ def key_take(joints: list[str], clip: Clip, take_name: str, metadata: dict[str, 
         times = _times(range(1, clip.num_frames + 1))
         for j, joint in enumerate(joints):
             for axis, attr in enumerate(ROTATE):
-                _curve_for(layer, f"{joint}.{attr}").addKeys(times, radians[:, j, axis].tolist(), keepExistingKeys=False)
+                _curve_for(layer, f"{joint}.{attr}").addKeys(times, radians[j, axis].tolist(), keepExistingKeys=False)
         _, linear = scene_units()
         for axis, attr in enumerate(TRANSLATE):
             values = (clip.root_translation[:, axis] * UNITS[linear]).tolist()
@@ -140,11 +140,10 @@ def read_take(layer: str, joints: list[str], skeleton: Skeleton, metadata: dict[
     """The take's curves on `joints` evaluated at each of its frames, as a Clip on `skeleton`
     (the inverse of key_take)."""
     times = _times(take_frames(layer, 1, int(metadata.get("num_frames", 0))))
-    radians = np.array([[_sample(layer, f"{joint}.{attr}", times) for attr in ROTATE] for joint in joints])  # (J, 3, F)
-    root_cm = np.array([_sample(layer, f"{joints[0]}.{attr}", times) for attr in TRANSLATE])  # (3, F)
+    radians = np.array([[_sample(layer, f"{joint}.{attr}", times) for attr in ROTATE] for joint in joints])
+    root_cm = np.array([_sample(layer, f"{joints[0]}.{attr}", times) for attr in TRANSLATE])
     _, linear = scene_units()
-    degrees = np.degrees(radians.transpose(2, 0, 1))
-    return clip_from_euler_keys(layer, skeleton, _joint_orients(joints), degrees, root_cm.T / UNITS[linear], metadata)
+    return clip_from_euler_keys(layer, skeleton, _joint_orients(joints), np.degrees(radians), root_cm / UNITS[linear], metadata)
 
 
 def take_metadata(layer: str) -> dict[str, Any]:

@@ -113,7 +113,7 @@ def key_clip(joints: list[FBModel], skeleton: Skeleton, clip: Clip, take_name: s
         degrees = euler_keys(clip, _pre_rotations(joints))
         for j, model in enumerate(joints):
             for axis, curve in enumerate(_curves(model.Rotation)):
-                _key_curve(curve, frames, degrees[:, j, axis])
+                _key_curve(curve, frames, degrees[j, axis])
         for axis, curve in enumerate(_curves(joints[0].Translation)):
             _key_curve(curve, frames, clip.root_translation[:, axis])
         meta = take.PropertyCreate(METADATA_KEY, FBPropertyType.kFBPT_charptr, "String", False, True, None)
@@ -147,7 +147,7 @@ def read_take(take: FBTake, joints: list[FBModel], skeleton: Skeleton, metadata:
         root = np.array([[c.Evaluate(t) for t in times] for c in _keyed_curves(take.Name, joints[0], joints[0].Translation)])
     finally:
         system.CurrentTake = previous
-    return clip_from_euler_keys(take.Name, skeleton, _pre_rotations(joints), degrees.transpose(2, 0, 1), root.T, metadata)
+    return clip_from_euler_keys(take.Name, skeleton, _pre_rotations(joints), degrees, root, metadata)
 
 
 def take_metadata(take: FBTake) -> dict[str, Any] | None:
