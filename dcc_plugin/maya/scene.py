@@ -9,7 +9,7 @@ in internal units: radians and centimetres, whatever the scene's UI units are.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 from maya import cmds
@@ -126,7 +126,7 @@ def key_take(joints: list[str], clip: Clip, take_name: str, metadata: dict[str, 
         raise
 
 
-def _times(frames: Any) -> list[Any]:
+def _times(frames: Iterable[int]) -> list[Any]:
     """MTimes of scene frames (frame 1 is a take's first), in the scene's time unit."""
     return [om.MTime(float(f), om.MTime.uiUnit()) for f in frames]
 

@@ -21,6 +21,7 @@ from pyfbsdk import (
     FBModelSkeleton,
     FBModelTransformationType,
     FBPlayerControl,
+    FBPropertyAnimatable,
     FBPropertyType,
     FBSystem,
     FBTake,
@@ -127,7 +128,7 @@ def key_clip(joints: list[FBModel], skeleton: Skeleton, clip: Clip, take_name: s
         raise
 
 
-def _keyed_curves(take_name: str, model: FBModel, prop: Any) -> list[FBFCurve]:
+def _keyed_curves(take_name: str, model: FBModel, prop: FBPropertyAnimatable) -> list[FBFCurve]:
     node = prop.GetAnimationNode()
     if node is None:
         raise HostError(f"take {take_name!r} has no keys on {model.LongName}; it cannot be exported")
