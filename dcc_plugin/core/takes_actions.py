@@ -23,10 +23,12 @@ NOTHING_TO_EXPORT = "no takes selected; select the takes to export in the list"
 class TakesActions(abc.ABC):
     undoable = False  # whether the host's undo brings a deleted take back
 
-    def __init__(self, panel: Panel, show_error: Callable[[str], None]) -> None:
+    def __init__(self, panel: Panel, show_error: Callable[[str], None] | None = None) -> None:
+        """`show_error` defaults to the panel's error line (Panel.refuse), so the list's
+        errors get the panel's Details and Dismiss like any other."""
         self.panel = panel
         self.model = TakesList()
-        self._show_error = show_error
+        self._show_error = show_error if show_error is not None else panel.refuse
 
     # -- the host's widgets and dialogs ---------------------------------------------------
     @abc.abstractmethod

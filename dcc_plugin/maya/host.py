@@ -21,7 +21,7 @@ class MayaHost(StatusCallbackHost):
 
     def __init__(self, on_status: Callable[[float, str, str], None] | None = None) -> None:
         super().__init__(on_status)
-        self._joints: dict[str, list[str]] = {}
+        self._rigs: dict[str, tuple[Skeleton, list[str]]] = {}  # rig -> skeleton and joints, as read_rig read them
 
     def run_on_main_thread(self, fn: Callable[[], None]) -> None:
         maya.utils.executeDeferred(fn)
@@ -39,33 +39,59 @@ class MayaHost(StatusCallbackHost):
     def read_rig(self, rig: str) -> Skeleton:
         if not cmds.objExists(rig) or cmds.objectType(rig) != "joint":
             raise HostError(f"{rig!r} is not a joint; select the character's root joint (or any joint of it)")
-        skeleton, joints = scene.read_skeleton(rig)
-        self._joints[rig] = joints
-        return skeleton
+        self._rigs[rig] = scene.read_skeleton(rig)
+        return self._rigs[rig][0]
+
+    def _rig(self, rig: str) -> tuple[Skeleton, list[str]]:
+        if rig not in self._rigs:
+            self.read_rig(rig)
+        return self._rigs[rig]
 
     def apply_take(self, rig: str, clip: Clip, take_name: str, metadata: dict[str, Any]) -> TakeInfo:
-        if rig not in self._joints:
-            self.read_rig(rig)
-        joints = self._joints[rig]
+        _, joints = self._rig(rig)
         info = scene.key_take(joints, clip, take_name, {**metadata, RIG_KEY: rig})  # the takes list shows it
         return TakeInfo(info.name, rig, info.frame_start, info.frame_end, info.fps, info.metadata)
 
     def list_takes(self) -> list[TakeInfo]:
         return scene.list_takes()
 
-    def delete_take(self, take_name: str) -> None:
+    def _check_take(self, take_name: str) -> None:
         if take_name not in scene.take_layers():
             raise HostError(f"no MotionBridge take named {take_name!r}")
+
+    def read_take(self, take_name: str) -> Clip:
+        """The take's layer curves on the joints of the rig it was keyed on (skeleton as that
+        rig was read for Generate in this session, else as it is now)."""
+        self._check_take(take_name)
+        metadata = scene.take_metadata(take_name)
+        rig = str(metadata.get(RIG_KEY, ""))
+        if not rig or not cmds.objExists(rig):
+            raise HostError(f"take {take_name!r} was keyed on {rig or 'a skeleton'}, which is no longer in the scene; it cannot be exported")
+        skeleton, joints = self._rig(rig)
+        try:
+            return scene.read_take(take_name, joints, skeleton, metadata)
+        except HostError:
+            raise
+        except RuntimeError as exc:
+            raise HostError(f"could not read take {take_name!r}: {str(exc).strip()}") from None
+
+    def delete_take(self, take_name: str) -> None:
+        self._check_take(take_name)
         try:
             cmds.delete(take_name)
         except RuntimeError as exc:  # cmds raises plain RuntimeErrors; the panel shows HostErrors
             raise HostError(f"could not delete take {take_name!r}: {str(exc).strip()}") from None
 
     def rename_take(self, take_name: str, new_name: str) -> None:
+        self._check_take(take_name)
         try:
-            cmds.rename(take_name, new_name)
+            given = str(cmds.rename(take_name, new_name))
         except RuntimeError as exc:
             raise HostError(f"could not rename take {take_name!r}: {str(exc).strip()}") from None
+        if given != new_name:  # Maya replaced characters or made the name unique: the list would lose the row
+            cmds.rename(given, take_name)
+            raise HostError(f"Maya would call the take {given!r}, not {new_name!r}: node names take letters, digits "
+                            "and _ and are unique in the scene; pick another name")
 
     def audition_take(self, take_name: str) -> None:
         scene.audition(take_name)

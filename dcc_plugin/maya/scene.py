@@ -1,27 +1,31 @@
 """Maya scene access: joint hierarchies in, one animation layer per take out. Main thread only.
 
 Keys go in through the API (MFnAnimCurve.addKeys, one call per curve) on the curves the
-layer creates, not one setKeyframe per key. API values are in internal units: radians and
-centimetres, whatever the scene's UI units are.
+layer creates, not one setKeyframe per key, and come back out (for Export) by evaluating those
+curves at each frame, so keys the animator edited are read as they now play. API values are
+in internal units: radians and centimetres, whatever the scene's UI units are.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 from maya import cmds
 from maya.api import OpenMaya as om
 from maya.api import OpenMayaAnim as oma
 
-from motionbridge.dcc_plugin.core.euler import quat_to_xyz_degrees, xyz_degrees_to_quat
+from motionbridge.dcc_plugin.core.euler import xyz_degrees_to_quat
+from motionbridge.dcc_plugin.core.euler_keys import clip_from_euler_keys, euler_keys, take_frames
 from motionbridge.dcc_plugin.core.host import HostError, TakeInfo
 from motionbridge.dcc_plugin.core.takes import METADATA_KEY
 from motionbridge.rigs import Clip, Skeleton, quat, skeleton_from_world
 
 UNITS = {"cm": 1.0, "m": 100.0}  # scene unit -> centimetres (Maya's internal unit)
 FPS_UNITS = {24.0: "film", 25.0: "pal", 30.0: "ntsc", 48.0: "show", 50.0: "palf", 60.0: "ntscf"}
+ROTATE = ("rotateX", "rotateY", "rotateZ")
+TRANSLATE = ("translateX", "translateY", "translateZ")
 # the stubs type animLayer's query flags as booleans; findCurveForPlug takes the plug
 _anim_layer: Any = cmds.animLayer
 
@@ -83,9 +87,12 @@ def _joint_orients(joints: list[str]) -> np.ndarray:
 
 
 def _curve_for(layer: str, plug: str) -> Any:
-    name = _anim_layer(layer, q=True, findCurveForPlug=plug)
+    try:
+        name = _anim_layer(layer, q=True, findCurveForPlug=plug)
+    except RuntimeError:  # the plug is not on the layer (a joint added since the take was keyed)
+        name = None
     if not name:
-        raise HostError(f"Maya made no curve for {plug} on layer {layer}")
+        raise HostError(f"layer {layer} has no curve for {plug}")
     selection = om.MSelectionList()
     selection.add(name[0] if isinstance(name, list) else name)
     return oma.MFnAnimCurve(selection.getDependNode(0))
@@ -97,18 +104,17 @@ def key_take(joints: list[str], clip: Clip, take_name: str, metadata: dict[str, 
     playing = playing_takes()
     layer = str(cmds.animLayer(take_name))
     try:
-        plugs = [f"{j}.{a}" for j in joints for a in ("rotateX", "rotateY", "rotateZ")]
-        plugs += [f"{joints[0]}.{a}" for a in ("translateX", "translateY", "translateZ")]
+        plugs = [f"{j}.{a}" for j in joints for a in ROTATE]
+        plugs += [f"{joints[0]}.{a}" for a in TRANSLATE]
         cmds.animLayer(layer, edit=True, attribute=plugs)
         cmds.setKeyframe(plugs, time=1, animLayer=layer)  # makes the layer's curves
-        local = quat.multiply(np.broadcast_to(quat.conjugate(_joint_orients(joints)), clip.rotations.shape), clip.rotations)
-        radians = np.radians(quat_to_xyz_degrees(local))
-        times = [om.MTime(float(f + 1), om.MTime.uiUnit()) for f in range(clip.num_frames)]
+        radians = np.radians(euler_keys(clip, _joint_orients(joints)))
+        times = _times(range(1, clip.num_frames + 1))
         for j, joint in enumerate(joints):
-            for axis, attr in enumerate(("rotateX", "rotateY", "rotateZ")):
-                _curve_for(layer, f"{joint}.{attr}").addKeys(times, radians[:, j, axis].tolist(), keepExistingKeys=False)
+            for axis, attr in enumerate(ROTATE):
+                _curve_for(layer, f"{joint}.{attr}").addKeys(times, radians[j, axis].tolist(), keepExistingKeys=False)
         _, linear = scene_units()
-        for axis, attr in enumerate(("translateX", "translateY", "translateZ")):
+        for axis, attr in enumerate(TRANSLATE):
             values = (clip.root_translation[:, axis] * UNITS[linear]).tolist()
             _curve_for(layer, f"{joints[0]}.{attr}").addKeys(times, values, keepExistingKeys=False)
         cmds.addAttr(layer, longName=METADATA_KEY, dataType="string")
@@ -120,6 +126,30 @@ def key_take(joints: list[str], clip: Clip, take_name: str, metadata: dict[str, 
         raise
 
 
+def _times(frames: Iterable[int]) -> list[Any]:
+    """MTimes of scene frames (frame 1 is a take's first), in the scene's time unit."""
+    return [om.MTime(float(f), om.MTime.uiUnit()) for f in frames]
+
+
+def _sample(layer: str, plug: str, times: list[Any]) -> list[float]:
+    curve = _curve_for(layer, plug)
+    return [float(curve.evaluate(t)) for t in times]
+
+
+def read_take(layer: str, joints: list[str], skeleton: Skeleton, metadata: dict[str, Any]) -> Clip:
+    """The take's curves on `joints` evaluated at each of its frames, as a Clip on `skeleton`
+    (the inverse of key_take)."""
+    times = _times(take_frames(layer, 1, int(metadata.get("num_frames", 0))))
+    radians = np.array([[_sample(layer, f"{joint}.{attr}", times) for attr in ROTATE] for joint in joints])
+    root_cm = np.array([_sample(layer, f"{joints[0]}.{attr}", times) for attr in TRANSLATE])
+    _, linear = scene_units()
+    return clip_from_euler_keys(layer, skeleton, _joint_orients(joints), np.degrees(radians), root_cm / UNITS[linear], metadata)
+
+
+def take_metadata(layer: str) -> dict[str, Any]:
+    return dict(json.loads(str(cmds.getAttr(f"{layer}.{METADATA_KEY}"))))
+
+
 def take_layers() -> list[str]:
     layers = cmds.ls(type="animLayer") or []
     return [layer for layer in layers if cmds.attributeQuery(METADATA_KEY, node=layer, exists=True)]
@@ -128,7 +158,7 @@ def take_layers() -> list[str]:
 def list_takes() -> list[TakeInfo]:
     out = []
     for layer in take_layers():
-        meta = json.loads(str(cmds.getAttr(f"{layer}.{METADATA_KEY}")))
+        meta = take_metadata(layer)
         frames = int(meta.get("num_frames", 0))
         out.append(TakeInfo(layer, "", 1, frames, float(meta.get("fps", 30.0)), meta))
     return out

@@ -20,7 +20,7 @@ EXPORT_FILTER = "FBX (*.fbx);;glTF binary (*.glb);;glTF (*.gltf);;BVH (*.bvh);;U
 class MayaTakesList(TakesActions):
     undoable = True
 
-    def __init__(self, panel: Panel, show_error: Callable[[str], None]) -> None:
+    def __init__(self, panel: Panel, show_error: Callable[[str], None] | None = None) -> None:
         super().__init__(panel, show_error)
         cmds.text(label="Takes", align="left")
         self.control = cmds.textScrollList(allowMultiSelection=True, numberOfRows=6,

@@ -18,9 +18,15 @@ WORKSPACE = "MotionBridgeWorkspace"
 
 class MotionBridgePanel:
     def __init__(self) -> None:
+        # open_panel reports a settings file it had to ignore before the widgets exist: held
+        # until they do, then shown on the error line
+        self._opening: list[str] | None = []
         self.host = MayaHost(self._show)
         self.panel = panel_actions.open_panel(self.host, on_change=lambda p: self._refresh())
         self._build(self.panel.settings)
+        early, self._opening = self._opening or [], None
+        for error in early:
+            self.panel.refuse(error)
 
     def _build(self, s: Settings) -> None:
         if cmds.workspaceControl(WORKSPACE, exists=True):
@@ -30,6 +36,8 @@ class MotionBridgePanel:
         self.endpoint = cmds.textFieldGrp(label="Server", text=s.endpoint)
         cmds.button(label="Connect", command=lambda *_: self.connect())
         self.prompt = cmds.textFieldGrp(label="Prompt", text="A person walks forward.")
+        # what the daemon changed about the last request (a prompt cut at 128 tokens...)
+        self.warnings = cmds.text(label="", align="left", visible=False)
         self.duration = cmds.floatSliderGrp(label="Duration (s)", field=True, minValue=0.7, maxValue=12.0, value=s.duration_s)
         self.variations = cmds.intSliderGrp(label="Variations", field=True, minValue=1, maxValue=16, value=s.variations)
         self.cfg = cmds.floatSliderGrp(label="CFG", field=True, minValue=1.0, maxValue=30.0, value=s.cfg)
@@ -44,9 +52,13 @@ class MotionBridgePanel:
         self.details = cmds.button(label="Details", command=lambda *_: self.show_details(), visible=False)
         self.dismiss = cmds.button(label="Dismiss", command=lambda *_: self.panel.clear_error(), visible=False)
         cmds.setParent("..")
-        self.takes = MayaTakesList(self.panel, self._show_error)
+        self.takes = MayaTakesList(self.panel)  # its errors go to the panel's error line, with Details and Dismiss
 
     def _show(self, fraction: float, message: str, error: str) -> None:
+        if self._opening is not None:
+            if error:
+                self._opening.append(error)
+            return
         cmds.progressBar(self.progress, edit=True, progress=int(fraction * 100))
         if message:
             cmds.text(self.status, edit=True, label=summary(message, 120))
@@ -63,6 +75,8 @@ class MotionBridgePanel:
         status = "" if self.panel.status == self.panel.error else self.panel.status
         cmds.text(self.status, edit=True, label=summary(f"[{self.panel.state.value}] {status}", 120))
         self._show_error(self.panel.error)
+        warnings = "  ".join(summary(w) for w in self.panel.warnings)
+        cmds.text(self.warnings, edit=True, label=warnings, visible=bool(warnings))
         self.takes.refresh()  # a finished generation appends its takes; nothing else moves
 
     def show_details(self) -> None:

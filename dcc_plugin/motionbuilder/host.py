@@ -32,7 +32,7 @@ class MotionBuilderHost(StatusCallbackHost):
         self.mode = mode
         self._queue: "queue.Queue[Callable[[], None]]" = queue.Queue()
         super().__init__(on_status)
-        self._joints: dict[str, list[Any]] = {}
+        self._rigs: dict[str, tuple[Skeleton, list[Any]]] = {}  # rig -> skeleton and keyed joints, as read_rig read them
         FBSystem().OnUIIdle.Add(self._idle)
 
     def close(self) -> None:
@@ -71,18 +71,18 @@ class MotionBuilderHost(StatusCallbackHost):
 
     def read_rig(self, rig: str) -> Skeleton:
         if self.mode == "humanik":
-            self._joints[rig] = humanik.source_joints()
-            return hik_core.source_skeleton(up_axis="y", units="cm")
-        skeleton, joints = scene.read_skeleton(scene.find_model(rig))
-        self._joints[rig] = joints
-        return skeleton
+            self._rigs[rig] = (hik_core.source_skeleton(up_axis="y", units="cm"), humanik.source_joints())
+        else:
+            self._rigs[rig] = scene.read_skeleton(scene.find_model(rig))
+        return self._rigs[rig][0]
 
     # -- takes ----------------------------------------------------------------------------
     def apply_take(self, rig: str, clip: Clip, take_name: str, metadata: dict[str, Any]) -> TakeInfo:
-        joints = self._joints.get(rig)
-        if joints is None:
+        if rig not in self._rigs:
             raise HostError(f"rig {rig!r} was not read; press Generate again")
-        info = scene.key_clip(joints, clip.skeleton, clip, take_name, {**metadata, RIG_KEY: rig})  # the takes list shows it
+        _, joints = self._rigs[rig]
+        # the takes list shows the rig; Export finds the keyed joints again from KEYED_ON
+        info = scene.key_clip(joints, clip.skeleton, clip, take_name, {**metadata, RIG_KEY: rig, scene.KEYED_ON: joints[0].LongName})
         if self.mode == "humanik":
             source = humanik.characterise_source(joints)
             humanik.drive(rig, source)
@@ -95,6 +95,29 @@ class MotionBuilderHost(StatusCallbackHost):
 
     def list_takes(self) -> list[TakeInfo]:
         return scene.list_takes()
+
+    def read_take(self, take_name: str) -> Clip:
+        take = scene.find_take(take_name)
+        metadata = scene.take_metadata(take) or {}
+        skeleton, joints = self._keyed_joints(take_name, metadata)
+        return scene.read_take(take, joints, skeleton, metadata)
+
+    def _keyed_joints(self, take_name: str, metadata: dict[str, Any]) -> tuple[Skeleton, list[Any]]:
+        """The skeleton and joints a take's keys are on: the rig as read_rig read it for
+        Generate in this session, else the HumanIK source skeleton or the rig's own joints."""
+        rig = str(metadata.get(RIG_KEY, ""))
+        if rig in self._rigs:
+            return self._rigs[rig]
+        keyed_on = str(metadata.get(scene.KEYED_ON, ""))
+        characters = {c.LongName for c in FBSystem().Scene.Characters}
+        if keyed_on.startswith(humanik.NAMESPACE + ":") or (not keyed_on and rig in characters):
+            return hik_core.source_skeleton(up_axis="y", units="cm"), humanik.existing_source_joints(take_name)
+        root = keyed_on or rig
+        try:
+            return scene.read_skeleton(scene.find_model(root))
+        except HostError:
+            raise HostError(f"take {take_name!r} was keyed on {root or 'a skeleton'}, which is no longer in the scene; "
+                            "it cannot be exported") from None
 
     def delete_take(self, take_name: str) -> None:
         take = scene.find_take(take_name)

@@ -29,10 +29,14 @@ def _find_character(name: str) -> FBCharacter | None:
     return None
 
 
+def _skeleton_models() -> dict[str, FBModelSkeleton]:
+    return {c.LongName: c for c in FBSystem().Scene.Components if isinstance(c, FBModelSkeleton)}
+
+
 def source_joints() -> list[FBModel]:
     """Create (or find) the SMPL-X source skeleton; joints in SMPL-X order."""
     skeleton = humanik.source_skeleton(up_axis="y", units="cm")
-    existing = {c.LongName: c for c in FBSystem().Scene.Components if isinstance(c, FBModelSkeleton)}
+    existing = _skeleton_models()
     joints: list[FBModel] = []
     for j, name in enumerate(skeleton.names):
         long_name = f"{NAMESPACE}:{name}"
@@ -48,6 +52,17 @@ def source_joints() -> list[FBModel]:
         model.Rotation = FBVector3d(0.0, 0.0, 0.0)
         joints.append(model)
     return joints
+
+
+def existing_source_joints(take_name: str) -> list[FBModel]:
+    """The source skeleton's joints in SMPL-X order, as they are: nothing is created or moved
+    (a take keyed on them is being read)."""
+    existing = _skeleton_models()
+    long_names = [f"{NAMESPACE}:{name}" for name in humanik.source_skeleton().names]
+    missing = [n for n in long_names if n not in existing]
+    if missing:
+        raise HostError(f"take {take_name!r} is keyed on the {NAMESPACE} skeleton, which has lost {missing[0]}; it cannot be exported")
+    return [existing[n] for n in long_names]
 
 
 def characterise_source(joints: list[FBModel]) -> FBCharacter:

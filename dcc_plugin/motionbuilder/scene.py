@@ -2,7 +2,10 @@
 
 MotionBuilder is Y-up and in centimetres; rotations are Euler XYZ degrees on top of each
 joint's PreRotation. Keys are written through the FBFCurve edit API (EditBegin / KeyAdd /
-EditEnd), one curve at a time, which is the fast path the SDK documents.
+EditEnd), one curve at a time, which is the fast path the SDK documents, and read back (for
+Export) with FBFCurve.Evaluate at each frame, so keys the animator edited are read as they
+now play. A property's curves belong to the current take: reading a take makes it current
+for the time of the read.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from pyfbsdk import (
     FBModelSkeleton,
     FBModelTransformationType,
     FBPlayerControl,
+    FBPropertyAnimatable,
     FBPropertyType,
     FBSystem,
     FBTake,
@@ -26,10 +30,13 @@ from pyfbsdk import (
     FBVector3d,
 )
 
-from motionbridge.dcc_plugin.core.euler import quat_to_xyz_degrees, xyz_degrees_to_quat
+from motionbridge.dcc_plugin.core.euler import xyz_degrees_to_quat
+from motionbridge.dcc_plugin.core.euler_keys import clip_from_euler_keys, euler_keys, take_frames
 from motionbridge.dcc_plugin.core.host import HostError, TakeInfo
 from motionbridge.dcc_plugin.core.takes import METADATA_KEY
-from motionbridge.rigs import Clip, Skeleton, quat, skeleton_from_world
+from motionbridge.rigs import Clip, Skeleton, skeleton_from_world
+
+KEYED_ON = "keyed_on"  # metadata: the root joint a take's keys are on (the rig's, or the HumanIK source's)
 
 
 def find_model(name: str) -> FBModel:
@@ -104,11 +111,10 @@ def key_clip(joints: list[FBModel], skeleton: Skeleton, clip: Clip, take_name: s
         span = FBTimeSpan(FBTime(0, 0, 0, 0), FBTime(0, 0, 0, clip.num_frames - 1))
         take.LocalTimeSpan = span
         frames = np.arange(clip.num_frames)
-        local = quat.multiply(np.broadcast_to(quat.conjugate(_pre_rotations(joints)), clip.rotations.shape), clip.rotations)
-        degrees = quat_to_xyz_degrees(local)
+        degrees = euler_keys(clip, _pre_rotations(joints))
         for j, model in enumerate(joints):
             for axis, curve in enumerate(_curves(model.Rotation)):
-                _key_curve(curve, frames, degrees[:, j, axis])
+                _key_curve(curve, frames, degrees[j, axis])
         for axis, curve in enumerate(_curves(joints[0].Translation)):
             _key_curve(curve, frames, clip.root_translation[:, axis])
         meta = take.PropertyCreate(METADATA_KEY, FBPropertyType.kFBPT_charptr, "String", False, True, None)
@@ -122,13 +128,41 @@ def key_clip(joints: list[FBModel], skeleton: Skeleton, clip: Clip, take_name: s
         raise
 
 
+def _keyed_curves(take_name: str, model: FBModel, prop: FBPropertyAnimatable) -> list[FBFCurve]:
+    node = prop.GetAnimationNode()
+    if node is None:
+        raise HostError(f"take {take_name!r} has no keys on {model.LongName}; it cannot be exported")
+    return [node.Nodes[i].FCurve for i in range(3)]
+
+
+def read_take(take: FBTake, joints: list[FBModel], skeleton: Skeleton, metadata: dict[str, Any]) -> Clip:
+    """The take's curves on `joints` evaluated at each frame of its span, as a Clip on
+    `skeleton` (the inverse of key_clip); the take that was current is current again after."""
+    system = FBSystem()
+    previous = system.CurrentTake
+    span = take.LocalTimeSpan
+    times = [FBTime(0, 0, 0, f) for f in take_frames(take.Name, span.GetStart().GetFrame(), span.GetStop().GetFrame())]
+    try:
+        system.CurrentTake = take
+        degrees = np.array([[[c.Evaluate(t) for t in times] for c in _keyed_curves(take.Name, m, m.Rotation)] for m in joints])
+        root = np.array([[c.Evaluate(t) for t in times] for c in _keyed_curves(take.Name, joints[0], joints[0].Translation)])
+    finally:
+        system.CurrentTake = previous
+    return clip_from_euler_keys(take.Name, skeleton, _pre_rotations(joints), degrees, root, metadata)
+
+
+def take_metadata(take: FBTake) -> dict[str, Any] | None:
+    """The metadata a MotionBridge take stores; None for the scene's other takes."""
+    prop = take.PropertyList.Find(METADATA_KEY)
+    return None if prop is None else dict(json.loads(str(prop.Data)))
+
+
 def list_takes() -> list[TakeInfo]:
     out = []
     for take in FBSystem().Scene.Takes:
-        prop = take.PropertyList.Find(METADATA_KEY)
-        if prop is None:
+        meta = take_metadata(take)
+        if meta is None:
             continue
-        meta = json.loads(str(prop.Data))
         span = take.LocalTimeSpan
         out.append(TakeInfo(take.Name, "", span.GetStart().GetFrame(), span.GetStop().GetFrame(), float(meta.get("fps", 30.0)), meta))
     return out

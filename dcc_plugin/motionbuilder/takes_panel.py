@@ -31,7 +31,7 @@ EXPORT_FILTER = "*.fbx;*.glb;*.gltf;*.bvh;*.usd;*.usda;*.usdc;*.npz"
 class MotionBuilderTakesList(TakesActions):
     undoable = False
 
-    def __init__(self, panel: Panel, show_error: Callable[[str], None]) -> None:
+    def __init__(self, panel: Panel, show_error: Callable[[str], None] | None = None) -> None:
         super().__init__(panel, show_error)
         self.control = FBList()
         self.control.Style = FBListStyle.kFBVerticalList

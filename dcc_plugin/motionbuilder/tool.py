@@ -20,6 +20,7 @@ from pyfbsdk_additions import FBCreateUniqueTool, FBVBoxLayout
 
 from motionbridge.dcc_plugin.core import panel_actions
 from motionbridge.dcc_plugin.core.errors import summary
+from motionbridge.dcc_plugin.core.host import HostError
 from motionbridge.dcc_plugin.core.panel import State
 
 from .host import MODES, MotionBuilderHost
@@ -30,6 +31,9 @@ ROW = 25
 
 class MotionBridgeTool:
     def __init__(self) -> None:
+        # open_panel reports a settings file it had to ignore before the widgets exist: held
+        # until they do, then shown on the error line
+        self._opening: list[str] | None = []
         self.host = MotionBuilderHost(MODES[0], self._show)
         self.panel = panel_actions.open_panel(self.host, on_change=lambda p: self._refresh())
         loaded = self.panel.settings
@@ -41,15 +45,21 @@ class MotionBridgeTool:
         self.endpoint.Text = loaded.endpoint
         self.prompt = FBEdit()
         self.prompt.Text = "A person walks forward."
+        self.warnings = FBLabel()  # what the daemon changed about the last request (a prompt cut at 128 tokens...)
         self.duration = self._number(loaded.duration_s, 0.7, 12.0)
         self.variations = self._number(loaded.variations, 1, 16)
         self.cfg = self._number(loaded.cfg, 1.0, 30.0)
         self.mode = FBList()
         for m in MODES:
             self.mode.Items.Add(m)
-        self.takes = MotionBuilderTakesList(self.panel, lambda error: self._show(0.0, "", error))
+        self.takes = MotionBuilderTakesList(self.panel)  # its errors go to the panel's error line, with Details and Dismiss
+        self.error_buttons = [self._button("Error details", self.show_details),
+                              self._button("Dismiss error", lambda: self.panel.clear_error())]
         self._build()
         self.takes.refresh()
+        early, self._opening = self._opening or [], None
+        for error in early:
+            self.panel.refuse(error)
 
     @staticmethod
     def _number(value: float, low: float, high: float) -> FBEditNumber:
@@ -77,13 +87,16 @@ class MotionBridgeTool:
             label.Caption = text
             box.Add(label, ROW - 8)
             box.Add(control, ROW)
+            if control is self.prompt:
+                box.Add(self.warnings, ROW - 8)
         for text, action in (("Connect", self.connect), ("Generate", self.generate), ("Cancel", self.panel.cancel),
                              ("Plot to character", self.plot)):
             box.Add(self._button(text, action), ROW)
         box.Add(self.status, ROW)
         box.Add(self.error, ROW)
-        box.Add(self._button("Error details", self.show_details), ROW)
-        box.Add(self._button("Dismiss error", lambda: self.panel.clear_error()), ROW)
+        for button in self.error_buttons:
+            button.Enabled = False  # an FBButton cannot hide; it is usable while there is an error
+            box.Add(button, ROW)
         label = FBLabel()
         label.Caption = "Takes"
         box.Add(label, ROW - 8)
@@ -93,15 +106,24 @@ class MotionBridgeTool:
             box.Add(button, ROW)
 
     def _show(self, fraction: float, message: str, error: str) -> None:
+        if self._opening is not None:
+            if error:
+                self._opening.append(error)
+            return
         if message:
             self.status.Caption = summary(f"{fraction:.0%} {message}" if fraction else message, 120)
         if error:
             self.error.Caption = summary(error)
+            for button in self.error_buttons:
+                button.Enabled = True
 
     def _refresh(self) -> None:
         status = "" if self.panel.status == self.panel.error else self.panel.status
         self.status.Caption = summary(f"[{self.panel.state.value}] {status}", 120)
         self.error.Caption = summary(self.panel.error)
+        for button in self.error_buttons:
+            button.Enabled = bool(self.panel.error)
+        self.warnings.Caption = "  ".join(summary(w) for w in self.panel.warnings)
         self.takes.refresh()  # a finished generation appends its takes; nothing else moves
 
     def show_details(self) -> None:
@@ -124,9 +146,9 @@ class MotionBridgeTool:
     def plot(self) -> None:
         rig = self.host.selected_rig()
         if rig is None or self.panel.state in (State.GENERATING, State.PREVIEW):
-            self._show(0.0, "", "select the character to plot (Character Controls), and wait for the take")
+            self.panel.refuse("select the character to plot (Character Controls), and wait for the take")
             return
         try:
             self.host.plot(rig)
-        except ValueError as exc:
-            self._show(0.0, "", str(exc))
+        except HostError as exc:  # the panel's error line, with Details and Dismiss
+            self.panel.refuse(str(exc))

@@ -14,9 +14,9 @@ from motionbridge.rigs.smplx import smplx_skeleton
 class ScriptedDialogs(TakesActions):
     """Dialog answers are queued by the test; every question asked is recorded."""
 
-    def __init__(self, panel, undoable=False, answers=()):
+    def __init__(self, panel, undoable=False, answers=(), errors_on_panel=False):
         self.errors: list[str] = []
-        super().__init__(panel, self.errors.append)
+        super().__init__(panel, None if errors_on_panel else self.errors.append)
         self.undoable = undoable
         self.answers = list(answers)
         self.asked: list[tuple[str, str]] = []
@@ -122,4 +122,14 @@ def test_export_from_a_host_that_cannot_read_takes_refuses_before_the_dialog():
     actions.model.select_indices([0])
     actions.export(lambda *a: None)
     assert actions.errors == ["exporting takes from fake is not supported yet"] and actions.asked == []
+    panel.close()
+
+
+def test_without_its_own_error_display_the_list_uses_the_panels_error_line():
+    """Maya's and MotionBuilder's lists: an error shows as the panel's one line, with Details
+    and Dismiss, and Dismiss clears it."""
+    host, panel, actions = setup(errors_on_panel=True)
+    actions.rename()  # nothing selected
+    assert panel.error == NOTHING_SELECTED and host.errors == [NOTHING_SELECTED] and actions.errors == []
+    assert panel.clear_error() and panel.error == "" and panel.error_summary == ""
     panel.close()
