@@ -2,7 +2,8 @@
 every asset and template in the source tree; the wheel installs into a fresh virtual environment
 outside the checkout (NumPy 2 there: no bpy in a user install) and runs `motionbridge generate`
 on the parity fixture and `motionbridge convert` to every format it lists. One version number:
-daemon/__init__.py's, seen the same by the wheel's metadata, the CLI and the Blender manifest."""
+daemon/__init__.py's, seen the same by the wheel's metadata and the CLI (test_version.py checks
+the rest)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import re
 import subprocess
 import sys
 import tarfile
-import tomllib
 import zipfile
 from pathlib import Path
 
@@ -73,11 +73,6 @@ def test_sdist_and_wheel_carry_every_asset(dist):
     missing = sorted(a for a in _assets() if a.removeprefix("motionbridge/") not in in_sdist)
     assert not missing, f"not in the sdist: {missing}"
     assert any(n.endswith("LICENSE-TENCENT-HY-MOTION-1.0.txt") for n in in_wheel if ".dist-info/" in n)
-
-
-def test_the_blender_manifest_has_the_package_version():
-    manifest = tomllib.loads((REPO / "dcc_plugin" / "blender" / "blender_manifest.toml").read_text())
-    assert manifest["version"] == SOURCE_VERSION, "set dcc_plugin/blender/blender_manifest.toml's version to daemon/__init__.py's"
 
 
 def test_one_version_number(venv):
