@@ -90,7 +90,7 @@ def wheel_fits(filename: str, python_version: str) -> bool:
 
 def python_of_wheels(names: list[str]) -> set[str]:
     """The CPython versions (e.g. {"3.11"}) that version-specific wheels are built for."""
-    found = set()
+    found: set[str] = set()
     for name in names:
         tags = _WHEEL_TAGS.match(name)
         if tags and tags["abi"] != "abi3":
