@@ -6,6 +6,7 @@ planted in the source tree."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -121,6 +122,8 @@ def test_run_tests_fails_on_a_finding_when_the_suite_passes(checkout):
 def test_pre_commit_runs_the_same_gates(checkout):
     hooks = {h["id"]: h for repo in yaml.safe_load((REPO / ".pre-commit-config.yaml").read_text())["repos"] for h in repo["hooks"]}
     assert {h["entry"] for h in hooks.values()} == {"bash install/gates.sh ruff", "bash install/gates.sh mypy"}, hooks
+    if importlib.util.find_spec("pre_commit") is None:
+        pytest.fail("pre-commit is not installed; run bash install/dev_setup.sh (the dev extra has it)")
     env = {**os.environ, "PY": sys.executable, "PRE_COMMIT_HOME": str(checkout / ".pre-commit-home")}
     subprocess.run(["git", "init", "-q"], cwd=checkout, check=True)
     (checkout / "rigs" / "planted.py").write_text("import os\n")  # unused: a ruff finding, no mypy one
