@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         results = run_bench(cfg, out, tuple(a.formats))
     print(f"{cfg.takes} takes x {cfg.seconds:g} s @ {cfg.fps:g} fps, 55 joints")
     for ext, r in results.items():
-        print(f"  {ext:11s} {r['seconds']:7.3f} s wall  {r['cpu_seconds']:7.3f} s cpu  {r['megabytes']:8.2f} MB  ({r['takes']:.0f} take(s))")
+        print(f"  {ext:11s} {r['seconds']:7.3f} s wall  {r['cpu_seconds']:7.3f} s cpu  {r['megabytes']:8.2f} MB  "
+              f"({r['takes']:.0f} take(s))")
     return 0
 
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -217,7 +218,8 @@ def _header(prep: Prepared, version: int) -> list[Node]:
     header.add("FBXHeaderVersion", 1003)
     header.add("FBXVersion", version)
     stamp = header.add("CreationTimeStamp")
-    for key, value in (("Version", 1000), ("Year", 1970), ("Month", 1), ("Day", 1), ("Hour", 10), ("Minute", 0), ("Second", 0), ("Millisecond", 0)):
+    for key, value in (("Version", 1000), ("Year", 1970), ("Month", 1), ("Day", 1), ("Hour", 10), ("Minute", 0), ("Second", 0),
+                       ("Millisecond", 0)):
         stamp.add(key, value)
     header.add("Creator", "MotionBridge FBX writer")
     info = header.add("SceneInfo", "GlobalInfo\x00\x01SceneInfo", "UserData")

@@ -9,8 +9,9 @@ smaller file saves for our sizes, and every reader accepts raw arrays.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,9 +31,9 @@ _ARRAY_CODES = {"f": np.float32, "d": np.float64, "i": np.int32, "l": np.int64, 
 class Node:
     name: str
     props: list[tuple[str, bytes]] = field(default_factory=list)
-    children: list["Node"] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
 
-    def add(self, name: str, *values: Any) -> "Node":
+    def add(self, name: str, *values: Any) -> Node:
         """Append a child with scalar/string/array properties (types inferred, see `prop`)."""
         child = Node(name, [prop(v) for v in values])
         self.children.append(child)
@@ -71,7 +72,8 @@ def prop(value: Any) -> tuple[str, bytes]:
     if isinstance(value, bytes):
         return "R", struct.pack("<I", len(value)) + value
     if isinstance(value, np.ndarray):
-        code = {np.dtype(np.float32): "f", np.dtype(np.float64): "d", np.dtype(np.int32): "i", np.dtype(np.int64): "l", np.dtype(np.bool_): "b"}.get(value.dtype)
+        code = {np.dtype(np.float32): "f", np.dtype(np.float64): "d", np.dtype(np.int32): "i", np.dtype(np.int64): "l",
+                np.dtype(np.bool_): "b"}.get(value.dtype)
         if code is None:
             raise TypeError(f"FBX arrays must be float32/float64/int32/int64/bool, got {value.dtype}")
         data = np.ascontiguousarray(value.ravel(), dtype=np.dtype(_ARRAY_CODES[code]).newbyteorder("<")).tobytes()

@@ -9,8 +9,9 @@ LINEAR interpolation. glTF is Y-up metres by definition, so takes are converted 
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pygltflib as gl
@@ -91,7 +92,8 @@ def build(takes: Sequence[Clip], names: Sequence[str], body: bool = False) -> tu
         ))
     roots = [j for j in range(n) if skel.parents[j] < 0]
     rest_rot, rest_pos = skel.rest_world()
-    doc.skins.append(gl.Skin(name="skeleton", joints=list(range(n)), skeleton=roots[0], inverseBindMatrices=buf.add(_inverse_bind(rest_rot, rest_pos))))
+    doc.skins.append(gl.Skin(name="skeleton", joints=list(range(n)), skeleton=roots[0],
+                             inverseBindMatrices=buf.add(_inverse_bind(rest_rot, rest_pos))))
     scene_nodes = list(roots)
     if body:
         mesh = body_mesh(skel)

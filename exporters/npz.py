@@ -21,8 +21,9 @@ import io
 import json
 import zipfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,7 @@ def clip_arrays(clip: Clip) -> dict[str, np.ndarray]:
         "rest_rotations": s.rest_rotations,
         "rotations": clip.rotations.astype(np.float32),
         "root_translation": clip.root_translation.astype(np.float32),
-        "fps": np.float64(clip.fps),
+        "fps": np.array(clip.fps, dtype=np.float64),
         "up_axis": np.array(s.up_axis),
         "units": np.array(s.units),
         "quaternion_order": np.array("xyzw"),
@@ -132,6 +133,7 @@ def read(path: str | Path) -> list[Clip]:
             return [_clip_from(data, f"take{i}/") for i in range(len(data["take_names"]))]
     except ExportError:
         raise
-    except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, RecursionError, NotImplementedError, zlib.error, zipfile.BadZipFile, RigError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, IndexError, EOFError, RecursionError, NotImplementedError, zlib.error,
+            zipfile.BadZipFile, RigError) as exc:
         # a damaged member, a missing key, or arrays that do not form a skeleton and clip
         raise ExportError(f"cannot read {path}: {type(exc).__name__}: {str(exc)[:200]}") from None

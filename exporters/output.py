@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from motionbridge.rigs import Clip
 
@@ -37,8 +37,10 @@ SINGLE_TAKE = {".bvh", ".amass.npz"}
 
 def add_output_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("output")
-    g.add_argument("--rig", metavar="PRESET|FILE", help="retarget onto a rig first: a preset (mixamo, ue5_manny, ...), a mapping .json/.toml or a character .fbx/.glb/.bvh")
-    g.add_argument("--takes-per-file", type=int, default=0, metavar="N", help="takes per output file (default: all in one where the format allows, else 1)")
+    g.add_argument("--rig", metavar="PRESET|FILE",
+                   help="retarget onto a rig first: a preset (mixamo, ue5_manny, ...), a mapping .json/.toml or a character .fbx/.glb/.bvh")
+    g.add_argument("--takes-per-file", type=int, default=0, metavar="N",
+                   help="takes per output file (default: all in one where the format allows, else 1)")
     g.add_argument("--up", choices=("y", "z"), help="up axis (FBX/BVH/USD; default: the format's usual one)")
     g.add_argument("--units", choices=("m", "cm"), help="length unit (FBX/BVH/USD; default: FBX/BVH cm, USD m)")
     g.add_argument("--body", action="store_true", help="include the skinned wooden body mesh (FBX/glTF/USD, SMPL-X skeleton only)")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 
@@ -101,7 +101,8 @@ def to_frame(clip: Clip, up: str, units: str) -> Clip:
     def turn_v(v: np.ndarray) -> np.ndarray:
         return v * scale if r is None else quat.rotate(np.broadcast_to(r, v.shape[:-1] + (4,)), v) * scale
 
-    skel = dataclasses.replace(s, rest_translations=turn_v(s.rest_translations), rest_rotations=turn_q(s.rest_rotations), up_axis=up, units=units)
+    skel = dataclasses.replace(s, rest_translations=turn_v(s.rest_translations), rest_rotations=turn_q(s.rest_rotations),
+                               up_axis=up, units=units)
     return clip.replace(skeleton=skel, rotations=turn_q(clip.rotations), root_translation=turn_v(clip.root_translation))
 
 

@@ -1,7 +1,7 @@
 """Builds the Blender extension zip: the add-on, its vendored motionbridge code and wheels.
 
 Layout of the zip (what Blender's extension installer expects, manifest at the root):
-    blender_manifest.toml   (wheels list filled in)
+    blender_manifest.toml   (version and wheels list filled in)
     __init__.py, host.py, ... (dcc_plugin/blender)
     vendor/motionbridge/... (core, client, rigs, protocol, limits, prompt_assist, exporters)
     wheels/*.whl            (pyzmq, msgpack, pygltflib and its pure-Python dependencies,
@@ -26,6 +26,13 @@ from .vendor import package_dir, vendored_files
 WHEEL_PACKAGES = ("pyzmq", "msgpack", "pygltflib")
 _SKIP = re.compile(r"(__pycache__|\.pyc$|^docs/)")
 _WHEEL_TAGS = re.compile(r"^(?P<name>[^-]+)-[^-]+(-\d[^-]*)?-(?P<py>[^-]+)-(?P<abi>[^-]+)-(?P<plat>[^-]+)\.whl$")
+
+
+def package_version() -> str:
+    """The one version number, written in daemon/__init__.py (setup.py reads it there too)."""
+    from motionbridge.daemon import __version__
+
+    return __version__
 
 
 class BuildError(RuntimeError):
@@ -83,7 +90,7 @@ def wheel_fits(filename: str, python_version: str) -> bool:
 
 def python_of_wheels(names: list[str]) -> set[str]:
     """The CPython versions (e.g. {"3.11"}) that version-specific wheels are built for."""
-    found = set()
+    found: set[str] = set()
     for name in names:
         tags = _WHEEL_TAGS.match(name)
         if tags and tags["abi"] != "abi3":
@@ -91,12 +98,14 @@ def python_of_wheels(names: list[str]) -> set[str]:
     return found
 
 
-def _manifest_with_wheels(text: str, wheels: list[Path]) -> str:
+def _filled_manifest(text: str, wheels: list[Path], version: str) -> str:
+    """The add-on's manifest with the package's version and the wheels the zip carries."""
     listed = ", ".join(f'"./wheels/{w.name}"' for w in wheels)
-    out, n = re.subn(r"(?m)^wheels\s*=\s*\[.*?\]", f"wheels = [{listed}]", text)
-    if n != 1:
-        raise BuildError("blender_manifest.toml has no single 'wheels = [...]' line to fill in")
-    return out
+    for key, value in (("version", f'"{version}"'), ("wheels", f"[{listed}]")):
+        text, n = re.subn(rf"(?m)^{key}\s*=\s*(\[.*?\]|\"[^\"]*\")", f"{key} = {value}", text)
+        if n != 1:
+            raise BuildError(f"blender_manifest.toml has no single '{key} = ...' line to fill in")
+    return text
 
 
 def build_zip(out: Path, wheels: list[Path]) -> Path:
@@ -107,7 +116,7 @@ def build_zip(out: Path, wheels: list[Path]) -> Path:
     tmp = out.with_name(f".{out.name}.part")
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("blender_manifest.toml", _manifest_with_wheels(manifest, wheels))
+            zf.writestr("blender_manifest.toml", _filled_manifest(manifest, wheels, package_version()))
             for path in sorted(addon.rglob("*")):
                 rel = path.relative_to(addon).as_posix()
                 if path.is_file() and rel != "blender_manifest.toml" and not _SKIP.search(rel):
@@ -130,7 +139,8 @@ def check_zip(path: Path) -> list[str]:
             names = set(zf.namelist())
             manifest = zf.read("blender_manifest.toml").decode() if "blender_manifest.toml" in names else ""
     except (OSError, zipfile.BadZipFile) as exc:
-        raise BuildError(f"{path} is not a readable zip ({exc}); build one with `motionbridge install blender --zip-only OUT.zip`") from None
+        raise BuildError(f"{path} is not a readable zip ({exc}); "
+                         "build one with `motionbridge install blender --zip-only OUT.zip`") from None
     if 'id = "motionbridge"' not in manifest or "__init__.py" not in names:
         raise BuildError(f"{path} is not a MotionBridge Blender extension zip")
     return sorted(n.split("/", 1)[1] for n in names if n.startswith("wheels/") and n.endswith(".whl"))

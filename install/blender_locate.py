@@ -119,7 +119,8 @@ def _ask(exe: Path) -> tuple[str, str]:
 
 def inspect(exe: Path) -> BlenderBuild:
     if not exe.is_file():
-        raise LocateError(f"{exe} is not a Blender executable; pass the path of `blender` (blender.exe, Blender.app/Contents/MacOS/Blender)")
+        raise LocateError(f"{exe} is not a Blender executable; "
+                          "pass the path of `blender` (blender.exe, Blender.app/Contents/MacOS/Blender)")
     version, python = _layout_version_python(exe) or _ask(exe)
     return BlenderBuild(version, python, exe)
 

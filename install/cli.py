@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         d.add_argument(f"--{exe}", dest="dcc_python", type=Path, help=f"path to {exe} (default: the standard install location)")
         d.add_argument("--wheels-dir", type=Path, help="install the dependencies offline from this folder of wheels")
         add_common(d)
-    s = sub.add_parser("daemon-service", help="write a systemd user unit that runs `motionbridge serve` (Windows: prints Task Scheduler steps)")
+    s = sub.add_parser("daemon-service",
+                       help="write a systemd user unit that runs `motionbridge serve` (Windows: prints Task Scheduler steps)")
     s.add_argument("--serve-args", default="--bind tcp://127.0.0.1:7719", help="arguments for `motionbridge serve`, quoted as one string")
     add_common(s)
 
@@ -60,5 +61,6 @@ def run(args: argparse.Namespace) -> int:
     except (BuildError, LocateError, dcc_install.InstallError, ValueError) as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
-        raise CliError(f"cannot write {exc.filename or 'the plugin'}: {exc.strerror or exc}; check the folder's permissions or pass --prefix") from None
+        raise CliError(f"cannot write {exc.filename or 'the plugin'}: {exc.strerror or exc}; "
+                       "check the folder's permissions or pass --prefix") from None
     return 0

@@ -35,9 +35,11 @@ def add_blender_choice(p: argparse.ArgumentParser) -> None:
 
 def add_install_arguments(b: argparse.ArgumentParser) -> None:
     add_blender_choice(b)
-    b.add_argument("--blender-python", help="the Python of that Blender, e.g. 3.13, when it cannot be found out (a build known by version only)")
+    b.add_argument("--blender-python",
+                   help="the Python of that Blender, e.g. 3.13, when it cannot be found out (a build known by version only)")
     b.add_argument("--from-zip", type=Path, help="install this already built extension zip (works offline)")
-    b.add_argument("--wheels-dir", type=Path, help="use the wheels in this folder (pyzmq, msgpack, pygltflib and its dependencies) instead of downloading")
+    b.add_argument("--wheels-dir", type=Path,
+                   help="use the wheels in this folder (pyzmq, msgpack, pygltflib and its dependencies) instead of downloading")
     b.add_argument("--wheel-platform", action="append", default=[], help="pip platform tag for the wheels (repeatable)")
     b.add_argument("--zip-only", type=Path, metavar="OUT_ZIP", help="only build the zip, to OUT_ZIP")
 

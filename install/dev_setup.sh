@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs everything the test suite needs on a fresh Debian machine: system libraries
 # (assimp for the independent FBX reader), the Khronos glTF validator (npm) and the Python
-# packages (CPU torch pinned to the local 2.13.0 wheel) into the virtual environment $PY belongs
-# to (run_tests.sh sets it; else the active one or `.venv`, see venv.sh). Safe to re-run: each
-# step is skipped when what it installs is already there.
+# packages (CPU torch pinned to the local 2.13.0 wheel; the dev extra, with the pinned ruff and mypy
+# that install/gates.sh runs) into the virtual environment $PY belongs to (run_tests.sh sets it;
+# else the active one or `.venv`, see venv.sh). Safe to re-run: each step is skipped when what it
+# installs is already there.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"

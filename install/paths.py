@@ -78,7 +78,8 @@ def motionbuilder_startup(version: str, prefix=None) -> Path:
 
 def mobupy_default(version: str) -> Path:
     if sys.platform == "win32":
-        return Path(os.environ.get("ProgramFiles", r"C:\Program Files")) / "Autodesk" / f"MotionBuilder {version}" / "bin" / "x64" / "mobupy.exe"
+        program_files = Path(os.environ.get("ProgramFiles", r"C:\Program Files"))
+        return program_files / "Autodesk" / f"MotionBuilder {version}" / "bin" / "x64" / "mobupy.exe"
     return Path(f"/usr/autodesk/MotionBuilder{version}/bin/linux_64/mobupy")
 
 

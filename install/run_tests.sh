@@ -4,6 +4,8 @@
 # (the official pin, which made the parity fixture); with no arguments (the whole suite, as CI
 # runs it) the text-encoder and parity tests then run a second time against the newest 5.x, in an
 # overlay environment: the suite's packages under transformers 5 and what it needs.
+# Before pytest, the quality gates (install/gates.sh: ruff, mypy) run; a finding fails the run, after
+# the suite has run all the same so one pass shows everything.
 # pytest's exit code 5 ("no tests collected") is a failure here: a suite that ran nothing is not green.
 set -uo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,6 +14,8 @@ source install/venv.sh
 mb_use_venv "$here" || exit 1
 export PY
 bash install/dev_setup.sh || { echo "dependency install failed"; exit 1; }
+bash install/gates.sh
+gates_rc=$?
 MOTIONBRIDGE_TEST_VENV="$PY" "$PY" -m pytest "$@"
 rc=$?
 if [ "$rc" = 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi
@@ -28,4 +32,5 @@ if [ "$#" = 0 ] && [ "$rc" = 0 ]; then
     tests/daemon/engine/test_text_stream.py tests/daemon/engine/test_text_graphs.py
   rc=$?
 fi
+if [ "$gates_rc" != 0 ]; then echo "the quality gates (ruff, mypy) reported findings: failing"; exit 1; fi
 exit "$rc"

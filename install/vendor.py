@@ -9,8 +9,8 @@ server or torch.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 # (package, files or None for the whole folder)
 VENDORED: tuple[tuple[str, tuple[str, ...] | None], ...] = (

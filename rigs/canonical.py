@@ -94,7 +94,8 @@ def check_canonical(names) -> None:
     unknown = sorted(set(names) - set(CANONICAL_BONES))
     if unknown:
         raise RigError(
-            f"unknown canonical bone names {unknown[:8]}{' and more' if len(unknown) > 8 else ''}; use names such as hips, spine, chest, neck, head, "
+            f"unknown canonical bone names {unknown[:8]}{' and more' if len(unknown) > 8 else ''}; "
+            "use names such as hips, spine, chest, neck, head, "
             "left_upper_arm, left_lower_leg, left_index_proximal (see rigs/README.md)"
         )
 

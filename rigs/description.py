@@ -10,9 +10,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .canonical import CANONICAL_BONES, REQUIRED, canonical_ancestor, check_canonical
 from .skeleton import RigError, Skeleton
@@ -71,7 +72,7 @@ class RigDescription:
             out[name] = spec.get("parent")
         return out
 
-    def bind(self, skeleton: Skeleton) -> "RigDescription":
+    def bind(self, skeleton: Skeleton) -> RigDescription:
         """Resolve names against `skeleton`; bones a user file named must exist, others may be absent."""
         exact = {n: n for n in skeleton.names}
         lower = {n.lower(): n for n in skeleton.names}
@@ -126,7 +127,7 @@ def preset_names() -> tuple[str, ...]:
     return tuple(sorted(p.stem for p in PRESET_DIR.glob("*.json")))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def preset(name: str) -> RigDescription:
     path = PRESET_DIR / f"{name.lower()}.json"
     if name.lower() not in preset_names():  # also keeps names like "../x" out of the filesystem

@@ -11,8 +11,8 @@ refuses skeletons that merely share names (a quadruped with `upperarm_l` front l
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 

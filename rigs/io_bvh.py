@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import quat
-from .io import guess_up_axis, guess_units
+from .io import guess_units, guess_up_axis
 from .skeleton import Clip, RigError, Skeleton
 
 _AXES = {"X": np.array([1.0, 0, 0]), "Y": np.array([0, 1.0, 0]), "Z": np.array([0, 0, 1.0])}

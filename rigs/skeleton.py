@@ -8,8 +8,9 @@ the root joint's per-frame local translation (absolute, not an offset from rest)
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -137,7 +138,7 @@ class Skeleton:
         }
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "Skeleton":
+    def from_dict(cls, d: Mapping[str, Any]) -> Skeleton:
         return cls(
             names=tuple(d["names"]),
             parents=np.asarray(d["parents"]),
@@ -190,7 +191,7 @@ class Clip:
         """Per-frame world rotations (F,J,4) and joint positions (F,J,3)."""
         return forward_kinematics(self.skeleton, self.rotations, self.root_translation)
 
-    def replace(self, **changes: Any) -> "Clip":
+    def replace(self, **changes: Any) -> Clip:
         return dataclasses.replace(self, **changes)
 
 

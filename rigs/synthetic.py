@@ -85,7 +85,8 @@ def waving(seconds: float = 2.0, fps: float = 30.0) -> Clip:
     for side in ("left", "right"):
         for f in ("index", "middle", "ring", "pinky"):
             for i in (1, 2, 3):
-                rot[:, J[f"{side}_{f}{i}"]] = _rot(Z, (1 if side == "right" else -1) * 20.0 * (1 - raise_ if side == "right" else np.ones(n)))
+                curl = 1 - raise_ if side == "right" else np.ones(n)
+                rot[:, J[f"{side}_{f}{i}"]] = _rot(Z, (1 if side == "right" else -1) * 20.0 * curl)
     skel = smplx_skeleton()
     return Clip(skel, rot, np.tile(skel.rest_translations[0], (n, 1)), fps, {"synthetic": "waving"})
 

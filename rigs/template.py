@@ -29,7 +29,8 @@ USEFUL = ("chest", "upper_chest", "neck", "left_shoulder", "right_shoulder", "le
 def mapping_template(skeleton: Skeleton, name: str = "my_rig", skeleton_file: str | None = None) -> tuple[dict[str, Any], list[str]]:
     """A mapping-file dict (the closest preset's bones found on `skeleton`, "?" for the
     required and main optional bones it lacks) and the rig bones it left unused."""
-    ranked = sorted(((score(b), i, b) for i, b in enumerate(consistent(preset(p).bind(skeleton)) for p in preset_names())), key=lambda t: t[:2])
+    bound = (consistent(preset(p).bind(skeleton)) for p in preset_names())
+    ranked = sorted(((score(b), i, b) for i, b in enumerate(bound)), key=lambda t: t[:2])
     closest = ranked[-1][2]
     wanted = [c for c in CANONICAL_BONES if c in closest.bones or c in REQUIRED or c in USEFUL]
     template: dict[str, Any] = {

@@ -6,8 +6,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import pytest
@@ -20,7 +20,8 @@ HERE = Path(__file__).resolve().parent
 BLENDER_SCRIPT = HERE / "blender_readback.py"
 
 
-def smooth_clip(frames: int = 12, fps: float = 30.0, seed: int = 0, skeleton: Skeleton | None = None, prompt: str = "a person waves") -> Clip:
+def smooth_clip(frames: int = 12, fps: float = 30.0, seed: int = 0, skeleton: Skeleton | None = None,
+                prompt: str = "a person waves") -> Clip:
     """Random but smooth local rotations (sums of slow sinusoids) and a wandering root."""
     skel = skeleton or smplx_skeleton()
     rng = np.random.default_rng(seed)

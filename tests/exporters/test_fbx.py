@@ -11,7 +11,16 @@ from motionbridge.exporters import fbx, registry
 from motionbridge.exporters.prepare import to_frame
 from motionbridge.rigs.humanoid import build_rig
 
-from .conftest import assimp_readback, parents_by_name, skinned_vertices, blender_readback, expected_in_file_frame, smooth_clip, ufbx_readback, world_positions_in
+from .conftest import (
+    assimp_readback,
+    blender_readback,
+    expected_in_file_frame,
+    parents_by_name,
+    skinned_vertices,
+    smooth_clip,
+    ufbx_readback,
+    world_positions_in,
+)
 
 TOL = 1e-4  # metres
 VERTICES = list(range(0, 10000, 97))  # a spread of body vertices to check the skinning on

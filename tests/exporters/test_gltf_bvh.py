@@ -32,7 +32,8 @@ def files(tmp_path_factory, clip_a, clip_b):
         "glb_body_two_takes": (d / "two.glb", [clip_a, clip_b], ["wave", "jump"], {"body": True}, {}),
         "gltf_one_take": (d / "one.gltf", [clip_a], ["wave"], {}, {}),
         "bvh_default": (d / "wave.bvh", [clip_a], ["wave"], {}, {"scale": 0.01}),
-        "bvh_xyz_zup_m": (d / "wave_xyz.bvh", [clip_b], ["jump"], {"rotation_order": "XYZ", "up": "z", "units": "m"}, {"axis_up": "Z", "axis_forward": "Y"}),
+        "bvh_xyz_zup_m": (d / "wave_xyz.bvh", [clip_b], ["jump"], {"rotation_order": "XYZ", "up": "z", "units": "m"},
+                          {"axis_up": "Z", "axis_forward": "Y"}),
     }
     for path, takes, names, opts, _ in out.values():
         registry.write(path, takes, names, **opts)
@@ -45,7 +46,8 @@ def blender(files, tmp_path_factory):
     for path, takes, names, opts, extra in files.values():
         kind = "bvh" if path.suffix == ".bvh" else "gltf"
         vertices = VERTICES if opts.get("body") else None
-        jobs.append({"path": str(path), "kind": kind, "fps": takes[0].fps, "frames": {n: t.num_frames for n, t in zip(names, takes)}, "vertices": vertices, **extra})
+        jobs.append({"path": str(path), "kind": kind, "fps": takes[0].fps, "frames": {n: t.num_frames for n, t in zip(names, takes)},
+                     "vertices": vertices, **extra})
     return dict(zip(files, blender_readback(jobs, tmp_path_factory.mktemp("blender") / "gltf_bvh")))
 
 
@@ -53,7 +55,8 @@ def test_khronos_validator_reports_no_errors(files):
     if shutil.which("node") is None or not (TOOLS / "node_modules" / "gltf-validator").is_dir():
         pytest.fail("gltf-validator missing: run install/dev_setup.sh (npm install into tests/.tools)")
     paths = [str(p) for p, *_ in files.values() if p.suffix in (".glb", ".gltf")]
-    proc = subprocess.run(["node", str(Path(__file__).with_name("validate_gltf.js")), str(TOOLS), *paths], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(["node", str(Path(__file__).with_name("validate_gltf.js")), str(TOOLS), *paths],
+                          capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     reports = json.loads(proc.stdout)
     assert len(reports) == len(paths)
@@ -62,7 +65,8 @@ def test_khronos_validator_reports_no_errors(files):
         assert report["numWarnings"] == 0, report
 
 
-@pytest.mark.parametrize("case", ["glb_body_two_takes", "gltf_one_take", "bvh_default", "bvh_xyz_zup_m", "glb_rig_local_axes", "bvh_rig_local_axes"])
+@pytest.mark.parametrize("case", ["glb_body_two_takes", "gltf_one_take", "bvh_default", "bvh_xyz_zup_m", "glb_rig_local_axes",
+                                  "bvh_rig_local_axes"])
 def test_blender_reads_joints_back(files, blender, case):
     path, takes, names, _, _ = files[case]
     result = blender[case]

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+
 from motionbridge.exporters import npz
 from motionbridge.exporters.atomic import ExportError, atomic_path
 
@@ -31,7 +32,8 @@ def test_convert_refuses_a_symlinked_output_folder(take, tmp_path):
     elsewhere.mkdir()
     (tmp_path / "out").symlink_to(elsewhere)
     run = convert(take, tmp_path / "out" / "take.bvh")
-    assert run.returncode == 2 and run.stderr.count("\n") == 1 and "output folder" in run.stderr and "symbolic link" in run.stderr, run.stderr
+    assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+    assert "output folder" in run.stderr and "symbolic link" in run.stderr, run.stderr
     assert not any(elsewhere.iterdir())
     assert convert(take, elsewhere / "take.bvh").returncode == 0  # the real path is fine
 

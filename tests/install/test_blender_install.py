@@ -150,7 +150,8 @@ def test_built_zip_passes_blenders_own_validation(tmp_path, wheels):
 REAL_BLENDER = os.environ.get("MOTIONBRIDGE_TEST_BLENDER", "")
 
 
-@pytest.mark.skipif(not REAL_BLENDER, reason="set MOTIONBRIDGE_TEST_BLENDER to a Blender 4.2+ executable (its temp folder must be this one's)")
+@pytest.mark.skipif(not REAL_BLENDER,
+                    reason="set MOTIONBRIDGE_TEST_BLENDER to a Blender 4.2+ executable (its temp folder must be this one's)")
 def test_install_into_a_real_blender(tmp_path):
     """With a real Blender binary: its Python found out, real wheels downloaded for it,
     installed and enabled by its extension manager, glTF's pygltflib from the extension's
@@ -171,6 +172,7 @@ def test_install_into_a_real_blender(tmp_path):
     assert "ENABLED True" in seen, seen[-3000:]
     assert f"GLTF {prefix / version / 'extensions' / '.local'}" in seen
     usd = next(line for line in seen.splitlines() if line.startswith("USD "))
-    assert usd == "USD True " or usd.startswith("USD False cannot export USD from this Blender: this Blender build has no USD Python module")
+    no_usd = "USD False cannot export USD from this Blender: this Blender build has no USD Python module"
+    assert usd == "USD True " or usd.startswith(no_usd)
     gone = cli("uninstall", "blender", "--prefix", str(prefix), blenders=[exe])
     assert gone.returncode == 0 and not (prefix / version / "extensions" / "user_default" / "motionbridge").exists(), gone.stderr

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from standin_wheels import make_wheels  # noqa: E402
+from standin_wheels import make_wheels
 
 FAKE_PY = """#!{python}
 import json, os, sys
@@ -84,7 +84,8 @@ def test_vendored_core_imports_alone(built_zip, tmp_path):
     with zipfile.ZipFile(built_zip) as zf:
         zf.extractall(tmp_path)
     code = ("import sys; sys.path[:] = [p for p in sys.path if '.pkgroot' not in p]; sys.path.insert(0, sys.argv[1]);"
-            "import motionbridge.dcc_plugin.core.panel, motionbridge.dcc_plugin.core.prompt_assistant, motionbridge.dcc_plugin.core.client as c;"
+            "import motionbridge.dcc_plugin.core.panel, motionbridge.dcc_plugin.core.prompt_assistant;"
+            "import motionbridge.dcc_plugin.core.client as c;"
             "print(c.__file__);"
             # an editable install of motionbridge must not stand in for a file the zip lacks
             "outside = [m.__file__ for n, m in sys.modules.items() if n.startswith('motionbridge') and getattr(m, '__file__', None)"
@@ -177,7 +178,8 @@ def test_dcc_pip_failure_leaves_nothing(fake_python, tmp_path):
     prefix = tmp_path / "user"
     done = cli("install", "maya", "--mayapy", str(exe), "--prefix", str(prefix), "--wheels-dir", str(tmp_path),
                env={"FAKE_PY_LOG": str(log), "FAKE_PY_FAIL": "1"})
-    assert done.returncode == 2 and "mayapy -m pip failed (ERROR: No matching distribution found for pyzmq)" in done.stderr.replace("dccpy", "mayapy")
+    assert done.returncode == 2, done.stderr
+    assert "mayapy -m pip failed (ERROR: No matching distribution found for pyzmq)" in done.stderr.replace("dccpy", "mayapy")
     assert calls(log)[0][-6:-3] == ["--no-index", "--find-links", str(tmp_path)]
     assert not any(prefix.rglob("*.py"))
     missing = cli("install", "motionbuilder", "--mobupy", str(tmp_path / "nope"), "--prefix", str(prefix))

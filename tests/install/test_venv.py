@@ -45,7 +45,8 @@ def test_without_an_active_environment_dot_venv_is_made_and_used(made):
     root, proc = made
     py = _picked(proc)
     assert py == str(root / ".venv" / "bin" / "python")
-    prefixes = subprocess.run([py, "-c", "import sys; print(sys.prefix, sys.base_prefix)"], capture_output=True, text=True, check=True).stdout.split()
+    prefixes = subprocess.run([py, "-c", "import sys; print(sys.prefix, sys.base_prefix)"],
+                              capture_output=True, text=True, check=True).stdout.split()
     assert prefixes[0] != prefixes[1] and Path(prefixes[0]) == root / ".venv"
     assert proc.stdout.strip().endswith(str(root / ".venv" / "bin" / "python"))  # and first on PATH
 

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from motionbridge.rigs.synthetic import MOTIONS
+
 HERE = str(Path(__file__).resolve().parent)
 if HERE not in sys.path:  # helper modules beside this file (rig_files) are importable
     sys.path.insert(0, HERE)
-
-from motionbridge.rigs.synthetic import MOTIONS
 
 
 @pytest.fixture(scope="session")

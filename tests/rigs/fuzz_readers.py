@@ -19,10 +19,12 @@ import random
 import re
 import struct
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
 from motionbridge.exporters import npz
 from motionbridge.exporters.atomic import ExportError
 from motionbridge.rigs import RigError, read_mapping_file, read_skeleton

@@ -8,6 +8,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+
 from motionbridge.exporters import registry
 from motionbridge.rigs.synthetic import MOTIONS
 

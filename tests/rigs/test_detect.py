@@ -11,7 +11,8 @@ from motionbridge.rigs import RigError, detect_rig, load_rig, preset, preset_nam
 from motionbridge.rigs.humanoid import build_rig
 from motionbridge.rigs.skeleton import nearest_kept_ancestors
 
-FAMILIES = ["mixamo", "ue5_manny", "ue4_mannequin", "humanik", "rigify", "cc4", "smplx", "smplh", "max_biped", "advanced_skeleton", "daz_genesis8"]
+FAMILIES = ["mixamo", "ue5_manny", "ue4_mannequin", "humanik", "rigify", "cc4", "smplx", "smplh", "max_biped", "advanced_skeleton",
+            "daz_genesis8"]
 
 
 def test_every_family_has_a_preset():
@@ -106,7 +107,8 @@ def test_quadruped_with_humanoid_names_is_refused_by_its_pose():
     # tip the body forward by 90 degrees about the hips, then drop the arms to the ground
     tipped = hips + (pos - hips) @ np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]]).T
     for side in ("left", "right"):
-        chain = [j for j, n in enumerate(rig.names) if n.endswith(f"_{side[0]}") and any(k in n for k in ("upperarm", "lowerarm", "hand", "thumb", "index", "middle", "ring", "pinky"))]
+        arm_words = ("upperarm", "lowerarm", "hand", "thumb", "index", "middle", "ring", "pinky")
+        chain = [j for j, n in enumerate(rig.names) if n.endswith(f"_{side[0]}") and any(k in n for k in arm_words)]
         shoulder = tipped[idx[f"{side}_upper_arm"]]
         tipped[chain] = shoulder + (tipped[chain] - shoulder) @ np.array([[0, 1, 0], [-1, 0, 0], [0, 0, 1]]).T * [1, 1, 1]
         tipped[chain, 1] = np.minimum(tipped[chain, 1], shoulder[1]) - np.abs(tipped[chain, 0] - shoulder[0])

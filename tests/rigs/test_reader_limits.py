@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from rig_files import BVH, gltf_doc, nested_ascii, write_binary_rig, zlib_bomb
+
 from motionbridge.exporters import npz
 from motionbridge.rigs import RigError, read_mapping_file, read_skeleton
 from motionbridge.rigs.synthetic import MOTIONS
-from rig_files import BVH, gltf_doc, nested_ascii, write_binary_rig, zlib_bomb
 
 HERE = Path(__file__).resolve().parent
 ASCII_RIG = HERE / "ascii_rig.fbx"
@@ -50,10 +51,10 @@ def test_ascii_fbx_nested_50000_deep_is_one_line_not_a_segfault(take, tmp_path):
 def read_skeleton_capped(path: Path, memory_bytes: int = 2 << 30) -> subprocess.CompletedProcess:
     """read_skeleton in a child whose address space is capped, so a reader that trusts a
     bomb fails there instead of taking gigabytes from the test machine."""
-    code = ("import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (%d, %d))\n"
+    code = (f"import resource, sys; resource.setrlimit(resource.RLIMIT_AS, ({memory_bytes}, {memory_bytes}))\n"
             "from motionbridge.rigs import RigError, read_skeleton\n"
             "try:\n    print('joints', read_skeleton(sys.argv[1]).num_joints)\n"
-            "except RigError as exc:\n    print('RigError', exc)\n") % (memory_bytes, memory_bytes)
+            "except RigError as exc:\n    print('RigError', exc)\n")
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}  # no per-core buffers under the cap
     return subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120, env=env)
 
@@ -103,7 +104,8 @@ def test_gltf_bad_indices_and_values_are_one_line(tmp_path, damage, match):
 
 def test_gltf_deep_node_chain_needs_no_recursion(tmp_path):
     # listed leaf first: solving node 0 walks 5000 parents up before anything is known
-    nodes = [{"name": "b0", "translation": [0, 0.01, 0]}] + [{"name": f"b{i}", "translation": [0, 0.01, 0], "children": [i - 1]} for i in range(1, 5000)]
+    nodes = [{"name": "b0", "translation": [0, 0.01, 0]}]
+    nodes += [{"name": f"b{i}", "translation": [0, 0.01, 0], "children": [i - 1]} for i in range(1, 5000)]
     path = tmp_path / "chain.gltf"
     path.write_text(json.dumps({"nodes": nodes, "skins": [{"joints": list(range(5000))}]}))
     assert read_skeleton(path).num_joints == 5000

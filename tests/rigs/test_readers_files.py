@@ -7,11 +7,10 @@ import struct
 
 import numpy as np
 import pytest
+from rig_files import BVH, gltf_doc
 
 from motionbridge.rigs import RigError, quat, read_skeleton
 from motionbridge.rigs.io_bvh import read_bvh
-
-from rig_files import BVH, gltf_doc
 
 
 def test_bvh_channels_compose_in_listed_order(tmp_path):

@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from motionbridge.rigs import (
-    RetargetOptions, RigError, convert_axes, convert_handedness, convert_units, detect_rig, load_rig, preset, retarget,
+    RetargetOptions,
+    RigError,
+    convert_axes,
+    convert_handedness,
+    convert_units,
+    detect_rig,
+    load_rig,
+    preset,
+    retarget,
 )
 from motionbridge.rigs.humanoid import Proportions, build_rig
 from motionbridge.rigs.smplx import smplx_skeleton
@@ -18,7 +26,8 @@ VARIANTS = [
     dict(pose="A", bone_axes="y_along_bone", up_axis="z", units="cm", proportions=Proportions(scale=1.1, legs=1.15, arms=0.9, shins=0.9)),
     dict(pose="A", bone_axes="x_along_bone", up_axis="y", units="cm", proportions=Proportions(scale=0.7, spine=1.2, arms=1.1)),
 ]
-FAMILIES = ["mixamo", "ue5_manny", "ue4_mannequin", "humanik", "rigify", "cc4", "smplx", "smplh", "max_biped", "advanced_skeleton", "daz_genesis8"]
+FAMILIES = ["mixamo", "ue5_manny", "ue4_mannequin", "humanik", "rigify", "cc4", "smplx", "smplh", "max_biped", "advanced_skeleton",
+            "daz_genesis8"]
 LIMB_PAIRS = [  # (bone, points at) whose directions the angle checks use
     ("left_upper_arm", "left_lower_arm"), ("left_lower_arm", "left_hand"), ("right_upper_arm", "right_lower_arm"),
     ("right_lower_arm", "right_hand"), ("left_upper_leg", "left_lower_leg"), ("left_lower_leg", "left_foot"),

@@ -13,8 +13,10 @@ from motionbridge.rigs.smplx import smplx_skeleton
 
 VARIANTS = {
     "T_identity_y_m": dict(pose="T", bone_axes="identity", up_axis="y", units="m"),
-    "A_yalong_z_cm": dict(pose="A", bone_axes="y_along_bone", up_axis="z", units="cm", proportions=Proportions(scale=1.1, legs=1.15, arms=0.9, shins=0.9)),
-    "A_xalong_y_cm": dict(pose="A", bone_axes="x_along_bone", up_axis="y", units="cm", proportions=Proportions(scale=0.7, spine=1.2, arms=1.1)),
+    "A_yalong_z_cm": dict(pose="A", bone_axes="y_along_bone", up_axis="z", units="cm",
+                          proportions=Proportions(scale=1.1, legs=1.15, arms=0.9, shins=0.9)),
+    "A_xalong_y_cm": dict(pose="A", bone_axes="x_along_bone", up_axis="y", units="cm",
+                          proportions=Proportions(scale=0.7, spine=1.2, arms=1.1)),
 }
 FAMILIES = ["mixamo", "ue5_manny", "rigify", "cc4", "humanik", "daz_genesis8"]
 
