@@ -4,7 +4,7 @@ For each batch size at one clip length: median wall time of each (after warm-up,
 the first call of the graphed decoder (warm-up + capture of a new shape), scipy's translation
 filter alone (the CPU work the graphed decode overlaps with the GPU's), and the largest
 difference between the two outputs (0 when the replay is exact). Then the same at the level of
-`fast_takes.assemble_takes` (decode + clip assembly) on a tiny random engine with and without CUDA
+`fast/takes.assemble_takes` (decode + clip assembly) on a tiny random engine with and without CUDA
 graphs. Latents and statistics come from the parity fixture when present, random otherwise.
 Run on the device (after `source bench/device_env.sh`):
     python3 bench/decode_graph.py [--frames 150] [--batches 1,8] [--repeats 50]
@@ -25,12 +25,12 @@ import numpy as np
 import torch
 
 from motionbridge.daemon.engine.api import GenerationRequest
-from motionbridge.daemon.engine.bench_models import tiny_random_engine
-from motionbridge.daemon.engine.decode_graphs import GraphedDecoder
-from motionbridge.daemon.engine.fast_takes import assemble_takes
-from motionbridge.daemon.engine.fast_decode import LevelBody, decode_batched, savgol_translation
+from motionbridge.daemon.bench.random_models import tiny_random_engine
+from motionbridge.daemon.engine.compile.decode_graphs import GraphedDecoder
+from motionbridge.daemon.engine.fast.takes import assemble_takes
+from motionbridge.daemon.engine.fast.decode import LevelBody, decode_batched, savgol_translation
 from motionbridge.daemon.engine.reference import validate_request
-from motionbridge.daemon.engine.sampler import Row
+from motionbridge.daemon.engine.fast.sampler import Row
 from motionbridge.daemon.model.decode import BodyModel
 
 FIELDS = ("latent_denorm", "rot6d", "transl", "keypoints3d", "root_rotations_mat", "min_y")
@@ -106,7 +106,7 @@ def decode_times(frames: int, batches: list[int], repeats: int) -> dict:
 
 
 def takes_times(frames: int, batches: list[int], repeats: int) -> dict:
-    """`fast_takes.assemble_takes` (what `generate` runs after sampling) with the engine's decode: wall
+    """`fast/takes.assemble_takes` (what `generate` runs after sampling) with the engine's decode: wall
     time synchronised, and its own `decode_s` (host time; the graphed decode leaves the tail of
     the GPU work to the clip copies, so `decode_s` alone would flatter it)."""
     engines = {"eager": tiny_random_engine("cuda", 2, (PROMPT,)), "graphed": tiny_random_engine("cuda", 2, (PROMPT,), cuda_graphs=True)}

@@ -24,7 +24,7 @@ case "$mode" in
       --json "$OUT/daemon-mixed-$tag.json" 2>&1 | grep -v "Warning\|warn(" | tee "$OUT/daemon-mixed-$tag.log" | tail -80
     ;;
   batch)
-    timeout 330 python3 -m motionbridge.daemon.batch.bench --engine-factory motionbridge.daemon.batch.random_engine:full --device cuda \
+    timeout 330 python3 -m motionbridge.daemon.bench.batch --engine-factory motionbridge.daemon.bench.random_features:full --device cuda \
       --dtype bfloat16 --takes 1024 --batch-size 32 --duration 5 --format fbx,glb --rig mixamo --export-workers 8 \
       --json "$OUT/batch-overlap.json" 2>&1 | tail -30
     MB_BATCH_INVARIANCE_JSON="$OUT/batch-invariance.json" timeout 200 python3 -m pytest -m gpu -p no:cacheprovider -q -s \
