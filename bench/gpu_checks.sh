@@ -28,6 +28,6 @@ case "$mode" in
       --dtype bfloat16 --takes 1024 --batch-size 32 --duration 5 --format fbx,glb --rig mixamo --export-workers 8 \
       --json "$OUT/batch-overlap.json" 2>&1 | tail -30
     MB_BATCH_INVARIANCE_JSON="$OUT/batch-invariance.json" timeout 200 python3 -m pytest -m gpu -p no:cacheprovider -q -s \
-      tests/daemon/engine/test_batch_invariant.py 2>&1 | tail -15
+      tests/daemon/engine/fast/test_batch_invariant.py 2>&1 | tail -15
     ;;
 esac

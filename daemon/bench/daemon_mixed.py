@@ -1,7 +1,7 @@
 """`motionbridge bench --scenario daemon-mixed`: what animators see from a real daemon.
 
 A real `motionbridge serve` subprocess (one worker) serves a random engine of the real shapes
-with real-shape random text encoders (bench_models.random_text_engine: the weights are made
+with real-shape random text encoders (random_models.random_text_engine: the weights are made
 on the device, not written to disk; the real weights are not available to us). A client sends
 a fixed, seeded mix of requests one after another (durations 1.5-12 s, prompts 3-50 words,
 1-4 variations), as an animator clicking Generate would, and we report per-request latency

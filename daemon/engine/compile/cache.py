@@ -6,7 +6,7 @@ $MOTIONBRIDGE_HOME/compile-cache makes a restarted daemon load each shape's code
 on one H100, 2.7 s for a 1.0B shape instead of 27.7 s compiled from nothing
 (bench/compile_probe.py). Inductor writes each entry to a temporary file and renames it into
 place, so a daemon killed while compiling leaves no half-written entry behind (tested on the
-CPU: tests/daemon/engine/test_compile_cache.py).
+CPU: tests/daemon/engine/compile/test_cache.py).
 """
 
 from __future__ import annotations
