@@ -55,7 +55,7 @@ def measure(device: str, workers: int, args, out: Path) -> dict:
     serve_args = ("--max-batch", str(args.seeds)) + (("--workers", str(workers)) if device == "cpu" else ())
     home = Path(tempfile.mkdtemp(prefix="mb-scaling-home-"))
     t0 = time.perf_counter()
-    daemon = Daemon(home, device, options, out / f"multi_gpu_scaling-{workers}.log", serve_args)
+    daemon = Daemon(home, device, options, out / f"multi_gpu_scaling-{workers}.log", serve_args=serve_args)
     try:
         ready_s = _all_ready(daemon, workers) + daemon.ready_s
         warm = _round(daemon, args.requests, args.seeds, args.duration, 0)

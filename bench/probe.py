@@ -10,10 +10,10 @@ from pathlib import Path
 import torch
 
 from motionbridge.daemon.bench.random_models import model_config, random_flow_model
-from motionbridge.daemon.engine.fast.config import FastConfig
-from motionbridge.daemon.engine.fast.engine import FastEngine
-from motionbridge.daemon.engine.fast.decode import decode_batched
 from motionbridge.daemon.engine.compile.graphs import CapturedStep
+from motionbridge.daemon.engine.fast.config import FastConfig
+from motionbridge.daemon.engine.fast.decode import decode_batched
+from motionbridge.daemon.engine.fast.engine import FastEngine
 from motionbridge.daemon.engine.fast.sampler import Row, make_step
 from motionbridge.daemon.engine.fast.step_tables import TablePlan
 
@@ -28,7 +28,7 @@ for name in os.environ.get("PROBE_MODELS", "lite,1.0").split(","):
             for frames in (150,):
                 rr = [Row(s, frames, 5.0, torch.randn(14, 4096), torch.randn(1, 768)) for s in range(rows)]
                 t0 = time.perf_counter()
-                from motionbridge.daemon.engine.fast.sampler import build_batch, bucket_up
+                from motionbridge.daemon.engine.fast.sampler import bucket_up, build_batch
                 f = eng.fast
                 batch = build_batch(rr, input_dim=201, train_frames=360, null_ctxt=model.null_ctxt_input, null_vtxt=model.null_vtxt_feat,
                                     ctxt_null_feat=True, device=dev, frame_buckets=f.frame_buckets, text_buckets=f.text_buckets,

@@ -11,14 +11,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import time
 from collections import defaultdict
 
 import torch
 
-from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.bench.random_models import fixture_tokenizers, random_clip, random_engine, random_qwen3
+from motionbridge.daemon.bench.timing import timed
+from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.engine.fast.sampler import make_step
 from motionbridge.daemon.engine.text.encoder import FastTextEncoder
 
@@ -26,14 +26,8 @@ PROMPT = "A person walks forward."
 
 
 def wall_ms(fn, repeats: int = 7) -> float:
-    times = []
-    for _ in range(repeats):
-        torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return round(1000 * statistics.median(times), 3)
+    """Median wall milliseconds of `repeats` synchronised calls on the GPU."""
+    return round(1000 * timed(fn, torch.device("cuda"), repeats)[0], 3)
 
 
 def graph_step_us(entry, repeats: int = 1) -> float:

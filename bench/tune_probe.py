@@ -24,8 +24,8 @@ import torch._dynamo
 sys.path.insert(0, os.path.dirname(__file__))
 from profile_step import graph_step_us, host_profile, wall_ms  # noqa: E402
 
-from motionbridge.daemon.engine.api import GenerationRequest  # noqa: E402
 from motionbridge.daemon.bench.random_models import random_engine  # noqa: E402
+from motionbridge.daemon.engine.api import GenerationRequest  # noqa: E402
 from motionbridge.daemon.engine.fast.config import FastConfig  # noqa: E402
 
 PROMPT = "A person walks forward."

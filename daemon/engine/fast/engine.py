@@ -193,23 +193,8 @@ class FastEngine(Engine):
     # -- text -----------------------------------------------------------------------------------
 
     def text_features(self, prompts: Sequence[str]) -> dict[str, CachedText]:
-        out: dict[str, CachedText] = {}
-        missing = []
-        for p in dict.fromkeys(prompts):
-            hit = self.cache.get(p)
-            if hit is None:
-                missing.append(p)
-            else:
-                out[p] = hit
-        if missing and self.text is None:
-            raise ValueError("this engine has no text encoder and the prompt is not cached; build it with text encoders")
         text_batch = 1 if self.fast.batch_invariant else self.fast.text_batch
-        for i in range(0, len(missing), text_batch):
-            chunk = missing[i : i + text_batch]
-            for p, feat in zip(chunk, self.text.encode(chunk)):
-                self.cache.put(p, feat)
-                out[p] = self.cache.get(p)
-        return out
+        return self.cache.features(prompts, self.text.encode if self.text is not None else None, text_batch)
 
     # -- network --------------------------------------------------------------------------------
 

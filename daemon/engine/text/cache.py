@@ -12,6 +12,7 @@ import json
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable, Sequence
 
 from torch import Tensor
 
@@ -68,6 +69,27 @@ class TextCache:
         self._remember(key, entry)
         if self.disk_dir is not None:
             self._write(key, prompt, entry)
+
+    def features(self, prompts: Sequence[str], encode: Callable[[list[str]], Sequence[CachedText]] | None,
+                 batch: int) -> dict[str, CachedText]:
+        """prompt -> features for every distinct prompt: from the cache, the missing ones encoded
+        `batch` prompts per `encode` call and stored. Without `encode`, a miss is an error."""
+        out: dict[str, CachedText] = {}
+        missing = []
+        for p in dict.fromkeys(prompts):
+            hit = self.get(p)
+            if hit is None:
+                missing.append(p)
+            else:
+                out[p] = hit
+        if missing and encode is None:
+            raise ValueError("this engine has no text encoder and the prompt is not cached; build it with text encoders")
+        for i in range(0, len(missing), batch):
+            chunk = missing[i : i + batch]
+            for p, feat in zip(chunk, encode(chunk)):
+                self.put(p, feat)
+                out[p] = self.get(p)
+        return out
 
     def _remember(self, key: str, entry: CachedText) -> None:
         self.memory[key] = entry
