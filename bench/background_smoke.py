@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 
 from motionbridge.daemon.engine.api import GenerationRequest
-from motionbridge.daemon.engine.bench_models import random_engine
-from motionbridge.daemon.engine.fast_config import FastConfig
+from motionbridge.daemon.bench.random_models import random_engine
+from motionbridge.daemon.engine.fast.config import FastConfig
 
 e = random_engine("cuda", os.environ.get("SMOKE_MODEL", "lite"), **dataclasses.asdict(FastConfig.for_device("cuda")))
 res = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "model": os.environ.get("SMOKE_MODEL", "lite")}

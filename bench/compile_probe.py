@@ -27,9 +27,10 @@ from pathlib import Path
 import torch
 
 from motionbridge.daemon.engine.api import GenerationRequest
-from motionbridge.daemon.engine.bench_models import model_config, random_flow_model
-from motionbridge.daemon.engine.fast import FastConfig, FastEngine
-from motionbridge.daemon.engine.text_cache import CachedText
+from motionbridge.daemon.bench.random_models import model_config, random_flow_model
+from motionbridge.daemon.engine.fast.config import FastConfig
+from motionbridge.daemon.engine.fast.engine import FastEngine
+from motionbridge.daemon.engine.text.cache import CachedText
 
 # other threads may launch work and allocate while a graph is captured (the background compile)
 torch.cuda.graph = functools.partial(torch.cuda.graph, capture_error_mode="thread_local")  # type: ignore[misc]

@@ -4,7 +4,7 @@ For each batch size at one clip length: median wall time of each (after warm-up,
 the first call of the graphed decoder (warm-up + capture of a new shape), scipy's translation
 filter alone (the CPU work the graphed decode overlaps with the GPU's), and the largest
 difference between the two outputs (0 when the replay is exact). Then the same at the level of
-`fast_takes.assemble_takes` (decode + clip assembly) on a tiny random engine with and without CUDA
+`fast/takes.assemble_takes` (decode + clip assembly) on a tiny random engine with and without CUDA
 graphs. Latents and statistics come from the parity fixture when present, random otherwise.
 Run on the device (after `source bench/device_env.sh`):
     python3 bench/decode_graph.py [--frames 150] [--batches 1,8] [--repeats 50]
@@ -24,28 +24,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from motionbridge.daemon.bench.random_models import tiny_random_engine
+from motionbridge.daemon.bench.timing import timed
 from motionbridge.daemon.engine.api import GenerationRequest
-from motionbridge.daemon.engine.bench_models import tiny_random_engine
-from motionbridge.daemon.engine.decode_graphs import GraphedDecoder
-from motionbridge.daemon.engine.fast_takes import assemble_takes
-from motionbridge.daemon.engine.fast_decode import LevelBody, decode_batched, savgol_translation
+from motionbridge.daemon.engine.compile.decode_graphs import GraphedDecoder
+from motionbridge.daemon.engine.fast.decode import LevelBody, decode_batched, savgol_translation
+from motionbridge.daemon.engine.fast.sampler import Row
+from motionbridge.daemon.engine.fast.takes import assemble_takes
 from motionbridge.daemon.engine.reference import validate_request
-from motionbridge.daemon.engine.sampler import Row
 from motionbridge.daemon.model.decode import BodyModel
 
 FIELDS = ("latent_denorm", "rot6d", "transl", "keypoints3d", "root_rotations_mat", "min_y")
 PROMPT = "A person walks."
 
 
-def timed_ms(fn, repeats: int) -> tuple[float, list[float]]:
-    times = []
-    for _ in range(repeats):
-        torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(1000 * (time.perf_counter() - t))
-    return round(statistics.median(times), 3), times
+def timed_ms(fn, repeats: int) -> float:
+    """Median wall milliseconds of `repeats` synchronised calls on the GPU."""
+    return round(1000 * timed(fn, torch.device("cuda"), repeats)[0], 3)
 
 
 def cpu_ms(fn) -> float:
@@ -84,11 +79,11 @@ def decode_times(frames: int, batches: list[int], repeats: int) -> dict:
         latent, other = latents[:b].contiguous(), latents[b : 2 * b].contiguous()
         for _ in range(5):  # warm-up of the eager path (lazy CUDA inits are not the capture's)
             decode_batched(latent, mean, std, body)
-        first_ms, _ = timed_ms(functools.partial(decoder, latent), 1)  # warm-up + capture of the shape
+        first_ms = timed_ms(functools.partial(decoder, latent), 1)  # warm-up + capture of the shape
         for _ in range(5):
             decoder(latent)
-        eager_ms, _ = timed_ms(functools.partial(decode_batched, latent, mean, std, body), repeats)
-        graph_ms, _ = timed_ms(functools.partial(decoder, latent), repeats)
+        eager_ms = timed_ms(functools.partial(decode_batched, latent, mean, std, body), repeats)
+        graph_ms = timed_ms(functools.partial(decoder, latent), repeats)
         # the CPU's share: scipy's filter, which the graphed decode overlaps with graph 2
         transl = latent[..., :3].float().cpu().numpy()
         savgol_ms = statistics.median(cpu_ms(functools.partial(savgol_translation, transl)) for _ in range(repeats))
@@ -106,7 +101,7 @@ def decode_times(frames: int, batches: list[int], repeats: int) -> dict:
 
 
 def takes_times(frames: int, batches: list[int], repeats: int) -> dict:
-    """`fast_takes.assemble_takes` (what `generate` runs after sampling) with the engine's decode: wall
+    """`fast/takes.assemble_takes` (what `generate` runs after sampling) with the engine's decode: wall
     time synchronised, and its own `decode_s` (host time; the graphed decode leaves the tail of
     the GPU work to the clip copies, so `decode_s` alone would flatter it)."""
     engines = {"eager": tiny_random_engine("cuda", 2, (PROMPT,)), "graphed": tiny_random_engine("cuda", 2, (PROMPT,), cuda_graphs=True)}
@@ -124,7 +119,7 @@ def takes_times(frames: int, batches: list[int], repeats: int) -> dict:
             call = functools.partial(assemble_takes, engine, rows, latents, checked, set(), {PROMPT: ()}, {})
             for _ in range(5):
                 call()
-            wall, _ = timed_ms(call, repeats)
+            wall = timed_ms(call, repeats)
             decode_ms = statistics.median(1000 * call()[0].timings["decode_s"] for _ in range(repeats))
             res[name] = {"takes_ms": wall, "decode_s_ms": round(decode_ms, 3)}
         out[str(b)] = res

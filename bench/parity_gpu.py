@@ -9,9 +9,10 @@ import numpy as np
 import torch
 
 from motionbridge.daemon.engine.api import GenerationRequest
-from motionbridge.daemon.engine.fast import FastConfig, FastEngine
-from motionbridge.daemon.engine.fast_decode import decode_batched
-from motionbridge.daemon.engine.text_cache import CachedText
+from motionbridge.daemon.engine.fast.config import FastConfig
+from motionbridge.daemon.engine.fast.engine import FastEngine
+from motionbridge.daemon.engine.fast.decode import decode_batched
+from motionbridge.daemon.engine.text.cache import CachedText
 
 torch.backends.cuda.matmul.allow_tf32 = False
 parity = Path(os.environ["MOTIONBRIDGE_PARITY_DIR"])

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import torch
 
-from motionbridge.daemon.engine.bench_models import model_config, random_flow_model
-from motionbridge.daemon.engine.fast import FastConfig, FastEngine
-from motionbridge.daemon.engine.fast_decode import decode_batched
-from motionbridge.daemon.engine.graphs import CapturedStep
-from motionbridge.daemon.engine.sampler import Row, make_step
-from motionbridge.daemon.engine.step_tables import TablePlan
+from motionbridge.daemon.bench.random_models import model_config, random_flow_model
+from motionbridge.daemon.engine.compile.graphs import CapturedStep
+from motionbridge.daemon.engine.fast.config import FastConfig
+from motionbridge.daemon.engine.fast.decode import decode_batched
+from motionbridge.daemon.engine.fast.engine import FastEngine
+from motionbridge.daemon.engine.fast.sampler import Row, make_step
+from motionbridge.daemon.engine.fast.step_tables import TablePlan
 
 dev = torch.device("cuda")
 res = {}
@@ -27,13 +28,14 @@ for name in os.environ.get("PROBE_MODELS", "lite,1.0").split(","):
             for frames in (150,):
                 rr = [Row(s, frames, 5.0, torch.randn(14, 4096), torch.randn(1, 768)) for s in range(rows)]
                 t0 = time.perf_counter()
-                from motionbridge.daemon.engine.sampler import build_batch, bucket_up
+                from motionbridge.daemon.engine.fast.sampler import bucket_up, build_batch
                 f = eng.fast
                 batch = build_batch(rr, input_dim=201, train_frames=360, null_ctxt=model.null_ctxt_input, null_vtxt=model.null_vtxt_feat,
                                     ctxt_null_feat=True, device=dev, frame_buckets=f.frame_buckets, text_buckets=f.text_buckets,
                                     pad_rows_to=bucket_up(rows, f.row_buckets), uncond_all=True)
-                rope = eng._rope(batch.x0.shape[1], batch.ctxt.shape[1])
-                step_for = lambda b, mask: make_step(eng.network, b, rope, mask, uncond_all=True, input_pad=eng._input_pad, out_dim=eng._out_dim)  # noqa: E731
+                rope = eng.rope(batch.x0.shape[1], batch.ctxt.shape[1])
+                input_pad, out_dim = eng.projection_padding
+                step_for = lambda b, mask: make_step(eng.network, b, rope, mask, uncond_all=True, input_pad=input_pad, out_dim=out_dim)  # noqa: E731
                 # one step replayed per step (no tables, no captured loop), so any step count runs
                 joint = functools.partial(eng.tables.mask, plan=TablePlan(False, 0))  # the joint loop: no tables here
                 cap = eng.graphs.get(("p", rows, frames), lambda pool: CapturedStep(batch, step_for, pool, capture_tables=False, make_mask=joint))

@@ -11,29 +11,23 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import time
 from collections import defaultdict
 
 import torch
 
+from motionbridge.daemon.bench.random_models import fixture_tokenizers, random_clip, random_engine, random_qwen3
+from motionbridge.daemon.bench.timing import timed
 from motionbridge.daemon.engine.api import GenerationRequest
-from motionbridge.daemon.engine.bench_models import fixture_tokenizers, random_clip, random_engine, random_qwen3
-from motionbridge.daemon.engine.sampler import make_step
-from motionbridge.daemon.engine.text import FastTextEncoder
+from motionbridge.daemon.engine.fast.sampler import make_step
+from motionbridge.daemon.engine.text.encoder import FastTextEncoder
 
 PROMPT = "A person walks forward."
 
 
 def wall_ms(fn, repeats: int = 7) -> float:
-    times = []
-    for _ in range(repeats):
-        torch.cuda.synchronize()
-        t = time.perf_counter()
-        fn()
-        torch.cuda.synchronize()
-        times.append(time.perf_counter() - t)
-    return round(1000 * statistics.median(times), 3)
+    """Median wall milliseconds of `repeats` synchronised calls on the GPU."""
+    return round(1000 * timed(fn, torch.device("cuda"), repeats)[0], 3)
 
 
 def graph_step_us(entry, repeats: int = 1) -> float:
@@ -124,9 +118,10 @@ def dit_profile(model: str, variant: str) -> dict:
     out["graph_step_us"] = graph_step_us(entry)
     batch = entry.batch
     plan = engine.tables.plan(batch, 50)  # what the engine runs for this shape
-    joint_rope = engine._rope(batch.x0.shape[1], batch.ctxt.shape[1])
+    joint_rope = engine.rope(batch.x0.shape[1], batch.ctxt.shape[1])
+    input_pad, out_dim = engine.projection_padding
     step = make_step(engine.network, batch, engine.tables.rope(joint_rope, batch.x0.shape[1], plan), engine.tables.mask(batch, plan),
-                     uncond_all=True, split_mods=engine.dit.split_modulations, input_pad=engine._input_pad, out_dim=engine._out_dim,
+                     uncond_all=True, split_mods=engine.dit.split_modulations, input_pad=input_pad, out_dim=out_dim,
                      input_dtype=engine.dtype, text_kw="text_kv" if plan.text_kv else "refined_text")
     x, t0_, dt = batch.x0.clone(), torch.tensor(0.5, device="cuda"), torch.tensor(0.02, device="cuda")
     tables = engine.tables.make(batch, 50, plan, joint_rope)

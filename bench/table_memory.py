@@ -14,8 +14,8 @@ import json
 import torch
 
 from motionbridge.daemon.engine.api import GenerationRequest
-from motionbridge.daemon.engine.bench_models import random_engine
-from motionbridge.daemon.engine.fast_config import FastConfig
+from motionbridge.daemon.bench.random_models import random_engine
+from motionbridge.daemon.engine.fast.config import FastConfig
 
 PROMPT = "A person walks forward."
 GIB = 2**30

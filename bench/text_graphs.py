@@ -21,8 +21,8 @@ import time
 
 import torch
 
-from motionbridge.daemon.engine.bench_models import TINY_RANDOM, fixture_tokenizers, random_clip, random_qwen3
-from motionbridge.daemon.engine.text import FastTextEncoder
+from motionbridge.daemon.bench.random_models import TINY_RANDOM, fixture_tokenizers, random_clip, random_qwen3
+from motionbridge.daemon.engine.text.encoder import FastTextEncoder
 
 WORDS = ["walks", "runs", "jumps", "waves", "turns", "sits", "kicks", "spins", "crouches", "bows", "claps", "hops"]
 LENGTHS = [  # user parts of 7, 24, 63, 99 and 213 (cut to 128) tokens with the fixture tokenizer

@@ -24,9 +24,9 @@ import torch._dynamo
 sys.path.insert(0, os.path.dirname(__file__))
 from profile_step import graph_step_us, host_profile, wall_ms  # noqa: E402
 
+from motionbridge.daemon.bench.random_models import random_engine  # noqa: E402
 from motionbridge.daemon.engine.api import GenerationRequest  # noqa: E402
-from motionbridge.daemon.engine.bench_models import random_engine  # noqa: E402
-from motionbridge.daemon.engine.fast_config import FastConfig  # noqa: E402
+from motionbridge.daemon.engine.fast.config import FastConfig  # noqa: E402
 
 PROMPT = "A person walks forward."
 
@@ -43,7 +43,8 @@ VARIANTS: dict[str, dict] = {
 def timeline(engine, req, runs: int = 11) -> dict:
     """Where the time outside the loop goes, without a profiler: host clocks at the engine's
     stage boundaries and CUDA events around the loop's GPU work (medians over `runs` calls)."""
-    from motionbridge.daemon.engine import fast, graphs
+    from motionbridge.daemon.engine.compile import graphs
+    from motionbridge.daemon.engine.fast import engine as fast_engine
 
     marks: dict[str, list[float]] = {}
     t_host: dict[str, float] = {}
@@ -56,7 +57,7 @@ def timeline(engine, req, runs: int = 11) -> dict:
         ev[name] = torch.cuda.Event(enable_timing=True)
         ev[name].record()
 
-    run, takes = graphs.CapturedStep.run, fast.FastEngine._takes
+    run, takes = graphs.CapturedStep.run, fast_engine.assemble_takes
 
     def run_marked(self, *a, **kw):
         mark("loop_call")
@@ -66,13 +67,13 @@ def timeline(engine, req, runs: int = 11) -> dict:
         mark("loop_queued")
         return out
 
-    def takes_marked(self, *a, **kw):
+    def takes_marked(*a, **kw):
         mark("takes_start")
-        out = takes(self, *a, **kw)
+        out = takes(*a, **kw)
         mark("takes_end")
         return out
 
-    graphs.CapturedStep.run, fast.FastEngine._takes = run_marked, takes_marked
+    graphs.CapturedStep.run, fast_engine.assemble_takes = run_marked, takes_marked
     try:
         for _ in range(runs):
             torch.cuda.synchronize()
@@ -96,7 +97,7 @@ def timeline(engine, req, runs: int = 11) -> dict:
             for k, v in rows.items():
                 marks.setdefault(k, []).append(v)
     finally:
-        graphs.CapturedStep.run, fast.FastEngine._takes = run, takes
+        graphs.CapturedStep.run, fast_engine.assemble_takes = run, takes
     return {k: round(statistics.median(v), 3) for k, v in marks.items()}
 
 
@@ -124,7 +125,7 @@ def probe(model: str, name: str, spec: dict, repeats: int, profile_host: bool, t
 
             def fresh_tables(*a, **kw):
                 for entry in engine.graphs.entries.values():
-                    entry._last_conditioning = None
+                    entry.forget_conditioning()
                 return generate(*a, **kw)
 
             engine.generate = fresh_tables

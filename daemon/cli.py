@@ -22,9 +22,9 @@ from typing import Sequence
 SUBCOMMANDS: dict[str, str] = {
     "generate": "motionbridge.daemon.cli_generate",
     "weights": "motionbridge.daemon.model.weights_cli",
-    "bench": "motionbridge.daemon.engine.bench",
+    "bench": "motionbridge.daemon.bench.cli",
     "serve": "motionbridge.daemon.server.cli",
-    "warm": "motionbridge.daemon.engine.warm",
+    "warm": "motionbridge.daemon.engine.compile.warm",
     "keys": "motionbridge.daemon.server.keys",
     "convert": "motionbridge.exporters.cli",
     "batch": "motionbridge.daemon.batch.cli",

@@ -28,8 +28,8 @@ if [ "$#" = 0 ] && [ "$rc" = 0 ]; then
     "$overlay/bin/python" -m pip install -q --disable-pip-version-check "transformers>=5,<6" || { echo "transformers 5 install failed"; exit 1; }
   fi
   echo "== text encoders and parity against transformers $("$overlay/bin/python" -c 'import transformers; print(transformers.__version__)')"
-  "$overlay/bin/python" -m pytest -q tests/daemon/model/test_parity.py tests/daemon/engine/test_text.py \
-    tests/daemon/engine/test_text_stream.py tests/daemon/engine/test_text_graphs.py
+  "$overlay/bin/python" -m pytest -q tests/daemon/model/test_parity.py tests/daemon/engine/text/test_encoder.py \
+    tests/daemon/engine/fast/test_text_stream.py tests/daemon/engine/text/test_graphs.py
   rc=$?
 fi
 if [ "$gates_rc" != 0 ]; then echo "the quality gates (ruff, mypy) reported findings: failing"; exit 1; fi

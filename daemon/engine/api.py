@@ -47,7 +47,7 @@ class StepInfo:
     previews: dict[str, list[Clip]] | None = None
     # '' on the engine's fast path; 'compiling': this batch's shape is compiling in the
     # background and the batch runs on a slower path meanwhile; 'compile_failed': it runs there
-    # for good (fast.py, compile_paths.py). `queued`: other shapes waiting to compile.
+    # for good (fast/engine.py, compile/paths.py). `queued`: other shapes waiting to compile.
     stage: str = ""
     queued: int = 0
 

@@ -9,7 +9,7 @@ def engine_class(kind: str) -> type:
     """"fast": batched, trimmed, GPU modes (FastEngine); "reference": the exact float32 port.
     Imported on demand, so choosing a kind costs nothing until it is built."""
     if kind == "fast":
-        from .fast import FastEngine
+        from .fast.engine import FastEngine
 
         return FastEngine
     if kind == "reference":

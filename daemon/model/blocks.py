@@ -82,7 +82,7 @@ class SingleStreamBlock(nn.Module):
 
     def qkv_mlp(self, x: Tensor, shift: Tensor, scale: Tensor, rope: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The block up to its attention: rotated q, k, the values and the MLP's hidden input
-        (also used on a subset of the tokens by the fast engine's text_stream.py)."""
+        (also used on a subset of the tokens by the fast engine, engine/fast/text_stream.py)."""
         qkv, mlp_hidden = torch.split(self.linear1(modulate(self.norm(x), shift, scale)), [3 * self.feat_dim, self.mlp_hidden_dim], dim=-1)
         q, k, v = split_heads(qkv, self.num_heads)
         q = self.q_norm(q).to(v)

@@ -119,7 +119,7 @@ def build_config(args: argparse.Namespace):
     if args.threads is not None and args.threads < 1:
         raise CliError(f"--threads must be 1 or more, not {args.threads}")
     spec = EngineSpec(checkpoint=args.checkpoint, qwen=args.qwen, clip=args.clip, parity=args.parity,
-                      factory=args.engine_factory, kind=args.engine, device="cuda" if gpus != [None] else args.device,
+                      factory=args.engine_factory, kind=args.engine, device="cuda" if any(g is not None for g in gpus) else args.device,
                       dtype=args.dtype, options=options, threads=args.threads, precompile_all=args.warm_up == "all",
                       warm_up=_warm_up(None if args.warm_up == "all" else args.warm_up), max_rows=args.max_batch)
     return ServerConfig(bind=args.bind, engine=spec, gpus=gpus, max_queue=args.max_queue, max_batch_rows=args.max_batch,

@@ -161,7 +161,7 @@ def _root_motion(clip, mode: str):
 def _queue_every_shape(engine, max_rows: int) -> None:
     """Every (length, prompt, rows) bucket shape this engine can meet with batches of up to
     `max_rows`, queued behind any request's compile (requests go first)."""
-    from motionbridge.daemon.engine.warm import shapes
+    from motionbridge.daemon.engine.compile.warm import shapes
 
     fast = engine.fast
     rows = [r for r in fast.row_buckets if r <= max_rows] or [1]
@@ -172,7 +172,7 @@ def _queue_every_shape(engine, max_rows: int) -> None:
 
 
 def _log_compile_event(event: dict) -> None:
-    """The background compiles (engine/shape_compiler.py) as JSON lines on the worker's stderr."""
+    """The background compiles (engine/compile/shape_compiler.py) as JSON lines on the worker's stderr."""
     print(json.dumps({"ts": round(time.time(), 3), "pid": os.getpid(), **event}), file=sys.stderr, flush=True)
 
 
@@ -214,7 +214,7 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None, parent_p
     if spec.device.startswith("cuda"):
         # Inductor's compiled kernels outlive the process here (not in /tmp, often wiped), so a
         # restarted daemon loads each shape in seconds instead of compiling it again
-        from motionbridge.daemon.engine.compile_cache import use_compile_cache
+        from motionbridge.daemon.engine.compile.cache import use_compile_cache
 
         use_compile_cache()
     try:

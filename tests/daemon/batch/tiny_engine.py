@@ -13,7 +13,7 @@ import dataclasses
 import os
 from pathlib import Path
 
-from motionbridge.daemon.engine.fast import FastEngine
+from motionbridge.daemon.engine.fast.engine import FastEngine
 from motionbridge.daemon.engine.reference import ReferenceEngine
 
 REPO = Path(__file__).resolve().parents[3]

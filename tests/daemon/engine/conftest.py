@@ -12,9 +12,10 @@ import pytest
 import torch
 from fixture_cases import case_prompts
 
-from motionbridge.daemon.engine.bench_models import tiny_random_engine
-from motionbridge.daemon.engine.fast import FastConfig, FastEngine
-from motionbridge.daemon.engine.text_cache import CachedText
+from motionbridge.daemon.bench.random_models import tiny_random_engine
+from motionbridge.daemon.engine.fast.config import FastConfig
+from motionbridge.daemon.engine.fast.engine import FastEngine
+from motionbridge.daemon.engine.text.cache import CachedText
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from motionbridge.daemon.engine.fast import FastConfig, FastEngine
+from motionbridge.daemon.engine.fast.config import FastConfig
+from motionbridge.daemon.engine.fast.engine import FastEngine
 from motionbridge.daemon.engine.kinds import resolve_dtype
 
 

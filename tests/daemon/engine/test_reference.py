@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-
 from fixture_cases import case_prompts
 
 from motionbridge.daemon.engine.api import Cancelled, GenerationRequest

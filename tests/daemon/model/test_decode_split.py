@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from motionbridge.daemon.engine import fast_decode
+from motionbridge.daemon.engine.fast import decode as fast_decode
 from motionbridge.daemon.model.decode import (
     NUM_MODEL_JOINTS,
     BodyModel,

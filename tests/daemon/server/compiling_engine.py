@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from motionbridge.daemon.engine.bench_models import tiny_random_engine
+from motionbridge.daemon.bench.random_models import tiny_random_engine
 
 
 def make_engine(device: str = "cpu", mode: str = "hang"):

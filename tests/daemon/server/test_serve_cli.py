@@ -54,6 +54,12 @@ def test_warm_up_lengths_reach_the_engine_spec():
     assert build_config(_parse()).engine.dtype == "auto"
 
 
+def test_cpu_workers_build_their_engines_on_the_cpu():
+    # several CPU workers are [None, None, ...] GPUs: no GPU, so no CUDA device for the engine
+    assert build_config(_parse("--device", "cpu", "--workers", "2")).engine.device == "cpu"
+    assert build_config(_parse("--device", "cpu")).engine.device == "cpu"
+
+
 @pytest.mark.parametrize("value", ["x", "0", "13", "2,,-1"])
 def test_warm_up_refuses_bad_lengths(value):
     with pytest.raises(CliError, match="--warm-up"):

@@ -1,0 +1,240 @@
+"""CUDA-graph replay of the Euler loop, per static batch shape.
+
+The DiT is host-bound at these sizes (thousands of small kernels per call), so each
+(rows, frames bucket, text bucket, steps) shape is captured once: the whole loop in a few
+segments for small batches, one step replayed per step for large ones. The graphs read their
+inputs from the buffers they were captured with; a new batch of the same shape is copied into
+them before the first replay.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections import OrderedDict
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from motionbridge.daemon.engine.fast.sampler import Batch, StepHook
+from motionbridge.daemon.model.sampling import time_grid
+
+CONDITIONING = ("ctxt", "vtxt", "x_mask", "ctxt_mask")  # all the prologue reads
+PER_RUN = ("guided_index", "cfg", "guided_rows")  # read by the step itself
+
+
+def _copy_batch(dst: Batch, src: Batch, with_x0: bool = True, conditioning: bool = True) -> None:
+    names = (("x0",) if with_x0 else ()) + (CONDITIONING if conditioning else ()) + PER_RUN
+    for name in names:
+        getattr(dst, name).copy_(getattr(src, name))
+
+
+GPU_TURNS = threading.Lock()
+"""Held by a graph capture (GraphCache.get building an entry) and by a background compile job
+(fast.py) for its whole run. Another thread's kernel launches, allocations and module loads
+invalidate a capture even in thread-local mode (seen on an H100: the decode's capture failed
+with cudaErrorStreamCaptureInvalidated while a shape compiled, and the CUDA generator was left
+in capture state for every later call). A capture that finds the lock taken does not wait for
+the compile (tens of seconds): its caller runs the same work without a graph."""
+
+
+def capturing(graph: torch.cuda.CUDAGraph, pool=None):
+    """torch.cuda.graph in thread-local capture mode: the background compile thread
+    (compile/shape_compiler.py) allocates and launches work while a request's thread captures, and in
+    the default global mode any such call on another thread invalidates the capture."""
+    return torch.cuda.graph(graph, pool=pool, capture_error_mode="thread_local")
+
+
+def run_step_once(batch: Batch, step, make_tables: Callable[[Batch], tuple], times: int = 1) -> None:
+    """Runs the tables' prologue and one Euler step of `batch` `times` times, on a side stream
+    on a GPU: what a captured loop needs done before capture (lazy inits, autotuning) and what
+    compiles a shape's code (the background compile job, compile/shape_compiler.py)."""
+    x0 = batch.x0
+    zero = torch.zeros((), device=x0.device)
+    side = torch.cuda.Stream(x0.device) if x0.is_cuda else None
+    if side is not None:
+        side.wait_stream(torch.cuda.current_stream(x0.device))
+    with torch.cuda.stream(side) if side is not None else contextlib.nullcontext():
+        for _ in range(times):
+            rows = tuple(None if t is None else t[0].clone() for t in make_tables(batch))
+            step(x0.clone(), zero, zero, *rows)
+    if side is not None:
+        torch.cuda.current_stream(x0.device).wait_stream(side)
+
+
+class CapturedStep:
+    """The Euler loop of one static batch shape as CUDA graphs, with the prologue that fills its
+    per-run inputs: the attention mask and the per-step tables.
+
+    `make_step(batch, mask)` -> step(x, t0, dt, *table_rows) -> (x_next, v), closing over the
+    batch's tensors, which become the static inputs. `make_mask(batch)` -> the attention mask of
+    the batch (built once per run rather than inside every step). `make_tables(batch)` -> per-step
+    inputs for the whole loop, each (steps, ...) or None: the modulations
+    (MotionDiT.modulation_table) and the refined text (refined_text_table).
+
+    `capture_tables` True (small tables: one clip or a few): the prologue is a graph too, and the
+    whole loop is captured as `ceil(steps / segment_steps)` graphs that read each step's table
+    rows and times in place. The per-step host work (a replay plus five copies, about 20 us of
+    GPU gaps per step) is gone; the caller's hook runs after each segment instead of each step.
+    A run whose conditioning (text features, masks) equals the previous run's skips the
+    prologue: its tables are still in the buffers (about 1 ms of a 1.0B clip).
+    False (big tables, large batches, where those microseconds do not matter): the prologue
+    runs eagerly on each call, so GBs of tables are not kept in the graph pool between calls,
+    and one step is captured and replayed per step with its table rows copied in."""
+
+    def __init__(self, batch: Batch, make_step, pool, make_tables: Callable[[Batch], tuple] | None = None,
+                 capture_tables: bool = True, make_mask: Callable[[Batch], Tensor] | None = None,
+                 steps: int | None = None, segment_steps: int = 5) -> None:
+        if segment_steps < 1:
+            raise ValueError(f"segment_steps must be >= 1, got {segment_steps}")
+        self.batch = batch
+        self.make_tables = make_tables or (lambda b: ())
+        self.make_mask = make_mask
+        self.mask = None if make_mask is None else make_mask(batch)  # static: refilled per run
+        self.step = make_step(batch, self.mask)
+        self.x = batch.x0.clone()
+        self.t0 = torch.zeros((), device=self.x.device)
+        self.dt = torch.zeros((), device=self.x.device)
+        run_step_once(batch, self.step, self.make_tables, times=2)  # outside capture: lazy inits, autotuning
+        self.prologue: torch.cuda.CUDAGraph | None = None
+        self.prologue_replays = 0
+        self._last_conditioning: tuple[Tensor, ...] | None = None
+        self.segments: list[tuple[int, int, torch.cuda.CUDAGraph]] = []
+        self.graph: torch.cuda.CUDAGraph | None = None
+        if capture_tables:
+            if steps is None:
+                raise ValueError("a captured loop needs its step count; pass steps=")
+            self.prologue = torch.cuda.CUDAGraph()
+            with capturing(self.prologue, pool):
+                self.tables = self._inputs(batch)
+            self._capture_loop(pool, steps, segment_steps)
+            return
+        self.tables = self._inputs(batch)
+        self.rows = tuple(None if t is None else torch.empty_like(t[0]) for t in self.tables)
+        self.tables = ()  # made again per call; do not hold this batch's copy
+        self.graph = torch.cuda.CUDAGraph()
+        with capturing(self.graph, pool):
+            self.x_next, self.v = self.step(self.x, self.t0, self.dt, *self.rows)
+
+    def _inputs(self, batch: Batch) -> tuple:
+        if self.mask is not None and self.make_mask is not None:
+            self.mask.copy_(self.make_mask(batch))
+        return self.make_tables(batch)
+
+    def _capture_loop(self, pool, steps: int, segment_steps: int) -> None:
+        grid = time_grid(steps, self.x.device)
+        # one tensor per step time: Inductor copies misaligned scalar views before reading them
+        self.times = [(grid[k].clone(), (grid[k + 1] - grid[k]).clone()) for k in range(steps)]
+        self.steps = steps
+        self.x_in = torch.empty_like(self.x)  # the last step's input and velocity, for the hook
+        self.v = torch.empty_like(self.x)
+        for start in range(0, steps, segment_steps):
+            stop = min(start + segment_steps, steps)
+            graph = torch.cuda.CUDAGraph()
+            with capturing(graph, pool):
+                x = self.x
+                for k in range(start, stop):
+                    x_k = x
+                    x, v = self.step(x_k, *self.times[k], *(None if t is None else t[k] for t in self.tables))
+                self.x_in.copy_(x_k)
+                self.v.copy_(v)
+                self.x.copy_(x)
+            self.segments.append((start, stop, graph))
+
+    def forget_conditioning(self) -> None:
+        """The next run copies its conditioning in and replays the tables' prologue, as for a
+        new prompt (benchmarks of that cost; bench/tune_probe.py)."""
+        self._last_conditioning = None
+
+    def run(self, batch: Batch, steps: int, on_step: StepHook | None = None, noise: Callable[[], Tensor] | None = None) -> Tensor:
+        """`noise`: draws the starting noise (on the CPU) once the prologue is queued, so that
+        the device fills the tables meanwhile; without it the batch's `x0` is used."""
+        if self.prologue is not None:
+            if steps != self.steps:
+                raise ValueError(f"this loop was captured with {self.steps} steps, not {steps}; capture one per step count")
+            # the same prompts as the last run of this shape (new seeds, an animator's next
+            # take): the tables in the graph's buffers are still this batch's, skip the prologue
+            same = self._last_conditioning is not None and all(
+                torch.equal(a, getattr(batch, n).to(a.device)) for a, n in zip(self._last_conditioning, CONDITIONING))
+            if batch is not self.batch:
+                _copy_batch(self.batch, batch, with_x0=noise is None, conditioning=not same)
+            if not same:
+                self.prologue.replay()
+                self._last_conditioning = tuple(getattr(batch, n).to("cpu", copy=True) for n in CONDITIONING)
+                self.prologue_replays += 1
+            self.x.copy_(self.batch.x0 if noise is None else noise())
+            for start, stop, graph in self.segments:
+                graph.replay()
+                if on_step is not None and on_step(stop, self.times[stop - 1][0], self.x_in, self.v):
+                    break
+            return self.x.clone()
+        if batch is not self.batch:
+            _copy_batch(self.batch, batch, with_x0=noise is None)
+        tables = self._inputs(self.batch)
+        for t in tables:
+            if t is not None and t.shape[0] != steps:
+                raise ValueError(f"this step was captured with {t.shape[0]}-step tables, not {steps}; capture one per step count")
+        self.x.copy_(self.batch.x0 if noise is None else noise())
+        step_graph = self.graph
+        assert step_graph is not None  # captured whenever the tables are not
+        grid = time_grid(steps, self.x.device)
+        dts = grid[1:] - grid[:-1]
+        for k in range(steps):
+            self.t0.copy_(grid[k])
+            self.dt.copy_(dts[k])
+            for row, table in zip(self.rows, tables):
+                if row is not None:
+                    row.copy_(table[k])
+            step_graph.replay()
+            if on_step is not None and on_step(k + 1, grid[k], self.x, self.v):
+                return self.x_next.clone()
+            self.x.copy_(self.x_next)
+        return self.x.clone()
+
+
+class GraphCache:
+    """Captured CUDA graphs by key (a batch shape), least recently used dropped first; all share
+    one memory pool (safe: replays never overlap and each output is copied out before the next
+    replay). `build(pool)` captures a missing entry: the DiT's Euler step, a text forward or a
+    decode. `make_pool`: where the pool comes from; the decoder's eager stand-in on the CPU
+    (its tests) passes one that gives None."""
+
+    def __init__(self, capacity: int = 16, make_pool: Callable[[], object] = torch.cuda.graph_pool_handle) -> None:
+        if capacity < 1:
+            raise ValueError(f"graph cache capacity must be >= 1, got {capacity}")
+        self.capacity = capacity
+        self.make_pool = make_pool
+        self.pool = None
+        self.entries: OrderedDict[tuple, object] = OrderedDict()
+        self.captures = 0
+        self.deferred = 0  # captures put off while a compile held GPU_TURNS
+
+    def get(self, key: tuple, build: Callable[[object], object]):
+        """The entry of `key`, captured now if missing; None when a background compile holds
+        GPU_TURNS (the caller runs the work without a graph and captures on a later call)."""
+        if key in self.entries:
+            self.entries.move_to_end(key)
+            return self.entries[key]
+        if not GPU_TURNS.acquire(blocking=False):
+            self.deferred += 1
+            return None
+        try:
+            if self.pool is None:
+                self.pool = self.make_pool()
+            while len(self.entries) >= self.capacity:
+                self.entries.popitem(last=False)
+            entry = build(self.pool)
+        finally:
+            GPU_TURNS.release()
+        self.entries[key] = entry
+        self.captures += 1
+        return entry
+
+    def drop(self, key: tuple) -> None:
+        """Forgets one entry (its memory returns to the pool for the next capture)."""
+        self.entries.pop(key, None)
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.pool = None

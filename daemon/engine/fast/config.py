@@ -1,0 +1,91 @@
+"""FastConfig: which fast modes a FastEngine uses (dtype, buckets, CUDA graphs, compiling)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from motionbridge.daemon.engine.fast.device_tables import COMPILE_MODES, COMPILE_SCOPES
+from motionbridge.daemon.engine.fast.sampler import DEFAULT_FRAME_BUCKETS, DEFAULT_ROW_BUCKETS, DEFAULT_TEXT_BUCKETS
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+@dataclass(frozen=True)
+class FastConfig:
+    dtype: str = "float32"  # network activations and weights: float32 (exact) or bfloat16
+    buckets: bool = False  # pad frames / text / rows to fixed buckets (static shapes)
+    cuda_graphs: bool = False  # capture one Euler step per bucket shape (implies buckets)
+    frame_buckets: tuple[int, ...] = DEFAULT_FRAME_BUCKETS
+    text_buckets: tuple[int, ...] = DEFAULT_TEXT_BUCKETS
+    row_buckets: tuple[int, ...] = DEFAULT_ROW_BUCKETS
+    max_rows: int = 64  # seeds per sampling batch (the network sees up to twice as many rows)
+    text_cache_size: int = 4096
+    text_cache_dir: str | None = None
+    text_batch: int = 32
+    compile_blocks: bool = False  # torch.compile the DiT (see device_tables.compile_blocks)
+    compile_scope: str = "blocks"  # 'blocks' (regional, quick), 'stack' (+ single blocks as one graph), 'model
+    compile_mode: str = "default"  # or 'max-autotune-no-cudagraphs'
+    compile_dynamic: bool | None = False  # static shapes: faster kernels; None (automatic) measured no better
+    fused_modulation: bool = True  # every block's adaLN modulation in one stacked matmul per step
+    precompute_modulation: bool = True  # ... or, with fused_modulation, one matmul for all steps
+    precompute_text_mib: int = 256  # refined text of all steps up front while the table fits (0: per step)
+    text_kv_mib: int = 512  # every block's text keys/values of all steps up front while they fit, and the
+    # loop on the motion tokens alone (fast/text_stream.py; needs both tables above; 0: off)
+    graph_tables_mib: int = 64  # per-step tables up to this size are made by a captured prologue (compile/graphs.py)
+    text_side_stream: bool = False  # double blocks' text half on a second CUDA stream (fast/side_stream.py)
+    background_compile: bool = False  # with compile_blocks: a shape not compiled yet runs uncompiled at once
+    # while it compiles on a background thread (compile/paths.py, compile/shape_compiler.py)
+    compile_wait_ms: int = 0  # ... after waiting this long for its compile (quick when only loading or re-using code)
+    graph_segment_steps: int = 5  # a small batch's Euler loop is captured in graphs of this many steps;
+    # the step hook (progress, cancelling, previews) runs after each of them (graphs.CapturedStep)
+    batch_invariant: bool = False  # each seed sampled and each prompt encoded alone, so a take's
+    # float sums (GEMM kernels chosen by row count, padding to a neighbour's length) depend on its own
+    # request only: the same bytes whatever shares its batch, in-process, in a daemon or after a resume
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"unknown dtype {self.dtype!r}; pass one of {', '.join(DTYPES)}")
+        if self.compile_scope not in COMPILE_SCOPES:
+            raise ValueError(f"unknown compile_scope {self.compile_scope!r}; pass one of {', '.join(COMPILE_SCOPES)}")
+        if self.compile_mode not in COMPILE_MODES:
+            raise ValueError(f"unknown compile_mode {self.compile_mode!r}; pass one of {', '.join(COMPILE_MODES)}")
+        if self.text_side_stream and self.compile_blocks and self.compile_scope == "model":
+            raise ValueError("text_side_stream compiles the double blocks in pieces; pass compile_scope='blocks' or 'stack' with it")
+        if self.graph_segment_steps < 1:
+            raise ValueError(f"graph_segment_steps must be >= 1, got {self.graph_segment_steps}")
+        for name in ("precompute_text_mib", "text_kv_mib", "graph_tables_mib"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0 (0 turns that table off), got {getattr(self, name)}")
+        if self.compile_wait_ms < 0:
+            raise ValueError(f"compile_wait_ms must be >= 0, got {self.compile_wait_ms}")
+        if self.max_rows < 1:
+            raise ValueError(f"max_rows must be >= 1, got {self.max_rows}")
+
+    @property
+    def static_shapes(self) -> bool:
+        return self.buckets or self.cuda_graphs
+
+    @classmethod
+    def for_device(cls, device: torch.device | str, dtype: str | None = None) -> "FastConfig":
+        """The engine's defaults where none are given: on a GPU, CUDA graphs over compiled
+        blocks, the single blocks and final layer compiled as one graph (scope 'stack'), the
+        double blocks' text half on a side stream when a batch runs the joint loop, in bfloat16
+        unless `dtype` says float32 (then the exact fast modes); on the CPU, the exact float32
+        path. On both, batches whose text table fits `text_kv_mib` run the motion-only loop
+        (fast/text_stream.py: 1.0B 101.6 -> 93.4 ms per clip on one H200). In bfloat16 on a GPU a
+        shape that is not compiled yet runs uncompiled while it compiles in the background
+        (compile/paths.py); float32 compiles on the request's thread instead: a take that ran
+        uncompiled differs in its last bits from the same take compiled, and float32 promises
+        the same bytes for the same request.
+        'stack' rather than
+        'blocks': 0.5-2.6 ms faster per clip in 11 of 12 paired H200 runs; 'model' cannot take
+        the side stream (bench/README.md). float32, the exact modes, is batch-invariant
+        (`batch_invariant`); bfloat16 batches for throughput."""
+        if torch.device(device).type == "cuda":
+            dtype = dtype or "bfloat16"
+            return cls(dtype=dtype, cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True,
+                       background_compile=dtype != "float32", batch_invariant=dtype == "float32")
+        dtype = dtype or "float32"
+        return cls(dtype=dtype, batch_invariant=dtype == "float32")

@@ -1,0 +1,40 @@
+"""`motionbridge bench --scenario daemon-mixed` (daemon/bench/daemon_mixed.py): the seeded request mix
+and the figures it reports; bad arguments refused with one line. (The scenario itself starts
+`serve` twice and runs a whole mix: it ran end to end on the CPU with the tiny model, minutes
+on these cores, so it is not part of the suite.)"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from motionbridge.daemon.bench.daemon_mixed import _quantiles, request_mix
+from motionbridge.daemon.bench.random_models import random_text_engine
+
+
+def test_the_mix_is_seeded_and_covers_the_issue_ranges():
+    mix = request_mix(200)
+    assert mix == request_mix(200) and mix != request_mix(200, seed=1)
+    words = [len(p.split()) for p, _, _ in mix]
+    assert min(words) == 3 and max(words) == 50
+    assert {d for _, d, _ in mix} <= {x / 2 for x in range(3, 25)} and min(d for _, d, _ in mix) == 1.5 and max(d for _, d, _ in mix) == 12
+    assert {k for _, _, k in mix} == {1, 2, 3, 4}
+
+
+def test_quantiles():
+    q = _quantiles([float(x) for x in range(1, 11)] + [2000.0])
+    assert q == {"n": 11, "p50": 6.0, "p90": 10.0, "max": 2000.0, "over_1s": 1}
+
+
+def test_the_served_engine_takes_config_fields_as_strings(parity):
+    e = random_text_engine("cpu", "tiny-random", parity=str(parity), steps="2", max_rows="4", buckets="true", compile_wait_ms="250")
+    assert e.fast.max_rows == 4 and e.fast.buckets is True and e.fast.compile_wait_ms == 250
+    assert e.config.pipeline.validation_steps == 2 and e.text is not None
+
+
+def test_bad_arguments_are_refused(tmp_path):
+    for args in (["--requests", "0"], ["--engine-option", "novalue"]):
+        p = subprocess.run([sys.executable, "-m", "motionbridge.daemon.cli", "bench", "--scenario", "daemon-mixed", *args],
+                           capture_output=True, text=True, timeout=120, cwd=tmp_path, env=dict(os.environ))
+        assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
