@@ -10,8 +10,8 @@ from pathlib import Path
 
 import torch
 
-from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.bench.random_models import random_engine
+from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.engine.fast.config import FastConfig
 
 e = random_engine("cuda", os.environ.get("SMOKE_MODEL", "lite"), **dataclasses.asdict(FastConfig.for_device("cuda")))

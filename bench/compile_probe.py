@@ -26,8 +26,8 @@ from pathlib import Path
 
 import torch
 
-from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.bench.random_models import model_config, random_flow_model
+from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.engine.fast.config import FastConfig
 from motionbridge.daemon.engine.fast.engine import FastEngine
 from motionbridge.daemon.engine.text.cache import CachedText
@@ -70,7 +70,7 @@ def path(name: str, fn) -> None:
     t = time.perf_counter()
     try:
         res[name] = fn()
-    except Exception as exc:  # noqa: BLE001 - a failing path is a finding, the probe goes on
+    except Exception as exc:
         res[name] = {"error": f"{type(exc).__name__}: {exc}"[:600]}
         traceback.print_exc()
     res[name]["probe_s"] = round(time.perf_counter() - t, 1)
@@ -117,7 +117,7 @@ def background() -> dict:
         try:
             call(other, "F")
             done["bg_compile_s"] = round(time.perf_counter() - t, 1)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             done["bg_error"] = f"{type(exc).__name__}: {exc}"[:600]
 
     th = threading.Thread(target=compile_b)
@@ -127,7 +127,7 @@ def background() -> dict:
         try:
             during_ready.append(call(ready, "A", len(during_ready) + 10))
             during_fallback.append(call(fallback, "C", len(during_fallback) + 10))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             errors.append(f"{type(exc).__name__}: {exc}"[:300])
             time.sleep(0.2)
     th.join()

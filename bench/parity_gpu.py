@@ -10,8 +10,8 @@ import torch
 
 from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.engine.fast.config import FastConfig
-from motionbridge.daemon.engine.fast.engine import FastEngine
 from motionbridge.daemon.engine.fast.decode import decode_batched
+from motionbridge.daemon.engine.fast.engine import FastEngine
 from motionbridge.daemon.engine.text.cache import CachedText
 
 torch.backends.cuda.matmul.allow_tf32 = False

@@ -52,7 +52,7 @@ for name in os.environ.get("PROBE_MODELS", "lite,1.0").split(","):
                 key = f"{name} compile={comp} rows={rows} frames={frames}"
                 res[key] = {"ms_per_step": round(ms, 3), "ms_per_clip_50_steps": round(ms * 50 / rows, 2), "setup_s": round(setup, 1)}
                 print(key, res[key], flush=True)
-        del eng
+        eng = None  # drops the last reference (its GPU memory) before the next shape
         torch.cuda.empty_cache()
     for b in (1, 8, 64):
         lat = torch.randn(b, 150, 201, device=dev)

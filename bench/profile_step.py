@@ -131,7 +131,7 @@ def dit_profile(model: str, variant: str) -> dict:
     out["overhead_ms"] = round(out["generate_ms"] - 50 * out["graph_step_us"] / 1000, 2)
     out["host_profile"] = host_profile(lambda: engine.generate(req))
     out["shapes"] = {"x0": list(batch.x0.shape), "ctxt": list(batch.ctxt.shape)}
-    del engine
+    engine = None  # drops the last reference (its GPU memory) before the next variant
     torch.cuda.empty_cache()
     return out
 

@@ -13,8 +13,8 @@ import json
 
 import torch
 
-from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.bench.random_models import random_engine
+from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.engine.fast.config import FastConfig
 
 PROMPT = "A person walks forward."

@@ -22,11 +22,11 @@ import torch
 import torch._dynamo
 
 sys.path.insert(0, os.path.dirname(__file__))
-from profile_step import graph_step_us, host_profile, wall_ms  # noqa: E402
+from profile_step import graph_step_us, host_profile, wall_ms
 
-from motionbridge.daemon.bench.random_models import random_engine  # noqa: E402
-from motionbridge.daemon.engine.api import GenerationRequest  # noqa: E402
-from motionbridge.daemon.engine.fast.config import FastConfig  # noqa: E402
+from motionbridge.daemon.bench.random_models import random_engine
+from motionbridge.daemon.engine.api import GenerationRequest
+from motionbridge.daemon.engine.fast.config import FastConfig
 
 PROMPT = "A person walks forward."
 
@@ -151,7 +151,7 @@ def probe(model: str, name: str, spec: dict, repeats: int, profile_host: bool, t
         out["timings_ms"] = {k: round(v * 1000, 3) for k, v in takes[0].timings.items()}
         if profile_host:
             out["host_profile"] = host_profile(lambda: engine.generate(req), top=30)
-        del engine
+        engine = None  # drops the last reference (its GPU memory) before the next variant
         torch.cuda.empty_cache()
         return out
     finally:
