@@ -183,3 +183,12 @@ def test_secret_is_optional_and_checked_when_sent():
         with pytest.raises(P.ProtocolError) as err:
             P.parse_secret({"secret": bad})
         assert err.value.code == P.E_BAD_HEADER and "'secret'" in err.value.message
+
+
+def test_root_motion_words_on_the_wire_are_rigs_words():
+    from motionbridge.rigs.root_motion import ROOT_MOTIONS
+
+    base = {"id": "r", "prompt": "A person walks."}
+    assert [P.parse_generate({**base, "root_motion": w}).root_motion for w in ROOT_MOTIONS] == ["world", "in_place", "off"]
+    with pytest.raises(P.ProtocolError, match="root_motion"):
+        P.parse_generate({**base, "root_motion": "on"})  # a former retargeter word, never a wire value
