@@ -15,7 +15,7 @@ from maya import cmds
 from maya.api import OpenMaya as om
 from maya.api import OpenMayaAnim as oma
 
-from motionbridge.dcc_plugin.core.euler import quat_to_xyz_degrees, xyz_degrees_to_quat
+from motionbridge.rigs.euler import euler_degrees, quat_from_euler_degrees
 from motionbridge.dcc_plugin.core.host import HostError, TakeInfo
 from motionbridge.dcc_plugin.core.takes import METADATA_KEY
 from motionbridge.rigs import Clip, Skeleton, quat, skeleton_from_world
@@ -79,7 +79,7 @@ def read_skeleton(root: str) -> tuple[Skeleton, list[str]]:
 
 
 def _joint_orients(joints: list[str]) -> np.ndarray:
-    return xyz_degrees_to_quat(np.array([cmds.getAttr(f"{j}.jointOrient")[0] for j in joints], dtype=np.float64))
+    return quat_from_euler_degrees(np.array([cmds.getAttr(f"{j}.jointOrient")[0] for j in joints], dtype=np.float64), "XYZ")
 
 
 def _curve_for(layer: str, plug: str) -> Any:
@@ -102,7 +102,7 @@ def key_take(joints: list[str], clip: Clip, take_name: str, metadata: dict[str, 
         cmds.animLayer(layer, edit=True, attribute=plugs)
         cmds.setKeyframe(plugs, time=1, animLayer=layer)  # makes the layer's curves
         local = quat.multiply(np.broadcast_to(quat.conjugate(_joint_orients(joints)), clip.rotations.shape), clip.rotations)
-        radians = np.radians(quat_to_xyz_degrees(local))
+        radians = np.radians(euler_degrees(local, "XYZ"))
         times = [om.MTime(float(f + 1), om.MTime.uiUnit()) for f in range(clip.num_frames)]
         for j, joint in enumerate(joints):
             for axis, attr in enumerate(("rotateX", "rotateY", "rotateZ")):

@@ -26,7 +26,7 @@ from pyfbsdk import (
     FBVector3d,
 )
 
-from motionbridge.dcc_plugin.core.euler import quat_to_xyz_degrees, xyz_degrees_to_quat
+from motionbridge.rigs.euler import euler_degrees, quat_from_euler_degrees
 from motionbridge.dcc_plugin.core.host import HostError, TakeInfo
 from motionbridge.dcc_plugin.core.takes import METADATA_KEY
 from motionbridge.rigs import Clip, Skeleton, quat, skeleton_from_world
@@ -69,14 +69,14 @@ def read_skeleton(root: FBModel) -> tuple[Skeleton, list[FBModel]]:
     index = {id(m): i for i, m in enumerate(joints)}
     parents = [index.get(id(m.Parent), -1) if m.Parent is not None else -1 for m in joints]
     positions = np.array([_vector(m, FBModelTransformationType.kModelTranslation) for m in joints])
-    rotations = xyz_degrees_to_quat(np.array([_vector(m, FBModelTransformationType.kModelRotation) for m in joints]))
+    rotations = quat_from_euler_degrees(np.array([_vector(m, FBModelTransformationType.kModelRotation) for m in joints]), "XYZ")
     names = [m.LongName for m in joints]
     return skeleton_from_world(names, parents, positions, rotations, up_axis="y", units="cm"), joints
 
 
 def _pre_rotations(joints: list[FBModel]) -> np.ndarray:
     pre = np.array([[m.PreRotation[0], m.PreRotation[1], m.PreRotation[2]] if m.RotationActive else [0.0, 0.0, 0.0] for m in joints])
-    return xyz_degrees_to_quat(pre)
+    return quat_from_euler_degrees(pre, "XYZ")
 
 
 def _key_curve(curve: FBFCurve, frames: np.ndarray, values: np.ndarray) -> None:
@@ -105,7 +105,7 @@ def key_clip(joints: list[FBModel], skeleton: Skeleton, clip: Clip, take_name: s
         take.LocalTimeSpan = span
         frames = np.arange(clip.num_frames)
         local = quat.multiply(np.broadcast_to(quat.conjugate(_pre_rotations(joints)), clip.rotations.shape), clip.rotations)
-        degrees = quat_to_xyz_degrees(local)
+        degrees = euler_degrees(local, "XYZ")
         for j, model in enumerate(joints):
             for axis, curve in enumerate(_curves(model.Rotation)):
                 _key_curve(curve, frames, degrees[:, j, axis])
