@@ -7,7 +7,7 @@ import struct
 import numpy as np
 import pytest
 
-from motionbridge.exporters import fbx, registry
+from motionbridge.exporters import registry
 from motionbridge.exporters.prepare import to_frame
 from motionbridge.rigs.humanoid import build_rig
 
