@@ -5,11 +5,13 @@ protocol's framing (frames.py) and these commands:
 
     server -> worker: RUN {batch, requests, preview_every, preview_ids}   CANCEL {id}   STOP {}
     worker -> server: READY {model_name, model_hash, load_s, pid}   STEP {batch, step, total, ids}
-                      PREVIEW {id, step, total} + clip arrays   TAKE {batch, id, seed, index} + clip
+                      PROGRESS {id, step, total, previews} + clip arrays
+                      RESULT {batch, id, seed, index, ...} + clip arrays
                       DONE {batch}   OOM {batch, message}   FAIL {batch, message, healthy, reason}
 
-A request's `id` on the link is the server's job key, unique across clients; the server turns
-a worker's PREVIEW and TAKE into the client's PROGRESS and RESULT under the client's own id.
+A take or a preview is built once, in the worker, as the PROGRESS or RESULT its client gets
+(payload.py). On the link its `id` is the server's job key, unique across clients; the server
+only re-addresses it to the client's own request id (`for_client`).
 """
 
 from __future__ import annotations
@@ -19,19 +21,27 @@ from typing import Any
 import numpy as np
 import zmq
 
-from .frames import MAX_REPLY_BYTES, Message, decode, encode
+from .frames import MAX_REPLY_BYTES, PROGRESS, RESULT, Message, decode, encode
 
 # server -> worker
 RUN, CANCEL, STOP = "RUN", "CANCEL", "STOP"
-# worker -> server
-READY, STEP, PREVIEW, TAKE, DONE, OOM, FAIL = "READY", "STEP", "PREVIEW", "TAKE", "DONE", "OOM", "FAIL"
-LINK_COMMANDS = frozenset({RUN, CANCEL, STOP, READY, STEP, PREVIEW, TAKE, DONE, OOM, FAIL})
+# worker -> server (and PROGRESS with previews, RESULT with a take: the protocol's own commands)
+READY, STEP, DONE, OOM, FAIL = "READY", "STEP", "DONE", "OOM", "FAIL"
+LINK_COMMANDS = frozenset({RUN, CANCEL, STOP, READY, STEP, PROGRESS, RESULT, DONE, OOM, FAIL})
 
 
 def link_send(sock: zmq.Socket, command: str, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
     sock.send_multipart(encode(Message(command, header, arrays or {})))
 
 
+def for_client(msg: Message, client_id: str) -> Message:
+    """A worker's PROGRESS or RESULT as its client gets it: under the client's request id,
+    without the link's batch number."""
+    header = {k: v for k, v in msg.header.items() if k != "batch"}
+    header["id"] = client_id
+    return Message(msg.command, header, msg.arrays)
+
+
 def link_recv(sock: zmq.Socket) -> Message:
-    # a TAKE carries up to 64 seeds' previews or one take: well past a client request's limit
+    # a PROGRESS carries up to 64 seeds' previews: well past a client request's limit
     return decode(sock.recv_multipart(), allowed=LINK_COMMANDS, max_bytes=MAX_REPLY_BYTES * 4)

@@ -96,14 +96,14 @@ def _run_batch(engine, link: _Link, msg: P.Message) -> None:
 
     def on_step(info) -> None:
         with_preview = {rid for rid in (info.previews or {}) if rid in wants_preview}
-        # a PREVIEW stands in for that row's STEP, so each step reaches each client once
+        # a PROGRESS with previews stands in for that row's STEP, so each step reaches each client once
         stage = {"stage": info.stage, "queued": info.queued} if getattr(info, "stage", "") else {}
         link_send(link.sock, L.STEP, {"batch": batch, "step": info.step, "total": info.total,
                                       "ids": [r for r in info.request_ids if r not in with_preview], **stage})
         for rid, clips in (info.previews or {}).items():
             if rid in with_preview:
                 m = progress_message(rid, info.step, info.total, [apply_root_motion(c, root_motion[rid]) for c in clips], **stage)
-                link_send(link.sock, L.PREVIEW, m.header, m.arrays)
+                link_send(link.sock, m.command, m.header, m.arrays)
 
     def is_cancelled(rid: str) -> bool:
         link.pump()
@@ -131,7 +131,7 @@ def _run_batch(engine, link: _Link, msg: P.Message) -> None:
         seen[take.request_id] = index + 1
         clip = apply_root_motion(take.clip, root_motion[take.request_id])
         m = result_message(take.request_id, take.seed, index, clip, take.warnings, take.timings)
-        link_send(link.sock, L.TAKE, {**m.header, "batch": batch}, m.arrays)
+        link_send(link.sock, m.command, {**m.header, "batch": batch}, m.arrays)
     link_send(link.sock, L.DONE, {"batch": batch})
 
 

@@ -87,17 +87,15 @@ class WorkerEvents:
                         log.info("request stage", extra={"id": job.spec.id, "stage": stage or "compiled", "queued": int(h.get("queued", 0))})
                     self._send(job.client, progress_message(job.spec.id, h["step"], h["total"], stage=stage,
                                                               queued=int(h.get("queued", 0))))
-        elif msg.command == L.PREVIEW:
+        elif msg.command == P.PROGRESS:  # a preview, built by the worker for this job's client
             job = jobs.get(str(h.get("id")))
             if job is not None and not job.cancelled and job.deliverable:
-                self._send(job.client, P.Message(P.PROGRESS, {**h, "id": job.spec.id}, msg.arrays))
-        elif msg.command == L.TAKE and h.get("batch") == w.batch_id:
+                self._send(job.client, L.for_client(msg, job.spec.id))
+        elif msg.command == P.RESULT and h.get("batch") == w.batch_id:  # a take, likewise
             job = jobs.get(str(h.get("id")))
             if job is not None and not job.cancelled:
                 job.results += 1
-                header = {k: v for k, v in h.items() if k != "batch"}
-                header["id"] = job.spec.id
-                job.sent.append(P.Message(P.RESULT, header, msg.arrays))
+                job.sent.append(L.for_client(msg, job.spec.id))
                 if job.deliverable:  # otherwise kept in job.sent for its owner's resend
                     self._send(job.client, job.sent[-1])
         elif msg.command == L.DONE and h.get("batch") == w.batch_id:
@@ -148,7 +146,7 @@ class WorkerEvents:
                 continue
             if self.supervisor.dead(w):
                 proc = w.proc
-                while w.sock is not None and w.sock.poll(0):  # its last words (FAIL, TAKE) come first
+                while w.sock is not None and w.sock.poll(0):  # its last words (FAIL, RESULT) come first
                     try:
                         self._on_worker(w, link_recv(w.sock))
                     except P.ProtocolError:
