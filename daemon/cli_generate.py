@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from motionbridge.daemon import limits
+from motionbridge.daemon.protocol import limits
 from motionbridge.daemon.cli import CliError
 from motionbridge.daemon.engine.kinds import ENGINE_KINDS
 

@@ -22,7 +22,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from motionbridge.daemon import limits
+from motionbridge.daemon.protocol import limits
 from motionbridge.exporters.atomic import atomic_path
 
 URL_ENV = "MOTIONBRIDGE_PROMPTER_URL"

@@ -10,7 +10,7 @@ import time
 from typing import Any, Callable, Sequence
 
 from motionbridge.daemon.engine.api import GenerationRequest, StepInfo
-from motionbridge.dcc_plugin.core.client import ClientError, MotionBridgeClient
+from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
 from motionbridge.rigs import Clip
 
 __all__ = ["generate_via_server", "ClientError"]

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from motionbridge.rigs import Clip
+from motionbridge.rigs.euler import ORDERS, euler_degrees
 
 from .atomic import atomic_path
-from .euler import ORDERS, euler_degrees
 from .prepare import check_option, prepare
 
 
@@ -62,7 +62,8 @@ def build(clip: Clip, name: str, order: str = "ZXY", up: str = "y", units: str =
         j = stack.pop()
         visit.append(j)
         stack.extend(reversed(skel.children(j)))
-    angles = euler_degrees(clip.rotations[:, visit], order)  # (F, J, 3)
+    # a channel list reads as the matrix product (ZXY: R = Rz Rx Ry), the reverse of a rotate order
+    angles = euler_degrees(clip.rotations[:, visit], order[::-1])[..., ["XYZ".index(a) for a in order]]  # (F, J, 3)
     rows = np.concatenate([clip.root_translation, angles.reshape(clip.num_frames, -1)], axis=1)
     out.write(f"MOTION\nFrames: {clip.num_frames}\nFrame Time: {1.0 / clip.fps:.12f}\n")
     np.savetxt(out, rows, fmt="%.6f", delimiter=" ")

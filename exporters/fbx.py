@@ -23,7 +23,7 @@ from motionbridge.rigs import Clip, quat
 
 from .atomic import atomic_path
 from .body import BodyMesh, body_mesh
-from .euler import euler_degrees
+from motionbridge.rigs.euler import euler_degrees
 from .fbx_binary import CREATION_TIME, FILE_ID, Encoded, Node, Typed, encode
 from .prepare import Prepared, check_option, prepare
 
@@ -44,11 +44,6 @@ class FbxOptions:
     units: str = "cm"
     body: bool = False
     version: int = 7400
-
-
-def euler_xyz_degrees(q: np.ndarray) -> np.ndarray:
-    """Quaternions (..., 4) to FBX eEulerXYZ angles (x, y, z) in degrees; R = Rz Ry Rx."""
-    return euler_degrees(q, "ZYX")[..., ::-1]
 
 
 def _props(*entries: tuple[Any, ...]) -> Node:
@@ -90,7 +85,7 @@ class _Scene:
 
 def _add_skeleton(scene: _Scene, prep: Prepared) -> list[int]:
     skel = prep.skeleton
-    euler = euler_xyz_degrees(skel.rest_rotations)
+    euler = euler_degrees(skel.rest_rotations, "XYZ")  # FBX eEulerXYZ
     model_ids: list[int] = []
     for j, name in enumerate(prep.joint_names):
         attr_id, attr = scene.new("NodeAttribute", name, "NodeAttribute", "LimbNode")
@@ -187,7 +182,7 @@ def _add_take(scene: _Scene, clip: Clip, take: str, bones: list[int], prep: Prep
     translations[:, 0] = clip.root_translation
     # channel-major float32 copies: every curve's values are one contiguous row
     translations = np.ascontiguousarray(translations.transpose(1, 2, 0), dtype=np.float32)  # (J, 3, F)
-    eulers = np.ascontiguousarray(euler_xyz_degrees(clip.rotations).transpose(1, 2, 0), dtype=np.float32)
+    eulers = np.ascontiguousarray(euler_degrees(clip.rotations, "XYZ").transpose(1, 2, 0), dtype=np.float32)
     key_times = Encoded(ktimes)
     flags = Encoded(np.array([LINEAR_KEYS], dtype=np.int32))
     data_float = Encoded(np.zeros(4, dtype=np.float32))

@@ -3,7 +3,7 @@
 Layout of the zip (what Blender's extension installer expects, manifest at the root):
     blender_manifest.toml   (version and wheels list filled in)
     __init__.py, host.py, ... (dcc_plugin/blender)
-    vendor/motionbridge/... (core, client, rigs, protocol, limits, prompt_assist, exporters)
+    vendor/motionbridge/... (install/vendor.py: the light layer, rigs, the plugin core, prompt_assist, exporters)
     wheels/*.whl            (pyzmq, msgpack, pygltflib and its pure-Python dependencies,
                              for one Blender's Python and the chosen platforms)
 

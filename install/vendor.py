@@ -1,9 +1,11 @@
 """Copies the light part of motionbridge (what a DCC's Python needs) into a plugin folder or zip.
 
-The DCC side needs the plugin core and its client, the rigs, the protocol and limits, the
-prompt assistant (stdlib only; the panel's Rewrite calls it), and the exporters (their
-optional packages are imported only when a format needs them). Never the model runtime, the
-server or torch.
+The light path is the light layer (daemon/protocol/: protocol, limits, payload, client) and
+rigs/, both whole, with the plugin core. Two more pieces serve DCC features beyond it: the
+prompt assistant (daemon/prompt_assist.py; the panel's Rewrite calls it) and the exporters
+(the take lists' Export writes FBX/glTF/USD... inside the DCC; their optional packages are
+imported only when a format needs them). Never the model runtime, the server, torch or
+benchmark code.
 """
 
 from __future__ import annotations
@@ -14,13 +16,19 @@ from pathlib import Path
 
 # (package, files or None for the whole folder)
 VENDORED: tuple[tuple[str, tuple[str, ...] | None], ...] = (
+    ("motionbridge.daemon.protocol", None),
     ("motionbridge.rigs", None),
-    ("motionbridge.exporters", None),
     ("motionbridge.dcc_plugin", ("__init__.py",)),
     ("motionbridge.dcc_plugin.core", None),
-    ("motionbridge.daemon", ("__init__.py", "protocol.py", "limits.py", "prompt_assist.py")),
+    ("motionbridge.daemon", ("__init__.py", "prompt_assist.py")),
+    ("motionbridge.exporters", None),
 )
 _SKIP_DIRS = {"__pycache__", ".mypy_cache", ".pytest_cache"}
+
+
+def _skipped(rel: Path) -> bool:
+    """Caches and benchmark code (bench.py, bench_*.py) stay out of a DCC's copy."""
+    return bool(_SKIP_DIRS.intersection(rel.parts)) or rel.suffix == ".pyc" or (rel.suffix == ".py" and rel.stem.startswith("bench"))
 
 
 def package_dir(name: str) -> Path:
@@ -38,7 +46,7 @@ def vendored_files() -> Iterator[tuple[Path, str]]:
                 yield root / f, (rel_root / f).as_posix()
             continue
         for path in sorted(root.rglob("*")):
-            if path.is_file() and not _SKIP_DIRS.intersection(path.relative_to(root).parts) and path.suffix != ".pyc":
+            if path.is_file() and not _skipped(path.relative_to(root)):
                 yield path, (rel_root / path.relative_to(root)).as_posix()
 
 

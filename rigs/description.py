@@ -53,9 +53,6 @@ class RigDescription:
     def unmapped_required(self) -> tuple[str, ...]:
         return tuple(c for c in REQUIRED if c not in self.bones)
 
-    def family_names(self) -> set[str]:
-        return set(self.bones.values()) | set(self.extra)
-
     def indices(self) -> dict[str, int]:
         """Canonical bone -> joint index in the bound skeleton."""
         if self.skeleton is None:
@@ -171,7 +168,8 @@ def description_from_dict(data: Mapping[str, Any], explicit: bool = True, base: 
 
 def read_mapping_file(path: str | Path) -> RigDescription:
     """A studio mapping file (JSON, or TOML on Python 3.11+); see rigs/README.md for the format."""
-    from .io import parse_json, read_skeleton
+    from .io import read_skeleton
+    from .io_common import parse_json
 
     path = Path(path)
     try:

@@ -3,7 +3,7 @@
 BVH joints have identity rest orientations; a joint's rotation is the product of its
 rotation channels in the order listed (`Zrotation Xrotation Yrotation` -> Rz Rx Ry). End
 sites are dropped. BVH declares neither units nor up axis, so both are guessed from the rest
-pose (see io.guess_units, io.guess_up_axis) unless given.
+pose (see io_common.guess_units, io_common.guess_up_axis) unless given.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import quat
-from .io import guess_units, guess_up_axis
+from .io_common import guess_units, guess_up_axis
 from .skeleton import Clip, RigError, Skeleton
 
 _AXES = {"X": np.array([1.0, 0, 0]), "Y": np.array([0, 1.0, 0]), "Z": np.array([0, 0, 1.0])}

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import quat
-from .io import parse_json
+from .io_common import parse_json
 from .skeleton import RigError, Skeleton, nearest_kept_ancestors, rotations_from_world_matrices, skeleton_from_parent_names
 
 GLB_MAGIC = 0x46546C67  # "glTF"

@@ -1,7 +1,9 @@
-"""load_rig: one entry point for a preset name, a mapping file or a character file."""
+"""load_rig: one entry point for a preset name, a mapping file or a character file; Target:
+a rig ready to receive clips (the batch runner's `--rig` and the DCC panel's Target)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from .description import RigDescription, preset, preset_names, read_mapping_file
@@ -40,3 +42,19 @@ def rig_skeleton(desc: RigDescription) -> Skeleton:
     from .humanoid import build_rig
 
     return build_rig(desc, pose="T", up_axis=desc.up_axis, units=desc.units)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A rig ready to receive clips: its skeleton and how source joints map onto it."""
+
+    rig: str  # what the user named: a preset, a file, or a rig in the DCC scene
+    skeleton: Skeleton
+    preset: str = ""  # the preset the mapping came from; "" for a custom mapping
+    confidence: float = 1.0  # of the automatic detection; 1.0 when named or mapped by hand
+    mapping: RigDescription | None = None  # bound to `skeleton`; None for the SMPL-X same-topology path
+    unmapped_required: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return f"{self.rig}: {self.preset or 'custom mapping'} ({self.confidence:.0%})"

@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .footlock import horizontal
@@ -43,3 +45,20 @@ def path_length(points: np.ndarray, up: np.ndarray) -> float:
 def path_ratio(src_hips: np.ndarray, up_s: np.ndarray, tgt_hips: np.ndarray, up_t: np.ndarray, scale: float) -> float | None:
     src = path_length(src_hips, up_s) * scale
     return None if src < 1e-9 else path_length(tgt_hips, up_t) / src
+
+
+def flat_metrics(metrics: Any, prefix: str = "") -> dict[str, float]:
+    """Nested retarget metrics -> {"a.b": number} (manifest columns, take metadata); per-bone
+    tables stay out, lists become counts."""
+    out: dict[str, float] = {}
+    for key, value in (metrics or {}).items():
+        name = f"{prefix}{key}"
+        if key == "per_bone":
+            continue
+        if isinstance(value, dict):
+            out.update(flat_metrics(value, name + "."))
+        elif isinstance(value, (list, tuple)):
+            out[name + "_count"] = float(len(value))
+        elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
+            out[name] = float(value)
+    return out

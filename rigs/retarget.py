@@ -23,16 +23,16 @@ from .description import RigDescription
 from .detect import detect_rig
 from .footlock import FootLockParams, detect_contacts, pin_targets, two_bone_ik
 from .metrics import direction_errors, foot_skate, path_ratio
+from .root_motion import root_motion_mode
 from .secondary import relaxed_finger_locals, shared_twist, twist_drivers
 from .skeleton import UNITS, Clip, RigError, Skeleton, joint_major, positions_from_world
 
-ROOT_MOTION = ("on", "off", "xz_in_place")
 HANDS = ("model", "relaxed", "rest")
 
 
 @dataclass(frozen=True)
 class RetargetOptions:
-    root_motion: str = "on"  # "off": hips stay at rest; "xz_in_place": keep only the vertical motion
+    root_motion: str = "world"  # one of root_motion.ROOT_MOTIONS (former words "on", "xz_in_place" are accepted)
     keep_heading: bool = True  # False: turn the take so its first frame faces the rig's forward
     ground: bool = False  # shift the take so its lowest foot joint sits at height 0
     foot_lock: bool = False  # pin planted feet with two-bone IK on the legs
@@ -40,8 +40,7 @@ class RetargetOptions:
     foot_lock_params: FootLockParams = field(default_factory=FootLockParams)
 
     def __post_init__(self) -> None:
-        if self.root_motion not in ROOT_MOTION:
-            raise RigError(f"root_motion must be one of {ROOT_MOTION}, not {self.root_motion!r}")
+        object.__setattr__(self, "root_motion", root_motion_mode(self.root_motion))
         if self.hands not in HANDS:
             raise RigError(f"hands must be one of {HANDS}, not {self.hands!r}")
         for name in ("keep_heading", "ground", "foot_lock"):
@@ -138,7 +137,7 @@ def retarget(
         desired = np.broadcast_to(rt_pos[hips], (frames, 3))
     else:
         desired = anchor_t + ratio * (ws_pos[:, si["hips"]] - anchor_s) @ gm.T
-        if opts.root_motion == "xz_in_place":
+        if opts.root_motion == "in_place":
             desired = anchor_t + ((desired - anchor_t) @ up_t)[:, None] * up_t
     moved = _subtree_of_first_root(T)
     if not moved[hips]:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from motionbridge.daemon.engine.api import Engine, GenerationRequest
-from motionbridge.daemon.protocol import E_BUSY, E_WORKER_DIED
+from motionbridge.daemon.protocol.frames import E_BUSY, E_WORKER_DIED
 from motionbridge.rigs import Clip
 
 from .takes import Take
@@ -113,7 +113,7 @@ class ServerGenerator:
     WORKER_DIED_RETRIES = 3
 
     def __init__(self, endpoint: str, timeout_s: float = 3600.0):
-        from motionbridge.dcc_plugin.core.client import MotionBridgeClient
+        from motionbridge.daemon.protocol.client import MotionBridgeClient
 
         self.client = MotionBridgeClient(endpoint)
         self.client.hello()  # fail now, with the client's message, if nothing listens there

@@ -8,23 +8,15 @@ only the takes that use it, with the rigs package's message in the manifest.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-from motionbridge.rigs import Clip, Skeleton
+from motionbridge.rigs import Clip
+from motionbridge.rigs.load import Target
+from motionbridge.rigs.metrics import flat_metrics
 
 
 class RigLoadError(ValueError):
     """The rig spec names no preset or readable file."""
-
-
-@dataclass(frozen=True)
-class Target:
-    spec: str
-    skeleton: Skeleton
-    mapping: Any  # the rigs package's RigDescription, bound to `skeleton` for character files
 
 
 RIG_FILE_SUFFIXES = (".json", ".toml", ".fbx", ".glb", ".gltf", ".bvh")  # mapping files, character files
@@ -51,7 +43,7 @@ def load_target(spec: str) -> Target:
     from motionbridge.rigs import load_rig, rig_skeleton
 
     mapping = load_rig(spec)
-    return Target(spec, rig_skeleton(mapping), mapping)
+    return Target(spec, rig_skeleton(mapping), mapping.name, mapping=mapping)
 
 
 def apply(spec: str, clip: Clip) -> tuple[Clip, dict[str, float]]:
@@ -61,19 +53,3 @@ def apply(spec: str, clip: Clip) -> tuple[Clip, dict[str, float]]:
     rig = load_target(spec)
     result = retarget(clip, rig.skeleton, rig.mapping)
     return result.clip, flat_metrics(result.metrics)
-
-
-def flat_metrics(metrics: Any, prefix: str = "") -> dict[str, float]:
-    """Nested metrics -> {"a.b": number}; per-bone tables stay out, lists become counts."""
-    out: dict[str, float] = {}
-    for key, value in (metrics or {}).items():
-        name = f"{prefix}{key}"
-        if key == "per_bone":
-            continue
-        if isinstance(value, dict):
-            out.update(flat_metrics(value, name + "."))
-        elif isinstance(value, (list, tuple)):
-            out[name + "_count"] = float(len(value))
-        elif isinstance(value, (int, float, np.number)) and not isinstance(value, bool):
-            out[name] = float(value)
-    return out

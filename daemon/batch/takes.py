@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from motionbridge.daemon import limits
+from motionbridge.daemon.protocol import limits
 
 log = logging.getLogger(__name__)
 

@@ -74,7 +74,7 @@ class Daemon:
         self.log = open(log, "ab")  # noqa: SIM115 - closed in stop()
         t0 = time.perf_counter()
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
-        from motionbridge.dcc_plugin.core.client import MotionBridgeClient
+        from motionbridge.daemon.protocol.client import MotionBridgeClient
 
         self.client = MotionBridgeClient(self.endpoint)
         while True:

@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from motionbridge.daemon import limits
+from motionbridge.daemon.protocol import limits
 from motionbridge.daemon.cli import CliError
 
 from . import spec

@@ -119,7 +119,7 @@ def layout(controls: Controls, frames: int, window: int) -> tuple[Layout, list[s
 
 def prompt_timeline(prompt: str, prompt_at: list[str], duration_s: float) -> tuple[tuple[int, str], ...]:
     """The positional prompt from 0 s, then each "SECONDS:PROMPT" from its time on."""
-    from motionbridge.daemon import limits
+    from motionbridge.daemon.protocol import limits
 
     entries = [(0, prompt)]
     for item in prompt_at:

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from motionbridge.daemon import limits
+from motionbridge.daemon.protocol import limits
 from motionbridge.daemon.model.pipeline import MotionPipeline
 from motionbridge.daemon.model.sampling import predicted_data
 from motionbridge.daemon.tracks import clips_from_decoded

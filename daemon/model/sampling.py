@@ -12,8 +12,8 @@ from typing import Callable, Sequence
 import torch
 from torch import Tensor
 
-from motionbridge.daemon.limits import FPS, MAX_FRAMES, MIN_FRAMES
-from motionbridge.daemon.limits import num_frames as _limits_num_frames
+from motionbridge.daemon.protocol.limits import FPS, MAX_FRAMES, MIN_FRAMES
+from motionbridge.daemon.protocol.limits import num_frames as _limits_num_frames
 
 
 def num_frames(duration_s: float, fps: int = FPS, train_frames: int = MAX_FRAMES) -> int:

@@ -11,14 +11,14 @@ import time
 from urllib.parse import urlparse
 
 from motionbridge.daemon.engine.kinds import ENGINE_KINDS
+from motionbridge.daemon.protocol.frames import DEFAULT_ENDPOINT
 
 HELP = "run the bridge daemon: DCC clients send prompts, it streams progress and takes back"
-DEFAULT_BIND = "tcp://127.0.0.1:7719"
 _LOG_FIELDS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bind", default=DEFAULT_BIND, help=f"ZeroMQ endpoint to listen on (default {DEFAULT_BIND})")
+    parser.add_argument("--bind", default=DEFAULT_ENDPOINT, help=f"ZeroMQ endpoint to listen on (default {DEFAULT_ENDPOINT})")
     parser.add_argument("--model", default=None, help="model name to serve (HY-Motion-1.0 or -Lite); from --checkpoint if omitted")
     parser.add_argument("--checkpoint", help="HY-Motion checkpoint folder (config.yml + weights)")
     parser.add_argument("--qwen", help="Qwen3 text encoder folder")
@@ -84,7 +84,7 @@ def is_loopback(bind: str) -> bool:
 
 def build_config(args: argparse.Namespace):
     from motionbridge.daemon.cli import CliError
-    from motionbridge.daemon.server.server import ServerConfig
+    from motionbridge.daemon.server.config import ServerConfig
     from motionbridge.daemon.server.supervisor import detect_gpus
     from motionbridge.daemon.server.worker import EngineSpec
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Mapping
 
-from .. import protocol as P
+from motionbridge.daemon.protocol import frames as P
 
 
 def owner_of(routing_id: bytes, header: Mapping[str, Any], user_id: str | None) -> bytes:

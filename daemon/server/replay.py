@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 
-from .. import protocol as P
+from motionbridge.daemon.protocol import frames as P
 
 
 def _size(messages: list[P.Message]) -> int:

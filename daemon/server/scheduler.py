@@ -14,7 +14,7 @@ import itertools
 from collections import deque
 from dataclasses import dataclass, field
 
-from ..protocol import PRIORITIES, GenerateSpec
+from motionbridge.daemon.protocol.frames import PRIORITIES, GenerateSpec
 
 _keys = itertools.count(1)
 

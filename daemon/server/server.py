@@ -16,40 +16,25 @@ from __future__ import annotations
 import logging
 import signal
 import time
-from dataclasses import dataclass, field
 
 import zmq
 
-from .. import __version__, limits
-from .. import protocol as P
+from motionbridge.daemon import __version__
+from motionbridge.daemon.protocol import frames as P
+from motionbridge.daemon.protocol import limits
+from motionbridge.daemon.protocol import link as L
+from motionbridge.daemon.protocol.link import link_send
+
+from .config import ServerConfig
 from .metrics import Metrics
 from .outbox import DROPPED, QUEUED, SENT, UNREACHABLE, Outbox
 from .ownership import owner_of
 from .replay import ReplayCache
 from .scheduler import Job, QueueFull, Scheduler
 from .supervisor import Supervisor
-from .worker import EngineSpec, link_send
 from .worker_events import WorkerEvents
 
 log = logging.getLogger("motionbridge.server")
-
-
-@dataclass
-class ServerConfig:
-    bind: str = "tcp://127.0.0.1:7719"
-    engine: EngineSpec = field(default_factory=EngineSpec)
-    gpus: list = field(default_factory=lambda: [None])
-    max_queue: int = 64
-    max_batch_rows: int = 8
-    heartbeat_s: float = 1.0
-    send_hwm: int = 1000  # messages ZeroMQ holds per client before the outbox queues them
-    outbox_messages: int = 1000  # then this many more in the outbox before the client is dropped
-    drain_timeout_s: float = 60.0
-    step_timeout_s: float = 300.0  # a worker silent this long in a batch is hung: restart it
-    load_timeout_s: float = 600.0  # a worker not READY this long after its start is stuck loading: kill it
-    load_retry_s: float = 10.0  # pause before starting it again; doubles with each failed load in a row
-    curve_dir: str | None = None
-    metrics_port: int | None = None
 
 
 class Server(WorkerEvents):
@@ -353,7 +338,7 @@ class Server(WorkerEvents):
         w = self.supervisor.workers[job.worker]
         if w.sock is not None:
             try:
-                link_send(w.sock, "CANCEL", {"id": job.key})
+                link_send(w.sock, L.CANCEL, {"id": job.key})
             except zmq.ZMQError as exc:  # a dead or stuck worker: _watch_workers restarts it, the job ends cancelled
                 log.warning("cancel not delivered", extra={"worker": w.index, "request": job.spec.id,
                                                            "error": str(exc)})
@@ -373,7 +358,7 @@ class Server(WorkerEvents):
             requests = [{**j.spec.to_header(), "id": j.key} for j in batch]
             preview_every = max((j.spec.preview_every for j in batch), default=0)
             assert w.sock is not None  # idle implies ready implies a live link
-            link_send(w.sock, "RUN", {"batch": w.batch_id, "requests": requests, "preview_every": preview_every,
+            link_send(w.sock, L.RUN, {"batch": w.batch_id, "requests": requests, "preview_every": preview_every,
                                       "preview_ids": [j.key for j in batch if j.spec.preview_every]})
             log.info("batch", extra={"worker": w.index, "batch": w.batch_id, "requests": len(batch),
                                      "rows": sum(j.rows for j in batch), "ids": [j.spec.id for j in batch]})

@@ -11,8 +11,11 @@ from dataclasses import dataclass, field
 
 import zmq
 
+from motionbridge.daemon.protocol import link as L
+from motionbridge.daemon.protocol.link import link_send
+
 from .scheduler import Job
-from .worker import EngineSpec, link_send, worker_main
+from .worker import EngineSpec, worker_main
 
 log = logging.getLogger("motionbridge.server")
 
@@ -74,7 +77,7 @@ class Supervisor:
     def stop(self, w: WorkerHandle, grace_s: float = 2.0) -> None:
         if w.sock is not None:
             try:
-                link_send(w.sock, "STOP", {})
+                link_send(w.sock, L.STOP, {})
             except zmq.ZMQError:
                 pass
         if w.proc is not None:

@@ -1,14 +1,8 @@
 """The model worker: one process per GPU (one on CPU), supervised by the server.
 
 It owns the engine and talks to the server over a ZeroMQ PAIR socket with the same framing
-as the public protocol (internal commands below). The server never waits on it: a worker
-that dies, hangs or reports a sticky device error is killed and restarted.
-
-Link commands
-    server -> worker: RUN {batch, requests, preview_every}   CANCEL {id}   STOP {}
-    worker -> server: READY {model_name, model_hash}   STEP {batch, step, total, ids}
-                      PREVIEW {id, step, total} + clip arrays   TAKE {batch, id, seed, index} + clip
-                      DONE {batch}   OOM {batch, message}   FAIL {batch, message, healthy}
+as the public protocol (its commands: daemon/protocol/link.py). The server never waits on it: a
+worker that dies, hangs or reports a sticky device error is killed and restarted.
 """
 
 from __future__ import annotations
@@ -21,23 +15,15 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any
-
-import numpy as np
 import zmq
 
-from .. import protocol as P
+from motionbridge.daemon.protocol import frames as P
+from motionbridge.daemon.protocol import link as L
+from motionbridge.daemon.protocol.link import link_recv, link_send
+from motionbridge.daemon.protocol.payload import progress_message, result_message
+from motionbridge.rigs.root_motion import apply_root_motion
+
 from .parent_watch import die_with_parent
-
-LINK_COMMANDS = frozenset({"RUN", "CANCEL", "STOP", "READY", "STEP", "PREVIEW", "TAKE", "DONE", "OOM", "FAIL"})
-
-
-def link_send(sock: zmq.Socket, command: str, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
-    sock.send_multipart(P.encode(P.Message(command, header, arrays or {})))
-
-
-def link_recv(sock: zmq.Socket) -> P.Message:
-    return P.decode(sock.recv_multipart(), allowed=LINK_COMMANDS, max_bytes=P.MAX_REPLY_BYTES * 4)
 
 
 @dataclass
@@ -89,9 +75,9 @@ class _Link:
         out = []
         while self.sock.poll(0):
             msg = link_recv(self.sock)
-            if msg.command == "CANCEL":
+            if msg.command == L.CANCEL:
                 self.cancelled.add(str(msg.header.get("id")))
-            elif msg.command == "STOP":
+            elif msg.command == L.STOP:
                 self.stopping = True
             else:
                 out.append(msg)
@@ -110,14 +96,14 @@ def _run_batch(engine, link: _Link, msg: P.Message) -> None:
 
     def on_step(info) -> None:
         with_preview = {rid for rid in (info.previews or {}) if rid in wants_preview}
-        # a PREVIEW stands in for that row's STEP, so each step reaches each client once
+        # a PROGRESS with previews stands in for that row's STEP, so each step reaches each client once
         stage = {"stage": info.stage, "queued": info.queued} if getattr(info, "stage", "") else {}
-        link_send(link.sock, "STEP", {"batch": batch, "step": info.step, "total": info.total,
+        link_send(link.sock, L.STEP, {"batch": batch, "step": info.step, "total": info.total,
                                       "ids": [r for r in info.request_ids if r not in with_preview], **stage})
         for rid, clips in (info.previews or {}).items():
             if rid in with_preview:
-                m = P.progress_message(rid, info.step, info.total, [_root_motion(c, root_motion[rid]) for c in clips], **stage)
-                link_send(link.sock, "PREVIEW", m.header, m.arrays)
+                m = progress_message(rid, info.step, info.total, [apply_root_motion(c, root_motion[rid]) for c in clips], **stage)
+                link_send(link.sock, m.command, m.header, m.arrays)
 
     def is_cancelled(rid: str) -> bool:
         link.pump()
@@ -130,10 +116,10 @@ def _run_batch(engine, link: _Link, msg: P.Message) -> None:
     except Exception as exc:  # noqa: BLE001 - every failure is reported, none kills the link silently
         if is_oom(exc):
             _free_device_cache()
-            link_send(link.sock, "OOM", {"batch": batch, "message": str(exc)[:500]})
+            link_send(link.sock, L.OOM, {"batch": batch, "message": str(exc)[:500]})
             return
         health = _health(engine)
-        link_send(link.sock, "FAIL", {"batch": batch, "message": f"{type(exc).__name__}: {exc}"[:1000],
+        link_send(link.sock, L.FAIL, {"batch": batch, "message": f"{type(exc).__name__}: {exc}"[:1000],
                                       "healthy": bool(health.get("ok", False)), "reason": str(health.get("reason", ""))})
         traceback.print_exc()
         return
@@ -143,19 +129,10 @@ def _run_batch(engine, link: _Link, msg: P.Message) -> None:
             continue
         index = seen.get(take.request_id, 0)
         seen[take.request_id] = index + 1
-        clip = _root_motion(take.clip, root_motion[take.request_id])
-        m = P.result_message(take.request_id, take.seed, index, clip, take.warnings, take.timings)
-        link_send(link.sock, "TAKE", {**m.header, "batch": batch}, m.arrays)
-    link_send(link.sock, "DONE", {"batch": batch})
-
-
-def _root_motion(clip, mode: str):
-    if mode != "in_place":
-        return clip
-    t = np.array(clip.root_translation, copy=True)
-    horizontal = [0, 2] if clip.skeleton.up_axis == "y" else [0, 1]
-    t[:, horizontal] = t[:1, horizontal]
-    return clip.replace(root_translation=t, metadata={**clip.metadata, "root_motion": "in_place"})
+        clip = apply_root_motion(take.clip, root_motion[take.request_id])
+        m = result_message(take.request_id, take.seed, index, clip, take.warnings, take.timings)
+        link_send(link.sock, m.command, {**m.header, "batch": batch}, m.arrays)
+    link_send(link.sock, L.DONE, {"batch": batch})
 
 
 def _queue_every_shape(engine, max_rows: int) -> None:
@@ -222,7 +199,7 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None, parent_p
         if getattr(engine, "compiler", None) is not None:
             engine.on_compile_event = _log_compile_event
     except Exception as exc:  # noqa: BLE001
-        link_send(sock, "FAIL", {"batch": None, "message": f"engine failed to load: {type(exc).__name__}: {exc}"[:1000],
+        link_send(sock, L.FAIL, {"batch": None, "message": f"engine failed to load: {type(exc).__name__}: {exc}"[:1000],
                                  "healthy": False, "reason": "load"})
         sock.close()
         ctx.term()
@@ -234,19 +211,19 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None, parent_p
         try:
             engine.warm_up(durations=warm_up)
         except Exception as exc:  # noqa: BLE001  (a failing warm-up is a failing engine)
-            link_send(sock, "FAIL", {"batch": None, "message": f"engine warm-up failed: {type(exc).__name__}: {exc}"[:1000],
+            link_send(sock, L.FAIL, {"batch": None, "message": f"engine warm-up failed: {type(exc).__name__}: {exc}"[:1000],
                                      "healthy": False, "reason": "load"})
             raise SystemExit(3)
     if spec.precompile_all and getattr(engine, "compiler", None) is not None:
         _queue_every_shape(engine, spec.max_rows)
-    link_send(sock, "READY", {"model_name": getattr(engine, "model_name", "unknown"),
+    link_send(sock, L.READY, {"model_name": getattr(engine, "model_name", "unknown"),
                               "model_hash": getattr(engine, "model_hash", ""), "load_s": time.perf_counter() - t0,
                               "pid": os.getpid()})
     while not link.stopping:
         if not sock.poll(200):
             continue
         for msg in link.pump():
-            if msg.command == "RUN":
+            if msg.command == L.RUN:
                 _run_batch(engine, link, msg)
                 if not _health(engine).get("ok", False):
                     sock.close()

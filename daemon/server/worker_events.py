@@ -18,17 +18,20 @@ from typing import TYPE_CHECKING
 
 import zmq
 
-from .. import protocol as P
+from motionbridge.daemon.protocol import frames as P
+from motionbridge.daemon.protocol import link as L
+from motionbridge.daemon.protocol.link import link_recv
+from motionbridge.daemon.protocol.payload import progress_message
+
+from .config import ServerConfig
 from .scheduler import Job
 from .supervisor import WorkerHandle
-from .worker import link_recv
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from .metrics import Metrics
     from .scheduler import Scheduler
-    from .server import ServerConfig
     from .supervisor import Supervisor
 
 log = logging.getLogger("motionbridge.server")
@@ -65,7 +68,7 @@ class WorkerEvents:
         w.last_seen = time.monotonic()  # any message counts as a sign of life (see _watch_workers)
         h = msg.header
         jobs = w.jobs_by_key()
-        if msg.command == "READY":
+        if msg.command == L.READY:
             w.ready, w.ever_ready = True, True
             w.load_failures, w.load_error = 0, ""
             w.model_name, w.model_hash = str(h.get("model_name", "")), str(h.get("model_hash", ""))
@@ -74,7 +77,7 @@ class WorkerEvents:
                 extra["recovery_s"] = round(w.last_seen - w.died_at, 3)
                 w.died_at = None
             log.info("worker ready", extra=extra)
-        elif msg.command == "STEP" and h.get("batch") == w.batch_id:
+        elif msg.command == L.STEP and h.get("batch") == w.batch_id:
             for key in h.get("ids", []):
                 job = jobs.get(key)
                 if job is not None and not job.cancelled and job.deliverable:
@@ -82,28 +85,26 @@ class WorkerEvents:
                     if stage != job.stage:  # the JSON log says when a request runs on a slower path, and why
                         job.stage = stage
                         log.info("request stage", extra={"id": job.spec.id, "stage": stage or "compiled", "queued": int(h.get("queued", 0))})
-                    self._send(job.client, P.progress_message(job.spec.id, h["step"], h["total"], stage=stage,
+                    self._send(job.client, progress_message(job.spec.id, h["step"], h["total"], stage=stage,
                                                               queued=int(h.get("queued", 0))))
-        elif msg.command == "PREVIEW":
+        elif msg.command == P.PROGRESS:  # a preview, built by the worker for this job's client
             job = jobs.get(str(h.get("id")))
             if job is not None and not job.cancelled and job.deliverable:
-                self._send(job.client, P.Message(P.PROGRESS, {**h, "id": job.spec.id}, msg.arrays))
-        elif msg.command == "TAKE" and h.get("batch") == w.batch_id:
+                self._send(job.client, L.for_client(msg, job.spec.id))
+        elif msg.command == P.RESULT and h.get("batch") == w.batch_id:  # a take, likewise
             job = jobs.get(str(h.get("id")))
             if job is not None and not job.cancelled:
                 job.results += 1
-                header = {k: v for k, v in h.items() if k != "batch"}
-                header["id"] = job.spec.id
-                job.sent.append(P.Message(P.RESULT, header, msg.arrays))
+                job.sent.append(L.for_client(msg, job.spec.id))
                 if job.deliverable:  # otherwise kept in job.sent for its owner's resend
                     self._send(job.client, job.sent[-1])
-        elif msg.command == "DONE" and h.get("batch") == w.batch_id:
+        elif msg.command == L.DONE and h.get("batch") == w.batch_id:
             for job in list(w.batch):
                 if job.results >= job.rows and not job.cancelled:
                     self._finish(job)
                 else:
                     self._end(job, P.E_ENGINE, f"the engine returned {job.results} of {job.rows} takes")
-        elif msg.command == "OOM" and h.get("batch") == w.batch_id:
+        elif msg.command == L.OOM and h.get("batch") == w.batch_id:
             self.metrics.count("oom_total")
             rows = sum(j.rows for j in w.batch)
             log.warning("out of memory", extra={"worker": w.index, "rows": rows, "requests": len(w.batch)})
@@ -118,7 +119,7 @@ class WorkerEvents:
                 for job in batch:
                     job.worker, job.started_at = None, None
                 self.scheduler.requeue_front(batch)
-        elif msg.command == "FAIL":
+        elif msg.command == L.FAIL:
             log.error("worker failure", extra={"worker": w.index, "detail": h.get("message"), "healthy": h.get("healthy")})
             for job in list(w.batch):
                 self._end(job, P.E_ENGINE, f"generation failed: {h.get('message')}")
@@ -145,7 +146,7 @@ class WorkerEvents:
                 continue
             if self.supervisor.dead(w):
                 proc = w.proc
-                while w.sock is not None and w.sock.poll(0):  # its last words (FAIL, TAKE) come first
+                while w.sock is not None and w.sock.poll(0):  # its last words (FAIL, RESULT) come first
                     try:
                         self._on_worker(w, link_recv(w.sock))
                     except P.ProtocolError:

@@ -8,7 +8,7 @@ from .settings import Settings
 
 
 def default_client_factory(settings: Settings) -> Any:
-    from .client import MotionBridgeClient
+    from motionbridge.daemon.protocol.client import MotionBridgeClient
 
     curve = bool(settings.server_key_path)
     if curve and not settings.client_key_path:

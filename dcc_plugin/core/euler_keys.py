@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from motionbridge.rigs import Clip, Skeleton, quat
 
-from .euler import quat_to_xyz_degrees, xyz_degrees_to_quat
+from motionbridge.rigs.euler import euler_degrees, quat_from_euler_degrees
 
 DEFAULT_FPS = 30.0  # what takes written before fps was stored play at
 
@@ -28,7 +28,7 @@ def euler_keys(clip: Clip, pre_rotations: np.ndarray) -> np.ndarray:
     pre-rotation (joints, 4), give the clip's local rotations; continuous across frames (no
     360-degree jumps)."""
     pre = np.broadcast_to(quat.conjugate(np.asarray(pre_rotations, dtype=np.float64)), clip.rotations.shape)
-    return quat_to_xyz_degrees(quat.multiply(pre, clip.rotations)).transpose(1, 2, 0)
+    return euler_degrees(quat.multiply(pre, clip.rotations), "XYZ").transpose(1, 2, 0)
 
 
 def take_fps(take_name: str, metadata: Mapping[str, Any]) -> float:
@@ -74,5 +74,5 @@ def clip_from_euler_keys(take_name: str, skeleton: Skeleton, pre_rotations: np.n
     if not np.isfinite(root).all():
         raise ValueError(f"take {take_name!r}: the root translation curves hold values that are not numbers")
     pre = np.broadcast_to(np.asarray(pre_rotations, dtype=np.float64), (frames, joints, 4))
-    rotations = quat.normalize(quat.multiply(pre, xyz_degrees_to_quat(degrees)))
+    rotations = quat.normalize(quat.multiply(pre, quat_from_euler_degrees(degrees, "XYZ")))
     return Clip(skeleton, rotations, root, take_fps(take_name, metadata), {**metadata, "take_name": take_name})

@@ -17,7 +17,7 @@ import logging
 import time
 from typing import Any, Callable
 
-import motionbridge.daemon.limits as limits
+from motionbridge.daemon.protocol import limits
 
 from . import takes, targeting
 from .client_factory import default_client_factory
@@ -120,19 +120,6 @@ class Panel(ErrorLine):
         if client is not None:
             self.jobs.submit(client.close)
         self._set(State.DISCONNECTED, "Not connected.")
-
-    def refresh_status(self) -> None:
-        """Ask the daemon for its status (queue, GPU) without blocking; updates `server`."""
-        if self.client is None:
-            return
-        client = self.client
-
-        def done(status: Any) -> None:
-            self.server.update({"status": dict(status)})
-            if self._on_change is not None:
-                self._on_change(self)
-
-        self.jobs.submit(client.status, done, self._lost)
 
     def _lost(self, exc: BaseException) -> None:
         self.client = None

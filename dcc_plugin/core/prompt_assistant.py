@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import motionbridge.daemon.limits as limits
+from motionbridge.daemon.protocol import limits
 from motionbridge.daemon.prompt_assist import URL_ENV, Assisted, PrompterConfig, assist
 
 from .jobs import JobManager

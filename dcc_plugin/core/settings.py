@@ -15,11 +15,11 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-import motionbridge.daemon.limits as limits
+from motionbridge.daemon.protocol import limits
+from motionbridge.daemon.protocol.frames import DEFAULT_ENDPOINT
 
 CONFIG_ENV = "MOTIONBRIDGE_CONFIG_DIR"  # overrides the folder (tests, studio deployments)
 FILE_NAME = "plugin.json"
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:7719"
 
 
 @dataclass(frozen=True)

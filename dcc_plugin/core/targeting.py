@@ -14,33 +14,19 @@ from __future__ import annotations
 import dataclasses
 import functools
 import threading
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
 
 from motionbridge.rigs import Clip, RigError, Skeleton, quat
+from motionbridge.rigs.load import Target
+from motionbridge.rigs.metrics import flat_metrics
+from motionbridge.rigs.root_motion import apply_root_motion, root_motion_mode
 from motionbridge.rigs.skeleton import UNITS
 
 SMPLX_PRESET = "smplx"
 # Y-up -> Z-up: +90 degrees about X (y goes to z, the model's forward +Z goes to -Y, Blender's front)
 _Y_TO_Z = np.array([np.sin(np.pi / 4), 0.0, 0.0, np.cos(np.pi / 4)])
-
-
-@dataclass(frozen=True)
-class Target:
-    """A rig ready to receive clips: its skeleton and how source joints map onto it."""
-
-    rig: str
-    skeleton: Skeleton
-    preset: str
-    confidence: float
-    mapping: Any = None  # a bound rigs.RigDescription; None for the SMPL-X same-topology path
-    unmapped_required: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    def describe(self) -> str:
-        return f"{self.rig}: {self.preset or 'custom mapping'} ({self.confidence:.0%})"
 
 
 class UnmappableRig(RigError):
@@ -117,7 +103,7 @@ def _resolve(rig: str, skeleton: Skeleton, preset: str, mapping: Any) -> Target:
     from motionbridge import rigs
 
     if is_smplx(skeleton) and mapping is None and preset in ("", SMPLX_PRESET):
-        return Target(rig, skeleton, SMPLX_PRESET, 1.0)
+        return Target(rig, skeleton, SMPLX_PRESET)
     if mapping is not None or preset:
         spec = mapping if mapping is not None else preset
         try:
@@ -132,7 +118,7 @@ def _resolve(rig: str, skeleton: Skeleton, preset: str, mapping: Any) -> Target:
             raise UnmappableRig(
                 f"preset {described.name!r} does not fit {rig!r}: no bone for {', '.join(bound.unmapped_required)}. "
                 "Map those bones in the mapping editor (Map Bones), or pick another preset", rig, bound.unmapped_required)
-        return Target(rig, skeleton, described.name, 1.0, bound)
+        return Target(rig, skeleton, described.name, mapping=bound)
     try:
         found = rigs.detect_rig(skeleton)
     except RigError as exc:
@@ -146,36 +132,24 @@ def _resolve(rig: str, skeleton: Skeleton, preset: str, mapping: Any) -> Target:
     return Target(rig, skeleton, str(found.preset), float(found.confidence), found.mapping)
 
 
-def _flat_numbers(metrics: Mapping[str, Any], prefix: str = "") -> dict[str, float]:
-    """Scalar metrics only, one level of nesting flattened ("direction.mean_deg")."""
-    out: dict[str, float] = {}
-    for key, value in metrics.items():
-        if isinstance(value, bool):
-            continue
-        if isinstance(value, (int, float, np.floating, np.integer)):
-            out[prefix + str(key)] = float(value)
-        elif isinstance(value, Mapping) and not prefix and key != "per_bone":
-            out.update(_flat_numbers({k: v for k, v in value.items() if k != "per_bone"}, f"{key}."))
-    return out
-
-
 def to_target(source: Clip, target: Target, options: Mapping[str, Any] | None = None) -> tuple[Clip, dict[str, float]]:
     """The source clip expressed on the target skeleton, and its scalar retarget metrics."""
     options = dict(options or {})
     foot_lock = bool(options.get("foot_lock", False))
+    root_motion = root_motion_mode(options.get("root_motion", True))  # the panel's checkbox: True = world, False = off
     mapping = target.mapping
     if mapping is None:
         if not foot_lock:  # the exact transfer between two SMPL-X skeletons
-            moved = transfer_same_topology(source, target.skeleton, root_motion=bool(options.get("root_motion", True)))
+            moved = apply_root_motion(transfer_same_topology(source, target.skeleton), root_motion)
             return moved, {"max_direction_error_deg": 0.0}
         # foot lock is the retargeter's leg IK: the SMPL-X rig goes through it, mapped as SMPL-X
         mapping = source_mapping(target.skeleton)
     from motionbridge import rigs
 
-    opts = rigs.RetargetOptions(root_motion="on" if options.get("root_motion", True) else "off", foot_lock=foot_lock)
+    opts = rigs.RetargetOptions(root_motion=root_motion, foot_lock=foot_lock)
     result = rigs.retarget(source, target.skeleton, mapping=mapping, options=opts,
                            source_mapping=source_mapping(source.skeleton))
-    return result.clip, _flat_numbers(result.metrics)
+    return result.clip, flat_metrics(result.metrics)
 
 
 def _frame_change(src: Skeleton, dst: Skeleton) -> np.ndarray:
@@ -184,10 +158,10 @@ def _frame_change(src: Skeleton, dst: Skeleton) -> np.ndarray:
     return _Y_TO_Z if src.up_axis == "y" else quat.conjugate(_Y_TO_Z)
 
 
-def transfer_same_topology(source: Clip, target: Skeleton, root_motion: bool = True) -> Clip:
+def transfer_same_topology(source: Clip, target: Skeleton) -> Clip:
     """Copy each joint's world-space rotation *from rest* onto the same-named target joint,
-    whatever the target's bone rest frames, up axis and units. Without `root_motion` the
-    hips stay at their rest position (as rigs.RetargetOptions(root_motion="off") does)."""
+    whatever the target's bone rest frames, up axis and units (root motion as generated;
+    `to_target` applies the panel's root motion choice to the result)."""
     src = source.skeleton
     if set(src.names) != set(target.names):
         raise RigError("same-topology transfer needs the same joint names; use a rig preset instead")
@@ -214,8 +188,6 @@ def transfer_same_topology(source: Clip, target: Skeleton, root_motion: bool = T
         raise RigError("the rig's root joint must be the pelvis (SMPL-X joint 0)")
     src_rest_pos = _rest_world(src)[1]
     moved = quat.rotate(np.broadcast_to(frame, (source.num_frames, 4)), (source.root_translation - src_rest_pos[0]) * scale)
-    if not root_motion:
-        moved = np.zeros_like(moved)
     return Clip(target, quat.normalize(local), dst_rest_pos[0] + moved, source.fps, dict(source.metadata))
 
 

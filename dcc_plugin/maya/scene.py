@@ -16,7 +16,7 @@ from maya import cmds
 from maya.api import OpenMaya as om
 from maya.api import OpenMayaAnim as oma
 
-from motionbridge.dcc_plugin.core.euler import xyz_degrees_to_quat
+from motionbridge.rigs.euler import quat_from_euler_degrees
 from motionbridge.dcc_plugin.core.euler_keys import clip_from_euler_keys, euler_keys, take_frames
 from motionbridge.dcc_plugin.core.host import HostError, TakeInfo
 from motionbridge.dcc_plugin.core.takes import METADATA_KEY
@@ -83,7 +83,7 @@ def read_skeleton(root: str) -> tuple[Skeleton, list[str]]:
 
 
 def _joint_orients(joints: list[str]) -> np.ndarray:
-    return xyz_degrees_to_quat(np.array([cmds.getAttr(f"{j}.jointOrient")[0] for j in joints], dtype=np.float64))
+    return quat_from_euler_degrees(np.array([cmds.getAttr(f"{j}.jointOrient")[0] for j in joints], dtype=np.float64), "XYZ")
 
 
 def _curve_for(layer: str, plug: str) -> Any:

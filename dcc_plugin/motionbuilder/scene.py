@@ -30,7 +30,7 @@ from pyfbsdk import (
     FBVector3d,
 )
 
-from motionbridge.dcc_plugin.core.euler import xyz_degrees_to_quat
+from motionbridge.rigs.euler import quat_from_euler_degrees
 from motionbridge.dcc_plugin.core.euler_keys import clip_from_euler_keys, euler_keys, take_frames
 from motionbridge.dcc_plugin.core.host import HostError, TakeInfo
 from motionbridge.dcc_plugin.core.takes import METADATA_KEY
@@ -76,14 +76,14 @@ def read_skeleton(root: FBModel) -> tuple[Skeleton, list[FBModel]]:
     index = {id(m): i for i, m in enumerate(joints)}
     parents = [index.get(id(m.Parent), -1) if m.Parent is not None else -1 for m in joints]
     positions = np.array([_vector(m, FBModelTransformationType.kModelTranslation) for m in joints])
-    rotations = xyz_degrees_to_quat(np.array([_vector(m, FBModelTransformationType.kModelRotation) for m in joints]))
+    rotations = quat_from_euler_degrees(np.array([_vector(m, FBModelTransformationType.kModelRotation) for m in joints]), "XYZ")
     names = [m.LongName for m in joints]
     return skeleton_from_world(names, parents, positions, rotations, up_axis="y", units="cm"), joints
 
 
 def _pre_rotations(joints: list[FBModel]) -> np.ndarray:
     pre = np.array([[m.PreRotation[0], m.PreRotation[1], m.PreRotation[2]] if m.RotationActive else [0.0, 0.0, 0.0] for m in joints])
-    return xyz_degrees_to_quat(pre)
+    return quat_from_euler_degrees(pre, "XYZ")
 
 
 def _key_curve(curve: FBFCurve, frames: np.ndarray, values: np.ndarray) -> None:

@@ -23,7 +23,7 @@ def flood(endpoint: str, seconds: float, max_messages: int, round_s: float, hear
     with `heartbeat_ms`, it also sends ZMTP heartbeats, as the client library does."""
     import zmq
 
-    import motionbridge.daemon.protocol as P
+    import motionbridge.daemon.protocol.frames as P
 
     frames = P.encode(P.Message(P.PING, {"id": "flood"}))
     ctx = zmq.Context()

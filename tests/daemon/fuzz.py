@@ -11,7 +11,7 @@ import zmq
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import motionbridge.daemon.protocol as P
+import motionbridge.daemon.protocol.frames as P
 
 _commands = st.sampled_from([b"HELLO", b"GENERATE", b"CANCEL", b"STATUS", b"PING", b"RESULT", b"", b"ping", b"\xff"])
 _scalars = st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=20) | st.binary(max_size=20)

@@ -14,9 +14,9 @@ import time
 
 import pytest
 
-import motionbridge.daemon.protocol as P
+import motionbridge.daemon.protocol.frames as P
 from motionbridge.daemon.engine.api import GenerationRequest
-from motionbridge.dcc_plugin.core.client import ClientError, MotionBridgeClient
+from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
 
 from daemon_proc import DaemonProcess
 from fuzz import fuzz_daemon

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-import motionbridge.daemon.protocol as P
+import motionbridge.daemon.protocol.frames as P
 from motionbridge.daemon.server.scheduler import Job, QueueFull, Scheduler
 
 

@@ -17,9 +17,9 @@ import urllib.request
 import pytest
 import zmq
 
-import motionbridge.daemon.protocol as P
+import motionbridge.daemon.protocol.frames as P
 from motionbridge.daemon.engine.api import GenerationRequest
-from motionbridge.dcc_plugin.core.client import ClientError, MotionBridgeClient
+from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
 
 from daemon_proc import DaemonProcess
 from toy_engine import ToyEngine
@@ -150,7 +150,7 @@ def test_malformed_messages_get_error_codes_and_metrics(toy):
 
 CLIENT_THAT_VANISHES = textwrap.dedent("""
     import os, sys
-    from motionbridge.dcc_plugin.core.client import MotionBridgeClient
+    from motionbridge.daemon.protocol.client import MotionBridgeClient
     c = MotionBridgeClient(sys.argv[1], timeout_s=2.0)
     h = c.generate("A person dances.", duration_s=2.0, seeds=(0, 1))
     while not any(e.kind == "progress" for e in h.poll(1.0)):

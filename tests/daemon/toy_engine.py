@@ -12,7 +12,7 @@ import zlib
 
 import numpy as np
 
-from motionbridge.daemon import limits
+from motionbridge.daemon.protocol import limits
 from motionbridge.daemon.engine.api import Cancelled, Engine, GeneratedTake
 from motionbridge.rigs import Clip, quat
 from motionbridge.rigs.smplx import smplx_skeleton

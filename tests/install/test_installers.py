@@ -71,10 +71,15 @@ def test_blender_zip_is_a_complete_extension(built_zip):
         names = set(zf.namelist())
         manifest = zf.read("blender_manifest.toml").decode()
     assert {"__init__.py", "host.py", "takes_io.py", "vendor/motionbridge/dcc_plugin/core/panel.py",
-            "vendor/motionbridge/dcc_plugin/core/client.py", "vendor/motionbridge/rigs/smplx.py",
-            "vendor/motionbridge/daemon/protocol.py", "vendor/motionbridge/daemon/limits.py", "vendor/motionbridge/daemon/prompt_assist.py",
+            "vendor/motionbridge/daemon/protocol/client.py", "vendor/motionbridge/rigs/smplx.py",
+            "vendor/motionbridge/daemon/protocol/frames.py", "vendor/motionbridge/daemon/protocol/limits.py",
+            "vendor/motionbridge/daemon/protocol/payload.py", "vendor/motionbridge/daemon/protocol/link.py",
+            "vendor/motionbridge/daemon/prompt_assist.py",
             "vendor/motionbridge/rigs/assets/body_model/j_template.bin"} <= names
     assert not any("torch" in n or "daemon/server" in n or "__pycache__" in n for n in names)
+    vendored_daemon = {n for n in names if n.startswith("vendor/motionbridge/daemon/") and "/protocol/" not in n}
+    assert vendored_daemon == {"vendor/motionbridge/daemon/__init__.py", "vendor/motionbridge/daemon/prompt_assist.py"}
+    assert not any(Path(n).name.startswith("bench") for n in names if n.startswith("vendor/")), "benchmark code vendored"
     assert 'wheels = ["./wheels/msgpack-1.2.4' in manifest and "pyzmq-27.3.0" in manifest
     assert all(f"wheels/{w}" in names for w in ("msgpack-1.2.4-cp311-cp311-manylinux_2_28_x86_64.whl",))
 
@@ -85,7 +90,7 @@ def test_vendored_core_imports_alone(built_zip, tmp_path):
         zf.extractall(tmp_path)
     code = ("import sys; sys.path[:] = [p for p in sys.path if '.pkgroot' not in p]; sys.path.insert(0, sys.argv[1]);"
             "import motionbridge.dcc_plugin.core.panel, motionbridge.dcc_plugin.core.prompt_assistant;"
-            "import motionbridge.dcc_plugin.core.client as c;"
+            "import motionbridge.daemon.protocol.client as c;"
             "print(c.__file__);"
             # an editable install of motionbridge must not stand in for a file the zip lacks
             "outside = [m.__file__ for n, m in sys.modules.items() if n.startswith('motionbridge') and getattr(m, '__file__', None)"

@@ -120,7 +120,7 @@ def test_start_from_a_rig_take_and_keys_end_to_end(parity, tmp_path, inputs):
 
 
 def test_extend_lets_the_duration_past_12_s(tmp_path):
-    from motionbridge.daemon import limits
+    from motionbridge.daemon.protocol import limits
     from motionbridge.daemon.cli import build_parser
     from motionbridge.daemon.controls.cli import read_controls
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from motionbridge.dcc_plugin.core.client import ClientError, MotionBridgeClient
+from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
 
 from daemon_proc import DaemonProcess
 

@@ -8,8 +8,8 @@ import os
 import signal
 import time
 
-import motionbridge.daemon.protocol as P
-from motionbridge.dcc_plugin.core.client import ClientError, MotionBridgeClient
+import motionbridge.daemon.protocol.frames as P
+from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
 
 from daemon_proc import DaemonProcess
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from motionbridge.dcc_plugin.core.client import MotionBridgeClient
+from motionbridge.daemon.protocol.client import MotionBridgeClient
 
 from daemon_proc import DaemonProcess
 from flood import Flooders

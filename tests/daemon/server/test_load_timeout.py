@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-import motionbridge.daemon.protocol as P
-from motionbridge.dcc_plugin.core.client import ClientError, MotionBridgeClient
+import motionbridge.daemon.protocol.frames as P
+from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
 
 from daemon_proc import DaemonProcess, pid_alive, wait_gone
 

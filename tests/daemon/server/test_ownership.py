@@ -12,8 +12,8 @@ import time
 import zmq
 import zmq.auth
 
-import motionbridge.daemon.protocol as P
-from motionbridge.dcc_plugin.core.client import MotionBridgeClient
+import motionbridge.daemon.protocol.frames as P
+from motionbridge.daemon.protocol.client import MotionBridgeClient
 
 from daemon_proc import DaemonProcess
 

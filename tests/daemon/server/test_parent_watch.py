@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from motionbridge.dcc_plugin.core.client import MotionBridgeClient
+from motionbridge.daemon.protocol.client import MotionBridgeClient
 
 from daemon_proc import DaemonProcess
 

@@ -11,7 +11,7 @@ import pytest
 from motionbridge.daemon.cli import CliError
 from motionbridge.daemon.server.cli import add_arguments, build_config, is_loopback
 from motionbridge.daemon.server.server import ServerConfig
-from motionbridge.dcc_plugin.core.client import MotionBridgeClient
+from motionbridge.daemon.protocol.client import MotionBridgeClient
 
 from daemon_proc import DaemonProcess
 

@@ -11,8 +11,8 @@ import signal
 import time
 from pathlib import Path
 
-import motionbridge.daemon.protocol as P
-from motionbridge.dcc_plugin.core.client import MotionBridgeClient
+import motionbridge.daemon.protocol.frames as P
+from motionbridge.daemon.protocol.client import MotionBridgeClient
 
 from daemon_proc import DaemonProcess, pid_alive, wait_gone
 

@@ -115,17 +115,3 @@ def test_resolve_target_smplx_and_errors():
     with pytest.raises(RigError, match="same joint names"):
         small = Skeleton(("a", "b"), [-1, 0], np.zeros((2, 3)), np.tile(quat.IDENTITY, (2, 1)))
         targeting.transfer_same_topology(random_smplx_clip(0, 2), small)
-
-
-def test_euler_xyz_round_trip_and_order():
-    from motionbridge.dcc_plugin.core import euler
-
-    rng = np.random.default_rng(3)
-    angles = rng.uniform(-80, 80, size=(50, 3))
-    q = euler.xyz_degrees_to_quat(angles)
-    np.testing.assert_allclose(euler.quat_to_xyz_degrees(q[:, None])[:, 0], angles, atol=1e-9)
-    # X first, then Y: rotating +X by (0, 90, 0) then... a 90 deg X turn takes +Y to +Z
-    v = quat.rotate(euler.xyz_degrees_to_quat(np.array([90.0, 0, 0])), np.array([0, 1.0, 0]))
-    np.testing.assert_allclose(v, [0, 0, 1], atol=1e-12)
-    both = euler.xyz_degrees_to_quat(np.array([90.0, 90.0, 0]))  # X then Y: +Y -> +Z -> +X
-    np.testing.assert_allclose(quat.rotate(both, np.array([0, 1.0, 0])), [1, 0, 0], atol=1e-12)

@@ -1,4 +1,5 @@
-"""MotionBridge wire protocol v1 (see PROTOCOL.md).
+"""MotionBridge wire protocol v1 (see daemon/PROTOCOL.md): commands, error codes, framing and
+the GENERATE request.
 
 A message is a list of ZeroMQ frames:
 
@@ -8,7 +9,8 @@ The header is a msgpack map. When arrays follow, `header["arrays"]` lists them i
 order as `[name, dtype, shape]`; buffers are raw little-endian bytes, never pickled. Every
 decode error is a ProtocolError with a stable `code` that goes back to the peer in ERROR.
 
-Light on purpose: DCC Pythons import this (stdlib, msgpack, numpy only).
+Light on purpose: DCC Pythons import this (stdlib, msgpack, numpy only). Track payloads (a
+take's arrays) are in payload.py.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from typing import Any, Mapping
 import msgpack
 import numpy as np
 
-import motionbridge.daemon.limits as limits
+from motionbridge.rigs.root_motion import ROOT_MOTIONS
+
+from . import limits
 
 VERSION = b"MB01"
 PROTOCOL_VERSION = 1
+DEFAULT_ENDPOINT = "tcp://127.0.0.1:7719"  # where `motionbridge serve` binds and clients connect by default
 
 # client -> daemon
 HELLO, GENERATE, CANCEL, STATUS, PING = "HELLO", "GENERATE", "CANCEL", "STATUS", "PING"
@@ -72,7 +77,6 @@ MAX_ARRAY_DIMS = 5
 ARRAY_DTYPES = frozenset({"<f4", "<f8", "<i4", "<i8", "|u1"})
 
 PRIORITIES = ("interactive", "batch")
-ROOT_MOTIONS = ("world", "in_place")  # in_place zeroes the root's horizontal travel
 ROTATION_ORDER = "xyzw"
 
 
@@ -288,100 +292,3 @@ def parse_id(header: Mapping[str, Any]) -> str:
 
 def error(rid: str | None, code: str, message: str, **extra: Any) -> Message:
     return Message(ERROR, {"id": rid, "code": code, "message": message, **extra})
-
-
-# --------------------------------------------------------------------------- clips
-
-
-def _plain(value: Any, depth: int = 0) -> Any:
-    """Metadata -> msgpack-safe plain values (numpy scalars and tuples become plain types)."""
-    if depth > 8:
-        return str(value)
-    if isinstance(value, (str, bool, int, float, bytes)) or value is None:
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist() if value.size <= 4096 else f"<array {value.shape}>"
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v, depth + 1) for v in value]
-    return str(value)
-
-
-def clip_to_payload(clip, prefix: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """A rigs.Clip -> (header fields, arrays). Rotations are float64 xyzw, so results are exact."""
-    sk = clip.skeleton
-    header = {
-        "skeleton": {"names": list(sk.names), "up_axis": sk.up_axis, "units": sk.units},
-        "fps": float(clip.fps),
-        "rotation_order": ROTATION_ORDER,
-        "metadata": _plain(clip.metadata),
-    }
-    arrays = {
-        f"{prefix}parents": sk.parents.astype("<i4"),
-        f"{prefix}rest_translations": sk.rest_translations.astype("<f8"),
-        f"{prefix}rest_rotations": sk.rest_rotations.astype("<f8"),
-        f"{prefix}rotations": np.asarray(clip.rotations, dtype="<f8"),
-        f"{prefix}root_translation": np.asarray(clip.root_translation, dtype="<f8"),
-    }
-    return header, arrays
-
-
-def tracks_from_payload(header: Mapping[str, Any], arrays: Mapping[str, np.ndarray], prefix: str = "") -> dict[str, Any]:
-    """The inverse of clip_to_payload, as plain checked parts (build a rigs.Clip from them with
-    `motionbridge.dcc_plugin.core.tracks.clip_from_tracks`; this module stays free of rigs)."""
-    try:
-        sk = header["skeleton"]
-        names = sk["names"]
-        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
-            raise ProtocolError(E_BAD_HEADER, "skeleton 'names' must be a list of strings")
-        if header.get("rotation_order", ROTATION_ORDER) != ROTATION_ORDER:
-            raise ProtocolError(E_BAD_HEADER, f"rotation_order must be {ROTATION_ORDER!r}")
-        fps = header["fps"]
-        if isinstance(fps, bool) or not isinstance(fps, (int, float)):
-            raise ProtocolError(E_BAD_HEADER, "'fps' must be a number")
-        metadata = header.get("metadata") or {}
-        if not isinstance(metadata, dict):
-            raise ProtocolError(E_BAD_HEADER, "'metadata' must be a map")
-        return {
-            "names": tuple(names), "up_axis": sk.get("up_axis", "y"), "units": sk.get("units", "m"),
-            "parents": arrays[f"{prefix}parents"], "rest_translations": arrays[f"{prefix}rest_translations"],
-            "rest_rotations": arrays[f"{prefix}rest_rotations"], "rotations": arrays[f"{prefix}rotations"],
-            "root_translation": arrays[f"{prefix}root_translation"], "fps": float(fps), "metadata": dict(metadata),
-        }
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise ProtocolError(E_BAD_ARRAY, f"track payload is incomplete: missing {exc}") from None
-
-
-def result_message(rid: str, seed: int, index: int, clip, warnings=(), timings=None) -> Message:
-    header, arrays = clip_to_payload(clip)
-    header.update({"id": rid, "seed": int(seed), "index": int(index), "warnings": list(warnings),
-                   "timings": _plain(timings or {})})
-    return Message(RESULT, header, arrays)
-
-
-def progress_message(rid: str, step: int, total: int, previews=None, stage: str = "", queued: int = 0) -> Message:
-    """PROGRESS; with previews, one clip per seed under the array prefixes 'p0.', 'p1.', ...
-    `stage` (only sent when not empty): why this request runs slower than it will, e.g.
-    'compiling' (its shape compiles in the background, `queued` more wait behind it)."""
-    header: dict[str, Any] = {"id": rid, "step": int(step), "total": int(total)}
-    if stage:
-        header.update({"stage": str(stage), "queued": int(queued)})
-    arrays: dict[str, np.ndarray] = {}
-    if previews:
-        header["previews"] = len(previews)
-        for k, clip in enumerate(previews):
-            h, a = clip_to_payload(clip, prefix=f"p{k}.")
-            if k == 0:
-                header.update({"skeleton": h["skeleton"], "fps": h["fps"], "rotation_order": h["rotation_order"]})
-            arrays.update(a)
-    return Message(PROGRESS, header, arrays)
-
-
-def previews_from_message(msg: Message) -> list[dict[str, Any]]:
-    n = msg.header.get("previews", 0)
-    if not isinstance(n, int) or isinstance(n, bool) or not 0 <= n <= limits.MAX_SEEDS:
-        raise ProtocolError(E_BAD_HEADER, "'previews' must be a small int")
-    return [tracks_from_payload(msg.header, msg.arrays, prefix=f"p{k}.") for k in range(n)]

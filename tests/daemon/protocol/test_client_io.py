@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import zmq
 
-import motionbridge.daemon.protocol as P
-from motionbridge.dcc_plugin.core.client import ClientError, MotionBridgeClient
+import motionbridge.daemon.protocol.frames as P
+from motionbridge.daemon.protocol import payload
+from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
 from motionbridge.rigs import Clip, quat
 from motionbridge.rigs.smplx import smplx_skeleton
 
@@ -87,12 +88,12 @@ def test_silence_resends_with_the_same_secret_and_a_duplicate_result_counts_once
     assert len(again.header["secret"]) == 32 and again.header["secret"] == first.header["secret"]
     rid = handle.request_id
     daemon.send(again_client, P.Message(P.ACCEPTED, {"id": rid, "position": 0, "warnings": []}))
-    daemon.send(again_client, P.progress_message(rid, 1, 10))
+    daemon.send(again_client, payload.progress_message(rid, 1, 10))
     daemon.send(again_client, P.Message(P.PONG, {"id": "not-a-pending-id", "time": 0.0}))  # ignored
-    first_result = P.result_message(rid, 0, 0, _clip())
+    first_result = payload.result_message(rid, 0, 0, _clip())
     daemon.send(again_client, first_result)
     daemon.send(again_client, first_result)  # re-sent after a reconnect
-    daemon.send(again_client, P.result_message(rid, 1, 1, _clip()))
+    daemon.send(again_client, payload.result_message(rid, 1, 1, _clip()))
     clips = handle.wait(5.0)
     assert len(clips) == 2 and clips[0].rotations.shape == (30, 55, 4)
     assert [e.kind for e in handle.poll()] == ["accepted", "progress", "result", "result"]
@@ -108,7 +109,7 @@ def test_daemon_heartbeats_keep_an_accepted_request_from_being_resent(daemon, cl
         daemon.send(peer, P.Message(P.HEARTBEAT, {}))
         assert not handle.done
     assert daemon.quiet_for(P.GENERATE, 0.1)  # nothing was resent meanwhile
-    daemon.send(peer, P.result_message(rid, 0, 0, _clip()))
+    daemon.send(peer, payload.result_message(rid, 0, 0, _clip()))
     assert len(handle.wait(5.0)) == 1
 
 

@@ -16,16 +16,12 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import zmq
 
-import motionbridge.daemon.protocol as P
-
-from .tracks import clip_from_message, previews_from_message
-
-if TYPE_CHECKING:
-    from .client import RequestHandle
+from . import frames as P
+from .payload import clip_from_message, previews_from_message
 
 _TICK_S = 0.02  # I/O thread poll granularity: its timers (heartbeat, resend); commands wake it at once (wake())
 
@@ -40,11 +36,21 @@ class Event:
     clips: list | None = None  # every seed's preview for "preview"
 
 
+class EventSink(Protocol):
+    """Where a GENERATE's events go: client.RequestHandle (named here by its shape, so this
+    module does not import client.py, which imports it)."""
+
+    @property
+    def done(self) -> bool: ...
+
+    def _emit(self, event: Event) -> None: ...
+
+
 class Pending:
     """The I/O thread's record of one outstanding request: its frames, kept for resending, and
     where its answer goes (a RequestHandle, or `reply` + `replied` for a one-reply call)."""
 
-    def __init__(self, frames: list[bytes], handle: RequestHandle | None = None):
+    def __init__(self, frames: list[bytes], handle: EventSink | None = None):
         self.frames = frames
         self.handle = handle
         self.reply: P.Message | None = None

@@ -1,4 +1,5 @@
-"""Client of the MotionBridge daemon, for DCC Pythons (no torch, no DCC imports).
+"""Client of the MotionBridge daemon, for DCC Pythons, the CLI and the batch runner (no torch,
+no DCC imports).
 
 One background I/O thread (`ClientIoLoop`, client_io.py) owns the ZeroMQ DEALER socket (zmq
 sockets are not thread-safe); callers talk to it through a queue and get answers through
@@ -23,13 +24,11 @@ from typing import Any, Callable, Iterable
 
 import zmq
 
-import motionbridge.daemon.protocol as P
-
+from . import frames as P
 from .client_io import ClientIoLoop, Event, Pending
+from .frames import DEFAULT_ENDPOINT
 
 __all__ = ["DEFAULT_ENDPOINT", "ClientError", "Event", "MotionBridgeClient", "RequestHandle"]
-
-DEFAULT_ENDPOINT = "tcp://127.0.0.1:7719"
 
 
 class ClientError(RuntimeError):

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import motionbridge.daemon.protocol as P
-from motionbridge.dcc_plugin.core.tracks import clip_from_message, previews_from_message
+import motionbridge.daemon.protocol.frames as P
+from motionbridge.daemon.protocol import payload
+from motionbridge.daemon.protocol.payload import clip_from_message, previews_from_message
 from motionbridge.rigs import Clip, quat
 from motionbridge.rigs.smplx import smplx_skeleton
 
@@ -27,7 +28,7 @@ def _roundtrip(msg: P.Message, allowed=P.DAEMON_COMMANDS) -> P.Message:
 
 def test_result_roundtrip_is_bit_exact():
     clip = _clip()
-    msg = _roundtrip(P.result_message("r1", 42, 0, clip, warnings=["w"], timings={"total_s": 1.5}))
+    msg = _roundtrip(payload.result_message("r1", 42, 0, clip, warnings=["w"], timings={"total_s": 1.5}))
     assert msg.command == P.RESULT and msg.header["seed"] == 42 and msg.header["rotation_order"] == "xyzw"
     back = clip_from_message(msg)
     assert back.skeleton.names == clip.skeleton.names and len(back.skeleton.names) == 55
@@ -41,11 +42,11 @@ def test_result_roundtrip_is_bit_exact():
 
 def test_progress_with_previews_roundtrip():
     clips = [_clip(5, 1), _clip(5, 2)]
-    msg = _roundtrip(P.progress_message("r1", 10, 50, clips))
+    msg = _roundtrip(payload.progress_message("r1", 10, 50, clips))
     assert (msg.header["step"], msg.header["total"], msg.header["previews"]) == (10, 50, 2)
     back = previews_from_message(msg)
     assert [c.rotations.tobytes() for c in back] == [c.rotations.tobytes() for c in clips]
-    plain = _roundtrip(P.progress_message("r1", 3, 50))
+    plain = _roundtrip(payload.progress_message("r1", 3, 50))
     assert plain.arrays == {} and "previews" not in plain.header
 
 
@@ -145,12 +146,12 @@ def test_object_arrays_are_never_sent():
 
 
 def test_truncated_track_payload_is_a_protocol_error():
-    msg = _roundtrip(P.result_message("r", 0, 0, _clip()))
+    msg = _roundtrip(payload.result_message("r", 0, 0, _clip()))
     del msg.arrays["rotations"]
     with pytest.raises(P.ProtocolError) as err:
         clip_from_message(msg)
     assert err.value.code == P.E_BAD_ARRAY
-    msg = _roundtrip(P.result_message("r", 0, 0, _clip()))
+    msg = _roundtrip(payload.result_message("r", 0, 0, _clip()))
     msg.arrays["rotations"] = msg.arrays["rotations"][:, :10]
     with pytest.raises(P.ProtocolError) as err:
         clip_from_message(msg)
@@ -182,3 +183,12 @@ def test_secret_is_optional_and_checked_when_sent():
         with pytest.raises(P.ProtocolError) as err:
             P.parse_secret({"secret": bad})
         assert err.value.code == P.E_BAD_HEADER and "'secret'" in err.value.message
+
+
+def test_root_motion_words_on_the_wire_are_rigs_words():
+    from motionbridge.rigs.root_motion import ROOT_MOTIONS
+
+    base = {"id": "r", "prompt": "A person walks."}
+    assert [P.parse_generate({**base, "root_motion": w}).root_motion for w in ROOT_MOTIONS] == ["world", "in_place", "off"]
+    with pytest.raises(P.ProtocolError, match="root_motion"):
+        P.parse_generate({**base, "root_motion": "on"})  # a former retargeter word, never a wire value

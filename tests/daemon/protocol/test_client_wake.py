@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import time
 
-import motionbridge.dcc_plugin.core.client_io as client_io
-from motionbridge.dcc_plugin.core.client import MotionBridgeClient
+import motionbridge.daemon.protocol.client_io as client_io
+from motionbridge.daemon.protocol.client import MotionBridgeClient
 
 from .test_client_io import ScriptedDaemon
 

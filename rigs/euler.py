@@ -1,24 +1,34 @@
-"""Quaternions to Euler angles in any Tait-Bryan order, continuous over frames.
+"""Quaternions <-> Euler angles in degrees, continuous over frames, in any Tait-Bryan order.
 
-`order` lists axes left to right as matrices multiply: "ZXY" means R = Rz Rx Ry (Y is applied
-first), which is how BVH channel lists read. FBX's eEulerXYZ is R = Rz Ry Rx, i.e. "ZYX" here.
+One convention, the one Maya, MotionBuilder, FBX and Blender use: an order names the axes in
+the order they are applied, so "XYZ" turns about X first, then Y, then Z: R = Rz @ Ry @ Rx
+with column vectors (FBX's eEulerXYZ, Maya's rotateOrder xyz). Angles are always given as
+(x, y, z), the way those DCCs store rotateX/Y/Z. A BVH channel list reads the other way:
+"Zrotation Xrotation Yrotation" is R = Rz @ Rx @ Ry, order "YXZ" here (exporters/bvh.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from motionbridge.rigs import quat
+from . import quat
 
 ORDERS = ("XYZ", "XZY", "YXZ", "YZX", "ZXY", "ZYX")
 _CYCLIC = {(0, 1, 2), (1, 2, 0), (2, 0, 1)}
 
 
-def euler_degrees(q: np.ndarray, order: str) -> np.ndarray:
-    """(..., 4) xyzw -> (..., 3) degrees about order[0], order[1], order[2]; unwrapped on axis 0."""
+def check_order(order: str) -> str:
     if order not in ORDERS:
         raise ValueError(f"rotation order must be one of {', '.join(ORDERS)}, not {order!r}")
-    i, j, k = ("XYZ".index(a) for a in order)
+    return order
+
+
+def euler_degrees(q: np.ndarray, order: str = "XYZ") -> np.ndarray:
+    """(..., 4) xyzw -> (..., 3) degrees about X, Y, Z for rotate order `order`; unwrapped on
+    axis 0 (frames), so curves interpolate the short way."""
+    check_order(order)
+    outer = order[::-1]  # the leftmost factor of the matrix product first
+    i, j, k = ("XYZ".index(a) for a in outer)
     s = 1.0 if (i, j, k) in _CYCLIC else -1.0
     q = np.asarray(q, dtype=np.float64)
 
@@ -37,7 +47,8 @@ def euler_degrees(q: np.ndarray, order: str) -> np.ndarray:
     locked = np.abs(sin_b) > 1.0 - 1e-9
     a = np.where(locked, np.arctan2(s * m(k, j), m(j, j)), np.arctan2(-s * m(j, k), m(k, k)))
     c = np.where(locked, 0.0, np.arctan2(-s * m(i, j), m(i, i)))
-    angles = np.stack([a, b, c], axis=-1)
+    angles = np.empty(np.shape(a) + (3,))
+    angles[..., i], angles[..., j], angles[..., k] = a, b, c
     if angles.ndim > 1 and angles.shape[0] > 1:
         # remove 2*pi jumps between frames so curves interpolate the short way
         turns = np.round(np.diff(angles, axis=0) / (2 * np.pi))
@@ -45,13 +56,14 @@ def euler_degrees(q: np.ndarray, order: str) -> np.ndarray:
     return np.degrees(angles)
 
 
-def quat_from_euler_degrees(angles: np.ndarray, order: str) -> np.ndarray:
-    """Inverse of `euler_degrees` (for tests and readers)."""
+def quat_from_euler_degrees(angles: np.ndarray, order: str = "XYZ") -> np.ndarray:
+    """Inverse of `euler_degrees`: (..., 3) degrees about X, Y, Z -> (..., 4) xyzw."""
+    check_order(order)
     rad = np.radians(np.asarray(angles, dtype=np.float64))
     out = np.broadcast_to(quat.IDENTITY, rad.shape[:-1] + (4,))
-    for n, axis in enumerate(order):
+    for axis in order[::-1]:  # R = R_last @ ... @ R_first
         aa = np.zeros(rad.shape[:-1] + (3,))
-        aa[..., "XYZ".index(axis)] = rad[..., n]
-        q = quat.from_axis_angle(aa)
-        out = quat.multiply(out, q)
+        n = "XYZ".index(axis)
+        aa[..., n] = rad[..., n]
+        out = quat.multiply(out, quat.from_axis_angle(aa))
     return out
