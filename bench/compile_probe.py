@@ -45,7 +45,8 @@ SHAPES = {"A": (5.0, "p14", 1), "B": (8.0, "p14", 1), "C": (5.0, "p30", 1), "D":
 cfg = model_config(MODEL)
 model = random_flow_model(cfg, "cuda", torch.bfloat16)
 gen = torch.Generator().manual_seed(1)
-FEATS = {p: CachedText(torch.randn(n, cfg.network.ctxt_input_dim, generator=gen), torch.randn(1, cfg.network.vtxt_input_dim, generator=gen)) for p, n in PROMPTS.items()}
+FEATS = {p: CachedText(torch.randn(n, cfg.network.ctxt_input_dim, generator=gen), torch.randn(1, cfg.network.vtxt_input_dim, generator=gen))
+         for p, n in PROMPTS.items()}
 res: dict = {"torch": torch.__version__, "device": torch.cuda.get_device_name(0), "model": MODEL}
 
 
@@ -138,6 +139,7 @@ def background() -> dict:
 
 
 path("background", background)
-path("dynamic", lambda: firsts_and_repeat(engine(cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True, compile_dynamic=True), "ABCDEFGH", True))
+path("dynamic", lambda: firsts_and_repeat(engine(cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True,
+                                                 compile_dynamic=True), "ABCDEFGH", True))
 OUT.mkdir(parents=True, exist_ok=True)
 (OUT / "compile_probe.json").write_text(json.dumps(res, indent=1))

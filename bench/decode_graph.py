@@ -57,7 +57,8 @@ def stats_and_latents(frames: int, count: int) -> tuple[torch.Tensor, torch.Tens
         mean = torch.from_numpy(np.load(stats / "Mean.npy")).float()
         std = torch.from_numpy(np.load(stats / "Std.npy")).float()
         with np.load(parity / "expected.npz") as data:
-            pool = [torch.from_numpy(data[k][i, :frames]) for k in data.files if k.endswith("/latent") for i in range(data[k].shape[0]) if data[k].shape[1] >= frames]
+            pool = [torch.from_numpy(data[k][i, :frames]) for k in data.files if k.endswith("/latent")
+                    for i in range(data[k].shape[0]) if data[k].shape[1] >= frames]
         if pool:
             return mean, std, torch.stack([pool[i % len(pool)] for i in range(count)]), f"parity fixture ({len(pool)} latents of >= {frames} frames, cycled)"
     g = torch.Generator().manual_seed(0)

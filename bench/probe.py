@@ -65,7 +65,8 @@ for name in os.environ.get("PROBE_MODELS", "lite,1.0").split(","):
         decode_batched(lat, model.mean, model.std, body)
         torch.cuda.synchronize()
         key = f"decode batch={b}"
-        res[key] = {"ms_per_clip": round((time.perf_counter() - t) * 1000 / b, 3), "extra_peak_gib": round((torch.cuda.max_memory_allocated() - base) / 2**30, 3)}
+        res[key] = {"ms_per_clip": round((time.perf_counter() - t) * 1000 / b, 3),
+                    "extra_peak_gib": round((torch.cuda.max_memory_allocated() - base) / 2**30, 3)}
         print(key, res[key], flush=True)
     del model
     torch.cuda.empty_cache()

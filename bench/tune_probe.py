@@ -179,7 +179,8 @@ def main() -> None:
     res = {"device": torch.cuda.get_device_name(0), "torch": torch.__version__, "runs": []}
     for model in args.models.split(","):
         for name in names:
-            r = probe(model, name, variants[name], args.repeats, profile_host=args.host_profile and name == "default", trace_dir=args.trace_dir, timeline_on=args.timeline)
+            r = probe(model, name, variants[name], args.repeats, profile_host=args.host_profile and name == "default", trace_dir=args.trace_dir,
+                      timeline_on=args.timeline)
             print(json.dumps({k: v for k, v in r.items() if k != "host_profile"}), flush=True)
             for line in r.get("host_profile", []):
                 print("   ", line[:170], flush=True)

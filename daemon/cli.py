@@ -16,7 +16,7 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 # subcommand -> module that implements it
 SUBCOMMANDS: dict[str, str] = {

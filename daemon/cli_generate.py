@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from motionbridge.daemon.protocol import limits
 from motionbridge.daemon.cli import CliError
 from motionbridge.daemon.engine.kinds import ENGINE_KINDS
+from motionbridge.daemon.protocol import limits
 
 HELP = "generate motion takes from a text prompt (in-process, or through a daemon with --server)"
 
@@ -33,9 +33,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--clip", type=Path, metavar="DIR", help="clip-vit-large-patch14 folder (Hugging Face snapshot)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     parser.add_argument("--dtype", default="auto", choices=("auto", "float32", "bfloat16"),
-                        help="DiT precision; auto (default): bfloat16 for the fast engine on a GPU, exact float32 otherwise (the text LLM stays bf16 as the official)")
+                        help="DiT precision; auto (default): bfloat16 for the fast engine on a GPU, exact float32 otherwise (the text LLM stays "
+                             "bf16 as the official)")
     parser.add_argument("--game", action="store_true", help="HY-Motion's special game-feature flag")
-    parser.add_argument("--engine", choices=ENGINE_KINDS, help="fast (default, as `serve` and `batch` run): trimmed, batched, exact float32 on a CPU; reference: float32, exactly the official path")
+    parser.add_argument("--engine", choices=ENGINE_KINDS,
+                        help="fast (default, as `serve` and `batch` run): trimmed, batched, exact float32 on a CPU; reference: float32, exactly the "
+                             "official path")
     parser.add_argument("--server", metavar="ENDPOINT", help="use a running daemon (e.g. tcp://127.0.0.1:7719) instead of loading the model here")
     parser.add_argument("--server-key", metavar="FILE", help="the daemon's CURVE public key file (with --server on a CURVE daemon)")
     parser.add_argument("--client-keys", metavar="DIR", help="folder with this client's CURVE key pair (motionbridge keys new)")
@@ -44,9 +47,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     assist.add_argument("--rewrite", action="store_true", help="let the prompter rewrite the prompt first (the original is kept in the metadata)")
     assist.add_argument("--auto-duration", action="store_true", help="let the prompter estimate the duration (--duration is the fallback)")
     assist.add_argument("--prompter", metavar="URL", help="API base, e.g. http://127.0.0.1:8000/v1 (default $MOTIONBRIDGE_PROMPTER_URL)")
-    assist.add_argument("--prompter-model", metavar="NAME", help="model name sent to the endpoint (default $MOTIONBRIDGE_PROMPTER_MODEL or Text2MotionPrompter)")
+    assist.add_argument("--prompter-model", metavar="NAME",
+                        help="model name sent to the endpoint (default $MOTIONBRIDGE_PROMPTER_MODEL or Text2MotionPrompter)")
     assist.add_argument("--prompter-timeout", type=float, default=30.0, metavar="S", help="seconds to wait for the prompter (default 30)")
-    parser.add_argument("--out", required=True, type=Path, metavar="FILE", help="output file; the extension picks the format (.npz, .fbx, .glb, .gltf, .bvh, .usd, .usda, .usdc, .amass.npz)")
+    parser.add_argument("--out", required=True, type=Path, metavar="FILE",
+                        help="output file; the extension picks the format (.npz, .fbx, .glb, .gltf, .bvh, .usd, .usda, .usdc, .amass.npz)")
     from motionbridge.exporters.output import add_output_arguments
 
     add_output_arguments(parser)
@@ -246,12 +251,12 @@ def _load_engine(args: argparse.Namespace, model: str):
             "or point --checkpoint/--qwen/--clip at existing folders"
         )
     from motionbridge.daemon.engine.kinds import engine_class as engine_of
-
     from motionbridge.daemon.engine.kinds import resolve_dtype
 
     kind = args.engine or "fast"  # what `serve` and `batch` run, so a take is the same bytes in-process and through a daemon
     engine_class = engine_of(kind)
     try:
-        return engine_class.from_dirs(paths.checkpoint_dir, paths.qwen_dir, paths.clip_dir, device=args.device, dtype=resolve_dtype(kind, args.device, args.dtype))
+        return engine_class.from_dirs(paths.checkpoint_dir, paths.qwen_dir, paths.clip_dir, device=args.device,
+                                      dtype=resolve_dtype(kind, args.device, args.dtype))
     except (loading.WeightsError, ConfigError, TextEncoderError) as exc:
         raise CliError(str(exc)) from None

@@ -7,7 +7,8 @@ callable receives the same StepInfo objects, so one progress bar serves both pat
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from motionbridge.daemon.engine.api import GenerationRequest, StepInfo
 from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient

@@ -9,7 +9,8 @@ take at y = 0 (transl is already ground-aligned by the decoder).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 
 from motionbridge.rigs import Clip, quat
+from motionbridge.rigs.euler import euler_degrees
 
 from .atomic import atomic_path
 from .body import BodyMesh, body_mesh
-from motionbridge.rigs.euler import euler_degrees
 from .fbx_binary import CREATION_TIME, FILE_ID, Encoded, Node, Typed, encode
 from .prepare import Prepared, check_option, prepare
 

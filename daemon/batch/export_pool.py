@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .generation import Generated
 from . import retarget
+from .generation import Generated
 from .writer import OutputOptions, TakeWriter, export_take
 
 Recorded = Callable[[Generated, dict[str, Any]], None]

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
 from motionbridge.exporters.atomic import atomic_path
 from motionbridge.rigs import Clip, RigDescription, RigError, Skeleton
 from motionbridge.rigs.canonical import TWIST

@@ -102,7 +102,8 @@ class Daemon:
 def _through_daemon(client, prompt: str, duration: float, seeds: tuple[int, ...]) -> tuple[float, set[str]]:
     stages: set[str] = set()
     t0 = time.perf_counter()
-    handle = client.generate(prompt, duration_s=duration, seeds=seeds, on_event=lambda ev: stages.add(str(ev.data.get("stage", ""))) if ev.kind == "progress" else None)
+    handle = client.generate(prompt, duration_s=duration, seeds=seeds,
+                             on_event=lambda ev: stages.add(str(ev.data.get("stage", ""))) if ev.kind == "progress" else None)
     clips = handle.wait(600)
     ms = (time.perf_counter() - t0) * 1000
     if len(clips) != len(seeds):
@@ -148,7 +149,8 @@ def run_scenario(model: str, device: str, n: int, out_dir: Path, steps: int | No
     home = Path(tempfile.mkdtemp(prefix="mb-bench-home-"))
     log = out_dir / f"daemon-mixed-{model}.log"
     result: dict = {"model": model, "device": torch.cuda.get_device_name(0) if device.startswith("cuda") else "cpu",
-                    "torch": torch.__version__, "requests": n, "engine_options": options, "serve_warm_up": warm_up, "weights": "random, real shapes (made on the device)"}
+                    "torch": torch.__version__, "requests": n, "engine_options": options, "serve_warm_up": warm_up,
+                        "weights": "random, real shapes (made on the device)"}
     for phase in ("cold", "restart"):
         print(f"{phase}: starting serve", flush=True)
         d = Daemon(home, device, options, log, warm_up)

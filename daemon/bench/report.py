@@ -26,7 +26,8 @@ def table(result: dict) -> str:
         for key in ("speedup_latency_5s", "speedup_throughput", "build_s"):
             if key in m:
                 lines.append(f"- {key}: {_fmt(m[key])}")
-        lines += ["", "| mode | latency ms, text cached | latency ms, with text | peak VRAM GiB | latent max abs dev | joints max dev cm | start s |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        lines += ["", "| mode | latency ms, text cached | latency ms, with text | peak VRAM GiB | latent max abs dev | joints max dev cm | start s |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
         for mode, r in m.get("modes", {}).items():
             dev = r.get("deviation_vs_fp32_reference", {})
             lines.append(
@@ -41,7 +42,9 @@ def table(result: dict) -> str:
             )
         for mode, r in m.get("modes", {}).items():
             if "throughput" in r:
-                lines += ["", f"Throughput ({mode}), batch -> clips/min (ms/clip): " + ", ".join(f"{b}: {v['clips_per_min']:g} ({v['ms_per_clip']:g})" for b, v in r["throughput"].items())]
+                lines += ["",
+                          f"Throughput ({mode}), batch -> clips/min (ms/clip): "
+                          + ", ".join(f"{b}: {v['clips_per_min']:g} ({v['ms_per_clip']:g})" for b, v in r["throughput"].items())]
                 lines.append(f"Decode ({mode}): {_fmt(r.get('decode'))}")
         lines.append("")
     return "\n".join(lines)

@@ -146,7 +146,8 @@ class ModelBench:
         peak_reset(self.device)  # random weights are made on the GPU; real ones load to the CPU first
         with_text = self._latencies(engine, lambda d, k: f"{PROMPT} (low-vram {d:g} {k})")
         cached = self._latencies(engine)
-        res = {"mode": self.modes[-1], "engine_start_s": _r(start, 2), "latency_ms_with_text": with_text, "latency_ms_text_cached": cached, "peak_vram_gib": peak_gib(self.device)}
+        res = {"mode": self.modes[-1], "engine_start_s": _r(start, 2), "latency_ms_with_text": with_text, "latency_ms_text_cached": cached,
+               "peak_vram_gib": peak_gib(self.device)}
         del engine, text, model
         gc.collect()
         return res
@@ -236,6 +237,6 @@ class ModelBench:
             sec, _ = timed(lambda: self._generate(engine, 5.0), self.device, self.args.repeats)
             out["latency_ms_text_cached"] = {"5s": _r(sec * 1000, 2)}
         out["peak_vram_gib"] = peak_gib(self.device)
-        del engine
+        engine = None  # drops the last reference (its GPU memory) before the next mode
         gc.collect()
         return out

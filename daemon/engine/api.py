@@ -8,8 +8,8 @@ given seed are deterministic and do not depend on what else is in the batch.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 

@@ -7,14 +7,14 @@ would (360-frame latent, one text-encoder row per seed). The fast engine is test
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 
-from motionbridge.daemon.protocol import limits
 from motionbridge.daemon.model.pipeline import MotionPipeline
 from motionbridge.daemon.model.sampling import predicted_data
+from motionbridge.daemon.protocol import limits
 from motionbridge.daemon.tracks import clips_from_decoded
 
 from .api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
@@ -37,13 +37,13 @@ class ReferenceEngine(Engine):
     @classmethod
     def from_dirs(
         cls, checkpoint_dir, qwen_dir, clip_dir, device: str = "cpu", dtype: str = "float32", llm_dtype: str = "bfloat16"
-    ) -> "ReferenceEngine":
+    ) -> ReferenceEngine:
         """`dtype` is the DiT's (bfloat16 = autocast); the LLM runs in bf16 like the official code
         unless `llm_dtype="float32"`."""
         return cls(MotionPipeline.from_dirs(checkpoint_dir, qwen_dir, clip_dir, device=device, dtype=dtype, llm_dtype=llm_dtype))
 
     @classmethod
-    def from_parity(cls, parity_dir, device: str = "cpu", dtype: str = "float32", llm_dtype: str = "bfloat16") -> "ReferenceEngine":
+    def from_parity(cls, parity_dir, device: str = "cpu", dtype: str = "float32", llm_dtype: str = "bfloat16") -> ReferenceEngine:
         d = Path(parity_dir)
         te = d / "text_encoders"
         return cls(
@@ -97,7 +97,7 @@ class ReferenceEngine(Engine):
             cond = pipe.conditioning(features, frames, req.cfg, req.game_feat)
             stopped = [False]
 
-            def step(k, t_k, x_k, v_k, x_next, rid=rid, frames=frames, req=req, pending=pending):
+            def step(k, t_k, x_k, v_k, x_next, rid=rid, frames=frames, req=req, pending=pending, stopped=stopped):
                 previews = None
                 if preview_every and (k % preview_every == 0 or k == total):
                     guess = predicted_data(x_k, t_k, v_k)[:, :frames]

@@ -100,7 +100,8 @@ def read_state_dict(path: Path) -> dict[str, torch.Tensor]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except Exception as exc:  # torch raises many types for damaged zips and refused pickles
-        raise WeightsError(f"{path} is truncated, corrupt or not a plain-tensor checkpoint ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}); {fix}") from None
+        raise WeightsError(f"{path} is truncated, corrupt or not a plain-tensor checkpoint ({type(exc).__name__}: "
+                           f"{str(exc).splitlines()[0][:160]}); {fix}") from None
     sd = obj.get("model_state_dict") if isinstance(obj, dict) else None
     if not isinstance(sd, dict):
         raise WeightsError(f"{path} has no 'model_state_dict'; it is not a HY-Motion checkpoint ({DOWNLOAD_HINT})")
@@ -119,13 +120,15 @@ def check_state_dict(sd: dict[str, torch.Tensor], model: MotionFlowModel, source
             parts.append(f"{len(missing)} missing (e.g. {', '.join(missing[:3])})")
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected (e.g. {', '.join(unexpected[:3])})")
-        raise WeightsError(f"{source} does not match its config.yml: {'; '.join(parts)}; use the config.yml and checkpoint from the same download ({DOWNLOAD_HINT})")
+        raise WeightsError(f"{source} does not match its config.yml: {'; '.join(parts)}; use the config.yml and checkpoint from the same download "
+                           f"({DOWNLOAD_HINT})")
     for key, shape in expected.items():
         t = sd[key]
         if not isinstance(t, torch.Tensor):
             raise WeightsError(f"{source}: entry {key} is not a tensor; {DOWNLOAD_HINT}")
         if tuple(t.shape) != shape:
-            raise WeightsError(f"{source}: {key} has shape {tuple(t.shape)} but config.yml implies {shape}; the config and checkpoint do not belong together ({DOWNLOAD_HINT})")
+            raise WeightsError(f"{source}: {key} has shape {tuple(t.shape)} but config.yml implies {shape}; the config and checkpoint do not belong "
+                               f"together ({DOWNLOAD_HINT})")
         if not t.is_floating_point():
             raise WeightsError(f"{source}: {key} has dtype {t.dtype}, expected floating point; {DOWNLOAD_HINT}")
     return sd

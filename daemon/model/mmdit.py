@@ -149,11 +149,11 @@ class MotionDiT(nn.Module):
 
     def _stacked_modulation(self, adapter: Tensor) -> Tensor:
         linears = self._modulation_linears()
-        key = tuple(l.weight.data_ptr() for l in linears) + (adapter.device.type,)
+        key = tuple(lin.weight.data_ptr() for lin in linears) + (adapter.device.type,)
         if getattr(self, "_fused_key", None) != key:
-            self._fused_weight = torch.cat([l.weight for l in linears], 0)
-            self._fused_bias = torch.cat([l.bias for l in linears], 0)
-            self._fused_sizes = [l.out_features for l in linears]
+            self._fused_weight = torch.cat([lin.weight for lin in linears], 0)
+            self._fused_bias = torch.cat([lin.bias for lin in linears], 0)
+            self._fused_sizes = [lin.out_features for lin in linears]
             self._fused_key = key
         return torch.nn.functional.linear(torch.nn.functional.silu(adapter), self._fused_weight, self._fused_bias)
 
@@ -182,7 +182,7 @@ class MotionDiT(nn.Module):
     def split_modulations(self, row: Tensor) -> list[Tensor]:
         """One step of `modulation_table` (B, 1, total) -> the per-block views `forward` takes."""
         if getattr(self, "_fused_sizes", None) is None:
-            self._fused_sizes = [l.out_features for l in self._modulation_linears()]
+            self._fused_sizes = [lin.out_features for lin in self._modulation_linears()]
         return list(row.split(self._fused_sizes, dim=-1))
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -73,7 +73,7 @@ class MotionPipeline:
         device: str = "cpu",
         dtype: str | torch.dtype = "float32",
         llm_dtype: str | torch.dtype = "bfloat16",
-    ) -> "MotionPipeline":
+    ) -> MotionPipeline:
         loaded = load_model(checkpoint_dir, device=device)
         text = None
         if qwen_dir is not None and clip_dir is not None:

@@ -6,8 +6,8 @@ free guidance batches [uncond; cond] and mixes v = v_u + cfg (v_c - v_u).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import torch
 from torch import Tensor

@@ -8,9 +8,9 @@ state at `crop_start` (found by locating a `<BOC>` marker), leaving 128 token ro
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import Tensor

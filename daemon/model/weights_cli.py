@@ -8,8 +8,8 @@ import sys
 from pathlib import Path
 
 from motionbridge.daemon.cli import CliError
-from motionbridge.exporters.atomic import ExportError, atomic_path
 from motionbridge.daemon.model_license import LicenseNotAccepted, require_acceptance
+from motionbridge.exporters.atomic import ExportError, atomic_path
 
 from . import loading
 

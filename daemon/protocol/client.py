@@ -19,8 +19,9 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import zmq
 
@@ -44,7 +45,7 @@ class ClientError(RuntimeError):
 class RequestHandle:
     """A GENERATE in flight. Thread-safe; events arrive from the client's I/O thread."""
 
-    def __init__(self, client: "MotionBridgeClient", request_id: str, seeds: tuple[int, ...],
+    def __init__(self, client: MotionBridgeClient, request_id: str, seeds: tuple[int, ...],
                  on_event: Callable[[Event], None] | None = None):
         self.request_id = request_id
         self.seeds = seeds
@@ -202,7 +203,7 @@ class MotionBridgeClient:
             self._io.wake()
             self._thread.join(timeout=2.0)
 
-    def __enter__(self) -> "MotionBridgeClient":
+    def __enter__(self) -> MotionBridgeClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -7,7 +7,8 @@ quaternions, so a take arrives bit for bit as it was made.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

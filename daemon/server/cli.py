@@ -130,6 +130,7 @@ def build_config(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     import zmq
+
     from motionbridge.daemon.cli import CliError
     from motionbridge.daemon.server.metrics import serve_metrics
     from motionbridge.daemon.server.server import Server

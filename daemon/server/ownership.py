@@ -16,7 +16,8 @@ Secrets are hashed here and never kept or logged as sent.
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from motionbridge.daemon.protocol import frames as P
 

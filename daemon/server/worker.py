@@ -15,6 +15,7 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass, field
+
 import zmq
 
 from motionbridge.daemon.protocol import frames as P
@@ -203,7 +204,7 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None, parent_p
                                  "healthy": False, "reason": "load"})
         sock.close()
         ctx.term()
-        raise SystemExit(3)
+        raise SystemExit(3) from exc
     warm_up = spec.warm_up if spec.warm_up is not None else ((5.0,) if spec.device.startswith("cuda") else ())
     if warm_up and hasattr(engine, "warm_up"):
         # compiling and graph capture cost 5-20 s per new shape: pay them for the panel's default
@@ -213,7 +214,7 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None, parent_p
         except Exception as exc:  # noqa: BLE001  (a failing warm-up is a failing engine)
             link_send(sock, L.FAIL, {"batch": None, "message": f"engine warm-up failed: {type(exc).__name__}: {exc}"[:1000],
                                      "healthy": False, "reason": "load"})
-            raise SystemExit(3)
+            raise SystemExit(3) from exc
     if spec.precompile_all and getattr(engine, "compiler", None) is not None:
         _queue_every_shape(engine, spec.max_rows)
     link_send(sock, L.READY, {"model_name": getattr(engine, "model_name", "unknown"),

@@ -8,7 +8,8 @@ Both paths give the same keys; which one runs depends on the Blender, not on a s
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import bpy
 

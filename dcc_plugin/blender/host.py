@@ -7,7 +7,8 @@ main thread, so every scene write happens there. `drain()` is that timer's body.
 from __future__ import annotations
 
 import queue
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import bpy
 import numpy as np
@@ -28,7 +29,7 @@ class BlenderHost(Host):
     name = "blender"
 
     def __init__(self) -> None:
-        self._queue: "queue.Queue[Callable[[], None]]" = queue.Queue()
+        self._queue: queue.Queue[Callable[[], None]] = queue.Queue()
         self._saved_pose: dict[str, dict[str, tuple]] = {}
         self._skeletons: dict[str, Skeleton] = {}
         self.progress = 0.0

@@ -78,7 +78,8 @@ class MOTIONBRIDGE_PG_user(bpy.types.PropertyGroup):
     endpoint: StringProperty(name="Server", default=user_settings.DEFAULT_ENDPOINT)
     server_key_path: StringProperty(name="Server key", subtype="FILE_PATH", description="The daemon's public CURVE certificate (empty = plain TCP)")
     client_key_path: StringProperty(name="Client key", subtype="FILE_PATH", description="Your secret CURVE certificate")
-    prompter_url: StringProperty(name="Prompter", description=f"The prompt assistant's OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1 (empty = ${URL_ENV})")
+    prompter_url: StringProperty(name="Prompter",
+                                 description=f"The prompt assistant's OpenAI-compatible API, e.g. http://127.0.0.1:8000/v1 (empty = ${URL_ENV})")
 
 
 CLASSES = (MOTIONBRIDGE_PG_take, MOTIONBRIDGE_PG_mapping_row, MOTIONBRIDGE_PG_scene, MOTIONBRIDGE_PG_user)

@@ -14,6 +14,7 @@ from typing import Any
 
 import bpy
 import numpy as np
+
 from motionbridge.dcc_plugin.core.host import TakeInfo
 from motionbridge.dcc_plugin.core.takes import METADATA_KEY
 from motionbridge.rigs import Clip, Skeleton

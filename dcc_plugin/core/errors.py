@@ -5,7 +5,8 @@ Branches on the protocol's stable error codes (daemon/PROTOCOL.md), never on mes
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .settings import Settings
 

@@ -16,8 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from motionbridge.rigs import Clip, Skeleton, quat
 
+from motionbridge.rigs import Clip, Skeleton, quat
 from motionbridge.rigs.euler import euler_degrees, quat_from_euler_degrees
 
 DEFAULT_FPS = 30.0  # what takes written before fps was stored play at

@@ -11,11 +11,11 @@ never touch the scene; they hand work back through `run_on_main_thread`.
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from motionbridge.rigs import Clip, Skeleton
-
 
 _NO_READ_BACK = "exporting takes from {host} is not supported yet; export from Blender or the command line"
 
@@ -70,7 +70,7 @@ class Host(abc.ABC):
     @abc.abstractmethod
     def rename_take(self, take_name: str, new_name: str) -> None: ...
 
-    def audition_take(self, take_name: str) -> None:
+    def audition_take(self, take_name: str) -> None:  # noqa: B027 - optional: a host without it does nothing
         """Make this take the one that plays (solo it); hosts without takes ignore this."""
 
     def read_take(self, take_name: str) -> Clip:
@@ -84,10 +84,10 @@ class Host(abc.ABC):
         return "" if type(self).read_take is not Host.read_take else _NO_READ_BACK.format(host=self.name)
 
     # -- preview --------------------------------------------------------------------------
-    def show_preview(self, rig: str, clip: Clip) -> None:
+    def show_preview(self, rig: str, clip: Clip) -> None:  # noqa: B027 - optional: a host without it does nothing
         """Drive the rig with a denoising preview (no keys written). Optional."""
 
-    def clear_preview(self, rig: str) -> None:
+    def clear_preview(self, rig: str) -> None:  # noqa: B027 - optional: a host without it does nothing
         """Put the rig back as it was before previews started. Optional."""
 
     # -- timeline, threads, feedback ------------------------------------------------------

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +23,7 @@ _STOP = object()
 class JobManager:
     def __init__(self, run_on_main_thread: MainThreadRunner, name: str = "motionbridge-client") -> None:
         self._post = run_on_main_thread
-        self._queue: "queue.Queue[Any]" = queue.Queue()
+        self._queue: queue.Queue[Any] = queue.Queue()
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._closed = False
         self._thread.start()

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from motionbridge.rigs import RigError, Skeleton
 from motionbridge.rigs.canonical import CANONICAL_BONES, REQUIRED

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from motionbridge.daemon.protocol import limits
 
@@ -40,7 +41,7 @@ class Panel(ErrorLine):
         host: Host,
         settings: Settings | None = None,
         client_factory: Callable[[Settings], Any] = default_client_factory,
-        on_change: Callable[["Panel"], None] | None = None,
+        on_change: Callable[[Panel], None] | None = None,
     ) -> None:
         self.host = host
         self.settings = (settings or Settings()).validated()

@@ -9,7 +9,8 @@ when they did not start anything.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from . import settings as user_settings
 from .host import Host

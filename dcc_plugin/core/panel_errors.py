@@ -9,7 +9,8 @@ armature chosen), "" (anything else).
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .errors import cause_of, explain, summary
 from .states import State

@@ -10,11 +10,11 @@ answers nonsense gives the prompt as typed and one warning on the panel's error 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
-from motionbridge.daemon.protocol import limits
 from motionbridge.daemon.prompt_assist import URL_ENV, Assisted, PrompterConfig, assist
+from motionbridge.daemon.protocol import limits
 
 from .jobs import JobManager
 from .panel import Panel

@@ -39,7 +39,7 @@ class Settings:
     rig_preset: str = ""  # empty = auto-detect
     prompter_url: str = ""  # the prompt assistant's OpenAI-compatible API; empty = $MOTIONBRIDGE_PROMPTER_URL
 
-    def validated(self) -> "Settings":
+    def validated(self) -> Settings:
         """Raise ValueError naming the first bad field; returns self."""
         if not isinstance(self.endpoint, str) or not self.endpoint.startswith(("tcp://", "ipc://")):
             raise ValueError(f"server endpoint {self.endpoint!r} is not valid; use tcp://HOST:PORT, e.g. {DEFAULT_ENDPOINT}")
@@ -66,7 +66,7 @@ class Settings:
     def seeds(self) -> tuple[int, ...]:
         return tuple(self.seed_start + i for i in range(self.variations))
 
-    def updated(self, **changes: Any) -> "Settings":
+    def updated(self, **changes: Any) -> Settings:
         unknown = set(changes) - {f.name for f in fields(self)}
         if unknown:
             raise ValueError(f"unknown setting(s) {sorted(unknown)}; known: {', '.join(f.name for f in fields(self))}")

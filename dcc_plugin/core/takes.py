@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 PREFIX = "mb"
 MAX_WORDS = 4
@@ -80,7 +81,7 @@ class TakeMetadata:
         return json.dumps(self.to_dict(), sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "TakeMetadata":
+    def from_dict(cls, d: Mapping[str, Any]) -> TakeMetadata:
         known = set(cls.__dataclass_fields__)
         missing = {"prompt", "seed", "cfg", "duration_s"} - set(d)
         if missing:
@@ -88,7 +89,7 @@ class TakeMetadata:
         return cls(**{k: v for k, v in d.items() if k in known})
 
     @classmethod
-    def from_json(cls, text: str) -> "TakeMetadata":
+    def from_json(cls, text: str) -> TakeMetadata:
         try:
             d = json.loads(text)
         except json.JSONDecodeError as exc:

@@ -8,7 +8,7 @@ checked and what the scene is asked to do live here, tested with the fake host.
 from __future__ import annotations
 
 import abc
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from .host import HostError
 from .panel import Panel

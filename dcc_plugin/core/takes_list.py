@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from .host import TakeInfo
 
@@ -46,7 +46,7 @@ class TakeRow:
     playing: bool
 
     @classmethod
-    def of(cls, info: TakeInfo, playing: bool) -> "TakeRow":
+    def of(cls, info: TakeInfo, playing: bool) -> TakeRow:
         try:
             seed = int(info.metadata.get("seed", 0))
         except (TypeError, ValueError):

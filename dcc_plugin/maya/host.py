@@ -4,7 +4,8 @@ thread-safe way back to the main thread."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import maya.utils
 from maya import cmds

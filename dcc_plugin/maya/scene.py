@@ -9,18 +9,19 @@ in internal units: radians and centimetres, whatever the scene's UI units are.
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from maya import cmds
 from maya.api import OpenMaya as om
 from maya.api import OpenMayaAnim as oma
 
-from motionbridge.rigs.euler import quat_from_euler_degrees
 from motionbridge.dcc_plugin.core.euler_keys import clip_from_euler_keys, euler_keys, take_frames
 from motionbridge.dcc_plugin.core.host import HostError, TakeInfo
 from motionbridge.dcc_plugin.core.takes import METADATA_KEY
 from motionbridge.rigs import Clip, Skeleton, quat, skeleton_from_world
+from motionbridge.rigs.euler import quat_from_euler_degrees
 
 UNITS = {"cm": 1.0, "m": 100.0}  # scene unit -> centimetres (Maya's internal unit)
 FPS_UNITS = {24.0: "film", 25.0: "pal", 30.0: "ntsc", 48.0: "show", 50.0: "palf", 60.0: "ntscf"}

@@ -4,7 +4,8 @@ what the buttons do is core.takes_actions."""
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from maya import cmds
 

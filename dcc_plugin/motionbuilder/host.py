@@ -9,9 +9,10 @@ on the joints themselves. Worker threads queue work; FBSystem.OnUIIdle drains it
 from __future__ import annotations
 
 import queue
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from pyfbsdk import FBApplication, FBModelList, FBSystem, FBGetSelectedModels
+from pyfbsdk import FBApplication, FBGetSelectedModels, FBModelList, FBSystem
 
 from motionbridge.dcc_plugin.core import humanik as hik_core
 from motionbridge.dcc_plugin.core.host import HostError, StatusCallbackHost, TakeInfo
@@ -30,7 +31,7 @@ class MotionBuilderHost(StatusCallbackHost):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
         self.mode = mode
-        self._queue: "queue.Queue[Callable[[], None]]" = queue.Queue()
+        self._queue: queue.Queue[Callable[[], None]] = queue.Queue()
         super().__init__(on_status)
         self._rigs: dict[str, tuple[Skeleton, list[Any]]] = {}  # rig -> skeleton and keyed joints, as read_rig read them
         FBSystem().OnUIIdle.Add(self._idle)

@@ -30,11 +30,11 @@ from pyfbsdk import (
     FBVector3d,
 )
 
-from motionbridge.rigs.euler import quat_from_euler_degrees
 from motionbridge.dcc_plugin.core.euler_keys import clip_from_euler_keys, euler_keys, take_frames
 from motionbridge.dcc_plugin.core.host import HostError, TakeInfo
 from motionbridge.dcc_plugin.core.takes import METADATA_KEY
 from motionbridge.rigs import Clip, Skeleton, skeleton_from_world
+from motionbridge.rigs.euler import quat_from_euler_degrees
 
 KEYED_ON = "keyed_on"  # metadata: the root joint a take's keys are on (the rig's, or the HumanIK source's)
 

@@ -5,7 +5,8 @@ FBFilePopup for Export; what the buttons do is core.takes_actions."""
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from pyfbsdk import (
     FBApplication,

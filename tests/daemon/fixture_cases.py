@@ -8,7 +8,8 @@ kind of case it needs."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def case_prompts(case: Mapping[str, Any]) -> list[str]:

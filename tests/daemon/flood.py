@@ -18,6 +18,7 @@ import sys
 import time
 from pathlib import Path
 
+
 def flood(endpoint: str, seconds: float, max_messages: int, round_s: float, heartbeat_ms: int = 0) -> int:
     """Connected `round_s` seconds at a time, then closed while the daemon still owes it PONGs;
     with `heartbeat_ms`, it also sends ZMTP heartbeats, as the client library does."""

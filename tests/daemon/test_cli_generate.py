@@ -90,13 +90,12 @@ def test_end_to_end_on_the_fixture(parity, tmp_path):
     import json
 
     import torch
+    from fixture_cases import single_prompt
 
     from motionbridge.daemon.model.decode import rot6d_to_matrix
     from motionbridge.daemon.model.text_encoder import TextEncoder
     from motionbridge.daemon.tracks import clip_from_rotations
     from motionbridge.exporters.npz import read
-
-    from fixture_cases import single_prompt
 
     cases = json.loads((parity / "cases.json").read_text())["cases"]
     # `generate` takes one prompt: a case that batches different prompts cannot be asked this way
@@ -204,6 +203,7 @@ def test_a_take_is_the_same_bytes_in_process_and_through_serve(parity, tmp_path)
     """`generate` and `serve` run the same engine by default: the same request gives the same
     arrays, bit for bit, on the CPU in float32 (they once differed by 5e-3 in rotations)."""
     from daemon_proc import DaemonProcess
+
     from motionbridge.exporters.npz import read
 
     te = parity / "text_encoders"

@@ -13,13 +13,12 @@ import signal
 import time
 
 import pytest
+from daemon_proc import DaemonProcess
+from fuzz import fuzz_daemon
 
 import motionbridge.daemon.protocol.frames as P
 from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
-
-from daemon_proc import DaemonProcess
-from fuzz import fuzz_daemon
 
 HEARTBEAT = 0.2
 THREADS = 2  # CPU kernels round by thread count: the daemon and the in-process check use the same
@@ -30,7 +29,8 @@ REQUESTS = [GenerationRequest("A person walks forward.", 2.0, (0,), 5.0, request
 
 @pytest.fixture(scope="module")
 def daemon(parity):
-    d = DaemonProcess("--engine", "reference", "--threads", str(THREADS), "--checkpoint", str(parity / "model"), "--qwen", str(parity / "text_encoders" / "qwen3"),
+    d = DaemonProcess("--engine", "reference", "--threads", str(THREADS), "--checkpoint", str(parity / "model"), "--qwen",
+                      str(parity / "text_encoders" / "qwen3"),
                       "--clip", str(parity / "text_encoders" / "clip"), heartbeat=HEARTBEAT, ready_timeout=300)
     yield d
     assert d.stop(60) == 0

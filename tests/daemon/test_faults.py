@@ -9,11 +9,10 @@ import sys
 import time
 
 import pytest
+from daemon_proc import DaemonProcess
 
 import motionbridge.daemon.protocol.frames as P
 from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
-
-from daemon_proc import DaemonProcess
 
 TOY = ("--engine-factory", "toy_engine:make_engine")
 

@@ -9,9 +9,23 @@ import json
 import numpy as np
 import pytest
 import torch
-from fixture_cases import (case_prompts, case_requests, case_row, game_case, latent_pools, mixed_cases, multi_seed_case,
-                           renamed_copy, requests, same_prompt_other_cfg, shortest_case, take_order, truncated_prompt,
-                           two_lengths, unguided_case)
+from fixture_cases import (
+    case_prompts,
+    case_requests,
+    case_row,
+    game_case,
+    latent_pools,
+    mixed_cases,
+    multi_seed_case,
+    renamed_copy,
+    requests,
+    same_prompt_other_cfg,
+    shortest_case,
+    take_order,
+    truncated_prompt,
+    two_lengths,
+    unguided_case,
+)
 
 
 def load(d):
@@ -59,7 +73,8 @@ def test_selectors_pick_what_they_say(original):
     first, batch = two_lengths(cases)
     for n in (first, batch):
         assert cases[n]["cfg_scale"] > 1 and not cases[n]["use_special_game_feat"]
-    assert len(cases[batch]["seeds"]) == max(len(c["seeds"]) for c in cases.values() if c["cfg_scale"] > 1 and not c["use_special_game_feat"] and c["length"] < top)
+    assert len(cases[batch]["seeds"]) == max(len(c["seeds"]) for c in cases.values()
+                                             if c["cfg_scale"] > 1 and not c["use_special_game_feat"] and c["length"] < top)
     assert cases[first]["length"] != cases[batch]["length"]
     assert len(cases[multi_seed_case(cases)]["seeds"]) > 1
     assert cases[shortest_case(cases)]["length"] == min(c["length"] for c in cases.values())

@@ -18,7 +18,13 @@ import pytest
 
 from motionbridge.daemon.cli import main
 from motionbridge.daemon.prompt_assist import (
-    PROMPTER_FORMAT, PromptAssistError, PrompterConfig, assist, ask, cached_ask, parse_answer,
+    PROMPTER_FORMAT,
+    PromptAssistError,
+    PrompterConfig,
+    ask,
+    assist,
+    cached_ask,
+    parse_answer,
 )
 
 TYPED = "person jumps after they runs"

@@ -16,13 +16,12 @@ import urllib.request
 
 import pytest
 import zmq
+from daemon_proc import DaemonProcess
+from toy_engine import ToyEngine
 
 import motionbridge.daemon.protocol.frames as P
 from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
-
-from daemon_proc import DaemonProcess
-from toy_engine import ToyEngine
 
 TOY = ("--engine-factory", "toy_engine:make_engine")
 

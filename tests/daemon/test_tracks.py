@@ -18,8 +18,8 @@ def decoded(parity, tmp_path_factory):
     import os
 
     os.environ.setdefault("MOTIONBRIDGE_HOME", str(tmp_path_factory.mktemp("home")))
-    from motionbridge.daemon.model.loading import load_model
     from motionbridge.daemon.model.decode import BodyModel, decode_latent
+    from motionbridge.daemon.model.loading import load_model
 
     case = json.loads((parity / "cases.json").read_text())["cases"][0]
     with np.load(parity / "expected.npz", allow_pickle=False) as data:

@@ -12,8 +12,8 @@ import zlib
 
 import numpy as np
 
-from motionbridge.daemon.protocol import limits
 from motionbridge.daemon.engine.api import Cancelled, Engine, GeneratedTake
+from motionbridge.daemon.protocol import limits
 from motionbridge.rigs import Clip, quat
 from motionbridge.rigs.smplx import smplx_skeleton
 

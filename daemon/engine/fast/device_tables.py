@@ -11,7 +11,7 @@ values are bit-identical) and stored on the device.
 from __future__ import annotations
 
 import types
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn

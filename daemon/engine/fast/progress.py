@@ -7,7 +7,7 @@ step index and the batch's current state; this turns that into the engine contra
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from motionbridge.daemon.engine.api import StepInfo
 from motionbridge.daemon.engine.fast.takes import preview_clips

@@ -11,8 +11,8 @@ Exact speed-ups against the reference path (README items 14, 15, 18-21):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -63,7 +63,7 @@ class Batch:
     seeds: list[int] = field(default_factory=list)  # per row, padding rows included
     train_frames: int = 0
 
-    def to(self, device: torch.device | str) -> "Batch":
+    def to(self, device: torch.device | str) -> Batch:
         moved = {f: getattr(self, f).to(device) for f in ("x0", "ctxt", "vtxt", "x_mask", "ctxt_mask", "guided_index", "cfg", "guided_rows")}
         return Batch(self.n, frames=list(self.frames), seeds=list(self.seeds), train_frames=self.train_frames, **moved)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import types
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn

@@ -11,8 +11,8 @@ Three tables, each (steps, ...), made in one pass over all the step times:
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor

@@ -22,7 +22,7 @@ def assemble_takes(engine, rows, latents, checked, cancelled, text_warnings, tim
     for idx, r in enumerate(rows):
         if r.key[0] not in cancelled:
             by_frames.setdefault(r.frames, []).append(idx)
-    for frames, idxs in by_frames.items():
+    for idxs in by_frames.values():
         latent = torch.stack([latents[i] for i in idxs])
         motion = engine.decoder(latent) if engine.decoder is not None else decode_batched(latent, engine.model.mean, engine.model.std, engine.body)
         rot = motion.rotations()

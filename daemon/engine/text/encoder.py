@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -86,7 +86,7 @@ class FastTextEncoder:
                 log.warning("static text path off, the HF forward is used: %s", exc)
 
     @classmethod
-    def from_text_encoder(cls, te, encoder_id: str, device=None, low_vram: bool = False, **kw) -> "FastTextEncoder":
+    def from_text_encoder(cls, te, encoder_id: str, device=None, low_vram: bool = False, **kw) -> FastTextEncoder:
         """Wrap `model.text_encoder.TextEncoder`; `low_vram` streams its Qwen layers to `device`."""
         device = torch.device(device or te.device)
         streamer = None

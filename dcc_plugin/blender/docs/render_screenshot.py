@@ -19,7 +19,7 @@ rig = build_mannequin("Mannequin")
 host = BlenderHost()
 skeleton = host.read_rig(rig.name)
 target = targeting.resolve_target(rig.name, skeleton)
-for i, (name, clip) in enumerate((("mb_walk_s0", synthetic.walking(2.0)), ("mb_wave_s0", synthetic.waving(2.0)))):
+for _i, (name, clip) in enumerate((("mb_walk_s0", synthetic.walking(2.0)), ("mb_wave_s0", synthetic.waving(2.0)))):
     moved, _ = targeting.to_target(clip, target)
     host.apply_take(rig.name, moved, name, {"prompt": name, "seed": 0})
 host.audition_take("mb_wave_s0")

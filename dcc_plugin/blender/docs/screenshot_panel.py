@@ -236,6 +236,7 @@ class Script:
 
     def tick(self):
         from bl_ext.user_default.motionbridge import session  # noqa: PLC0415 (enabled at run time)
+
         from motionbridge.dcc_plugin.core.panel import State
 
         panel = session.panel()

@@ -6,8 +6,9 @@ import json
 
 import pytest
 from batch_helpers import run_cli, write_takes
-from motionbridge.daemon.batch import approvals, takes
 from review_output import write_sidecar
+
+from motionbridge.daemon.batch import approvals, takes
 
 
 def _record(take: takes.Take, verdict: str, **changed) -> dict:

@@ -10,6 +10,7 @@ import os
 import pytest
 import torch
 from batch_helpers import write_takes
+
 from motionbridge.daemon.batch import manifest, runner
 from motionbridge.daemon.batch.generation import EngineGenerator
 from motionbridge.daemon.cli import main

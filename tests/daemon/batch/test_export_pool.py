@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from batch_helpers import write_takes
+
 from motionbridge.daemon.batch import manifest, runner
 from motionbridge.daemon.batch.export_pool import ExportPool
 from motionbridge.daemon.batch.generation import EngineGenerator
@@ -40,7 +41,7 @@ def test_pool_writes_the_same_bytes_while_the_next_window_generates(tmp_path, en
         config = runner.BatchConfig(takes_file, tmp_path / f"w{workers}", formats=("npz", "fbx"), rig="mixamo",
                                     batch_size=2, export_workers=workers)
         result = runner.BatchResult(selected=6)
-        watching = Watching(EngineGenerator(engine), lambda: result.ok + len(result.failed))
+        watching = Watching(EngineGenerator(engine), lambda result=result: result.ok + len(result.failed))
         shard = manifest.ShardWriter(config.out_dir)
         runner.run_windows(watching, runner.pending_takes(runner.plan(config)), TakeWriter(config.output_options(), shard),
                            config.batch_size, result, None, workers)

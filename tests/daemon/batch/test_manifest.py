@@ -8,9 +8,9 @@ import socket
 from pathlib import Path
 
 from batch_helpers import write_takes
+
 from motionbridge.daemon.batch import manifest, runner
 from motionbridge.daemon.batch.generation import EngineGenerator
-
 
 DEAD_PID = 2**22 + 12345  # above the default pid_max: no process has it
 

@@ -90,6 +90,6 @@ def test_relative_model_paths_are_refused(tmp_path):
 def test_a_daemon_that_cannot_load_fails_the_environment_with_its_error(tmp_path):
     missing = tmp_path / "no-such-fixture"
     log = run_job(tmp_path, f"--parity {missing} --device cpu")
-    line = next((l for l in log.splitlines() if "motionbridge serve exited before its model loaded:" in l), "")
+    line = next((row for row in log.splitlines() if "motionbridge serve exited before its model loaded:" in row), "")
     assert line and str(missing) in line, log[-3000:]  # the daemon's own message, naming the folder
     assert "motionbridge daemon ready" not in log and not _daemons()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from PIL import Image
+
 from motionbridge.daemon.batch import preview, retarget
 from motionbridge.rigs import axes
 from motionbridge.rigs.synthetic import walking
-from PIL import Image
 
 HELPER_PREFIXES = ("root", "ik_", "interaction", "center_of_mass")
 

@@ -8,6 +8,7 @@ import time
 import pytest
 from batch_helpers import HERE, write_takes
 from equal_outputs import assert_same_outputs
+
 from motionbridge.daemon.batch import manifest, runner
 from motionbridge.daemon.batch.generation import EngineGenerator
 

@@ -10,6 +10,7 @@ import secrets
 import pytest
 from batch_helpers import HERE, write_takes
 from equal_outputs import assert_same_outputs
+
 from motionbridge.daemon.batch import manifest, runner
 from motionbridge.daemon.batch.generation import EngineGenerator
 

@@ -18,6 +18,7 @@ import pytest
 from batch_helpers import run_cli, write_takes
 from daemon_proc import wait_gone
 from equal_outputs import assert_same_outputs
+
 from motionbridge.daemon.batch import manifest, review, runner
 from motionbridge.daemon.batch.generation import EngineGenerator
 from motionbridge.exporters import atomic, npz, registry
@@ -251,7 +252,9 @@ def test_a_disk_full_from_the_start_is_one_clean_message(tmp_path, engine, monke
     unraisable: list = []
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     real_open = builtins.open
-    monkeypatch.setattr(npz, "open", lambda path, mode="r", *a, **kw: real_open("/dev/full", mode, *a, **kw) if "w" in mode else real_open(path, mode, *a, **kw), raising=False)
+    monkeypatch.setattr(npz, "open", lambda path, mode="r", *a, **kw:
+                        real_open("/dev/full", mode, *a, **kw) if "w" in mode else real_open(path, mode, *a, **kw),
+                        raising=False)
     takes_file = write_takes(tmp_path / "takes.jsonl", 2)
     config = runner.BatchConfig(takes_file, tmp_path / "out", formats=("npz",), batch_size=2, previews=False)
     result = runner.run_local(runner.plan(config), EngineGenerator(engine))

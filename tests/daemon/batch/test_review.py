@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import tracemalloc
 
-from motionbridge.daemon.batch import review, runner, takes
 from review_output import ERROR, entry, many_entries
+
+from motionbridge.daemon.batch import review, runner, takes
 
 
 def test_page_is_small_static_html_with_the_takes_in_json_next_to_it(tmp_path):

@@ -12,9 +12,10 @@ import time
 
 import pytest
 from headless_chromium import Chromium, find
+from review_output import ERROR, PROMPTS, make_output, many_entries, write_sidecar
+
 from motionbridge.daemon.batch import approvals, review
 from motionbridge.daemon.batch.review_server import ReviewServer
-from review_output import ERROR, PROMPTS, make_output, many_entries, write_sidecar
 
 CARDS = "document.querySelectorAll('.card').length"
 HEADINGS = "Array.from(document.querySelectorAll('.group h2')).map(h => h.firstChild.textContent)"

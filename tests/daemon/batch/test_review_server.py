@@ -12,9 +12,10 @@ import sys
 import threading
 
 import pytest
+from review_output import make_output
+
 from motionbridge.daemon.batch import approvals
 from motionbridge.daemon.batch.review_server import ReviewServer
-from review_output import make_output
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from batch_helpers import write_takes
+
 from motionbridge.daemon.batch import manifest, review, runner
 from motionbridge.daemon.batch.generation import EngineGenerator
 from motionbridge.exporters import npz

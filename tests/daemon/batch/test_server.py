@@ -11,6 +11,7 @@ import signal
 from batch_helpers import HERE, write_takes
 from daemon_proc import DaemonProcess
 from equal_outputs import assert_same_outputs
+
 from motionbridge.daemon.batch import manifest, runner
 from motionbridge.daemon.batch.generation import EngineGenerator, ServerGenerator
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from motionbridge.daemon.batch import takes
 from motionbridge.daemon.cli import main
 

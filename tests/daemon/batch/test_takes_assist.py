@@ -8,6 +8,7 @@ import logging
 
 import prompter_server
 import pytest
+
 from motionbridge.daemon.batch import takes
 
 CSV = """\

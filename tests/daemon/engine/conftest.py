@@ -53,5 +53,5 @@ def parity_engine(parity, expected, cases):
     return engine
 
 
-def tiny_engine(steps: int = 3, fast: FastConfig = FastConfig()) -> FastEngine:
-    return tiny_random_engine("cpu", steps, **dataclasses.asdict(fast))
+def tiny_engine(steps: int = 3, fast: FastConfig | None = None) -> FastEngine:
+    return tiny_random_engine("cpu", steps, **dataclasses.asdict(fast or FastConfig()))

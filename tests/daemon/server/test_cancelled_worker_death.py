@@ -14,11 +14,10 @@ import time
 from pathlib import Path
 
 import pytest
+from daemon_proc import DaemonProcess
 
 import motionbridge.daemon.protocol.frames as P
 from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
-
-from daemon_proc import DaemonProcess
 
 HERE = Path(__file__).resolve().parent
 

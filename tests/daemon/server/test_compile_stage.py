@@ -9,10 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+from daemon_proc import DaemonProcess
 
 from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
-
-from daemon_proc import DaemonProcess
 
 HERE = Path(__file__).resolve().parent
 

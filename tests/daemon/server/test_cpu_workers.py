@@ -8,10 +8,10 @@ import os
 import signal
 import time
 
+from daemon_proc import DaemonProcess
+
 import motionbridge.daemon.protocol.frames as P
 from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
-
-from daemon_proc import DaemonProcess
 
 
 def _daemon(step_s: float) -> DaemonProcess:

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import time
 
-from motionbridge.daemon.protocol.client import MotionBridgeClient
-
 from daemon_proc import DaemonProcess
 from flood import Flooders
+
+from motionbridge.daemon.protocol.client import MotionBridgeClient
 
 TOY = ("--engine-factory", "toy_engine:make_engine", "--engine-option", "step_s=0.05")
 PROMPT, SEEDS = "A person walks in a circle.", (3, 4)

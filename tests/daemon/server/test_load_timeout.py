@@ -13,11 +13,10 @@ import signal
 from pathlib import Path
 
 import pytest
+from daemon_proc import DaemonProcess, pid_alive, wait_gone
 
 import motionbridge.daemon.protocol.frames as P
 from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
-
-from daemon_proc import DaemonProcess, pid_alive, wait_gone
 
 HERE = Path(__file__).resolve().parent
 HEARTBEAT_S = 0.2

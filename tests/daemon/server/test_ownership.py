@@ -11,11 +11,10 @@ import time
 
 import zmq
 import zmq.auth
+from daemon_proc import DaemonProcess
 
 import motionbridge.daemon.protocol.frames as P
 from motionbridge.daemon.protocol.client import MotionBridgeClient
-
-from daemon_proc import DaemonProcess
 
 TOY = ("--engine-factory", "toy_engine:make_engine", "--engine-option", "step_s=0.1")  # 1 s per take
 SPEC = {"prompt": "A person hands over a parcel.", "duration_s": 1.0, "seeds": [0, 1]}

@@ -11,10 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from daemon_proc import DaemonProcess
 
 from motionbridge.daemon.protocol.client import MotionBridgeClient
-
-from daemon_proc import DaemonProcess
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
 

@@ -7,13 +7,12 @@ import socket
 from pathlib import Path
 
 import pytest
+from daemon_proc import DaemonProcess
 
 from motionbridge.daemon.cli import CliError
+from motionbridge.daemon.protocol.client import MotionBridgeClient
 from motionbridge.daemon.server.cli import add_arguments, build_config, is_loopback
 from motionbridge.daemon.server.server import ServerConfig
-from motionbridge.daemon.protocol.client import MotionBridgeClient
-
-from daemon_proc import DaemonProcess
 
 
 def _parse(*argv: str) -> argparse.Namespace:

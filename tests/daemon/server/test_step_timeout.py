@@ -11,10 +11,10 @@ import signal
 import time
 from pathlib import Path
 
+from daemon_proc import DaemonProcess, pid_alive, wait_gone
+
 import motionbridge.daemon.protocol.frames as P
 from motionbridge.daemon.protocol.client import MotionBridgeClient
-
-from daemon_proc import DaemonProcess, pid_alive, wait_gone
 
 HERE = Path(__file__).resolve().parent
 HEARTBEAT_S = 0.2

@@ -15,12 +15,12 @@ from pathlib import Path
 import bpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scenario_report import run_and_report  # noqa: E402
-from scene_builders import MIXAMO, build_armature  # noqa: E402
+from scenario_report import run_and_report
+from scene_builders import MIXAMO, build_armature
 
-import motionbridge.dcc_plugin.blender as extension  # noqa: E402
-from motionbridge.dcc_plugin.blender import session, ui  # noqa: E402
-from motionbridge.dcc_plugin.core.panel import State  # noqa: E402
+import motionbridge.dcc_plugin.blender as extension
+from motionbridge.dcc_plugin.blender import session, ui
+from motionbridge.dcc_plugin.core.panel import State
 
 ENDPOINT, PROMPTER, OUT = sys.argv[1], sys.argv[2], Path(sys.argv[3])
 report: dict = {}

@@ -14,13 +14,13 @@ import bpy
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scenario_report import run_and_report  # noqa: E402
-from scene_builders import MIXAMO, RIGIFY, Y_TO_Z, build_armature  # noqa: E402
+from scenario_report import run_and_report
+from scene_builders import MIXAMO, RIGIFY, Y_TO_Z, build_armature
 
-import motionbridge.dcc_plugin.blender as extension  # noqa: E402
-from motionbridge.dcc_plugin.blender import action_api, session, takes_io  # noqa: E402
-from motionbridge.dcc_plugin.core.panel import State  # noqa: E402
-from motionbridge.rigs.smplx import SMPLX_JOINT_NAMES  # noqa: E402
+import motionbridge.dcc_plugin.blender as extension
+from motionbridge.dcc_plugin.blender import action_api, session, takes_io
+from motionbridge.dcc_plugin.core.panel import State
+from motionbridge.rigs.smplx import SMPLX_JOINT_NAMES
 
 ENDPOINT, OUT = sys.argv[1], Path(sys.argv[2])
 LONG_PROMPT = "A person walks forward, looks around and waves with both hands. " * 12

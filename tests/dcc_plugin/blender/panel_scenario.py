@@ -13,13 +13,13 @@ from pathlib import Path
 import bpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scenario_report import run_and_report  # noqa: E402
-from scene_builders import MIXAMO, RIGIFY, build_armature  # noqa: E402
+from scenario_report import run_and_report
+from scene_builders import MIXAMO, RIGIFY, build_armature
 
-import motionbridge.dcc_plugin.blender as extension  # noqa: E402
-from motionbridge.dcc_plugin.blender import operators, session  # noqa: E402
-from motionbridge.dcc_plugin.core import targeting  # noqa: E402
-from motionbridge.rigs import synthetic  # noqa: E402
+import motionbridge.dcc_plugin.blender as extension
+from motionbridge.dcc_plugin.blender import operators, session
+from motionbridge.dcc_plugin.core import targeting
+from motionbridge.rigs import synthetic
 
 OUT = Path(sys.argv[1])
 report: dict = {}

@@ -17,8 +17,8 @@ pytest.importorskip("bpy")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "daemon"))
 sys.path.insert(0, str(HERE))  # scenario_report, beside this file
-from daemon_proc import DaemonProcess  # noqa: E402
 from bpy_builds import builds, env_for  # noqa: E402
+from daemon_proc import DaemonProcess  # noqa: E402
 from scenario_report import read_report  # noqa: E402
 
 # the tiny model is slow on shared CPU cores: three generations can take minutes
@@ -125,7 +125,8 @@ def test_rename_delete_and_export_read_back(run):
     report, out = run
     assert "hero_wave_v2" in report["after_delete"] and len(report["after_delete"]) == 2
     assert report["ui_list"] == report["after_delete"]
-    assert not any(a.startswith("mb_walks_forward_s0") and a.endswith("s0") for a in report["actions_after_delete"] if a in report["takes"] and report["takes"][a]["rig"] == "MixamoHero")
+    assert not any(a.startswith("mb_walks_forward_s0") and a.endswith("s0") for a in report["actions_after_delete"]
+                   if a in report["takes"] and report["takes"][a]["rig"] == "MixamoHero")
     import pygltflib
 
     glb = pygltflib.GLTF2().load(str(out / "mixamo_takes.glb"))

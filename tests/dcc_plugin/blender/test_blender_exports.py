@@ -31,7 +31,7 @@ from scenario_report import read_report  # noqa: E402
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("blender_exports")
     built = subprocess.run([sys.executable, "-m", "motionbridge.daemon.cli", "install", "blender", "--zip-only", str(out / "mb.zip"),
-                            "--blender-python", "%d.%d" % sys.version_info[:2]], capture_output=True, text=True, timeout=600,
+                            "--blender-python", "{}.{}".format(*sys.version_info[:2])], capture_output=True, text=True, timeout=600,
                            env={**os.environ, "MOTIONBRIDGE_BLENDER": ""})
     assert built.returncode == 0, f"building the zip with real wheels needs pip's index: {built.stderr}"
     # only the zip's vendored code: no checkout on the path

@@ -13,7 +13,8 @@ import pytest
 
 pytest.importorskip("bpy")
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # scenario_report, beside this file
-from scenario_report import read_report  # noqa: E402
+from scenario_report import read_report
+
 pytestmark = pytest.mark.blender
 HOLD_S = 10.0  # the scenario's gate: an operator that did the work itself would take this long
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -45,7 +46,7 @@ class FakeHost(Host):
         self.apply_calls = 0
         self.main_thread = threading.get_ident()
         self.off_main_calls: list[str] = []
-        self._queue: "queue.Queue[Callable[[], None]]" = queue.Queue()
+        self._queue: queue.Queue[Callable[[], None]] = queue.Queue()
 
     def _check_thread(self, what: str) -> None:
         if threading.get_ident() != self.main_thread:
@@ -113,7 +114,8 @@ class FakeHost(Host):
         deadline = time.monotonic() + timeout_s
         while not until():
             if time.monotonic() > deadline:
-                raise TimeoutError(f"condition not reached while pumping the main thread (errors: {self.errors[-2:]}, progress: {self.progress[-3:]}, takes: {sorted(self.takes)})")
+                raise TimeoutError(f"condition not reached while pumping the main thread (errors: {self.errors[-2:]}, progress: "
+                                   f"{self.progress[-3:]}, takes: {sorted(self.takes)})")
             try:
                 self._queue.get(timeout=0.01)()
             except queue.Empty:
@@ -178,8 +180,10 @@ class ScriptedClient:
     def status(self) -> dict[str, Any]:
         return {"queue": 0}
 
-    def generate(self, prompt: str, duration_s: float = 5.0, seeds=(0,), cfg: float = 5.0, model=None, preview_every: int = 0, priority: str = "interactive", **options: Any) -> ScriptedHandle:
-        self.requests.append(dict(prompt=prompt, duration_s=duration_s, seeds=tuple(seeds), cfg=cfg, model=model, preview_every=preview_every, priority=priority))
+    def generate(self, prompt: str, duration_s: float = 5.0, seeds=(0,), cfg: float = 5.0, model=None, preview_every: int = 0,
+                 priority: str = "interactive", **options: Any) -> ScriptedHandle:
+        self.requests.append(dict(prompt=prompt, duration_s=duration_s, seeds=tuple(seeds), cfg=cfg, model=model, preview_every=preview_every,
+                                  priority=priority))
         rid = f"r{len(self.requests)}"
         script = [Event("accepted", {"request_id": rid})]
         for step in (1, 2, 3):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from dcc_fakes import random_smplx_clip
+
 from motionbridge.dcc_plugin.core.euler_keys import (
     clip_from_euler_keys,
     euler_keys,

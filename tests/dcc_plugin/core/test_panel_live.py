@@ -18,8 +18,7 @@ from motionbridge.dcc_plugin.core.settings import Settings
 from motionbridge.rigs.smplx import smplx_skeleton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "daemon"))
-from daemon_proc import DaemonProcess  # noqa: E402
-
+from daemon_proc import DaemonProcess
 
 
 @pytest.fixture(scope="module")

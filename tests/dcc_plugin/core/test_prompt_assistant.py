@@ -16,7 +16,7 @@ from motionbridge.dcc_plugin.core.prompt_assistant import PromptAssistant, Sugge
 from motionbridge.rigs.smplx import smplx_skeleton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "daemon"))
-import prompter_server  # noqa: E402
+import prompter_server
 
 TYPED = "person jumps after they runs"
 DONE = Suggested(TYPED, f"Refined: {TYPED}", 3.2, False)

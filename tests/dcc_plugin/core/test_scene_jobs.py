@@ -8,6 +8,7 @@ import threading
 
 import numpy as np
 from dcc_fakes import FakeHost, random_smplx_clip
+
 from motionbridge.dcc_plugin.core import targeting
 from motionbridge.dcc_plugin.core.panel import Panel, State
 from motionbridge.dcc_plugin.core.settings import Settings

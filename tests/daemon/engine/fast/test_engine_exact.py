@@ -84,7 +84,8 @@ def test_static_shape_buckets_are_exact(parity, cases, expected, parity_engine):
     names = [shortest_case(cases, exclude=[batch]), batch]  # public fixture: 20 + 60 frames -> bucket 90; 3 rows -> padded to 4
     train = parity_engine.config.pipeline.train_frames
     bucket = min(train, max(cases[n]["length"] for n in names) + 30)
-    engine = FastEngine(parity_engine.model, parity_engine.config, parity_engine.text, FastConfig(buckets=True, frame_buckets=(bucket, train), text_buckets=(40, parity_engine.config.pipeline.max_length_llm)))
+    engine = FastEngine(parity_engine.model, parity_engine.config, parity_engine.text,
+                        FastConfig(buckets=True, frame_buckets=(bucket, train), text_buckets=(40, parity_engine.config.pipeline.max_length_llm)))
     prime_with_fixture_text(engine, expected, cases)
     takes = engine.generate(requests(cases, names))
     assert max_latent_error(takes, cases, expected) < LATENT_ATOL
