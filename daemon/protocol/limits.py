@@ -11,6 +11,7 @@ import math
 import numbers
 import unicodedata
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 FPS = 30  # HY-Motion's native frame rate
 MIN_FRAMES = 20
@@ -24,13 +25,18 @@ MIN_CFG, MAX_CFG = 1.0, 30.0
 MODELS = ("1.0", "lite")
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class Checked:
-    value: object
+class Checked(Generic[T]):
+    """A validated value (normalised: text, seconds, seeds, cfg, model name) and its warnings."""
+
+    value: T
     warnings: tuple[str, ...] = ()
 
 
-def check_prompt(prompt: object) -> Checked:
+def check_prompt(prompt: object) -> Checked[str]:
     if isinstance(prompt, bytes):
         try:
             prompt = prompt.decode("utf-8")
@@ -55,7 +61,7 @@ def check_prompt(prompt: object) -> Checked:
     return Checked(text, tuple(warnings))
 
 
-def check_duration(duration_s: object) -> Checked:
+def check_duration(duration_s: object) -> Checked[float]:
     # a number, not something that converts to one: True, "1.5" and " 2 " are caller bugs
     # (command lines and batch files parse their text before they get here)
     if isinstance(duration_s, bool) or not isinstance(duration_s, numbers.Real):
@@ -78,7 +84,7 @@ def num_frames(duration_s: float) -> int:
     return max(min(MAX_FRAMES, MIN_FRAMES), min(MAX_FRAMES, int(round(duration_s * FPS))))
 
 
-def check_seeds(seeds: object) -> Checked:
+def check_seeds(seeds: object) -> Checked[tuple[int, ...]]:
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         seeds = [seeds]
     if not isinstance(seeds, (list, tuple)) or not seeds:
@@ -91,7 +97,7 @@ def check_seeds(seeds: object) -> Checked:
     return Checked(tuple(int(s) for s in seeds))
 
 
-def check_cfg(cfg: object) -> Checked:
+def check_cfg(cfg: object) -> Checked[float]:
     if isinstance(cfg, bool) or not isinstance(cfg, (int, float)):
         raise ValueError(f"cfg must be a number >= {MIN_CFG:g}, got {cfg!r}")
     c = float(cfg)
@@ -100,7 +106,7 @@ def check_cfg(cfg: object) -> Checked:
     return Checked(c)
 
 
-def check_model(model: object) -> Checked:
+def check_model(model: object) -> Checked[str]:
     name = str(model).lower().removeprefix("hy-motion-").removeprefix("hy-motion")
     aliases = {"1.0": "1.0", "1": "1.0", "full": "1.0", "lite": "lite", "1.0-lite": "lite"}
     if name not in aliases:

@@ -8,6 +8,7 @@ cannot freeze the DCC.
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
 import threading
@@ -71,10 +72,10 @@ class JobManager:
                 if on_error is None:
                     log.exception("background job failed")
                 else:
-                    self._post(lambda exc=exc, cb=on_error: cb(exc))
+                    self._post(functools.partial(on_error, exc))
                 continue
             if on_done is not None:
-                self._post(lambda result=result, cb=on_done: cb(result))
+                self._post(functools.partial(on_done, result))
 
     def shutdown(self, timeout_s: float = 2.0) -> None:
         """Run what is already queued (a client's close, say), then stop; polling loops
