@@ -19,6 +19,7 @@ import torch
 from torch import Tensor
 
 from motionbridge.daemon.engine.api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
+from motionbridge.daemon.engine.compile.child_job import child_compiles
 from motionbridge.daemon.engine.compile.decode_graphs import GraphedDecoder
 from motionbridge.daemon.engine.compile.graphs import GPU_TURNS, CapturedStep, GraphCache, run_step_once
 from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, sharing_copy
@@ -54,10 +55,11 @@ class FastEngine(Engine):
         model_name: str = "HY-Motion",
         model_hash: str = "",
         checkpoint_sha256: str = "",
-        compile_with: Callable | None = None,
+        compile_with: Callable | str | None = None,
     ) -> None:
-        """`compile_with` (f -> compiled f) replaces torch.compile with the config's settings
-        (tests inject one that counts calls, waits or fails)."""
+        """`compile_with` (f -> compiled f, or its "module:function" name, which a compile child
+        can import too) replaces torch.compile with the config's settings (tests inject one
+        that counts calls, waits or fails)."""
         self.device = torch.device(device)
         self.fast = fast
         if fast.cuda_graphs and self.device.type != "cuda":
@@ -72,6 +74,7 @@ class FastEngine(Engine):
         if next(dit.parameters()).dtype != self.dtype or fast.compile_blocks:  # leave the caller's model untouched
             dit = copy.deepcopy(dit).to(self.dtype)
         tables_on_device(dit, self.device)
+        self._child, compile_with = child_compiles(fast, compile_with)  # compile/child_job.py
         compile_fn = compile_with or (lambda f: torch.compile(f, dynamic=fast.compile_dynamic, mode=fast.compile_mode))
         compile_fn = compile_fn if fast.compile_blocks else None
         # our own copy when compiling: the unaligned 201-wide projections padded (device_tables)
@@ -161,9 +164,12 @@ class FastEngine(Engine):
         return time.perf_counter() - t0
 
     def close(self) -> None:
-        """Drops the queued background compiles (the one running ends on its own)."""
+        """Drops the queued background compiles and kills a running compile child (an
+        in-process compile that runs ends on its own)."""
         if self.compiler is not None:
             self.compiler.close()
+        if self._child is not None:
+            self._child.close()
 
     def with_steps(self, steps: int) -> "FastEngine":
         """Fewer Euler steps (tests and smoke runs that check plumbing, not the sampler)."""
@@ -309,10 +315,14 @@ class FastEngine(Engine):
     def _compile_job(self, batch, steps: int) -> Callable[[], None]:
         """The background job that compiles `batch`'s shape on the compiled path: its prologue
         and one step, run once on the compile thread (graphs are captured later, on the thread
-        of the request that takes the compiled path)."""
+        of the request that takes the compiled path), after a compile child, if any, has put
+        the shape's code in the disk caches."""
         on_device = batch.to(self.device)
+        shape = {"frames": batch.x0.shape[1], "text_tokens": batch.ctxt.shape[1], "rows": batch.x0.shape[0]}
 
         def job() -> None:
+            if self._child is not None:  # its own process and CUDA context: no GPU turn needed
+                self._child.run(self.config, self.fast, str(self.device), shape)
             with torch.no_grad(), (torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext()):
                 _, make_mask, make_tables, step_for = self._parts(self.paths[COMPILED], on_device, steps)
                 with GPU_TURNS:  # no capture may run while this thread launches and loads kernels

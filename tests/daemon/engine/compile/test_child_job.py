@@ -1,0 +1,108 @@
+"""A compile job's compile child (compile/child_job.py, compile/child.py) on the CPU, with real
+child processes and compile functions that stand in for Inductor (child_compilers.py): the
+child compiles the shape it was given before the parent compiles it in-process and marks it
+READY; a child that fails or hangs (killed at the timeout) leaves the shape FAILED with one
+line while requests keep being served; closing the engine kills a running child."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from motionbridge.daemon.bench.random_models import tiny_random_engine
+from motionbridge.daemon.engine.compile.shape_compiler import FAILED, READY
+
+from .child_compilers import RECORD_ENV, read_record
+from .test_paths import generate
+
+HERE = Path(__file__).resolve().parent
+
+
+@pytest.fixture()
+def record(tmp_path, monkeypatch):
+    """The compile functions' record file; this folder importable here and in the child."""
+    monkeypatch.syspath_prepend(str(HERE))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]).strip(os.pathsep))
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    path = tmp_path / "record.jsonl"
+    monkeypatch.setenv(RECORD_ENV, str(path))
+    return path
+
+
+def engine(compiler: str, wait_ms: int = 0, timeout_s: float = 300.0):
+    return tiny_random_engine("cpu", 3, compile_with=f"child_compilers:{compiler}", buckets=True, compile_blocks=True,
+                              background_compile=True, compile_wait_ms=wait_ms, compile_in_child=True,
+                              compile_child_timeout_s=timeout_s)
+
+
+def gone(pid: int) -> bool:
+    return not Path(f"/proc/{pid}").exists()
+
+
+def test_the_child_compiles_the_shape_then_the_parent_compiles_it_and_marks_it_ready(record):
+    e = engine("recording")
+    generate(e, 0, duration=2.0)  # served uncompiled while the child compiles
+    assert e.compiler.wait_idle(300)
+    [key] = list(e.compiler._states)
+    assert e.compiler.state(key) == READY, e.compiler.error(key)
+    [child] = e._child.pids
+    lines = read_record(record)
+    in_child = [tuple(map(tuple, r["shapes"])) for r in lines if r["pid"] == child]
+    in_parent = [tuple(map(tuple, r["shapes"])) for r in lines if r["pid"] == os.getpid()]
+    assert in_child and in_parent, lines
+    assert {r["pid"] for r in lines} == {child, os.getpid()}
+    assert set(in_child) == set(in_parent), "the child compiled another shape than the parent's job"
+    assert [r["pid"] for r in lines].index(os.getpid()) > max(i for i, r in enumerate(lines) if r["pid"] == child)
+    assert not any(r["zmq"] for r in lines if r["pid"] == child)
+    assert gone(child)
+    assert [ev["event"] for ev in e.compile_events] == ["compile_start", "compile_done"]
+
+
+def test_a_failing_child_fails_the_shape_with_its_one_line_error_and_requests_are_served(record):
+    e = engine("failing", wait_ms=300_000)  # the request waits for the compile, which fails
+    stages: list = []
+    takes = generate(e, 0, stages=stages)
+    assert len(takes) == 1 and np.isfinite(takes[0].latent).all()
+    assert stages and all(s[0] == "compile_failed" for s in stages)
+    [key] = list(e.compiler._states)
+    error = e.compiler.error(key)
+    assert e.compiler.state(key) == FAILED and len(e._child.pids) == 1
+    assert error == "CompileChildFailed: compile child exited 1: RuntimeError: inductor: lowering failed (injected)"
+    assert len(generate(e, 1)) == 1 and len(e._child.pids) == 1  # served again; not compiled again
+
+
+def test_a_hanging_child_is_killed_at_the_timeout(record):
+    e = engine("hanging", timeout_s=15)
+    t0 = time.monotonic()
+    assert e.precompile(2.0, 4, 1) == FAILED
+    took = time.monotonic() - t0
+    [key] = list(e.compiler._states)
+    assert e.compiler.error(key) == "CompileChildFailed: compile child timed out after 15 s and was killed"
+    assert 15 <= took < 60
+    [child] = e._child.pids
+    assert gone(child)
+
+
+def test_closing_the_engine_kills_a_running_child(record):
+    e = engine("hanging")
+    generate(e, 0)  # served uncompiled; its shape's child hangs
+    deadline = time.monotonic() + 120
+    while not read_record(record) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [hung] = read_record(record)
+    [child] = e._child.pids
+    assert hung["pid"] == child and not gone(child)
+    e.close()
+    assert gone(child)
+    assert e.compiler.wait_idle(30)
+    [key] = list(e.compiler._states)
+    assert e.compiler.state(key) == FAILED and "engine closed" in e.compiler.error(key)
+
+
+def test_a_compile_function_object_cannot_go_to_a_child():
+    with pytest.raises(ValueError, match="module:function"):
+        tiny_random_engine("cpu", 3, compile_with=lambda f: f, buckets=True, compile_blocks=True, compile_in_child=True)
