@@ -27,8 +27,8 @@ import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 
 class CompileChildFailed(RuntimeError):
@@ -43,7 +43,7 @@ def load_function(name: str) -> Callable:
     return getattr(importlib.import_module(module), attr)
 
 
-def child_compiles(fast, compile_with: Callable | str | None) -> tuple["CompileChild | None", Callable | None]:
+def child_compiles(fast, compile_with: Callable | str | None) -> tuple[CompileChild | None, Callable | None]:
     """(the engine's CompileChild or None, its compile function or None for torch.compile).
     A child process cannot receive a function, so with `fast.compile_in_child` an injected
     compile function must be named as "module:function"."""

@@ -73,7 +73,7 @@ class FastConfig:
         return self.buckets or self.cuda_graphs
 
     @classmethod
-    def for_device(cls, device: torch.device | str, dtype: str | None = None) -> "FastConfig":
+    def for_device(cls, device: torch.device | str, dtype: str | None = None) -> FastConfig:
         """The engine's defaults where none are given: on a GPU, CUDA graphs over compiled
         blocks, the single blocks and final layer compiled as one graph (scope 'stack'), the
         double blocks' text half on a side stream when a batch runs the joint loop, in bfloat16

@@ -11,9 +11,9 @@ import copy
 import dataclasses
 import functools
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
@@ -117,7 +117,7 @@ class FastEngine(Engine):
     def from_dirs(
         cls, checkpoint_dir, qwen_dir, clip_dir, fast: FastConfig | None = None, device: str = "cpu",
         memory: str = "resident", llm_dtype: str = "bfloat16", model_name: str | None = None, dtype: str | None = None,
-    ) -> "FastEngine":
+    ) -> FastEngine:
         """memory 'resident': both text encoders on the device; 'low_vram': Qwen stays in CPU
         memory and its layers are streamed to the GPU during encoding (text/offload.py).
         Without `fast`, `FastConfig.for_device`; `dtype` overrides its dtype, so callers can
@@ -147,7 +147,7 @@ class FastEngine(Engine):
     def from_parity(
         cls, parity_dir, fast: FastConfig | None = None, device: str = "cpu", memory: str = "resident",
         llm_dtype: str = "bfloat16", dtype: str | None = None,
-    ) -> "FastEngine":
+    ) -> FastEngine:
         d = Path(parity_dir)
         enc = d / "text_encoders"
         return cls.from_dirs(d / "model", enc / "qwen3", enc / "clip", fast, device, memory, llm_dtype, "parity-fixture", dtype)
@@ -171,7 +171,7 @@ class FastEngine(Engine):
         if self._child is not None:
             self._child.close()
 
-    def with_steps(self, steps: int) -> "FastEngine":
+    def with_steps(self, steps: int) -> FastEngine:
         """Fewer Euler steps (tests and smoke runs that check plumbing, not the sampler)."""
         p = self.config.pipeline
         self.config = dataclasses.replace(self.config, pipeline=dataclasses.replace(p, validation_steps=steps))

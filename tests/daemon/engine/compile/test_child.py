@@ -16,7 +16,8 @@ def test_the_spec_round_trips_the_configs_exactly():
                        ("tiny-random", FastConfig(frame_buckets=(30, 90), compile_child_timeout_s=7.5, compile_in_child=True))):
         cfg = model_config(name)
         cfg = dataclasses.replace(cfg, pipeline=dataclasses.replace(cfg.pipeline, validation_steps=7))
-        spec = json.loads(json.dumps(spec_for(cfg, fast, "cuda:1", {"frames": 90, "text_tokens": 16, "rows": 2}, "m:f")))
+        shape = {"frames": 90, "text_tokens": 16, "rows": 2}
+        spec = json.loads(json.dumps(spec_for(cfg, fast, "cuda:1", shape, "m:f")))
         got_cfg, got_fast = configs_from_spec(spec)
         assert got_cfg == cfg and got_fast == fast, name
-        assert spec["device"] == "cuda:1" and spec["shape"] == {"frames": 90, "text_tokens": 16, "rows": 2} and spec["compile_with"] == "m:f"
+        assert spec["device"] == "cuda:1" and spec["shape"] == shape and spec["compile_with"] == "m:f"
