@@ -74,7 +74,7 @@ def main() -> int:
         die_with_parent(int(spec["parent_pid"]))
         os.environ.update(spec["env"])  # before torch reads them
         compile_shape(spec)
-    except BaseException as exc:
+    except BaseException as exc:  # any failure is the parent's one-line error
         print(f"{type(exc).__name__}: {exc}".splitlines()[0][:500], file=sys.stderr, flush=True)
         return 1
     return 0

@@ -7,6 +7,8 @@ line while requests keep being served; closing the engine kills a running child.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -40,7 +42,19 @@ def engine(compiler: str, wait_ms: int = 0, timeout_s: float = 300.0):
 
 
 def gone(pid: int) -> bool:
-    return not Path(f"/proc/{pid}").exists()
+    """No such process, or a zombie (nothing left running; its reaper may be slow)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+def wait_for_hang(record, seconds: float = 120) -> dict:
+    deadline = time.monotonic() + seconds
+    while not read_record(record) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    [hung] = read_record(record)
+    return hung
 
 
 def test_the_child_compiles_the_shape_then_the_parent_compiles_it_and_marks_it_ready(record):
@@ -90,10 +104,7 @@ def test_a_hanging_child_is_killed_at_the_timeout(record):
 def test_closing_the_engine_kills_a_running_child(record):
     e = engine("hanging")
     generate(e, 0)  # served uncompiled; its shape's child hangs
-    deadline = time.monotonic() + 120
-    while not read_record(record) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    [hung] = read_record(record)
+    hung = wait_for_hang(record)
     [child] = e._child.pids
     assert hung["pid"] == child and not gone(child)
     e.close()
@@ -101,6 +112,35 @@ def test_closing_the_engine_kills_a_running_child(record):
     assert e.compiler.wait_idle(30)
     [key] = list(e.compiler._states)
     assert e.compiler.state(key) == FAILED and "engine closed" in e.compiler.error(key)
+
+
+SERVING_PARENT = """
+import time
+from motionbridge.daemon.bench.random_models import tiny_random_engine
+from motionbridge.daemon.engine.api import GenerationRequest
+e = tiny_random_engine("cpu", 3, compile_with="child_compilers:hanging", buckets=True, compile_blocks=True,
+                       background_compile=True, compile_in_child=True)
+e.generate([GenerationRequest("A person walks.", 2.0, (0,), 5.0, request_id="r")])
+time.sleep(600)
+"""
+
+
+def test_a_child_dies_with_its_parent(record):
+    parent = subprocess.Popen([sys.executable, "-c", SERVING_PARENT])
+    hung: dict = {}
+    try:
+        hung = wait_for_hang(record)
+        assert not gone(hung["pid"])
+        parent.kill()  # as the OOM killer would: no close, no cleanup
+        parent.wait(30)
+        deadline = time.monotonic() + 10
+        while not gone(hung["pid"]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert gone(hung["pid"]), "the compile child outlived its parent"
+    finally:
+        parent.kill()
+        if hung and not gone(hung["pid"]):  # leave no process behind when the test fails
+            os.kill(hung["pid"], 9)
 
 
 def test_a_compile_function_object_cannot_go_to_a_child():
