@@ -76,10 +76,12 @@ class CompileChild:
         self._proc: subprocess.Popen | None = None
         self._closed = False
 
-    def run(self, model_config, fast, device: str, shape: dict[str, int]) -> None:
-        """Compiles `shape` in a child; raises CompileChildFailed with one line if it fails."""
+    def run(self, model_config, fast, device: str, batch) -> None:
+        """Compiles the shape of `batch` (a sampler.Batch as the engine pads it) in a child;
+        raises CompileChildFailed with one line if it fails."""
         from motionbridge.daemon.engine.compile.child import spec_for
 
+        shape = {"frames": batch.x0.shape[1], "text_tokens": batch.ctxt.shape[1], "rows": batch.x0.shape[0]}
         spec = json.dumps(spec_for(model_config, fast, device, shape, self.compile_with))
         with self._lock:
             if self._closed:

@@ -318,11 +318,10 @@ class FastEngine(Engine):
         of the request that takes the compiled path), after a compile child, if any, has put
         the shape's code in the disk caches."""
         on_device = batch.to(self.device)
-        shape = {"frames": batch.x0.shape[1], "text_tokens": batch.ctxt.shape[1], "rows": batch.x0.shape[0]}
 
         def job() -> None:
             if self._child is not None:  # its own process and CUDA context: no GPU turn needed
-                self._child.run(self.config, self.fast, str(self.device), shape)
+                self._child.run(self.config, self.fast, str(self.device), batch)
             with torch.no_grad(), (torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext()):
                 _, make_mask, make_tables, step_for = self._parts(self.paths[COMPILED], on_device, steps)
                 with GPU_TURNS:  # no capture may run while this thread launches and loads kernels

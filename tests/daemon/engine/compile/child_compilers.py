@@ -11,6 +11,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import torch
 
@@ -25,7 +26,7 @@ def _record(args, event: str) -> None:
 
 
 def read_record(path) -> list[dict]:
-    return [json.loads(line) for line in open(path, encoding="utf-8")] if os.path.exists(path) else []
+    return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines()] if os.path.exists(path) else []
 
 
 def recording(fn):
