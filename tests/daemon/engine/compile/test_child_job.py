@@ -146,3 +146,13 @@ def test_a_child_dies_with_its_parent(record):
 def test_a_compile_function_object_cannot_go_to_a_child():
     with pytest.raises(ValueError, match="module:function"):
         tiny_random_engine("cpu", 3, compile_with=lambda f: f, buckets=True, compile_blocks=True, compile_in_child=True)
+
+
+def test_the_child_is_the_gpu_default_and_its_timeout_must_be_positive():
+    from motionbridge.daemon.engine.fast.config import FastConfig
+
+    assert FastConfig.for_device("cuda").compile_in_child and FastConfig.for_device("cuda:1", "float32").compile_in_child
+    assert not FastConfig.for_device("cpu").compile_in_child
+    for bad in (0, -1.0):
+        with pytest.raises(ValueError, match="compile_child_timeout_s must be > 0"):
+            FastConfig(compile_child_timeout_s=bad)
