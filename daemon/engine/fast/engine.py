@@ -153,13 +153,13 @@ class FastEngine(Engine):
         return cls.from_dirs(d / "model", enc / "qwen3", enc / "clip", fast, device, memory, llm_dtype, "parity-fixture", dtype)
 
     def warm_up(self, prompt: str = "A person walks forward.", durations: Sequence[float] = (5.0,)) -> float:
-        """One throw-away request per duration, so that compiling and graph capture (seconds per
-        new shape) happen before the first user waits; with background compiling, each shape
-        is compiled first (or the request would run uncompiled). Returns the seconds it took."""
+        """One throw-away request per duration, so that compiling and graph capture happen before
+        the first user waits; with background compiling, each shape is compiled first (else it
+        would run uncompiled), with no compile child (nothing is served yet). Returns seconds."""
         t0 = time.perf_counter()
         for d in durations:
             if self.compiler is not None and self.fast.compile_blocks:
-                self.precompile(float(d), self.text_features([prompt])[prompt].ctxt.shape[0], 1)
+                self.precompile(float(d), self.text_features([prompt])[prompt].ctxt.shape[0], 1, in_child=False)
             self.generate([GenerationRequest(prompt, float(d), (0,), 5.0, request_id="warm-up")])
         return time.perf_counter() - t0
 
@@ -248,16 +248,17 @@ class FastEngine(Engine):
     def _shape_key(self, batch) -> tuple:
         return (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], self.config.pipeline.validation_steps)
 
-    def precompile(self, duration_s: float, text_tokens: int, seeds: int, wait: bool = True) -> str:
+    def precompile(self, duration_s: float, text_tokens: int, seeds: int, wait: bool = True, in_child: bool = True) -> str:
         """Compiles the shape of a request of this length, prompt tokens and seeds (its
         buckets') for the compiled path, on the compile thread (waiting for it with `wait`),
-        or on this one without background compiling. Returns the shape's state (READY,
-        FAILED, or QUEUED/COMPILING when not waiting); the warm-up and `motionbridge warm`."""
+        or on this one without background compiling; `in_child` False: without the compile
+        child, where nothing is served meanwhile. Returns the shape's state (READY, FAILED, or
+        QUEUED/COMPILING when not waiting); the warm-ups and `motionbridge warm`."""
         net = self.config.network
         frames = num_frames(duration_s, self.config.pipeline.output_mesh_fps, self.config.pipeline.train_frames)
         rows = [Row(s, frames, 5.0, torch.zeros(text_tokens, net.ctxt_input_dim), torch.zeros(1, net.vtxt_input_dim)) for s in range(seeds)]
         batch = self._batch(rows)
-        job = self._compile_job(batch, self.config.pipeline.validation_steps)
+        job = self._compile_job(batch, self.config.pipeline.validation_steps, in_child)
         if self.compiler is None:
             job()
             return READY
@@ -312,16 +313,16 @@ class FastEngine(Engine):
         static = self.fast.static_shapes
         return plan, make_mask, make_tables, lambda b, mask: step_with(network, b, rope, mask, uncond_all=static)
 
-    def _compile_job(self, batch, steps: int) -> Callable[[], None]:
+    def _compile_job(self, batch, steps: int, in_child: bool = True) -> Callable[[], None]:
         """The background job that compiles `batch`'s shape on the compiled path: its prologue
         and one step, run once on the compile thread (graphs are captured later, on the thread
         of the request that takes the compiled path), after a compile child, if any, has put
         the shape's code in the disk caches."""
-        on_device = batch.to(self.device)
+        on_device, child = batch.to(self.device), self._child if in_child else None
 
         def job() -> None:
-            if self._child is not None:  # its own process and CUDA context: no GPU turn needed
-                self._child.run(self.config, self.fast, str(self.device), batch)
+            if child is not None:  # its own process and CUDA context: no GPU turn needed
+                child.run(self.config, self.fast, str(self.device), batch)
             with torch.no_grad(), (torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext()):
                 _, make_mask, make_tables, step_for = self._parts(self.paths[COMPILED], on_device, steps)
                 with GPU_TURNS:  # no capture may run while this thread launches and loads kernels

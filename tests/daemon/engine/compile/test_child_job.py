@@ -6,6 +6,7 @@ line while requests keep being served; closing the engine kills a running child.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -156,3 +157,14 @@ def test_the_child_is_the_gpu_default_and_its_timeout_must_be_positive():
     for bad in (0, -1.0):
         with pytest.raises(ValueError, match="compile_child_timeout_s must be > 0"):
             FastConfig(compile_child_timeout_s=bad)
+
+
+def test_the_warm_ups_compile_without_a_child(record):
+    """Before READY and in `motionbridge warm` nothing is served meanwhile: no child to pay for."""
+    from motionbridge.daemon.engine.compile.warm import warm_shapes
+
+    e = engine("recording")
+    e.warm_up("A person walks.", durations=(2.0,))
+    assert warm_shapes(e, [(4.0, 4, 1)], io.StringIO())["failed"] == []
+    assert e.compiler.summary()["ready"] == 2 and e._child.pids == []
+    assert {r["pid"] for r in read_record(record)} == {os.getpid()}
