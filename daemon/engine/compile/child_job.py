@@ -56,12 +56,17 @@ def child_compiles(fast, compile_with: Callable | str | None) -> tuple[CompileCh
 
 def _child_env() -> dict[str, str]:
     """This environment, with the folder that holds the imported `motionbridge` on PYTHONPATH
-    (a source checkout or a test's import root is not on the default path)."""
+    when it is not a site-packages folder (a source checkout, a test's import root); a
+    site-packages folder is on the child's path already, and ahead of the standard library
+    it could shadow it."""
+    import site
+
     import motionbridge
 
     root = str(Path(next(iter(motionbridge.__path__))).parent)
     paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths if root in paths else [root, *paths])}
+    on_path = root in paths or root in {*site.getsitepackages(), site.getusersitepackages()}
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(paths if on_path else [root, *paths])}
 
 
 class CompileChild:
