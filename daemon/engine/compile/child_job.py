@@ -45,12 +45,14 @@ def load_function(name: str) -> Callable:
 
 def child_compiles(fast, compile_with: Callable | str | None) -> tuple[CompileChild | None, Callable | None]:
     """(the engine's CompileChild or None, its compile function or None for torch.compile).
-    A child process cannot receive a function, so with `fast.compile_in_child` an injected
-    compile function must be named as "module:function"."""
+    A child serves the background compile's jobs (`compile_in_child` with `background_compile`
+    and `compile_blocks`); it cannot receive a function, so an injected compile function must
+    then be named as "module:function"."""
     name = compile_with if isinstance(compile_with, str) else None
-    if fast.compile_in_child and compile_with is not None and name is None:
+    wanted = fast.compile_in_child and fast.background_compile and fast.compile_blocks
+    if wanted and compile_with is not None and name is None:
         raise ValueError("compile_in_child needs compile_with as 'module:function' (a child process cannot receive a function)")
-    child = CompileChild(fast.compile_child_timeout_s, name) if fast.compile_in_child and fast.compile_blocks else None
+    child = CompileChild(fast.compile_child_timeout_s, name) if wanted else None
     return child, load_function(name) if name is not None else compile_with
 
 

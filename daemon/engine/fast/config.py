@@ -38,8 +38,8 @@ class FastConfig:
     background_compile: bool = False  # with compile_blocks: a shape not compiled yet runs uncompiled at once
     # while it compiles on a background thread (compile/paths.py, compile/shape_compiler.py)
     compile_wait_ms: int = 0  # ... after waiting this long for its compile (quick when only loading or re-using code)
-    compile_in_child: bool = False  # each compile job first compiles its shape in a child process, filling the
-    # disk caches, so the in-process compile only loads code (compile/child_job.py)
+    compile_in_child: bool = False  # with background_compile: each compile job first compiles its shape in
+    # a child process, filling the disk caches, so the in-process compile only loads code (compile/child_job.py)
     compile_child_timeout_s: float = 600.0  # ... and kills that child after this long (the shape FAILED)
     graph_segment_steps: int = 5  # a small batch's Euler loop is captured in graphs of this many steps;
     # the step hook (progress, cancelling, previews) runs after each of them (graphs.CapturedStep)
