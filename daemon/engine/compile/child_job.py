@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -43,7 +45,8 @@ def load_function(name: str) -> Callable:
     return getattr(importlib.import_module(module), attr)
 
 
-def child_compiles(fast, compile_with: Callable | str | None) -> tuple[CompileChild | None, Callable | None]:
+def child_compiles(fast, compile_with: Callable | str | None, on_event: Callable[[dict], None] | None = None,
+                   ) -> tuple[CompileChild | None, Callable | None]:
     """(the engine's CompileChild or None, its compile function or None for torch.compile).
     A child serves the background compile's jobs (`compile_in_child` with `background_compile`
     and `compile_blocks`); it cannot receive a function, so an injected compile function must
@@ -52,7 +55,7 @@ def child_compiles(fast, compile_with: Callable | str | None) -> tuple[CompileCh
     wanted = fast.compile_in_child and fast.background_compile and fast.compile_blocks
     if wanted and compile_with is not None and name is None:
         raise ValueError("compile_in_child needs compile_with as 'module:function' (a child process cannot receive a function)")
-    child = CompileChild(fast.compile_child_timeout_s, name) if wanted else None
+    child = CompileChild(fast.compile_child_timeout_s, name, on_event) if wanted else None
     return child, load_function(name) if name is not None else compile_with
 
 
@@ -73,11 +76,14 @@ def _child_env() -> dict[str, str]:
 
 class CompileChild:
     """Runs compile children one at a time for one engine; `close` kills the running one and
-    refuses new ones. `pids`: every child started (tests, logs)."""
+    refuses new ones. `pids`: every child started (tests, logs). `on_event(dict)`: a
+    'compile_child_done' event per child that succeeded, with its seconds (the JSON log: the
+    rest of the shape's compile_done seconds is the in-process part)."""
 
-    def __init__(self, timeout_s: float, compile_with: str | None = None) -> None:
+    def __init__(self, timeout_s: float, compile_with: str | None = None, on_event: Callable[[dict], None] | None = None) -> None:
         self.timeout_s = timeout_s
         self.compile_with = compile_with
+        self.on_event = on_event
         self.pids: list[int] = []
         self._lock = threading.Lock()
         self._proc: subprocess.Popen | None = None
@@ -90,6 +96,7 @@ class CompileChild:
 
         shape = {"frames": batch.x0.shape[1], "text_tokens": batch.ctxt.shape[1], "rows": batch.x0.shape[0]}
         spec = json.dumps(spec_for(model_config, fast, device, shape, self.compile_with))
+        t0 = time.perf_counter()
         with self._lock:
             if self._closed:
                 raise CompileChildFailed("compile child not started: the engine closed")
@@ -112,6 +119,12 @@ class CompileChild:
                 raise CompileChildFailed("compile child killed: the engine closed")
             lines = [line for line in err.splitlines() if line.strip()]
             raise CompileChildFailed(f"compile child exited {proc.returncode}: {lines[-1] if lines else 'no message'}"[:600])
+        if self.on_event is not None:
+            seconds = round(time.perf_counter() - t0, 3)
+            try:
+                self.on_event({"event": "compile_child_done", "shape": shape, "seconds": seconds, "child_pid": proc.pid})
+            except Exception:  # a broken log sink must not fail the compile
+                logging.getLogger("motionbridge.compile").exception("compile event sink failed")
 
     def close(self) -> None:
         """Kills the running child (and waits for it to end); no child starts after this."""

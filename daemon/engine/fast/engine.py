@@ -74,7 +74,7 @@ class FastEngine(Engine):
         if next(dit.parameters()).dtype != self.dtype or fast.compile_blocks:  # leave the caller's model untouched
             dit = copy.deepcopy(dit).to(self.dtype)
         tables_on_device(dit, self.device)
-        self._child, compile_with = child_compiles(fast, compile_with)  # compile/child_job.py
+        self._child, compile_with = child_compiles(fast, compile_with, self._compile_event)  # compile/child_job.py
         compile_fn = compile_with or (lambda f: torch.compile(f, dynamic=fast.compile_dynamic, mode=fast.compile_mode))
         compile_fn = compile_fn if fast.compile_blocks else None
         # our own copy when compiling: the unaligned 201-wide projections padded (device_tables)

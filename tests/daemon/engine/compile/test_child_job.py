@@ -75,7 +75,10 @@ def test_the_child_compiles_the_shape_then_the_parent_compiles_it_and_marks_it_r
     assert [r["pid"] for r in lines].index(os.getpid()) > max(i for i, r in enumerate(lines) if r["pid"] == child)
     assert not any(r["zmq"] for r in lines if r["pid"] == child)
     assert gone(child)
-    assert [ev["event"] for ev in e.compile_events] == ["compile_start", "compile_done"]
+    assert [ev["event"] for ev in e.compile_events] == ["compile_start", "compile_child_done", "compile_done"]
+    done = e.compile_events[1]
+    assert done["child_pid"] == child and done["shape"] == {"frames": key[1], "text_tokens": key[2], "rows": key[0]}
+    assert 0 < done["seconds"] <= e.compile_events[2]["seconds"]
 
 
 def test_a_failing_child_fails_the_shape_with_its_one_line_error_and_requests_are_served(record):
