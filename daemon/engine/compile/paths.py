@@ -6,15 +6,17 @@ the compiled one (no second copy of the weights on the device), with its own ste
 motion network and CUDA graphs. Measured on one H100 (1.0B, 5 s clip, bf16;
 bench/compile_probe.py): a shape met for the first time costs 1.6-1.9 s uncompiled (graph
 capture included) and 250 ms on each repeat, against 27.7 s compiled from cold caches (2.7 s
-with Inductor's disk caches warm) and 99 ms per repeat once compiled.
+with Inductor's disk caches warm) and 99 ms per repeat once compiled. A shape compiles in the
+background (compile/shape_compiler.py: a child process fills the disk caches, then the compile
+thread loads the code in-process) while its requests take the uncompiled path.
 """
 
 from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
-from typing import Callable, Hashable
 
 from torch import nn
 

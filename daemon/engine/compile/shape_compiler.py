@@ -1,5 +1,5 @@
-"""ShapeCompiler: compiles batch shapes on a background thread while requests run on a path
-that is ready now.
+"""ShapeCompiler: compiles batch shapes in the background while requests run on a path that is
+ready now.
 
 Compiling a new static shape with Inductor costs 20-30 s on an H100 (about 3 s when its
 kernels are in the disk cache), and a request must never wait for it. The engine asks
@@ -14,6 +14,16 @@ then); it never captures CUDA graphs: two threads capturing at once corrupt the 
 and the CUDA generator's capture state (seen on torch 2.11), so capture stays on the
 request thread. Jobs run one at a time, in the order they were asked for, except that
 `submit(..., urgent=True)` (a request is waiting on this shape) goes to the front.
+
+A thread alone does not keep requests flowing: on one H100 (1.0B, `bench --scenario
+daemon-mixed`) a request that met an uncompiled shape while another compiled finished only
+when that compile did (20-30 s), because Inductor's and Triton's code generation holds the GIL
+in native code, which the switch interval cannot pre-empt (our reading). So the fast engine's
+job (fast/engine.py `_compile_job`, with `FastConfig.compile_in_child`, the GPU default) first
+compiles its shape in a child process (compile/child_job.py), which fills the disk caches, and
+only then compiles in-process on this thread, which then mostly loads code (2.7 s instead of
+27.7 s for one shape on that H100). That design is not yet measured on a GPU. `close` leaves a
+running job alone; the engine's close kills its compile child, which fails that job.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import logging
 import sys
 import threading
 import time
-from typing import Callable, Hashable
+from collections.abc import Callable, Hashable
 
 log = logging.getLogger("motionbridge.compile")
 
@@ -107,7 +117,8 @@ class ShapeCompiler:
             return self._errors.get(key, "")
 
     def close(self) -> None:
-        """Drops queued jobs; the one running finishes (Inductor cannot be interrupted)."""
+        """Drops queued jobs; the one running finishes (Inductor cannot be interrupted in-process;
+        a compile child can: FastEngine.close)."""
         with self._cond:
             self._closed = True
             for key in self._queue:
@@ -121,7 +132,7 @@ class ShapeCompiler:
         if self.on_event is not None:
             try:
                 self.on_event(event)
-            except Exception:  # noqa: BLE001 - a broken log sink must not stop compiling
+            except Exception:  # a broken log sink must not stop compiling
                 log.exception("compile event sink failed")
 
     def _loop(self) -> None:
@@ -144,7 +155,7 @@ class ShapeCompiler:
             error = ""
             try:
                 job()
-            except BaseException as exc:  # noqa: BLE001 - any failure leaves the slower path serving
+            except BaseException as exc:  # any failure leaves the slower path serving
                 error = f"{type(exc).__name__}: {exc}".splitlines()[0][:500]
             finally:
                 sys.setswitchinterval(old_interval)

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Iterable, TextIO
+from collections.abc import Iterable
+from typing import TextIO
 
 HELP = "compile every batch shape ahead of time into the compile cache (install time, farm images)"
 
@@ -70,8 +71,8 @@ def warm_shapes(engine, todo: list[tuple[float, int, int]], out: TextIO = sys.st
     for i, (d, tokens, rows) in enumerate(todo, 1):
         t = time.perf_counter()
         try:
-            state = engine.precompile(d, tokens, rows)
-        except Exception as exc:  # noqa: BLE001 - one shape's failure does not stop the rest
+            state = engine.precompile(d, tokens, rows, in_child=False)  # nothing is served meanwhile
+        except Exception as exc:  # one shape's failure does not stop the rest
             state = f"failed: {type(exc).__name__}: {exc}".splitlines()[0][:200]
         if state != READY:
             failed.append({"duration_s": d, "text_tokens": tokens, "rows": rows, "state": state})

@@ -38,6 +38,9 @@ class FastConfig:
     background_compile: bool = False  # with compile_blocks: a shape not compiled yet runs uncompiled at once
     # while it compiles on a background thread (compile/paths.py, compile/shape_compiler.py)
     compile_wait_ms: int = 0  # ... after waiting this long for its compile (quick when only loading or re-using code)
+    compile_in_child: bool = False  # with background_compile: each compile job first compiles its shape in
+    # a child process, filling the disk caches, so the in-process compile only loads code (compile/child_job.py)
+    compile_child_timeout_s: float = 600.0  # ... and kills that child after this long (the shape FAILED)
     graph_segment_steps: int = 5  # a small batch's Euler loop is captured in graphs of this many steps;
     # the step hook (progress, cancelling, previews) runs after each of them (graphs.CapturedStep)
     batch_invariant: bool = False  # each seed sampled and each prompt encoded alone, so a take's
@@ -60,6 +63,8 @@ class FastConfig:
                 raise ValueError(f"{name} must be >= 0 (0 turns that table off), got {getattr(self, name)}")
         if self.compile_wait_ms < 0:
             raise ValueError(f"compile_wait_ms must be >= 0, got {self.compile_wait_ms}")
+        if not self.compile_child_timeout_s > 0:
+            raise ValueError(f"compile_child_timeout_s must be > 0, got {self.compile_child_timeout_s}")
         if self.max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {self.max_rows}")
 
@@ -68,7 +73,7 @@ class FastConfig:
         return self.buckets or self.cuda_graphs
 
     @classmethod
-    def for_device(cls, device: torch.device | str, dtype: str | None = None) -> "FastConfig":
+    def for_device(cls, device: torch.device | str, dtype: str | None = None) -> FastConfig:
         """The engine's defaults where none are given: on a GPU, CUDA graphs over compiled
         blocks, the single blocks and final layer compiled as one graph (scope 'stack'), the
         double blocks' text half on a side stream when a batch runs the joint loop, in bfloat16
@@ -78,7 +83,8 @@ class FastConfig:
         shape that is not compiled yet runs uncompiled while it compiles in the background
         (compile/paths.py); float32 compiles on the request's thread instead: a take that ran
         uncompiled differs in its last bits from the same take compiled, and float32 promises
-        the same bytes for the same request.
+        the same bytes for the same request. On a GPU each compile job compiles its shape in a
+        child process first (`compile_in_child`, compile/child_job.py).
         'stack' rather than
         'blocks': 0.5-2.6 ms faster per clip in 11 of 12 paired H200 runs; 'model' cannot take
         the side stream (bench/README.md). float32, the exact modes, is batch-invariant
@@ -86,6 +92,6 @@ class FastConfig:
         if torch.device(device).type == "cuda":
             dtype = dtype or "bfloat16"
             return cls(dtype=dtype, cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True,
-                       background_compile=dtype != "float32", batch_invariant=dtype == "float32")
+                       background_compile=dtype != "float32", batch_invariant=dtype == "float32", compile_in_child=True)
         dtype = dtype or "float32"
         return cls(dtype=dtype, batch_invariant=dtype == "float32")

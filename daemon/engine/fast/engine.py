@@ -11,14 +11,15 @@ import copy
 import dataclasses
 import functools
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable, Sequence
 
 import torch
 from torch import Tensor
 
 from motionbridge.daemon.engine.api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
+from motionbridge.daemon.engine.compile.child_job import child_compiles
 from motionbridge.daemon.engine.compile.decode_graphs import GraphedDecoder
 from motionbridge.daemon.engine.compile.graphs import GPU_TURNS, CapturedStep, GraphCache, run_step_once
 from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, sharing_copy
@@ -54,10 +55,11 @@ class FastEngine(Engine):
         model_name: str = "HY-Motion",
         model_hash: str = "",
         checkpoint_sha256: str = "",
-        compile_with: Callable | None = None,
+        compile_with: Callable | str | None = None,
     ) -> None:
-        """`compile_with` (f -> compiled f) replaces torch.compile with the config's settings
-        (tests inject one that counts calls, waits or fails)."""
+        """`compile_with` (f -> compiled f, or its "module:function" name, which a compile child
+        can import too) replaces torch.compile with the config's settings (tests inject one
+        that counts calls, waits or fails)."""
         self.device = torch.device(device)
         self.fast = fast
         if fast.cuda_graphs and self.device.type != "cuda":
@@ -72,6 +74,7 @@ class FastEngine(Engine):
         if next(dit.parameters()).dtype != self.dtype or fast.compile_blocks:  # leave the caller's model untouched
             dit = copy.deepcopy(dit).to(self.dtype)
         tables_on_device(dit, self.device)
+        self._child, compile_with = child_compiles(fast, compile_with, self._compile_event)  # compile/child_job.py
         compile_fn = compile_with or (lambda f: torch.compile(f, dynamic=fast.compile_dynamic, mode=fast.compile_mode))
         compile_fn = compile_fn if fast.compile_blocks else None
         # our own copy when compiling: the unaligned 201-wide projections padded (device_tables)
@@ -114,7 +117,7 @@ class FastEngine(Engine):
     def from_dirs(
         cls, checkpoint_dir, qwen_dir, clip_dir, fast: FastConfig | None = None, device: str = "cpu",
         memory: str = "resident", llm_dtype: str = "bfloat16", model_name: str | None = None, dtype: str | None = None,
-    ) -> "FastEngine":
+    ) -> FastEngine:
         """memory 'resident': both text encoders on the device; 'low_vram': Qwen stays in CPU
         memory and its layers are streamed to the GPU during encoding (text/offload.py).
         Without `fast`, `FastConfig.for_device`; `dtype` overrides its dtype, so callers can
@@ -144,28 +147,31 @@ class FastEngine(Engine):
     def from_parity(
         cls, parity_dir, fast: FastConfig | None = None, device: str = "cpu", memory: str = "resident",
         llm_dtype: str = "bfloat16", dtype: str | None = None,
-    ) -> "FastEngine":
+    ) -> FastEngine:
         d = Path(parity_dir)
         enc = d / "text_encoders"
         return cls.from_dirs(d / "model", enc / "qwen3", enc / "clip", fast, device, memory, llm_dtype, "parity-fixture", dtype)
 
     def warm_up(self, prompt: str = "A person walks forward.", durations: Sequence[float] = (5.0,)) -> float:
-        """One throw-away request per duration, so that compiling and graph capture (seconds per
-        new shape) happen before the first user waits; with background compiling, each shape
-        is compiled first (or the request would run uncompiled). Returns the seconds it took."""
+        """One throw-away request per duration, so that compiling and graph capture happen before
+        the first user waits; with background compiling, each shape is compiled first (else it
+        would run uncompiled), with no compile child (nothing is served yet). Returns seconds."""
         t0 = time.perf_counter()
         for d in durations:
             if self.compiler is not None and self.fast.compile_blocks:
-                self.precompile(float(d), self.text_features([prompt])[prompt].ctxt.shape[0], 1)
+                self.precompile(float(d), self.text_features([prompt])[prompt].ctxt.shape[0], 1, in_child=False)
             self.generate([GenerationRequest(prompt, float(d), (0,), 5.0, request_id="warm-up")])
         return time.perf_counter() - t0
 
     def close(self) -> None:
-        """Drops the queued background compiles (the one running ends on its own)."""
+        """Drops the queued background compiles and kills a running compile child (an
+        in-process compile that runs ends on its own)."""
         if self.compiler is not None:
             self.compiler.close()
+        if self._child is not None:
+            self._child.close()
 
-    def with_steps(self, steps: int) -> "FastEngine":
+    def with_steps(self, steps: int) -> FastEngine:
         """Fewer Euler steps (tests and smoke runs that check plumbing, not the sampler)."""
         p = self.config.pipeline
         self.config = dataclasses.replace(self.config, pipeline=dataclasses.replace(p, validation_steps=steps))
@@ -242,16 +248,17 @@ class FastEngine(Engine):
     def _shape_key(self, batch) -> tuple:
         return (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], self.config.pipeline.validation_steps)
 
-    def precompile(self, duration_s: float, text_tokens: int, seeds: int, wait: bool = True) -> str:
+    def precompile(self, duration_s: float, text_tokens: int, seeds: int, wait: bool = True, in_child: bool = True) -> str:
         """Compiles the shape of a request of this length, prompt tokens and seeds (its
         buckets') for the compiled path, on the compile thread (waiting for it with `wait`),
-        or on this one without background compiling. Returns the shape's state (READY,
-        FAILED, or QUEUED/COMPILING when not waiting); the warm-up and `motionbridge warm`."""
+        or on this one without background compiling; `in_child` False: without the compile
+        child, where nothing is served meanwhile. Returns the shape's state (READY, FAILED, or
+        QUEUED/COMPILING when not waiting); the warm-ups and `motionbridge warm`."""
         net = self.config.network
         frames = num_frames(duration_s, self.config.pipeline.output_mesh_fps, self.config.pipeline.train_frames)
         rows = [Row(s, frames, 5.0, torch.zeros(text_tokens, net.ctxt_input_dim), torch.zeros(1, net.vtxt_input_dim)) for s in range(seeds)]
         batch = self._batch(rows)
-        job = self._compile_job(batch, self.config.pipeline.validation_steps)
+        job = self._compile_job(batch, self.config.pipeline.validation_steps, in_child)
         if self.compiler is None:
             job()
             return READY
@@ -306,13 +313,16 @@ class FastEngine(Engine):
         static = self.fast.static_shapes
         return plan, make_mask, make_tables, lambda b, mask: step_with(network, b, rope, mask, uncond_all=static)
 
-    def _compile_job(self, batch, steps: int) -> Callable[[], None]:
+    def _compile_job(self, batch, steps: int, in_child: bool = True) -> Callable[[], None]:
         """The background job that compiles `batch`'s shape on the compiled path: its prologue
         and one step, run once on the compile thread (graphs are captured later, on the thread
-        of the request that takes the compiled path)."""
-        on_device = batch.to(self.device)
+        of the request that takes the compiled path), after a compile child, if any, has put
+        the shape's code in the disk caches."""
+        on_device, child = batch.to(self.device), self._child if in_child else None
 
         def job() -> None:
+            if child is not None:  # its own process and CUDA context: no GPU turn needed
+                child.run(self.config, self.fast, str(self.device), batch)
             with torch.no_grad(), (torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext()):
                 _, make_mask, make_tables, step_for = self._parts(self.paths[COMPILED], on_device, steps)
                 with GPU_TURNS:  # no capture may run while this thread launches and loads kernels
