@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -164,7 +164,7 @@ class CapturedStep:
                 self._last_conditioning = tuple(getattr(batch, n).to("cpu", copy=True) for n in CONDITIONING)
                 self.prologue_replays += 1
             self.x.copy_(self.batch.x0 if noise is None else noise())
-            for start, stop, graph in self.segments:
+            for _start, stop, graph in self.segments:
                 graph.replay()
                 if on_step is not None and on_step(stop, self.times[stop - 1][0], self.x_in, self.v):
                     break
