@@ -40,7 +40,7 @@ def read_controls(args: argparse.Namespace, duration: limits.Checked) -> tuple[s
     """The directing flags as checked Controls (empty when none is given) and the duration
     (past 12 s without the clamping warning when extended); CliError otherwise."""
     try:
-        controls, warnings = _read(args, float(duration.value))  # type: ignore[arg-type]
+        controls, warnings = read_flags(args, float(duration.value))  # type: ignore[arg-type]
         if controls.timeline:
             duration = limits.Checked(duration.value, tuple(w for w in duration.warnings if "12 s" not in w))
         elif controls:
@@ -57,7 +57,9 @@ def read_controls(args: argparse.Namespace, duration: limits.Checked) -> tuple[s
     return controls, duration
 
 
-def _read(args: argparse.Namespace, duration_s: float) -> tuple[spec.Controls, list[str]]:
+def read_flags(args: argparse.Namespace, duration_s: float) -> tuple[spec.Controls, list[str]]:
+    """The directing flags (or a takes file's columns, batch/directing.py) as Controls, with the
+    warnings of reading their files; ValueError otherwise."""
     warnings: list[str] = []
     start = end = keys = None
     frames: tuple[int, ...] = ()
