@@ -80,12 +80,16 @@ class EngineGenerator:
     def generate(self, takes: Sequence[Take]) -> list[Generated]:
         groups = group_requests(takes)
         start = time.perf_counter()
+        failed: dict[str, str] = {}  # a directed request's error fails its takes only
         try:
             plain = [request for request, members in groups if not members[0].directing]
             results = self.engine.generate(plain) if plain else []
             for request, members in groups:
                 if members[0].directing:
-                    results += self._directed(request, members[0])
+                    try:
+                        results += self._directed(request, members[0])
+                    except Exception as exc:  # noqa: BLE001 - reported on its takes, like a failed call
+                        failed[request.request_id] = f"generation failed: {type(exc).__name__}: {exc}"
         except Exception as exc:  # the whole call failed: its takes fail, the run goes on ...
             health = self.engine.health()
             if not health.get("ok", True):  # ... unless the engine is gone for good
@@ -99,7 +103,7 @@ class EngineGenerator:
             for take in members:
                 result = by_key.get((request.request_id, take.seed))
                 if result is None:
-                    out.append(Generated(take, None, "the engine returned no take for this seed"))
+                    out.append(Generated(take, None, failed.get(request.request_id, "the engine returned no take for this seed")))
                     continue
                 timings = {"generate_s": per_take, **{f"engine_{k}": float(v) for k, v in result.timings.items()}}
                 out.append(Generated(

@@ -111,3 +111,12 @@ def test_directed_rows_run_in_process_and_through_a_daemon_to_the_same_bytes_and
     _keys(folder / "keys.npz", frames=(12, 30))  # a changed keys file redoes the takes that use it, and only those
     again = runner.plan(runner.BatchConfig(**{**local.__dict__, "resume": True}))
     assert sorted(again.pending) == [0, 1] and again.skipped == 2  # directed_s1, directed_s2
+
+
+def test_a_failing_directed_request_fails_its_takes_only(folder, engine):
+    takes_file = _rows(folder / "takes.jsonl", [{"name": "directed", "keys": "keys.npz"}, {"name": "plain", "seed": 3}])
+    window = list(takes.iter_takes(takes_file))
+    (folder / "keys.npz").unlink()  # gone between the check and the run
+    directed, plain = EngineGenerator(engine).generate(window)
+    assert directed.clip is None and "keys file" in directed.error and "does not exist" in directed.error
+    assert plain.clip is not None and plain.error is None

@@ -42,6 +42,7 @@ def inputs(tmp_path_factory):
     walk, wave = MOTIONS["walking"](), MOTIONS["waving"]()
     write(d / "walk.npz", [walk], ["walk"])
     np.savez(d / "keys.npz", frames=np.array([10, 30]), rotations=wave.rotations[[5, 25]], root_translation=wave.root_translation[[5, 25]])
+    (d / "path.json").write_text('{"points": [[0, 0, 0], [1.5, 1, 0]]}')
     return d
 
 
@@ -49,8 +50,12 @@ def _generate(out, flags) -> int:
     return main(["generate", "A person walks, then waves.", "--duration", "1.5", "--seed", "4", "--out", str(out), *flags])
 
 
-@pytest.mark.parametrize("flags, recorded", [(["--start-from", "{d}/walk.npz@40", "--keys", "{d}/keys.npz"], {"start_from", "keys"}),
-                                              (["--loop"], {"loop"})], ids=["start_keys", "loop"])
+@pytest.mark.parametrize("flags, recorded", [
+    (["--start-from", "{d}/walk.npz@40", "--keys", "{d}/keys.npz"], {"start_from", "keys"}),
+    (["--loop"], {"loop"}),
+    (["--regenerate", "10:20", "--from", "{d}/walk.npz", "--path", "{d}/path.json"], {"regenerate", "path"}),
+    (["--prompt-at", "1:A person waves."], {"extend"}),
+], ids=["start_keys", "loop", "regenerate_path", "prompt_timeline"])
 def test_a_directed_take_is_the_same_bytes_in_process_and_through_the_daemon(daemon, engine, inputs, tmp_path, monkeypatch, flags, recorded):
     flags = [f.format(d=inputs) for f in flags]
     assert _generate(tmp_path / "remote.npz", [*flags, "--server", daemon.endpoint]) == 0
