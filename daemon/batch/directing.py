@@ -14,10 +14,11 @@ changing a column or a file it names redoes that take on --resume.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
+
+from .manifest import sha256_of
 
 FILE_COLUMNS = ("start_from", "end_at", "keys", "from", "path")
 FLAG_COLUMNS = ("loop", "extend")
@@ -39,7 +40,7 @@ def read_columns(raw: dict[str, Any], base: Path, prompt: str, duration_s: float
             path = _inside(base, text, name)
             columns[name] = str(path) + frame
             if path.is_file():
-                files[str(path)] = _sha256(path)
+                files[str(path)] = sha256_of(path)
     for name in FLAG_COLUMNS:
         if name in given:
             columns[name] = _flag(given[name], name)
@@ -98,14 +99,6 @@ def _inside(base: Path, text: str, name: str) -> Path:
     if not path.resolve().is_relative_to(root):
         raise ValueError(f"{name} {text!r} leads outside the takes file's folder {root}; keep its files there")
     return path
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _flag(value: Any, name: str) -> bool:
