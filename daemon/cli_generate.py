@@ -176,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"sampling {info.step}/{info.total}", file=sys.stderr, flush=True)
 
     if args.server:
-        clips = _generate_remote(args, request, progress)
+        clips = _generate_remote(args, request, progress, controls)
     else:
         engine = _load_engine(args, model.value)
         takes = run_controls(engine, request, controls, progress) if controls else engine.generate([request], on_step=progress)
@@ -217,12 +217,12 @@ def _write(args: argparse.Namespace, clips: list, seeds: tuple[int, ...]) -> Non
         print(f"wrote {path}", file=sys.stderr)
 
 
-def _generate_remote(args: argparse.Namespace, request, progress) -> list:
+def _generate_remote(args: argparse.Namespace, request, progress, controls=None) -> list:
     from motionbridge.daemon.remote_generate import ClientError, generate_via_server
 
     try:
         return generate_via_server(
-            args.server, [request], progress=progress, model=args.model,
+            args.server, [request], progress=progress, model=args.model, controls=controls or None,
             server_public_key=args.server_key, client_keys=args.client_keys, timeout_s=args.server_timeout,
         )
     except ClientError as exc:

@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from motionbridge.daemon.controls.spec import Controls
+from motionbridge.daemon.controls.wire import to_wire
 from motionbridge.daemon.engine.api import GenerationRequest, StepInfo
 from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
 from motionbridge.rigs import Clip
@@ -29,18 +31,21 @@ def generate_via_server(
     timeout_s: float = 5.0,
     retries: int = 3,
     take_timeout_s: float | None = None,
+    controls: Controls | None = None,
 ) -> list[Clip]:
-    """Clips in request order, then seed order (like Engine.generate).
+    """Clips in request order, then seed order (like Engine.generate). With `controls`, every
+    request is a directed take with them (the daemon runs each alone, on the reference path).
 
     Raises ValueError for bad input (nothing is sent) and ClientError (stable `.code`) when
     the daemon is unreachable, refuses the key, is busy or fails; Ctrl-C cancels the requests.
     """
     if not requests:
         raise ValueError("no requests; pass at least one GenerationRequest")
+    wire = to_wire(controls) if controls else None
     with MotionBridgeClient(endpoint, server_public_key=server_public_key, client_keys=client_keys,
                             timeout_s=timeout_s, retries=retries) as client:
         handles = [client.generate(r.prompt, duration_s=r.duration_s, seeds=r.seeds, cfg=r.cfg, model=model,
-                                   priority=priority, game_feat=bool(r.game_feat)) for r in requests]
+                                   priority=priority, game_feat=bool(r.game_feat), controls=wire) for r in requests]
         deadline = None if take_timeout_s is None else time.monotonic() + take_timeout_s
         try:
             while True:

@@ -1,7 +1,9 @@
 """Turning a window of takes into clips: on an in-process engine or through a daemon.
 
-Takes that share prompt, duration, cfg and game flag become one GenerationRequest with
-several seeds, so the text encoders run once per prompt; one window is one engine call.
+Takes that share prompt, duration, cfg, game flag and directing columns become one
+GenerationRequest with several seeds, so the text encoders run once per prompt; one window is
+one engine call, plus one per directed request (those run alone, on the reference path, as
+`motionbridge generate` runs them: daemon/controls/served.py).
 """
 
 from __future__ import annotations
@@ -39,11 +41,11 @@ class Generator(Protocol):
 
 
 def group_requests(takes: Sequence[Take]) -> list[tuple[GenerationRequest, list[Take]]]:
-    """One request per (prompt, duration, cfg, game flag); seeds in take order. A seed that
-    repeats under the same prompt (two rows alike) opens a second request."""
+    """One request per (prompt, duration, cfg, game flag, directing); seeds in take order. A
+    seed that repeats under the same prompt (two rows alike) opens a second request."""
     groups: list[tuple[tuple, list[Take]]] = []
     for take in takes:
-        key = (take.prompt, take.duration_s, take.cfg, take.game_feat)
+        key = (take.prompt, take.duration_s, take.cfg, take.game_feat, take.directing)
         for gkey, members in groups:
             if gkey == key and all(m.seed != take.seed for m in members):
                 members.append(take)
@@ -52,7 +54,7 @@ def group_requests(takes: Sequence[Take]) -> list[tuple[GenerationRequest, list[
             groups.append((key, [take]))
     out = []
     for i, (key, members) in enumerate(groups):
-        prompt, duration, cfg, game_feat = key
+        prompt, duration, cfg, game_feat, _ = key
         request = GenerationRequest(prompt, duration, tuple(m.seed for m in members), cfg, game_feat, request_id=f"g{i}")
         out.append((request, members))
     return out
@@ -78,8 +80,16 @@ class EngineGenerator:
     def generate(self, takes: Sequence[Take]) -> list[Generated]:
         groups = group_requests(takes)
         start = time.perf_counter()
+        failed: dict[str, str] = {}  # a directed request's error fails its takes only
         try:
-            results = self.engine.generate([request for request, _ in groups])
+            plain = [request for request, members in groups if not members[0].directing]
+            results = self.engine.generate(plain) if plain else []
+            for request, members in groups:
+                if members[0].directing:
+                    try:
+                        results += self._directed(request, members[0])
+                    except Exception as exc:  # noqa: BLE001 - reported on its takes, like a failed call
+                        failed[request.request_id] = f"generation failed: {type(exc).__name__}: {exc}"
         except Exception as exc:  # the whole call failed: its takes fail, the run goes on ...
             health = self.engine.health()
             if not health.get("ok", True):  # ... unless the engine is gone for good
@@ -93,7 +103,7 @@ class EngineGenerator:
             for take in members:
                 result = by_key.get((request.request_id, take.seed))
                 if result is None:
-                    out.append(Generated(take, None, "the engine returned no take for this seed"))
+                    out.append(Generated(take, None, failed.get(request.request_id, "the engine returned no take for this seed")))
                     continue
                 timings = {"generate_s": per_take, **{f"engine_{k}": float(v) for k, v in result.timings.items()}}
                 out.append(Generated(
@@ -101,6 +111,13 @@ class EngineGenerator:
                     getattr(self.engine, "model_hash", ""), getattr(self.engine, "model_name", ""),
                 ))
         return out
+
+    def _directed(self, request: GenerationRequest, take: Take) -> list:
+        from motionbridge.daemon.controls.served import generate_directed
+
+        from .directing import controls
+
+        return generate_directed(self.engine, request, controls(take.directing, take.prompt, take.duration_s))
 
 
 class ServerGenerator:
@@ -119,11 +136,18 @@ class ServerGenerator:
         self.client.hello()  # fail now, with the client's message, if nothing listens there
         self.timeout_s = timeout_s
 
-    def _submit(self, request: GenerationRequest):
-        return self.client.generate(request.prompt, request.duration_s, list(request.seeds), request.cfg,
-                                    priority="batch", game_feat=bool(request.game_feat))
+    def _submit(self, request: GenerationRequest, directing: str = ""):
+        wire = None
+        if directing:
+            from motionbridge.daemon.controls.wire import to_wire
 
-    def _wait(self, request: GenerationRequest, handle) -> tuple[list[Clip], int]:
+            from .directing import controls
+
+            wire = to_wire(controls(directing, request.prompt, request.duration_s))
+        return self.client.generate(request.prompt, request.duration_s, list(request.seeds), request.cfg,
+                                    priority="batch", game_feat=bool(request.game_feat), controls=wire)
+
+    def _wait(self, request: GenerationRequest, handle, directing: str = "") -> tuple[list[Clip], int]:
         """The request's clips and how many times it was resent after a worker death."""
         busy = died = 0
         while True:
@@ -142,7 +166,7 @@ class ServerGenerator:
                     if code == E_WORKER_DIED:
                         raise RuntimeError(f"{exc} (resent {died} times, each time its worker died)") from exc
                     raise
-                handle = self._submit(request)
+                handle = self._submit(request, directing)
 
     def generate(self, takes: Sequence[Take]) -> list[Generated]:
         groups = group_requests(takes)
@@ -150,7 +174,7 @@ class ServerGenerator:
         handles = []
         for request, members in groups:
             try:
-                handles.append((request, self._submit(request), members))
+                handles.append((request, self._submit(request, members[0].directing), members))
             except Exception as exc:
                 handles.append((request, exc, members))
         out = []
@@ -158,7 +182,7 @@ class ServerGenerator:
             try:
                 if isinstance(handle, Exception):
                     raise handle
-                clips, retries = self._wait(request, handle)
+                clips, retries = self._wait(request, handle, members[0].directing)
                 if len(clips) != len(members):
                     raise RuntimeError(f"daemon returned {len(clips)} takes for {len(members)} seeds")
             except Exception as exc:

@@ -22,10 +22,13 @@ from typing import Any
 
 from motionbridge.daemon.protocol import limits
 
+from . import directing as directing_columns
+
 log = logging.getLogger(__name__)
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-FIELDS = {"name", "prompt", "duration", "seeds", "seed", "variations", "cfg", "rig", "format", "game_feat", "assist"}
+FIELDS = {"name", "prompt", "duration", "seeds", "seed", "variations", "cfg", "rig", "format", "game_feat", "assist",
+          *directing_columns.COLUMNS}
 # the `assist` column: what the prompt assistant (daemon/prompt_assist.py) does for the row
 ASSIST_VALUES = {"": (), "none": (), "rewrite": ("rewrite",), "duration": ("duration",),
                  "both": ("rewrite", "duration"), "rewrite+duration": ("rewrite", "duration")}
@@ -64,6 +67,7 @@ class Take:
     formats: tuple[str, ...] | None  # per-row override; None means --format
     game_feat: bool = False
     assist: tuple[str, ...] = ()  # "rewrite" and/or "duration", already applied to prompt/duration_s
+    directing: str = ""  # the directing columns as canonical JSON (directing.py); "" for a plain take
 
 
 @dataclass(frozen=True)
@@ -78,12 +82,13 @@ class Row:
     formats: tuple[str, ...] | None
     game_feat: bool
     assist: tuple[str, ...] = ()
+    directing: str = ""
 
     def takes(self, first_index: int) -> Iterator[Take]:
         for i, seed in enumerate(self.seeds):
             yield Take(
                 first_index + i, self.line, f"{self.name}_s{seed}", self.name, self.prompt,
-                self.duration_s, seed, self.cfg, self.rig, self.formats, self.game_feat, self.assist,
+                self.duration_s, seed, self.cfg, self.rig, self.formats, self.game_feat, self.assist, self.directing,
             )
 
 
@@ -214,7 +219,8 @@ def normalise_format(fmt: str) -> str:
     return fmt
 
 
-def check_row(line: int, raw: Any) -> Row:
+def check_row(line: int, raw: Any, base: Path = Path(".")) -> Row:
+    """One row, checked; `base` is the takes file's folder (its directing columns' files are there)."""
     if isinstance(raw, Exception):
         raise raw
     if not isinstance(raw, dict):
@@ -256,7 +262,10 @@ def check_row(line: int, raw: Any) -> Row:
     assist = ASSIST_VALUES.get(str(raw.get("assist") or "").strip().lower())
     if assist is None:
         raise ValueError(f"assist must be one of {sorted(v for v in ASSIST_VALUES if v)}, got {raw['assist']!r}")
-    return Row(line, name, prompt, duration, tuple(seeds), cfg, rig, formats, bool(game_feat), assist)
+    if assist and any(raw.get(k) for k in directing_columns.COLUMNS):
+        raise ValueError("assist cannot be combined with the directing columns (the assistant may change the prompt or duration they were checked for)")
+    directing = directing_columns.read_columns(raw, base, prompt, duration)
+    return Row(line, name, prompt, duration, tuple(seeds), cfg, rig, formats, bool(game_feat), assist, directing)
 
 
 def _resolve_rig(row: Row, base: Path) -> Row:
@@ -292,7 +301,7 @@ def validate(path: str | Path) -> TakesSummary:
     try:
         for line, raw in _raw_rows(path):
             try:
-                row = _resolve_rig(check_row(line, raw), path.parent)
+                row = _resolve_rig(check_row(line, raw, path.parent), path.parent)
             except ValueError as exc:
                 errors.append((line, str(exc)))
                 continue
@@ -338,7 +347,7 @@ def iter_takes(path: str | Path) -> Iterator[Take]:
     index = 0
     path = Path(path)
     for line, raw in _raw_rows(path):
-        row = _assisted(_resolve_rig(check_row(line, raw), path.parent))
+        row = _assisted(_resolve_rig(check_row(line, raw, path.parent), path.parent))
         yield from row.takes(index)
         index += len(row.seeds)
 

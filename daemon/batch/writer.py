@@ -16,6 +16,7 @@ from typing import Any
 from motionbridge.exporters import registry
 
 from . import manifest, preview, retarget
+from .directing import identity as directing_identity
 from .generation import Generated
 from .takes import Take
 
@@ -67,11 +68,15 @@ class OutputOptions:
         return self.out_dir / REVIEW_DIR / self.subfolder(take) / f"{take.name}.gif"
 
     def expect(self, take: Take) -> dict[str, Any]:
-        """What a complete manifest entry must say for this take to count as done."""
-        return {
+        """What a complete manifest entry must say for this take to count as done (a directed
+        take's columns and their files' digests too: batch/directing.py)."""
+        expected = {
             "name": take.name, "seed": take.seed, "prompt": take.prompt, "cfg": take.cfg,
             "duration_s": take.duration_s, "formats": list(self.formats_for(take)), "rig": self.rig_for(take),
         }
+        if take.directing:  # absent for a plain take, so its entries from before still count
+            expected["directing"] = directing_identity(take.directing)
+        return expected
 
 
 class TakeWriter:

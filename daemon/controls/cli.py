@@ -1,8 +1,10 @@
 """`motionbridge generate` flags for directed takes: --start-from, --end-at, --keys, --loop,
 --regenerate A:B --from TAKE, --path, --extend and --prompt-at.
 
-They run in-process on the reference engine. Every file and frame is read and checked with
-the other arguments, before any weights load: a bad one is one line and exit status 2.
+They run on the float32 reference pipeline: in-process, or through a daemon with --server
+(sent as GENERATE's `controls` field, wire.py). Every file and frame is read and checked with
+the other arguments, before any weights load or anything is sent: a bad one is one line and
+exit status 2.
 """
 
 from __future__ import annotations
@@ -11,14 +13,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from motionbridge.daemon.protocol import limits
 from motionbridge.daemon.cli import CliError
+from motionbridge.daemon.protocol import limits
 
 from . import spec
+from .wire import check_duration
 
 
 def add_control_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("directing (in-process, reference engine)")
+    g = parser.add_argument_group("directing (reference engine, in-process or through --server)")
     g.add_argument("--start-from", metavar="TAKE.npz[@FRAME]",
                    help="begin in this take's pose at FRAME (default its last) and carry on its motion")
     g.add_argument("--end-at", metavar="TAKE.npz[@FRAME]",
@@ -37,19 +40,16 @@ def read_controls(args: argparse.Namespace, duration: limits.Checked) -> tuple[s
     """The directing flags as checked Controls (empty when none is given) and the duration
     (past 12 s without the clamping warning when extended); CliError otherwise."""
     try:
-        controls, warnings = _read(args, float(duration.value))  # type: ignore[arg-type]
+        controls, warnings = read_flags(args, float(duration.value))  # type: ignore[arg-type]
         if controls.timeline:
             duration = limits.Checked(duration.value, tuple(w for w in duration.warnings if "12 s" not in w))
         elif controls:
-            lay, _ = spec.layout(controls, limits.num_frames(float(duration.value)), limits.MAX_FRAMES)  # type: ignore[arg-type]
-            controls.check_frames(lay.frames)
+            check_duration(controls, float(duration.value))  # type: ignore[arg-type]
     except ValueError as exc:
         raise CliError(str(exc)) from None
     if not controls:
         return controls, duration
-    if args.server:
-        raise CliError("the directing flags run in-process for now; drop --server")
-    if args.engine == "fast":
+    if args.engine == "fast" and not args.server:
         raise CliError("the directing flags run on the reference engine for now; drop --engine fast")
     args.engine = "reference"
     for w in warnings:
@@ -57,7 +57,9 @@ def read_controls(args: argparse.Namespace, duration: limits.Checked) -> tuple[s
     return controls, duration
 
 
-def _read(args: argparse.Namespace, duration_s: float) -> tuple[spec.Controls, list[str]]:
+def read_flags(args: argparse.Namespace, duration_s: float) -> tuple[spec.Controls, list[str]]:
+    """The directing flags (or a takes file's columns, batch/directing.py) as Controls, with the
+    warnings of reading their files; ValueError otherwise."""
     warnings: list[str] = []
     start = end = keys = None
     frames: tuple[int, ...] = ()

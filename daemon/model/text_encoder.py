@@ -107,6 +107,18 @@ class TextEncoder:
         self.crop_start = find_crop_start(self.llm_tokenizer)
         self.llm_max_tokens = self.crop_start + max_length
 
+    @classmethod
+    def from_modules(cls, llm_tokenizer, llm, clip_tokenizer, clip, max_length: int, device: torch.device | str) -> TextEncoder:
+        """Over text models already loaded (the fast engine's), sharing their weights: the exact
+        reference encoding without a second copy in memory."""
+        self = cls.__new__(cls)
+        self.device, self.max_length = torch.device(device), max_length
+        self.llm_dtype = next(llm.parameters()).dtype
+        self.llm_tokenizer, self.llm, self.clip_tokenizer, self.clip = llm_tokenizer, llm, clip_tokenizer, clip
+        self.crop_start = find_crop_start(llm_tokenizer)
+        self.llm_max_tokens = self.crop_start + max_length
+        return self
+
     @property
     def ctxt_dim(self) -> int:
         return int(self.llm.config.hidden_size)

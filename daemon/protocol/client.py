@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import zmq
 
 from . import frames as P
@@ -157,6 +158,7 @@ class MotionBridgeClient:
         # sent with every request: the daemon knows this client's requests by it (with its CURVE
         # key, if any), not by the routing id, which changes with each Lazy Pirate reconnect
         self._secret = os.urandom(16).hex()
+        self._controls_versions: tuple[int, ...] | None = None  # from HELLO, asked before the first directed take
         self._commands: queue.Queue = queue.Queue()
         self._closed = threading.Event()
         self._io = ClientIoLoop(endpoint, timeout_s=self.timeout_s, retries=self.retries, curve=self._curve,
@@ -182,20 +184,37 @@ class MotionBridgeClient:
 
     def generate(self, prompt: str, duration_s: float = 5.0, seeds: Iterable[int] = (0,), cfg: float = 5.0,
                  model: str | None = None, preview_every: int = 0, priority: str = "interactive",
-                 on_event: Callable[[Event], None] | None = None, **options: Any) -> RequestHandle:
-        """Sends GENERATE and returns at once; bad input raises ValueError before anything is sent."""
+                 on_event: Callable[[Event], None] | None = None,
+                 controls: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None, **options: Any) -> RequestHandle:
+        """Sends GENERATE and returns at once; bad input raises ValueError before anything is sent.
+
+        `controls`: a directed take's field and arrays (daemon/controls/wire.py `to_wire`). The
+        daemon must list their version in HELLO's 'controls' (asked once, here); one that does
+        not is never sent them: ValueError instead."""
         if isinstance(seeds, int):
             seeds = (seeds,)
         header = {"id": P.new_id(), "prompt": prompt, "duration_s": duration_s, "seeds": list(seeds), "cfg": cfg,
                   "model": model, "preview_every": preview_every, "priority": priority, **options}
+        arrays: dict[str, np.ndarray] = {}
+        if controls is not None:
+            header["controls"], arrays = controls
+            self._check_controls_supported()
         try:
             spec = P.parse_generate(header)
         except P.ProtocolError as exc:
             raise ValueError(exc.message) from None
         handle = RequestHandle(self, spec.id, spec.seeds, on_event)
-        frames = P.encode(P.Message(P.GENERATE, {**spec.to_header(), "secret": self._secret}))
+        frames = P.encode(P.Message(P.GENERATE, {**spec.to_header(), "secret": self._secret}, arrays))
         self._submit(("send", frames, spec.id, handle))
         return handle
+
+    def _check_controls_supported(self) -> None:
+        if self._controls_versions is None:
+            versions = self.hello().get("controls", [])
+            self._controls_versions = tuple(v for v in versions if isinstance(v, int)) if isinstance(versions, list) else ()
+        if P.CONTROLS_VERSION not in self._controls_versions:
+            raise ValueError(f"the daemon at {self.endpoint} does not take directed takes (its HELLO lists controls versions "
+                             f"{list(self._controls_versions)}, this client sends {P.CONTROLS_VERSION}); update the daemon or run in-process")
 
     def close(self) -> None:
         if not self._closed.is_set():

@@ -71,13 +71,14 @@ ERROR_CODES = frozenset({
 # Size limits. Requests are small; results carry at most 360 frames x 55 joints of float64.
 MAX_FRAMES_PER_MESSAGE = 64
 MAX_HEADER_BYTES = 64 * 1024
-MAX_REQUEST_BYTES = 256 * 1024  # whole client message; the daemon sets ZMQ_MAXMSGSIZE from it
+MAX_REQUEST_BYTES = 1024 * 1024  # whole client message (a directed take's source: 360 x 22 float64 matrices); ZMQ_MAXMSGSIZE
 MAX_REPLY_BYTES = 64 * 1024 * 1024
 MAX_ID_CHARS = 64
 MAX_ARRAY_DIMS = 5
 ARRAY_DTYPES = frozenset({"<f4", "<f8", "<i4", "<i8", "|u1"})
 
 PRIORITIES = ("interactive", "batch")
+CONTROLS_VERSION = 1  # of GENERATE's optional `controls` field (daemon/controls/wire.py); HELLO lists those the daemon reads
 ROTATION_ORDER = "xyzw"
 
 
@@ -212,17 +213,21 @@ class GenerateSpec:
     root_motion: str
     game_feat: bool
     warnings: tuple[str, ...] = ()
+    controls: dict[str, Any] | None = None  # a directed take's field, version-checked only (wire.py reads the rest)
 
     def to_header(self) -> dict[str, Any]:
-        return {
+        header = {
             "id": self.id, "prompt": self.prompt, "duration_s": self.duration_s, "seeds": list(self.seeds),
             "cfg": self.cfg, "model": self.model, "fps": limits.FPS, "preview_every": self.preview_every,
             "priority": self.priority, "root_motion": self.root_motion, "game_feat": self.game_feat,
         }
+        if self.controls is not None:  # absent, the request is exactly as before controls existed
+            header["controls"] = self.controls
+        return header
 
 
 GENERATE_FIELDS = frozenset({"id", "prompt", "duration_s", "seeds", "cfg", "model", "fps", "preview_every",
-                             "priority", "root_motion", "game_feat", "secret"})
+                             "priority", "root_motion", "game_feat", "secret", "controls"})
 MIN_SECRET_CHARS, MAX_SECRET_CHARS = 16, 128
 
 
@@ -281,9 +286,15 @@ def parse_generate(header: Mapping[str, Any]) -> GenerateSpec:
     game_feat = header.get("game_feat", False)
     if not isinstance(game_feat, bool):
         raise ProtocolError(E_BAD_REQUEST, "'game_feat' must be true or false")
+    controls = header.get("controls")
+    if controls is not None:
+        if not isinstance(controls, dict) or controls.get("v") != CONTROLS_VERSION:
+            version = controls.get("v") if isinstance(controls, dict) else None
+            raise ProtocolError(E_BAD_REQUEST, f"'controls' must be a map with \"v\": {CONTROLS_VERSION} (got version {version!r}); "
+                                "ask HELLO's 'controls' for the versions this daemon reads")
     warnings = prompt.warnings + duration.warnings
     return GenerateSpec(rid, prompt.value, duration.value, seeds.value, cfg.value, model, preview_every,
-                        priority, root_motion, game_feat, warnings)
+                        priority, root_motion, game_feat, warnings, controls)
 
 
 def parse_id(header: Mapping[str, Any]) -> str:

@@ -1,7 +1,8 @@
 """The waiting room: bounded queues per priority and the batching rule.
 
 Every request of one engine is compatible with every other (the engine batches different
-prompts, durations, seeds and cfg), so a batch is interactive requests first, then
+prompts, durations, seeds and cfg), except a directed take, which always runs alone
+(`Job.alone`); so a batch is interactive requests first, then
 batch-priority ones, up to a number of rows (one row per seed). Within a priority, owners
 (clients, see ownership.py) take turns: the next job is the oldest one of the owner served
 least recently, so one client's burst of requests cannot starve another client's one request.
@@ -34,6 +35,12 @@ class Job:
     sent: list = field(default_factory=list)  # RESULT messages, kept for a resend (replay.py)
     worker: int | None = None
     stage: str = ""  # the last slower-path stage its PROGRESS reported ('compiling'...), logged once per change
+    arrays: dict = field(default_factory=dict)  # a directed take's control arrays, forwarded to the worker
+
+    @property
+    def alone(self) -> bool:
+        """A directed take runs in a batch of its own, on the reference path (daemon/controls)."""
+        return self.spec.controls is not None
 
     @property
     def deliverable(self) -> bool:
@@ -103,7 +110,7 @@ class Scheduler:
             q = self._queues[p]
             while q:
                 job = self._next_turn(q)
-                if batch and rows + job.rows > limit:
+                if batch and (rows + job.rows > limit or job.alone or batch[0].alone):
                     break
                 q.remove(job)
                 batch.append(job)

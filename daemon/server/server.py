@@ -20,6 +20,7 @@ import time
 import zmq
 
 from motionbridge.daemon import __version__
+from motionbridge.daemon.controls.wire import from_wire
 from motionbridge.daemon.protocol import frames as P
 from motionbridge.daemon.protocol import limits
 from motionbridge.daemon.protocol import link as L
@@ -205,7 +206,7 @@ class Server(WorkerEvents):
                 return
             rid = P.parse_id(msg.header)
             if msg.command == P.GENERATE:
-                self._on_generate(client, owner, P.parse_generate(msg.header))
+                self._on_generate(client, owner, P.parse_generate(msg.header), msg.arrays)
             elif msg.command == P.CANCEL:
                 job = self.jobs.get((owner, rid))
                 if job is None:
@@ -221,7 +222,7 @@ class Server(WorkerEvents):
             self.metrics.count("errors_total", exc.code)
             self._send(client, P.error(rid if isinstance(rid, str) else None, exc.code, exc.message))
 
-    def _on_generate(self, client: bytes, owner: bytes, spec: P.GenerateSpec) -> None:
+    def _on_generate(self, client: bytes, owner: bytes, spec: P.GenerateSpec, arrays: dict | None = None) -> None:
         known = self.jobs.get((owner, spec.id))
         if known is not None:  # a Lazy Pirate resend: answer again, never run twice
             pos = self.scheduler.position(known)
@@ -245,7 +246,14 @@ class Server(WorkerEvents):
         served = self._served_model()
         if spec.model is not None and served is not None and spec.model != served:
             raise P.ProtocolError(P.E_BAD_REQUEST, f"this daemon serves model {served!r}; pass model={served!r} or None")
-        job = Job(client, spec, time.monotonic(), owner=owner)
+        control_arrays = {}
+        if spec.controls is not None:  # checked here, so a bad one is refused at once and never reaches a worker
+            try:
+                from_wire(spec.controls, arrays or {}, spec.duration_s)
+            except ValueError as exc:
+                raise P.ProtocolError(P.E_BAD_REQUEST, f"controls: {exc}") from None
+            control_arrays = dict(arrays or {})
+        job = Job(client, spec, time.monotonic(), owner=owner, arrays=control_arrays)
         try:
             position = self.scheduler.submit(job)
         except QueueFull:
@@ -278,7 +286,7 @@ class Server(WorkerEvents):
             "protocol": P.PROTOCOL_VERSION, "daemon": __version__, "heartbeat_s": self.cfg.heartbeat_s,
             "model": w.model_name if w else None, "model_hash": w.model_hash if w else None,
             "models": list(limits.MODELS), "priorities": list(P.PRIORITIES), "root_motions": list(P.ROOT_MOTIONS),
-            "rotation_order": P.ROTATION_ORDER, "fps": limits.FPS, "previews": True,
+            "rotation_order": P.ROTATION_ORDER, "fps": limits.FPS, "previews": True, "controls": [P.CONTROLS_VERSION],
             "limits": {"max_prompt_chars": limits.MAX_PROMPT_CHARS, "max_seeds": limits.MAX_SEEDS,
                        "max_duration_s": limits.MAX_DURATION_S, "max_frames": limits.MAX_FRAMES,
                        "max_request_bytes": P.MAX_REQUEST_BYTES, "max_queue": self.cfg.max_queue},
@@ -358,8 +366,9 @@ class Server(WorkerEvents):
             requests = [{**j.spec.to_header(), "id": j.key} for j in batch]
             preview_every = max((j.spec.preview_every for j in batch), default=0)
             assert w.sock is not None  # idle implies ready implies a live link
+            arrays = {k: v for j in batch for k, v in j.arrays.items()}  # a directed job's, which runs alone
             link_send(w.sock, L.RUN, {"batch": w.batch_id, "requests": requests, "preview_every": preview_every,
-                                      "preview_ids": [j.key for j in batch if j.spec.preview_every]})
+                                      "preview_ids": [j.key for j in batch if j.spec.preview_every]}, arrays)
             log.info("batch", extra={"worker": w.index, "batch": w.batch_id, "requests": len(batch),
                                      "rows": sum(j.rows for j in batch), "ids": [j.spec.id for j in batch]})
 

@@ -110,8 +110,16 @@ def _run_batch(engine, link: _Link, msg: P.Message) -> None:
         link.pump()
         return rid in link.cancelled
 
+    directed = [r for r in msg.header["requests"] if r.get("controls") is not None]  # the server sends those alone
     try:
-        takes = engine.generate(requests, on_step=on_step, is_cancelled=is_cancelled, preview_every=preview_every)
+        if directed:
+            from motionbridge.daemon.controls.served import generate_directed
+            from motionbridge.daemon.controls.wire import from_wire
+
+            controls = from_wire(directed[0]["controls"], msg.arrays, requests[0].duration_s)
+            takes = generate_directed(engine, requests[0], controls, on_step, is_cancelled)
+        else:
+            takes = engine.generate(requests, on_step=on_step, is_cancelled=is_cancelled, preview_every=preview_every)
     except Cancelled:
         takes = []
     except Exception as exc:  # noqa: BLE001 - every failure is reported, none kills the link silently

@@ -8,9 +8,11 @@ import motionbridge.daemon.protocol.frames as P
 from motionbridge.daemon.server.scheduler import Job, QueueFull, Scheduler
 
 
-def _job(priority: str = "interactive", seeds=(0,)) -> Job:
-    spec = P.parse_generate({"id": P.new_id(), "prompt": "walk", "seeds": list(seeds), "priority": priority})
-    return Job(b"c", spec, 0.0)
+def _job(priority: str = "interactive", seeds=(0,), directed: bool = False) -> Job:
+    header = {"id": P.new_id(), "prompt": "walk", "seeds": list(seeds), "priority": priority}
+    if directed:
+        header["controls"] = {"v": P.CONTROLS_VERSION, "loop": True}
+    return Job(b"c", P.parse_generate(header), 0.0)
 
 
 def test_interactive_goes_first_and_batches_fill_by_rows():
@@ -33,6 +35,17 @@ def test_an_oversized_job_still_runs_alone_and_full_queue_raises():
         s.submit(_job())
     assert s.next_batch() == [big]
     assert s.next_batch(1) == [small]
+
+
+def test_a_directed_take_runs_alone():
+    s = Scheduler(max_queue=10, max_batch_rows=8)
+    plain1, directed, plain2, later = _job(), _job(directed=True), _job(), _job("batch", directed=True)
+    for j in (plain1, directed, plain2, later):
+        s.submit(j)
+    assert s.next_batch() == [plain1]  # the directed one is next in turn: not joined to this batch
+    assert s.next_batch() == [directed]
+    assert s.next_batch() == [plain2]
+    assert s.next_batch() == [later]
 
 
 def test_requeue_front_keeps_order_and_remove():

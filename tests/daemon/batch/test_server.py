@@ -29,8 +29,8 @@ def test_takes_whose_worker_died_are_resent(tmp_path, parity, monkeypatch):
         generator = ServerGenerator(d.endpoint, timeout_s=300)
         submit = generator._submit
 
-        def submit_then_kill_the_worker(request):
-            handle = submit(request)
+        def submit_then_kill_the_worker(request, *directing):
+            handle = submit(request, *directing)
             if not killed:
                 d.wait_for("batch", 60)  # the worker has taken the request
                 killed.append(generator.client.status()["workers"][0]["pid"])

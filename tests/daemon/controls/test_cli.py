@@ -63,7 +63,7 @@ def inputs(tmp_path):
         (["--keys", "{d}/notunit.npz"], "unit quaternions"),
         (["--keys", "{d}/walk.npz"], "no 'frames'"),
         (["--loop", "--start-from", "{d}/walk.npz"], "cannot be combined"),
-        (["--loop", "--server", "tcp://127.0.0.1:9"], "in-process"),
+        (["--keys", "{d}/late.npz", "--server", "tcp://127.0.0.1:9"], "outside the take"),  # checked before anything is sent
         (["--keys", "{d}/keys.npz", "--engine", "fast"], "reference engine"),
         (["--path", "{d}/late.json"], "past the take's end"),
         (["--path", "{d}/back.json"], "increase"),
@@ -120,9 +120,9 @@ def test_start_from_a_rig_take_and_keys_end_to_end(parity, tmp_path, inputs):
 
 
 def test_extend_lets_the_duration_past_12_s(tmp_path):
-    from motionbridge.daemon.protocol import limits
     from motionbridge.daemon.cli import build_parser
     from motionbridge.daemon.controls.cli import read_controls
+    from motionbridge.daemon.protocol import limits
 
     argv = ["generate", "A person walks.", "--duration", "30", "--extend", "--prompt-at", "20:A person sits.", "--out", str(tmp_path / "t.npz")]
     args = build_parser(only="generate").parse_args(argv)
