@@ -7,13 +7,13 @@ vocabulary, which is all timing needs).
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import torch
 
 from motionbridge.daemon.model.config import ModelConfig, network_config_from_dict, pipeline_config_from_dict
-from motionbridge.daemon.model.mmdit import MotionFlowModel
+from motionbridge.daemon.model.random_weights import default_dtype as _default_dtype
+from motionbridge.daemon.model.random_weights import random_flow_model
 
 # network_module_args of the published checkpoints (see the parity fixture's state_dict_keys.json)
 NETWORKS = {
@@ -36,16 +36,6 @@ QWEN3_8B = dict(
 CLIP_L = dict(hidden_size=768, num_hidden_layers=12, num_attention_heads=12, intermediate_size=3072, max_position_embeddings=77, vocab_size=49408)
 
 
-@contextlib.contextmanager
-def _default_dtype(dtype: torch.dtype):
-    old = torch.get_default_dtype()
-    torch.set_default_dtype(dtype)
-    try:
-        yield
-    finally:
-        torch.set_default_dtype(old)
-
-
 TINY_RANDOM = {
     "network": dict(feat_dim=64, num_heads=4, num_layers=6, ctxt_input_dim=64, vtxt_input_dim=32),
     "qwen": dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16, intermediate_size=128, vocab_size=2176),
@@ -63,19 +53,6 @@ def model_config(name: str) -> ModelConfig:
         raise ValueError(f"unknown model {name!r}; pass one of {', '.join(NETWORKS)}")
     net = network_config_from_dict(args, f"random:{name}")
     return ModelConfig(network=net, pipeline=pipeline_config_from_dict(PIPELINE, f"random:{name}"), source=f"random:{name}")
-
-
-@torch.no_grad()
-def random_flow_model(cfg: ModelConfig, device: str, dtype: torch.dtype = torch.float32, seed: int = 0) -> MotionFlowModel:
-    torch.manual_seed(seed)
-    with torch.device(device), _default_dtype(dtype):
-        model = MotionFlowModel(cfg.network)
-    for name, p in model.named_parameters():
-        if p.ndim >= 2 or "feat" in name or "null" in name:
-            p.normal_(std=0.02)
-    model.mean = torch.randn(cfg.network.input_dim, device=device) * 0.5  # statistics stay float32
-    model.std = torch.rand(cfg.network.input_dim, device=device) + 0.5
-    return model.eval().requires_grad_(False)
 
 
 @torch.no_grad()

@@ -92,7 +92,7 @@ class CompileChild:
     def run(self, model_config, fast, device: str, batch) -> None:
         """Compiles the shape of `batch` (a sampler.Batch as the engine pads it) in a child;
         raises CompileChildFailed with one line if it fails."""
-        from motionbridge.daemon.engine.compile.child import spec_for
+        from motionbridge.daemon.engine.compile.child_spec import spec_for
 
         shape = {"frames": batch.x0.shape[1], "text_tokens": batch.ctxt.shape[1], "rows": batch.x0.shape[0]}
         spec = json.dumps(spec_for(model_config, fast, device, shape, self.compile_with))

@@ -7,7 +7,7 @@ import dataclasses
 import json
 
 from motionbridge.daemon.bench.random_models import model_config
-from motionbridge.daemon.engine.compile.child import configs_from_spec, spec_for
+from motionbridge.daemon.engine.compile.child_spec import configs_from_spec, spec_for
 from motionbridge.daemon.engine.fast.config import FastConfig
 
 
