@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch

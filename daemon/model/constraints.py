@@ -43,7 +43,8 @@ class Known:
 
     def __post_init__(self) -> None:
         if self.values.shape != self.mask.shape or self.values.shape[-1] != LATENT_DIM or self.mask.dtype != torch.bool:
-            raise ValueError(f"Known needs (L, {LATENT_DIM}) values and a bool mask of the same shape, got {tuple(self.values.shape)} / {tuple(self.mask.shape)} {self.mask.dtype}")
+            got = f"{tuple(self.values.shape)} / {tuple(self.mask.shape)} {self.mask.dtype}"
+            raise ValueError(f"Known needs (L, {LATENT_DIM}) values and a bool mask of the same shape, got {got}")
         if not torch.isfinite(self.values[self.mask]).all():
             raise ValueError("known latent values contain NaN or infinity")
 
