@@ -135,3 +135,20 @@ def table(result: dict) -> str:
                          f"{_g(r['skate_cm_s'])} / {_g(r['free_skate_cm_s'])} |")
     return "\n".join(lines)
 
+
+
+def main() -> None:
+    import argparse
+
+    default = Path(__file__).resolve().parents[2].parent / "shared" / "parity"
+    parser = argparse.ArgumentParser(description="directed takes on the CPU fixtures (same as `motionbridge bench --scenario controls`)")
+    parser.add_argument("--parity", type=Path, default=default)
+    parser.add_argument("--smooth", type=Path, default=SMOOTH_DEFAULT)
+    parser.add_argument("--seeds", default="0,1", help="comma list")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    print(table(run(args.parity, args.smooth, tuple(int(s) for s in args.seeds.split(",")))))
+
+
+if __name__ == "__main__":
+    main()
