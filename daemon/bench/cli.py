@@ -32,8 +32,12 @@ def add_arguments(parser) -> None:
     parser.add_argument("--modes", default=None, help="comma list of fast modes (default: all for the device)")
     parser.add_argument("--json", default=None, help="write the results here (JSON)")
     parser.add_argument("--table", default=None, help="write the human-readable table here (Markdown)")
-    parser.add_argument("--scenario", choices=("engine", "daemon-mixed"), default="engine",
-                        help="engine: the in-process figures above; daemon-mixed: a real `serve` and a client's mixed requests (daemon_mixed.py)")
+    parser.add_argument("--scenario", choices=("engine", "daemon-mixed", "controls"), default="engine",
+                        help="engine: the in-process figures above; daemon-mixed: a real `serve` and a client's mixed requests "
+                             "(daemon_mixed.py); controls: directed takes (constraint error, seams, cost) on the CPU fixtures")
+    parser.add_argument("--smooth", default=None,
+                        help="controls: the smooth fixture folder (default tests/fixtures/smooth_model; 'none': skip it)")
+    parser.add_argument("--seeds", default="0,1", help="controls: comma list of seeds")
     parser.add_argument("--requests", type=int, default=24, help="daemon-mixed: requests in the mix")
     parser.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
                         help="daemon-mixed: a FastConfig field for the served engine (e.g. compile_dynamic=true)")
@@ -55,7 +59,9 @@ def run(args) -> int:
         if args.requests < 1 or any("=" not in o for o in args.engine_option):
             raise CliError("--requests must be >= 1 and each --engine-option KEY=VALUE")
         return daemon_mixed.run(args)
-    parity = Path(args.parity or os.environ.get("MOTIONBRIDGE_PARITY_DIR") or Path(__file__).resolve().parents[2].parent / "shared" / "parity")
+    if args.scenario == "controls":
+        return _controls(args, device)
+    parity = _parity_dir(args)
     if not (parity / "cases.json").is_file():
         raise CliError(f"parity fixture not found at {parity}; pass --parity")
     models = (args.models or ("tiny" if device.type == "cpu" else "1.0,lite")).split(",")
@@ -85,6 +91,39 @@ def run(args) -> int:
         if device.type == "cuda":
             torch.cuda.empty_cache()
     text = table(result)
+    print(text)
+    if args.json:
+        _write(Path(args.json), json.dumps(result, indent=2))
+    if args.table:
+        _write(Path(args.table), text)
+    return 0
+
+
+def _parity_dir(args) -> Path:
+    default = Path(__file__).resolve().parents[2].parent / "shared" / "parity"
+    return Path(args.parity or os.environ.get("MOTIONBRIDGE_PARITY_DIR") or default)
+
+
+def _controls(args, device) -> int:
+    from motionbridge.daemon.bench import controls
+    from motionbridge.daemon.cli import CliError
+
+    if device.type != "cpu":
+        raise CliError("--scenario controls runs on the CPU fixtures; pass --device cpu")
+    parity = _parity_dir(args)
+    smooth = None if args.smooth == "none" else Path(args.smooth) if args.smooth else controls.SMOOTH_DEFAULT
+    if not (parity / "cases.json").is_file():
+        raise CliError(f"parity fixture not found at {parity}; pass --parity")
+    if smooth is not None and not (smooth / "config.yml").is_file():
+        raise CliError(f"smooth fixture not found at {smooth}; pass --smooth DIR or --smooth none")
+    try:
+        seeds = tuple(int(s) for s in args.seeds.split(","))
+    except ValueError:
+        raise CliError(f"--seeds {args.seeds!r}: give a comma list of integers, e.g. 0,1") from None
+    if args.steps < 1:
+        raise CliError("--steps must be >= 1")
+    result = controls.run(parity, smooth, seeds, args.steps)
+    text = controls.table(result)
     print(text)
     if args.json:
         _write(Path(args.json), json.dumps(result, indent=2))

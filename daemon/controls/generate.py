@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 
 from motionbridge.daemon.engine.api import GeneratedTake, GenerationRequest, StepInfo
 from motionbridge.daemon.model import constraints as C
+from motionbridge.daemon.model import sampling
 from motionbridge.daemon.model.decode import decode_latent, smooth_rotations, smooth_translation
 from motionbridge.daemon.model.encode import LATENT_DIM, POSITIONS, ROTATIONS, TRANSL, motion_features, normalize
 from motionbridge.daemon.tracks import clip_from_rotations
@@ -32,6 +33,7 @@ from .spec import CONTEXT_FRAMES, Controls, Layout, Poses, layout
 class Imposed:
     known: C.Known
     transl: np.ndarray  # (L, 3) the known root translation in metres (for the vertical placement)
+    shift_xz: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(2))  # sampled this far from the world (m)
 
 
 def imposed(controls: Controls, lay: Layout, mean: np.ndarray, std: np.ndarray) -> Imposed | None:
@@ -49,12 +51,13 @@ def imposed(controls: Controls, lay: Layout, mean: np.ndarray, std: np.ndarray) 
     values = np.zeros((lay.latent_frames, LATENT_DIM))
     mask = np.zeros((lay.latent_frames, LATENT_DIM), dtype=bool)
     transl = np.zeros((lay.latent_frames, 3))
+    shift = start_shift(spans, float(mean[1]))
     for first, poses in spans:
         if len(poses) == 0:
             continue
         rows = slice(first, first + len(poses))
         root = poses.transl if poses.transl is not None else np.zeros((len(poses), 3))
-        values[rows] = normalize(motion_features(poses.rotations, root), mean, std)
+        values[rows] = normalize(motion_features(poses.rotations, root - shift), mean, std)
         mask[rows, ROTATIONS] = mask[rows, POSITIONS] = True
         if poses.transl is not None:
             mask[rows, TRANSL] = True
@@ -62,13 +65,27 @@ def imposed(controls: Controls, lay: Layout, mean: np.ndarray, std: np.ndarray) 
     if controls.path is not None:
         rows, xz = path_targets(controls.path, lay)
         feats = np.zeros((len(rows), LATENT_DIM))
-        feats[:, [0, 2]] = xz - smplx_skeleton().rest_translations[0, [0, 2]]
+        feats[:, [0, 2]] = xz - smplx_skeleton().rest_translations[0, [0, 2]] - shift[[0, 2]]
         values[rows, 0:3:2] = normalize(feats, mean, std)[:, 0:3:2]
         mask[rows, 0:3:2] = True
     if not mask.any():
         return None
     known = C.Known(torch.from_numpy(values).float(), torch.from_numpy(mask))
-    return Imposed(known, transl)
+    return Imposed(known, transl, shift[[0, 2]])
+
+
+def start_shift(spans: list[tuple[int, Poses]], mean_height: float) -> np.ndarray:
+    """(3,) how far a pinned first frame's root is from where the model's takes start: the
+    origin on the ground plane, the latent's mean root height (zeros without a pinned first
+    frame). A take file's root sits where the decoder placed it (its lowest vertex on the
+    floor), not where the latent had it; measured on the smooth fixture, a start pose 0.9 m
+    off the model's root height and 1.5 m from the origin pulled the free frames back (a
+    velocity seam of 7x). So the constraints are sampled moved by -shift and the take moved
+    back after the decode (x/z here, the height by the pinned frames as before)."""
+    for first, poses in spans:
+        if first == 0 and len(poses) and poses.transl is not None:
+            return np.asarray(poses.transl[0], dtype=np.float64) - np.array([0.0, mean_height, 0.0])
+    return np.zeros(3)
 
 
 def path_targets(path: np.ndarray, lay: Layout) -> tuple[np.ndarray, np.ndarray]:
@@ -100,6 +117,8 @@ def decode_directed(pipe, latent: torch.Tensor, imposed_: Imposed | None):
         got = decoded.transl[:, : len(rows)][:, torch.from_numpy(rows), 1].double().cpu().numpy()
         shift = (imposed_.transl[rows, 1][None, :] - got).mean(axis=1)
         decoded.transl[..., 1] += torch.from_numpy(shift).to(decoded.transl)[:, None]
+    decoded.transl[..., 0] += float(imposed_.shift_xz[0])
+    decoded.transl[..., 2] += float(imposed_.shift_xz[1])
     return decoded
 
 
@@ -113,6 +132,9 @@ class Directed:
     loop: C.Loop | None
     warnings: tuple[str, ...]
     timings: dict
+
+
+GUIDANCE: tuple[float, float] | None = None  # (weight, from t): reconstruction guidance on top of replacement
 
 
 def sample(pipe, req: GenerationRequest, controls: Controls, on_step: Callable[[StepInfo], None] | None = None) -> Directed:
@@ -138,7 +160,13 @@ def sample(pipe, req: GenerationRequest, controls: Controls, on_step: Callable[[
         return False
 
     t1 = time.perf_counter()
-    latent = pipe.sample(cond, noise, step, project)[:, : lay.latent_frames].clone()
+    if imp is not None and GUIDANCE is not None:
+        velocity = C.reconstruction_guidance(pipe.velocity(cond), imp.known, *GUIDANCE)
+        with torch.no_grad():
+            latent = sampling.euler(velocity, noise, sampling.time_grid(total, pipe.device), step, project)
+    else:
+        latent = pipe.sample(cond, noise, step, project)
+    latent = latent[:, : lay.latent_frames].clone()
     timings = {"text_s": t_text, "sample_s": time.perf_counter() - t1}
     return Directed(latent, lay, imp, loop, tuple(features.warnings) + tuple(warnings), timings)
 

@@ -43,7 +43,8 @@ class Known:
 
     def __post_init__(self) -> None:
         if self.values.shape != self.mask.shape or self.values.shape[-1] != LATENT_DIM or self.mask.dtype != torch.bool:
-            raise ValueError(f"Known needs (L, {LATENT_DIM}) values and a bool mask of the same shape, got {tuple(self.values.shape)} / {tuple(self.mask.shape)} {self.mask.dtype}")
+            got = f"{tuple(self.values.shape)} / {tuple(self.mask.shape)} {self.mask.dtype}"
+            raise ValueError(f"Known needs (L, {LATENT_DIM}) values and a bool mask of the same shape, got {got}")
         if not torch.isfinite(self.values[self.mask]).all():
             raise ValueError("known latent values contain NaN or infinity")
 
@@ -106,13 +107,16 @@ def projection(known: Known | None = None, loop: Loop | None = None):
     return project
 
 
-def reconstruction_guidance(velocity, known: Known, weight: float):
+def reconstruction_guidance(velocity, known: Known, weight: float, after: float = 0.0):
     """v(t, x) nudged down the gradient of the known entries' error in the clean prediction
     x̂ = x + (1 - t)·v (CondMDI's reconstruction guidance, Cohan et al. 2024, for flow
     matching): one backward pass through the network per step. Kept for measurement: the
-    bench compares it with replacement (daemon/controls/README.md)."""
+    bench compares it with replacement (daemon/controls/README.md). Steps before t = `after`
+    run unguided (a guidance phase at the end of the loop only)."""
 
     def guided(t: Tensor, x: Tensor) -> Tensor:
+        if float(t) < after:
+            return velocity(t, x)
         length = known.mask.shape[0]
         with torch.enable_grad():
             x_in = x.detach().requires_grad_(True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pytest
 import torch
@@ -30,3 +31,19 @@ def revived(engine):
         yield
     finally:
         std.copy_(saved)
+
+
+SMOOTH = Path(__file__).resolve().parents[2] / "fixtures" / "smooth_model"
+
+
+@pytest.fixture(scope="session")
+def smooth_engine(parity):
+    """The smooth fixture (tests/fixtures/smooth_model: HY-Motion's architecture trained on
+    synthetic motion) through the normal loading code, with the parity fixture's text encoders."""
+    from motionbridge.daemon.engine.reference import ReferenceEngine
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    te = parity / "text_encoders"
+    yield ReferenceEngine.from_dirs(SMOOTH, te / "qwen3", te / "clip")
+    torch.set_num_threads(old)

@@ -8,7 +8,7 @@ import numpy as np
 from motionbridge.daemon.controls import extend as E
 from motionbridge.daemon.controls import generate as G
 from motionbridge.daemon.controls import spec
-from motionbridge.daemon.bench.controls import pose_errors
+from motionbridge.daemon.controls.seams import pose_errors
 from motionbridge.daemon.engine.api import GenerationRequest
 
 from .conftest import revived

@@ -10,7 +10,7 @@ import torch
 
 from motionbridge.daemon.controls import generate as G
 from motionbridge.daemon.controls import spec
-from motionbridge.daemon.bench.controls import pose_errors
+from motionbridge.daemon.controls.seams import pose_errors
 from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.rigs.synthetic import MOTIONS
 

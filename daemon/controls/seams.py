@@ -1,0 +1,78 @@
+"""How visible a join is, and how much the feet slide: the measures issue 18 sets for controls.
+
+A seam is where two pieces of motion meet (a take continued from another's last frames, two
+windows of an extended take, a loop's last frame flowing into its first, a key, the ends of a
+regenerated range). Its size is the largest joint velocity and acceleration right at the join,
+each as a ratio to the same clip's own frame-to-frame p95 (the 95th percentile over all its
+frames): 1.0 means the join moves like the clip's ordinary frames; issue 18 allows 1.5.
+Velocity and acceleration are the norms over the 22 body joints' world positions of their
+first and second differences, so a jump in pose shows in both and a jump in velocity in the
+acceleration. numpy only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from motionbridge.rigs import Clip, quat
+from motionbridge.rigs.footlock import FootLockParams, detect_contacts
+from motionbridge.rigs.metrics import foot_skate
+from motionbridge.rigs.smplx import NUM_BODY_JOINTS, SMPLX_JOINT_NAMES
+
+UP = np.array([0.0, 1.0, 0.0])
+FEET = (SMPLX_JOINT_NAMES.index("left_foot"), SMPLX_JOINT_NAMES.index("right_foot"))
+
+
+def body_positions(clip: Clip) -> np.ndarray:
+    """(F, 22, 3) world positions of the model's body joints."""
+    return clip.world()[1][:, :NUM_BODY_JOINTS]
+
+
+def pose_errors(take: Clip, t_frame: int, source: Clip, s_frame: int, joints=range(NUM_BODY_JOINTS)) -> tuple[float, float]:
+    """(cm, deg): the worst world joint position and local rotation difference over `joints`
+    between frame `t_frame` of `take` and frame `s_frame` of `source`: a constraint's error."""
+    joints = list(joints)
+    p_take, p_src = take.world()[1], source.world()[1]
+    cm = float(np.abs(p_take[t_frame, joints] - p_src[s_frame, joints]).max()) * 100
+    dot = np.abs(np.sum(quat.normalize(take.rotations[t_frame, joints]) * quat.normalize(source.rotations[s_frame, joints]), -1))
+    return cm, float(np.degrees(2 * np.arccos(np.clip(dot, 0, 1))).max())
+
+
+def seam_ratios(positions: np.ndarray, at: int) -> tuple[float, float]:
+    """(velocity, acceleration) at the join before frame `at` of (F, J, 3) positions, each over
+    the clip's own p95: the steps into and out of frame `at` (velocity), the second differences
+    centred on frames at-1, at and at+1 (acceleration)."""
+    flat = np.asarray(positions, dtype=np.float64).reshape(len(positions), -1)
+    if not 2 <= at <= len(flat) - 2:
+        raise ValueError(f"a seam at frame {at} needs two frames on each side (clip of {len(flat)} frames)")
+    vel = np.linalg.norm(np.diff(flat, axis=0), axis=-1)  # vel[k]: frame k -> k + 1
+    acc = np.linalg.norm(flat[2:] - 2 * flat[1:-1] + flat[:-2], axis=-1)  # acc[k]: centred on frame k + 1
+    return float(vel[at - 1 : at + 1].max() / np.percentile(vel, 95)), float(acc[at - 2 : at + 1].max() / np.percentile(acc, 95))
+
+
+def worst_seam(positions: np.ndarray, seams) -> tuple[float, float]:
+    """The largest velocity and acceleration ratios over several joins of one clip."""
+    ratios = [seam_ratios(positions, at) for at in seams]
+    return max(r[0] for r in ratios), max(r[1] for r in ratios)
+
+
+def acceleration_p95(positions: np.ndarray) -> float:
+    """The clip's frame-to-frame acceleration p95 (metres per frame², over all body joints): how
+    jittery its motion is (noise is large, smooth motion small)."""
+    flat = np.asarray(positions, dtype=np.float64).reshape(len(positions), -1)
+    return float(np.percentile(np.linalg.norm(flat[2:] - 2 * flat[1:-1] + flat[:-2], axis=-1), 95))
+
+
+def skate_cm_s(clip: Clip, params: FootLockParams | None = None) -> float:
+    """Mean horizontal foot speed over the take's own contact frames (cm/s, both feet; 0 with
+    no contact), rigs/metrics.foot_skate on rigs/footlock.detect_contacts."""
+    params = params or FootLockParams()
+    pos = clip.world()[1]
+    hip = float(pos[:, 0, 1].mean() - pos[:, list(FEET), 1].min())
+    speeds = []
+    for j in FEET:
+        contact = detect_contacts(pos[:, j], UP, hip, clip.fps, params)
+        s = foot_skate(pos[:, j], contact, UP, clip.fps, 100.0)
+        if s is not None:
+            speeds.append(s)
+    return float(np.mean(speeds)) if speeds else 0.0

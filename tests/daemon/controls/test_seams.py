@@ -1,0 +1,73 @@
+"""Seams, constraint error and foot skate of the directing controls, on the smooth fixture
+(tests/fixtures/smooth_model: HY-Motion's architecture trained on synthetic motion), where
+motion is smooth enough for a seam to be seen. The issue's bar: a seam's velocity and
+acceleration at most 1.5x the clip's own p95."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from motionbridge.daemon.controls import scenarios
+from motionbridge.daemon.controls.seams import acceleration_p95, body_positions, seam_ratios
+from motionbridge.daemon.engine.api import GenerationRequest
+
+from .conftest import SMOOTH
+
+SEAM_LIMIT = 1.5
+
+
+def test_seam_ratios_see_a_jump_in_pose_and_a_kink_in_velocity():
+    t = np.arange(90) / 30
+    smooth = np.stack([np.sin(2 * t), np.cos(3 * t), 0.5 * t], -1)[:, None, :].repeat(22, 1)
+    assert max(seam_ratios(smooth, 45)) < 1.2
+    jumped = smooth.copy()
+    jumped[45:] += 0.3
+    assert seam_ratios(jumped, 45)[0] > 3
+    kinked = smooth.copy()
+    kinked[45:, :, 1] += 0.1 * np.arange(45)[:, None]  # same pose at the join, a new speed after it
+    velocity, acceleration = seam_ratios(kinked, 45)
+    assert acceleration > 3 and velocity < acceleration
+    with pytest.raises(ValueError, match="two frames on each side"):
+        seam_ratios(smooth, 89)
+
+
+def test_the_smooth_fixture_is_a_trained_model_in_the_official_layout(smooth_engine, engine):
+    files = sorted(p.name for p in SMOOTH.iterdir())
+    assert {"config.yml", "model.safetensors", "stats"} <= set(files)
+    assert not any(f.endswith((".ckpt", ".pt", ".pth", ".bin")) for f in files)  # never pickle
+    std = smooth_engine.pipeline.model.get_buffer("std")
+    assert bool((std >= 1e-3).all())  # no dead channel: every one can be constrained
+    req = GenerationRequest(scenarios.WALK, scenarios.take_seconds(smooth_engine), (0,), 5.0)
+    smooth = body_positions(smooth_engine.generate([req])[0].clip)
+    noise = body_positions(engine.generate([req])[0].clip)
+    # random weights jitter by metres per frame squared (measured 7.5); the trained model 0.33
+    assert acceleration_p95(smooth) < acceleration_p95(noise) / 10
+    travel = smooth[-1, 0] - smooth[0, 0]
+    assert np.hypot(travel[0], travel[2]) > 0.5  # "walks forward" walks (measured 1.1 m in 1.5 s)
+
+
+@pytest.fixture(scope="module")
+def measured(smooth_engine):
+    return {m.control: m for m in scenarios.measure(smooth_engine, seeds=(0,))}
+
+
+def test_constraints_hold_and_seams_beat_the_naive_joins(measured, record_property):
+    """Seed 0 on the smooth fixture (the figures are in daemon/controls/README.md)."""
+    figures = {c: {"ours": m.ours, "naive": m.naive, "error": m.error, "skate": m.skate} for c, m in measured.items()}
+    record_property("seams", figures)
+    print(figures)
+    for m in measured.values():
+        if m.error is not None:
+            assert m.error[0] <= 1.0 and m.error[1] <= 1.0, m
+    start, extend, loop = measured["start"], measured["extend"], measured["loop"]
+    # the start is sampled where the model's takes start and moved back: 2.3x velocity (7.2x without)
+    assert start.ours[0] < 4.0 and start.ours[1] < 0.5 * start.naive[1]
+    assert max(extend.ours) < 0.5 * min(extend.naive)
+    assert loop.ours[1] < loop.naive[1]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 18's 1.5x bar is not met yet on the smooth fixture (README: measured)")
+@pytest.mark.parametrize("control", ["start", "extend", "keys"])
+def test_seams_within_the_issues_bar(measured, control):
+    assert max(measured[control].ours) <= SEAM_LIMIT
