@@ -9,8 +9,8 @@ overlap is dropped when the pieces are joined. Handshake length as DoubleTake's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
