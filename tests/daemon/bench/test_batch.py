@@ -21,9 +21,12 @@ def test_bench_reports_generation_and_end_to_end(tmp_path, capsys):
     assert report["end_to_end"]["ok"] == 3 and report["end_to_end"]["takes_per_min"] > 0
     assert report["generation_only"]["takes_per_min"] > 0
     assert report["export_workers"] == 0  # the CPU default: in line
-    ratio = report["generation_only"]["seconds"] / report["end_to_end"]["seconds"]
-    # the report divides the unrounded times; its "seconds" are rounded to 3 places
-    assert report["end_to_end_over_generation"] == pytest.approx(ratio, abs=2e-3)
+    gen, e2e = report["generation_only"]["seconds"], report["end_to_end"]["seconds"]
+    ratio = gen / e2e
+    # the report divides the unrounded times and rounds the ratio; its "seconds" are rounded to
+    # 3 places, so the ratio of the rounded seconds is off by up to this much (short CPU runs)
+    slack = ratio * (5e-4 / gen + 5e-4 / e2e) + 5e-4 + 1e-9
+    assert report["end_to_end_over_generation"] == pytest.approx(ratio, abs=slack)
     assert {"retarget_s", "write_npz_s", "write_fbx_s", "preview_s", "generate_s"} <= set(report["stage_mean_s"])
     assert report["export_s_per_take"] > 0
     assert len(list((tmp_path / "out" / "run0").glob("*.fbx"))) == 3
