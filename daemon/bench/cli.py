@@ -90,13 +90,7 @@ def run(args) -> int:
         gc.collect()
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    text = table(result)
-    print(text)
-    if args.json:
-        _write(Path(args.json), json.dumps(result, indent=2))
-    if args.table:
-        _write(Path(args.table), text)
-    return 0
+    return _emit(args, result, table(result))
 
 
 def _parity_dir(args) -> Path:
@@ -123,7 +117,11 @@ def _controls(args, device) -> int:
     if args.steps < 1:
         raise CliError("--steps must be >= 1")
     result = controls.run(parity, smooth, seeds, args.steps)
-    text = controls.table(result)
+    return _emit(args, result, controls.table(result))
+
+
+def _emit(args, result: dict, text: str) -> int:
+    """Prints the table, and writes the JSON and the table where --json and --table say."""
     print(text)
     if args.json:
         _write(Path(args.json), json.dumps(result, indent=2))
