@@ -6,6 +6,7 @@
 #                                        extra engine options K=V; JSON to $OUT/daemon-mixed-M.json
 #   bench/gpu_checks.sh probe            bench/compile_probe.py: the dynamic compile, then static shapes ($PROBE_STATIC)
 #   bench/gpu_checks.sh batch            the farm's end-to-end overlap run and the bf16 batch-invariance bound
+#   bench/gpu_checks.sh parity           bench/parity_gpu.py: which fast mode breaks float32 exactness (one process per mode)
 set -uo pipefail
 mode=${1:-tests}
 # shellcheck source=device_env.sh
@@ -17,7 +18,7 @@ case "$mode" in
   tests)  # one pytest process per file: a failed capture can leave CUDA state that fails every later test
     for f in $(grep -rl "mark.gpu" tests --include="test_*.py" | sort); do
       echo "=== $f" | tee -a "$OUT/gpu-tests.log"
-      timeout "${TEST_FILE_S:-120}" python3 -m pytest -m gpu -q -p no:cacheprovider -p no:logging --tb=short "$f" 2>&1 \
+      timeout "${TEST_FILE_S:-150}" python3 -m pytest -m gpu -q -p no:cacheprovider -p no:logging --tb=short "$f" 2>&1 \
         | grep -v "Warning\|warn(" >> "$OUT/gpu-tests.log"
       tail -3 "$OUT/gpu-tests.log"
     done
@@ -34,9 +35,12 @@ case "$mode" in
     OUT=$OUT/dynamic PROBE_SKIP=eager,graphs,static,static_warm_disk,background timeout ${DYNAMIC_S:-300} python3 bench/compile_probe.py 2>&1 | grep -v "Warning\|warn(" | tail -20
     OUT=$OUT/static PROBE_SKIP=eager,graphs,static_warm_disk,background,dynamic timeout ${STATIC_S:-200} python3 bench/compile_probe.py 2>&1 | grep -v "Warning\|warn(" | tail -20
     ;;
+  parity)
+    python3 bench/parity_gpu.py 2>&1 | grep -v "Warning\|warn(" | tee "$OUT/parity_gpu.log" | grep '^{' | cut -c1-400
+    ;;
   batch)
     timeout 330 python3 -m motionbridge.daemon.bench.batch --engine-factory motionbridge.daemon.bench.random_features:full --device cuda \
-      --dtype bfloat16 --takes 1024 --batch-size 32 --duration 5 --format fbx,glb --rig mixamo --export-workers 8 \
+      --dtype bfloat16 --takes 1024 --batch-size 32 --duration 5 --format "${BATCH_FORMATS:-fbx,glb}" --rig mixamo --export-workers 8 \
       --json "$OUT/batch-overlap.json" 2>&1 | tail -30
     MB_BATCH_INVARIANCE_JSON="$OUT/batch-invariance.json" timeout 200 python3 -m pytest -m gpu -p no:cacheprovider -q -s \
       tests/daemon/engine/fast/test_batch_invariant.py 2>&1 | tail -15

@@ -74,24 +74,26 @@ class FastConfig:
 
     @classmethod
     def for_device(cls, device: torch.device | str, dtype: str | None = None) -> FastConfig:
-        """The engine's defaults where none are given: on a GPU, CUDA graphs over compiled
-        blocks, the single blocks and final layer compiled as one graph (scope 'stack'), the
-        double blocks' text half on a side stream when a batch runs the joint loop, in bfloat16
-        unless `dtype` says float32 (then the exact fast modes); on the CPU, the exact float32
-        path. On both, batches whose text table fits `text_kv_mib` run the motion-only loop
-        (fast/text_stream.py: 1.0B 101.6 -> 93.4 ms per clip on one H200). In bfloat16 on a GPU a
-        shape that is not compiled yet runs uncompiled while it compiles in the background
-        (compile/paths.py); float32 compiles on the request's thread instead: a take that ran
-        uncompiled differs in its last bits from the same take compiled, and float32 promises
-        the same bytes for the same request. On a GPU each compile job compiles its shape in a
-        child process first (`compile_in_child`, compile/child_job.py).
-        'stack' rather than
-        'blocks': 0.5-2.6 ms faster per clip in 11 of 12 paired H200 runs; 'model' cannot take
-        the side stream (bench/README.md). float32, the exact modes, is batch-invariant
-        (`batch_invariant`); bfloat16 batches for throughput."""
+        """The engine's defaults where none are given: on a GPU in bfloat16 (the default there),
+        CUDA graphs over compiled blocks, the single blocks and final layer compiled as one graph
+        (scope 'stack'), the double blocks' text half on a side stream when a batch runs the
+        joint loop; a shape that is not compiled yet runs uncompiled while it compiles in the
+        background (compile/paths.py), first in a child process (`compile_in_child`,
+        compile/child_job.py). On a GPU in float32 (the exact modes): CUDA graphs of the
+        uncompiled network with the joint loop, the configuration that matches the official
+        latents on the GPU (tests/daemon/engine/fast/test_engine_exact.py); the compiled float32
+        path gave wrong latents on an H100 (bench/results/2026-12-07-h100-session8.md) and is
+        not a default until that is found. On the CPU, the exact float32 path. Batches whose
+        text table fits `text_kv_mib` run the motion-only loop (fast/text_stream.py: 1.0B
+        101.6 -> 93.4 ms per clip on one H200). 'stack' rather than 'blocks': 0.5-2.6 ms faster
+        per clip in 11 of 12 paired H200 runs; 'model' cannot take the side stream
+        (bench/README.md). float32 is batch-invariant (`batch_invariant`); bfloat16 batches for
+        throughput."""
         if torch.device(device).type == "cuda":
             dtype = dtype or "bfloat16"
+            if dtype == "float32":
+                return cls(dtype=dtype, cuda_graphs=True, text_kv_mib=0, batch_invariant=True)
             return cls(dtype=dtype, cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True,
-                       background_compile=dtype != "float32", batch_invariant=dtype == "float32", compile_in_child=True)
+                       background_compile=True, compile_in_child=True)
         dtype = dtype or "float32"
         return cls(dtype=dtype, batch_invariant=dtype == "float32")

@@ -5,6 +5,7 @@ game flag in one batch, static-shape buckets, and per-seed determinism."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -193,10 +194,13 @@ def test_padded_projections_compute_the_unpadded_sums(parity_engine, expected):
 
 
 @pytest.mark.gpu
-def test_compiled_gpu_default_in_float32_matches_the_official_latents(parity, cases, expected):
-    """The GPU default (compiled blocks and glue, padded projections, side stream, the loop in
-    captured segments) in float32: exact to rounding, on a fresh batch copied into the graphs."""
-    engine = FastEngine.from_parity(parity, FastConfig.for_device("cuda", "float32"), device="cuda")
+def test_compiled_float32_on_gpu_matches_the_official_latents(parity, cases, expected):
+    """The bfloat16 GPU default's modes in float32 (compiled blocks and glue, padded projections,
+    side stream, text table, the loop in captured segments): exact to rounding, on a fresh batch
+    copied into the graphs. Failed on an H100 (4.96 off, NaN alone; bench/results/
+    2026-12-07-h100-session8.md), which is why the float32 GPU default does not compile."""
+    compiled = dataclasses.replace(FastConfig.for_device("cuda"), dtype="float32", background_compile=False, batch_invariant=True)
+    engine = FastEngine.from_parity(parity, compiled, device="cuda")
     prime_with_fixture_text(engine, expected, cases)
     torch.backends.cuda.matmul.allow_tf32 = False
     for names in (two_lengths(cases), two_lengths(cases)):
