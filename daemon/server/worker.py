@@ -215,10 +215,13 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None, parent_p
         raise SystemExit(3) from exc
     warm_up = spec.warm_up if spec.warm_up is not None else ((5.0,) if spec.device.startswith("cuda") else ())
     if warm_up and hasattr(engine, "warm_up"):
-        # compiling and graph capture cost 5-20 s per new shape: pay them for the panel's default
-        # length before READY, not on the first animator's click
+        # graph capture (and, without a background compiler, compiling) costs seconds per new
+        # shape: pay it for the panel's default length before READY, not on the first click. A
+        # background compiler compiles behind READY instead (the H100's cold 1.0B warm-up compile
+        # was 42 s of a 70 s start); meanwhile that length runs uncompiled
+        background = {"compile_first": False} if getattr(engine, "compiler", None) is not None else {}
         try:
-            engine.warm_up(durations=warm_up)
+            engine.warm_up(durations=warm_up, **background)
         except Exception as exc:  # noqa: BLE001  (a failing warm-up is a failing engine)
             link_send(sock, L.FAIL, {"batch": None, "message": f"engine warm-up failed: {type(exc).__name__}: {exc}"[:1000],
                                      "healthy": False, "reason": "load"})

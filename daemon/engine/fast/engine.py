@@ -152,14 +152,17 @@ class FastEngine(Engine):
         enc = d / "text_encoders"
         return cls.from_dirs(d / "model", enc / "qwen3", enc / "clip", fast, device, memory, llm_dtype, "parity-fixture", dtype)
 
-    def warm_up(self, prompt: str = "A person walks forward.", durations: Sequence[float] = (5.0,)) -> float:
+    def warm_up(self, prompt: str = "A person walks forward.", durations: Sequence[float] = (5.0,), compile_first: bool = True) -> float:
         """One throw-away request per duration, so that compiling and graph capture happen before
-        the first user waits; with background compiling, each shape is compiled first (else it
-        would run uncompiled), with no compile child (nothing is served yet). Returns seconds."""
+        the first user waits. With background compiling and `compile_first`, each shape is
+        compiled first, with no compile child (nothing is served yet); without `compile_first`
+        (the daemon: READY must not wait 30-40 s for Inductor) its compile is only queued, in a
+        child where configured, and the request runs uncompiled. Returns seconds."""
         t0 = time.perf_counter()
         for d in durations:
             if self.compiler is not None and self.fast.compile_blocks:
-                self.precompile(float(d), self.text_features([prompt])[prompt].ctxt.shape[0], 1, in_child=False)
+                tokens = self.text_features([prompt])[prompt].ctxt.shape[0]
+                self.precompile(float(d), tokens, 1, wait=compile_first, in_child=not compile_first)
             self.generate([GenerationRequest(prompt, float(d), (0,), 5.0, request_id="warm-up")])
         return time.perf_counter() - t0
 

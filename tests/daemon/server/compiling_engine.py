@@ -21,4 +21,6 @@ def make_engine(device: str = "cpu", mode: str = "hang"):
             return fn(*args, **kwargs)
         return compiled
 
-    return tiny_random_engine(device, 3, compile_with=compile_with, buckets=True, compile_blocks=True, background_compile=True)
+    # the third prompt is the warm-up's (FastEngine.warm_up's default)
+    return tiny_random_engine(device, 3, prompts=("A person walks.", "A person jumps.", "A person walks forward."), compile_with=compile_with,
+                              buckets=True, compile_blocks=True, background_compile=True)

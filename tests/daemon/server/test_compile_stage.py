@@ -77,3 +77,22 @@ def test_warm_up_all_queues_every_shape_after_ready():
             assert len(clips) == 1
     finally:
         d.stop()
+
+
+def test_warm_up_queues_its_compile_behind_ready():
+    """READY does not wait for the warm-up length's compile (here one that never ends): that
+    length is served at once, uncompiled, while it compiles in the background."""
+    d = DaemonProcess("--engine-factory", "compiling_engine:make_engine", "--engine-option", "mode=hang", "--warm-up", "2")
+    try:
+        [started] = d.wait_for("compile_start", 30)
+        with MotionBridgeClient(d.endpoint, timeout_s=10) as c:
+            deadline = time.monotonic() + 30
+            while not c.status()["workers"][0]["ready"]:
+                assert time.monotonic() < deadline, "not READY 30 s after the warm-up's compile started"
+                time.sleep(0.1)
+            clips, progress = _stages(c, "A person walks.")
+            assert len(clips) == 1 and progress and all(p.get("stage") == "compiling" for p in progress)
+        assert not d.events("compile_done")
+        assert started["shape"]
+    finally:
+        d.stop()

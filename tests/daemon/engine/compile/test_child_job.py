@@ -160,7 +160,8 @@ def test_a_compile_function_object_cannot_go_to_a_child():
 def test_the_child_is_the_gpu_default_and_its_timeout_must_be_positive():
     from motionbridge.daemon.engine.fast.config import FastConfig
 
-    assert FastConfig.for_device("cuda").compile_in_child and FastConfig.for_device("cuda:1", "float32").compile_in_child
+    assert FastConfig.for_device("cuda").compile_in_child and FastConfig.for_device("cuda:1", "bfloat16").compile_in_child
+    assert not FastConfig.for_device("cuda", "float32").compile_blocks  # nothing to compile in float32 (config.py)
     assert not FastConfig.for_device("cpu").compile_in_child
     for bad in (0, -1.0):
         with pytest.raises(ValueError, match="compile_child_timeout_s must be > 0"):
