@@ -99,32 +99,40 @@ class Daemon:
         self.log.close()
 
 
-def _through_daemon(client, prompt: str, duration: float, seeds: tuple[int, ...]) -> tuple[float, set[str]]:
+def _through_daemon(client, prompt: str, duration: float, seeds: tuple[int, ...]) -> tuple[float, set[str], dict]:
     stages: set[str] = set()
+    timings: dict = {}  # the engine's own seconds (text, sample, decode) of the request's first take
+
+    def on_event(ev) -> None:
+        if ev.kind == "progress":
+            stages.add(str(ev.data.get("stage", "")))
+        elif ev.kind == "result" and not timings:
+            timings.update(ev.data.get("timings") or {})
+
     t0 = time.perf_counter()
-    handle = client.generate(prompt, duration_s=duration, seeds=seeds,
-                             on_event=lambda ev: stages.add(str(ev.data.get("stage", ""))) if ev.kind == "progress" else None)
+    handle = client.generate(prompt, duration_s=duration, seeds=seeds, on_event=on_event)
     clips = handle.wait(600)
     ms = (time.perf_counter() - t0) * 1000
     if len(clips) != len(seeds):
         raise RuntimeError(f"{len(clips)} takes for {len(seeds)} seeds")
-    return ms, stages - {""}
+    return ms, stages - {""}, timings
 
 
-def _in_engine(engine, prompt: str, duration: float, seeds: tuple[int, ...]) -> tuple[float, set[str]]:
+def _in_engine(engine, prompt: str, duration: float, seeds: tuple[int, ...]) -> tuple[float, set[str], dict]:
     from motionbridge.daemon.engine.api import GenerationRequest
 
     stages: set[str] = set()
     t0 = time.perf_counter()
-    engine.generate([GenerationRequest(prompt, duration, seeds, 5.0)], on_step=lambda info: stages.add(info.stage))
-    return (time.perf_counter() - t0) * 1000, stages - {""}
+    takes = engine.generate([GenerationRequest(prompt, duration, seeds, 5.0)], on_step=lambda info: stages.add(info.stage))
+    return (time.perf_counter() - t0) * 1000, stages - {""}, dict(takes[0].timings) if takes else {}
 
 
 def _mix(run, mix, seed0: int) -> dict:
     rows, stages = [], {}
     for i, (prompt, duration, k) in enumerate(mix):
-        ms, seen = run(prompt, duration, tuple(range(seed0 + 10 * i, seed0 + 10 * i + k)))
-        rows.append({"words": len(prompt.split()), "duration_s": duration, "seeds": k, "ms": round(ms, 1), "stages": sorted(seen)})
+        ms, seen, timings = run(prompt, duration, tuple(range(seed0 + 10 * i, seed0 + 10 * i + k)))
+        rows.append({"words": len(prompt.split()), "duration_s": duration, "seeds": k, "ms": round(ms, 1), "stages": sorted(seen),
+                     "engine_ms": {name.removesuffix("_s"): round(1000 * float(sec), 1) for name, sec in timings.items()}})
         for s in seen:
             stages[s] = stages.get(s, 0) + 1
         print(f"  {i + 1:2d}/{len(mix)} {duration:4.1f} s {k} seeds {len(prompt.split()):2d} words: {ms:8.1f} ms {sorted(seen)}", flush=True)

@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from motionbridge.daemon.bench.daemon_mixed import _quantiles, request_mix
+from motionbridge.daemon.bench.daemon_mixed import _mix, _quantiles, request_mix
 from motionbridge.daemon.bench.random_models import random_text_engine
 
 
@@ -38,3 +38,16 @@ def test_bad_arguments_are_refused(tmp_path):
         p = subprocess.run([sys.executable, "-m", "motionbridge.daemon.cli", "bench", "--scenario", "daemon-mixed", *args],
                            capture_output=True, text=True, timeout=120, cwd=tmp_path, env=dict(os.environ))
         assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_each_request_row_carries_the_engine_seconds_of_its_first_take():
+    """Where a slow request's time went (text, sampling, decode) is in the report, not only its total."""
+    seen = []
+
+    def run(prompt, duration, seeds):
+        seen.append(seeds)
+        return 120.0 * len(seeds), {"compiling"}, {"text_s": 0.0125, "sample_s": 0.1, "decode_s": 0.002}
+
+    report = _mix(run, request_mix(3), seed0=7)
+    assert [r["engine_ms"] for r in report["requests"]] == [{"text": 12.5, "sample": 100.0, "decode": 2.0}] * 3
+    assert report["requests_with_stage"] == {"compiling": 3} and seen[0][0] == 7
