@@ -49,16 +49,18 @@ def generate_via_server(
         deadline = None if take_timeout_s is None else time.monotonic() + take_timeout_s
         try:
             while True:
-                finished = all(h.done for h in handles)  # checked before draining, so nothing is missed
+                pending = [h for h in handles if not h.done]  # checked before draining, so nothing is missed
+                # block on the first unfinished request's events instead of sleeping a fixed 50 ms:
+                # its last take wakes this at once
+                first = pending[0].poll(0.05) if pending else []
                 for req, handle in zip(requests, handles):  # drained even once done: no step is lost
-                    for event in handle.poll(0.0):
+                    for event in (first if pending and handle is pending[0] else []) + handle.poll(0.0):
                         if progress is not None and event.kind in ("progress", "preview"):
                             progress(StepInfo(int(event.data["step"]), int(event.data["total"]), (req.request_id,)))
-                if finished:
+                if not pending:
                     break
                 if deadline is not None and time.monotonic() > deadline:
                     raise ClientError("timeout", f"no result after {take_timeout_s:g} s; pass a longer timeout")
-                time.sleep(0.05)
         except BaseException:
             for handle in handles:
                 handle.cancel()
