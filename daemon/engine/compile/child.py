@@ -25,6 +25,9 @@ import sys
 
 from motionbridge.daemon.engine.compile.child_spec import configs_from_spec
 
+CHILD_NICENESS = 10  # added to the parent's: the serving process is host-bound (thousands of
+# kernel launches per take) and must win the cores that Inductor's compile workers also want
+
 
 def compile_shape(spec: dict) -> None:
     import torch
@@ -51,6 +54,8 @@ def main() -> int:
         from motionbridge.daemon.server.parent_watch import die_with_parent
 
         die_with_parent(int(spec["parent_pid"]))
+        if hasattr(os, "nice"):  # inherited by the compile workers it starts
+            os.nice(CHILD_NICENESS)
         os.environ.update(spec["env"])  # before torch reads them
         compile_shape(spec)
     except BaseException as exc:  # any failure is the parent's one-line error

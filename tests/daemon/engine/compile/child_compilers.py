@@ -2,7 +2,7 @@
 in the test's process and in the compile child alike (the test puts this folder on PYTHONPATH).
 Each 'compiled' function is the function itself; `recording` appends a line per call to the
 file named by $MOTIONBRIDGE_TEST_COMPILE_RECORD (the process, the shapes of the tensor
-arguments, whether ZeroMQ was imported), `hanging` records once and then never returns,
+arguments, whether ZeroMQ was imported, the process's niceness), `hanging` records once and then never returns,
 `failing` raises."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ RECORD_ENV = "MOTIONBRIDGE_TEST_COMPILE_RECORD"
 
 
 def _record(args, event: str) -> None:
-    line = {"pid": os.getpid(), "event": event, "zmq": "zmq" in sys.modules,
+    line = {"pid": os.getpid(), "event": event, "zmq": "zmq" in sys.modules, "nice": os.nice(0) if hasattr(os, "nice") else 0,
             "shapes": [list(a.shape) for a in args if isinstance(a, torch.Tensor)]}
     with open(os.environ[RECORD_ENV], "a", encoding="utf-8") as f:
         f.write(json.dumps(line) + "\n")

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from motionbridge.daemon.bench.random_models import tiny_random_engine
+from motionbridge.daemon.engine.compile.child import CHILD_NICENESS
 from motionbridge.daemon.engine.compile.shape_compiler import FAILED, READY
 
 from .child_compilers import RECORD_ENV, read_record
@@ -74,6 +75,8 @@ def test_the_child_compiles_the_shape_then_the_parent_compiles_it_and_marks_it_r
     assert set(in_child) == set(in_parent), "the child compiled another shape than the parent's job"
     assert [r["pid"] for r in lines].index(os.getpid()) > max(i for i, r in enumerate(lines) if r["pid"] == child)
     assert not any(r["zmq"] for r in lines if r["pid"] == child)
+    # the child yields the cores to the serving process (compile/child.py CHILD_NICENESS)
+    assert {r["nice"] for r in lines if r["pid"] == child} == {min(19, os.nice(0) + CHILD_NICENESS)}
     assert gone(child)
     assert [ev["event"] for ev in e.compile_events] == ["compile_start", "compile_child_done", "compile_done"]
     done = e.compile_events[1]
