@@ -77,7 +77,9 @@ class FastDirected:
         return body
 
     def _metadata(self, req, seed: int, frames: int, warnings, timings) -> dict:
-        return _metadata(self.engine, req, seed, frames, warnings, timings)
+        meta = _metadata(self.engine, req, seed, frames, warnings, timings)
+        meta["cuda_graphs"] = False  # the loop ran uncaptured (module docstring)
+        return meta
 
     # -- the pipeline stages generate.sample calls -------------------------------------------
 
