@@ -206,6 +206,13 @@ def test_directed_takes_on_a_gpu(parity, dtype, tmp_path, monkeypatch):
     monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
     reference = ReferenceEngine.from_parity(parity, device="cuda")
     fast = FastEngine.from_parity(parity, FastConfig.for_device("cuda", dtype), device="cuda")
+    try:
+        directed_on_a_gpu(reference, fast, dtype, tmp_path)
+    finally:
+        fast.close()  # its compile child
+
+
+def directed_on_a_gpu(reference, fast, dtype, tmp_path):
     controls, checks = start_end_keys(tmp_path)
     ref_takes, fast_takes = both((reference, fast), controls, "A person walks, then squats.", seeds=(3, 4))
     deviation = max(float(np.abs(f.latent - r.latent).max()) for f, r in zip(fast_takes, ref_takes, strict=True))
