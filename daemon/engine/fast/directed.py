@@ -93,8 +93,10 @@ class FastDirected:
         return sampling.num_frames(duration_s, p.output_mesh_fps, p.train_frames)
 
     def noise(self, seeds: Sequence[int]) -> Tensor:
+        """The seeds' noise as the reference draws it, left on the CPU: `sample` only checks its
+        rows, the engine's batches draw each row's again from its seed (sampler.build_batch)."""
         self._seeds = tuple(int(s) for s in seeds)
-        return sampling.noise_for_seeds(self._seeds, self.config.pipeline.train_frames, self.config.network.input_dim, self.device)
+        return sampling.noise_for_seeds(self._seeds, self.config.pipeline.train_frames, self.config.network.input_dim)
 
     def conditioning(self, features: Text, frames: int, cfg: float, game_feat: bool = False) -> Conditioning:
         return Conditioning(features, frames, float(cfg), bool(game_feat))
@@ -105,8 +107,8 @@ class FastDirected:
     @torch.no_grad()
     def sample(self, cond: Conditioning, y0: Tensor, on_step: sampling.StepCallback | None = None,
                project: sampling.Projection | None = None) -> Tensor:
-        """(B, cond.frames, 201): the engine's loop from the seeds' noise (`y0`, drawn by
-        `noise`, is what each row's batch draws again from its seed)."""
+        """(B, cond.frames, 201) on the engine's device: the engine's loop from the seeds' noise,
+        with `project` after every step."""
         engine, p = self.engine, self.config.pipeline
         if len(self._seeds) != y0.shape[0] or len(cond.text.rows) != y0.shape[0]:
             raise ValueError(f"{y0.shape[0]} noise rows for {len(self._seeds)} seeds and {len(cond.text.rows)} prompts")
