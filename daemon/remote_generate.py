@@ -34,7 +34,7 @@ def generate_via_server(
     controls: Controls | None = None,
 ) -> list[Clip]:
     """Clips in request order, then seed order (like Engine.generate). With `controls`, every
-    request is a directed take with them (the daemon runs each alone, on the reference path).
+    request is a directed take with them (the daemon runs each alone, on its engine).
 
     Raises ValueError for bad input (nothing is sent) and ClientError (stable `.code`) when
     the daemon is unreachable, refuses the key, is busy or fails; Ctrl-C cancels the requests.

@@ -2,7 +2,7 @@
 
 Takes that share prompt, duration, cfg, game flag and directing columns become one
 GenerationRequest with several seeds, so the text encoders run once per prompt; one window is
-one engine call, plus one per directed request (those run alone, on the reference path, as
+one engine call, plus one per directed request (those run alone, on the same engine, as
 `motionbridge generate` runs them: daemon/controls/served.py).
 """
 

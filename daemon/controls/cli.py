@@ -1,10 +1,10 @@
 """`motionbridge generate` flags for directed takes: --start-from, --end-at, --keys, --loop,
 --regenerate A:B --from TAKE, --path, --extend and --prompt-at.
 
-They run on the float32 reference pipeline: in-process, or through a daemon with --server
-(sent as GENERATE's `controls` field, wire.py). Every file and frame is read and checked with
-the other arguments, before any weights load or anything is sent: a bad one is one line and
-exit status 2.
+They run on the engine --engine picks (the fast engine by default, as a daemon runs them):
+in-process, or through a daemon with --server (sent as GENERATE's `controls` field, wire.py).
+Every file and frame is read and checked with the other arguments, before any weights load or
+anything is sent: a bad one is one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .wire import check_duration
 
 
 def add_control_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("directing (reference engine, in-process or through --server)")
+    g = parser.add_argument_group("directing (in-process or through --server)")
     g.add_argument("--start-from", metavar="TAKE.npz[@FRAME]",
                    help="begin in this take's pose at FRAME (default its last) and carry on its motion")
     g.add_argument("--end-at", metavar="TAKE.npz[@FRAME]",
@@ -49,9 +49,6 @@ def read_controls(args: argparse.Namespace, duration: limits.Checked) -> tuple[s
         raise CliError(str(exc)) from None
     if not controls:
         return controls, duration
-    if args.engine == "fast" and not args.server:
-        raise CliError("the directing flags run on the reference engine for now; drop --engine fast")
-    args.engine = "reference"
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
     return controls, duration
@@ -89,12 +86,9 @@ def read_flags(args: argparse.Namespace, duration_s: float) -> tuple[spec.Contro
 
 
 def run_controls(engine, request, controls: spec.Controls, progress) -> list:
-    from .extend import generate_extended
-    from .generate import generate
+    from .served import generate_directed
 
     try:
-        if controls.timeline:
-            return generate_extended(engine, request, controls.extend_frames, controls.timeline, progress)
-        return generate(engine, request, controls, on_step=progress)
+        return generate_directed(engine, request, controls, progress)
     except ValueError as exc:
         raise CliError(str(exc)) from None

@@ -1,56 +1,33 @@
-"""Directed takes in the daemon's worker: the same code the in-process CLI runs
-(generate.py, extend.py) on the float32 reference pipeline of the weights the worker loaded.
+"""Directed takes in the daemon's worker, in batch export and in the in-process CLI: the same
+code (generate.py, extend.py) on the engine that was loaded.
 
-A reference engine is used as it is. A fast engine gets a reference view over its own loaded
-model and text encoders (no second copy of the weights): its `model` is the checkpoint as
-loaded, in float32 (the fast engine casts or compiles a copy of the DiT, never the original),
-and its text encoders are wrapped by `TextEncoder.from_modules`. So a directed take is the
-same bytes in-process and through a daemon on the same device. The fast engine's own sampler
-has no constraint hook: directed takes never run on it.
+A reference engine runs them on its float32 reference pipeline. A fast engine runs them on its
+own Euler loop, in its own dtype and network path, with the same per-step imposition
+(`engine/fast/directed.py`); its takes say `"engine": "fast"`. So a directed take is the same
+bytes in-process and through a daemon on the same engine, device and thread count, and
+`--engine reference` (`serve --engine reference`) still gives the reference's.
 """
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
-from pathlib import Path
 
 from motionbridge.daemon.engine.api import Cancelled, GeneratedTake, GenerationRequest, StepInfo
 
 from .spec import Controls
 
-_views: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # fast engine -> its reference view, built once
 
-
-def reference_engine(engine):
-    """The engine directed takes run on: `engine` itself when it is a reference engine, else
-    a reference view over a fast engine's weights. ValueError when there is none."""
+def directed_engine(engine):
+    """The engine directed takes run on: `engine` itself when it is a reference engine, the
+    fast engine's directed view (engine/fast/directed.py) for a fast one. ValueError otherwise."""
     if hasattr(engine, "pipeline"):
         return engine
-    view = _views.get(engine)
+    from motionbridge.daemon.engine.fast.directed import fast_directed
+
+    view = fast_directed(engine)
     if view is None:
-        view = _views[engine] = _reference_view(engine)
-    return view
-
-
-def _reference_view(engine):
-    import torch
-
-    from motionbridge.daemon.engine.reference import ReferenceEngine
-    from motionbridge.daemon.model.loading import LoadedModel
-    from motionbridge.daemon.model.pipeline import MotionPipeline
-    from motionbridge.daemon.model.text_encoder import TextEncoder
-
-    model, text = getattr(engine, "model", None), getattr(engine, "text", None)
-    if model is None or text is None or not hasattr(engine, "checkpoint_sha256"):
         raise ValueError(f"this daemon's engine ({type(engine).__name__}) cannot run directed takes; serve the HY-Motion weights")
-    if getattr(text, "streamer", None) is not None:
-        raise ValueError("directed takes need the text encoders on the device; this daemon streams Qwen from CPU memory (low_vram)")
-    if next(model.parameters()).dtype != torch.float32:
-        raise ValueError("directed takes run on the float32 reference path; this daemon's weights are not float32")
-    te = TextEncoder.from_modules(text.llm_tokenizer, text.llm, text.clip_tokenizer, text.clip, text.max_length, text.device)
-    loaded = LoadedModel(model, engine.config, Path(), engine.checkpoint_sha256, engine.model_name)
-    return ReferenceEngine(MotionPipeline(loaded, te, engine.device, torch.float32), model_name=engine.model_name)
+    return view
 
 
 def generate_directed(
@@ -70,8 +47,8 @@ def generate_directed(
         if is_cancelled is not None and is_cancelled(request.request_id):
             raise Cancelled(f"request {request.request_id} was cancelled")
 
-    ref = reference_engine(engine)
+    on = directed_engine(engine)
     with torch.no_grad():
         if controls.timeline:
-            return generate_extended(ref, request, controls.extend_frames, controls.timeline, step)
-        return generate(ref, request, controls, on_step=step)
+            return generate_extended(on, request, controls.extend_frames, controls.timeline, step)
+        return generate(on, request, controls, on_step=step)

@@ -39,7 +39,8 @@ class Job:
 
     @property
     def alone(self) -> bool:
-        """A directed take runs in a batch of its own, on the reference path (daemon/controls)."""
+        """A directed take runs in a batch of its own (daemon/controls/served.py): its constraints
+        apply to every row of the batch, and on a GPU its loop runs uncaptured."""
         return self.spec.controls is not None
 
     @property

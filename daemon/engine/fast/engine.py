@@ -269,7 +269,7 @@ class FastEngine(Engine):
         self.compiler.submit(key, job)
         return self.compiler.wait_ready(key, None) if wait else self.compiler.state(key)
 
-    def _sample_rows(self, rows: list[Row], hook) -> Tensor:
+    def _sample_rows(self, rows: list[Row], hook, project=None) -> Tensor:
         f = self.fast
         batch = self._batch(rows)
         steps = self.config.pipeline.validation_steps
@@ -287,7 +287,7 @@ class FastEngine(Engine):
             # uncompiled steps costs about what running them eagerly does (1.0B: ~1 s of a
             # new shape's 1.6 s on an H100), capturing one costs a step
             small = small and path.name == COMPILED
-            captured = path.graphs.get(key, lambda pool: CapturedStep(
+            captured = None if project is not None else path.graphs.get(key, lambda pool: CapturedStep(
                 batch.to(self.device), step_for, pool, make_tables, capture_tables=small,
                 make_mask=make_mask, steps=steps, segment_steps=f.graph_segment_steps))
             # torch.randn on the CPU releases the GIL: the noise is drawn while this thread
@@ -295,11 +295,11 @@ class FastEngine(Engine):
             noise = self._noise_thread.submit(batch.noise)
             if captured is not None:
                 x = captured.run(batch, steps, hook, noise=noise.result)
-            else:  # a compile holds the GPU's turns (graphs.GPU_TURNS): this run is not captured
+            else:  # a compile holds the GPU's turns (graphs.GPU_TURNS) or constraints are imposed (fast/directed.py): not captured
                 on_device = batch.to(self.device)
-                x = run_euler(step_for(on_device, make_mask(on_device)), noise.result().to(self.device), steps, hook, make_tables(on_device))
+                x = run_euler(step_for(on_device, make_mask(on_device)), noise.result().to(self.device), steps, hook, make_tables(on_device), project)
         else:
-            x = run_euler(step_for(batch, make_mask(batch)), batch.x0, steps, hook, make_tables(batch))
+            x = run_euler(step_for(batch, make_mask(batch)), batch.x0, steps, hook, make_tables(batch), project)
         return x[: len(rows)]
 
     def _parts(self, path: NetworkPath, batch, steps: int):
@@ -338,20 +338,20 @@ class FastEngine(Engine):
         if self.on_compile_event is not None:
             self.on_compile_event(event)
 
-    def _sample_split(self, rows: list[Row], hook_for, retried: bool = False) -> list[Tensor]:
+    def _sample_split(self, rows: list[Row], hook_for, retried: bool = False, project=None) -> list[Tensor]:
         """Latent per row; a CUDA OOM frees the captured graphs and their tables, then splits
         the batch in halves and retries (no row lost). A single row is retried once: the
         graphs of earlier shapes (a few hundred MB each) may be what filled the device."""
         try:
-            x = self._sample_rows(rows, hook_for(rows))
+            x = self._sample_rows(rows, hook_for(rows), project)
             return [x[i, : r.frames] for i, r in enumerate(rows)]
         except Exception as exc:
             if is_oom(exc) and (len(rows) > 1 or not retried):
                 self._after_oom()
                 if len(rows) == 1:
-                    return self._sample_split(rows, hook_for, retried=True)
+                    return self._sample_split(rows, hook_for, True, project)
                 half = len(rows) // 2
-                return self._sample_split(rows[:half], hook_for) + self._sample_split(rows[half:], hook_for)
+                return self._sample_split(rows[:half], hook_for, False, project) + self._sample_split(rows[half:], hook_for, False, project)
             if is_sticky(exc):
                 self.sticky_error = str(exc).splitlines()[0]
             raise

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from motionbridge.daemon.model.sampling import length_mask, noise_for_seeds, time_grid
+from motionbridge.daemon.model.sampling import Projection, length_mask, noise_for_seeds, predicted_data, time_grid
 
 DEFAULT_FRAME_BUCKETS = tuple(range(30, 361, 30))  # one per second: little padding, few shapes
 DEFAULT_TEXT_BUCKETS = (16, 32, 64, 128)
@@ -187,14 +187,20 @@ def make_step(
 StepHook = Callable[[int, Tensor, Tensor, Tensor], bool]  # (k, t_k, x_k, v_k) -> stop
 
 
-def run_euler(step, x0: Tensor, steps: int, on_step: StepHook | None = None, tables: tuple[Tensor | None, ...] = ()) -> Tensor:
+def run_euler(
+    step, x0: Tensor, steps: int, on_step: StepHook | None = None, tables: tuple[Tensor | None, ...] = (), project: Projection | None = None,
+) -> Tensor:
     """`tables`: per-step inputs precomputed for the loop, (steps, ...) each or None, passed to
-    the step in order (the modulations, the refined text; see make_step)."""
+    the step in order (the modulations, the refined text; see make_step). `project`: a directed
+    take's constraints (model/constraints.projection), applied to each new state exactly as the
+    reference solver does (sampling.euler); None runs the plain loop."""
     grid = time_grid(steps, x0.device)
     x = x0
     for k in range(steps):
         t0, t1 = grid[k], grid[k + 1]
         x_next, v = step(x, t0, t1 - t0, *(None if t is None else t[k] for t in tables))
+        if project is not None:
+            x_next = project(t1, x_next, predicted_data(x, t0, v))
         if on_step is not None and on_step(k + 1, t0, x, v):
             return x_next
         x = x_next

@@ -93,7 +93,7 @@ def test_directed_rows_run_in_process_and_through_a_daemon_to_the_same_bytes_and
     entries = manifest.read_latest(local.out_dir)
     assert "directing" not in entries[2] and entries[0]["directing"]["keys"] == f"{folder}/keys.npz"
     (directed,) = read(local.out_dir / "directed_s1.npz")
-    assert directed.metadata["constraints"]["keys"]["frames"] == [10, 30] and directed.metadata["engine"] == "reference"
+    assert directed.metadata["constraints"]["keys"]["frames"] == [10, 30] and directed.metadata["engine"] == "fast"  # batch's engine
     assert directed.metadata["constraints"]["start_from"] == {"file": f"{folder}/walk.npz", "frame": 40, "context_frames": 3}
     assert "constraints" not in read(local.out_dir / "plain_s3.npz")[0].metadata  # each row its own request
     assert "loop" in (loop := read(local.out_dir / "loop_s4.npz")[0].metadata["constraints"]) and "keys" not in loop

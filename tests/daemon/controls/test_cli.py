@@ -64,7 +64,6 @@ def inputs(tmp_path):
         (["--keys", "{d}/walk.npz"], "no 'frames'"),
         (["--loop", "--start-from", "{d}/walk.npz"], "cannot be combined"),
         (["--keys", "{d}/late.npz", "--server", "tcp://127.0.0.1:9"], "outside the take"),  # checked before anything is sent
-        (["--keys", "{d}/keys.npz", "--engine", "fast"], "reference engine"),
         (["--path", "{d}/late.json"], "past the take's end"),
         (["--path", "{d}/back.json"], "increase"),
         (["--path", "{d}/nan.json"], "finite"),
@@ -94,22 +93,25 @@ def test_invalid_constraints(tmp_path, inputs, capsys, monkeypatch, flags, messa
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
-def test_start_from_a_rig_take_and_keys_end_to_end(parity, tmp_path, inputs):
-    """Through the real CLI in a subprocess on the fixture: a take keyed on a Mixamo rig is
-    retargeted back (with a warning), the constraints land in the metadata, the take starts at
-    the given frame's root position and passes through the keys' root positions."""
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_start_from_a_rig_take_and_keys_end_to_end(parity, tmp_path, inputs, engine):
+    """Through the real CLI in a subprocess on the fixture, on the default fast engine and on
+    --engine reference: a take keyed on a Mixamo rig is retargeted back (with a warning), the
+    constraints land in the metadata, the take starts at the given frame's root position and
+    passes through the keys' root positions."""
     te = parity / "text_encoders"
     out = tmp_path / "take.npz"
     cmd = [
         sys.executable, "-m", "motionbridge.daemon.cli", "generate", "A person walks, then waves.", "--duration", "1.5",
         "--seed", "2", "--checkpoint", str(parity / "model"), "--qwen", str(te / "qwen3"), "--clip", str(te / "clip"),
         "--start-from", f"{inputs}/mixamo.npz@40", "--keys", str(inputs / "keys.npz"), "--out", str(out),
+        *(["--engine", engine] if engine != "fast" else []),
     ]
     proc = subprocess.run(cmd, env={**os.environ, "MOTIONBRIDGE_HOME": str(tmp_path / "home")}, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
     assert "mixamo rig: its poses were retargeted back to SMPL-X" in proc.stderr
     take = read(out)[0]
-    assert take.num_frames == 45
+    assert take.num_frames == 45 and take.metadata["engine"] == engine
     recorded = take.metadata["constraints"]
     assert recorded["start_from"]["frame"] == 40 and recorded["start_from"]["file"].endswith("mixamo.npz")
     assert recorded["keys"]["frames"] == [10, 30] and recorded["keys"]["root"] is True
@@ -131,7 +133,7 @@ def test_extend_lets_the_duration_past_12_s(tmp_path):
     controls, duration = read_controls(args, clamped)
     assert controls.extend_frames == 900 and controls.timeline == ((0, "A person walks."), (600, "A person sits."))
     assert duration.value == 30.0 and not duration.warnings
-    assert args.engine == "reference"
+    assert args.engine is None  # not forced: the engine --engine picks (fast by default) runs the windows
 
 
 def test_reading_the_flags_needs_no_torch():

@@ -1,5 +1,5 @@
 """Directed takes through a real daemon (`motionbridge serve`, its default fast engine, on the
-parity fixture, real ZeroMQ on loopback): the same bytes as in-process, bad controls refused
+parity fixture, real ZeroMQ on loopback): the same bytes as in-process on the same engine, bad controls refused
 with one ERROR while the daemon keeps serving, progress and cancel, and the HELLO handshake
 that keeps old daemons from ever being sent controls."""
 
@@ -37,6 +37,14 @@ def daemon(parity):
 
 
 @pytest.fixture(scope="module")
+def fast_engine(parity, engine):
+    """The daemon's engine, in-process (one torch thread, which the engine fixture set)."""
+    from motionbridge.daemon.engine.fast.engine import FastEngine
+
+    return FastEngine.from_parity(parity)
+
+
+@pytest.fixture(scope="module")
 def inputs(tmp_path_factory):
     d = tmp_path_factory.mktemp("inputs")
     walk, wave = MOTIONS["walking"](), MOTIONS["waving"]()
@@ -56,16 +64,17 @@ def _generate(out, flags) -> int:
     (["--regenerate", "10:20", "--from", "{d}/walk.npz", "--path", "{d}/path.json"], {"regenerate", "path"}),
     (["--prompt-at", "1:A person waves."], {"extend"}),
 ], ids=["start_keys", "loop", "regenerate_path", "prompt_timeline"])
-def test_a_directed_take_is_the_same_bytes_in_process_and_through_the_daemon(daemon, engine, inputs, tmp_path, monkeypatch, flags, recorded):
+def test_a_directed_take_is_the_same_bytes_in_process_and_through_the_daemon(daemon, fast_engine, inputs, tmp_path, monkeypatch, flags, recorded):
+    """The daemon's fast engine runs it (engine/fast/directed.py), as `generate` does in-process."""
     flags = [f.format(d=inputs) for f in flags]
     assert _generate(tmp_path / "remote.npz", [*flags, "--server", daemon.endpoint]) == 0
-    monkeypatch.setattr(cli_generate, "_load_engine", lambda args, model: engine)  # the session's reference engine, loaded once
+    monkeypatch.setattr(cli_generate, "_load_engine", lambda args, model: fast_engine)  # the daemon's engine, loaded once
     assert _generate(tmp_path / "local.npz", flags) == 0
     (remote,), (local,) = read(tmp_path / "remote.npz"), read(tmp_path / "local.npz")
     assert remote.rotations.tobytes() == local.rotations.tobytes()
     assert remote.root_translation.tobytes() == local.root_translation.tobytes()
     assert remote.metadata["constraints"] == local.metadata["constraints"]
-    assert remote.metadata["engine"] == "reference" and recorded <= set(remote.metadata["constraints"])
+    assert remote.metadata["engine"] == local.metadata["engine"] == "fast" and recorded <= set(remote.metadata["constraints"])
 
 
 def _directed(client, inputs, field=None, arrays=None, **kw):
@@ -121,18 +130,16 @@ def test_a_directed_take_reports_progress_and_can_be_cancelled(daemon, inputs):
         assert client.status()["running"] == 0
 
 
-def test_a_plain_request_still_runs_as_before(daemon, engine, parity):
+def test_a_plain_request_still_runs_as_before(daemon, fast_engine):
     """No controls: the daemon's own fast engine runs it, and the take is the same bytes as
-    that engine's in-process take (the engine fixture here is the reference one)."""
+    that engine's in-process take."""
     import torch
-
-    from motionbridge.daemon.engine.fast.engine import FastEngine
 
     request = GenerationRequest("A person walks forward.", 1.0, (3,), 5.0)
     with MotionBridgeClient(daemon.endpoint, timeout_s=10) as client:
         (remote,) = client.generate(request.prompt, duration_s=request.duration_s, seeds=request.seeds).wait(TAKE_TIMEOUT)
     assert torch.get_num_threads() == 1  # as the daemon's worker (the engine fixture set it)
-    (local,) = FastEngine.from_parity(parity).generate([request])
+    (local,) = fast_engine.generate([request])
     assert remote.metadata["engine"] == local.clip.metadata["engine"] != "reference" and "constraints" not in remote.metadata
     assert remote.rotations.tobytes() == local.clip.rotations.tobytes()
     assert remote.root_translation.tobytes() == local.clip.root_translation.tobytes()
