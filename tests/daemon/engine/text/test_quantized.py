@@ -192,3 +192,17 @@ def test_the_loader_never_unpickles(parity, llm_max_length, qwen_copy, tmp_path)
     with pytest.raises(CheckpointError, match="no \\*.safetensors weights"):
         check_checkpoint(qwen_copy, text_encoder(parity, llm_max_length).llm)
     assert not marker.exists()
+
+
+@pytest.mark.gpu
+def test_int8_qwen_on_cuda_replays_in_graphs_and_matches_the_cpu(parity, llm_max_length):
+    """On a GPU the quantised weights live on the device and the static path captures them in
+    CUDA graphs; float32 features match the CPU's int8 features (same integers and scales)."""
+    cpu = FastTextEncoder.from_text_encoder(text_encoder(parity, llm_max_length, torch.float32), "x", low_vram=True)
+    gpu = FastTextEncoder.from_text_encoder(text_encoder(parity, llm_max_length, torch.float32), "x", device="cuda", low_vram=True,
+                                            static_graphs=True)
+    assert gpu.static is not None and gpu.static.graphs
+    assert all(m.qweight.is_cuda for m in gpu.llm.modules() if isinstance(m, (QuantizedLinear, QuantizedEmbedding)))
+    for _ in range(2):  # the second call replays the captured graphs
+        for a, b in zip(gpu.encode(PROMPTS), cpu.encode(PROMPTS)):
+            torch.testing.assert_close(a.ctxt.cpu(), b.ctxt, rtol=1e-4, atol=1e-4)
