@@ -67,24 +67,24 @@ def _encoder(bench, text: str):
     return encoder(static_graphs=bench.cuda and text != "stream", **kept), deviation
 
 
-def measure(bench, text: str) -> dict:
-    """One low-VRAM engine (the bench's last mode, bf16 DiT) with Qwen3 kept as `text`."""
-    from motionbridge.daemon.bench.suite import MODES, PROMPT
+def measure(bench, fast, prompt: str, text: str) -> dict:
+    """One low-VRAM engine (bf16 DiT in the fast mode `fast`, a FastConfig) with Qwen3 kept as
+    `text`; `prompt` is the bench's (new prompts are it with a counter appended)."""
     from motionbridge.daemon.engine.fast.engine import FastEngine
 
     peak_reset(bench.device)
     t0 = time.perf_counter()
     model, cfg = bench._random_model(torch.bfloat16)
     encoder, deviation = _encoder(bench, text)
-    engine = FastEngine(model, cfg, encoder, MODES[bench.modes[-1]], device=bench.device, model_name=bench.name)
+    engine = FastEngine(model, cfg, encoder, fast, device=bench.device, model_name=bench.name)
     sync(bench.device)
     start = time.perf_counter() - t0
     peak_reset(bench.device)  # random weights are made on the device; real ones load to the CPU first
-    with_text = bench._latencies(engine, lambda d, k: f"{PROMPT} (low-vram {text} {d:g} {k})")
+    with_text = bench._latencies(engine, lambda d, k: f"{prompt} (low-vram {text} {d:g} {k})")
     cached = bench._latencies(engine)
     counter = iter(range(10**6))
-    encoder.encode([f"{PROMPT} warm"])
-    encode_s, _ = timed(lambda: encoder.encode([f"{PROMPT} ({text} {next(counter)})"]), bench.device, bench.args.repeats)
+    encoder.encode([f"{prompt} warm"])
+    encode_s, _ = timed(lambda: encoder.encode([f"{prompt} ({text} {next(counter)})"]), bench.device, bench.args.repeats)
     res = {"engine_start_s": round(start, 2), "latency_ms_with_text": with_text, "latency_ms_text_cached": cached,
            "text_encode_ms_new_prompt": round(encode_s * 1000, 2), "peak_vram_gib": peak_gib(bench.device),
            "feature_deviation_vs_bf16": deviation}
@@ -93,6 +93,7 @@ def measure(bench, text: str) -> dict:
     return res
 
 
-def low_vram(bench, texts: Sequence[str] = LOW_VRAM_TEXT) -> dict:
-    """The low-VRAM line of one model: {'mode': the DiT's fast mode, 'text': {text: measure}}."""
-    return {"mode": bench.modes[-1], "text": {text: measure(bench, text) for text in texts}}
+def low_vram(bench, fast, prompt: str, texts: Sequence[str] = LOW_VRAM_TEXT) -> dict:
+    """The low-VRAM line of one model (a suite.ModelBench, its last mode's FastConfig `fast`):
+    {'mode': that mode's name, 'text': {text: measure}}."""
+    return {"mode": bench.modes[-1], "text": {text: measure(bench, fast, prompt, text) for text in texts}}

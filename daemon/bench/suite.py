@@ -154,7 +154,7 @@ class ModelBench:
         if self.cuda and self.name != "tiny":
             from motionbridge.daemon.bench.low_vram import low_vram
 
-            res["low_vram"] = low_vram(self)  # Qwen3 streamed, int8 and int4 (bench/low_vram.py)
+            res["low_vram"] = low_vram(self, MODES[self.modes[-1]], PROMPT)  # Qwen3 streamed, int8, int4 (low_vram.py)
         t0 = time.perf_counter()
         if self.name == "tiny":
             engine0 = FastEngine.from_parity(self.parity, device=str(self.device))

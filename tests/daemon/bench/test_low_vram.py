@@ -13,14 +13,14 @@ import torch
 
 from motionbridge.daemon.bench.low_vram import low_vram
 from motionbridge.daemon.bench.report import table
-from motionbridge.daemon.bench.suite import ModelBench
+from motionbridge.daemon.bench.suite import MODES, PROMPT, ModelBench
 
 
 @pytest.fixture(scope="module")
 def line(parity):
     torch.set_num_threads(1)
     args = argparse.Namespace(durations="2", batches="1", modes="bf16", steps=1, repeats=1)
-    return low_vram(ModelBench("tiny-random", torch.device("cpu"), parity, args))
+    return low_vram(ModelBench("tiny-random", torch.device("cpu"), parity, args), MODES["bf16"], PROMPT)
 
 
 def test_each_way_of_keeping_qwen_is_measured(line):
