@@ -10,7 +10,7 @@ inside the static path's CUDA graphs:
   (absmax / 127). Because the scale is per output row, y = x W^T = (x q^T) * scale: the
   matmul runs on the int8 values cast to the activation dtype (exact: |q| <= 127 fits bf16's
   mantissa) and the scale multiplies the output.
-- `int4`: two weights per byte, one float32 scale per group of 64 input columns (absmax / 7);
+- `int4`: two weights per byte, one bf16 scale per group of 64 input columns (absmax / 7);
   the weight is rebuilt in the activation dtype per call (one layer's worth of memory).
 - the token embedding table in both: int8 with one scale per row (a row lookup, then a scale).
 Norms, rotary tables and biases stay in the model dtype. Features deviate from bf16 by the
@@ -38,8 +38,8 @@ class CheckpointError(ValueError):
 
 
 def quantize_rows(weight: Tensor, bits: int, group: int = INT4_GROUP) -> tuple[Tensor, Tensor]:
-    """(q, scale): int8 with one scale per row; int4 packed two per uint8 byte with one scale per
-    `group` columns of each row. Symmetric, round to nearest; an all-zero row gets scale 1."""
+    """(q, scale): int8 with one float32 scale per row; int4 packed two per uint8 byte with one
+    bf16 scale per `group` columns of each row. Symmetric, round to nearest; an all-zero row gets scale 1."""
     w = weight.detach().float()
     if bits == 8:
         scale = w.abs().amax(dim=1) / 127.0
@@ -52,8 +52,9 @@ def quantize_rows(weight: Tensor, bits: int, group: int = INT4_GROUP) -> tuple[T
         raise ValueError(f"int4 needs the input width ({cols}) to be a multiple of the group ({group})")
     g = w.view(rows, cols // group, group)
     scale = g.abs().amax(dim=2) / 7.0
-    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    q = (torch.round(g / scale[..., None]).clamp_(-7, 7) + 8).to(torch.uint8).view(rows, cols)
+    # bf16 scales (a 32nd of the weights' bytes, not a 16th); the values are rounded with them
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale)).to(torch.bfloat16)
+    q = (torch.round(g / scale.float()[..., None]).clamp_(-7, 7) + 8).to(torch.uint8).view(rows, cols)
     return q[:, 0::2] | (q[:, 1::2] << 4), scale
 
 

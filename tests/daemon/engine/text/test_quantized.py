@@ -1,7 +1,7 @@
 """Low-VRAM mode's resident quantised Qwen3 (text/quantized.py) on the parity fixture's tiny Qwen3:
 the packing round-trips, the quantised linear is the dequantised matmul, the features' deviation
 from the bf16 features is bounded (measured on this fixture: int8 0.043 max abs on values up to
-3.7, 1.05 % relative norm; int4 0.30, 8.3 %), the static path gives the same features as the HF
+3.7, 1.05 % relative norm; int4 0.28, 8.3 %), the static path gives the same features as the HF
 forward over the same int8 weights, the text cache never mixes int8 and bf16 features, and the
 loader reads safetensors only and stops with one line on a corrupt or mismatched checkpoint."""
 
