@@ -146,3 +146,7 @@ def test_low_vram_reaches_the_engine_spec_and_builds_a_quantised_qwen(parity):
     spec.factory, spec.parity = None, str(parity)
     engine = spec.build()
     assert engine.text.weights == "int4" and engine.cache.dtype == "bfloat16-int4"
+    from motionbridge.daemon.engine.api import GenerationRequest
+
+    [take] = engine.with_steps(2).generate([GenerationRequest("A person walks.", 1.0, (0,), 5.0)])  # encoded by the int4 Qwen
+    assert take.clip.num_frames == 30 and engine.cache.misses == 1
