@@ -106,7 +106,9 @@ class TextEncoder:
                 ).to(self.device).eval().requires_grad_(False)
         except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
             # a truncated file, or tensors of other shapes than config.json: one line, not the table
-            detail = " ".join(str(exc).split())[:300]
+            from .qwen_checkpoint import mismatch
+
+            detail = mismatch(qwen_dir) or " ".join(str(exc).split())[:300]
             raise TextEncoderError(f"cannot load text encoders from {qwen_dir} / {clip_dir}: {detail}; {hint}") from None
         self.crop_start = find_crop_start(self.llm_tokenizer)
         self.llm_max_tokens = self.crop_start + max_length

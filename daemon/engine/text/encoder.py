@@ -93,7 +93,8 @@ class FastTextEncoder:
         """Wrap `model.text_encoder.TextEncoder` (loaded on the CPU for `low_vram`). `low_vram`
         keeps Qwen on `device` quantised (`low_vram_text` 'int8', the default, or 'int4'; its
         checkpoint is checked first) or streams its bf16 layers there ('stream')."""
-        from motionbridge.daemon.engine.text.quantized import BITS, DEFAULT_LOW_VRAM_TEXT, LOW_VRAM_TEXT, check_checkpoint, quantize_qwen
+        from motionbridge.daemon.engine.text.quantized import BITS, DEFAULT_LOW_VRAM_TEXT, LOW_VRAM_TEXT, quantize_qwen
+        from motionbridge.daemon.model.qwen_checkpoint import check_checkpoint
 
         device = torch.device(device or te.device)
         text = low_vram_text or DEFAULT_LOW_VRAM_TEXT

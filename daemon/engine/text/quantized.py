@@ -21,7 +21,6 @@ the GPU); the text cache keys on the weight format, so they never mix with bf16 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -31,10 +30,6 @@ LOW_VRAM_TEXT = ("int8", "int4", "stream")  # how low-VRAM mode keeps Qwen3; str
 DEFAULT_LOW_VRAM_TEXT = "int8"
 BITS = {"int8": 8, "int4": 4}
 INT4_GROUP = 64
-
-
-class CheckpointError(ValueError):
-    """The Qwen3 weights on disk do not match its config (missing, foreign or reshaped tensors)."""
 
 
 def quantize_rows(weight: Tensor, bits: int, group: int = INT4_GROUP) -> tuple[Tensor, Tensor]:
@@ -130,40 +125,12 @@ def quantize_qwen(llm: nn.Module, text: str, device: torch.device | str) -> dict
         raise ValueError(f"unknown quantised text format {text!r}; pass one of {', '.join(BITS)}")
     device = torch.device(device)
     bits = BITS[text]
-    for parent, name, linear in list(_linears(llm.layers)):
-        setattr(parent, name, QuantizedLinear.from_linear(linear, bits, device))
+    # names only: each bf16 linear is freed as soon as its quantised copy replaces it
+    for parent, name in [(parent, name) for parent, name, _ in _linears(llm.layers)]:
+        setattr(parent, name, QuantizedLinear.from_linear(getattr(parent, name), bits, device))
     llm.embed_tokens = QuantizedEmbedding(llm.embed_tokens, device)
     llm.to(device)  # norms and rotary buffers; the quantised buffers are there already
     quant = sum(b.numel() * b.element_size() for m in llm.modules() if isinstance(m, (QuantizedLinear, QuantizedEmbedding))
                 for b in (m.qweight, m.scale))
     other = sum(p.numel() * p.element_size() for p in llm.parameters())
     return {"format": text, "quantized_bytes": quant, "other_bytes": other}
-
-
-def check_checkpoint(qwen_dir: str | Path, llm: nn.Module) -> None:
-    """Every tensor of `llm` (a loaded Qwen3Model) is in the folder's safetensors files with its
-    shape, and the files hold no tensor the model lacks. Reads the headers only (no pickle, no
-    data). Raises CheckpointError naming the file and the first mismatch."""
-    from safetensors import safe_open
-
-    folder = Path(qwen_dir)
-    files = sorted(folder.glob("*.safetensors"))
-    if not files:
-        raise CheckpointError(f"{folder}: no *.safetensors weights (other formats are refused: they could execute code when read)")
-    found: dict[str, tuple[tuple[int, ...], Path]] = {}
-    for path in files:
-        try:
-            with safe_open(str(path), framework="pt") as f:
-                for key in f.keys():
-                    found[key.removeprefix("model.")] = (tuple(f.get_slice(key).get_shape()), path)
-        except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: one line naming it
-            raise CheckpointError(f"{path}: unreadable safetensors file ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
-    expected = {k: tuple(v.shape) for k, v in llm.state_dict().items() if not k.startswith("rotary_emb.")}
-    for key, shape in expected.items():
-        if key not in found:
-            raise CheckpointError(f"{folder}: tensor {key!r} is missing from the weights; the folder does not match its config.json")
-        if found[key][0] != shape:
-            raise CheckpointError(f"{found[key][1]}: tensor {key!r} has shape {list(found[key][0])}, config.json needs {list(shape)}")
-    extra = sorted(k for k in found if k not in expected and k != "lm_head.weight")
-    if extra:
-        raise CheckpointError(f"{found[extra[0]][1]}: tensor {extra[0]!r} is not part of this Qwen3 config ({len(extra)} such)")
