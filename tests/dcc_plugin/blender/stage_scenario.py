@@ -8,12 +8,12 @@ argv: ENDPOINT STUCK_FILE OUT_DIR (the daemon's load waits while STUCK_FILE exis
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import bpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from panel_pump import pump
 from scenario_report import run_and_report
 from scene_builders import MIXAMO, build_armature
 
@@ -45,17 +45,6 @@ def drawn() -> list:
     panel, out = session.panel(), []
     ui._draw_status(Layout(out), panel, panel.state in (State.GENERATING, State.PREVIEW))
     return out
-
-
-def pump(until, timeout_s=120.0):
-    """What bpy.app.timers does in the UI: drain the host's main-thread queue."""
-    host = session.panel().host
-    end = time.monotonic() + timeout_s
-    while not until():
-        if time.monotonic() > end:
-            raise TimeoutError(f"panel stuck in {session.panel().state}: {session.panel().status}")
-        host.drain()
-        time.sleep(0.01)
 
 
 def main():
