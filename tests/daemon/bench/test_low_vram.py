@@ -43,3 +43,13 @@ def test_the_table_has_a_row_per_way(line):
     text = table({**result, "models": {"tiny-random": {"model": "tiny-random", "low_vram": line}}})
     for way in ("stream", "int8", "int4"):
         assert f"| low-VRAM (bf16, Qwen {way}) |" in text and f"- low-VRAM Qwen {way}: text encoding" in text
+
+
+@pytest.mark.gpu
+def test_the_line_runs_on_a_gpu_with_graphs(parity):
+    """tiny-random on CUDA: the static text path under CUDA graphs for each way, a peak measured."""
+    args = argparse.Namespace(durations="2", batches="1", modes="bf16_graphs", steps=2, repeats=1)
+    line = low_vram(ModelBench("tiny-random", torch.device("cuda"), parity, args), MODES["bf16_graphs"], PROMPT)
+    for r in line["text"].values():
+        assert r["peak_vram_gib"] > 0 and r["latency_ms_with_text"]["2s"] > 0
+    assert 0 < line["text"]["int8"]["feature_deviation_vs_bf16"]["ctxt_relative_norm"] < 0.05

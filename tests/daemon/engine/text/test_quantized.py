@@ -130,12 +130,13 @@ def test_a_checkpoint_missing_a_tensor_is_refused_before_quantising(parity, llm_
 
 
 @pytest.mark.gpu
-def test_int8_qwen_on_cuda_replays_in_graphs_and_matches_the_cpu(parity, llm_max_length):
+@pytest.mark.parametrize("text", ["int8", "int4"])
+def test_quantized_qwen_on_cuda_replays_in_graphs_and_matches_the_cpu(parity, llm_max_length, text):
     """On a GPU the quantised weights live on the device and the static path captures them in
-    CUDA graphs; float32 features match the CPU's int8 features (same integers and scales)."""
-    cpu = FastTextEncoder.from_text_encoder(text_encoder(parity, llm_max_length, torch.float32), "x", low_vram=True)
+    CUDA graphs; float32 features match the CPU's quantised features (same integers and scales)."""
+    cpu = FastTextEncoder.from_text_encoder(text_encoder(parity, llm_max_length, torch.float32), "x", low_vram=True, low_vram_text=text)
     gpu = FastTextEncoder.from_text_encoder(text_encoder(parity, llm_max_length, torch.float32), "x", device="cuda", low_vram=True,
-                                            static_graphs=True)
+                                            low_vram_text=text, static_graphs=True)
     assert gpu.static is not None and gpu.static.graphs
     assert all(m.qweight.is_cuda for m in gpu.llm.modules() if isinstance(m, (QuantizedLinear, QuantizedEmbedding)))
     for _ in range(2):  # the second call replays the captured graphs
