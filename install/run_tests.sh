@@ -29,7 +29,8 @@ if [ "$#" = 0 ] && [ "$rc" = 0 ]; then
   fi
   echo "== text encoders and parity against transformers $("$overlay/bin/python" -c 'import transformers; print(transformers.__version__)')"
   "$overlay/bin/python" -m pytest -q tests/daemon/model/test_parity.py tests/daemon/engine/text/test_encoder.py \
-    tests/daemon/engine/fast/test_text_stream.py tests/daemon/engine/text/test_graphs.py
+    tests/daemon/engine/fast/test_text_stream.py tests/daemon/engine/text/test_graphs.py tests/daemon/engine/text/test_quantized.py \
+    tests/daemon/model/test_qwen_checkpoint.py
   rc=$?
 fi
 if [ "$gates_rc" != 0 ]; then echo "the quality gates (ruff, mypy) reported findings: failing"; exit 1; fi

@@ -34,12 +34,15 @@ def table(result: dict) -> str:
                 f"| {mode} | {_fmt(r.get('latency_ms_text_cached'))} | {_fmt(r.get('latency_ms_with_text'))} | {_fmt(r.get('peak_vram_gib'))} "
                 f"| {_fmt(dev.get('latent_max_abs'))} | {_fmt(dev.get('joints_max_abs_cm'))} | {_fmt(r.get('engine_start_s'))} |"
             )
-        lv = m.get("low_vram")
-        if lv:
+        lv = m.get("low_vram") or {}
+        for text, r in lv.get("text", {}).items():  # bench/low_vram.py: one row per way of keeping Qwen3
             lines.append(
-                f"| low-VRAM ({lv.get('mode')}, Qwen streamed) | {_fmt(lv.get('latency_ms_text_cached'))} | {_fmt(lv.get('latency_ms_with_text'))} "
-                f"| {_fmt(lv.get('peak_vram_gib'))} | - | - | {_fmt(lv.get('engine_start_s'))} |"
+                f"| low-VRAM ({lv.get('mode')}, Qwen {text}) | {_fmt(r.get('latency_ms_text_cached'))} | {_fmt(r.get('latency_ms_with_text'))} "
+                f"| {_fmt(r.get('peak_vram_gib'))} | - | - | {_fmt(r.get('engine_start_s'))} |"
             )
+        for text, r in lv.get("text", {}).items():
+            lines.append(f"- low-VRAM Qwen {text}: text encoding {_fmt(r.get('text_encode_ms_new_prompt'))} ms per new prompt, "
+                         f"features vs bf16 {_fmt(r.get('feature_deviation_vs_bf16'))}")
         for mode, r in m.get("modes", {}).items():
             if "throughput" in r:
                 lines += ["",

@@ -135,23 +135,6 @@ class ModelBench:
             "joints_max_abs_cm": _r(float(np.abs(world_joints_cm(decoded) - world_joints_cm(ref_decoded)).max()), 5),
         }
 
-    def _low_vram(self) -> dict:
-        peak_reset(self.device)
-        t0 = time.perf_counter()
-        model, cfg = self._random_model(torch.bfloat16)
-        text = self._random_text(streamed=True)
-        engine = FastEngine(model, cfg, text, MODES[self.modes[-1]], device=self.device, model_name=self.name)
-        sync(self.device)
-        start = time.perf_counter() - t0
-        peak_reset(self.device)  # random weights are made on the GPU; real ones load to the CPU first
-        with_text = self._latencies(engine, lambda d, k: f"{PROMPT} (low-vram {d:g} {k})")
-        cached = self._latencies(engine)
-        res = {"mode": self.modes[-1], "engine_start_s": _r(start, 2), "latency_ms_with_text": with_text, "latency_ms_text_cached": cached,
-               "peak_vram_gib": peak_gib(self.device)}
-        del engine, text, model
-        gc.collect()
-        return res
-
     def _decode_ms(self, engine, latent) -> dict:
         """The engine's own take decode (graph-replayed with CUDA graphs on), and the eager one."""
         out = {}
@@ -169,7 +152,9 @@ class ModelBench:
     def run(self) -> dict:
         res: dict = {"model": self.name}
         if self.cuda and self.name != "tiny":
-            res["low_vram"] = self._low_vram()
+            from motionbridge.daemon.bench.low_vram import low_vram
+
+            res["low_vram"] = low_vram(self, MODES[self.modes[-1]], PROMPT)  # Qwen3 streamed, int8, int4 (low_vram.py)
         t0 = time.perf_counter()
         if self.name == "tiny":
             engine0 = FastEngine.from_parity(self.parity, device=str(self.device))

@@ -83,6 +83,7 @@ class TextEncoder:
         device: torch.device | str = "cpu",
         llm_dtype: torch.dtype = torch.bfloat16,
     ) -> None:
+        from safetensors import SafetensorError
         from transformers import AutoModel, AutoTokenizer, CLIPTextModel, CLIPTokenizer
 
         hint = "run `motionbridge weights download` or pass --qwen/--clip"
@@ -91,19 +92,24 @@ class TextEncoder:
         self.device = torch.device(device)
         self.max_length = max_length
         self.llm_dtype = llm_dtype
+        self.qwen_dir = qwen_dir  # low-VRAM mode checks its safetensors headers before quantising
         try:
             with quiet_loading():  # 5.x: no load-report table or progress bars on the CLI
                 self.llm_tokenizer = AutoTokenizer.from_pretrained(qwen_dir, local_files_only=True)
                 # the base model is enough: the official code reads hidden_states[-1], the final-norm output
                 self.llm = AutoModel.from_pretrained(
-                    qwen_dir, local_files_only=True, attn_implementation="sdpa", **{dtype_kwarg(): llm_dtype}
+                    qwen_dir, local_files_only=True, use_safetensors=True, attn_implementation="sdpa", **{dtype_kwarg(): llm_dtype}
                 ).to(self.device).eval().requires_grad_(False)
                 self.clip_tokenizer = CLIPTokenizer.from_pretrained(clip_dir, local_files_only=True)
                 self.clip = CLIPTextModel.from_pretrained(
                     clip_dir, local_files_only=True, attn_implementation="sdpa"
                 ).to(self.device).eval().requires_grad_(False)
-        except (OSError, ValueError) as exc:
-            raise TextEncoderError(f"cannot load text encoders from {qwen_dir} / {clip_dir}: {exc}; {hint}") from None
+        except (OSError, ValueError, RuntimeError, SafetensorError) as exc:
+            # a truncated file, or tensors of other shapes than config.json: one line, not the table
+            from .qwen_checkpoint import mismatch
+
+            detail = mismatch(qwen_dir) or " ".join(str(exc).split())[:300]
+            raise TextEncoderError(f"cannot load text encoders from {qwen_dir} / {clip_dir}: {detail}; {hint}") from None
         self.crop_start = find_crop_start(self.llm_tokenizer)
         self.llm_max_tokens = self.crop_start + max_length
 
@@ -112,7 +118,7 @@ class TextEncoder:
         """Over text models already loaded (the fast engine's), sharing their weights: the exact
         reference encoding without a second copy in memory."""
         self = cls.__new__(cls)
-        self.device, self.max_length = torch.device(device), max_length
+        self.device, self.max_length, self.qwen_dir = torch.device(device), max_length, None
         self.llm_dtype = next(llm.parameters()).dtype
         self.llm_tokenizer, self.llm, self.clip_tokenizer, self.clip = llm_tokenizer, llm, clip_tokenizer, clip
         self.crop_start = find_crop_start(llm_tokenizer)

@@ -37,6 +37,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="clip lengths generated once before serving, so compiling happens at start "
                              "(default on a GPU: 5; none on the CPU; 'none' to skip; 'all': 5, then every other "
                              "shape compiled in the background while serving)")
+    parser.add_argument("--low-vram", nargs="?", const="int8", default=None, choices=("int8", "int4", "stream"),
+                        help="fast engine: fit the 1.0B model in 12 GiB of GPU memory. Qwen3 stays on the GPU with "
+                             "int8 weights (the default; int4: half of that) or is streamed from CPU memory per "
+                             "prompt (stream: slowest). Default off: everything resident in bf16")
     parser.add_argument("--max-queue", type=int, default=64, help="waiting requests before BUSY (default 64)")
     parser.add_argument("--max-batch", type=int, default=8, help="rows (seeds) per engine batch (default 8)")
     parser.add_argument("--heartbeat", type=float, default=1.0, help="heartbeat interval in seconds (default 1)")
@@ -118,10 +122,13 @@ def build_config(args: argparse.Namespace):
         gpus = [None] * args.workers
     if args.threads is not None and args.threads < 1:
         raise CliError(f"--threads must be 1 or more, not {args.threads}")
+    if args.low_vram and args.engine != "fast":
+        raise CliError("--low-vram is for the fast engine; drop it or pass --engine fast")
     spec = EngineSpec(checkpoint=args.checkpoint, qwen=args.qwen, clip=args.clip, parity=args.parity,
                       factory=args.engine_factory, kind=args.engine, device="cuda" if any(g is not None for g in gpus) else args.device,
                       dtype=args.dtype, options=options, threads=args.threads, precompile_all=args.warm_up == "all",
-                      warm_up=_warm_up(None if args.warm_up == "all" else args.warm_up), max_rows=args.max_batch)
+                      warm_up=_warm_up(None if args.warm_up == "all" else args.warm_up), max_rows=args.max_batch,
+                      low_vram=args.low_vram or "")
     return ServerConfig(bind=args.bind, engine=spec, gpus=gpus, max_queue=args.max_queue, max_batch_rows=args.max_batch,
                         heartbeat_s=args.heartbeat, drain_timeout_s=args.drain_timeout, step_timeout_s=args.step_timeout,
                         load_timeout_s=args.load_timeout, load_retry_s=args.load_retry, curve_dir=args.curve_dir,

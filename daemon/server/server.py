@@ -119,6 +119,7 @@ class Server(WorkerEvents):
                     self._read_worker(w)
                 self._watch_workers()
                 self._dispatch()
+                self._tell_loading()
                 now = time.monotonic()
                 if now - last_heartbeat >= self.cfg.heartbeat_s:
                     last_heartbeat = now

@@ -44,6 +44,7 @@ class EngineSpec:
     warm_up: tuple[float, ...] | None = None  # clip lengths run once before READY; None: 5 s on a GPU
     precompile_all: bool = False  # after READY, queue every shape's compile in the background (serve --warm-up all)
     max_rows: int = 8  # the server's rows per batch: the largest batch shape to precompile
+    low_vram: str = ""  # fast engine: how low-VRAM mode keeps Qwen3 (engine/text/quantized.py); "" off
 
     def build(self):
         if self.factory:
@@ -54,9 +55,10 @@ class EngineSpec:
 
         engine_class = engine_of(self.kind)
         dtype = resolve_dtype(self.kind, self.device, self.dtype)
+        memory = {"memory": "low_vram", "low_vram_text": self.low_vram} if self.low_vram else {}
         if self.parity:
-            return engine_class.from_parity(self.parity, device=self.device, dtype=dtype)
-        return engine_class.from_dirs(self.checkpoint, self.qwen, self.clip, device=self.device, dtype=dtype)
+            return engine_class.from_parity(self.parity, device=self.device, dtype=dtype, **memory)
+        return engine_class.from_dirs(self.checkpoint, self.qwen, self.clip, device=self.device, dtype=dtype, **memory)
 
 
 def is_oom(exc: BaseException) -> bool:

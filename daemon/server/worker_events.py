@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("motionbridge.server")
 
+LOADING = "loading"  # the PROGRESS stage of a request that waits for a worker to load the model
 LOAD_RETRY_MAX_S = 600.0  # the pause between failed loads stops doubling here (unless --load-retry is longer)
 
 
@@ -81,12 +82,7 @@ class WorkerEvents:
             for key in h.get("ids", []):
                 job = jobs.get(key)
                 if job is not None and not job.cancelled and job.deliverable:
-                    stage = str(h.get("stage", ""))
-                    if stage != job.stage:  # the JSON log says when a request runs on a slower path, and why
-                        job.stage = stage
-                        log.info("request stage", extra={"id": job.spec.id, "stage": stage or "compiled", "queued": int(h.get("queued", 0))})
-                    self._send(job.client, progress_message(job.spec.id, h["step"], h["total"], stage=stage,
-                                                              queued=int(h.get("queued", 0))))
+                    self._progress(job, h["step"], h["total"], str(h.get("stage", "")), int(h.get("queued", 0)))
         elif msg.command == P.PROGRESS:  # a preview, built by the worker for this job's client
             job = jobs.get(str(h.get("id")))
             if job is not None and not job.cancelled and job.deliverable:
@@ -129,6 +125,24 @@ class WorkerEvents:
                 self._restart(w, str(h.get("message")))
             elif not h.get("healthy", True):
                 self._restart(w, "unhealthy: " + str(h.get("reason")))
+
+    def _progress(self, job: Job, step: int, total: int, stage: str, queued: int) -> None:
+        """PROGRESS to the job's client; the JSON log says when a request waits or runs on a
+        slower path, and why, once per change of stage."""
+        if stage != job.stage:
+            job.stage = stage
+            log.info("request stage", extra={"id": job.spec.id, "stage": stage or "compiled", "queued": queued})
+        self._send(job.client, progress_message(job.spec.id, step, total, stage=stage, queued=queued))
+
+    def _tell_loading(self) -> None:
+        """While no worker has the model (the start, a worker restart), each waiting request hears
+        once that it waits for the load: PROGRESS step 0 of 0, stage 'loading'. Not once a load
+        has failed: those requests get model_unavailable instead (_restart)."""
+        if any(w.ready for w in self.supervisor.workers) or self._model_unavailable() is not None:
+            return
+        for job in self.scheduler.jobs():
+            if job.stage != LOADING and job.deliverable:
+                self._progress(job, 0, 0, LOADING, 0)
 
     def _watch_workers(self) -> None:
         """Restarts a worker that exited, that has not loaded its model after load_timeout_s, or

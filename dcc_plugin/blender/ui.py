@@ -71,6 +71,17 @@ def _draw_assistant(col, props, user) -> None:
         col.prop(props, "rewritten_prompt", text="")
 
 
+def _draw_status(layout, panel, running: bool) -> None:
+    """The progress bar while a request runs, with a line under it saying why it waits or runs
+    slower (queued, the daemon loading its model, a length compiling); else the last status."""
+    if running:  # the bar shows progress only, never an error
+        layout.progress(factor=panel.progress, type="BAR", text=panel.status[:60])
+        if panel.stage:
+            layout.label(text=summary(panel.stage[:1].upper() + panel.stage[1:]), icon="TIME")
+    elif panel.status and not panel.error:
+        layout.label(text=summary(panel.status))
+
+
 class MOTIONBRIDGE_PT_panel(bpy.types.Panel):
     bl_label = "MotionBridge"
     bl_space_type = "VIEW_3D"
@@ -138,10 +149,7 @@ class MOTIONBRIDGE_PT_panel(bpy.types.Panel):
         sub = row.row(align=True)
         sub.enabled = running
         sub.operator("motionbridge.cancel", icon="CANCEL")
-        if running:  # the bar shows progress only, never an error
-            layout.progress(factor=panel.progress, type="BAR", text=panel.status[:60])
-        elif panel.status and not panel.error:
-            layout.label(text=summary(panel.status))
+        _draw_status(layout, panel, running)
 
         layout.label(text="Takes")
         layout.template_list("MOTIONBRIDGE_UL_takes", "", props, "takes", props, "takes_index", rows=4)

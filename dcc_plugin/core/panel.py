@@ -29,7 +29,7 @@ from .jobs import JobManager
 from .panel_errors import ErrorLine, NoTarget
 from .scene_jobs import SceneJobs, SceneOutcome, TakeWriter
 from .settings import Settings
-from .states import State
+from .states import State, stage_line
 
 log = logging.getLogger(__name__)
 POLL_S = 0.05  # the worker's wait per poll; also the worst extra latency of a cancel
@@ -55,6 +55,7 @@ class Panel(ErrorLine):
         self.status = "Not connected."
         self.error = ""
         self.progress = 0.0
+        self.stage = ""  # why the running request waits or runs slower (states.stage_line); '' otherwise
         self.warnings: tuple[str, ...] = ()
         self.target: targeting.Target | None = None
         self.written: list[TakeInfo] = []  # takes of the last finished generation
@@ -68,6 +69,8 @@ class Panel(ErrorLine):
         self.state = state
         if status is not None:
             self.status = status
+        if state not in (State.GENERATING, State.PREVIEW):
+            self.stage = ""
         if state is not State.ERROR:
             self.error, self.error_cause, self.error_rig = "", "", ""
         if self._on_change is not None:
@@ -212,7 +215,7 @@ class Panel(ErrorLine):
         )
         chosen_preset = preset or settings.rig_preset
         self._generation = gen
-        self.progress = 0.0
+        self.progress, self.stage = 0.0, ""
         self.written = []
         self._set(State.GENERATING, f"Sending '{gen.prompt[:40]}' ({len(gen.seeds)} seed(s))...")
         client = self.client
@@ -263,6 +266,10 @@ class Panel(ErrorLine):
             self.note_warnings(data.get("warnings"))
             if event.kind == "accepted":
                 self.status = f"Accepted by the daemon (request {data.get('id', '')[:8]})."
+                position = data.get("position")
+                if isinstance(position, int) and position > 0:
+                    self.stage = stage_line("queued", position)
+                    self.status = f"Waiting: {self.stage}."
             elif event.kind in ("busy", "error"):
                 gen.finished = True
                 self.host.clear_preview(gen.target.rig)
@@ -271,9 +278,12 @@ class Panel(ErrorLine):
                 return
             elif event.kind == "progress":
                 step, total = data.get("step"), data.get("total")
+                self.stage = stage_line(str(data.get("stage") or ""), int(data.get("queued") or 0))
                 if step is not None and total:
                     self.progress = min(1.0, float(step) / float(total))
-                    self.status = f"Denoising step {step}/{total}"
+                    self.status = f"Denoising step {step}/{total}" + (f" ({self.stage})" if self.stage else "")
+                elif self.stage:
+                    self.status = f"Waiting: {self.stage}."
                 self.host.report_progress(self.progress, self.status)
             elif event.kind == "preview" and isinstance(target_clip, tuple):
                 try:

@@ -29,6 +29,7 @@ class ErrorLine:
     host: Any
     settings: Any
     warnings: tuple[str, ...]
+    stage: str
     _on_change: Callable[[Any], None] | None
 
     error_cause = ""
@@ -54,7 +55,7 @@ class ErrorLine:
             message, cause, rig = exc_or_message, "", ""
         else:
             message, cause, rig = explain(exc_or_message, self.settings), cause_of(exc_or_message), str(getattr(exc_or_message, "rig", ""))
-        self.state = State.ERROR
+        self.state, self.stage = State.ERROR, ""  # the request is over: no stage to show
         self._show_error(message, cause, rig)
 
     def clear_error(self, cause: str | None = None) -> bool:

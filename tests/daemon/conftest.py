@@ -28,3 +28,15 @@ def llm_max_length(parity):
     from motionbridge.daemon.model.config import load_config
 
     return load_config(parity / "model" / "config.yml").pipeline.max_length_llm
+
+
+@pytest.fixture()
+def qwen_copy(parity, tmp_path):
+    """A writable copy of the fixture's Qwen3 folder, for tests that break its checkpoint."""
+    import shutil
+
+    dst = tmp_path / "qwen3"
+    shutil.copytree(parity / "text_encoders" / "qwen3", dst)
+    for path in dst.iterdir():
+        path.chmod(0o644)
+    return dst

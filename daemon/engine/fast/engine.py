@@ -117,9 +117,12 @@ class FastEngine(Engine):
     def from_dirs(
         cls, checkpoint_dir, qwen_dir, clip_dir, fast: FastConfig | None = None, device: str = "cpu",
         memory: str = "resident", llm_dtype: str = "bfloat16", model_name: str | None = None, dtype: str | None = None,
+        low_vram_text: str = "",
     ) -> FastEngine:
-        """memory 'resident': both text encoders on the device; 'low_vram': Qwen stays in CPU
-        memory and its layers are streamed to the GPU during encoding (text/offload.py).
+        """memory 'resident': both text encoders on the device; 'low_vram': Qwen on the device
+        with weight-only int8 weights (`low_vram_text` 'int8', the default, or 'int4';
+        text/quantized.py), or in CPU memory with its layers streamed to the GPU ('stream',
+        text/offload.py).
         Without `fast`, `FastConfig.for_device`; `dtype` overrides its dtype, so callers can
         build any engine with the same kwargs."""
         if fast is None:
@@ -137,7 +140,7 @@ class FastEngine(Engine):
         te = TextEncoder(qwen_dir, clip_dir, loaded.config.pipeline.max_length_llm, "cpu" if memory == "low_vram" else device, parse_dtype(llm_dtype))
         # static-shape text encoders (CUDA graphs on the GPU) go with the DiT's graphs
         text = FastTextEncoder.from_text_encoder(
-            te, encoder_identity(qwen_dir, clip_dir), device=device, low_vram=memory == "low_vram",
+            te, encoder_identity(qwen_dir, clip_dir), device=device, low_vram=memory == "low_vram", low_vram_text=low_vram_text,
             static_graphs=fast.cuda_graphs and torch.device(device).type == "cuda",
         )
         return cls(loaded.model, loaded.config, text, fast, device=device, model_name=model_name or loaded.name, model_hash=loaded.sha256[:16],
@@ -146,11 +149,11 @@ class FastEngine(Engine):
     @classmethod
     def from_parity(
         cls, parity_dir, fast: FastConfig | None = None, device: str = "cpu", memory: str = "resident",
-        llm_dtype: str = "bfloat16", dtype: str | None = None,
+        llm_dtype: str = "bfloat16", dtype: str | None = None, low_vram_text: str = "",
     ) -> FastEngine:
         d = Path(parity_dir)
         enc = d / "text_encoders"
-        return cls.from_dirs(d / "model", enc / "qwen3", enc / "clip", fast, device, memory, llm_dtype, "parity-fixture", dtype)
+        return cls.from_dirs(d / "model", enc / "qwen3", enc / "clip", fast, device, memory, llm_dtype, "parity-fixture", dtype, low_vram_text)
 
     def warm_up(self, prompt: str = "A person walks forward.", durations: Sequence[float] = (5.0,), compile_first: bool = True) -> float:
         """One throw-away request per duration, so that compiling and graph capture happen before

@@ -5,8 +5,9 @@ Same features as `model.text_encoder.TextEncoder.encode` (README items 1-4), com
   same for every prompt, and Qwen is causal, so its keys/values are computed once and reused;
 - the user part is padded only to the longest prompt of the batch instead of 128 tokens (pad
   tokens come after the valid ones, so causal attention never lets them change valid rows);
-- in low-VRAM mode the decoder layers live in pinned CPU memory and are streamed to the GPU
-  one at a time (text/offload.py);
+- in low-VRAM mode Qwen3 stays on the device with weight-only int8 (or int4) weights
+  (text/quantized.py, the default), or its bf16 decoder layers live in pinned CPU memory and
+  are streamed to the GPU one at a time (text/offload.py);
 - with `static_graphs` (not with streaming) both encoders run at static shapes: our own Qwen3
   forward over the user tokens after the cached prefix, bucketed, and CLIP at 77 tokens,
   captured as CUDA graphs on a CUDA device, eager elsewhere (text/graphs.py).
@@ -63,6 +64,7 @@ class FastTextEncoder:
         prefix_cache: bool = True,
         streamer=None,
         static_graphs: bool = False,
+        weights: str = "",
     ) -> None:
         self.llm_tokenizer = llm_tokenizer
         self.llm = llm
@@ -71,6 +73,7 @@ class FastTextEncoder:
         self.max_length = max_length
         self.device = torch.device(device)
         self.encoder_id = encoder_id
+        self.weights = weights  # "int8"/"int4" when Qwen's weights are quantised (text/quantized.py)
         self.streamer = streamer  # offload.LayerStreamer when the LLM lives on the CPU
         self.crop_start = find_crop_start(llm_tokenizer)
         self.llm_max_tokens = self.crop_start + max_length
@@ -86,20 +89,36 @@ class FastTextEncoder:
                 log.warning("static text path off, the HF forward is used: %s", exc)
 
     @classmethod
-    def from_text_encoder(cls, te, encoder_id: str, device=None, low_vram: bool = False, **kw) -> FastTextEncoder:
-        """Wrap `model.text_encoder.TextEncoder`; `low_vram` streams its Qwen layers to `device`."""
+    def from_text_encoder(cls, te, encoder_id: str, device=None, low_vram: bool = False, low_vram_text: str = "", **kw) -> FastTextEncoder:
+        """Wrap `model.text_encoder.TextEncoder` (loaded on the CPU for `low_vram`). `low_vram`
+        keeps Qwen on `device` quantised (`low_vram_text` 'int8', the default, or 'int4'; its
+        checkpoint is checked first) or streams its bf16 layers there ('stream')."""
+        from motionbridge.daemon.engine.text.quantized import BITS, DEFAULT_LOW_VRAM_TEXT, LOW_VRAM_TEXT, quantize_qwen
+        from motionbridge.daemon.model.qwen_checkpoint import check_checkpoint
+
         device = torch.device(device or te.device)
-        streamer = None
-        if low_vram:
+        text = low_vram_text or DEFAULT_LOW_VRAM_TEXT
+        if text not in LOW_VRAM_TEXT:
+            raise ValueError(f"unknown low-VRAM text mode {text!r}; pass one of {', '.join(LOW_VRAM_TEXT)}")
+        streamer, weights = None, ""
+        if low_vram and text == "stream":
             from motionbridge.daemon.engine.text.offload import LayerStreamer
 
             streamer = LayerStreamer(te.llm, device)
+        elif low_vram and text in BITS:
+            if getattr(te, "qwen_dir", None) is not None:
+                check_checkpoint(te.qwen_dir, te.llm)
+            quantize_qwen(te.llm, text, device)
+            weights = text
         clip = te.clip.to(device)
-        return cls(te.llm_tokenizer, te.llm, te.clip_tokenizer, clip, max_length=te.max_length, device=device, encoder_id=encoder_id, streamer=streamer, **kw)
+        return cls(te.llm_tokenizer, te.llm, te.clip_tokenizer, clip, max_length=te.max_length, device=device, encoder_id=encoder_id,
+                   streamer=streamer, weights=weights, **kw)
 
     @property
     def dtype_name(self) -> str:
-        return str(next(self.llm.parameters()).dtype).removeprefix("torch.")
+        """The LLM's dtype, and its weight format when quantised (the text cache keys on it)."""
+        dtype = str(next(self.llm.parameters()).dtype).removeprefix("torch.")
+        return f"{dtype}-{self.weights}" if self.weights else dtype
 
     # -- LLM ----------------------------------------------------------------------------------
 
@@ -186,7 +205,8 @@ class FastTextEncoder:
     def describe(self) -> dict:
         return {
             "encoder_id": self.encoder_id, "dtype": self.dtype_name, "crop_start": self.crop_start, "prefix_cache": self.use_prefix_cache,
-            "streamed": self.streamer is not None, "static": self.static is not None, "text_graphs": self.static is not None and self.static.graphs,
+            "streamed": self.streamer is not None, "weights": self.weights or "as loaded",
+            "static": self.static is not None, "text_graphs": self.static is not None and self.static.graphs,
         }
 
 

@@ -55,8 +55,9 @@ def _rope(x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
     return x * cos + _rotate_half(x) * sin
 
 
-def _linear(x: Tensor, layer: nn.Linear) -> Tensor:
-    return F.linear(x, layer.weight, layer.bias)
+def _linear(x: Tensor, layer: nn.Module) -> Tensor:
+    """nn.Linear, or low-VRAM mode's quantised one (text/quantized.py), which dequantises."""
+    return layer(x)
 
 
 @dataclass(frozen=True)
@@ -90,11 +91,11 @@ class StaticQwen:
 
     @property
     def dtype(self) -> torch.dtype:
-        return self.llm.embed_tokens.weight.dtype
+        return self.llm.norm.weight.dtype  # not the token table's: it may be quantised
 
     @property
     def device(self) -> torch.device:
-        return self.llm.embed_tokens.weight.device
+        return self.llm.norm.weight.device
 
     @torch.no_grad()
     def tables(self, start: int, length: int) -> RopeTables:
@@ -123,7 +124,7 @@ class StaticQwen:
             raise ValueError(f"ids have {n} user tokens, the tables {tables.length}")
         mask = self.key_mask(key_valid, prefix_kv[0][0].shape[2], tables.causal)
         cos, sin = tables.cos, tables.sin
-        h = F.embedding(ids, self.llm.embed_tokens.weight)
+        h = self.llm.embed_tokens(ids)
         for layer, (pk, pv) in zip(self.llm.layers, prefix_kv):
             attn = layer.self_attn
             x = rms_norm(h, layer.input_layernorm.weight, self.eps)

@@ -134,3 +134,19 @@ def test_workers_sets_the_number_of_cpu_workers():
 def test_workers_refuses_bad_values(argv, words):
     with pytest.raises(CliError, match=words):
         build_config(_parse(*argv))
+
+
+def test_low_vram_reaches_the_engine_spec_and_builds_a_quantised_qwen(parity):
+    assert build_config(_parse()).engine.low_vram == ""  # off by default: everything resident
+    assert build_config(_parse("--low-vram")).engine.low_vram == "int8"  # the flag alone: int8 Qwen3
+    assert build_config(_parse("--low-vram", "stream")).engine.low_vram == "stream"
+    with pytest.raises(CliError, match="^--low-vram is for the fast engine"):
+        build_config(_parse("--low-vram", "--engine", "reference"))
+    spec = build_config(_parse("--low-vram", "int4")).engine
+    spec.factory, spec.parity = None, str(parity)
+    engine = spec.build()
+    assert engine.text.weights == "int4" and engine.cache.dtype == "bfloat16-int4"
+    from motionbridge.daemon.engine.api import GenerationRequest
+
+    [take] = engine.with_steps(2).generate([GenerationRequest("A person walks.", 1.0, (0,), 5.0)])  # encoded by the int4 Qwen
+    assert take.clip.num_frames == 30 and engine.cache.misses == 1

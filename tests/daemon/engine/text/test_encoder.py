@@ -50,7 +50,8 @@ def test_streamed_layers_give_the_same_features(parity, fp32_encoders, llm_max_l
     """Low-VRAM mode's layer streaming (here CPU -> CPU) only moves weights, never values."""
     d = parity / "text_encoders"
     _, fast = fp32_encoders
-    streamed = FastTextEncoder.from_text_encoder(TextEncoder(d / "qwen3", d / "clip", llm_max_length, "cpu", torch.float32), "x", low_vram=True)
+    te = TextEncoder(d / "qwen3", d / "clip", llm_max_length, "cpu", torch.float32)
+    streamed = FastTextEncoder.from_text_encoder(te, "x", low_vram=True, low_vram_text="stream")
     assert streamed.streamer is not None
     for a, b in zip(streamed.encode(PROMPTS[:2]), fast.encode(PROMPTS[:2])):
         assert torch.equal(a.ctxt, b.ctxt) and torch.equal(a.vtxt, b.vtxt)

@@ -152,7 +152,7 @@ def test_encode_with_static_graphs_equals_without(encoders, prompts):
 def test_static_graphs_off_when_streamed(parity, llm_max_length):
     d = parity / "text_encoders"
     te = TextEncoder(d / "qwen3", d / "clip", llm_max_length, "cpu", torch.float32)
-    streamed = FastTextEncoder.from_text_encoder(te, "x", low_vram=True, static_graphs=True)
+    streamed = FastTextEncoder.from_text_encoder(te, "x", low_vram=True, low_vram_text="stream", static_graphs=True)
     assert streamed.streamer is not None and streamed.static is None
 
 
