@@ -26,6 +26,7 @@ from motionbridge.daemon.model.encode import LATENT_DIM, POSITIONS, ROTATIONS, T
 from motionbridge.daemon.tracks import clip_from_rotations
 from motionbridge.rigs.smplx import smplx_skeleton
 
+from . import blend
 from .spec import CONTEXT_FRAMES, Controls, Layout, Poses, layout
 
 
@@ -100,18 +101,23 @@ def _rows(poses: Poses, first: int, stop: int) -> Poses:
     return Poses(poses.rotations[first:stop], None if poses.transl is None else poses.transl[first:stop])
 
 
+SEAM_RAMP = blend.RAMP  # frames over which free frames next to pinned ones are blended after the decode (0: none)
+
+
 def decode_directed(pipe, latent: torch.Tensor, imposed_: Imposed | None):
-    """The official decode, except that pinned frames skip the smoothing and a pinned root
-    sets the take's height (see module docstring)."""
+    """The official decode, except that pinned frames skip the smoothing, the free frames next
+    to them are blended into their motion (blend.py), and a pinned root sets the take's height
+    (see module docstring)."""
     mean, std = pipe.model.get_buffer("mean"), pipe.model.get_buffer("std")
     if imposed_ is None:
         return decode_latent(latent.float(), mean, std, pipe.body)
     pinned = C.pinned_from_mask(imposed_.known.mask)
-    decoded = decode_latent(
-        latent.float(), mean, std, pipe.body, smooth=True,
-        smooth_rot=C.keep_pinned_rotations(smooth_rotations, pinned),
-        smooth_transl=C.keep_pinned_translation(smooth_translation, pinned),
-    )
+    smooth_rot = C.keep_pinned_rotations(smooth_rotations, pinned)
+    smooth_transl = C.keep_pinned_translation(smooth_translation, pinned)
+    if SEAM_RAMP:
+        smooth_rot = blend.blended_rotations(smooth_rot, pinned.rotations, SEAM_RAMP)
+        smooth_transl = blend.blended_translation(smooth_transl, pinned.translation, SEAM_RAMP)
+    decoded = decode_latent(latent.float(), mean, std, pipe.body, smooth=True, smooth_rot=smooth_rot, smooth_transl=smooth_transl)
     rows = pinned.translation[:, 1].cpu().numpy()  # frames whose height is known
     if rows.any():
         got = decoded.transl[:, : len(rows)][:, torch.from_numpy(rows), 1].double().cpu().numpy()

@@ -61,13 +61,20 @@ def test_constraints_hold_and_seams_beat_the_naive_joins(measured, record_proper
         if m.error is not None:
             assert m.error[0] <= 1.0 and m.error[1] <= 1.0, m
     start, extend, loop = measured["start"], measured["extend"], measured["loop"]
-    # the start is sampled where the model's takes start and moved back: 2.3x velocity (7.2x without)
-    assert start.ours[0] < 4.0 and start.ours[1] < 0.5 * start.naive[1]
+    assert start.ours[1] < 0.5 * start.naive[1]
     assert max(extend.ours) < 0.5 * min(extend.naive)
     assert loop.ours[1] < loop.naive[1]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18's 1.5x bar is not met yet on the smooth fixture (README: measured)")
-@pytest.mark.parametrize("control", ["start", "extend", "keys"])
+@pytest.mark.parametrize("control", ["start", "extend", "keys", "regenerate"])
 def test_seams_within_the_issues_bar(measured, control):
+    """Seed 0, velocity / acceleration (README): start 0.63 / 0.47, extend 0.53 / 1.21, keys
+    0.43 / 1.15, regenerate 0.91 / 1.01 (2.3 / 3.5, 4.0 / 3.5, 1.3 / 2.4, 1.4 / 2.1 before the
+    seam blend and the extend run-out)."""
     assert max(measured[control].ours) <= SEAM_LIMIT
+
+
+@pytest.mark.xfail(strict=True, reason="seed 1's second window turns and runs back (root 11 cm/frame +z, then 30 cm/frame -z): "
+                   "acceleration 1.78x at that join with the 12-frame blend (README: measured)")
+def test_extend_seed_1_within_the_issues_bar(smooth_engine):
+    assert max(scenarios.extend(smooth_engine, 1).ours) <= SEAM_LIMIT
