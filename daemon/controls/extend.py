@@ -87,7 +87,8 @@ def generate_extended(
         meta.update(prompt=request.prompt, duration_s=frames / FPS, frames=frames)
         meta["constraints"] = {
             "method": "overlapping windows, each piece's start imposed from the previous piece's tail (replacement inpainting)",
-            "extend": {"handshake_frames": HANDSHAKE, "run_out_frames": RUN_OUT, "pieces": [{"prompt": p.prompt, "first_frame": p.first, "frames": p.frames} for p in plan]},
+            "extend": {"handshake_frames": HANDSHAKE, "run_out_frames": RUN_OUT,
+                       "pieces": [{"prompt": p.prompt, "first_frame": p.first, "frames": p.frames} for p in plan]},
         }
         rotations = np.concatenate([c.rotations for c in parts])[:frames]
         root = np.concatenate([c.root_translation for c in parts])[:frames]
