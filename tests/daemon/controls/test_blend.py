@@ -54,3 +54,16 @@ def test_channels_with_different_pins_are_blended_apart():
     out = blend.blend(torch.from_numpy(x)[None], torch.from_numpy(pinned))[0].numpy()
     assert np.abs(out[:, 1] - x[:, 1]).max() < 1e-3  # unpinned: (almost) as sampled
     assert np.abs(out[20:30, 0] - x[20:30, 0]).max() > 1e-2  # pinned one: refitted after the join
+
+
+def test_a_loop_closes_across_the_wrap_and_keeps_its_travel():
+    t = np.arange(63) / 30
+    x = np.stack([np.sin(2 * t), 0.2 * t, np.cos(2 * t)], -1)  # period 60 with 3 repeated frames
+    x[60:] = x[:3] + np.array([0.0, 0.4, 0.0])  # the repeat: travel 0.4 in y, a kink at the wrap
+    tiled = np.concatenate([x[:60], x[:60] + (x[60] - x[0])])
+    out = blend.blend_loop(torch.from_numpy(x)[None], torch.zeros(63, 3, dtype=torch.bool), 60, True)[0].numpy()
+    out_tiled = np.concatenate([out[:60], out[:60] + (out[60] - out[0])])
+    assert np.allclose(out[60] - out[0], x[60] - x[0])  # the travel per cycle is kept
+    assert np.allclose(out[60:], out[:3] + (out[60] - out[0]))  # the repeat still repeats
+    assert max(seam_ratios(out_tiled[:, None], 60)) < 1.5 < max(seam_ratios(tiled[:, None], 60))
+    assert np.abs(out[20:40] - x[20:40]).max() < 1e-3  # mid-cycle keeps the sampled motion
