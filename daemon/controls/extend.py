@@ -9,7 +9,7 @@ latent holds the root's absolute position, its takes start near the origin, and 
 context that has already travelled a metre pulls the new frames back toward it (measured on
 the smooth fixture, worst join over seeds 0 to 3, velocity or acceleration over the clip's
 p95: 20 frames 1.21, 1.78, 1.66, 0.82; 10 frames 1.31, 1.63 on seeds 0 and 1; 5 frames 1.01,
-1.35, 1.72, 0.74; 3 frames 1.02, 1.20, 1.98, 0.98).
+1.35, 1.72, 0.88; 3 frames 1.02, 1.20, 1.98, 0.98; daemon/controls/README.md).
 Every piece but the last is sampled RUN_OUT frames longer and those are dropped: a take's last
 frame or two move unlike the rest (measured on the smooth fixture: the last frame's velocity
 1.4 to 1.5x, its acceleration 1.1 to 1.7x the take's own p95), so the next piece continues
