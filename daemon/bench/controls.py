@@ -12,7 +12,7 @@ tiny model trained on synthetic motion, daemon/controls/train_smooth_fixture.py)
   for replacement inpainting, reconstruction guidance and both;
 - seams (daemon/controls/scenarios.py): each control's seam velocity and acceleration over
   the clip's own p95, ours and the naive way, the constraint error and foot skate against
-  the free take of the same seed. Random weights make noise: their seam figures say nothing
+  the free take of the same seed (and whether it is within seams.SKATE_TOLERANCE of it). Random weights make noise: their seam figures say nothing
   about motion and are reported for completeness only.
 """
 
@@ -95,13 +95,15 @@ def methods(engine, seeds: tuple[int, ...]) -> list[dict]:
 
 def seams(engine, seeds: tuple[int, ...]) -> list[dict]:
     from motionbridge.daemon.controls import scenarios
+    from motionbridge.daemon.controls.seams import skate_no_worse
 
     rows = []
     for m in scenarios.measure(engine, seeds):
         rows.append({"control": m.control, "seed": m.seed, "ours_velocity": m.ours[0], "ours_acceleration": m.ours[1],
                      "naive_velocity": m.naive[0], "naive_acceleration": m.naive[1],
                      "error_cm": None if m.error is None else m.error[0], "error_deg": None if m.error is None else m.error[1],
-                     "skate_cm_s": None if m.skate is None else m.skate[0], "free_skate_cm_s": None if m.skate is None else m.skate[1]})
+                     "skate_cm_s": None if m.skate is None else m.skate[0], "free_skate_cm_s": None if m.skate is None else m.skate[1],
+                     "skate_no_worse": None if m.skate is None else skate_no_worse(*m.skate)})
     return rows
 
 
@@ -118,6 +120,10 @@ def _g(v) -> str:
     return "-" if v is None else f"{v:.3g}"
 
 
+def _yes_no(v) -> str:
+    return "-" if v is None else ("yes" if v else "no")
+
+
 def table(result: dict) -> str:
     lines = [f"controls bench, {result['steps']} Euler steps, seeds {result['seeds']}"]
     for name, parts in result["fixtures"].items():
@@ -127,12 +133,12 @@ def table(result: dict) -> str:
         lines += [f"| {r['method']} | {_g(r['worst_cm'])} | {_g(r['worst_deg'])} | {r['sample_s']:.3f} | {r['cost_x_plain']:.2f}x |"
                   for r in parts["methods"]]
         lines += ["", f"### {name}: seams (velocity / acceleration over the clip's p95)", "",
-                  "| control | seed | ours | naive | error (cm / deg) | skate ours / free (cm/s) |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+                  "| control | seed | ours | naive | error (cm / deg) | skate ours / free (cm/s) | skate no worse (15%) |",
+                  "| --- | --- | --- | --- | --- | --- | --- |"]
         for r in parts["seams"]:
             lines.append(f"| {r['control']} | {r['seed']} | {r['ours_velocity']:.2f} / {r['ours_acceleration']:.2f} | "
                          f"{r['naive_velocity']:.2f} / {r['naive_acceleration']:.2f} | {_g(r['error_cm'])} / {_g(r['error_deg'])} | "
-                         f"{_g(r['skate_cm_s'])} / {_g(r['free_skate_cm_s'])} |")
+                         f"{_g(r['skate_cm_s'])} / {_g(r['free_skate_cm_s'])} | {_yes_no(r['skate_no_worse'])} |")
     return "\n".join(lines)
 
 

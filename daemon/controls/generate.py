@@ -26,6 +26,7 @@ from motionbridge.daemon.model.encode import LATENT_DIM, POSITIONS, ROTATIONS, T
 from motionbridge.daemon.tracks import clip_from_rotations
 from motionbridge.rigs.smplx import smplx_skeleton
 
+from . import blend
 from .spec import CONTEXT_FRAMES, Controls, Layout, Poses, layout
 
 
@@ -100,18 +101,30 @@ def _rows(poses: Poses, first: int, stop: int) -> Poses:
     return Poses(poses.rotations[first:stop], None if poses.transl is None else poses.transl[first:stop])
 
 
-def decode_directed(pipe, latent: torch.Tensor, imposed_: Imposed | None):
-    """The official decode, except that pinned frames skip the smoothing and a pinned root
-    sets the take's height (see module docstring)."""
+SEAM_RAMP = blend.RAMP  # frames over which free frames next to pinned ones are blended after the decode (0: none)
+
+
+def decode_directed(pipe, latent: torch.Tensor, imposed_: Imposed | None, loop: C.Loop | None = None):
+    """The official decode, except that pinned frames skip the smoothing, the free frames next
+    to them are blended into their motion (blend.py), and a pinned root sets the take's height
+    (see module docstring)."""
     mean, std = pipe.model.get_buffer("mean"), pipe.model.get_buffer("std")
-    if imposed_ is None:
+    if imposed_ is None and (loop is None or not SEAM_RAMP):
         return decode_latent(latent.float(), mean, std, pipe.body)
-    pinned = C.pinned_from_mask(imposed_.known.mask)
-    decoded = decode_latent(
-        latent.float(), mean, std, pipe.body, smooth=True,
-        smooth_rot=C.keep_pinned_rotations(smooth_rotations, pinned),
-        smooth_transl=C.keep_pinned_translation(smooth_translation, pinned),
-    )
+    length = latent.shape[1]
+    mask = imposed_.known.mask if imposed_ is not None else torch.zeros((length, LATENT_DIM), dtype=torch.bool)
+    pinned = C.pinned_from_mask(mask)
+    smooth_rot = C.keep_pinned_rotations(smooth_rotations, pinned)
+    smooth_transl = C.keep_pinned_translation(smooth_translation, pinned)
+    if SEAM_RAMP and loop is not None:
+        smooth_rot = blend.looped_rotations(smooth_rot, pinned.rotations, loop.period, SEAM_RAMP)
+        smooth_transl = blend.looped_translation(smooth_transl, pinned.translation, loop.period, SEAM_RAMP)
+    elif SEAM_RAMP:
+        smooth_rot = blend.blended_rotations(smooth_rot, pinned.rotations, SEAM_RAMP)
+        smooth_transl = blend.blended_translation(smooth_transl, pinned.translation, SEAM_RAMP)
+    decoded = decode_latent(latent.float(), mean, std, pipe.body, smooth=True, smooth_rot=smooth_rot, smooth_transl=smooth_transl)
+    if imposed_ is None:
+        return decoded
     rows = pinned.translation[:, 1].cpu().numpy()  # frames whose height is known
     if rows.any():
         got = decoded.transl[:, : len(rows)][:, torch.from_numpy(rows), 1].double().cpu().numpy()
@@ -185,7 +198,7 @@ def generate(
     run = sample(pipe, req, controls, on_step)
     lay, loop = run.layout, run.loop
     t2 = time.perf_counter()
-    decoded = decode_directed(pipe, run.latent, run.imposed)
+    decoded = decode_directed(pipe, run.latent, run.imposed, run.loop)
     timings = {**run.timings, "decode_s": time.perf_counter() - t2}
     all_warnings = tuple(warnings) + run.warnings
     crop = slice(lay.offset, lay.offset + lay.frames)

@@ -25,9 +25,11 @@ def test_controls_scenario_reports_both_fixtures(tmp_path, parity):
         assert controls == {"start", "extend", "loop", "keys", "regenerate"}, name
         for r in parts["seams"]:
             assert r["ours_velocity"] > 0 and r["naive_acceleration"] > 0
+            if r["skate_cm_s"] is not None:  # the foot-skate check is reported beside the figures
+                assert r["skate_no_worse"] == (r["skate_cm_s"] <= 1.15 * r["free_skate_cm_s"]), r
             if r["error_cm"] is not None:
                 assert r["error_cm"] < 1.0 and r["error_deg"] < 1.0, (name, r)
-    assert "### smooth (trained fixture): seams" in table.read_text() and "| regenerate |" in proc.stdout
+    assert "### smooth (trained fixture): seams" in table.read_text() and "skate no worse (15%)" in proc.stdout and "| regenerate |" in proc.stdout
 
 
 def test_controls_scenario_refuses_bad_seeds_and_a_missing_fixture(tmp_path, parity):

@@ -87,7 +87,7 @@ def test_loop_repeats_its_start_after_the_period(engine, monkeypatch):
     step = z[:, n : n + k][..., [0, 2]] - z[:, :k][..., [0, 2]]
     assert torch.allclose(step, step[:, :1].expand_as(step), atol=1e-5)  # one rigid travel per cycle
     with revived(engine):
-        window = G.decode_directed(engine.pipeline, z, None).transl.double().numpy()  # the whole sampled window
+        window = G.decode_directed(engine.pipeline, z, None, run.loop).transl.double().numpy()  # the whole sampled window
     for i, take in enumerate(takes):
         assert take.clip.num_frames == n
         travel = np.array(take.clip.metadata["constraints"]["loop"]["travel_xz_m"])  # metres

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from motionbridge.daemon.controls import scenarios
-from motionbridge.daemon.controls.seams import acceleration_p95, body_positions, seam_ratios
+from motionbridge.daemon.controls.seams import FEET, acceleration_p95, body_positions, foot_skate, seam_ratios, skate_no_worse
 from motionbridge.daemon.engine.api import GenerationRequest
 
 from .conftest import SMOOTH
@@ -30,6 +30,23 @@ def test_seam_ratios_see_a_jump_in_pose_and_a_kink_in_velocity():
     assert acceleration > 3 and velocity < acceleration
     with pytest.raises(ValueError, match="two frames on each side"):
         seam_ratios(smooth, 89)
+
+
+def test_foot_skate_sees_a_planted_foot_slide_and_not_a_lifted_one():
+    frames = 60
+    pos = np.zeros((frames, 22, 3))
+    pos[:, :, 1] = 0.9
+    phase = np.arange(frames) % 20 < 10  # each foot planted half the time
+    for j, planted in zip(FEET, (phase, ~phase)):
+        pos[:, j, 1] = np.where(planted, 0.08, 0.25)  # lifted 17 cm when swinging
+        swing = np.where(planted | np.roll(planted, 1), 0.0, 0.03)  # 3 cm per frame forward, lifted frames only
+        pos[:, j, 2] = np.cumsum(swing)
+    clean = foot_skate(pos, 30)
+    slid = pos.copy()
+    for j in FEET:
+        slid[:, j, 0] += 0.01 * np.arange(frames)  # 30 cm/s sideways all the time
+    assert clean < 1.0 and 25.0 < foot_skate(slid, 30) < 35.0, (clean, foot_skate(slid, 30))
+    assert skate_no_worse(114.0, 100.0) and not skate_no_worse(116.0, 100.0)
 
 
 def test_the_smooth_fixture_is_a_trained_model_in_the_official_layout(smooth_engine, engine):
@@ -61,13 +78,41 @@ def test_constraints_hold_and_seams_beat_the_naive_joins(measured, record_proper
         if m.error is not None:
             assert m.error[0] <= 1.0 and m.error[1] <= 1.0, m
     start, extend, loop = measured["start"], measured["extend"], measured["loop"]
-    # the start is sampled where the model's takes start and moved back: 2.3x velocity (7.2x without)
-    assert start.ours[0] < 4.0 and start.ours[1] < 0.5 * start.naive[1]
+    assert start.ours[1] < 0.5 * start.naive[1]
     assert max(extend.ours) < 0.5 * min(extend.naive)
     assert loop.ours[1] < loop.naive[1]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 18's 1.5x bar is not met yet on the smooth fixture (README: measured)")
-@pytest.mark.parametrize("control", ["start", "extend", "keys"])
+@pytest.mark.parametrize("control", ["start", "extend", "loop", "keys", "regenerate"])
 def test_seams_within_the_issues_bar(measured, control):
+    """Seed 0, velocity / acceleration (README): start 0.63 / 0.47, extend 0.62 / 1.01, loop
+    0.30 / 0.14, keys 0.43 / 1.15, regenerate 0.91 / 1.01 (2.3 / 3.5, 4.0 / 3.5, 1.3 / 2.8,
+    1.3 / 2.4, 1.4 / 2.1 before the seam blend, the extend run-out and the 5-frame handshake)."""
     assert max(measured[control].ours) <= SEAM_LIMIT
+
+
+@pytest.mark.parametrize("control", ["start", "extend", "loop", "keys", "regenerate"])
+def test_foot_skate_no_worse_than_the_free_take(measured, control):
+    """Seed 0, cm/s, ours / free (README): start 197 / 224, extend 46 / 115, loop 133 / 198,
+    keys 225 / 198 (+13%, inside the 15% tolerance), regenerate 198 / 198."""
+    ours, free = measured[control].skate
+    assert skate_no_worse(ours, free), (ours, free)
+
+
+@pytest.mark.xfail(strict=True, reason="seed 1, cm/s: start 319 against 216 (+48%; it continues a faster walk than its "
+                   "free take, root 247 against 217 cm/s; 380 without the seam blend), loop 221 against 190 (+16%)")
+@pytest.mark.parametrize("control", ["start", "loop"])
+def test_seed_1_foot_skate_no_worse(smooth_engine, control):
+    assert skate_no_worse(*scenarios.RUNS[control](smooth_engine, 1).skate)
+
+
+def test_extend_seed_1_within_the_issues_bar(smooth_engine):
+    """1.35 with the 5-frame handshake; 1.78 with DoubleTake's 20, whose travelled context the
+    free frames ran back from (README)."""
+    assert max(scenarios.extend(smooth_engine, 1).ours) <= SEAM_LIMIT
+
+
+@pytest.mark.xfail(strict=True, reason="seed 2's first join: acceleration 1.72x the clip's p95 "
+                   "(seeds 0, 1, 3: 1.01, 1.35, 0.88; README: measured)")
+def test_extend_seed_2_within_the_issues_bar(smooth_engine):
+    assert max(scenarios.extend(smooth_engine, 2).ours) <= SEAM_LIMIT
