@@ -198,3 +198,27 @@ def settings_from_ui(context: Any) -> dict[str, Any]:
         rig_preset=props.preset.strip(),
         prompter_url=wm.prompter_url.strip(),
     )
+
+
+def generate(context: Any, prompt: str, mode: str) -> bool:
+    """Generate `prompt`, plain or directed (core/directing.py's modes): Extend and Regenerate
+    work on the highlighted take, on its armature; Loop and Follow curve go with plain
+    Generate. False, with the reason on the panel, when nothing was sent."""
+    from motionbridge.dcc_plugin.core import directing
+
+    props = context.scene.motionbridge
+    p = panel()
+    rig, take = target_for(context), ""
+    if mode in ("extend", "regenerate") and 0 <= props.takes_index < len(props.takes):
+        item = props.takes[props.takes_index]
+        rig, take = item.rig, item.name
+    fields = settings_from_ui(context)
+    curve = props.path_curve.name if props.path_curve is not None else ""
+    if (mode == "plain" and not props.loop and not curve) or not (rig or p.host.selected_rig()):
+        return panel_actions.generate(p, fields, prompt, rig=rig)  # a missing armature is refused there
+
+    def read() -> Any:
+        return directing.from_choices(p.host, mode, rig or p.host.selected_rig() or "", take=take, loop_on=props.loop,
+                                      curve=curve, duration_s=float(props.duration_s))
+
+    return panel_actions.generate_directed(p, fields, prompt, read, rig=rig)

@@ -153,6 +153,9 @@ def audition(name: str) -> None:
 
 
 def _solo(obj: bpy.types.Object, chosen: Any, name: str) -> None:
+    own = obj.animation_data.action
+    if own is not None and METADATA_KEY not in own:
+        own.use_fake_user = True  # the animator's keys (an In-between's poses) outlive being unassigned
     obj.animation_data.action = None
     for track, _ in _mb_tracks(obj):
         track.mute = track != chosen

@@ -237,11 +237,14 @@ def _hips_index(skeleton: Skeleton, mapping: Any) -> int:
         raise ValueError("the rig's hips bone was not found; map it in the Bone Mapping editor") from None
 
 
-def directed_take(direction: Direction, clip: Clip, metadata: dict[str, Any]) -> tuple[Clip, dict[str, Any]]:
+def directed_take(direction: Direction, clip: Clip, metadata: dict[str, Any],
+                  constraints: Any = None) -> tuple[Clip, dict[str, Any]]:
     """What is written for a directed result `clip` (on the rig): Extend puts the old take
     first (the new take's frame 0 is the old one's last frame, so it is not repeated); the
-    metadata records what directed it."""
+    metadata records what directed it, and `constraints`, the daemon's record of what it imposed."""
     record = {**metadata, "directed": {"kind": direction.kind, **direction.record}}
+    if constraints is not None:
+        record["constraints"] = constraints
     old = direction.prefix
     if old is None:
         return clip, record
@@ -250,5 +253,44 @@ def directed_take(direction: Direction, clip: Clip, metadata: dict[str, Any]) ->
     rotations = np.concatenate([old.rotations, clip.rotations[1:]])
     root = np.concatenate([old.root_translation, clip.root_translation[1:]])
     record["num_frames"] = len(rotations)
-    record["duration_s"] = (len(rotations) - 1) / clip.fps
+    record["duration_s"] = len(rotations) / clip.fps
     return Clip(clip.skeleton, rotations, root, clip.fps, dict(clip.metadata)), record
+
+
+def combined(*builders: Builder) -> Builder:
+    """Builders whose controls go together in one take (Loop and Follow path on Generate)."""
+
+    def build(mapping: Any) -> Direction:
+        made = [b(mapping) for b in builders]
+        parts = controls_wire.combine(*(d.controls for d in made))
+        record: dict[str, Any] = {}
+        for d in made:
+            record.update(d.record)
+        return Direction("+".join(d.kind for d in made), parts, next((d.duration_s for d in made if d.duration_s), None),
+                         next((d.prefix for d in made if d.prefix is not None), None), record)
+
+    return build
+
+
+MODES = ("plain", "current_pose", "in_between", "extend", "regenerate")
+
+
+def from_choices(host: Host, mode: str, rig: str, *, take: str = "", loop_on: bool = False, curve: str = "",
+                 duration_s: float = 5.0) -> Builder | None:
+    """The panel's directing choices -> the builder to send (None: a plain take). The scene is
+    read now; ValueError / HostError with the line to show when it does not fit the choice.
+    `take` is the take Extend and Regenerate work on; Loop and the curve go with plain Generate."""
+    if mode not in MODES:
+        raise ValueError(f"unknown directing mode {mode!r}; one of {', '.join(MODES)}")
+    if mode in ("extend", "regenerate") and not take:
+        raise ValueError(f"{'Extend take' if mode == 'extend' else 'Regenerate range'} works on a take: click one in the takes list first")
+    if mode == "current_pose":
+        return start_from_current_pose(host, rig)
+    if mode == "in_between":
+        return in_between(host, rig)
+    if mode == "extend":
+        return extend_take(host, take)
+    if mode == "regenerate":
+        return regenerate_range(host, take)
+    chosen = ([loop()] if loop_on else []) + ([follow_path(host, rig, curve, duration_s)] if curve else [])
+    return None if not chosen else chosen[0] if len(chosen) == 1 else combined(*chosen)

@@ -22,8 +22,8 @@ from motionbridge.daemon.protocol import limits
 
 from . import takes, targeting
 from .client_factory import default_client_factory
-from .errors import cause_of, explain_code, message_of
 from .directing import directed_take
+from .errors import cause_of, explain_code, message_of
 from .generation import Generation
 from .host import Host, HostError, TakeInfo
 from .jobs import JobManager
@@ -326,7 +326,7 @@ class Panel(ErrorLine):
             )
             record = meta.to_dict()
             if gen.direction is not None:
-                clip, record = directed_take(gen.direction, clip, record)
+                clip, record = directed_take(gen.direction, clip, record, source.metadata.get("constraints"))
             t0 = time.perf_counter()
             written.append(self.host.apply_take(rig, clip, name, record))
             self.timings.setdefault("keys_ms", []).append((time.perf_counter() - t0) * 1000.0)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from . import settings as user_settings
-from .host import Host
+from .host import Host, HostError
 from .panel import Panel
 from .settings import Settings
 
@@ -63,3 +63,18 @@ def generate(panel: Panel, fields: Mapping[str, Any], prompt: str, **target: Any
         return False
     panel.settings = chosen
     return panel.generate(prompt, **target)
+
+
+def generate_directed(panel: Panel, fields: Mapping[str, Any], prompt: str, read: Callable[[], Any], **target: Any) -> bool:
+    """Generate a directed take: `read()` reads the scene now (core/directing.py: a builder,
+    or None for a plain take); what it refuses is shown like any bad input, nothing sent."""
+    chosen = chosen_settings(panel, fields)
+    if chosen is None:
+        return False
+    panel.settings = chosen
+    try:
+        builder = read()
+    except (ValueError, HostError, KeyError) as exc:
+        panel.refuse(str(exc).strip("'\""))
+        return False
+    return panel.generate(prompt, direction=builder, **target)
