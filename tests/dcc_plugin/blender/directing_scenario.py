@@ -31,6 +31,7 @@ POSE_A = {"LeftArm": ((0, 1, 0), 50), "RightForeArm": ((1, 0, 0), 60), "LeftUpLe
           "Spine1": ((0, 0, 1), 20), "Neck": ((1, 0, 0), 15)}
 POSE_B = {"RightArm": ((0, 1, 0), -45), "LeftForeArm": ((1, 0, 0), 70), "RightUpLeg": ((1, 0, 0), 30), "LeftLeg": ((1, 0, 0), 45),
           "Spine": ((0, 1, 0), -15), "Head": ((0, 0, 1), 25)}
+ROUTE = [(0.0, 0.0), (0.0, -0.8), (0.6, -1.6)]  # on the floor (Blender's x, y), a corner at the second point
 
 
 def log(text):
@@ -191,6 +192,39 @@ def main():
         free = panel.host.read_take(plain)
         report["plain_closure_step"] = float(angles_deg(free.rotations[-1], free.rotations[0]))
         report["plain_after_old_step"] = float(angles_deg(free.rotations[0], old.rotations[-1]))
+
+    # 5: regenerate the first take's frames 20..39 (scene 21..40, the preview range) with seed 7
+    props.takes_index = next(i for i, t in enumerate(props.takes) if t.name == start)
+    scene.use_preview_range, scene.frame_preview_start, scene.frame_preview_end = True, 21, 40
+    props.seed_start = 7
+    redone = generate("REGENERATE", "regenerate")
+    scene.use_preview_range, props.seed_start = False, 0
+    report["regenerate"] = redone
+    if redone:
+        old, new = panel.host.read_take(start), panel.host.read_take(redone)
+        report["regenerate_frames"] = [old.num_frames, new.num_frames]
+        report["regenerate_step_from_old"] = angles_deg(new.rotations, old.rotations).tolist()
+        report["regenerate_metadata"] = next(t for t in panel.host.list_takes() if t.name == redone).metadata
+
+    # 6: follow a curve with a corner, drawn on the floor
+    data = bpy.data.curves.new("route", "CURVE")
+    data.dimensions = "3D"
+    spline = data.splines.new("POLY")
+    spline.points.add(len(ROUTE) - 1)
+    for point, (x, y) in zip(spline.points, ROUTE):
+        point.co = (x, y, 0.0, 1.0)
+    route = bpy.data.objects.new("Route", data)
+    scene.collection.objects.link(route)
+    props.path_curve = route
+    report["route"] = ROUTE
+    followed = generate("PLAIN", "path")
+    props.path_curve = None
+    report["path"] = followed
+    if followed:
+        info = next(t for t in panel.host.list_takes() if t.name == followed)
+        bpy.ops.motionbridge.take_audition(take=followed)
+        report["path_hips"] = [pose(hero, f)["hips"] for f in range(info.frame_start, info.frame_end + 1)]
+        report["path_metadata"] = info.metadata
     extension.unregister()
 
 

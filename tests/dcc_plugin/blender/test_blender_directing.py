@@ -98,6 +98,32 @@ def test_loop_last_frame_flows_into_the_first(run):
     assert closure <= SEAM_BOUND * p95 and closure < NAIVE_SHARE * naive, (closure, p95, naive)
 
 
+def test_regenerate_range_keeps_the_take_outside_the_preview_range(run):
+    _take(run, "regenerate")
+    old, new = run["regenerate_frames"]
+    assert old == new
+    steps = np.array(run["regenerate_step_from_old"])
+    # the kept frames: the take's own pose within the round trip's bound; inside: new motion
+    kept = np.r_[0:20, 40:new]  # frames 20..39 redone
+    assert steps[kept].max() < POSE_TOLERANCE_DEG, steps.round(2).tolist()
+    assert steps[20:40].max() > 5.0, steps.round(2).tolist()
+    assert run["regenerate_metadata"]["directed"]["regenerate_range"] == {"take": run["start"], "frames": [20, 39]}
+
+
+def test_follow_curve_puts_the_hips_on_the_curve(run):
+    _take(run, "path")
+    hips = np.array(run["path_hips"])[:, :2]
+    route = np.array(run["route"])
+    assert np.linalg.norm(hips[0] - route[0]) < HIPS_TOLERANCE_M and np.linalg.norm(hips[-1] - route[-1]) < HIPS_TOLERANCE_M
+
+    def off_route(p):  # distance to the polyline
+        a, b = route[:-1], route[1:]
+        t = np.clip(np.einsum("ij,ij->i", p - a, b - a) / np.einsum("ij,ij->i", b - a, b - a), 0, 1)
+        return np.linalg.norm(a + t[:, None] * (b - a) - p, axis=1).min()
+
+    assert max(off_route(p) for p in hips) < 0.03  # the even samples cut the corner by under 3 cm
+
+
 def test_scene_refusals_are_one_line_and_send_nothing(run):
     assert "no key after it" in run["errors"]["in_between_after_last_key"]
     assert "click one in the takes list first" in run["errors"]["regenerate_without_take"]
