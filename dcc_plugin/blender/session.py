@@ -202,23 +202,10 @@ def settings_from_ui(context: Any) -> dict[str, Any]:
 
 def generate(context: Any, prompt: str, mode: str) -> bool:
     """Generate `prompt`, plain or directed (core/directing.py's modes): Extend and Regenerate
-    work on the highlighted take, on its armature; Loop and Follow curve go with plain
-    Generate. False, with the reason on the panel, when nothing was sent."""
-    from motionbridge.dcc_plugin.core import directing
-
+    work on the highlighted take; Loop and Follow curve go with plain Generate. False, with
+    the reason on the panel, when nothing was sent."""
     props = context.scene.motionbridge
-    p = panel()
-    rig, take = target_for(context), ""
-    if mode in ("extend", "regenerate") and 0 <= props.takes_index < len(props.takes):
-        item = props.takes[props.takes_index]
-        rig, take = item.rig, item.name
-    fields = settings_from_ui(context)
+    take = props.takes[props.takes_index].name if 0 <= props.takes_index < len(props.takes) else ""
     curve = props.path_curve.name if props.path_curve is not None else ""
-    if (mode == "plain" and not props.loop and not curve) or not (rig or p.host.selected_rig()):
-        return panel_actions.generate(p, fields, prompt, rig=rig)  # a missing armature is refused there
-
-    def read() -> Any:
-        return directing.from_choices(p.host, mode, rig or p.host.selected_rig() or "", take=take, loop_on=props.loop,
-                                      curve=curve, duration_s=float(props.duration_s))
-
-    return panel_actions.generate_directed(p, fields, prompt, read, rig=rig)
+    return panel_actions.generate_with(panel(), settings_from_ui(context), prompt, mode, rig=target_for(context),
+                                       take=take if mode in ("extend", "regenerate") else "", loop_on=props.loop, curve=curve)

@@ -181,3 +181,44 @@ def test_hosts_without_directing_refuse_with_one_line():
     host = FakeHost({"body": smplx_skeleton()})
     with pytest.raises(Exception, match="not supported in fake yet"):
         directing.start_from_current_pose(host, "body")
+
+
+def _connected(host):
+    client = ScriptedClient()
+    panel = Panel(host, Settings(variations=1), lambda s: client)
+    panel.connect()
+    host.pump(lambda: panel.state is State.CONNECTED)
+    return client, panel
+
+
+def test_generate_with_sends_loop_only_when_chosen_and_extends_the_take_on_its_own_rig():
+    from motionbridge.dcc_plugin.core import panel_actions
+
+    old = random_smplx_clip(5, frames=30)
+    host = SceneHost(old)
+    host.takes["walk"] = (TakeInfo("walk", "body", 1, 30, 30.0, {}), old)
+    client, panel = _connected(host)
+    assert panel_actions.generate_with(panel, {}, "A person walks.")
+    host.pump(lambda: panel.state is State.TAKE_WRITTEN)
+    assert "controls" not in client.requests[-1]["options"]
+    assert panel_actions.generate_with(panel, {}, "A person walks.", loop_on=True)
+    host.pump(lambda: len(client.requests) == 2 and panel.state is State.TAKE_WRITTEN)
+    assert client.requests[-1]["options"]["controls"][0] == {"v": 1, "loop": True}
+    host.selected = None  # Extend needs no selection: the take's own rig
+    assert panel_actions.generate_with(panel, {}, "A person waves.", "extend", take="walk")
+    host.pump(lambda: len(client.requests) == 3 and panel.state in (State.TAKE_WRITTEN, State.ERROR))
+    assert panel.state is State.TAKE_WRITTEN, panel.error
+    assert set(client.requests[-1]["options"]["controls"][0]) == {"v", "start"}
+    extended = [c for name, (info, c) in host.takes.items() if info.metadata.get("directed", {}).get("kind") == "extend"]
+    assert len(extended) == 1 and extended[0].num_frames == 30 + 12 - 1
+    panel.close()
+
+
+def test_generate_with_refuses_extend_without_a_take_and_sends_nothing():
+    from motionbridge.dcc_plugin.core import panel_actions
+
+    host = SceneHost(random_smplx_clip(5, frames=30))
+    client, panel = _connected(host)
+    assert not panel_actions.generate_with(panel, {}, "A person waves.", "extend")
+    assert "click one in the takes list first" in panel.error and client.requests == []
+    panel.close()
