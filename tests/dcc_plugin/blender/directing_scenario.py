@@ -147,6 +147,7 @@ def main():
     scene.frame_set(10)
     start = generate("CURRENT_POSE", "start")
     report["start"] = start
+    report["keys_kept"] = [hero.animation_data.action is None, keys.use_fake_user]  # the take plays; the keys stay
     if start:
         describe(start, hero, [1])
 

@@ -65,6 +65,7 @@ def test_start_from_current_pose_begins_in_the_pose_at_the_playhead(run):
     rot, hips = worst_pose_error(take["poses"]["1"], run["pose_a"])
     assert rot < POSE_TOLERANCE_DEG and hips < HIPS_TOLERANCE_M, (rot, hips)
     assert take["metadata"]["directed"]["start_from_current_pose"]["frame"] == 10.0
+    assert run["keys_kept"] == [True, True]  # auditioning the take unassigned the animator's keys but kept them
     assert "start_from" in take["metadata"]["constraints"]  # the daemon's own record
 
 
