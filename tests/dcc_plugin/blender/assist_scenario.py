@@ -9,13 +9,12 @@ argv: DAEMON_ENDPOINT PROMPTER_URL OUT_DIR
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import bpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scenario_report import run_and_report
+from scenario_report import pump, run_and_report
 from scene_builders import MIXAMO, build_armature
 
 import motionbridge.dcc_plugin.blender as extension
@@ -31,17 +30,6 @@ def op(fn, **kwargs):
         return str(fn(**kwargs))
     except RuntimeError as exc:  # the operator reported an error: that is its message
         return f"ERROR {exc}"
-
-
-def pump(until, timeout_s=60.0):
-    """What bpy.app.timers does in the UI: drain the host's main-thread queue."""
-    host = session.panel().host
-    end = time.monotonic() + timeout_s
-    while not until():
-        if time.monotonic() > end:
-            raise TimeoutError(f"panel stuck in {session.panel().state}: {session.panel().status}")
-        host.drain()
-        time.sleep(0.01)
 
 
 def generated_prompts(before: set[str]) -> list[str]:

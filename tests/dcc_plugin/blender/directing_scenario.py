@@ -15,7 +15,7 @@ import bpy
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scenario_report import run_and_report
+from scenario_report import pump, run_and_report
 from scene_builders import MIXAMO, build_armature
 
 import motionbridge.dcc_plugin.blender as extension
@@ -36,16 +36,6 @@ ROUTE = [(0.0, 0.0), (0.0, -0.8), (0.6, -1.6)]  # on the floor (Blender's x, y),
 
 def log(text):
     print(f"[directing {time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
-
-
-def pump(until, timeout_s=900.0):
-    host = session.panel().host
-    end = time.monotonic() + timeout_s
-    while not until():
-        if time.monotonic() > end:
-            raise TimeoutError(f"panel stuck in {session.panel().state}: {session.panel().status}")
-        host.drain()
-        time.sleep(0.005)
 
 
 def settled():
@@ -89,7 +79,7 @@ def generate(mode, label):
         result = bpy.ops.motionbridge.generate(mode=mode)
     except RuntimeError as exc:
         result = {"CANCELLED": str(exc)}
-    pump(settled)
+    pump(settled, 600)
     log(f"{label}: {panel.state.value} {panel.status}")
     report[f"state_{label}"], report[f"status_{label}"] = panel.state.value, panel.error or panel.status
     new = sorted({t.name for t in panel.host.list_takes()} - before)
