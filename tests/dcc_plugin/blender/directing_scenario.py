@@ -50,6 +50,60 @@ def pose(obj, frame):
             "hips": list(bones[PREFIX + "Hips"].head)}
 
 
+ICONS = set(bpy.types.UILayout.bl_rna.functions["operator"].parameters["icon"].enum_items.keys())
+
+
+class Recorder:
+    """Stands in for a UILayout: records what a draw function puts in the panel, and fails on
+    a property, operator, operator mode or icon Blender does not know, as the UI would."""
+
+    def __init__(self, drawn: list, enabled: bool = True) -> None:
+        self.drawn, self.enabled = drawn, enabled
+
+    def __setattr__(self, name, value):
+        if name == "enabled" and hasattr(self, "enabled"):
+            value = self.enabled and value
+        object.__setattr__(self, name, value)
+
+    def box(self, **_):
+        return Recorder(self.drawn, self.enabled)
+
+    row = box
+
+    def _icon(self, icon):
+        if icon and icon not in ICONS:
+            raise ValueError(f"no icon {icon!r}")
+
+    def prop(self, data, name, icon="", **_):
+        if name not in data.bl_rna.properties:
+            raise AttributeError(f"no property {name!r} on {data}")
+        self._icon(icon)
+        self.drawn.append(f"{name}:{'on' if self.enabled else 'off'}")
+
+    def operator(self, idname, text="", icon="", **_):
+        group, name = idname.split(".")
+        rna = getattr(getattr(bpy.ops, group), name).get_rna_type()  # raises for an unknown operator
+        self._icon(icon)
+        drawn, enabled = self.drawn, self.enabled
+
+        class Properties:
+            def __setattr__(self, key, value):
+                items = rna.properties[key].enum_items.keys()
+                if value not in items:
+                    raise ValueError(f"{idname}: {key}={value!r} is not one of {list(items)}")
+                drawn.append(f"{idname}:{text}:{value}:{'on' if enabled else 'off'}")
+
+        return Properties()
+
+
+def drawn_directing(props, connected):
+    from motionbridge.dcc_plugin.blender import ui
+
+    drawn: list = []
+    ui._draw_directing(Recorder(drawn), props, connected)
+    return drawn
+
+
 def angles_deg(a, b):
     """Largest joint rotation between two (J, 4) quaternion poses, per pose pair, in degrees."""
     dots = np.abs(np.sum(a * b, axis=-1)).clip(0, 1)
@@ -111,6 +165,8 @@ def main():
     props.target, props.variations, props.foot_lock, props.preview_every, props.prompt = hero, 1, False, 0, PROMPT
     props.duration_s = 2.0
     panel = session.panel()
+    report["drawn_disconnected"] = drawn_directing(props, False)
+    report["drawn_connected"] = drawn_directing(props, True)
     user.endpoint = ENDPOINT
     bpy.ops.motionbridge.connect()
     pump(lambda: panel.state in (State.CONNECTED, State.ERROR), 60)

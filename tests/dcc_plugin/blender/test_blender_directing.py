@@ -129,3 +129,12 @@ def test_scene_refusals_are_one_line_and_send_nothing(run):
     assert "no key after it" in run["errors"]["in_between_after_last_key"]
     assert "click one in the takes list first" in run["errors"]["regenerate_without_take"]
     assert run["errors"]["in_between_after_last_key_sent"] == run["errors"]["regenerate_without_take_sent"] == "connected"
+
+
+def test_the_directing_box_draws_known_operators_modes_and_icons(run):
+    assert run["drawn_connected"] == [
+        "loop:on", "path_curve:on",
+        "motionbridge.generate:From Current Pose:CURRENT_POSE:on", "motionbridge.generate:In-between:IN_BETWEEN:on",
+        "motionbridge.generate:Extend Take:EXTEND:on", "motionbridge.generate:Regenerate Range:REGENERATE:on",
+    ]
+    assert all(item.endswith(":off") for item in run["drawn_disconnected"])  # nothing to send to
