@@ -43,11 +43,11 @@ def settled():
 
 
 def pose(obj, frame):
-    """Armature-space rotation matrices of every bone and the hips' head at a scene frame."""
+    """Armature-space rotation matrices of every bone and the hips' head (world space) at a scene frame."""
     bpy.context.scene.frame_set(frame)
     bones = obj.pose.bones
     return {"rot": {pb.name: [list(r) for r in pb.matrix.to_3x3()] for pb in bones},
-            "hips": list(bones[PREFIX + "Hips"].head)}
+            "hips": list(obj.matrix_world @ bones[PREFIX + "Hips"].head)}
 
 
 ICONS = set(bpy.types.UILayout.bl_rna.functions["operator"].parameters["icon"].enum_items.keys())
@@ -264,6 +264,8 @@ def main():
     scene.collection.objects.link(route)
     props.path_curve = route
     report["route"] = ROUTE
+    hero.location = (0.4, 0.3, 0.0)  # the armature placed elsewhere: the curve is read in its space
+    bpy.context.view_layer.update()
     followed = generate("PLAIN", "path")
     props.path_curve = None
     report["path"] = followed
