@@ -117,6 +117,9 @@ class BlenderHost(Host):
     def audition_take(self, take_name: str) -> None:
         takes_io.audition(take_name)
 
+    def place_take(self, take_name: str, frame_start: int) -> TakeInfo:
+        return takes_io.place(take_name, frame_start)
+
     def read_take(self, take_name: str) -> Clip:
         obj, _, _ = takes_io.find_take(take_name)
         return takes_io.read_take(take_name, self._skeleton(obj.name))

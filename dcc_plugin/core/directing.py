@@ -45,13 +45,14 @@ _UP = {"y": 1, "z": 2}
 class Direction:
     """A directed Generate: the controls field and arrays to send, the duration it fixes
     (None: the panel's), the frames the written take starts with (Extend: the old take on
-    the rig) and what the take's metadata records about it."""
+    the rig), what the take's metadata records about it and where it goes on the timeline."""
 
     kind: str
     controls: tuple[dict[str, Any], dict[str, np.ndarray]]
     duration_s: float | None = None
     prefix: Clip | None = None
     record: dict[str, Any] = field(default_factory=dict)
+    frame_start: int | None = None  # the scene frame the written take starts at (None: where the host puts takes)
 
 
 def _model_frames(first: float, count: int, step: float) -> list[float]:
@@ -84,6 +85,17 @@ def _read_poses(host: Host, rig: str, frames: list[float]) -> Clip:
     return Clip(clip.skeleton, clip.rotations, clip.root_translation, float(limits.FPS), dict(clip.metadata))
 
 
+def _on_timeline(host: Host, frame: float) -> int | None:
+    """Where a take whose frame 0 is scene frame `frame` starts: that frame, when the scene
+    runs at the model's 30 fps (else None: takes change the scene to 30 fps, so the frame
+    would not be the same moment)."""
+    return int(round(frame)) if abs(host.scene_fps() - limits.FPS) < 1e-6 and abs(frame - round(frame)) < 1e-6 else None
+
+
+def _take_start(host: Host, take_name: str) -> int | None:
+    return next((t.frame_start for t in host.list_takes() if t.name == take_name), None)
+
+
 Builder = Callable[[Any], Direction]  # the target's bone mapping (None: detect) -> Direction
 
 
@@ -93,9 +105,11 @@ def start_from_current_pose(host: Host, rig: str) -> Builder:
     clip = _read_poses(host, rig, _model_frames(now, CONTEXT_FRAMES, -_scene_step(host)))
     record = {"rig": rig, "frame": now, "context_frames": CONTEXT_FRAMES}
 
+    at = _on_timeline(host, now)
+
     def build(mapping: Any) -> Direction:
         parts = controls_wire.combine(controls_wire.poses("start", _to_model(clip, mapping), record))
-        return Direction("start_pose", parts, record={"start_from_current_pose": record})
+        return Direction("start_pose", parts, record={"start_from_current_pose": record}, frame_start=at)
 
     return build
 
@@ -126,11 +140,13 @@ def in_between(host: Host, rig: str) -> Builder:
     end = _read_poses(host, rig, _model_frames(float(b), CONTEXT_FRAMES, step))
     rec_a = {"rig": rig, "frame": a, "context_frames": CONTEXT_FRAMES}
     rec_b = {"rig": rig, "frame": b, "context_frames": CONTEXT_FRAMES}
+    at = _on_timeline(host, a)
 
     def build(mapping: Any) -> Direction:
         parts = controls_wire.combine(controls_wire.poses("start", _to_model(start, mapping), rec_a),
                                       controls_wire.poses("end", _to_model(end, mapping), rec_b))
-        return Direction("inbetween", parts, duration_s=frames / limits.FPS, record={"in_between": {"rig": rig, "frames": [a, b]}})
+        return Direction("inbetween", parts, duration_s=frames / limits.FPS, record={"in_between": {"rig": rig, "frames": [a, b]}},
+                         frame_start=at)
 
     return build
 
@@ -150,10 +166,11 @@ def extend_take(host: Host, take_name: str) -> Builder:
     first = old.num_frames - CONTEXT_FRAMES
     tail = Clip(old.skeleton, old.rotations[first:], old.root_translation[first:], old.fps, {})
     record = {"take": take_name, "frame": old.num_frames - 1, "context_frames": CONTEXT_FRAMES}
+    at = _take_start(host, take_name)
 
     def build(mapping: Any) -> Direction:
         parts = controls_wire.combine(controls_wire.poses("start", _to_model(tail, mapping), record))
-        return Direction("extend", parts, prefix=old, record={"extend_take": record})
+        return Direction("extend", parts, prefix=old, record={"extend_take": record}, frame_start=at)
 
     return build
 
@@ -181,7 +198,8 @@ def regenerate_range(host: Host, take_name: str) -> Builder:
 
     def build(mapping: Any) -> Direction:
         parts = controls_wire.combine(controls_wire.source(_to_model(old, mapping), (a, b), {"take": take_name}))
-        return Direction("regenerate", parts, duration_s=old.num_frames / limits.FPS, record={"regenerate_range": record})
+        return Direction("regenerate", parts, duration_s=old.num_frames / limits.FPS, record={"regenerate_range": record},
+                         frame_start=info.frame_start)
 
     return build
 

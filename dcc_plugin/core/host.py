@@ -71,6 +71,12 @@ class Host(abc.ABC):
     @abc.abstractmethod
     def rename_take(self, take_name: str, new_name: str) -> None: ...
 
+    def place_take(self, take_name: str, frame_start: int) -> TakeInfo | None:
+        """Move a take just written so its first frame is at scene frame `frame_start` (a
+        directed take where its poses came from); None from hosts whose takes stay where
+        `apply_take` put them."""
+        return None
+
     def audition_take(self, take_name: str) -> None:  # noqa: B027 - optional: a host without it does nothing
         """Make this take the one that plays (solo it); hosts without takes ignore this."""
 

@@ -329,6 +329,8 @@ class Panel(ErrorLine):
                 clip, record = directed_take(gen.direction, clip, record, source.metadata.get("constraints"))
             t0 = time.perf_counter()
             written.append(self.host.apply_take(rig, clip, name, record))
+            if gen.direction is not None and gen.direction.frame_start is not None:
+                written[-1] = self.host.place_take(name, gen.direction.frame_start) or written[-1]
             self.timings.setdefault("keys_ms", []).append((time.perf_counter() - t0) * 1000.0)
             existing.add(name)
         except Exception as exc:

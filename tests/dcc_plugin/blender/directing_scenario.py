@@ -141,11 +141,13 @@ def generate(mode, label):
     return new[0] if new else ""
 
 
-def describe(name, obj, frames):
+def describe(name, obj):
+    """The take's frame range, metadata, and the armature's pose at its first and last frame."""
     info = next(t for t in session.panel().host.list_takes() if t.name == name)
     bpy.ops.motionbridge.take_audition(take=name)
     report["takes"][name] = {"frames": [info.frame_start, info.frame_end], "metadata": info.metadata,
-                             "poses": {str(f): pose(obj, f) for f in frames}}
+                             "first": pose(obj, info.frame_start), "last": pose(obj, info.frame_end)}
+    return info
 
 
 def restore_keys(obj, action):
@@ -195,7 +197,7 @@ def main():
     report["start"] = start
     report["keys_kept"] = [hero.animation_data.action is None, keys.use_fake_user]  # the take plays; the keys stay
     if start:
-        describe(start, hero, [1])
+        describe(start, hero)
 
     # 2: in-between the keys at 10 and 50, the playhead between them
     restore_keys(hero, keys)
@@ -203,7 +205,7 @@ def main():
     between = generate("IN_BETWEEN", "between")
     report["between"] = between
     if between:
-        describe(between, hero, [1, 41])
+        describe(between, hero)
 
     # 3: extend the first take by 1.5 s
     props.takes_index = next(i for i, t in enumerate(props.takes) if t.name == start)
@@ -217,6 +219,7 @@ def main():
         report["extend_prefix_rot_err"] = float(np.abs(new.rotations[:old.num_frames] - old.rotations).max())
         report["extend_prefix_root_err"] = float(np.abs(new.root_translation[:old.num_frames] - old.root_translation).max())
         report["extend_metadata"] = next(t for t in panel.host.list_takes() if t.name == extended).metadata
+        report["extend_placed"] = [t.frame_start for t in panel.host.list_takes() if t.name in (start, extended)]
         # how far each frame moves from the last: the step across the join against the take's own steps
         steps = angles_deg(new.rotations[1:], new.rotations[:-1])
         report["extend_join_step"] = float(steps[old.num_frames - 1])
@@ -242,7 +245,8 @@ def main():
 
     # 5: regenerate the first take's frames 20..39 (scene 21..40, the preview range) with seed 7
     props.takes_index = next(i for i, t in enumerate(props.takes) if t.name == start)
-    scene.use_preview_range, scene.frame_preview_start, scene.frame_preview_end = True, 21, 40
+    first = next(t for t in panel.host.list_takes() if t.name == start).frame_start
+    scene.use_preview_range, scene.frame_preview_start, scene.frame_preview_end = True, first + 20, first + 39
     props.seed_start = 7
     redone = generate("REGENERATE", "regenerate")
     scene.use_preview_range, props.seed_start = False, 0
@@ -252,6 +256,7 @@ def main():
         report["regenerate_frames"] = [old.num_frames, new.num_frames]
         report["regenerate_step_from_old"] = angles_deg(new.rotations, old.rotations).tolist()
         report["regenerate_metadata"] = next(t for t in panel.host.list_takes() if t.name == redone).metadata
+        report["regenerate_placed"] = [t.frame_start for t in panel.host.list_takes() if t.name in (start, redone)]
 
     # 6: follow a curve with a corner, drawn on the floor
     data = bpy.data.curves.new("route", "CURVE")

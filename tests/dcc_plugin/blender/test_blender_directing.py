@@ -62,7 +62,8 @@ def _take(report, label):
 
 def test_start_from_current_pose_begins_in_the_pose_at_the_playhead(run):
     take = _take(run, "start")
-    rot, hips = worst_pose_error(take["poses"]["1"], run["pose_a"])
+    assert take["frames"][0] == 10  # the take starts at the playhead
+    rot, hips = worst_pose_error(take["first"], run["pose_a"])
     assert rot < POSE_TOLERANCE_DEG and hips < HIPS_TOLERANCE_M, (rot, hips)
     assert take["metadata"]["directed"]["start_from_current_pose"]["frame"] == 10.0
     assert run["keys_kept"] == [True, True]  # auditioning the take unassigned the animator's keys but kept them
@@ -72,9 +73,9 @@ def test_start_from_current_pose_begins_in_the_pose_at_the_playhead(run):
 def test_in_between_lands_on_both_keys_and_fills_the_gap(run):
     assert run["keyed_frames"] == [10, 50]
     take = _take(run, "between")
-    assert take["frames"] == [1, 41]  # keys 10 and 50: 41 frames, both keys included
-    for frame, want in (("1", run["pose_a"]), ("41", run["pose_b"])):
-        rot, hips = worst_pose_error(take["poses"][frame], want)
+    assert take["frames"] == [10, 50]  # in the gap, both keys included
+    for frame, want in (("first", run["pose_a"]), ("last", run["pose_b"])):
+        rot, hips = worst_pose_error(take[frame], want)
         assert rot < POSE_TOLERANCE_DEG and hips < HIPS_TOLERANCE_M, (frame, rot, hips)
     assert take["metadata"]["directed"]["in_between"]["frames"] == [10, 50]
 
@@ -85,6 +86,7 @@ def test_extend_continues_the_old_take(run):
     assert new == old + 45 - 1  # 1.5 s more; the old take's last frame is the new part's first
     assert run["extend_prefix_rot_err"] < 1e-5 and run["extend_prefix_root_err"] < 1e-5
     assert run["extend_metadata"]["directed"]["extend_take"]["take"] == run["start"]
+    assert run["extend_placed"] == [10, 10]  # where the old take is
     # the join: a step of the take's own size (the smooth fixture's start seam is 2 to 3x the
     # take's p95, daemon/controls/README.md), against a plain take appended to the old one
     join, p95, naive = run["extend_join_step"], run["extend_steps_p95"], run["plain_after_old_step"]
@@ -109,6 +111,7 @@ def test_regenerate_range_keeps_the_take_outside_the_preview_range(run):
     assert steps[kept].max() < POSE_TOLERANCE_DEG, steps.round(2).tolist()
     assert steps[20:40].max() > 5.0, steps.round(2).tolist()
     assert run["regenerate_metadata"]["directed"]["regenerate_range"] == {"take": run["start"], "frames": [20, 39]}
+    assert run["regenerate_placed"] == [10, 10]
 
 
 def test_follow_curve_puts_the_hips_on_the_curve(run):

@@ -51,6 +51,12 @@ class SceneHost(FakeHost):
     def sample_curve(self, curve, rig, count):
         return self.curve
 
+    def place_take(self, take_name, frame_start):
+        info, clip = self.takes[take_name]
+        moved = TakeInfo(info.name, info.rig, frame_start, frame_start + clip.num_frames - 1, info.fps, info.metadata)
+        self.takes[take_name] = (moved, clip)
+        return moved
+
 
 def _read_back(direction, duration_s=2.0):
     field, arrays = direction.controls
@@ -173,6 +179,7 @@ def test_a_directed_generate_sends_the_controls_and_records_them_on_the_take():
     assert set(field) == {"v", "start", "end"} and arrays["controls.end.rotations"].shape == (3, 22, 3, 3)
     (info,) = host.list_takes()
     assert info.metadata["directed"] == {"kind": "inbetween", "in_between": {"rig": "body", "frames": [5, 35]}}
+    assert info.frame_start == 5 and panel.written[0].frame_start == 5 and host.timeline[0] == 5  # in the gap
     assert info.metadata["duration_s"] == sent["duration_s"]
     panel.close()
 
