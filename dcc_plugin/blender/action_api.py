@@ -63,3 +63,23 @@ def strip_fcurves(strip: bpy.types.NlaStrip) -> Iterable[Any]:
 def is_single_take_action(action: bpy.types.Action) -> bool:
     """One layer and one slot (4.4+), or any plain Action (4.2, 4.3): what write_take makes."""
     return not LAYERED or (len(action.layers) == 1 and len(action.slots) == 1)
+
+
+def active_fcurves(obj: bpy.types.Object) -> Iterable[Any]:
+    """The F-curves of the object's own active Action (the animator's keys, not a take's NLA
+    strip), for its slot on 4.4+."""
+    anim = obj.animation_data
+    action = anim.action if anim is not None else None
+    if action is None:
+        return ()
+    if not LAYERED:
+        return action.fcurves
+    slot = anim.action_slot
+    if slot is None:
+        return ()
+    for layer in action.layers:
+        for keys in layer.strips:
+            bag = keys.channelbag(slot)
+            if bag is not None:
+                return bag.fcurves
+    return ()

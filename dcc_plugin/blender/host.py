@@ -7,7 +7,7 @@ main thread, so every scene write happens there. `drain()` is that timer's body.
 from __future__ import annotations
 
 import queue
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import bpy
@@ -16,7 +16,7 @@ import numpy as np
 from motionbridge.dcc_plugin.core.host import Host, HostError, TakeInfo
 from motionbridge.rigs import Clip, Skeleton
 
-from . import takes_io
+from . import scene_io, takes_io
 from .rig_io import pose_channels, read_skeleton
 
 # how often the timer drains the workers' queue: a result waits half of this on average
@@ -117,6 +117,9 @@ class BlenderHost(Host):
     def audition_take(self, take_name: str) -> None:
         takes_io.audition(take_name)
 
+    def place_take(self, take_name: str, frame_start: int) -> TakeInfo:
+        return takes_io.place(take_name, frame_start)
+
     def read_take(self, take_name: str) -> Clip:
         obj, _, _ = takes_io.find_take(take_name)
         return takes_io.read_take(take_name, self._skeleton(obj.name))
@@ -154,6 +157,32 @@ class BlenderHost(Host):
                 pb.location = loc
                 pb.rotation_mode = mode
         obj.update_tag()
+
+    # -- directing ----------------------------------------------------------------------
+    def current_frame(self) -> float:
+        scene = bpy.context.scene
+        return float(scene.frame_current) + float(scene.frame_subframe)
+
+    def scene_fps(self) -> float:
+        render = bpy.context.scene.render
+        return float(render.fps) / float(render.fps_base)
+
+    def read_pose(self, rig: str, frames: Sequence[float]) -> Clip:
+        """The armature as it plays at each frame (scene.frame_set, subframes included), read
+        from the pose bones' basis; the playhead is put back after."""
+        obj = self._armature(rig)
+        skeleton = self.read_rig(rig)
+        return scene_io.read_pose(obj, skeleton, frames)
+
+    def keyed_frames(self, rig: str) -> list[int]:
+        return scene_io.keyed_frames(self._armature(rig))
+
+    def preview_range(self) -> tuple[int, int] | None:
+        scene = bpy.context.scene
+        return (int(scene.frame_preview_start), int(scene.frame_preview_end)) if scene.use_preview_range else None
+
+    def sample_curve(self, curve: str, rig: str, count: int) -> np.ndarray:
+        return scene_io.sample_curve(curve, self._armature(rig), count)
 
     # -- timeline and feedback ----------------------------------------------------------
     def set_timeline(self, frame_start: int, frame_end: int, fps: float) -> None:

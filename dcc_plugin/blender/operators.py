@@ -6,13 +6,20 @@ import os
 import time
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import EnumProperty, StringProperty
 
 from motionbridge.dcc_plugin.core import panel_actions
 from motionbridge.dcc_plugin.core.takes import check_take_name
 
 from . import export_modules, operators_help, session
 
+DIRECTING_MODES = [
+    ("PLAIN", "Generate", "Send the prompt to the daemon; each seed becomes a take on the target armature (with Loop and Follow curve when set)"),
+    ("CURRENT_POSE", "From Current Pose", "The takes start in the armature's pose at the playhead and carry its motion on"),
+    ("IN_BETWEEN", "In-between", "The takes fill the gap between the armature's keyed frames around the playhead, landing on both keys"),
+    ("EXTEND", "Extend Take", "Continue the highlighted take with the prompt: a new take, the old one followed by the new motion"),
+    ("REGENERATE", "Regenerate Range", "Redo the highlighted take inside the timeline's preview range with this prompt and seed; keep the rest"),
+]
 # operator call -> keys written, for the last take write (ms); read by tests and the status bar
 TIMINGS: dict[str, float] = {}
 
@@ -61,6 +68,11 @@ class MOTIONBRIDGE_OT_generate(bpy.types.Operator):
     bl_idname = "motionbridge.generate"
     bl_label = "Generate"
     bl_description = "Send the prompt to the daemon; each seed becomes a take on the target armature"
+    mode: EnumProperty(name="Directing", options={"SKIP_SAVE"}, items=DIRECTING_MODES)
+
+    @classmethod
+    def description(cls, context, properties):
+        return next((m[2] for m in DIRECTING_MODES if m[0] == properties.mode), cls.bl_description)
 
     def execute(self, context):
         panel = session.panel()
@@ -72,7 +84,7 @@ class MOTIONBRIDGE_OT_generate(bpy.types.Operator):
                 return {"CANCELLED"}
             self.report({"INFO"}, "Rewriting the prompt first: check it, then press Generate again")
             return {"CANCELLED"}
-        if not panel_actions.generate(panel, session.settings_from_ui(context), prompt, rig=session.target_for(context)):
+        if not session.generate(context, prompt, self.mode.lower()):
             self.report({"ERROR"}, panel.error)
             return {"CANCELLED"}
         return {"FINISHED"}

@@ -15,6 +15,10 @@ def _is_armature(_self, obj) -> bool:
     return obj.type == "ARMATURE"
 
 
+def _is_curve(_self, obj) -> bool:
+    return obj.type == "CURVE"
+
+
 def _target_changed(self, context) -> None:
     from . import session
 
@@ -62,6 +66,9 @@ class MOTIONBRIDGE_PG_scene(bpy.types.PropertyGroup):
     detected: StringProperty(name="Detected")
     root_motion: BoolProperty(name="Root motion", default=True)
     foot_lock: BoolProperty(name="Foot lock", default=True)
+    loop: BoolProperty(name="Loop", description="Generate makes a cycle: the last frame flows into the first")
+    path_curve: PointerProperty(name="Follow curve", type=bpy.types.Object, poll=_is_curve,
+                                description="Generate makes the pelvis follow this curve on the ground, evenly over the take")
     takes: CollectionProperty(type=MOTIONBRIDGE_PG_take)
     takes_index: IntProperty()
     mapping_rig: StringProperty(name="Mapped armature")

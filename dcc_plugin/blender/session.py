@@ -198,3 +198,14 @@ def settings_from_ui(context: Any) -> dict[str, Any]:
         rig_preset=props.preset.strip(),
         prompter_url=wm.prompter_url.strip(),
     )
+
+
+def generate(context: Any, prompt: str, mode: str) -> bool:
+    """Generate `prompt`, plain or directed (core/directing.py's modes): Extend and Regenerate
+    work on the highlighted take; Loop and Follow curve go with plain Generate. False, with
+    the reason on the panel, when nothing was sent."""
+    props = context.scene.motionbridge
+    take = props.takes[props.takes_index].name if 0 <= props.takes_index < len(props.takes) else ""
+    curve = props.path_curve.name if props.path_curve is not None else ""
+    return panel_actions.generate_with(panel(), settings_from_ui(context), prompt, mode, rig=target_for(context),
+                                       take=take if mode in ("extend", "regenerate") else "", loop_on=props.loop, curve=curve)

@@ -146,6 +146,13 @@ def rename_take(name: str, new_name: str) -> None:
         obj[AUDITION_KEY] = new_name
 
 
+def place(name: str, frame_start: int) -> TakeInfo:
+    """Move the take's NLA strip (keys and all) so it starts at `frame_start`."""
+    _, _, strip = find_take(name)
+    strip.frame_start_ui = float(frame_start)  # moves the whole strip; frame_start would stretch it
+    return next(t for t in list_takes() if t.name == name)
+
+
 def audition(name: str) -> None:
     """Only this take plays on its armature; the others stay, muted."""
     obj, chosen, _ = find_take(name)
@@ -153,6 +160,9 @@ def audition(name: str) -> None:
 
 
 def _solo(obj: bpy.types.Object, chosen: Any, name: str) -> None:
+    own = obj.animation_data.action
+    if own is not None and METADATA_KEY not in own:
+        own.use_fake_user = True  # the animator's keys (an In-between's poses) outlive being unassigned
     obj.animation_data.action = None
     for track, _ in _mb_tracks(obj):
         track.mute = track != chosen

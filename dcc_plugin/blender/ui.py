@@ -82,6 +82,22 @@ def _draw_status(layout, panel, running: bool) -> None:
         layout.label(text=summary(panel.status))
 
 
+def _draw_directing(layout, props, connected: bool) -> None:
+    """Directed takes: the options of Generate (Loop, Follow curve) and the rows that read the
+    scene (the pose at the playhead, the keys around it, the highlighted take, the preview range)."""
+    box = layout.box()
+    box.enabled = connected
+    row = box.row(align=True)
+    row.prop(props, "loop", toggle=True, icon="FILE_REFRESH")
+    row.prop(props, "path_curve", text="", icon="CURVE_PATH")
+    row = box.row(align=True)
+    row.operator("motionbridge.generate", text="From Current Pose", icon="POSE_HLT").mode = "CURRENT_POSE"
+    row.operator("motionbridge.generate", text="In-between", icon="KEYFRAME").mode = "IN_BETWEEN"
+    row = box.row(align=True)
+    row.operator("motionbridge.generate", text="Extend Take", icon="FORWARD").mode = "EXTEND"
+    row.operator("motionbridge.generate", text="Regenerate Range", icon="PREVIEW_RANGE").mode = "REGENERATE"
+
+
 class MOTIONBRIDGE_PT_panel(bpy.types.Panel):
     bl_label = "MotionBridge"
     bl_space_type = "VIEW_3D"
@@ -141,11 +157,12 @@ class MOTIONBRIDGE_PT_panel(bpy.types.Panel):
         row.prop(props, "root_motion")
         row.prop(props, "foot_lock")
 
+        _draw_directing(layout, props, panel.connected)
         row = layout.row(align=True)
         row.scale_y = 1.4
         running = panel.state in (State.GENERATING, State.PREVIEW)
         row.enabled = panel.connected
-        row.operator("motionbridge.generate", icon="PLAY")
+        row.operator("motionbridge.generate", icon="PLAY").mode = "PLAIN"
         sub = row.row(align=True)
         sub.enabled = running
         sub.operator("motionbridge.cancel", icon="CANCEL")

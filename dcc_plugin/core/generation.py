@@ -28,6 +28,7 @@ class Generation:
     model: str
     options: dict[str, Any]
     target: Any = None  # targeting.Target, resolved on the worker (detection can take a while)
+    direction: Any = None  # directing.Direction of a directed take, built on the worker
     handle: Any = None
     results: dict[int, Clip] = field(default_factory=dict)
     retargeted: dict[int, Any] = field(default_factory=dict)  # seed -> (clip on the rig, metrics)

@@ -11,12 +11,13 @@ never touch the scene; they hand work back through `run_on_main_thread`.
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from motionbridge.rigs import Clip, Skeleton
 
+_NO_DIRECTING = "{what} is not supported in {host} yet; use Blender or motionbridge generate's directing flags"
 _NO_READ_BACK = "exporting takes from {host} is not supported yet; export from Blender or the command line"
 
 
@@ -70,6 +71,12 @@ class Host(abc.ABC):
     @abc.abstractmethod
     def rename_take(self, take_name: str, new_name: str) -> None: ...
 
+    def place_take(self, take_name: str, frame_start: int) -> TakeInfo | None:
+        """Move a take just written so its first frame is at scene frame `frame_start` (a
+        directed take where its poses came from); None from hosts whose takes stay where
+        `apply_take` put them."""
+        return None
+
     def audition_take(self, take_name: str) -> None:  # noqa: B027 - optional: a host without it does nothing
         """Make this take the one that plays (solo it); hosts without takes ignore this."""
 
@@ -89,6 +96,34 @@ class Host(abc.ABC):
 
     def clear_preview(self, rig: str) -> None:  # noqa: B027 - optional: a host without it does nothing
         """Put the rig back as it was before previews started. Optional."""
+
+    # -- directing (optional: a host without them refuses those panel rows) ---------------
+    def current_frame(self) -> float:
+        """The playhead, in scene frames."""
+        raise HostError(_NO_DIRECTING.format(host=self.name, what="reading the playhead"))
+
+    def scene_fps(self) -> float:
+        """The scene's frame rate."""
+        raise HostError(_NO_DIRECTING.format(host=self.name, what="reading the frame rate"))
+
+    def read_pose(self, rig: str, frames: Sequence[float]) -> Clip:
+        """The rig's pose as it plays at each scene frame (subframes allowed), as a Clip on
+        `read_rig(rig)`'s skeleton, one clip frame per entry; the scene's current frame is
+        the same after as before."""
+        raise HostError(_NO_DIRECTING.format(host=self.name, what="reading the rig's pose"))
+
+    def keyed_frames(self, rig: str) -> list[int]:
+        """The scene frames where the rig's own animation (not a MotionBridge take) has keys."""
+        raise HostError(_NO_DIRECTING.format(host=self.name, what="reading the rig's keys"))
+
+    def preview_range(self) -> tuple[int, int] | None:
+        """The timeline's preview (play) range, first and last frame; None when none is set."""
+        raise HostError(_NO_DIRECTING.format(host=self.name, what="reading the preview range"))
+
+    def sample_curve(self, curve: str, rig: str, count: int) -> Any:
+        """(count, 3) points along the curve object from its start to its end, in the rig's
+        space (the frame `read_rig` reads the skeleton in)."""
+        raise HostError(_NO_DIRECTING.format(host=self.name, what="sampling curves"))
 
     # -- timeline, threads, feedback ------------------------------------------------------
     @abc.abstractmethod

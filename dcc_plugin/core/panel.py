@@ -22,6 +22,7 @@ from motionbridge.daemon.protocol import limits
 
 from . import takes, targeting
 from .client_factory import default_client_factory
+from .directing import directed_take
 from .errors import cause_of, explain_code, message_of
 from .generation import Generation
 from .host import Host, HostError, TakeInfo
@@ -188,10 +189,12 @@ class Panel(ErrorLine):
         rig: str | None = None,
         preset: str = "",
         mapping: Any = None,
+        direction: Callable[[Any], Any] | None = None,
         **overrides: Any,
     ) -> bool:
         """Start a generation. Returns False (and shows the reason) when the input is bad;
-        nothing in the scene changes in that case."""
+        nothing in the scene changes in that case. `direction`: a directed take's builder
+        (core/directing.py), called on the worker with the target's bone mapping."""
         try:
             if self.client is None:
                 raise ValueError("not connected to a daemon; press Connect first (Settings holds the endpoint)")
@@ -227,10 +230,16 @@ class Panel(ErrorLine):
             # detection and preset binding are numpy work: here, not on the UI thread; a rig
             # that cannot be mapped fails before anything is sent
             target = targeting.resolve_target(rig_name, skeleton, chosen_preset, mapping)
-            return target, client.generate(gen.prompt, **kwargs)
+            directed = None if direction is None else direction(target.mapping)
+            if directed is not None:
+                kwargs["controls"] = directed.controls
+                kwargs["duration_s"] = directed.duration_s or gen.duration_s
+            return target, client.generate(gen.prompt, **kwargs), directed
 
         def sent(result: Any) -> None:
-            gen.target, handle = result
+            gen.target, handle, gen.direction = result
+            if gen.direction is not None and gen.direction.duration_s:
+                gen.duration_s = gen.direction.duration_s
             self.target = gen.target
             gen.handle = handle
             if gen.cancelled:
@@ -325,8 +334,13 @@ class Panel(ErrorLine):
                 retarget_metrics=metrics, request_id=str(getattr(gen.handle, "request_id", "")),
                 num_frames=clip.num_frames, fps=clip.fps, host=self.host.name,
             )
+            record = meta.to_dict()
+            if gen.direction is not None:
+                clip, record = directed_take(gen.direction, clip, record, source.metadata.get("constraints"))
             t0 = time.perf_counter()
-            written.append(self.host.apply_take(rig, clip, name, meta.to_dict()))
+            written.append(self.host.apply_take(rig, clip, name, record))
+            if gen.direction is not None and gen.direction.frame_start is not None:
+                written[-1] = self.host.place_take(name, gen.direction.frame_start) or written[-1]
             self.timings.setdefault("keys_ms", []).append((time.perf_counter() - t0) * 1000.0)
             existing.add(name)
         except Exception as exc:

@@ -4,7 +4,7 @@ thread-safe way back to the main thread."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import maya.utils
@@ -14,7 +14,7 @@ from motionbridge.dcc_plugin.core.host import HostError, StatusCallbackHost, Tak
 from motionbridge.dcc_plugin.core.takes_list import RIG_KEY
 from motionbridge.rigs import Clip, Skeleton
 
-from . import scene
+from . import scene, scene_io
 
 
 class MayaHost(StatusCallbackHost):
@@ -99,4 +99,25 @@ class MayaHost(StatusCallbackHost):
 
     def set_timeline(self, frame_start: int, frame_end: int, fps: float) -> None:
         scene.set_timeline(frame_start, frame_end, fps)
+
+    # -- directing (untested in Maya: type-checked only) --------------------------------
+    def current_frame(self) -> float:
+        return scene_io.current_frame()
+
+    def scene_fps(self) -> float:
+        return scene_io.scene_fps()
+
+    def read_pose(self, rig: str, frames: Sequence[float]) -> Clip:
+        skeleton, joints = self._rig(rig)
+        return scene_io.read_pose(joints, skeleton, frames)
+
+    def keyed_frames(self, rig: str) -> list[int]:
+        return scene_io.keyed_frames(self._rig(rig)[1])
+
+    def preview_range(self) -> tuple[int, int] | None:
+        """Maya's playback range (it has no separate preview range)."""
+        return scene_io.playback_range()
+
+    def sample_curve(self, curve: str, rig: str, count: int) -> Any:
+        return scene_io.sample_curve(curve, count)
 

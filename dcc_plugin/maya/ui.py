@@ -44,6 +44,15 @@ class MotionBridgePanel:
         self.root_motion = cmds.checkBox(label="Root motion", value=s.root_motion)
         self.foot_lock = cmds.checkBox(label="Foot lock", value=s.foot_lock)
         cmds.button(label="Generate (on the selected skeleton)", command=lambda *_: self.generate())
+        # directing: Loop and the curve go with Generate; the rows read the scene (the takes
+        # list's selection is the take Extend and Regenerate work on, the playback range the range)
+        self.loop = cmds.checkBox(label="Loop", value=False)
+        self.curve = cmds.textFieldGrp(label="Follow curve", text="", placeholderText="a NURBS curve on the floor (empty: none)")
+        cmds.rowLayout(numberOfColumns=4)
+        for text, mode in (("From Current Pose", "current_pose"), ("In-between", "in_between"), ("Extend Take", "extend"),
+                           ("Regenerate Range", "regenerate")):
+            cmds.button(label=text, command=lambda *_, m=mode: self.generate(m))
+        cmds.setParent("..")
         cmds.button(label="Cancel", command=lambda *_: self.panel.cancel())
         self.progress = cmds.progressBar(maxValue=100)
         self.status = cmds.text(label="Not connected.", align="left")
@@ -97,5 +106,8 @@ class MotionBridgePanel:
     def connect(self) -> None:
         panel_actions.connect(self.panel, self._fields())
 
-    def generate(self) -> None:
-        panel_actions.generate(self.panel, self._fields(), str(cmds.textFieldGrp(self.prompt, q=True, text=True)))
+    def generate(self, mode: str = "plain") -> None:
+        current = self.takes.model.current()
+        panel_actions.generate_with(self.panel, self._fields(), str(cmds.textFieldGrp(self.prompt, q=True, text=True)), mode,
+                                    take=current.name if current else "", loop_on=bool(cmds.checkBox(self.loop, q=True, value=True)),
+                                    curve=str(cmds.textFieldGrp(self.curve, q=True, text=True)).strip())

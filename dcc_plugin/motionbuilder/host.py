@@ -9,7 +9,7 @@ on the joints themselves. Worker threads queue work; FBSystem.OnUIIdle drains it
 from __future__ import annotations
 
 import queue
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pyfbsdk import FBApplication, FBGetSelectedModels, FBModelList, FBSystem
@@ -19,7 +19,7 @@ from motionbridge.dcc_plugin.core.host import HostError, StatusCallbackHost, Tak
 from motionbridge.dcc_plugin.core.takes_list import RIG_KEY
 from motionbridge.rigs import Clip, Skeleton
 
-from . import humanik, scene
+from . import humanik, scene, scene_io
 
 MODES = ("humanik", "direct")
 
@@ -135,4 +135,32 @@ class MotionBuilderHost(StatusCallbackHost):
     # -- timeline and feedback ------------------------------------------------------------
     def set_timeline(self, frame_start: int, frame_end: int, fps: float) -> None:
         scene.set_timeline(frame_start, frame_end)
+
+    # -- directing (untested in MotionBuilder: type-checked only) -------------------------
+    def current_frame(self) -> float:
+        return scene_io.current_frame()
+
+    def scene_fps(self) -> float:
+        return scene_io.scene_fps()
+
+    def read_pose(self, rig: str, frames: Sequence[float]) -> Clip:
+        """The rig as the current take plays it (HumanIK mode: the character's skeleton is
+        read through the source joints' mapping only once it drives them, so Direct mode)."""
+        if self.mode == "humanik":
+            raise HostError("reading the character's pose is for Direct mode; switch the mode, or use motionbridge generate --start-from")
+        skeleton, joints = self._rigs.get(rig) or scene.read_skeleton(scene.find_model(rig))
+        return scene_io.read_pose(joints, skeleton, frames)
+
+    def keyed_frames(self, rig: str) -> list[int]:
+        if self.mode == "humanik":
+            raise HostError("In-between reads a skeleton's keys: use Direct mode")
+        _, joints = self._rigs.get(rig) or scene.read_skeleton(scene.find_model(rig))
+        return scene_io.keyed_frames(joints)
+
+    def preview_range(self) -> tuple[int, int] | None:
+        """The transport's loop range (MotionBuilder has no separate preview range)."""
+        return scene_io.loop_range()
+
+    def sample_curve(self, curve: str, rig: str, count: int) -> Any:
+        return scene_io.sample_curve(curve, count)
 

@@ -8,6 +8,7 @@ from pyfbsdk import (
     FBAddRegionParam,
     FBAttachType,
     FBButton,
+    FBButtonStyle,
     FBEdit,
     FBEditNumber,
     FBLabel,
@@ -52,6 +53,9 @@ class MotionBridgeTool:
         self.mode = FBList()
         for m in MODES:
             self.mode.Items.Add(m)
+        self.loop = FBButton()  # directing: Generate makes a cycle
+        self.loop.Style, self.loop.Caption = FBButtonStyle.kFBCheckbox, "Loop"
+        self.curve = FBEdit()  # directing: the 3D path Generate follows (empty: none)
         self.takes = MotionBuilderTakesList(self.panel)  # its errors go to the panel's error line, with Details and Dismiss
         self.error_buttons = [self._button("Error details", self.show_details),
                               self._button("Dismiss error", lambda: self.panel.clear_error())]
@@ -92,6 +96,7 @@ class MotionBridgeTool:
         for text, action in (("Connect", self.connect), ("Generate", self.generate), ("Cancel", self.panel.cancel),
                              ("Plot to character", self.plot)):
             box.Add(self._button(text, action), ROW)
+        self._build_directing(box)
         box.Add(self.status, ROW)
         box.Add(self.error, ROW)
         for button in self.error_buttons:
@@ -139,9 +144,23 @@ class MotionBridgeTool:
     def connect(self) -> None:
         panel_actions.connect(self.panel, self._fields())
 
-    def generate(self) -> None:
+    def generate(self, mode: str = "plain") -> None:
         self.host.mode = MODES[max(0, self.mode.ItemIndex)]
-        panel_actions.generate(self.panel, self._fields(), self.prompt.Text)
+        current = self.takes.model.current()
+        panel_actions.generate_with(self.panel, self._fields(), self.prompt.Text, mode, take=current.name if current else "",
+                                    loop_on=bool(self.loop.State), curve=self.curve.Text.strip())
+
+    def _build_directing(self, box: Any) -> None:
+        """Directed takes (Direct mode reads the skeleton's pose and keys; the takes list's
+        selection is the take Extend and Regenerate work on, the loop range the range)."""
+        label = FBLabel()
+        label.Caption = "Follow 3D path (name)"
+        box.Add(self.loop, ROW)
+        box.Add(label, ROW - 8)
+        box.Add(self.curve, ROW)
+        for text, mode in (("From current pose", "current_pose"), ("In-between keys", "in_between"),
+                           ("Extend take", "extend"), ("Regenerate loop range", "regenerate")):
+            box.Add(self._button(text, lambda m=mode: self.generate(m)), ROW)
 
     def plot(self) -> None:
         rig = self.host.selected_rig()

@@ -14,8 +14,7 @@ from pathlib import Path
 import bpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from panel_pump import pump
-from scenario_report import run_and_report
+from scenario_report import pump, run_and_report
 from scene_builders import MIXAMO, build_armature
 
 import motionbridge.dcc_plugin.blender as extension

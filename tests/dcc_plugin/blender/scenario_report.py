@@ -33,3 +33,19 @@ def read_report(out: Path, returncode: int, stderr: str) -> dict:
     report = json.loads(path.read_text())
     assert "crash" not in report, report["crash"]
     return report
+
+
+def pump(until: Callable[[], bool], timeout_s: float = 60.0, sleep_s: float = 0.01) -> None:
+    """In a scenario: what bpy.app.timers does in the UI, drain the panel host's main-thread
+    queue, until `until()` holds."""
+    import time
+
+    from motionbridge.dcc_plugin.blender import session
+
+    host = session.panel().host
+    end = time.monotonic() + timeout_s
+    while not until():
+        if time.monotonic() > end:
+            raise TimeoutError(f"panel stuck in {session.panel().state}: {session.panel().status}")
+        host.drain()  # type: ignore[attr-defined]
+        time.sleep(sleep_s)

@@ -183,7 +183,7 @@ class ScriptedClient:
     def generate(self, prompt: str, duration_s: float = 5.0, seeds=(0,), cfg: float = 5.0, model=None, preview_every: int = 0,
                  priority: str = "interactive", **options: Any) -> ScriptedHandle:
         self.requests.append(dict(prompt=prompt, duration_s=duration_s, seeds=tuple(seeds), cfg=cfg, model=model, preview_every=preview_every,
-                                  priority=priority))
+                                  priority=priority, options=options))
         rid = f"r{len(self.requests)}"
         script = [Event("accepted", {"request_id": rid})]
         for step in (1, 2, 3):
