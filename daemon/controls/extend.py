@@ -61,10 +61,12 @@ def pieces(
 
 def generate_extended(
     engine, request: GenerationRequest, frames: int, timeline: tuple[tuple[int, str], ...],
-    on_step: Callable[[StepInfo], None] | None = None,
+    on_step: Callable[[StepInfo], None] | None = None, preview_every: int = 0,
 ) -> list[GeneratedTake]:
-    """One take per seed, `frames` long, each piece conditioned on the one before."""
+    """One take per seed, `frames` long, each piece conditioned on the one before; previews
+    (`preview_every`) show the pieces made so far and the one being sampled (previews.py)."""
     from .generate import generate
+    from .previews import after_parts
 
     window = engine.pipeline.config.pipeline.train_frames
     plan = pieces(frames, timeline, window)
@@ -83,7 +85,7 @@ def generate_extended(
             length = first + piece.frames
             sampled = length + (RUN_OUT if i < len(plan) - 1 else 0)
             sub = GenerationRequest(piece.prompt, max(sampled, 20) / FPS, (seed,), request.cfg, request.game_feat, request.request_id)
-            take = generate(engine, sub, controls, on_step)[0]
+            take = generate(engine, sub, controls, after_parts(on_step, parts, first, length), preview_every)[0]
             # the run-out, and a piece shorter than the model's 20 frames, are cropped
             clip = take.clip.replace(rotations=take.clip.rotations[first:length], root_translation=take.clip.root_translation[first:length])
             parts.append(clip)

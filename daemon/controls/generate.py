@@ -11,6 +11,7 @@ world: with a pinned root, its height is set by the pinned frames, not by the lo
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from motionbridge.daemon.tracks import clip_from_rotations
 from motionbridge.rigs.smplx import smplx_skeleton
 
 from . import blend
+from .previews import due, preview_clips
 from .spec import CONTEXT_FRAMES, Controls, Layout, Poses, layout
 
 
@@ -123,9 +125,14 @@ def decode_directed(pipe, latent: torch.Tensor, imposed_: Imposed | None, loop: 
         smooth_rot = blend.blended_rotations(smooth_rot, pinned.rotations, SEAM_RAMP)
         smooth_transl = blend.blended_translation(smooth_transl, pinned.translation, SEAM_RAMP)
     decoded = decode_latent(latent.float(), mean, std, pipe.body, smooth=True, smooth_rot=smooth_rot, smooth_transl=smooth_transl)
-    if imposed_ is None:
-        return decoded
-    rows = pinned.translation[:, 1].cpu().numpy()  # frames whose height is known
+    return decoded if imposed_ is None else placed(decoded, imposed_)
+
+
+def placed(decoded, imposed_: Imposed):
+    """`decoded` moved to the constraints' world: a pinned root's height sets the take's (one
+    offset, the mean over the pinned frames), and the ground-plane shift the constraints were
+    sampled with (start_shift) is undone. In place; returns `decoded`."""
+    rows = imposed_.known.mask[:, TRANSL][:, 1].cpu().numpy()  # frames whose height is known
     if rows.any():
         got = decoded.transl[:, : len(rows)][:, torch.from_numpy(rows), 1].double().cpu().numpy()
         shift = (imposed_.transl[rows, 1][None, :] - got).mean(axis=1)
@@ -150,8 +157,11 @@ class Directed:
 GUIDANCE: tuple[float, float] | None = None  # (weight, from t): reconstruction guidance on top of replacement
 
 
-def sample(pipe, req: GenerationRequest, controls: Controls, on_step: Callable[[StepInfo], None] | None = None) -> Directed:
-    """Text -> constrained Euler loop, for a checked request (see reference.validate_request)."""
+def sample(
+    pipe, req: GenerationRequest, controls: Controls, on_step: Callable[[StepInfo], None] | None = None, preview_every: int = 0,
+) -> Directed:
+    """Text -> constrained Euler loop, for a checked request (see reference.validate_request);
+    on_step gets a preview clip per seed every `preview_every` steps (previews.py)."""
     total = pipe.config.pipeline.validation_steps
     t0 = time.perf_counter()
     features = pipe.encode_text([req.prompt] * len(req.seeds))
@@ -169,7 +179,13 @@ def sample(pipe, req: GenerationRequest, controls: Controls, on_step: Callable[[
 
     def step(k, t_k, x_k, v_k, x_next):
         if on_step is not None:
-            on_step(StepInfo(k, total, (req.request_id,), None))
+            previews = None
+            if due(k, preview_every, total):  # a fast engine's loop may hold some of the seeds' rows only
+                rows = getattr(pipe, "sampling_rows", range(len(req.seeds)))
+                seeds = [req.seeds[j] for j in rows]
+                place = None if imp is None else functools.partial(placed, imposed_=imp)
+                previews = {req.request_id: preview_clips(pipe, seeds, lay, project, place, k, t_k, x_k, v_k)}
+            on_step(StepInfo(k, total, (req.request_id,), previews))
         return False
 
     t1 = time.perf_counter()
@@ -186,16 +202,18 @@ def sample(pipe, req: GenerationRequest, controls: Controls, on_step: Callable[[
 
 def generate(
     engine, request: GenerationRequest, controls: Controls, on_step: Callable[[StepInfo], None] | None = None,
+    preview_every: int = 0,
 ) -> list[GeneratedTake]:
     """One request on a ReferenceEngine with `controls`; one take per seed, its metadata
-    recording the constraints."""
+    recording the constraints. Previews (`preview_every`) only read the loop's state: the
+    takes are the same with and without them."""
     from motionbridge.daemon.engine.reference import validate_request
 
     req, warnings = validate_request(request)
     pipe = engine.pipeline
     if controls.source is not None:  # the regenerated take is as long as its source
         req = dataclasses.replace(req, duration_s=len(controls.source) / pipe.config.pipeline.output_mesh_fps)
-    run = sample(pipe, req, controls, on_step)
+    run = sample(pipe, req, controls, on_step, preview_every)
     lay, loop = run.layout, run.loop
     t2 = time.perf_counter()
     decoded = decode_directed(pipe, run.latent, run.imposed, run.loop)

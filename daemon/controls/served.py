@@ -33,9 +33,11 @@ def directed_engine(engine):
 def generate_directed(
     engine, request: GenerationRequest, controls: Controls,
     on_step: Callable[[StepInfo], None] | None = None, is_cancelled: Callable[[str], bool] | None = None,
+    preview_every: int = 0,
 ) -> list[GeneratedTake]:
     """One directed request, as `motionbridge generate` runs it in-process; raises Cancelled
-    at the next Euler step once `is_cancelled` says so."""
+    at the next Euler step once `is_cancelled` says so. on_step gets preview clips every
+    `preview_every` steps (controls/previews.py)."""
     import torch
 
     from .extend import generate_extended
@@ -50,5 +52,5 @@ def generate_directed(
     on = directed_engine(engine)
     with torch.no_grad():
         if controls.timeline:
-            return generate_extended(on, request, controls.extend_frames, controls.timeline, step)
-        return generate(on, request, controls, on_step=step)
+            return generate_extended(on, request, controls.extend_frames, controls.timeline, step, preview_every)
+        return generate(on, request, controls, on_step=step, preview_every=preview_every)

@@ -119,7 +119,7 @@ def _run_batch(engine, link: _Link, msg: P.Message) -> None:
             from motionbridge.daemon.controls.wire import from_wire
 
             controls = from_wire(directed[0]["controls"], msg.arrays, requests[0].duration_s)
-            takes = generate_directed(engine, requests[0], controls, on_step, is_cancelled)
+            takes = generate_directed(engine, requests[0], controls, on_step, is_cancelled, preview_every)
         else:
             takes = engine.generate(requests, on_step=on_step, is_cancelled=is_cancelled, preview_every=preview_every)
     except Cancelled:

@@ -68,6 +68,9 @@ class FastDirected:
         self.model = engine.model
         self.device = engine.device
         self._seeds: tuple[int, ...] = ()
+        # the seeds' rows (indices) the loop is sampling now: one seed at a time when batch-
+        # invariant, so on_step's x_k holds those rows only (controls/previews.py reads it)
+        self.sampling_rows: tuple[int, ...] = ()
 
     @property
     def body(self) -> BodyModel:
@@ -129,6 +132,7 @@ class FastDirected:
         def hook_for(chunk):
             if on_step is None:
                 return None
+            self.sampling_rows = tuple(r.key[1] for r in chunk)
             return lambda k, t_k, x_k, v_k: bool(on_step(k, t_k, x_k, v_k, last[0]))
 
         per_call = 1 if engine.fast.batch_invariant else engine.fast.max_rows

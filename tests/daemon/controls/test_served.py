@@ -1,11 +1,12 @@
 """Directed takes through a real daemon (`motionbridge serve`, its default fast engine, on the
 parity fixture, real ZeroMQ on loopback): the same bytes as in-process on the same engine, bad controls refused
-with one ERROR while the daemon keeps serving, progress and cancel, and the HELLO handshake
-that keeps old daemons from ever being sent controls."""
+with one ERROR while the daemon keeps serving, progress, previews and cancel, and the HELLO
+handshake that keeps old daemons from ever being sent controls."""
 
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import msgpack
 import numpy as np
@@ -17,6 +18,7 @@ import motionbridge.daemon.protocol.frames as P
 from motionbridge.daemon import cli_generate
 from motionbridge.daemon.cli import main
 from motionbridge.daemon.controls import spec
+from motionbridge.daemon.controls.seams import pose_errors
 from motionbridge.daemon.controls.wire import to_wire
 from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.protocol.client import ClientError, MotionBridgeClient
@@ -143,6 +145,72 @@ def test_a_plain_request_still_runs_as_before(daemon, fast_engine):
     assert remote.metadata["engine"] == local.clip.metadata["engine"] != "reference" and "constraints" not in remote.metadata
     assert remote.rotations.tobytes() == local.clip.rotations.tobytes()
     assert remote.root_translation.tobytes() == local.clip.root_translation.tobytes()
+
+
+PREVIEW_EVERY = 10
+EXACT_JOINTS = [0, 2, 3, 5, 6, 8, 11]  # the joints the parity fixture's dead channels do not drive (test_generate.py)
+
+
+def _start_from_walk(client, preview_every):
+    walk = MOTIONS["walking"]()
+    controls = to_wire(spec.Controls(start=spec.start_poses(walk, 40, Path("walk.npz"))))
+    handle = client.generate("A person waves.", duration_s=1.5, seeds=(1,), controls=controls, preview_every=preview_every)
+    return handle.wait(TAKE_TIMEOUT), handle.poll()
+
+
+@pytest.fixture(scope="module")
+def previewed(daemon):
+    """A directed take (start from frame 40 of a walk) asked with previews: its take and every
+    event the client got."""
+    with MotionBridgeClient(daemon.endpoint, timeout_s=10) as client:
+        return _start_from_walk(client, PREVIEW_EVERY)
+
+
+def test_a_directed_take_sends_previews_of_its_frames_that_start_in_its_start_pose(previewed):
+    (take,), events = previewed
+    walk = MOTIONS["walking"]()
+    previews = [e for e in events if e.kind == "preview"]
+    assert [e.data["step"] for e in previews] == list(range(PREVIEW_EVERY, 51, PREVIEW_EVERY))
+    steps = [e.data["step"] for e in events if e.kind in ("progress", "preview")]
+    assert steps == list(range(1, 51))  # a PROGRESS with previews stands in for the bare one
+    for e in previews:
+        (clip,) = e.clips
+        assert clip.num_frames == take.num_frames == 45 and clip.skeleton.names == take.skeleton.names
+        # the known frames are imposed and placed as the final decode does: frame 0 is the take's
+        cm, deg = pose_errors(clip, 0, take, 0)
+        assert cm < 1e-3 and deg < 1e-3, (e.data["step"], cm, deg)
+    last = previews[-1].clip
+    cm, deg = pose_errors(last, 0, walk, 40, EXACT_JOINTS)
+    assert cm <= 1.0 and deg <= 1.0, (cm, deg)
+    assert np.abs(last.world()[1][0, 0, [0, 2]] - walk.world()[1][40, 0, [0, 2]]).max() < 1e-4  # ground plane: exact
+    # an early preview is the step's estimate, not the take: its free frames are elsewhere
+    assert pose_errors(previews[0].clip, 30, take, 30)[0] > 1.0
+
+
+def test_previews_leave_a_directed_take_unchanged(daemon, previewed):
+    takes, _ = previewed
+    with MotionBridgeClient(daemon.endpoint, timeout_s=10) as client:
+        plain, events = _start_from_walk(client, 0)
+    assert not [e for e in events if e.kind == "preview"]
+    for with_previews, without in zip(takes, plain, strict=True):
+        assert with_previews.rotations.tobytes() == without.rotations.tobytes()
+        assert with_previews.root_translation.tobytes() == without.root_translation.tobytes()
+
+
+def test_a_plain_request_previews_as_before(daemon, fast_engine):
+    """No controls: the daemon's previews are the in-process engine's, bytes for bytes."""
+    request = GenerationRequest("A person walks forward.", 1.0, (3,), 5.0, request_id="plain")
+    with MotionBridgeClient(daemon.endpoint, timeout_s=10) as client:
+        handle = client.generate(request.prompt, duration_s=request.duration_s, seeds=request.seeds, preview_every=PREVIEW_EVERY)
+        handle.wait(TAKE_TIMEOUT)
+        remote = [e for e in handle.poll() if e.kind == "preview"]
+    local = []
+    fast_engine.generate([request], preview_every=PREVIEW_EVERY, on_step=lambda info: info.previews and local.append(info))
+    assert [e.data["step"] for e in remote] == [i.step for i in local] == list(range(PREVIEW_EVERY, 51, PREVIEW_EVERY))
+    for event, info in zip(remote, local):
+        (got,), (want,) = event.clips, info.previews["plain"]
+        assert got.rotations.tobytes() == want.rotations.tobytes()
+        assert got.root_translation.tobytes() == want.root_translation.tobytes()
 
 
 class OldDaemon:

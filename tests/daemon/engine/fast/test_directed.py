@@ -184,6 +184,38 @@ def test_an_extended_take_runs_on_the_fast_engine(parity_pair):
     assert np.abs(got.clip.rotations - ref.clip.rotations).max() < DECODED_ATOL  # quaternion components
 
 
+def test_previews_on_the_fast_engine_are_the_reference_engines_seed_by_seed(parity_pair, tmp_path):
+    """float32 is batch-invariant: the fast engine samples the seeds one after the other and
+    sends each seed's previews in turn, one clip each; the reference samples them together.
+    The same clips either way, and each shows the constraints at their frames as its take does."""
+    reference, fast = parity_pair
+    controls, checks = start_end_keys(tmp_path)
+    prompt = "A person walks, then squats."
+    share_text(reference, fast, prompt)
+    request = GenerationRequest(prompt, 2.0, (3, 4), 5.0, request_id="p")
+    runs = {}
+    with revived(reference.pipeline.model, fast.model):
+        for engine in (reference, fast):
+            seen = []
+            takes = generate_directed(engine, request, controls, lambda info, seen=seen: info.previews and seen.append(info), preview_every=25)
+            runs[engine] = takes, [(i.step, c) for i in seen for c in i.previews["p"]]
+    (_, ref_previews), (fast_takes, fast_previews) = runs[reference], runs[fast]
+    assert [(k, c.metadata["seed"]) for k, c in ref_previews] == [(25, 3), (25, 4), (50, 3), (50, 4)]
+    assert [(k, c.metadata["seed"]) for k, c in fast_previews] == [(25, 3), (50, 3), (25, 4), (50, 4)]
+    want = {(k, c.metadata["seed"]): c for k, c in ref_previews}
+    for k, clip in fast_previews:
+        seed = clip.metadata["seed"]
+        ref = want[(k, seed)]
+        assert clip.num_frames == ref.num_frames == 60
+        assert np.abs(clip.root_translation - ref.root_translation).max() < DECODED_ATOL
+        assert np.abs(clip.rotations - ref.rotations).max() < DECODED_ATOL
+        take = fast_takes[request.seeds.index(seed)].clip
+        for frame, (source, s_frame) in checks.items():
+            cm, deg = pose_errors(clip, frame, source, s_frame)
+            assert cm <= LIMIT_CM and deg <= LIMIT_DEG, f"step {k} seed {seed} frame {frame}: {cm:.4g} cm, {deg:.4g} deg"
+            assert max(pose_errors(clip, frame, take, frame)) < 1e-3
+
+
 def test_progress_and_cancelling_on_the_fast_engine(parity_pair):
     from motionbridge.daemon.engine.api import Cancelled
 
