@@ -18,8 +18,8 @@ A join is blended over JOIN_RAMP = 16 frames, not the 12 of a start (blend.py): 
 often wants another speed than the tail it continues, and a longer hand-over spreads the
 change (measured on the smooth fixture, worst join of seeds 0 to 3: ramp 12 1.01, 1.35, 1.72,
 0.88; 16 1.05, 1.15, 1.48, 0.76; 20 1.10, 1.00, 1.57, 0.67; 24 1.06, 1.00, 1.50, 0.66;
-choosing among these per join by the join's measured seam: 1.06, 1.00, 1.50, 0.66, at twice
-the decode cost; so 16).
+choosing among these per join by the join's measured seam, four decodes per piece: 1.06, 1.00,
+1.50, 0.66; so 16).
 """
 
 from __future__ import annotations

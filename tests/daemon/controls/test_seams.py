@@ -99,11 +99,19 @@ def test_foot_skate_no_worse_than_the_free_take(measured, control):
     assert skate_no_worse(ours, free), (ours, free)
 
 
-@pytest.mark.xfail(strict=True, reason="seed 1, cm/s: start 319 against 216 (+48%; it continues a faster walk than its "
-                   "free take, root 247 against 217 cm/s; 380 without the seam blend), loop 221 against 190 (+16%)")
-@pytest.mark.parametrize("control", ["start", "loop"])
-def test_seed_1_foot_skate_no_worse(smooth_engine, control):
-    assert skate_no_worse(*scenarios.RUNS[control](smooth_engine, 1).skate)
+@pytest.mark.xfail(strict=True, reason="cm/s, ours against the free take: seed 1 start 319 against 216 (+48%; the continued walk "
+                   "is faster than the free one, root 247 against 217 cm/s; 380 without the seam blend), loop 221 against 190 (+16%); "
+                   "seed 2 keys 174 against 139 (+25%), regenerate 218 against 139 (+57%; 190 without the seam blend); "
+                   "README: where the excess comes from")
+@pytest.mark.parametrize(("control", "seed"), [("start", 1), ("loop", 1), ("keys", 2), ("regenerate", 2)])
+def test_foot_skate_no_worse_on_other_seeds(smooth_engine, control, seed):
+    assert skate_no_worse(*scenarios.RUNS[control](smooth_engine, seed).skate)
+
+
+@pytest.mark.xfail(strict=True, reason="seed 2: velocity / acceleration 1.47 / 1.62 the clip's p95 at the join "
+                   "(seeds 0, 1, 3: 0.63 / 0.47, 0.45 / 1.09, 0.43 / 0.91; README)")
+def test_start_seed_2_within_the_issues_bar(smooth_engine):
+    assert max(scenarios.start(smooth_engine, 2).ours) <= SEAM_LIMIT
 
 
 def test_extend_seed_1_within_the_issues_bar(smooth_engine):
