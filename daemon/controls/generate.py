@@ -106,24 +106,25 @@ def _rows(poses: Poses, first: int, stop: int) -> Poses:
 SEAM_RAMP = blend.RAMP  # frames over which free frames next to pinned ones are blended after the decode (0: none)
 
 
-def decode_directed(pipe, latent: torch.Tensor, imposed_: Imposed | None, loop: C.Loop | None = None):
+def decode_directed(pipe, latent: torch.Tensor, imposed_: Imposed | None, loop: C.Loop | None = None, ramp: int | None = None):
     """The official decode, except that pinned frames skip the smoothing, the free frames next
-    to them are blended into their motion (blend.py), and a pinned root sets the take's height
-    (see module docstring)."""
+    to them are blended into their motion over `ramp` frames (blend.py; None: SEAM_RAMP), and
+    a pinned root sets the take's height (see module docstring)."""
+    ramp = SEAM_RAMP if ramp is None else ramp
     mean, std = pipe.model.get_buffer("mean"), pipe.model.get_buffer("std")
-    if imposed_ is None and (loop is None or not SEAM_RAMP):
+    if imposed_ is None and (loop is None or not ramp):
         return decode_latent(latent.float(), mean, std, pipe.body)
     length = latent.shape[1]
     mask = imposed_.known.mask if imposed_ is not None else torch.zeros((length, LATENT_DIM), dtype=torch.bool)
     pinned = C.pinned_from_mask(mask)
     smooth_rot = C.keep_pinned_rotations(smooth_rotations, pinned)
     smooth_transl = C.keep_pinned_translation(smooth_translation, pinned)
-    if SEAM_RAMP and loop is not None:
-        smooth_rot = blend.looped_rotations(smooth_rot, pinned.rotations, loop.period, SEAM_RAMP)
-        smooth_transl = blend.looped_translation(smooth_transl, pinned.translation, loop.period, SEAM_RAMP)
-    elif SEAM_RAMP:
-        smooth_rot = blend.blended_rotations(smooth_rot, pinned.rotations, SEAM_RAMP)
-        smooth_transl = blend.blended_translation(smooth_transl, pinned.translation, SEAM_RAMP)
+    if ramp and loop is not None:
+        smooth_rot = blend.looped_rotations(smooth_rot, pinned.rotations, loop.period, ramp)
+        smooth_transl = blend.looped_translation(smooth_transl, pinned.translation, loop.period, ramp)
+    elif ramp:
+        smooth_rot = blend.blended_rotations(smooth_rot, pinned.rotations, ramp)
+        smooth_transl = blend.blended_translation(smooth_transl, pinned.translation, ramp)
     decoded = decode_latent(latent.float(), mean, std, pipe.body, smooth=True, smooth_rot=smooth_rot, smooth_transl=smooth_transl)
     return decoded if imposed_ is None else placed(decoded, imposed_)
 
@@ -202,11 +203,11 @@ def sample(
 
 def generate(
     engine, request: GenerationRequest, controls: Controls, on_step: Callable[[StepInfo], None] | None = None,
-    preview_every: int = 0,
+    preview_every: int = 0, seam_ramp: int | None = None,
 ) -> list[GeneratedTake]:
     """One request on a ReferenceEngine with `controls`; one take per seed, its metadata
     recording the constraints. Previews (`preview_every`) only read the loop's state: the
-    takes are the same with and without them."""
+    takes are the same with and without them. seam_ramp: the seam blend's ramp (None: SEAM_RAMP)."""
     from motionbridge.daemon.engine.reference import validate_request
 
     req, warnings = validate_request(request)
@@ -216,7 +217,7 @@ def generate(
     run = sample(pipe, req, controls, on_step, preview_every)
     lay, loop = run.layout, run.loop
     t2 = time.perf_counter()
-    decoded = decode_directed(pipe, run.latent, run.imposed, run.loop)
+    decoded = decode_directed(pipe, run.latent, run.imposed, run.loop, seam_ramp)
     timings = {**run.timings, "decode_s": time.perf_counter() - t2}
     all_warnings = tuple(warnings) + run.warnings
     crop = slice(lay.offset, lay.offset + lay.frames)

@@ -99,20 +99,30 @@ def test_foot_skate_no_worse_than_the_free_take(measured, control):
     assert skate_no_worse(ours, free), (ours, free)
 
 
-@pytest.mark.xfail(strict=True, reason="seed 1, cm/s: start 319 against 216 (+48%; it continues a faster walk than its "
-                   "free take, root 247 against 217 cm/s; 380 without the seam blend), loop 221 against 190 (+16%)")
-@pytest.mark.parametrize("control", ["start", "loop"])
-def test_seed_1_foot_skate_no_worse(smooth_engine, control):
-    assert skate_no_worse(*scenarios.RUNS[control](smooth_engine, 1).skate)
+@pytest.mark.xfail(strict=True, reason="cm/s, ours against the free take: seed 1 start 319 against 216 (+48%; the continued walk "
+                   "is faster than the free one, root 247 against 217 cm/s; 380 without the seam blend), loop 221 against 190 (+16%); "
+                   "seed 2 keys 174 against 139 (+25%), regenerate 218 against 139 (+57%; 190 without the seam blend); "
+                   "README: where the excess comes from")
+@pytest.mark.parametrize(("control", "seed"), [("start", 1), ("loop", 1), ("keys", 2), ("regenerate", 2)])
+def test_foot_skate_no_worse_on_other_seeds(smooth_engine, control, seed):
+    assert skate_no_worse(*scenarios.RUNS[control](smooth_engine, seed).skate)
+
+
+@pytest.mark.xfail(strict=True, reason="seed 2: velocity / acceleration 1.47 / 1.62 the clip's p95 at the join, "
+                   "after the source take's own last step of 1.52x p95 (seeds 0, 1, 3: 0.63 / 0.47, 0.45 / 1.09, "
+                   "0.43 / 0.91; README)")
+def test_start_seed_2_within_the_issues_bar(smooth_engine):
+    assert max(scenarios.start(smooth_engine, 2).ours) <= SEAM_LIMIT
 
 
 def test_extend_seed_1_within_the_issues_bar(smooth_engine):
-    """1.35 with the 5-frame handshake; 1.78 with DoubleTake's 20, whose travelled context the
-    free frames ran back from (README)."""
+    """1.15 with the 5-frame handshake and the 16-frame join ramp (1.35 with a 12-frame ramp;
+    1.78 with DoubleTake's 20-frame handshake, whose travelled context the free frames ran back
+    from; README)."""
     assert max(scenarios.extend(smooth_engine, 1).ours) <= SEAM_LIMIT
 
 
-@pytest.mark.xfail(strict=True, reason="seed 2's first join: acceleration 1.72x the clip's p95 "
-                   "(seeds 0, 1, 3: 1.01, 1.35, 0.88; README: measured)")
 def test_extend_seed_2_within_the_issues_bar(smooth_engine):
+    """Seed 2's first join: acceleration 1.48x the clip's p95 with the 16-frame join ramp
+    (extend.JOIN_RAMP); 1.72x with the 12-frame ramp of a start (README: measured)."""
     assert max(scenarios.extend(smooth_engine, 2).ours) <= SEAM_LIMIT
