@@ -6,6 +6,7 @@
 #                                        extra engine options K=V; JSON to $OUT/daemon-mixed-M.json
 #   bench/gpu_checks.sh probe            bench/compile_probe.py: the dynamic compile, then static shapes ($PROBE_STATIC)
 #   bench/gpu_checks.sh batch            the farm's end-to-end overlap run and the bf16 batch-invariance bound
+#   bench/gpu_checks.sh controls         daemon/bench/controls_cost.py: directed takes against a plain take, a 30 s extended take
 #   bench/gpu_checks.sh parity           bench/parity_gpu.py: which fast mode breaks float32 exactness (one process per mode)
 set -uo pipefail
 mode=${1:-tests}
@@ -35,6 +36,12 @@ case "$mode" in
     mkdir -p "$OUT/dynamic" "$OUT/static"
     OUT=$OUT/dynamic PROBE_SKIP=eager,graphs,static,static_warm_disk,background timeout ${DYNAMIC_S:-300} python3 bench/compile_probe.py 2>&1 | grep -v "Warning\|warn(" | tail -20
     OUT=$OUT/static PROBE_SKIP=eager,graphs,static_warm_disk,background,dynamic timeout ${STATIC_S:-200} python3 bench/compile_probe.py 2>&1 | grep -v "Warning\|warn(" | tail -20
+    ;;
+  controls)
+    for m in ${COST_MODELS:-1.0}; do
+      timeout "${COST_S:-280}" python3 -m motionbridge.daemon.bench.controls_cost --device cuda --model "$m" --json "$OUT/controls-cost-$m.json" 2>&1 \
+        | grep -v "Warning\|warn(" | tail -25
+    done
     ;;
   parity)
     python3 bench/parity_gpu.py 2>&1 | grep -v "Warning\|warn(" | tee "$OUT/parity_gpu.log" | grep '^{' | cut -c1-400
