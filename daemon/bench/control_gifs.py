@@ -42,6 +42,7 @@ def control_clips(engine, seed: int = 0, controls: tuple[str, ...] = CONTROLS) -
     from motionbridge.daemon.controls import spec
     from motionbridge.daemon.controls.extend import generate_extended
     from motionbridge.daemon.controls.generate import generate
+    from motionbridge.daemon.controls.scenarios import tiled
     from motionbridge.daemon.engine.api import GenerationRequest
     from motionbridge.daemon.model.encode import model_pose
 
@@ -67,8 +68,7 @@ def control_clips(engine, seed: int = 0, controls: tuple[str, ...] = CONTROLS) -
         out["keys"] = take(WALK, seed, spec.Controls(keys=spec.Poses(rot[list(frames)], transl[list(frames)]), key_frames=frames))
     if "loop" in controls:
         cycle = generate(engine, GenerationRequest(WALK, sec, (seed,), 5.0), spec.Controls(loop=True))[0].clip
-        tx, tz = cycle.metadata["constraints"]["loop"]["travel_xz_m"]
-        out["loop"] = _joined(cycle, cycle.replace(root_translation=cycle.root_translation + np.array([tx, 0.0, tz])))
+        out["loop"] = _joined(cycle, tiled(cycle, cycle.metadata["constraints"]["loop"]["travel_xz_m"]))
     if "extend" in controls:
         frames = window * 5 // 2
         req = GenerationRequest(WALK, frames / 30, (seed,), 5.0)

@@ -93,7 +93,8 @@ def extend(engine, seed: int, cfg: float = 5.0) -> Measured:
                     {"joins": joins, "first_window_skate": skate_cm_s(plain)})
 
 
-def _tiled(clip: Clip, travel_xz) -> Clip:
+def tiled(clip: Clip, travel_xz) -> Clip:
+    """The loop's next repeat: `clip` moved by its recorded ground travel (x, z)."""
     shift = np.array([travel_xz[0], 0.0, travel_xz[1]])
     return clip.replace(root_translation=clip.root_translation + shift)
 
@@ -107,8 +108,8 @@ def loop(engine, seed: int, cfg: float = 5.0) -> Measured:
     r = free.root_translation
     naive_travel = (r[-1] - r[0] + (r[-1] - r[-2]))[[0, 2]]  # the free take's own travel, one more step
     n = cyc.num_frames
-    ours = worst_seam(_joined(cyc, _tiled(cyc, travel)), [n])
-    naive = worst_seam(_joined(free, _tiled(free, naive_travel)), [n])
+    ours = worst_seam(_joined(cyc, tiled(cyc, travel)), [n])
+    naive = worst_seam(_joined(free, tiled(free, naive_travel)), [n])
     return Measured("loop", seed, ours, naive, None, (skate_cm_s(cyc), skate_cm_s(free)))
 
 

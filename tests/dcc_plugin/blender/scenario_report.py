@@ -35,6 +35,22 @@ def read_report(out: Path, returncode: int, stderr: str) -> dict:
     return report
 
 
+def run_against_daemon(script: Path, daemon_args: tuple[str, ...], out: Path, env: dict, timeout_s: float) -> dict:
+    """In the test: start a real daemon (tests/daemon/daemon_proc.py) with `daemon_args`, run
+    the scenario `script ENDPOINT OUT` in the bpy build `env` names, stop the daemon and return
+    the scenario's report."""
+    import subprocess
+
+    from daemon_proc import DaemonProcess
+
+    daemon = DaemonProcess(*daemon_args, ready_timeout=300)
+    try:
+        proc = subprocess.run([sys.executable, str(script), daemon.endpoint, str(out)], capture_output=True, text=True, env=env, timeout=timeout_s)
+    finally:
+        daemon.stop()
+    return read_report(out, proc.returncode, proc.stderr)
+
+
 def pump(until: Callable[[], bool], timeout_s: float = 60.0, sleep_s: float = 0.01) -> None:
     """In a scenario: what bpy.app.timers does in the UI, drain the panel host's main-thread
     queue, until `until()` holds."""

@@ -7,7 +7,6 @@ scene holds; the assertions live here."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from pathlib import Path
 
@@ -19,8 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "daemon"))
 sys.path.insert(0, str(HERE))
 from bpy_builds import builds, env_for  # noqa: E402
-from daemon_proc import DaemonProcess  # noqa: E402
-from scenario_report import read_report  # noqa: E402
+from scenario_report import run_against_daemon  # noqa: E402
 
 pytestmark = [pytest.mark.blender, pytest.mark.slow, pytest.mark.timeout(1800)]
 SMOOTH = HERE.parents[1] / "fixtures" / "smooth_model"
@@ -35,15 +33,9 @@ NAIVE_SHARE = 0.8  # ... and well under the same step for a plain take (measured
 def run(request, parity, tmp_path_factory):
     out = tmp_path_factory.mktemp("blender_directing")
     te = parity / "text_encoders"
-    daemon = DaemonProcess("--threads", "1", "--checkpoint", str(SMOOTH), "--qwen", str(te / "qwen3"), "--clip", str(te / "clip"),
-                           "--device", "cpu", ready_timeout=300)
+    daemon_args = ("--threads", "1", "--checkpoint", str(SMOOTH), "--qwen", str(te / "qwen3"), "--clip", str(te / "clip"), "--device", "cpu")
     env = dict(env_for(request.param), MOTIONBRIDGE_CONFIG_DIR=str(out / "config"))
-    try:
-        proc = subprocess.run([sys.executable, str(HERE / "directing_scenario.py"), daemon.endpoint, str(out)],
-                              capture_output=True, text=True, env=env, timeout=1700)
-    finally:
-        daemon.stop()
-    return read_report(out, proc.returncode, proc.stderr)
+    return run_against_daemon(HERE / "directing_scenario.py", daemon_args, out, env, 1700)
 
 
 def worst_pose_error(got, want):

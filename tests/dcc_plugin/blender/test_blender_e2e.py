@@ -18,8 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1] / "daemon"))
 sys.path.insert(0, str(HERE))  # scenario_report, beside this file
 from bpy_builds import builds, env_for  # noqa: E402
-from daemon_proc import DaemonProcess  # noqa: E402
-from scenario_report import read_report  # noqa: E402
+from scenario_report import run_against_daemon  # noqa: E402
 
 # the tiny model is slow on shared CPU cores: three generations can take minutes
 pytestmark = [pytest.mark.blender, pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -36,15 +35,10 @@ BUILDS = builds() if os.environ.get("MOTIONBRIDGE_E2E_EVERY_BPY") == "1" else bu
 @pytest.fixture(scope="module", params=[folder for _, folder in BUILDS], ids=[label for label, _ in BUILDS])
 def run(request, parity, tmp_path_factory):
     out = tmp_path_factory.mktemp("blender_e2e")
-    daemon = DaemonProcess("--checkpoint", str(parity / "model"), "--qwen", str(parity / "text_encoders" / "qwen3"),
-                           "--clip", str(parity / "text_encoders" / "clip"), "--device", "cpu", ready_timeout=300)
+    te = parity / "text_encoders"
+    daemon_args = ("--checkpoint", str(parity / "model"), "--qwen", str(te / "qwen3"), "--clip", str(te / "clip"), "--device", "cpu")
     env = dict(env_for(request.param), MOTIONBRIDGE_CONFIG_DIR=str(out / "config"))
-    try:
-        proc = subprocess.run([sys.executable, str(HERE / "e2e_scenario.py"), daemon.endpoint, str(out)],
-                              capture_output=True, text=True, env=env, timeout=2300)
-    finally:
-        daemon.stop()
-    return read_report(out, proc.returncode, proc.stderr), out
+    return run_against_daemon(HERE / "e2e_scenario.py", daemon_args, out, env, 2300), out
 
 
 def test_takes_are_layered_actions_on_their_own_nla_tracks(run):
