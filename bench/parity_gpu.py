@@ -6,6 +6,7 @@ wrong on an H100: bench/results/2026-12-07-h100-session8.md) off.
 
     python3 bench/parity_gpu.py                 # every mode, each in a child process
     python3 bench/parity_gpu.py MODE            # one mode in this process
+    PARITY_MODES=a,b python3 bench/parity_gpu.py  # those modes only, each in a child process
 Prints one JSON line per mode and writes $OUT/parity_gpu.json. Reads the cases through the
 tests' fixture helpers, so any fixture made like shared/parity works (prompts as lists too)."""
 
@@ -80,7 +81,8 @@ def main() -> int:
             print(json.dumps({"mode": sys.argv[1], "error": f"{type(exc).__name__}: {str(exc)[:300]}"}), flush=True)
         return 0
     results = []
-    for name in MODES:
+    chosen = [m for m in os.environ.get("PARITY_MODES", "").split(",") if m] or list(MODES)  # a subset, to fit a device call
+    for name in chosen:
         try:
             proc = subprocess.run([sys.executable, __file__, name], capture_output=True, text=True, timeout=float(os.environ.get("MODE_S", "150")))
         except subprocess.TimeoutExpired:

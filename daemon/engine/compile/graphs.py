@@ -39,6 +39,23 @@ in capture state for every later call). A capture that finds the lock taken does
 the compile (tens of seconds): its caller runs the same work without a graph."""
 
 
+class PoolTenancy:
+    """Which captured loop last replayed in a shared graph pool. Graphs sharing a pool reuse
+    each other's freed capture memory, so a loop's tables (the prologue's outputs, kept live
+    between runs) can sit where another graph's intermediates were: replaying that graph
+    overwrites them. A loop may skip its prologue only when no other graph of its pool has
+    replayed since its own last run. Measured on an H100 (bench/parity_gpu.py, float32):
+    shape B's prompt repeated after shape A ran gave latents 4.0 off the official ones."""
+
+    def __init__(self) -> None:
+        self.last: object | None = None
+
+    def claim(self, tenant: object) -> bool:
+        """Marks `tenant` as the pool's last user; True when it already was (its buffers are intact)."""
+        intact, self.last = self.last is tenant, tenant
+        return intact
+
+
 def capturing(graph: torch.cuda.CUDAGraph, pool=None):
     """torch.cuda.graph in thread-local capture mode: the background compile thread
     (compile/shape_compiler.py) allocates and launches work while a request's thread captures, and in
@@ -85,10 +102,11 @@ class CapturedStep:
 
     def __init__(self, batch: Batch, make_step, pool, make_tables: Callable[[Batch], tuple] | None = None,
                  capture_tables: bool = True, make_mask: Callable[[Batch], Tensor] | None = None,
-                 steps: int | None = None, segment_steps: int = 5) -> None:
+                 steps: int | None = None, segment_steps: int = 5, tenancy: PoolTenancy | None = None) -> None:
         if segment_steps < 1:
             raise ValueError(f"segment_steps must be >= 1, got {segment_steps}")
         self.batch = batch
+        self.tenancy = tenancy or PoolTenancy()  # shared by every graph of `pool` (GraphCache.tenancy)
         self.make_tables = make_tables or (lambda b: ())
         self.make_mask = make_mask
         self.mask = None if make_mask is None else make_mask(batch)  # static: refilled per run
@@ -155,7 +173,8 @@ class CapturedStep:
                 raise ValueError(f"this loop was captured with {self.steps} steps, not {steps}; capture one per step count")
             # the same prompts as the last run of this shape (new seeds, an animator's next
             # take): the tables in the graph's buffers are still this batch's, skip the prologue
-            same = self._last_conditioning is not None and all(
+            intact = self.tenancy.claim(self)  # no other graph of the pool replayed over the tables
+            same = intact and self._last_conditioning is not None and all(
                 torch.equal(a, getattr(batch, n).to(a.device)) for a, n in zip(self._last_conditioning, CONDITIONING))
             if batch is not self.batch:
                 _copy_batch(self.batch, batch, with_x0=noise is None, conditioning=not same)
@@ -176,6 +195,7 @@ class CapturedStep:
             if t is not None and t.shape[0] != steps:
                 raise ValueError(f"this step was captured with {t.shape[0]}-step tables, not {steps}; capture one per step count")
         self.x.copy_(self.batch.x0 if noise is None else noise())
+        self.tenancy.claim(self)
         step_graph = self.graph
         assert step_graph is not None  # captured whenever the tables are not
         grid = time_grid(steps, self.x.device)
@@ -206,6 +226,7 @@ class GraphCache:
         self.capacity = capacity
         self.make_pool = make_pool
         self.pool = None
+        self.tenancy = PoolTenancy()  # which entry last replayed in the pool (CapturedStep skips its prologue by it)
         self.entries: OrderedDict[tuple, object] = OrderedDict()
         self.captures = 0
         self.deferred = 0  # captures put off while a compile held GPU_TURNS

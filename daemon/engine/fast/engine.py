@@ -292,7 +292,7 @@ class FastEngine(Engine):
             small = small and path.name == COMPILED
             captured = None if project is not None else path.graphs.get(key, lambda pool: CapturedStep(
                 batch.to(self.device), step_for, pool, make_tables, capture_tables=small,
-                make_mask=make_mask, steps=steps, segment_steps=f.graph_segment_steps))
+                make_mask=make_mask, steps=steps, segment_steps=f.graph_segment_steps, tenancy=path.graphs.tenancy))
             # torch.randn on the CPU releases the GIL: the noise is drawn while this thread
             # copies the batch in and queues the prologue (it was ~0.5 ms before the first step)
             noise = self._noise_thread.submit(batch.noise)
