@@ -8,6 +8,7 @@ bf16. Per path, the first call of a new (frames, text, rows) shape and a repeat 
   static           the GPU default (graphs over blocks compiled per shape), cold caches, then
                    the same shape in a fresh engine after torch._dynamo.reset() (disk caches warm)
   dynamic          the GPU default with compile_dynamic=True (one compile for every shape?)
+  dynamic_blocks   compile_dynamic=True with scope 'blocks' and no side stream, then a restart
 and `background`: a second static engine compiles a new shape in a thread while this thread
 serves a ready shape (static graphs) and a fallback shape (uncompiled graphs) in a loop.
 JSON to $OUT/compile_probe.json. PROBE_MODEL=lite|1.0 (default 1.0); PROBE_SKIP=a,b skips paths.
@@ -141,5 +142,22 @@ def background() -> dict:
 path("background", background)
 path("dynamic", lambda: firsts_and_repeat(engine(cuda_graphs=True, compile_blocks=True, compile_scope="stack", text_side_stream=True,
                                                  compile_dynamic=True), "ABCDEFGH", True))
+
+
+def dynamic_blocks() -> dict:
+    """One dynamic compile of the blocks (regional, no side stream) for every shape: what a new
+    shape costs once the code exists (warm-up and capture only), then the same from warm disk
+    caches in a fresh engine (a restart)."""
+    kw = dict(cuda_graphs=True, compile_blocks=True, compile_scope="blocks", compile_dynamic=True)
+    t = time.perf_counter()
+    out = firsts_and_repeat(engine(**kw), "ABCDEFGH", True)
+    out["cold_s"] = round(time.perf_counter() - t, 1)
+    torch._dynamo.reset()
+    e = engine(**kw)
+    out.update({f"warm_disk_first_{s}_ms": call(e, s, 7) for s in "HAE"})
+    return out
+
+
+path("dynamic_blocks", dynamic_blocks)
 OUT.mkdir(parents=True, exist_ok=True)
 (OUT / "compile_probe.json").write_text(json.dumps(res, indent=1))
