@@ -83,7 +83,7 @@ class CapturedStep:
     runs eagerly on each call, so GBs of tables are not kept in the graph pool between calls,
     and one step is captured and replayed per step with its table rows copied in.
 
-    `project` (a directed take's constraints, fast/directed.py) is captured after every step
+    `project` (a directed take's constraints, fast/constraint_buffers.py) is captured after every step
     (sampler.euler_step); it reads buffers of its own, which the caller refills before a run."""
 
     def __init__(self, batch: Batch, make_step, pool, make_tables: Callable[[Batch], tuple] | None = None,

@@ -25,9 +25,9 @@ from motionbridge.daemon.engine.compile.graphs import GPU_TURNS, CapturedStep, G
 from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, sharing_copy
 from motionbridge.daemon.engine.compile.shape_compiler import READY, ShapeCompiler
 from motionbridge.daemon.engine.fast.config import DTYPES, FastConfig
+from motionbridge.daemon.engine.fast.constraint_buffers import graph_key, load_into, on_buffers
 from motionbridge.daemon.engine.fast.decode import LevelBody
 from motionbridge.daemon.engine.fast.device_tables import compile_blocks, pad_projections, tables_on_device
-from motionbridge.daemon.engine.fast.directed import graph_key, load_into, on_buffers
 from motionbridge.daemon.engine.fast.progress import step_hook
 from motionbridge.daemon.engine.fast.sampler import Row, bucket_up, build_batch, make_step, run_euler
 from motionbridge.daemon.engine.fast.side_stream import overlap_text_stream

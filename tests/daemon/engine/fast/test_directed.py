@@ -21,11 +21,10 @@ from motionbridge.daemon.controls.served import generate_directed
 from motionbridge.daemon.engine.api import GenerationRequest
 from motionbridge.daemon.engine.fast import engine as fast_engine_module
 from motionbridge.daemon.engine.fast.config import FastConfig
-from motionbridge.daemon.engine.fast.directed import ConstraintBuffers, graph_key
+from motionbridge.daemon.engine.fast.constraint_buffers import ConstraintBuffers
 from motionbridge.daemon.engine.fast.engine import FastEngine
 from motionbridge.daemon.engine.reference import ReferenceEngine
 from motionbridge.daemon.engine.text.cache import CachedText
-from motionbridge.daemon.model import constraints as C
 from motionbridge.rigs.synthetic import MOTIONS
 
 # float32: the fast loop's sums round differently from the reference's (trimmed latent, its own
@@ -222,41 +221,6 @@ def test_previews_on_the_fast_engine_are_the_reference_engines_seed_by_seed(pari
             cm, deg = pose_errors(clip, frame, source, s_frame)
             assert cm <= LIMIT_CM and deg <= LIMIT_DEG, f"step {k} seed {seed} frame {frame}: {cm:.4g} cm, {deg:.4g} deg"
             assert max(pose_errors(clip, frame, take, frame)) < 1e-3
-
-
-def bits(x: torch.Tensor) -> torch.Tensor:
-    return x.contiguous().view(torch.int32)  # NaN and -0.0 compared by their bits
-
-
-def test_constraint_buffers_impose_what_the_projection_imposes_bit_for_bit():
-    """ConstraintBuffers (what a captured loop reads) against constraints.projection's own call:
-    the same bits, with the buffers longer than the window (static frame buckets), a state
-    holding NaN, infinity and -0.0 where nothing is known, and later takes' constraints (a
-    shorter window, other frames, none but the loop) loaded over the first's."""
-    g = torch.Generator().manual_seed(7)
-    x, x_hat = torch.randn(2, 40, 201, generator=g), torch.randn(2, 40, 201, generator=g)
-    x[0, 30, 5], x[1, 31, 6], x[0, 32, 7] = float("nan"), float("inf"), -0.0
-    t = torch.tensor(0.62)
-    keys = torch.zeros(28, 201, dtype=torch.bool)
-    keys[[0, 1, 2, 14, 27]] = True
-    keys[5, 0:3:2] = True  # a path point: root x/z only
-    first = C.Known(torch.randn(28, 201, generator=g), keys)
-    second = C.Known(torch.randn(28, 201, generator=g), torch.zeros(28, 201, dtype=torch.bool).index_fill_(0, torch.tensor([3]), True))
-    shorter = C.Known(first.values[:20], first.mask[:20])
-    for loop in (None, C.Loop(period=25)):
-        buffers = ConstraintBuffers(40, loop, torch.device("cpu"))
-        for name, known in (("first", first), ("shorter", shorter), ("second", second), ("none", None)):
-            projection = C.projection(known, loop)
-            if projection is None:
-                continue
-            got = buffers.load(projection)(t, x, x_hat)
-            assert torch.equal(bits(got), bits(projection(t, x, x_hat))), (name, loop)
-    with pytest.raises(ValueError, match="loop"):
-        ConstraintBuffers(40, None, torch.device("cpu")).load(C.ConstraintProjection(first, C.Loop(period=25)))
-    with pytest.raises(ValueError, match="do not fit"):
-        ConstraintBuffers(20, None, torch.device("cpu")).load(C.ConstraintProjection(first, None))
-    assert graph_key(None) == () and graph_key(C.projection(first)) == ("directed",)
-    assert graph_key(C.projection(loop=C.Loop(25))) == ("directed", "loop", 25, 3) != graph_key(C.projection(loop=C.Loop(26)))
 
 
 @pytest.fixture(scope="module")
