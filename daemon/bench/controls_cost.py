@@ -6,7 +6,8 @@ one device.
 
 Targets (1.0B, 5 s): replacement-style controls at most 1.3x a plain take; a 30 s extended take
 at most 1 s. Each figure is the median of `--repeats` runs after one warm-up run; the plain take
-runs the engine's usual path (CUDA graphs on a GPU), a directed one its uncaptured loop.
+and the directed ones run the engine's usual path (on a GPU, the loop captured in CUDA graphs,
+a directed take's with its constraints inside; engine/fast/constraint_buffers.py).
 """
 
 from __future__ import annotations

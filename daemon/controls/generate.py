@@ -178,10 +178,13 @@ def sample(
     project = C.projection(imp.known if imp else None, loop)
     cond = pipe.conditioning(features, lay.latent_frames, req.cfg, req.game_feat)
 
+    last = [0]  # the step of the previous call back: a captured loop calls back once per segment
+
     def step(k, t_k, x_k, v_k, x_next):
+        previous, last[0] = (last[0] if last[0] < k else 0), k  # 0: a new loop (a fast engine's next seed)
         if on_step is not None:
             previews = None
-            if due(k, preview_every, total):  # a fast engine's loop may hold some of the seeds' rows only
+            if due(k, preview_every, total, previous):  # a fast engine's loop may hold some of the seeds' rows only
                 rows = getattr(pipe, "sampling_rows", range(len(req.seeds)))
                 seeds = [req.seeds[j] for j in rows]
                 place = None if imp is None else functools.partial(placed, imposed_=imp)

@@ -32,10 +32,13 @@ from motionbridge.rigs import Clip
 from .spec import Layout
 
 
-def due(step: int, every: int, total: int) -> bool:
-    """Whether step `step` (1-based) sends a preview: every `every`th step and the last, as a
-    plain take's previews (directed loops call back after every step)."""
-    return bool(every) and (step % every == 0 or step == total)
+def due(step: int, every: int, total: int, previous: int | None = None) -> bool:
+    """Whether step `step` (1-based) sends a preview: when the loop has passed a multiple of
+    `every` since the `previous` call back (default step - 1: a loop that calls back after every
+    step; a captured loop calls back once per graph segment) and at the last step, as a plain
+    take's previews (engine/fast/progress.py)."""
+    previous = step - 1 if previous is None else previous
+    return bool(every) and (step // every > previous // every or step == total)
 
 
 def preview_clips(

@@ -30,7 +30,9 @@ from torch import Tensor
 
 from .encode import LATENT_DIM, ROTATIONS, TRANSL
 
-ROOT_XZ = (0, 2)  # latent channels of the root's ground-plane position
+# latent channels 0 and 2, the root's ground-plane position; a slice, not a list: a view, with no
+# index tensor made on the host, so a CUDA graph can capture the loop's projection (fast/directed.py)
+ROOT_XZ = slice(0, 3, 2)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def impose_known(x: Tensor, t: Tensor, known: Known, x_hat: Tensor) -> Tensor:
 def loop_travel(x_hat: Tensor, loop: Loop) -> Tensor:
     """(B, 2) root x/z travel of one cycle from the clean prediction: frame `period`
     extrapolated from the last two free frames, minus frame 0."""
-    xz = x_hat[:, :, list(ROOT_XZ)]
+    xz = x_hat[:, :, ROOT_XZ]
     last, before = xz[:, loop.period - 1], xz[:, loop.period - 2]
     return 2 * last - before - xz[:, 0]
 
@@ -87,24 +89,34 @@ def impose_loop(x: Tensor, t: Tensor, x_hat: Tensor, loop: Loop) -> Tensor:
     p, k = loop.period, loop.frames
     out = x.clone()
     out[:, p : p + k] = x[:, :k]
-    out[:, p : p + k, list(ROOT_XZ)] += t * loop_travel(x_hat, loop)[:, None, :]
+    out[:, p : p + k, ROOT_XZ] += t * loop_travel(x_hat, loop)[:, None, :]
     return out
 
 
-def projection(known: Known | None = None, loop: Loop | None = None):
+@dataclass(frozen=True, eq=False)
+class ConstraintProjection:
+    """The Euler loop's `project` hook for known values and/or a loop: x at time t, x_hat the
+    clean prediction of the step that made it -> x with the constraints imposed. Its fields say
+    what it imposes, so an engine can set the same constraints into buffers of its own
+    (fast/directed.py, for a captured loop)."""
+
+    known: Known | None
+    loop: Loop | None
+
+    def __call__(self, t: Tensor, x: Tensor, x_hat: Tensor) -> Tensor:
+        if self.known is not None:
+            x = impose_known(x, t, self.known, x_hat)
+        if self.loop is not None:
+            x = impose_loop(x, t, x_hat, self.loop)
+        return x
+
+
+def projection(known: Known | None = None, loop: Loop | None = None) -> ConstraintProjection | None:
     """The Euler loop's `project` hook for these constraints, or None when there are none
     (so an unconstrained take runs the official loop bit for bit)."""
     if known is None and loop is None:
         return None
-
-    def project(t: Tensor, x: Tensor, x_hat: Tensor) -> Tensor:
-        if known is not None:
-            x = impose_known(x, t, known, x_hat)
-        if loop is not None:
-            x = impose_loop(x, t, x_hat, loop)
-        return x
-
-    return project
+    return ConstraintProjection(known, loop)
 
 
 def reconstruction_guidance(velocity, known: Known, weight: float, after: float = 0.0):

@@ -99,8 +99,9 @@ def guided_velocity(network: Callable[..., Tensor], cond: Conditioning, **networ
     return velocity
 
 
-# on_step(step, t_k, x_k, v_k, x_next) -> True to stop (cancellation)
-StepCallback = Callable[[int, Tensor, Tensor, Tensor, Tensor], bool | None]
+# on_step(step, t_k, x_k, v_k, x_next) -> True to stop (cancellation); x_next None where the loop
+# keeps the new state in a captured graph's buffers (engine/fast/directed.py)
+StepCallback = Callable[[int, Tensor, Tensor, Tensor, Tensor | None], bool | None]
 # project(t_{k+1}, x_{k+1}, x̂₁ from step k) -> x_{k+1} with constraints imposed (constraints.py)
 Projection = Callable[[Tensor, Tensor, Tensor], Tensor]
 

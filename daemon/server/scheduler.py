@@ -40,7 +40,7 @@ class Job:
     @property
     def alone(self) -> bool:
         """A directed take runs in a batch of its own (daemon/controls/served.py): its constraints
-        apply to every row of the batch, and on a GPU its loop runs uncaptured."""
+        apply to every row of the batch (on a GPU, the graphs its loop is captured in impose them)."""
         return self.spec.controls is not None
 
     @property

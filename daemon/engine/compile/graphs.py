@@ -17,8 +17,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from motionbridge.daemon.engine.fast.sampler import Batch, StepHook
-from motionbridge.daemon.model.sampling import time_grid
+from motionbridge.daemon.engine.fast.sampler import Batch, StepHook, euler_step
+from motionbridge.daemon.model.sampling import Projection, time_grid
 
 CONDITIONING = ("ctxt", "vtxt", "x_mask", "ctxt_mask")  # all the prologue reads
 PER_RUN = ("guided_index", "cfg", "guided_rows")  # read by the step itself
@@ -103,11 +103,15 @@ class CapturedStep:
     prologue: its tables are still in the buffers (about 1 ms of a 1.0B clip).
     False (big tables, large batches, where those microseconds do not matter): the prologue
     runs eagerly on each call, so GBs of tables are not kept in the graph pool between calls,
-    and one step is captured and replayed per step with its table rows copied in."""
+    and one step is captured and replayed per step with its table rows copied in.
+
+    `project` (a directed take's constraints, fast/constraint_buffers.py) is captured after every step
+    (sampler.euler_step); it reads buffers of its own, which the caller refills before a run."""
 
     def __init__(self, batch: Batch, make_step, pool, make_tables: Callable[[Batch], tuple] | None = None,
                  capture_tables: bool = True, make_mask: Callable[[Batch], Tensor] | None = None,
-                 steps: int | None = None, segment_steps: int = 5, tenancy: PoolTenancy | None = None) -> None:
+                 steps: int | None = None, segment_steps: int = 5, project: Projection | None = None,
+                 tenancy: PoolTenancy | None = None) -> None:
         if segment_steps < 1:
             raise ValueError(f"segment_steps must be >= 1, got {segment_steps}")
         self.batch = batch
@@ -119,7 +123,10 @@ class CapturedStep:
         self.x = batch.x0.clone()
         self.t0 = torch.zeros((), device=self.x.device)
         self.dt = torch.zeros((), device=self.x.device)
-        run_step_once(batch, self.step, self.make_tables, times=2)  # outside capture: lazy inits, autotuning
+        self.t1 = torch.zeros((), device=self.x.device)
+        self.project = project
+        warm = self.step if project is None else lambda x, t0, dt, *rows: euler_step(self.step, x, t0, dt, t0, rows, project)
+        run_step_once(batch, warm, self.make_tables, times=2)  # outside capture: lazy inits, autotuning
         self.prologue: torch.cuda.CUDAGraph | None = None
         self.prologue_replays = 0
         self._last_conditioning: tuple[Tensor, ...] | None = None
@@ -138,7 +145,7 @@ class CapturedStep:
         self.tables = ()  # made again per call; do not hold this batch's copy
         self.graph = torch.cuda.CUDAGraph()
         with capturing(self.graph, pool):
-            self.x_next, self.v = self.step(self.x, self.t0, self.dt, *self.rows)
+            self.x_next, self.v = euler_step(self.step, self.x, self.t0, self.dt, self.t1, self.rows, project)
 
     def _inputs(self, batch: Batch) -> tuple:
         if self.mask is not None and self.make_mask is not None:
@@ -149,6 +156,7 @@ class CapturedStep:
         grid = time_grid(steps, self.x.device)
         # one tensor per step time: Inductor copies misaligned scalar views before reading them
         self.times = [(grid[k].clone(), (grid[k + 1] - grid[k]).clone()) for k in range(steps)]
+        self.ends = [grid[k + 1].clone() for k in range(steps)]  # t1 of each step, for the projection
         self.steps = steps
         self.x_in = torch.empty_like(self.x)  # the last step's input and velocity, for the hook
         self.v = torch.empty_like(self.x)
@@ -159,7 +167,8 @@ class CapturedStep:
                 x = self.x
                 for k in range(start, stop):
                     x_k = x
-                    x, v = self.step(x_k, *self.times[k], *(None if t is None else t[k] for t in self.tables))
+                    rows = tuple(None if t is None else t[k] for t in self.tables)
+                    x, v = euler_step(self.step, x_k, *self.times[k], self.ends[k], rows, self.project)
                 self.x_in.copy_(x_k)
                 self.v.copy_(v)
                 self.x.copy_(x)
@@ -208,6 +217,8 @@ class CapturedStep:
         for k in range(steps):
             self.t0.copy_(grid[k])
             self.dt.copy_(dts[k])
+            if self.project is not None:
+                self.t1.copy_(grid[k + 1])
             for row, table in zip(self.rows, tables):
                 if row is not None:
                     row.copy_(table[k])
@@ -220,8 +231,9 @@ class CapturedStep:
 
 class GraphCache:
     """Captured CUDA graphs by key (a batch shape), least recently used dropped first; all share
-    one memory pool (safe: replays never overlap and each output is copied out before the next
-    replay). `build(pool)` captures a missing entry: the DiT's Euler step, a text forward or a
+    one memory pool (safe: replays never overlap, each output is copied out before the next
+    replay, and a loop's tables kept between runs are trusted only while `tenancy` says no
+    other entry replayed since). `build(pool)` captures a missing entry: the DiT's Euler step, a text forward or a
     decode. `make_pool`: where the pool comes from; the decoder's eager stand-in on the CPU
     (its tests) passes one that gives None."""
 

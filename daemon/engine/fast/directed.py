@@ -7,11 +7,11 @@ drive an engine (`pipeline`, `_metadata`) and its pipeline's stages as the float
 the text from the engine's cache, and `sample` runs the engine's own loop (trimmed rows, its
 dtype and network path, one seed per call when batch-invariant) with the constraints' per-step
 projection (`model/constraints.projection`, built by generate.sample) applied after every
-step by `sampler.run_euler`, as the reference solver applies it. One method, one home: this
+step (`sampler.euler_step`), as the reference solver applies it. One method, one home: this
 module imposes nothing itself.
 
-With CUDA graphs a directed batch runs the uncaptured loop (engine._sample_rows): the
-constraints read the step's clean prediction, which a captured loop does not expose. Padding
+The engine's loop runs the projection on buffers of the batch's shape (constraint_buffers.py),
+so with CUDA graphs it is captured inside the loop's graphs as a plain take's loop is. Padding
 frames of static buckets lie after the latent window the constraints cover and are masked
 keys for the valid frames, padding rows are dropped: neither reaches a constrained frame.
 The take is decoded by the reference decoder (generate.decode_directed keeps pinned frames
@@ -30,6 +30,7 @@ from torch import Tensor
 from motionbridge.daemon.engine.fast.sampler import Row
 from motionbridge.daemon.engine.fast.takes import _metadata
 from motionbridge.daemon.engine.text.cache import CachedText
+from motionbridge.daemon.model import constraints as C
 from motionbridge.daemon.model import sampling
 from motionbridge.daemon.model.decode import BodyModel
 
@@ -80,9 +81,7 @@ class FastDirected:
         return body
 
     def _metadata(self, req, seed: int, frames: int, warnings, timings) -> dict:
-        meta = _metadata(self.engine, req, seed, frames, warnings, timings)
-        meta["cuda_graphs"] = False  # the loop ran uncaptured (module docstring)
-        return meta
+        return _metadata(self.engine, req, seed, frames, warnings, timings)
 
     # -- the pipeline stages generate.sample calls -------------------------------------------
 
@@ -111,7 +110,9 @@ class FastDirected:
     def sample(self, cond: Conditioning, y0: Tensor, on_step: sampling.StepCallback | None = None,
                project: sampling.Projection | None = None) -> Tensor:
         """(B, cond.frames, 201) on the engine's device: the engine's loop from the seeds' noise,
-        with `project` after every step."""
+        with `project` (constraints.projection's) after every step. on_step is called after
+        every step, or every graph segment of a captured loop, with x_next None: the projected
+        state stays in the loop's buffers (controls/generate.py reads x_k and v_k only)."""
         engine, p = self.engine, self.config.pipeline
         if len(self._seeds) != y0.shape[0] or len(cond.text.rows) != y0.shape[0]:
             raise ValueError(f"{y0.shape[0]} noise rows for {len(self._seeds)} seeds and {len(cond.text.rows)} prompts")
@@ -122,23 +123,19 @@ class FastDirected:
             if cond.game_feat and p.enable_special_game_feat:
                 vtxt = vtxt + game.to(vtxt)
             rows.append(Row(seed, cond.frames, cond.cfg, feat.ctxt, vtxt, (0, j)))
-        last: list[Tensor | None] = [None]  # the projected state, for on_step's x_next
-
-        def projected(t: Tensor, x: Tensor, x_hat: Tensor) -> Tensor:
-            out = x if project is None else project(t, x, x_hat)
-            last[0] = out
-            return out
+        if project is not None and not isinstance(project, C.ConstraintProjection):
+            raise TypeError(f"the fast engine imposes constraints.projection's constraints, not {type(project).__name__}")
 
         def hook_for(chunk):
             if on_step is None:
                 return None
             self.sampling_rows = tuple(r.key[1] for r in chunk)
-            return lambda k, t_k, x_k, v_k: bool(on_step(k, t_k, x_k, v_k, last[0]))
+            return lambda k, t_k, x_k, v_k: bool(on_step(k, t_k, x_k, v_k, None))
 
         per_call = 1 if engine.fast.batch_invariant else engine.fast.max_rows
         latents: list[Tensor] = []
         for start in range(0, len(rows), per_call):
-            latents += engine._sample_split(rows[start : start + per_call], hook_for, project=projected if on_step or project else None)
+            latents += engine._sample_split(rows[start : start + per_call], hook_for, project=project)
         return torch.stack(latents)
 
 

@@ -25,6 +25,7 @@ from motionbridge.daemon.engine.compile.graphs import GPU_TURNS, CapturedStep, G
 from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, sharing_copy
 from motionbridge.daemon.engine.compile.shape_compiler import READY, ShapeCompiler
 from motionbridge.daemon.engine.fast.config import DTYPES, FastConfig
+from motionbridge.daemon.engine.fast.constraint_buffers import graph_key, load_into, on_buffers
 from motionbridge.daemon.engine.fast.decode import LevelBody
 from motionbridge.daemon.engine.fast.device_tables import compile_blocks, pad_projections, tables_on_device
 from motionbridge.daemon.engine.fast.progress import step_hook
@@ -232,11 +233,6 @@ class FastEngine(Engine):
             self._ropes[key] = self.dit.rope(length, text_len, self.config.pipeline.train_frames, self.device)
         return self._ropes[key]
 
-    @property
-    def projection_padding(self) -> tuple[int, int | None]:
-        """(input_pad, out_dim) for `sampler.make_step`: nonzero when compiling (pad_projections)."""
-        return self._input_pad, self._out_dim
-
     def _batch(self, rows: list[Row]):
         f, p, net = self.fast, self.config.pipeline, self.config.network
         static = f.static_shapes
@@ -278,9 +274,9 @@ class FastEngine(Engine):
         steps = self.config.pipeline.validation_steps
         key = self._shape_key(batch)
         self.choice = choose(self.compiler, key, lambda: self._compile_job(batch, steps), f.compile_wait_ms / 1000)
-        path = self.paths[self.choice.path]
+        path, graphs_key = self.paths[self.choice.path], key + graph_key(project)  # a directed take's graphs hold its projection
         if path.name == COMPILED and UNCOMPILED in self.paths:
-            self.paths[UNCOMPILED].graphs.drop(key)  # its stand-in's graphs and tables are not needed again
+            self.paths[UNCOMPILED].graphs.drop(graphs_key)  # its stand-in's graphs and tables are not needed again
         plan, make_mask, make_tables, step_for = self._parts(path, batch, steps)
         if f.cuda_graphs:
             # small tables live in the graphs' pool and the whole loop is captured; the
@@ -290,19 +286,21 @@ class FastEngine(Engine):
             # uncompiled steps costs about what running them eagerly does (1.0B: ~1 s of a
             # new shape's 1.6 s on an H100), capturing one costs a step
             small = small and path.name == COMPILED
-            captured = None if project is not None else path.graphs.get(key, lambda pool: CapturedStep(
-                batch.to(self.device), step_for, pool, make_tables, capture_tables=small,
-                make_mask=make_mask, steps=steps, segment_steps=f.graph_segment_steps, tenancy=path.graphs.tenancy))
+            captured = path.graphs.get(graphs_key, lambda pool: CapturedStep(
+                batch.to(self.device), step_for, pool, make_tables, capture_tables=small, make_mask=make_mask, steps=steps,
+                segment_steps=f.graph_segment_steps, project=on_buffers(project, batch.x0.shape[1], self.device),
+                tenancy=path.graphs.tenancy))
             # torch.randn on the CPU releases the GIL: the noise is drawn while this thread
             # copies the batch in and queues the prologue (it was ~0.5 ms before the first step)
             noise = self._noise_thread.submit(batch.noise)
             if captured is not None:
-                x = captured.run(batch, steps, hook, noise=noise.result)
-            else:  # a compile holds the GPU's turns (graphs.GPU_TURNS) or constraints are imposed (fast/directed.py): not captured
+                x = load_into(captured, project).run(batch, steps, hook, noise=noise.result)
+            else:  # a compile holds the GPU's turns (graphs.GPU_TURNS): not captured
                 on_device = batch.to(self.device)
-                x = run_euler(step_for(on_device, make_mask(on_device)), noise.result().to(self.device), steps, hook, make_tables(on_device), project)
+                x = run_euler(step_for(on_device, make_mask(on_device)), noise.result().to(self.device), steps, hook, make_tables(on_device),
+                              on_buffers(project, batch.x0.shape[1], self.device))
         else:
-            x = run_euler(step_for(batch, make_mask(batch)), batch.x0, steps, hook, make_tables(batch), project)
+            x = run_euler(step_for(batch, make_mask(batch)), batch.x0, steps, hook, make_tables(batch), on_buffers(project, batch.x0.shape[1], self.device))
         return x[: len(rows)]
 
     def _parts(self, path: NetworkPath, batch, steps: int):

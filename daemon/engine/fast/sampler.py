@@ -187,6 +187,17 @@ def make_step(
 StepHook = Callable[[int, Tensor, Tensor, Tensor], bool]  # (k, t_k, x_k, v_k) -> stop
 
 
+def euler_step(step, x: Tensor, t0: Tensor, dt: Tensor, t1: Tensor, rows: tuple, project: Projection | None = None) -> tuple[Tensor, Tensor]:
+    """(x_next, v): `step` (make_step's) from x at t0 to t1 = t0 + dt with this step's table
+    `rows`, and with `project` the new state projected as the reference solver does
+    (sampling.euler). t1 is the grid's own point, passed rather than summed (t0 + dt may be an
+    ulp off it). Tensor ops only, so a CUDA graph captures it whole (compile/graphs.py)."""
+    x_next, v = step(x, t0, dt, *rows)
+    if project is not None:
+        x_next = project(t1, x_next, predicted_data(x, t0, v))
+    return x_next, v
+
+
 def run_euler(
     step, x0: Tensor, steps: int, on_step: StepHook | None = None, tables: tuple[Tensor | None, ...] = (), project: Projection | None = None,
 ) -> Tensor:
@@ -198,9 +209,7 @@ def run_euler(
     x = x0
     for k in range(steps):
         t0, t1 = grid[k], grid[k + 1]
-        x_next, v = step(x, t0, t1 - t0, *(None if t is None else t[k] for t in tables))
-        if project is not None:
-            x_next = project(t1, x_next, predicted_data(x, t0, v))
+        x_next, v = euler_step(step, x, t0, t1 - t0, t1, tuple(None if t is None else t[k] for t in tables), project)
         if on_step is not None and on_step(k + 1, t0, x, v):
             return x_next
         x = x_next

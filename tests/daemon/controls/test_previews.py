@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from motionbridge.daemon.controls import spec
+from motionbridge.daemon.controls.previews import due
 from motionbridge.daemon.controls.served import generate_directed
 from motionbridge.daemon.engine.api import GenerationRequest
 
@@ -26,3 +27,12 @@ def test_an_extended_takes_previews_grow_piece_by_piece(engine):
         # the second piece's new frames are its estimate, not yet the take
         assert not np.array_equal(clip.rotations[30:], take.clip.rotations[30:])
     assert clips[0][1].skeleton.names == take.clip.skeleton.names
+
+
+def test_previews_are_due_where_the_loop_passes_a_multiple_of_every():
+    """A loop that calls back after every step sends every 7th step's preview and the last; a
+    captured loop calls back after each 5-step graph segment and sends one at each segment
+    that passed a multiple of 7 (as a plain take's previews, engine/fast/progress.py)."""
+    assert [k for k in range(1, 51) if due(k, 7, 50)] == [7, 14, 21, 28, 35, 42, 49, 50]
+    assert [k for k in range(5, 51, 5) if due(k, 7, 50, k - 5)] == [10, 15, 25, 30, 35, 45, 50]
+    assert not any(due(k, 0, 50) for k in range(1, 51))

@@ -123,7 +123,7 @@ def test_loop_repeats_the_first_frames_moved_by_the_travel():
     t = torch.tensor(0.6)
     out = C.impose_loop(x, t, x_hat, loop)
     assert torch.allclose(C.loop_travel(x_hat, loop), torch.tensor([[5.0, 0.0]]))  # 10 frames x 0.5
-    others = [c for c in range(201) if c not in C.ROOT_XZ]
+    others = [c for c in range(201) if c not in range(201)[C.ROOT_XZ]]
     assert torch.equal(out[0, 10:13][:, others], x[0, :3][:, others])
     assert torch.allclose(out[0, 10:13, 0], x[0, :3, 0] + 0.6 * 5.0) and torch.equal(out[0, 10:13, 2], x[0, :3, 2])
     assert torch.equal(out[0, :10], x[0, :10]) and torch.equal(out[0, 13:], x[0, 13:])

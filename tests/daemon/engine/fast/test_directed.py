@@ -8,6 +8,7 @@ text features, so the comparison is of the sampler and the decode.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,9 @@ from motionbridge.daemon.controls import spec
 from motionbridge.daemon.controls.seams import pose_errors
 from motionbridge.daemon.controls.served import generate_directed
 from motionbridge.daemon.engine.api import GenerationRequest
+from motionbridge.daemon.engine.fast import engine as fast_engine_module
 from motionbridge.daemon.engine.fast.config import FastConfig
+from motionbridge.daemon.engine.fast.constraint_buffers import ConstraintBuffers
 from motionbridge.daemon.engine.fast.engine import FastEngine
 from motionbridge.daemon.engine.reference import ReferenceEngine
 from motionbridge.daemon.engine.text.cache import CachedText
@@ -87,6 +90,10 @@ def regenerate_and_path(tmp_path: Path) -> tuple[spec.Controls, dict]:
 
 def loop(tmp_path: Path) -> tuple[spec.Controls, dict]:
     return spec.Controls(loop=True), {}
+
+
+def extended(tmp_path: Path) -> tuple[spec.Controls, dict]:
+    return spec.Controls(timeline=((0, "A person walks."), (30, "A person waves.")), extend_frames=60), {}
 
 
 def both(pair, controls: spec.Controls, prompt: str, seeds=(3,), duration_s: float = 2.0):
@@ -216,6 +223,35 @@ def test_previews_on_the_fast_engine_are_the_reference_engines_seed_by_seed(pari
             assert max(pose_errors(clip, frame, take, frame)) < 1e-3
 
 
+@pytest.fixture(scope="module")
+def bucketed(parity):
+    """Static frame buckets (a 2 s take's 64-66 latent frames sampled in 90) and 10 steps."""
+    return FastEngine.from_parity(parity, FastConfig(buckets=True)).with_steps(10)
+
+
+@pytest.mark.parametrize("make", [start_end_keys, regenerate_and_path, loop, extended], ids=["start_end_keys", "regenerate_path", "loop", "extend"])
+def test_the_loop_on_constraint_buffers_gives_the_callbacks_latents_bit_for_bit(bucketed, tmp_path, make, monkeypatch):
+    """The engine's loop imposes a directed take's constraints from ConstraintBuffers, the form a
+    CUDA graph captures: on the CPU, the same latents bit for bit as the constraints' own
+    projection called back after each step (the loop before the buffers), for every control."""
+    controls, _ = make(tmp_path)
+    request = GenerationRequest("A person walks, then squats.", 2.0, (3, 4), 5.0, request_id="b")
+    on_buffers, used = fast_engine_module.on_buffers, []
+    monkeypatch.setattr(fast_engine_module, "on_buffers", lambda *a: used.append(on_buffers(*a)) or used[-1])
+    with revived(bucketed.model):
+        buffered = generate_directed(bucketed, request, controls)
+        assert any(isinstance(b, ConstraintBuffers) for b in used)  # an extended take's first window has no constraints
+        if make is start_end_keys:  # 64 latent frames in a 90-frame bucket: the buffers' padding is exercised
+            assert used[0].mask.shape[0] == 90 and buffered[0].clip.metadata["constraints"]["latent_frames"] == 64
+        monkeypatch.setattr(fast_engine_module, "on_buffers", lambda projection, frames, device: projection)
+        called = generate_directed(bucketed, request, controls)
+    for a, b in zip(buffered, called, strict=True):
+        assert (a.latent is None) == (make is extended)  # an extended take keeps no latent: its clip is compared
+        assert a.latent is None or a.latent.tobytes() == b.latent.tobytes()
+        assert a.clip.rotations.tobytes() == b.clip.rotations.tobytes()
+        assert a.clip.root_translation.tobytes() == b.clip.root_translation.tobytes()
+
+
 def test_progress_and_cancelling_on_the_fast_engine(parity_pair):
     from motionbridge.daemon.engine.api import Cancelled
 
@@ -230,9 +266,8 @@ def test_progress_and_cancelling_on_the_fast_engine(parity_pair):
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_directed_takes_on_a_gpu(parity, dtype, tmp_path, monkeypatch):
-    """The GPU's fast modes (compiled blocks, CUDA graphs for plain takes; a directed batch runs
-    the uncaptured loop, so it captures nothing): the constraints hold as on the reference
-    engine on the same GPU, and the latent's deviation from it is printed. float32 (no TF32):
+    """The GPU's fast modes (compiled blocks in bfloat16, CUDA graphs): the constraints hold as
+    on the reference engine on the same GPU, and the latent's deviation from it is printed. float32 (no TF32):
     bounded at 1e-3, compiled kernels sum in another order; bfloat16: a gross bound only, bf16
     noise rather than another take (another seed differs by O(1))."""
     monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
@@ -249,12 +284,60 @@ def directed_on_a_gpu(reference, fast, dtype, tmp_path):
     ref_takes, fast_takes = both((reference, fast), controls, "A person walks, then squats.", seeds=(3, 4))
     deviation = max(float(np.abs(f.latent - r.latent).max()) for f, r in zip(fast_takes, ref_takes, strict=True))
     print({"dtype": dtype, "max_latent_deviation": deviation, "device": torch.cuda.get_device_name()})
-    assert sum(path.graphs.captures for path in fast.paths.values()) == 0
+    assert sum(p.graphs.captures + p.graphs.deferred for p in fast.paths.values()) > 0  # directed takes capture too
     for take in fast_takes:
-        assert take.clip.metadata["engine"] == "fast" and take.clip.metadata["dtype"] == dtype and not take.clip.metadata["cuda_graphs"]
+        assert take.clip.metadata["engine"] == "fast" and take.clip.metadata["dtype"] == dtype and take.clip.metadata["cuda_graphs"]
         for frame, (source, s_frame) in checks.items():
             cm, deg = pose_errors(take.clip, frame, source, s_frame)
             assert cm <= LIMIT_CM and deg <= LIMIT_DEG, f"frame {frame}: {cm:.4g} cm, {deg:.4g} deg"
     assert deviation < (1e-3 if dtype == "float32" else 0.5)
-    (plain,) = fast.generate([GenerationRequest("A person walks, then squats.", 2.0, (3,), 5.0)])  # the same engine still captures plain takes
-    assert plain.clip.metadata["cuda_graphs"] and sum(p.graphs.captures + p.graphs.deferred for p in fast.paths.values()) > 0
+    (plain,) = fast.generate([GenerationRequest("A person walks, then squats.", 2.0, (3,), 5.0)])
+    assert plain.clip.metadata["cuda_graphs"]
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("tables_mib", [64, 0], ids=["whole_loop", "step_by_step"])
+def test_a_directed_take_is_captured_and_replayed_on_a_gpu(parity, tables_mib, tmp_path, monkeypatch):
+    """The float32 GPU engine (CUDA graphs; graph_tables_mib 64: the whole loop captured in
+    5-step segments, 0: one step captured and replayed per step). A directed take captures its
+    loop with the projection under a key of its own; a second one of that shape with other
+    constraints replays it. Both match the uncaptured loop (the same engine without graphs, with
+    the same buckets) within float32's 1e-3 and meet their constraints. Previews every 7 steps
+    come at the step hook's calls that pass a multiple of 7; cancelling stops at the first call."""
+    from motionbridge.daemon.engine.api import Cancelled
+
+    monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
+    config = dataclasses.replace(FastConfig.for_device("cuda", "float32"), graph_tables_mib=tables_mib)
+    captured = FastEngine.from_parity(parity, config, device="cuda")
+    uncaptured = FastEngine.from_parity(parity, dataclasses.replace(config, cuda_graphs=False, buckets=True), device="cuda")
+    first, checks = start_end_keys(tmp_path)
+    walk, squat = MOTIONS["walking"](), MOTIONS["squatting"]()  # the same latent window, other poses, no keys
+    second = spec.Controls(start=spec.start_poses(squat, 10, Path("squat.npz")), end=spec.end_poses(walk, 30, Path("walk.npz")))
+    request = GenerationRequest("A person walks, then squats.", 2.0, (3,), 5.0, request_id="g")
+    with revived(captured.model, uncaptured.model):
+        a = generate_directed(captured, request, first)
+        (key,) = captured.graphs.entries
+        assert key[-1] == "directed" and captured.graphs.captures == 1
+        entry, runs = captured.graphs.entries[key], []
+        monkeypatch.setattr(entry, "run", lambda *args, **kw: runs.append(1) or type(entry).run(entry, *args, **kw))
+        b = generate_directed(captured, dataclasses.replace(request, seeds=(4,)), second)
+        assert runs == [1] and captured.graphs.captures == 1  # replayed, not captured again
+        a_ref = generate_directed(uncaptured, request, first)
+        b_ref = generate_directed(uncaptured, dataclasses.replace(request, seeds=(4,)), second)
+        seen: list[tuple[int, bool]] = []
+        generate_directed(captured, request, first, lambda info: seen.append((info.step, bool(info.previews))), preview_every=7)
+        stopped: list[int] = []
+        with pytest.raises(Cancelled):
+            generate_directed(captured, request, first, lambda info: stopped.append(info.step), lambda rid: bool(stopped))
+    deviation = max(float(np.abs(t.latent - r.latent).max()) for t, r in ((a[0], a_ref[0]), (b[0], b_ref[0])))
+    print({"graph_tables_mib": tables_mib, "captured_vs_uncaptured": deviation, "device": torch.cuda.get_device_name()})
+    assert deviation < 1e-3
+    for take, frames in ((a[0], checks), (b[0], {0: (squat, 10), 59: (walk, 30)})):  # b: its own constraints were loaded
+        assert take.clip.metadata["cuda_graphs"]
+        for frame, (source, s_frame) in frames.items():
+            cm, deg = pose_errors(take.clip, frame, source, s_frame)
+            assert cm <= LIMIT_CM and deg <= LIMIT_DEG, f"frame {frame}: {cm:.4g} cm, {deg:.4g} deg"
+    calls = list(range(5, 51, 5)) if tables_mib else list(range(1, 51))
+    assert [k for k, _ in seen] == calls
+    assert [k for k, shown in seen if shown] == ([10, 15, 25, 30, 35, 45, 50] if tables_mib else [7, 14, 21, 28, 35, 42, 49, 50])
+    assert stopped == calls[:1]
