@@ -27,6 +27,29 @@ def test_the_report_times_each_control_against_a_plain_take(monkeypatch):
     for r in report["controls"].values():
         assert r["ms"] > 0 and r["x_plain"] == round(r["ms"] / report["plain_ms"], 2)
     assert report["take_s"] <= 0.75 * window_s + 1e-9 and abs(report["extend"]["seconds"] - 2.5 * window_s) < 0.05
-    # warm-up + 1 repeat per control, then the extended take twice; each a real directed take
-    assert [rid for rid, _ in ran] == ["cost"] * 6 + ["cost-extend"] * 2
-    assert ran[0][1]["start_from"] and ran[2][1]["keys"]["frames"] and ran[4][1]["loop"] and ran[6][1]["extend"]
+    # each control and the extended take once (queueing their compiles), then warm-up + 1 repeat
+    # per control and the extended take twice; each a real directed take
+    assert [rid for rid, _ in ran] == ["cost"] * 3 + ["cost-extend"] + ["cost"] * 6 + ["cost-extend"] * 2
+    timed = ran[4:]
+    assert timed[0][1]["start_from"] and timed[2][1]["keys"]["frames"] and timed[4][1]["loop"] and timed[6][1]["extend"]
+    assert report["compiled"] is None  # no background compiler on the CPU engine
+
+
+def test_timing_waits_for_the_background_compiles():
+    import threading
+
+    from motionbridge.daemon.engine.compile.shape_compiler import ShapeCompiler
+
+    release = threading.Event()
+
+    class Engine:
+        compiler = ShapeCompiler(switch_interval=None)
+
+    Engine.compiler.submit("shape", release.wait)
+    try:
+        assert controls_cost.settle(Engine, 0.2) is False
+        release.set()
+        assert controls_cost.settle(Engine, 10) is True
+    finally:
+        release.set()
+        Engine.compiler.close()
