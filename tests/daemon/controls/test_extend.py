@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from motionbridge.daemon.controls import blend
+from motionbridge.daemon.controls import blend, spec
 from motionbridge.daemon.controls import extend as E
 from motionbridge.daemon.controls import generate as G
-from motionbridge.daemon.controls import spec
 from motionbridge.daemon.controls.seams import pose_errors
 from motionbridge.daemon.engine.api import GenerationRequest
 
