@@ -143,3 +143,18 @@ def test_keys_with_a_root_keep_the_take_at_their_height(smooth_engine):
     height = take.root_translation[:, 1]
     keyed = source.root_translation[frames, 1]
     assert np.abs(height - keyed.mean()).max() < 0.15, (height.min(), height.max(), keyed)
+
+
+def test_an_end_without_a_start_keeps_the_take_at_its_height(smooth_engine):
+    """--end-at alone: the end pose and the two frames after it pinned, no pinned first frame;
+    the take stays at the end pose's height (as keys do, latent_shift) and lands on it.
+    Measured: root 1.03 to 1.10 m, the end pose's 1.03 (without the shift down to -0.24 m)."""
+    from motionbridge.daemon.controls import scenarios
+
+    sec = scenarios.take_seconds(smooth_engine)
+    after = G.generate(smooth_engine, GenerationRequest(scenarios.WALK, sec, (201,), 5.0), spec.Controls())[0].clip
+    controls = spec.Controls(end=spec.end_poses(after, None, Path("after.npz")))
+    take = G.generate(smooth_engine, GenerationRequest(scenarios.WALK, sec, (0,), 5.0), controls)[0].clip
+    assert max(pose_errors(take, take.num_frames - 1, after, 0)) <= LIMIT_CM
+    height = take.root_translation[:, 1]
+    assert np.abs(height - after.root_translation[0, 1]).max() < 0.15, (height.min(), height.max(), after.root_translation[0, 1])
