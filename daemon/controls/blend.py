@@ -10,10 +10,17 @@ joint, each root translation axis) the free values z solve
 
 with w_i growing with the distance d_i to the nearest pinned frame (w_i = (d_i / RAMP)^4 up
 to RAMP, then 1e4), so that frames right at the join follow the pinned motion's velocity and
-acceleration and frames RAMP away keep the sampled motion. A least-squares blend of the
-velocity-matching kind (inertialization, Bollo 2016), written as one linear solve; the
-penalty on the third difference keeps acceleration continuous, which is what the seam
-measure sees. numpy, float64.
+frames RAMP away keep the sampled motion. A least-squares blend of the velocity-matching kind
+(inertialization, Bollo 2016), written as one linear solve; the penalty on the third
+difference keeps acceleration continuous, which is what the seam measure sees.
+
+Except right at a join: the one row that would tie the first free frame to three pinned ones
+penalises its second difference instead (the pinned motion's last velocity carried on, its
+acceleration not). The pinned frames' last step can be an outlier (a take's last frame moves
+unlike the rest: on the smooth fixture a source take's last step at 1.5x its p95 velocity
+after 0.3x, an acceleration of 2.6x p95), and carrying that acceleration on made the
+continuation overshoot: start on seed 2, 1.47 / 1.62x p95 with the third difference there,
+1.10 / 1.46 with the second (ramp 12; daemon/controls/README.md). numpy, float64.
 """
 
 from __future__ import annotations
@@ -22,17 +29,28 @@ import numpy as np
 import torch
 from torch import Tensor
 
-RAMP = 12  # frames over which a join hands over from the pinned motion to the sampled one
+RAMP = 16  # frames over which a join hands over from the pinned motion to the sampled one (README: measured)
 FAR_WEIGHT = 1e4  # data weight beyond RAMP: the sampled motion stays (a 1e-4 smoothing there)
 
 
-def _third_difference(length: int, cyclic: bool = False) -> np.ndarray:
-    """Rows of third differences; cyclic: also those across the wrap (frame L-1 -> frame 0)."""
+def smoothness_rows(pinned: np.ndarray, cyclic: bool = False) -> np.ndarray:
+    """Rows of third differences over frames (cyclic: also those across the wrap, frame L-1 ->
+    frame 0), except that a row over three pinned frames and a free one (either order)
+    becomes the second difference of the three frames nearest the free one (see above)."""
+    length = len(pinned)
     n = length if cyclic else max(length - 3, 0)
     d = np.zeros((n, length))
     for i in range(n):
-        for k, c in enumerate((-1.0, 3.0, -3.0, 1.0)):
-            d[i, (i + k) % length] += c
+        frames = [(i + k) % length for k in range(4)]
+        pins = [bool(pinned[f]) for f in frames]
+        if pins == [True, True, True, False]:
+            terms = zip(frames[1:], (1.0, -2.0, 1.0))
+        elif pins == [False, True, True, True]:
+            terms = zip(frames[:3], (1.0, -2.0, 1.0))
+        else:
+            terms = zip(frames, (-1.0, 3.0, -3.0, 1.0))
+        for f, c in terms:
+            d[i, f] += c
     return d
 
 
@@ -59,7 +77,7 @@ def blend_matrix(pinned: np.ndarray, ramp: int = RAMP, cyclic: bool = False) -> 
     if not (pinned.any() or cyclic) or pinned.all() or length < 4:
         return None
     w = data_weights(pinned, ramp, cyclic)
-    d = _third_difference(length, cyclic)
+    d = smoothness_rows(pinned, cyclic)
     free = ~pinned
     # z = P y_pinned + F z_free; solve the normal equations for z_free
     h = d.T @ d + np.diag(w)

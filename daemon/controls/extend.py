@@ -14,12 +14,11 @@ Every piece but the last is sampled RUN_OUT frames longer and those are dropped:
 frame or two move unlike the rest (measured on the smooth fixture: the last frame's velocity
 1.4 to 1.5x, its acceleration 1.1 to 1.7x the take's own p95), so the next piece continues
 from frames the model sampled with motion after them.
-A join is blended over JOIN_RAMP = 16 frames, not the 12 of a start (blend.py): a new window
-often wants another speed than the tail it continues, and a longer hand-over spreads the
-change (measured on the smooth fixture, worst join of seeds 0 to 3: ramp 12 1.01, 1.35, 1.72,
-0.88; 16 1.05, 1.15, 1.48, 0.76; 20 1.10, 1.00, 1.57, 0.67; 24 1.06, 1.00, 1.50, 0.66;
-choosing among these per join by the join's measured seam, four decodes per piece: 1.06, 1.00,
-1.50, 0.66; so 16).
+A join is blended over blend.RAMP = 16 frames: a new window often wants another speed than
+the tail it continues, and a longer hand-over spreads the change (measured on the smooth
+fixture, worst join of seeds 0 to 3: ramp 12 1.01, 1.35, 1.72, 0.88; 16 1.05, 1.15, 1.48,
+0.76; 20 1.10, 1.00, 1.57, 0.67; 24 1.06, 1.00, 1.50, 0.66; choosing among these per join by
+the join's measured seam, four decodes per piece: 1.06, 1.00, 1.50, 0.66; so 16).
 """
 
 from __future__ import annotations
@@ -33,11 +32,11 @@ from motionbridge.daemon.engine.api import GeneratedTake, GenerationRequest, Ste
 from motionbridge.daemon.model.encode import model_pose
 from motionbridge.rigs import Clip
 
+from . import blend
 from .spec import Controls, Poses
 
 HANDSHAKE = 5  # context frames imposed from the previous piece (see above)
 RUN_OUT = 4  # frames sampled past each piece but the last, then dropped
-JOIN_RAMP = 16  # the seam blend's ramp at a join (frames; blend.RAMP elsewhere; see above)
 FPS = 30
 
 
@@ -92,7 +91,7 @@ def generate_extended(
             length = first + piece.frames
             sampled = length + (RUN_OUT if i < len(plan) - 1 else 0)
             sub = GenerationRequest(piece.prompt, max(sampled, 20) / FPS, (seed,), request.cfg, request.game_feat, request.request_id)
-            take = generate(engine, sub, controls, after_parts(on_step, parts, first, length), preview_every, JOIN_RAMP)[0]
+            take = generate(engine, sub, controls, after_parts(on_step, parts, first, length), preview_every)[0]
             # the run-out, and a piece shorter than the model's 20 frames, are cropped
             clip = take.clip.replace(rotations=take.clip.rotations[first:length], root_translation=take.clip.root_translation[first:length])
             parts.append(clip)
@@ -101,7 +100,7 @@ def generate_extended(
         meta.update(prompt=request.prompt, duration_s=frames / FPS, frames=frames)
         meta["constraints"] = {
             "method": "overlapping windows, each piece's start imposed from the previous piece's tail (replacement inpainting)",
-            "extend": {"handshake_frames": HANDSHAKE, "run_out_frames": RUN_OUT, "seam_ramp_frames": JOIN_RAMP,
+            "extend": {"handshake_frames": HANDSHAKE, "run_out_frames": RUN_OUT, "seam_ramp_frames": blend.RAMP,
                        "pieces": [{"prompt": p.prompt, "first_frame": p.first, "frames": p.frames} for p in plan]},
         }
         rotations = np.concatenate([c.rotations for c in parts])[:frames]

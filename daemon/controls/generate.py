@@ -54,7 +54,7 @@ def imposed(controls: Controls, lay: Layout, mean: np.ndarray, std: np.ndarray) 
     values = np.zeros((lay.latent_frames, LATENT_DIM))
     mask = np.zeros((lay.latent_frames, LATENT_DIM), dtype=bool)
     transl = np.zeros((lay.latent_frames, 3))
-    shift = start_shift(spans, float(mean[1]))
+    shift = latent_shift(spans, float(mean[1]))
     for first, poses in spans:
         if len(poses) == 0:
             continue
@@ -77,17 +77,25 @@ def imposed(controls: Controls, lay: Layout, mean: np.ndarray, std: np.ndarray) 
     return Imposed(known, transl, shift[[0, 2]])
 
 
-def start_shift(spans: list[tuple[int, Poses]], mean_height: float) -> np.ndarray:
-    """(3,) how far a pinned first frame's root is from where the model's takes start: the
-    origin on the ground plane, the latent's mean root height (zeros without a pinned first
-    frame). A take file's root sits where the decoder placed it (its lowest vertex on the
-    floor), not where the latent had it; measured on the smooth fixture, a start pose 0.9 m
-    off the model's root height and 1.5 m from the origin pulled the free frames back (a
-    velocity seam of 7x). So the constraints are sampled moved by -shift and the take moved
-    back after the decode (x/z here, the height by the pinned frames as before)."""
+def latent_shift(spans: list[tuple[int, Poses]], mean_height: float) -> np.ndarray:
+    """(3,) how far pinned roots are from where the model samples them. A take file's root sits
+    where the decoder placed it (its lowest vertex on the floor), not where the latent had it.
+    A pinned first frame is moved to where the model's takes start: the origin on the ground
+    plane, the latent's mean root height (measured on the smooth fixture, a start pose 0.9 m
+    off the model's root height and 1.5 m from the origin pulled the free frames back: a
+    velocity seam of 7x). Other pinned roots (keys, an end without a start, the kept frames
+    after a range from frame 0) keep their ground-plane place and have their mean height moved
+    to the latent's mean root height (measured on the smooth fixture: two keys of a walk
+    pinned 1.2 m above the sampled frames, which then sat 0.2 m under the floor and bobbed up
+    to each key). The constraints are sampled moved by -shift and the take moved back after
+    the decode (x/z here, the height by the pinned frames as before). Zeros without a pinned
+    root."""
     for first, poses in spans:
         if first == 0 and len(poses) and poses.transl is not None:
             return np.asarray(poses.transl[0], dtype=np.float64) - np.array([0.0, mean_height, 0.0])
+    heights = [poses.transl[:, 1] for _, poses in spans if len(poses) and poses.transl is not None]
+    if heights:
+        return np.array([0.0, float(np.concatenate(heights).mean()) - mean_height, 0.0])
     return np.zeros(3)
 
 
@@ -132,7 +140,7 @@ def decode_directed(pipe, latent: torch.Tensor, imposed_: Imposed | None, loop: 
 def placed(decoded, imposed_: Imposed):
     """`decoded` moved to the constraints' world: a pinned root's height sets the take's (one
     offset, the mean over the pinned frames), and the ground-plane shift the constraints were
-    sampled with (start_shift) is undone. In place; returns `decoded`."""
+    sampled with (latent_shift) is undone. In place; returns `decoded`."""
     rows = imposed_.known.mask[:, TRANSL][:, 1].cpu().numpy()  # frames whose height is known
     if rows.any():
         got = decoded.transl[:, : len(rows)][:, torch.from_numpy(rows), 1].double().cpu().numpy()

@@ -29,7 +29,7 @@ from motionbridge.rigs import Clip
 from . import spec
 from .extend import generate_extended, pieces
 from .generate import generate
-from .seams import body_positions, pose_errors, skate_cm_s, worst_seam
+from .seams import body_positions, pose_errors, skate_cm_s, spliced_skate, worst_seam
 
 WALK = "A person walks forward."
 SQUAT = "A person squats down and stands up."
@@ -40,7 +40,8 @@ CONTROLS = ("start", "extend", "loop", "keys", "regenerate")
 class Measured:
     """One control on one seed: (velocity, acceleration) seam ratios, ours and naive; the worst
     constraint error at constrained frames (cm, degrees; None where nothing is pinned); foot
-    skate of ours and of the free take of the same seed (cm/s)."""
+    skate of ours and of the free take of the same seed (cm/s; for regenerate, of the free
+    takes of the seeds that made each frame: seams.spliced_skate)."""
 
     control: str
     seed: int
@@ -142,8 +143,11 @@ def regenerate(engine, seed: int, cfg: float = 5.0) -> Measured:
     spliced.rotations[a : b + 1], spliced.root_translation[a : b + 1] = other.rotations[a : b + 1], other.root_translation[a : b + 1]
     errors = [pose_errors(take, f, base, f) for f in (a - 1, b + 1)]
     joins = [a, b + 1]
+    # the free reference: the base take's seed outside the range, the new seed's inside (seams.spliced_skate)
+    free_skate = spliced_skate(body_positions(base), body_positions(other), base.fps, a, b)
     return Measured("regenerate", seed, worst_seam(body_positions(take), joins), worst_seam(body_positions(spliced), joins),
-                    (max(e[0] for e in errors), max(e[1] for e in errors)), (skate_cm_s(take), skate_cm_s(base)))
+                    (max(e[0] for e in errors), max(e[1] for e in errors)), (skate_cm_s(take), free_skate),
+                    {"skate_base": skate_cm_s(base), "skate_new_seed": skate_cm_s(other)})
 
 
 RUNS = {"start": start, "extend": extend, "loop": loop, "keys": keys, "regenerate": regenerate}

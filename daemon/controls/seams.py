@@ -77,17 +77,38 @@ def foot_skate(positions: np.ndarray, fps: float, band_m: float = SKATE_BAND_M) 
     Weighted rather than thresholded: a contact detector (rigs/footlock) found contacts in some
     takes of the smooth fixture and none in others of the same prompt (0 or 35 cm/s), which
     made a per-seed comparison noise."""
+    return float(np.mean([(w * v).sum() / w.sum() for w, v in _foot_steps(positions, fps, band_m)]))
+
+
+def _foot_steps(positions: np.ndarray, fps: float, band_m: float) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per foot: (F-1,) weights and horizontal speeds (cm/s) of the steps between frames."""
     pos = np.asarray(positions, dtype=np.float64)
-    speeds = []
+    out = []
     for j in FEET:
         foot = pos[:, j]
         height = foot @ UP
         low = np.clip(1.0 - (height - height.min()) / band_m, 0.0, 1.0)
-        weight = 0.5 * (low[1:] + low[:-1])  # per step between frames
         step = np.diff(foot, axis=0)
         horizontal = np.linalg.norm(step - np.outer(step @ UP, UP), axis=-1) * fps * 100.0
-        speeds.append(float((weight * horizontal).sum() / weight.sum()))
-    return float(np.mean(speeds))
+        out.append((0.5 * (low[1:] + low[:-1]), horizontal))
+    return out
+
+
+def spliced_skate(outside: np.ndarray, inside: np.ndarray, fps: float, first: int, last: int, band_m: float = SKATE_BAND_M) -> float:
+    """Foot skate (cm/s) of the free takes that made each frame of a take whose frames `first`
+    to `last` come from another seed than the rest (a regenerated range), from their (F, 22, 3)
+    positions: the steps into, within and out of the range from `inside`, the others from
+    `outside`, each step weighted as in its own take (`foot_skate`). The reference a
+    regenerated take's skate is held to: the unconstrained takes of the same seeds on the same
+    frames."""
+    steps = np.arange(len(outside) - 1)
+    ranged = (steps >= first - 1) & (steps <= last)
+    feet = zip(_foot_steps(outside, fps, band_m), _foot_steps(inside, fps, band_m))
+    out = []
+    for (w_out, v_out), (w_in, v_in) in feet:
+        w, v = np.where(ranged, w_in, w_out), np.where(ranged, v_in, v_out)
+        out.append((w * v).sum() / w.sum())
+    return float(np.mean(out))
 
 
 def skate_no_worse(directed: float, free: float, tolerance: float = SKATE_TOLERANCE) -> bool:

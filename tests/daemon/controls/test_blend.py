@@ -67,3 +67,22 @@ def test_a_loop_closes_across_the_wrap_and_keeps_its_travel():
     assert np.allclose(out[60:], out[:3] + (out[60] - out[0]))  # the repeat still repeats
     assert max(seam_ratios(out_tiled[:, None], 60)) < 1.5 < max(seam_ratios(tiled[:, None], 60))
     assert np.abs(out[20:40] - x[20:40]).max() < 1e-3  # mid-cycle keeps the sampled motion
+
+
+def test_a_join_carries_the_last_velocity_on_but_not_an_outlier_acceleration():
+    """A source take whose last step jumps (a take's last frame moves unlike the rest): the
+    continuation starts at that step's velocity and slows down, rather than carrying the
+    jump's acceleration on and overshooting (blend.smoothness_rows)."""
+    t = np.arange(60) / 30
+    x = np.stack([np.sin(2 * t), np.cos(3 * t), 0.3 * t], -1)
+    x[19] += 1.5 * (x[19] - x[18])  # the last pinned step 2.5 times as long as the one before
+    pinned = np.zeros((60, 3), dtype=bool)
+    pinned[:20] = True
+    out = blend.blend(torch.from_numpy(x)[None], torch.from_numpy(pinned))[0].numpy()
+    steps = np.linalg.norm(np.diff(out, axis=0), axis=-1)
+    assert np.array_equal(out[:20], x[:20])
+    # measured: pinned 0.10, 0.25 m/frame, then 0.20, 0.14 (0.26, 0.21 with third differences at the join)
+    assert steps[19] < steps[18] and steps[20] < steps[19], steps[17:22]
+    rows = blend.smoothness_rows(pinned[:, 0])
+    assert np.array_equal(rows[17, 18:21], [1.0, -2.0, 1.0]) and not rows[17, :18].any()  # the one join row (frames 17 to 20)
+    assert np.array_equal(rows[16, 16:20], [-1.0, 3.0, -3.0, 1.0]) and np.array_equal(rows[18, 18:22], [-1.0, 3.0, -3.0, 1.0])

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from motionbridge.daemon.controls import blend, spec
 from motionbridge.daemon.controls import extend as E
 from motionbridge.daemon.controls import generate as G
-from motionbridge.daemon.controls import spec
 from motionbridge.daemon.controls.seams import pose_errors
 from motionbridge.daemon.engine.api import GenerationRequest
 
@@ -45,7 +45,7 @@ def test_a_14_s_take_continues_its_first_window(engine, monkeypatch):
     assert np.array_equal(take.clip.rotations[356:], pieces[1].rotations[1:])
     record = take.clip.metadata["constraints"]["extend"]
     assert record["handshake_frames"] == 5 and [p["frames"] for p in record["pieces"]] == [356, 64]
-    assert record["run_out_frames"] == 4 and record["seam_ramp_frames"] == E.JOIN_RAMP == 16
+    assert record["run_out_frames"] == 4 and record["seam_ramp_frames"] == blend.RAMP == 16
 
 
 def test_a_prompt_timeline_makes_one_piece_per_prompt(engine):

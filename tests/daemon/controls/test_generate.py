@@ -122,3 +122,39 @@ def test_path_is_followed_on_the_ground_plane(engine, tmp_path):
     assert error_cm <= LIMIT_CM
     assert np.abs(take.root_translation[50:, [0, 2]] - want[-1]).max() > 0.05  # after the last point: free
     assert take.metadata["constraints"]["path"] == {"file": str(tmp_path / "path.json"), "points": 3}
+
+
+def test_keys_with_a_root_keep_the_take_at_their_height(smooth_engine):
+    """Keys carry a take file's root (its floor at y = 0), the latent its own root height: the
+    keys are sampled at the model's mean root height and the take moved back (latent_shift).
+    Smooth fixture, two keys of another walk at 1/3 and 2/3: measured, the root between 0.97
+    and 1.03 m, the keys at 0.97 and 1.01 (without the shift the free frames sat at -0.2 m and
+    the root bobbed by 1.2 m to reach each key)."""
+    from motionbridge.daemon.controls import scenarios
+    from motionbridge.daemon.model.encode import model_pose
+
+    sec = scenarios.take_seconds(smooth_engine)
+    source = G.generate(smooth_engine, GenerationRequest(scenarios.WALK, sec, (200,), 5.0), spec.Controls())[0].clip
+    frames = [source.num_frames // 3, 2 * source.num_frames // 3]
+    rot, transl = model_pose(source)
+    controls = spec.Controls(keys=spec.Poses(rot[frames], transl[frames]), key_frames=tuple(frames))
+    take = G.generate(smooth_engine, GenerationRequest(scenarios.WALK, sec, (0,), 5.0), controls)[0].clip
+    assert max(max(pose_errors(take, f, source, f)) for f in frames) <= LIMIT_CM
+    height = take.root_translation[:, 1]
+    keyed = source.root_translation[frames, 1]
+    assert np.abs(height - keyed.mean()).max() < 0.15, (height.min(), height.max(), keyed)
+
+
+def test_an_end_without_a_start_keeps_the_take_at_its_height(smooth_engine):
+    """--end-at alone: the end pose and the two frames after it pinned, no pinned first frame;
+    the take stays at the end pose's height (as keys do, latent_shift) and lands on it.
+    Measured: root 1.03 to 1.10 m, the end pose's 1.03 (without the shift down to -0.24 m)."""
+    from motionbridge.daemon.controls import scenarios
+
+    sec = scenarios.take_seconds(smooth_engine)
+    after = G.generate(smooth_engine, GenerationRequest(scenarios.WALK, sec, (201,), 5.0), spec.Controls())[0].clip
+    controls = spec.Controls(end=spec.end_poses(after, None, Path("after.npz")))
+    take = G.generate(smooth_engine, GenerationRequest(scenarios.WALK, sec, (0,), 5.0), controls)[0].clip
+    assert max(pose_errors(take, take.num_frames - 1, after, 0)) <= LIMIT_CM
+    height = take.root_translation[:, 1]
+    assert np.abs(height - after.root_translation[0, 1]).max() < 0.15, (height.min(), height.max(), after.root_translation[0, 1])
