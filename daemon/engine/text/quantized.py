@@ -36,8 +36,12 @@ def quantize_rows(weight: Tensor, bits: int, group: int = INT4_GROUP) -> tuple[T
     """(q, scale): int8 with one float32 scale per row; int4 packed two per uint8 byte with one
     bf16 scale per `group` columns of each row. Symmetric, round to nearest; an all-zero row gets scale 1."""
     w = weight.detach().float()
+    # scales as a product with a float32 constant, which rounds the same on every device: CUDA
+    # divides by a Python scalar through its reciprocal, so `amax / 127` could differ from the
+    # CPU's in the last bit and move weights at a rounding tie to the next integer (an H100's
+    # int8 features were 1.6e-3 off the CPU's until this)
     if bits == 8:
-        scale = w.abs().amax(dim=1) / 127.0
+        scale = w.abs().amax(dim=1) * (1.0 / 127.0)
         scale = torch.where(scale > 0, scale, torch.ones_like(scale))
         return torch.round(w / scale[:, None]).clamp_(-127, 127).to(torch.int8), scale
     if bits != 4:
@@ -46,7 +50,7 @@ def quantize_rows(weight: Tensor, bits: int, group: int = INT4_GROUP) -> tuple[T
     if cols % group or group % 2:
         raise ValueError(f"int4 needs the input width ({cols}) to be a multiple of the group ({group})")
     g = w.view(rows, cols // group, group)
-    scale = g.abs().amax(dim=2) / 7.0
+    scale = g.abs().amax(dim=2) * (1.0 / 7.0)
     # bf16 scales (a 32nd of the weights' bytes, not a 16th); the values are rounded with them
     scale = torch.where(scale > 0, scale, torch.ones_like(scale)).to(torch.bfloat16)
     q = (torch.round(g / scale.float()[..., None]).clamp_(-7, 7) + 8).to(torch.uint8).view(rows, cols)
