@@ -94,7 +94,8 @@ class Outbox:
 
     def _try(self, client: bytes, frames: list[bytes]) -> str:
         try:
-            self.router.send_multipart([client, *frames], flags=zmq.NOBLOCK)
+            # copy=False: a relayed take's frames go out as received (small frames are copied anyway)
+            self.router.send_multipart([client, *frames], flags=zmq.NOBLOCK, copy=False)
             return SENT
         except zmq.Again:  # its pipe is at SNDHWM: it is not reading
             return QUEUED
