@@ -102,10 +102,9 @@ class Server(WorkerEvents):
                         poller.register(sock, zmq.POLLIN)
                 poller.poll(max(1, int(self.cfg.heartbeat_s * 250)))
                 for _ in range(256):  # bounded, so a flood cannot starve the workers
-                    try:
-                        parts = self.router.recv_multipart(zmq.NOBLOCK, copy=False)
-                    except zmq.Again:
+                    if not self.router.poll(0):  # cheaper than a NOBLOCK recv's zmq.Again (~20 us to raise)
                         break
+                    parts = self.router.recv_multipart(copy=False)
                     if self.outbox.muted(parts[0].bytes):
                         continue  # dropped for not reading what it asked for: read, never answered
                     # ZAP's User-Id (the client's CURVE public key) travels with each message
