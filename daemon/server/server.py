@@ -171,9 +171,9 @@ class Server(WorkerEvents):
 
     # ------------------------------------------------------------------ clients
 
-    def _send(self, client: bytes, msg: P.Message) -> bool:
-        """Sends or queues (outbox.py); never waits. False when the client is gone or dropped."""
-        result = self.outbox.send(client, P.encode(msg))
+    def _send(self, client: bytes, msg: P.Message, coalesce: object = None) -> bool:
+        """Sends or queues (outbox.py, `coalesce` there); never waits. False when the client is gone or dropped."""
+        result = self.outbox.send(client, P.encode(msg), coalesce)
         if result in (SENT, QUEUED):
             return True
         if result == UNREACHABLE:
