@@ -4,6 +4,8 @@
 #   bench/gpu_checks.sh tests            pytest -m gpu (the CUDA tests), log to $OUT/gpu-tests.log
 #   bench/gpu_checks.sh mixed M [K=V..]  bench --scenario daemon-mixed for model M (1.0 or lite),
 #                                        extra engine options K=V; JSON to $OUT/daemon-mixed-M.json
+#   bench/gpu_checks.sh overhead         bench --scenario daemon-overhead for 1.0 and lite ($OVERHEAD_MODELS): one repeated
+#                                        take through serve and in-process, side by side; JSON to $OUT/daemon-overhead-M.json
 #   bench/gpu_checks.sh probe            bench/compile_probe.py: the dynamic compile, then static shapes ($PROBE_STATIC)
 #   bench/gpu_checks.sh batch            the farm's end-to-end overlap run and the bf16 batch-invariance bound
 #   bench/gpu_checks.sh controls         daemon/bench/controls_cost.py: directed takes against a plain take, a 30 s extended take
@@ -31,6 +33,12 @@ case "$mode" in
     for kv in "$@"; do opts+=(--engine-option "$kv"); tag="$tag-$(echo "$kv" | tr '=,' '-.')"; done
     python3 -m motionbridge.daemon.cli bench --scenario daemon-mixed --device cuda --models "$model" "${opts[@]}" \
       --json "$OUT/daemon-mixed-$tag.json" 2>&1 | grep -v "Warning\|warn(" | tee "$OUT/daemon-mixed-$tag.log" | tail -80
+    ;;
+  overhead)
+    for m in ${OVERHEAD_MODELS:-1.0 lite}; do
+      timeout "${OVERHEAD_S:-280}" python3 -m motionbridge.daemon.cli bench --scenario daemon-overhead --device cuda --models "$m" \
+        --takes "${TAKES:-40}" --json "$OUT/daemon-overhead-$m.json" 2>&1 | grep -v "Warning\|warn(" | tail -3
+    done
     ;;
   probe)
     mkdir -p "$OUT/dynamic" "$OUT/static"

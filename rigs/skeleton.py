@@ -83,14 +83,17 @@ class Skeleton:
                 f"skeleton arrays disagree: {n} names, parents {self.parents.shape}, "
                 f"rest_translations {self.rest_translations.shape}, rest_rotations {self.rest_rotations.shape}"
             )
-        for j, p in enumerate(self.parents):
+        # one array test, not a Python loop over joints: every take a client receives is checked
+        wrong = np.nonzero((self.parents >= np.arange(n)) | (self.parents < -1))[0]
+        if wrong.size:
+            j = int(wrong[0])
+            p = int(self.parents[j])
             if p >= j:
                 raise RigError(
                     f"joint {self.names[j]!r} comes before its parent (index {p}); "
                     "order joints parents-first (this also rules out cycles)"
                 )
-            if p < -1:
-                raise RigError(f"joint {self.names[j]!r} has an invalid parent index {p}")
+            raise RigError(f"joint {self.names[j]!r} has an invalid parent index {p}")
         if not (np.isfinite(self.rest_translations).all() and np.isfinite(self.rest_rotations).all()):
             raise RigError("skeleton rest transforms contain NaN or infinity")
         if np.abs(np.linalg.norm(self.rest_rotations, axis=-1) - 1.0).max() > 1e-4:

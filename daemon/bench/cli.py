@@ -32,15 +32,21 @@ def add_arguments(parser) -> None:
     parser.add_argument("--modes", default=None, help="comma list of fast modes (default: all for the device)")
     parser.add_argument("--json", default=None, help="write the results here (JSON)")
     parser.add_argument("--table", default=None, help="write the human-readable table here (Markdown)")
-    parser.add_argument("--scenario", choices=("engine", "daemon-mixed", "controls"), default="engine",
+    parser.add_argument("--scenario", choices=("engine", "daemon-mixed", "daemon-overhead", "controls"), default="engine",
                         help="engine: the in-process figures above; daemon-mixed: a real `serve` and a client's mixed requests "
-                             "(daemon_mixed.py); controls: directed takes (constraint error, seams, cost) on the CPU fixtures")
+                             "(daemon_mixed.py); daemon-overhead: one repeated take through a real `serve` and in-process, "
+                             "side by side (daemon_overhead.py); controls: directed takes (constraint error, seams, cost) on the CPU fixtures")
     parser.add_argument("--smooth", default=None,
                         help="controls: the smooth fixture folder (default tests/fixtures/smooth_model; 'none': skip it)")
     parser.add_argument("--seeds", default="0,1", help="controls: comma list of seeds")
     parser.add_argument("--requests", type=int, default=24, help="daemon-mixed: requests in the mix")
     parser.add_argument("--engine-option", action="append", default=[], metavar="KEY=VALUE",
-                        help="daemon-mixed: a FastConfig field for the served engine (e.g. compile_dynamic=true)")
+                        help="daemon-mixed, daemon-overhead: a FastConfig field for the served engine (e.g. compile_dynamic=true), "
+                             "or an option of --engine-factory's function")
+    parser.add_argument("--takes", type=int, default=40, help="daemon-overhead: takes each way (median of these)")
+    parser.add_argument("--engine-factory", default=None, metavar="MODULE:FUNCTION",
+                        help="daemon-overhead: the engine served and run in-process (default: the random engine of the real "
+                             "shapes on CUDA, the tiny one on the CPU); importable by this process and by `serve`")
     parser.add_argument("--serve-warm-up", default="5", metavar="SECONDS|all",
                         help="daemon-mixed: serve's --warm-up (default 5: one 5 s shape; 'all': every shape before ready)")
 
@@ -59,6 +65,14 @@ def run(args) -> int:
         if args.requests < 1 or any("=" not in o for o in args.engine_option):
             raise CliError("--requests must be >= 1 and each --engine-option KEY=VALUE")
         return daemon_mixed.run(args)
+    if args.scenario == "daemon-overhead":
+        from motionbridge.daemon.bench import daemon_overhead
+
+        if args.takes < 1 or any("=" not in o for o in args.engine_option):
+            raise CliError("--takes must be >= 1 and each --engine-option KEY=VALUE")
+        if args.engine_factory is not None and ":" not in args.engine_factory:
+            raise CliError(f"--engine-factory {args.engine_factory!r}: pass module:function")
+        return daemon_overhead.run(args)
     if args.scenario == "controls":
         return _controls(args, device)
     parity = _parity_dir(args)

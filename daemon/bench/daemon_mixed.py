@@ -61,10 +61,10 @@ class Daemon:
     process start to a worker reporting ready."""
 
     def __init__(self, home: Path, device: str, options: dict[str, str], log: Path, warm_up: str = "5",
-                 serve_args: tuple[str, ...] = ()) -> None:
+                 serve_args: tuple[str, ...] = (), factory: str = "motionbridge.daemon.bench.random_models:random_text_engine") -> None:
         self.endpoint = f"tcp://127.0.0.1:{_free_port()}"
         cmd = [sys.executable, "-m", "motionbridge.daemon.cli", "serve", "--bind", self.endpoint, "--device", device,
-               "--engine-factory", "motionbridge.daemon.bench.random_models:random_text_engine", "--warm-up", warm_up]
+               "--engine-factory", factory, "--warm-up", warm_up]
         for k, v in options.items():
             cmd += ["--engine-option", f"{k}={v}"]
         cmd += list(serve_args)  # e.g. --workers, --max-batch (bench/multi_gpu_scaling.py)

@@ -151,6 +151,7 @@ def random_text_engine(device: str = "cuda", model: str = "1.0", parity: str | N
     parity = parity or os.environ.get("MOTIONBRIDGE_PARITY_DIR") or str(Path(__file__).resolve().parents[2].parent / "shared" / "parity")
     tiny = model == "tiny-random"
     tok_llm, tok_clip = fixture_tokenizers(parity)
+    torch.manual_seed(0)  # the same encoders in every process: a take is the same in-process and served
     qwen = random_qwen3(device, torch.bfloat16, TINY_RANDOM["qwen"] if tiny else None)
     clip = random_clip(device, torch.bfloat16, TINY_RANDOM["clip"] if tiny else None)
     text = FastTextEncoder(tok_llm, qwen, tok_clip, clip, device=torch.device(device), encoder_id=f"random-{model}",

@@ -152,7 +152,7 @@ class ClientIoLoop:
                 if self._monitor in events:
                     self._on_monitor()
                 while sock in events and sock.poll(0):
-                    self._on_reply(sock.recv_multipart(copy=True))
+                    self._on_reply(sock.recv_multipart(copy=False))  # decode copies a take's arrays once
                 now = time.monotonic()
                 if self._pending and now - last_heartbeat > self.heartbeat_s:
                     last_heartbeat = now

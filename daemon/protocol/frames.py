@@ -96,6 +96,9 @@ class Message:
     command: str
     header: dict[str, Any] = field(default_factory=dict)
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    # ([name, dtype, shape], frame) of each array as received, passed on undecoded and uncopied
+    # (the daemon relaying a worker's take to its client; decode's `relay`)
+    raw: list = field(default_factory=list)
 
 
 def new_id() -> str:
@@ -105,10 +108,18 @@ def new_id() -> str:
 # --------------------------------------------------------------------------- framing
 
 
-def encode(msg: Message) -> list[bytes]:
-    """Message -> frames. Arrays are sent little-endian, contiguous, in insertion order."""
+def encode(msg: Message, *, zero_copy: bool = False) -> list:
+    """Message -> frames. Arrays are sent little-endian, contiguous, in insertion order.
+
+    `zero_copy`: array frames are views of the arrays' memory (no copy; send them with
+    copy=False), so the arrays must not change until the frames are sent and dropped: for the
+    daemon's own messages, whose arrays nobody writes afterwards. A take's arrays were copied
+    three times on their way out of the worker and the server (a 5 s take is 270 kB a seed)."""
+    if msg.raw:  # relayed as received
+        header = {**msg.header, "arrays": [spec for spec, _ in msg.raw]}
+        return [VERSION, msg.command.encode("ascii"), msgpack.packb(header, use_bin_type=True), *(f for _, f in msg.raw)]
     header = dict(msg.header)
-    buffers: list[bytes] = []
+    buffers: list = []
     specs = []
     for name, array in msg.arrays.items():
         a = np.asarray(array)
@@ -117,19 +128,23 @@ def encode(msg: Message) -> list[bytes]:
             raise ProtocolError(E_BAD_ARRAY, f"array {name!r} has dtype {a.dtype}; use one of {sorted(ARRAY_DTYPES)}")
         a = np.ascontiguousarray(a, dtype=dtype)
         specs.append([name, dtype.str, list(a.shape)])
-        buffers.append(a.tobytes())
+        buffers.append(memoryview(a.reshape(-1)).cast("B") if zero_copy else a.tobytes())
     if specs:
         header["arrays"] = specs
     return [VERSION, msg.command.encode("ascii"), msgpack.packb(header, use_bin_type=True), *buffers]
 
 
-def decode(frames: list[bytes], *, allowed: frozenset[str] = CLIENT_COMMANDS, max_bytes: int = MAX_REQUEST_BYTES) -> Message:
-    """Frames -> Message, validating everything; raises ProtocolError with a stable code."""
+def decode(frames: list, *, allowed: frozenset[str] = CLIENT_COMMANDS, max_bytes: int = MAX_REQUEST_BYTES,
+           relay: frozenset[str] = frozenset()) -> Message:
+    """Frames (bytes, or zmq.Frame from recv_multipart(copy=False)) -> Message, validating
+    everything; raises ProtocolError with a stable code. Commands in `relay` keep their array
+    frames undecoded in `raw` (checked against their specs, not copied), for passing them on."""
     if not isinstance(frames, (list, tuple)) or len(frames) < 3:
         raise ProtocolError(E_BAD_FRAMES, "a message needs at least 3 frames: version, command, msgpack header")
     if len(frames) > MAX_FRAMES_PER_MESSAGE:
         raise ProtocolError(E_TOO_LARGE, f"{len(frames)} frames is over the limit of {MAX_FRAMES_PER_MESSAGE}")
-    frames = [bytes(f) for f in frames]
+    received = frames
+    frames = [bytes(f) for f in frames[:3]] + [f if isinstance(f, bytes) else memoryview(f).cast("B") for f in frames[3:]]
     total = sum(len(f) for f in frames)
     if total > max_bytes:
         raise ProtocolError(E_TOO_LARGE, f"message is {total} bytes, over the {max_bytes}-byte limit")
@@ -144,6 +159,10 @@ def decode(frames: list[bytes], *, allowed: frozenset[str] = CLIENT_COMMANDS, ma
     if len(frames[2]) > MAX_HEADER_BYTES:
         raise ProtocolError(E_TOO_LARGE, f"header is {len(frames[2])} bytes, over the {MAX_HEADER_BYTES}-byte limit")
     header = _unpack_header(frames[2])
+    if command in relay and len(frames) > 3:
+        specs = header.pop("arrays", None)
+        _check_arrays(specs, frames[3:])
+        return Message(command, header, raw=list(zip(specs, received[3:])))
     arrays = _unpack_arrays(header.pop("arrays", None), frames[3:])
     return Message(command, header, arrays)
 
@@ -165,14 +184,20 @@ def _unpack_header(raw: bytes) -> dict[str, Any]:
     return header
 
 
-def _unpack_arrays(specs: object, buffers: list[bytes]) -> dict[str, np.ndarray]:
+def _unpack_arrays(specs: object, buffers: list) -> dict[str, np.ndarray]:
+    return {name: np.frombuffer(buf, dtype=dt).reshape(shape).copy() for name, dt, shape, buf in _check_arrays(specs, buffers)}
+
+
+def _check_arrays(specs: object, buffers: list) -> list[tuple[str, np.dtype, list[int], Any]]:
+    """(name, dtype, shape, buffer) of each array frame, each checked against its spec."""
     if specs is None:
         if buffers:
             raise ProtocolError(E_BAD_ARRAY, f"{len(buffers)} buffer frames but no 'arrays' list in the header")
-        return {}
+        return []
     if not isinstance(specs, list) or len(specs) != len(buffers):
         raise ProtocolError(E_BAD_ARRAY, "header 'arrays' must list [name, dtype, shape] for each buffer frame, in order")
-    out: dict[str, np.ndarray] = {}
+    out: list[tuple[str, np.dtype, list[int], Any]] = []
+    names: set[str] = set()
     for spec, buf in zip(specs, buffers):
         if not (isinstance(spec, list) and len(spec) == 3 and isinstance(spec[0], str) and isinstance(spec[1], str)
                 and isinstance(spec[2], list)):
@@ -189,9 +214,10 @@ def _unpack_arrays(specs: object, buffers: list[bytes]) -> dict[str, np.ndarray]
             raise ProtocolError(E_BAD_ARRAY, f"array {name!r}: shape {shape} is too large for a message")
         if math.prod(shape) * dt.itemsize != len(buf):
             raise ProtocolError(E_BAD_ARRAY, f"array {name!r}: {len(buf)} bytes do not match dtype {dtype} shape {shape}")
-        if name in out:
+        if name in names:
             raise ProtocolError(E_BAD_ARRAY, f"array {name!r} appears twice")
-        out[name] = np.frombuffer(buf, dtype=dt).reshape(shape).copy()
+        names.add(name)
+        out.append((name, dt, shape, buf))
     return out
 
 

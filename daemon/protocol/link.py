@@ -31,7 +31,9 @@ LINK_COMMANDS = frozenset({RUN, CANCEL, STOP, READY, STEP, PROGRESS, RESULT, DON
 
 
 def link_send(sock: zmq.Socket, command: str, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:
-    sock.send_multipart(encode(Message(command, header, arrays or {})))
+    """Arrays go out uncopied: a link message's arrays (a take, a preview, a directed request's
+    controls) are not written after they are sent."""
+    sock.send_multipart(encode(Message(command, header, arrays or {}), zero_copy=True), copy=False)
 
 
 def for_client(msg: Message, client_id: str) -> Message:
@@ -39,9 +41,12 @@ def for_client(msg: Message, client_id: str) -> Message:
     without the link's batch number."""
     header = {k: v for k, v in msg.header.items() if k != "batch"}
     header["id"] = client_id
-    return Message(msg.command, header, msg.arrays)
+    return Message(msg.command, header, msg.arrays, msg.raw)
 
 
 def link_recv(sock: zmq.Socket) -> Message:
+    """A PROGRESS's or RESULT's arrays stay the frames received (Message.raw): the server
+    passes them to the client as they are, never decoding or copying them."""
     # a PROGRESS carries up to 64 seeds' previews: well past a client request's limit
-    return decode(sock.recv_multipart(), allowed=LINK_COMMANDS, max_bytes=MAX_REPLY_BYTES * 4)
+    return decode(sock.recv_multipart(copy=False), allowed=LINK_COMMANDS, max_bytes=MAX_REPLY_BYTES * 4,
+                  relay=frozenset({PROGRESS, RESULT}))

@@ -4,7 +4,9 @@ A client that does not read (a frozen DCC, or a flooder that sends PINGs and nev
 PONGs) fills its ZeroMQ pipe up to SNDHWM; after that, sends to it would block the daemon's
 only thread. Here they go to that client's own queue instead, sent in order as the client
 reads. A client whose queue passes its cap is dropped: the queue is discarded and what it
-sends is ignored for `mute_s`, so a flooder costs a read per message and nothing else.
+sends is ignored for `mute_s`, so a flooder costs a read per message and nothing else. While a
+client is behind, a request's bare PROGRESS replaces the one queued just before it (the newer
+step says what the older did), so a slow DCC watching a long take does not fill its queue.
 """
 
 from __future__ import annotations
@@ -24,15 +26,16 @@ class Outbox:
         self.max_messages = max_messages
         self.max_bytes = max_bytes
         self.mute_s = mute_s
-        self._queues: dict[bytes, deque[list[bytes]]] = {}
+        self._queues: dict[bytes, deque[tuple[object, list]]] = {}  # client -> (coalescing key or None, frames)
         self._bytes: dict[bytes, int] = {}
         self._muted: dict[bytes, float] = {}  # dropped client -> until when its messages are ignored
         self.dropped_total = 0
 
-    def send(self, client: bytes, frames: list[bytes]) -> str:
+    def send(self, client: bytes, frames: list, coalesce: object = None) -> str:
         """SENT; QUEUED (the client is slow: it goes out in order later); UNREACHABLE (no such
         connection); DROPPED (this message took its queue past the cap: the client is now muted);
-        MUTED (dropped earlier and still muted: not sent)."""
+        MUTED (dropped earlier and still muted: not sent). `coalesce`: a key under which this
+        message replaces the message queued last, if that one was queued under the same key."""
         if self.muted(client):
             return MUTED
         queue = self._queues.get(client)
@@ -42,7 +45,9 @@ class Outbox:
                 return result
             queue = self._queues[client] = deque()
             self._bytes[client] = 0
-        queue.append(frames)
+        elif coalesce is not None and queue and queue[-1][0] == coalesce:
+            self._bytes[client] -= sum(len(f) for f in queue.pop()[1])
+        queue.append((coalesce, frames))
         self._bytes[client] += sum(len(f) for f in frames)
         if len(queue) > self.max_messages or self._bytes[client] > self.max_bytes:
             self.drop(client)
@@ -55,10 +60,10 @@ class Outbox:
         for client in list(self._queues):
             queue = self._queues[client]
             while queue:
-                result = self._try(client, queue[0])
+                result = self._try(client, queue[0][1])
                 if result == QUEUED:
                     break
-                frames = queue.popleft()
+                _, frames = queue.popleft()
                 self._bytes[client] -= sum(len(f) for f in frames)
                 if result == UNREACHABLE:
                     gone.append(client)
@@ -94,7 +99,8 @@ class Outbox:
 
     def _try(self, client: bytes, frames: list[bytes]) -> str:
         try:
-            self.router.send_multipart([client, *frames], flags=zmq.NOBLOCK)
+            # copy=False: a relayed take's frames go out as received (small frames are copied anyway)
+            self.router.send_multipart([client, *frames], flags=zmq.NOBLOCK, copy=False)
             return SENT
         except zmq.Again:  # its pipe is at SNDHWM: it is not reading
             return QUEUED

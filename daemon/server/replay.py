@@ -14,7 +14,7 @@ from motionbridge.daemon.protocol import frames as P
 
 
 def _size(messages: list[P.Message]) -> int:
-    return sum(sum(a.nbytes for a in m.arrays.values()) + 1024 for m in messages)
+    return sum(sum(a.nbytes for a in m.arrays.values()) + sum(len(f) for _, f in m.raw) + 1024 for m in messages)
 
 
 class ReplayCache:

@@ -47,7 +47,7 @@ class WorkerEvents:
         scheduler: Scheduler
         metrics: Metrics
         draining_since: float | None
-        _send: Callable[[bytes, P.Message], bool]
+        _send: Callable[..., bool]
         _finish: Callable[..., None]
 
     def _read_worker(self, w: WorkerHandle) -> None:
@@ -132,7 +132,8 @@ class WorkerEvents:
         if stage != job.stage:
             job.stage = stage
             log.info("request stage", extra={"id": job.spec.id, "stage": stage or "compiled", "queued": queued})
-        self._send(job.client, progress_message(job.spec.id, step, total, stage=stage, queued=queued))
+        # a client that is behind gets the newest step of a stage, not each one (outbox.py)
+        self._send(job.client, progress_message(job.spec.id, step, total, stage=stage, queued=queued), coalesce=(job.key, stage))
 
     def _tell_loading(self) -> None:
         """While no worker has the model (the start, a worker restart), each waiting request hears

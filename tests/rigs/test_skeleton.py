@@ -34,6 +34,8 @@ def test_fk_rotating_root_rotates_every_joint_about_it():
     [
         (dict(names=("a", "a")), "duplicate"),
         (dict(parents=[-1, 1]), "before its parent"),
+        (dict(parents=[-1, 5]), r"joint 'b' comes before its parent \(index 5\)"),
+        (dict(parents=[-1, -2]), "joint 'b' has an invalid parent index -2"),
         (dict(rest_translations=[[0, 0, 0], [np.nan, 0, 0]]), "NaN"),
         (dict(rest_rotations=[[0, 0, 0, 1], [0, 0, 0, 2]]), "unit quaternions"),
     ],

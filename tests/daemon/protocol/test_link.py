@@ -47,3 +47,22 @@ def test_the_link_refuses_commands_it_does_not_know(pair):
     with pytest.raises(P.ProtocolError, match="unknown command"):
         L.link_recv(server)
     assert L.LINK_COMMANDS == {"RUN", "CANCEL", "STOP", "READY", "STEP", "PROGRESS", "RESULT", "DONE", "OOM", "FAIL"}
+
+
+def test_the_server_passes_a_takes_arrays_on_as_received(pair):
+    """Each copy of a take's 270 kB a seed cost the daemon's overhead: the relayed RESULT keeps
+    the frames the link received, and the client's frames are those same frames."""
+    server, worker = pair
+    clip = Clip(smplx_skeleton(), quat.from_axis_angle(np.zeros((150, 55, 3))), np.zeros((150, 3)), 30, {})
+    built = result_message("job-key-8", 0, 0, clip)
+    L.link_send(worker, built.command, {**built.header, "batch": 1}, built.arrays)
+    on_link = L.link_recv(server)
+    assert on_link.arrays == {} and [spec[0] for spec, _ in on_link.raw] == list(built.arrays)
+    received = [frame for _, frame in on_link.raw]
+    assert all(isinstance(f, zmq.Frame) for f in received)
+    out = P.encode(L.for_client(on_link, "client-id"))
+    assert all(a is b for a, b in zip(out[3:], received)) and len(out) == 3 + len(received)
+    # a link message that is not passed on (RUN: a directed request's controls) is decoded as before
+    L.link_send(server, L.RUN, {"batch": 2}, {"keys.rotations": np.ones((2, 22, 4))})
+    run = L.link_recv(worker)
+    assert run.raw == [] and np.array_equal(run.arrays["keys.rotations"], np.ones((2, 22, 4)))

@@ -93,3 +93,36 @@ def test_a_slow_client_gets_every_message_once_in_order(pair):
 def test_an_unknown_client_is_unreachable(pair):
     router, _, _ = pair
     assert Outbox(router).send(b"\0no-such-client", [b"x"]) == UNREACHABLE
+
+
+def test_a_slow_client_gets_a_requests_newest_progress_not_each_step(pair):
+    """While a client is behind, bare PROGRESS of one request and stage replaces the one queued
+    just before it; anything else (another stage, a RESULT, another request) keeps its place."""
+    router, dealer, client = pair
+    outbox = Outbox(router, max_messages=100)
+
+    def fill(stop):
+        sent = 0
+        while outbox.send(client, [b"filler" + b" " * 1000]) != QUEUED and not stop.is_set():
+            sent += 1  # until its pipe and buffers are full
+        results = [outbox.send(client, [b"step %d" % k], coalesce=("job-a", "")) for k in range(1, 51)]
+        results.append(outbox.send(client, [b"step 51 compiling"], coalesce=("job-a", "compiling")))
+        results.append(outbox.send(client, [b"other step 1"], coalesce=("job-b", "")))
+        results.append(outbox.send(client, [b"result"]))
+        results += [outbox.send(client, [b"step %d" % k], coalesce=("job-a", "")) for k in (52, 53)]
+        return sent, results
+
+    sent, results = _in_thread(fill)
+    assert set(results) == {QUEUED} and len(results) == 55  # none dropped (cap 100)
+    assert outbox.pending(client) == 1 + 1 + 1 + 1 + 1 + 1  # filler, step 50, 51, other, result, step 53
+    got = []
+    deadline = time.monotonic() + 30.0
+    while outbox.pending(client) and time.monotonic() < deadline:
+        assert _in_thread(lambda stop: outbox.flush()) == []
+        while dealer.poll(10):
+            got.append(dealer.recv())
+    while dealer.poll(100):
+        got.append(dealer.recv())
+    tail = [m for m in got if not m.startswith(b"filler")]
+    assert tail == [b"step 50", b"step 51 compiling", b"other step 1", b"result", b"step 53"]
+    assert len(got) - len(tail) == sent + 1  # every filler arrived, none replaced
