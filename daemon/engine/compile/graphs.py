@@ -63,6 +63,9 @@ def capturing(graph: torch.cuda.CUDAGraph, pool=None):
     return torch.cuda.graph(graph, pool=pool, capture_error_mode="thread_local")
 
 
+ROW_FORMS = (lambda t: t[0].clone(), lambda t: t[min(1, len(t) - 1)], lambda t: t[0])  # see run_step_once
+
+
 def run_step_once(batch: Batch, step, make_tables: Callable[[Batch], tuple], times: int = 1) -> None:
     """Runs the tables' prologue and one Euler step of `batch` `times` times, on a side stream
     on a GPU: what a captured loop needs done before capture (lazy inits, autotuning) and what
@@ -75,11 +78,12 @@ def run_step_once(batch: Batch, step, make_tables: Callable[[Batch], tuple], tim
     with torch.cuda.stream(side) if side is not None else contextlib.nullcontext():
         for i in range(times):
             tables = make_tables(batch)
-            # the first run with rows at offset 0, later ones with views into the tables, as a
-            # captured loop reads them (t[k]): whatever a compile specialises on the first run's
-            # inputs is redone here, not inside a capture, which a recompile would invalidate
-            # (the dynamic-shape compile's capture failed so on an H100; the cause is unconfirmed)
-            rows = tuple(None if t is None else t[0].clone() if i == 0 else t[min(i, len(t) - 1)] for t in tables)
+            # each form a captured loop passes its rows in: standalone rows (the per-step
+            # graph's buffers), then views into the tables past offset 0 and at it (the whole
+            # loop's t[k]). A dynamic-shape compile guards on views' offsets and bases, and a
+            # recompile inside a capture invalidates it (seen on an H100:
+            # bench/results/2026-12-07-h100-session9.md), so every form is compiled here first
+            rows = tuple(None if t is None else ROW_FORMS[i % len(ROW_FORMS)](t) for t in tables)
             step(x0.clone(), zero, zero, *rows)
     if side is not None:
         torch.cuda.current_stream(x0.device).wait_stream(side)
@@ -126,7 +130,7 @@ class CapturedStep:
         self.t1 = torch.zeros((), device=self.x.device)
         self.project = project
         warm = self.step if project is None else lambda x, t0, dt, *rows: euler_step(self.step, x, t0, dt, t0, rows, project)
-        run_step_once(batch, warm, self.make_tables, times=2)  # outside capture: lazy inits, autotuning
+        run_step_once(batch, warm, self.make_tables, times=len(ROW_FORMS))  # outside capture: lazy inits, autotuning
         self.prologue: torch.cuda.CUDAGraph | None = None
         self.prologue_replays = 0
         self._last_conditioning: tuple[Tensor, ...] | None = None

@@ -102,6 +102,13 @@ def compile_blocks(dit: nn.Module, dynamic: bool | None = False, scope: str = "b
     # every bucket shape is a cache entry of the same code (hundreds with the default buckets)
     torch._dynamo.config.cache_size_limit = max(1024, torch._dynamo.config.cache_size_limit)
     torch._dynamo.config.accumulated_cache_size_limit = max(4096, torch._dynamo.config.accumulated_cache_size_limit)
+    if dynamic:
+        # no "duck sizing": two sizes that happen to be equal on the first shape (a storage
+        # offset and a width, both 7680 on the 1.0B) would be guarded equal and recompile on the
+        # next shape (TORCH_LOGS=recompiles on an H100; session 9 results)
+        import torch.fx.experimental._config as fx_config
+
+        fx_config.use_duck_shape = False
     wrap = compile_fn or (lambda f: torch.compile(f, dynamic=dynamic, mode=mode))
     if scope == "model":
         dit._compiled_call_impl = wrap(dit._call_impl)  # what nn.Module.compile does

@@ -21,7 +21,7 @@ from torch import Tensor
 from motionbridge.daemon.engine.api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
 from motionbridge.daemon.engine.compile.child_job import child_compiles
 from motionbridge.daemon.engine.compile.decode_graphs import GraphedDecoder
-from motionbridge.daemon.engine.compile.graphs import GPU_TURNS, CapturedStep, GraphCache, run_step_once
+from motionbridge.daemon.engine.compile.graphs import GPU_TURNS, ROW_FORMS, CapturedStep, GraphCache, run_step_once
 from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, sharing_copy
 from motionbridge.daemon.engine.compile.shape_compiler import READY, ShapeCompiler
 from motionbridge.daemon.engine.fast.config import DTYPES, FastConfig
@@ -330,7 +330,7 @@ class FastEngine(Engine):
             with torch.no_grad(), (torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext()):
                 _, make_mask, make_tables, step_for = self._parts(self.paths[COMPILED], on_device, steps)
                 with GPU_TURNS:  # no capture may run while this thread launches and loads kernels
-                    run_step_once(on_device, step_for(on_device, make_mask(on_device)), make_tables)
+                    run_step_once(on_device, step_for(on_device, make_mask(on_device)), make_tables, len(ROW_FORMS))
         return job
 
     def _compile_event(self, event: dict) -> None:

@@ -1,0 +1,70 @@
+"""The dynamic-shape compile (FastConfig.compile_dynamic): once a request of one seed and one of
+two seeds have run, requests of new lengths, prompt lengths and seed counts run on the code
+already compiled, with no recompile. That is what lets a new shape take the compiled path at
+once; on a GPU a recompile inside a graph capture also invalidates the capture. Dynamo's guards
+are the same whatever the backend, so a counting backend stands in for Inductor here (the
+Inductor-specific guards show on a GPU only: bench/compile_probe.py `dynamic_blocks`)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from motionbridge.daemon.bench.random_models import tiny_random_engine
+from motionbridge.daemon.engine.api import GenerationRequest
+from motionbridge.daemon.engine.fast.device_tables import compile_blocks
+
+PROMPTS = tuple(f"prompt {i}" for i in range(12))  # fixed random features of 4 + 3 i tokens
+
+
+@pytest.fixture(scope="module")
+def dynamic_engine():
+    compiled: list = []
+
+    def counting(gm, example_inputs):
+        compiled.append(gm)
+        return gm.forward
+
+    import torch.fx.experimental._config as fx_config
+
+    duck = fx_config.use_duck_shape
+    torch._dynamo.reset()
+    engine = tiny_random_engine("cpu", 3, prompts=PROMPTS, compile_with=lambda f: torch.compile(f, dynamic=True, backend=counting),
+                                buckets=True, compile_blocks=True, compile_scope="blocks", compile_dynamic=True)
+    yield engine, compiled
+    torch._dynamo.reset()
+    fx_config.use_duck_shape = duck  # the engine turns it off for the whole process
+
+
+def run(engine, duration_s: float, prompt: str, seeds: int) -> None:
+    engine.generate([GenerationRequest(prompt, duration_s, tuple(range(seeds)), 5.0, request_id="r")])
+
+
+def test_new_shapes_after_the_two_warm_ups_compile_nothing(dynamic_engine):
+    engine, compiled = dynamic_engine
+    run(engine, 1.0, PROMPTS[0], 1)
+    run(engine, 2.0, PROMPTS[11], 2)  # a longer prompt's bucket, two seeds
+    assert compiled, "the backend never ran: nothing was compiled"
+    after_warm_up = len(compiled)
+    for duration_s, prompt, seeds in [(1.5, 3, 1), (3.0, 7, 3), (0.7, 1, 4), (2.5, 10, 1), (1.2, 5, 2), (3.5, 2, 1)]:
+        run(engine, duration_s, PROMPTS[prompt], seeds)
+    assert len(compiled) == after_warm_up
+
+
+def test_a_dynamic_compile_drops_duck_sizing():
+    """Two sizes equal on the first shape (on the 1.0B a storage offset and a width, both 7680)
+    must not be guarded equal: the next shape would recompile (seen on an H100)."""
+    import torch.fx.experimental._config as fx_config
+
+    from motionbridge.daemon.bench.random_models import model_config, random_flow_model
+
+    before = fx_config.use_duck_shape
+    try:
+        fx_config.use_duck_shape = True
+        dit = random_flow_model(model_config("tiny-random"), "cpu").motion_transformer
+        compile_blocks(dit, dynamic=False, compile_fn=lambda f: f)
+        assert fx_config.use_duck_shape is True  # static compiles keep torch's default
+        compile_blocks(dit, dynamic=True, compile_fn=lambda f: f)
+        assert fx_config.use_duck_shape is False
+    finally:
+        fx_config.use_duck_shape = before
