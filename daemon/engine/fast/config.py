@@ -81,9 +81,10 @@ class FastConfig:
         background (compile/paths.py), first in a child process (`compile_in_child`,
         compile/child_job.py). On a GPU in float32 (the exact modes): CUDA graphs of the
         uncompiled network with the joint loop, the configuration that matches the official
-        latents on the GPU (tests/daemon/engine/fast/test_engine_exact.py); the compiled float32
-        path gave wrong latents on an H100 (bench/results/2026-12-07-h100-session8.md) and is
-        not a default until that is found. On the CPU, the exact float32 path. Batches whose
+        latents on the GPU (tests/daemon/engine/fast/test_engine_exact.py). The compiled float32
+        path's wrong latents on an H100 (session 8) were the graph pool's fault, since fixed
+        (compile/graphs.py PoolTenancy), and it matches too (session 9); making it the float32
+        default again waits for a timing of both. On the CPU, the exact float32 path. Batches whose
         text table fits `text_kv_mib` run the motion-only loop (fast/text_stream.py: 1.0B
         101.6 -> 93.4 ms per clip on one H200). 'stack' rather than 'blocks': 0.5-2.6 ms faster
         per clip in 11 of 12 paired H200 runs; 'model' cannot take the side stream
