@@ -13,14 +13,16 @@ thread loads the code in-process) while its requests take the uncompiled path.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import itertools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
+import torch
 from torch import nn
 
-from motionbridge.daemon.engine.compile.graphs import GraphCache
+from motionbridge.daemon.engine.compile.graphs import GPU_TURNS, ROW_FORMS, GraphCache, run_step_once
 from motionbridge.daemon.engine.compile.shape_compiler import COMPILING, FAILED, NEW, QUEUED, READY, ShapeCompiler
 from motionbridge.daemon.engine.fast.step_tables import StepTables
 from motionbridge.daemon.engine.fast.text_stream import MotionNetwork
@@ -72,3 +74,28 @@ def choose(compiler: ShapeCompiler | None, key: Hashable, make_job: Callable[[],
         return Choice(COMPILED)
     queued = int(compiler.summary()["queued"])  # type: ignore[call-overload]
     return Choice(UNCOMPILED, "compile_failed" if state == FAILED else "compiling", max(0, queued - (state == QUEUED)))
+
+
+def compile_job(engine, batch, steps: int, in_child: bool = True) -> Callable[[], None]:
+    """The background job that compiles `batch`'s shape on a FastEngine's compiled path: its
+    prologue and one step in each form a capture passes its rows (graphs.run_step_once), run
+    on the compile thread (graphs are captured later, on the thread of the request that takes
+    the compiled path), after the engine's compile child, if any, has put the shape's code in
+    the disk caches."""
+    on_device, child = batch.to(engine.device), engine._child if in_child else None
+    # what a dynamic compile's code is specialised on (one row or more; the text-table loop or
+    # the joint one): a shape of a variant compiled before only runs that code (no recompile:
+    # tests/daemon/engine/fast/test_dynamic_compile.py), so it needs no child
+    variant = (batch.x0.shape[0] == 1, bool(engine.tables.plan(batch, steps).text_kv)) if engine.fast.compile_dynamic else None
+
+    def job() -> None:
+        if child is not None and variant not in engine.compiled_variants:
+            child.run(engine.config, engine.fast, str(engine.device), batch)  # its own process and CUDA context
+        on_gpu = torch.cuda.device(engine.device) if engine.device.type == "cuda" else contextlib.nullcontext()
+        with torch.no_grad(), on_gpu:
+            _, make_mask, make_tables, step_for = engine._parts(engine.paths[COMPILED], on_device, steps)
+            with GPU_TURNS:  # no capture may run while this thread launches and loads kernels
+                run_step_once(on_device, step_for(on_device, make_mask(on_device)), make_tables, len(ROW_FORMS))
+        if variant is not None:
+            engine.compiled_variants.add(variant)
+    return job

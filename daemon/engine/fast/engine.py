@@ -21,8 +21,8 @@ from torch import Tensor
 from motionbridge.daemon.engine.api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
 from motionbridge.daemon.engine.compile.child_job import child_compiles
 from motionbridge.daemon.engine.compile.decode_graphs import GraphedDecoder
-from motionbridge.daemon.engine.compile.graphs import GPU_TURNS, ROW_FORMS, CapturedStep, GraphCache, run_step_once
-from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, sharing_copy
+from motionbridge.daemon.engine.compile.graphs import CapturedStep, GraphCache
+from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, compile_job, sharing_copy
 from motionbridge.daemon.engine.compile.shape_compiler import READY, ShapeCompiler
 from motionbridge.daemon.engine.fast.config import DTYPES, FastConfig
 from motionbridge.daemon.engine.fast.constraint_buffers import graph_key, load_into, on_buffers
@@ -93,6 +93,7 @@ class FastEngine(Engine):
         self.graphs = GraphCache()
         self.paths = {COMPILED: NetworkPath(COMPILED, dit, self.tables, self._motion_network, compile_fn, self.graphs)}
         self.compiler: ShapeCompiler | None = None
+        self.compiled_variants: set[tuple] = set()  # compile_dynamic: the code variants compiled (_compile_job)
         if twin is not None:
             if fast.text_side_stream:
                 overlap_text_stream(twin, self.device, None)
@@ -318,20 +319,7 @@ class FastEngine(Engine):
         return plan, make_mask, make_tables, lambda b, mask: step_with(network, b, rope, mask, uncond_all=static)
 
     def _compile_job(self, batch, steps: int, in_child: bool = True) -> Callable[[], None]:
-        """The background job that compiles `batch`'s shape on the compiled path: its prologue
-        and one step, run once on the compile thread (graphs are captured later, on the thread
-        of the request that takes the compiled path), after a compile child, if any, has put
-        the shape's code in the disk caches."""
-        on_device, child = batch.to(self.device), self._child if in_child else None
-
-        def job() -> None:
-            if child is not None:  # its own process and CUDA context: no GPU turn needed
-                child.run(self.config, self.fast, str(self.device), batch)
-            with torch.no_grad(), (torch.cuda.device(self.device) if self.device.type == "cuda" else contextlib.nullcontext()):
-                _, make_mask, make_tables, step_for = self._parts(self.paths[COMPILED], on_device, steps)
-                with GPU_TURNS:  # no capture may run while this thread launches and loads kernels
-                    run_step_once(on_device, step_for(on_device, make_mask(on_device)), make_tables, len(ROW_FORMS))
-        return job
+        return compile_job(self, batch, steps, in_child)  # compile/paths.py
 
     def _compile_event(self, event: dict) -> None:
         self.compile_events.append(event)

@@ -180,3 +180,16 @@ def test_the_warm_ups_compile_without_a_child(record):
     assert warm_shapes(e, [(4.0, 4, 1)], io.StringIO())["failed"] == []
     assert e.compiler.summary()["ready"] == 2 and e._child.pids == []
     assert {r["pid"] for r in read_record(record)} == {os.getpid()}
+
+
+def test_a_dynamic_compile_runs_a_child_per_code_variant_only(record):
+    """With compile_dynamic a shape's code serves every shape of its variant (one row or more):
+    a later shape's job runs that code in-process (no recompile:
+    tests/daemon/engine/fast/test_dynamic_compile.py) without paying for a child process."""
+    e = tiny_random_engine("cpu", 3, compile_with="child_compilers:recording", buckets=True, compile_blocks=True, background_compile=True,
+                           compile_in_child=True, compile_dynamic=True)
+    assert e.precompile(2.0, 4, 1) == READY and len(e._child.pids) == 1
+    assert e.precompile(5.0, 20, 1) == READY and len(e._child.pids) == 1  # other frames and text buckets
+    assert e.precompile(3.0, 4, 2) == READY and len(e._child.pids) == 2  # two rows: another variant
+    assert e.precompile(4.0, 30, 3) == READY and len(e._child.pids) == 2
+    assert len(e.compiler._states) == 4 and len(e.compiled_variants) == 2
