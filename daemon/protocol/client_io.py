@@ -222,7 +222,7 @@ class ClientIoLoop:
                     self._fail(rid, p, P.E_AUTH, "the daemon refused this client's CURVE key; ask its admin to "
                                "add your public key to the daemon's clients/ folder")
 
-    def _on_reply(self, frames: list[bytes]) -> None:
+    def _on_reply(self, frames: list[Any]) -> None:  # bytes, or zmq Frames (recv_multipart(copy=False))
         try:
             msg = P.decode(frames, allowed=P.DAEMON_COMMANDS, max_bytes=P.MAX_REPLY_BYTES)
         except P.ProtocolError:

@@ -128,7 +128,7 @@ def encode(msg: Message, *, zero_copy: bool = False) -> list:
             raise ProtocolError(E_BAD_ARRAY, f"array {name!r} has dtype {a.dtype}; use one of {sorted(ARRAY_DTYPES)}")
         a = np.ascontiguousarray(a, dtype=dtype)
         specs.append([name, dtype.str, list(a.shape)])
-        buffers.append(memoryview(a.reshape(-1)).cast("B") if zero_copy else a.tobytes())
+        buffers.append(a.reshape(-1).data.cast("B") if zero_copy else a.tobytes())
     if specs:
         header["arrays"] = specs
     return [VERSION, msg.command.encode("ascii"), msgpack.packb(header, use_bin_type=True), *buffers]

@@ -251,7 +251,8 @@ def test_captured_prologue_is_skipped_only_for_the_same_conditioning(parity, cas
     """Same prompts and lengths as the last run of a shape: the tables still in the graph's
     buffers are reused (no prologue replay); another prompt of the same shape replays it. A
     new cfg alone (A -> C: same prompt, cfg 5 -> 1) needs no replay: cfg is read per run. A
-    shape met again after another shape's graphs replayed replays it (graphs.PoolTenancy). Every run still gives the official latents, so reused tables are never stale."""
+    shape met again after another shape's graphs replayed replays it (graphs.PoolTenancy).
+    Every run still gives the official latents, so reused tables are never stale."""
     engine = FastEngine.from_parity(parity, FastConfig(cuda_graphs=True), device="cuda")
     prime_with_fixture_text(engine, expected, cases)
     torch.backends.cuda.matmul.allow_tf32 = False
