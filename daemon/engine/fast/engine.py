@@ -24,6 +24,7 @@ from motionbridge.daemon.engine.compile.decode_graphs import GraphedDecoder
 from motionbridge.daemon.engine.compile.graphs import CapturedStep, GraphCache
 from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, compile_job, sharing_copy
 from motionbridge.daemon.engine.compile.shape_compiler import READY, ShapeCompiler
+from motionbridge.daemon.engine.compile.warm import code_variants
 from motionbridge.daemon.engine.fast.config import DTYPES, FastConfig
 from motionbridge.daemon.engine.fast.constraint_buffers import graph_key, load_into, on_buffers
 from motionbridge.daemon.engine.fast.decode import LevelBody
@@ -159,7 +160,7 @@ class FastEngine(Engine):
 
     def warm_up(self, prompt: str = "A person walks forward.", durations: Sequence[float] = (5.0,), compile_first: bool = True) -> float:
         """One throw-away request per duration, so that compiling and graph capture happen before
-        the first user waits. With background compiling and `compile_first`, each shape is
+        the first user waits; with a dynamic compile, its shape's code variants compiled first. With background compiling and `compile_first`, each shape is
         compiled first, with no compile child (nothing is served yet); without `compile_first`
         (the daemon: READY must not wait 30-40 s for Inductor) its compile is only queued, in a
         child where configured, and the request runs uncompiled. Returns seconds."""
@@ -167,7 +168,8 @@ class FastEngine(Engine):
         for d in durations:
             if self.compiler is not None and self.fast.compile_blocks:
                 tokens = self.text_features([prompt])[prompt].ctxt.shape[0]
-                self.precompile(float(d), tokens, 1, wait=compile_first, in_child=not compile_first)
+                for shape in code_variants(self.fast, float(d), tokens):  # compile/warm.py
+                    self.precompile(*shape, wait=compile_first, in_child=not compile_first)
             self.generate([GenerationRequest(prompt, float(d), (0,), 5.0, request_id="warm-up")])
         return time.perf_counter() - t0
 

@@ -104,7 +104,9 @@ def build_batch(
     # the reference draws 360-frame noise per seed; its first L frames are our noise
     seeds = [r.seed for r in rows]
     if draw_noise:
-        x0 = noise_for_seeds(seeds, train_frames, input_dim)[:, :length].to(device)
+        # contiguous: the loop's states are, and a dynamic compile guards on strides (the
+        # first step would compile again for a strided slice)
+        x0 = noise_for_seeds(seeds, train_frames, input_dim)[:, :length].contiguous().to(device)
     else:
         x0 = torch.zeros(len(rows), length, input_dim, device=device)
     ctxt = torch.zeros(len(rows), text_len, dc, device=device)

@@ -68,3 +68,32 @@ def test_a_dynamic_compile_drops_duck_sizing():
         assert fx_config.use_duck_shape is False
     finally:
         fx_config.use_duck_shape = before
+
+
+def test_after_the_warm_up_new_shapes_wait_for_no_compile_and_run_compiled():
+    """serve's warm-up with a dynamic compile (engine.warm_up, compile/warm.py code_variants):
+    afterwards a request of a new shape queues its job, which only runs code already compiled,
+    waits for it (compile_wait_ms) and takes the compiled path; nothing compiles again."""
+    compiled: list = []
+
+    def counting(gm, example_inputs):
+        compiled.append(gm)
+        return gm.forward
+
+    torch._dynamo.reset()
+    engine = tiny_random_engine("cpu", 3, prompts=PROMPTS, compile_with=lambda f: torch.compile(f, dynamic=True, backend=counting),
+                                buckets=True, compile_blocks=True, compile_scope="blocks", compile_dynamic=True,
+                                background_compile=True, compile_wait_ms=120_000)
+    try:
+        engine.warm_up(PROMPTS[0], durations=(2.0,))
+        assert len(engine.compiler._states) == 4 and compiled
+        after_warm_up = len(compiled)
+        for duration_s, prompt, seeds in [(2.5, 3, 1), (3.0, 7, 3), (0.7, 11, 4)]:  # none of them a warm-up shape
+            stages: list = []
+            engine.generate([GenerationRequest(PROMPTS[prompt], duration_s, tuple(range(seeds)), 5.0, request_id="r")],
+                            on_step=lambda info: stages.append(info.stage))
+            assert engine.choice.path == "compiled" and set(stages) == {""}, stages
+        assert len(compiled) == after_warm_up and len(engine.compiler._states) == 7
+    finally:
+        engine.close()
+        torch._dynamo.reset()
