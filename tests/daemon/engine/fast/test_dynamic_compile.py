@@ -91,7 +91,7 @@ def test_after_the_warm_up_new_shapes_wait_for_no_compile_and_run_compiled():
         for duration_s, prompt, seeds in [(2.5, 3, 1), (3.0, 7, 3), (0.7, 11, 4)]:  # none of them a warm-up shape
             stages: list = []
             engine.generate([GenerationRequest(PROMPTS[prompt], duration_s, tuple(range(seeds)), 5.0, request_id="r")],
-                            on_step=lambda info: stages.append(info.stage))
+                            on_step=lambda info, stages=stages: stages.append(info.stage))
             assert engine.choice.path == "compiled" and set(stages) == {""}, stages
         assert len(compiled) == after_warm_up and len(engine.compiler._states) == 7
     finally:
