@@ -61,17 +61,6 @@ def shapes(fast, pipeline, durations: Iterable[float], text_tokens: Iterable[int
     return out
 
 
-def code_variants(fast, duration_s: float, text_tokens: int) -> list[tuple[float, int, int]]:
-    """(duration, prompt tokens, seeds) of requests that meet every code variant a dynamic
-    compile (FastConfig.compile_dynamic) specialises on: one row and several (torch
-    specialises a size of 1), the text-table loop and the joint one (many rows or the longest
-    prompt bucket overflow the text table). Once these ran, other shapes run the same code;
-    without a dynamic compile, only the request's own shape."""
-    if not fast.compile_dynamic:
-        return [(duration_s, text_tokens, 1)]
-    return [(duration_s, text_tokens, 1), (duration_s, text_tokens, 2), (duration_s, text_tokens, 4), (duration_s, max(fast.text_buckets), 1)]
-
-
 def warm_shapes(engine, todo: list[tuple[float, int, int]], out: TextIO = sys.stderr) -> dict:
     """Compiles each shape in turn with a progress bar on `out`; returns counts and seconds.
     A shape that fails to compile is reported and skipped (a daemon serves it uncompiled)."""

@@ -68,6 +68,17 @@ class FastConfig:
         if self.max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {self.max_rows}")
 
+    def code_variants(self, duration_s: float, text_tokens: int) -> list[tuple[float, int, int]]:
+        """(duration, prompt tokens, seeds) of requests that meet every code variant a dynamic
+        compile (`compile_dynamic`) specialises on: one row and several (torch specialises a
+        size of 1), the text-table loop and the joint one (many rows or the longest prompt
+        bucket overflow the text table). Once these ran, other shapes run the same code
+        (tests/daemon/engine/fast/test_dynamic_compile.py); without a dynamic compile, only
+        the request's own shape. What serve's warm-up compiles (FastEngine.warm_up)."""
+        if not self.compile_dynamic:
+            return [(duration_s, text_tokens, 1)]
+        return [(duration_s, text_tokens, 1), (duration_s, text_tokens, 2), (duration_s, text_tokens, 4), (duration_s, max(self.text_buckets), 1)]
+
     @property
     def static_shapes(self) -> bool:
         return self.buckets or self.cuda_graphs

@@ -24,7 +24,6 @@ from motionbridge.daemon.engine.compile.decode_graphs import GraphedDecoder
 from motionbridge.daemon.engine.compile.graphs import CapturedStep, GraphCache
 from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, compile_job, sharing_copy
 from motionbridge.daemon.engine.compile.shape_compiler import READY, ShapeCompiler
-from motionbridge.daemon.engine.compile.warm import code_variants
 from motionbridge.daemon.engine.fast.config import DTYPES, FastConfig
 from motionbridge.daemon.engine.fast.constraint_buffers import graph_key, load_into, on_buffers
 from motionbridge.daemon.engine.fast.decode import LevelBody
@@ -168,7 +167,7 @@ class FastEngine(Engine):
         for d in durations:
             if self.compiler is not None and self.fast.compile_blocks:
                 tokens = self.text_features([prompt])[prompt].ctxt.shape[0]
-                for shape in code_variants(self.fast, float(d), tokens):  # compile/warm.py
+                for shape in self.fast.code_variants(float(d), tokens):
                     self.precompile(*shape, wait=compile_first, in_child=not compile_first)
             self.generate([GenerationRequest(prompt, float(d), (0,), 5.0, request_id="warm-up")])
         return time.perf_counter() - t0

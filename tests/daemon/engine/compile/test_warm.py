@@ -49,15 +49,3 @@ def test_warm_refuses_bad_arguments_with_one_line(tmp_path):
         assert p.returncode == 2, (args, p.stderr)
         assert len(p.stderr.strip().splitlines()) == 1 and "error" in p.stderr
     assert not (tmp_path / "home").exists()  # nothing was created
-
-
-def test_a_dynamic_compile_warms_up_every_code_variant_and_a_static_one_its_shape():
-    from motionbridge.daemon.engine.compile.warm import code_variants
-    from motionbridge.daemon.engine.fast.config import FastConfig
-
-    static = FastConfig(buckets=True, compile_blocks=True)
-    dynamic = FastConfig(buckets=True, compile_blocks=True, compile_dynamic=True)
-    assert code_variants(static, 5.0, 12) == [(5.0, 12, 1)]
-    shapes = code_variants(dynamic, 5.0, 12)
-    assert {seeds for _, _, seeds in shapes} >= {1, 2} and max(t for _, t, _ in shapes) == max(dynamic.text_buckets)
-    assert any(seeds > 2 for _, _, seeds in shapes)  # enough rows to overflow the text table: the joint loop

@@ -12,6 +12,7 @@ import torch
 
 from motionbridge.daemon.bench.random_models import tiny_random_engine
 from motionbridge.daemon.engine.api import GenerationRequest
+from motionbridge.daemon.engine.fast.config import FastConfig
 from motionbridge.daemon.engine.fast.device_tables import compile_blocks
 
 PROMPTS = tuple(f"prompt {i}" for i in range(12))  # fixed random features of 4 + 3 i tokens
@@ -71,7 +72,7 @@ def test_a_dynamic_compile_drops_duck_sizing():
 
 
 def test_after_the_warm_up_new_shapes_wait_for_no_compile_and_run_compiled():
-    """serve's warm-up with a dynamic compile (engine.warm_up, compile/warm.py code_variants):
+    """serve's warm-up with a dynamic compile (engine.warm_up, FastConfig.code_variants):
     afterwards a request of a new shape queues its job, which only runs code already compiled,
     waits for it (compile_wait_ms) and takes the compiled path; nothing compiles again."""
     compiled: list = []
@@ -97,3 +98,12 @@ def test_after_the_warm_up_new_shapes_wait_for_no_compile_and_run_compiled():
     finally:
         engine.close()
         torch._dynamo.reset()
+
+
+def test_a_dynamic_compile_warms_up_every_code_variant_and_a_static_one_its_shape():
+    static = FastConfig(buckets=True, compile_blocks=True)
+    dynamic = FastConfig(buckets=True, compile_blocks=True, compile_dynamic=True)
+    assert static.code_variants(5.0, 12) == [(5.0, 12, 1)]
+    shapes = dynamic.code_variants(5.0, 12)
+    assert {seeds for _, _, seeds in shapes} >= {1, 2} and max(t for _, t, _ in shapes) == max(dynamic.text_buckets)
+    assert any(seeds > 2 for _, _, seeds in shapes)  # enough rows to overflow the text table: the joint loop
