@@ -159,7 +159,8 @@ class FastEngine(Engine):
 
     def warm_up(self, prompt: str = "A person walks forward.", durations: Sequence[float] = (5.0,), compile_first: bool = True) -> float:
         """One throw-away request per duration, so that compiling and graph capture happen before
-        the first user waits; with a dynamic compile, its shape's code variants compiled first. With background compiling and `compile_first`, each shape is
+        the first user waits (with a dynamic compile, every code variant: FastConfig.code_variants).
+        With background compiling and `compile_first`, each shape is
         compiled first, with no compile child (nothing is served yet); without `compile_first`
         (the daemon: READY must not wait 30-40 s for Inductor) its compile is only queued, in a
         child where configured, and the request runs uncompiled. Returns seconds."""

@@ -69,7 +69,14 @@ class Batch:
 
     def noise(self) -> Tensor:
         """The rows' starting noise on the CPU (what `x0` holds when built with noise)."""
-        return noise_for_seeds(self.seeds, self.train_frames, self.x0.shape[-1])[:, : self.x0.shape[1]]
+        return trimmed_noise(self.seeds, self.train_frames, self.x0.shape[-1], self.x0.shape[1])
+
+
+def trimmed_noise(seeds: list[int], train_frames: int, input_dim: int, length: int) -> Tensor:
+    """The first `length` frames of the reference's 360-frame noise per seed, contiguous: the
+    loop's states are, and a dynamic compile guards on strides (a strided first state made the
+    first step compile again)."""
+    return noise_for_seeds(seeds, train_frames, input_dim)[:, :length].contiguous()
 
 
 def build_batch(
@@ -104,9 +111,7 @@ def build_batch(
     # the reference draws 360-frame noise per seed; its first L frames are our noise
     seeds = [r.seed for r in rows]
     if draw_noise:
-        # contiguous: the loop's states are, and a dynamic compile guards on strides (the
-        # first step would compile again for a strided slice)
-        x0 = noise_for_seeds(seeds, train_frames, input_dim)[:, :length].contiguous().to(device)
+        x0 = trimmed_noise(seeds, train_frames, input_dim, length).to(device)
     else:
         x0 = torch.zeros(len(rows), length, input_dim, device=device)
     ctxt = torch.zeros(len(rows), text_len, dc, device=device)
