@@ -40,7 +40,7 @@ MODEL = os.environ.get("PROBE_MODEL", "1.0")
 PROBE_STATIC = os.environ.get("PROBE_STATIC", "A")  # shapes compiled statically (each ~28 s from cold on an H100)
 SKIP = set(filter(None, os.environ.get("PROBE_SKIP", "").split(",")))
 OUT = Path(os.environ.get("OUT", "/tmp/out"))
-PROMPTS = {"p14": 14, "p30": 30, "p60": 60}
+PROMPTS = {"p14": 14, "p30": 30, "p60": 60, "p120": 120}
 SHAPES = {"A": (5.0, "p14", 1), "B": (8.0, "p14", 1), "C": (5.0, "p30", 1), "D": (5.0, "p14", 2), "E": (3.0, "p60", 4), "F": (11.0, "p30", 2),
           "G": (12.0, "p14", 1), "H": (12.0, "p60", 4)}
 cfg = model_config(MODEL)
@@ -63,7 +63,9 @@ def call(e: FastEngine, shape: str, seed: int = 0) -> float:
     t = time.perf_counter()
     e.generate([GenerationRequest(p, d, tuple(range(seed, seed + rows)), 5.0, request_id=f"{shape}{seed}")])
     torch.cuda.synchronize()
-    return round((time.perf_counter() - t) * 1000, 1)
+    ms = round((time.perf_counter() - t) * 1000, 1)
+    print(f"call {shape}{seed}: {ms} ms", flush=True)  # a run cut short by its time limit still shows these
+    return ms
 
 
 def path(name: str, fn) -> None:
@@ -144,16 +146,36 @@ path("dynamic", lambda: firsts_and_repeat(engine(cuda_graphs=True, compile_block
                                                  compile_dynamic=True), "ABCDEFGH", True))
 
 
+def warm_variants(e: FastEngine) -> float:
+    """Runs the code variants serve's warm-up compiles for a 5 s take of 14 tokens
+    (FastConfig.code_variants, FastEngine.warm_up); seconds."""
+    prompt_of = {16: "p14", 32: "p30", 64: "p60", 128: "p120"}  # a prompt of each text bucket
+    t = time.perf_counter()
+    for d, tokens, seeds in e.fast.code_variants(5.0, 14, e.fixed_sizes(), cfg.pipeline.output_mesh_fps):
+        e.generate([GenerationRequest(prompt_of[tokens], d, tuple(range(seeds)), 5.0, request_id="warm-up")])
+        print(f"warm-up variant {d:.2f} s, {tokens} tokens, {seeds} seeds: done at {time.perf_counter() - t:.1f} s", flush=True)
+    torch.cuda.synchronize()
+    return round(time.perf_counter() - t, 1)
+
+
 def dynamic_blocks() -> dict:
-    """One dynamic compile of the blocks (regional, no side stream) for every shape: what a new
-    shape costs once the code exists (warm-up and capture only), then the same from warm disk
-    caches in a fresh engine (a restart)."""
+    """One dynamic compile of the blocks (regional, no side stream) for every shape: serve's
+    warm-up of the code variants, then what a new shape costs once the code exists (warm-up runs
+    and capture only; `graphs_compiled_after_warm_up` counts Dynamo graphs compiled after it:
+    0 is the goal), then the same from warm disk caches in a fresh engine (a restart)."""
+    from torch._dynamo.utils import counters
+
     kw = dict(cuda_graphs=True, compile_blocks=True, compile_scope="blocks", compile_dynamic=True)
     t = time.perf_counter()
-    out = firsts_and_repeat(engine(**kw), "ABCDEFGH", True)
+    e = engine(**kw)
+    out: dict = {"warm_up_s": warm_variants(e)}
+    before = counters["stats"]["unique_graphs"]
+    out.update(firsts_and_repeat(e, "ABCDEFGH", True))
+    out["graphs_compiled_after_warm_up"] = counters["stats"]["unique_graphs"] - before
     out["cold_s"] = round(time.perf_counter() - t, 1)
     torch._dynamo.reset()
     e = engine(**kw)
+    out["warm_disk_warm_up_s"] = warm_variants(e)
     out.update({f"warm_disk_first_{s}_ms": call(e, s, 7) for s in "HAE"})
     return out
 

@@ -22,14 +22,17 @@ from pathlib import Path
 PROMPT = "A person walks forward."
 
 
-def _median_ms(run, repeats: int) -> float:
+def _median_ms(run, repeats: int) -> tuple[float, dict]:
+    """(median wall ms of `repeats` runs after a warm-up run, the last run's stages in ms: text,
+    sampling and decode as the first take's timings give them)."""
     run()  # warm-up: compiles, captures, caches
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        run()
+        takes = run()
         times.append((time.perf_counter() - t0) * 1000)
-    return round(statistics.median(times), 1)
+    stages = {k.removesuffix("_s"): round(v * 1000, 1) for k, v in takes[0].timings.items() if k.endswith("_s")} if takes else {}
+    return round(statistics.median(times), 1), stages
 
 
 def settle(engine, timeout_s: float) -> bool | None:
@@ -69,13 +72,13 @@ def measure(engine, repeats: int = 3, seconds: float = 5.0, extend_seconds: floa
         generate_directed(engine, request, c)
     generate_directed(engine, long, extended)
     compiled = settle(engine, settle_s)
-    plain_ms = _median_ms(lambda: engine.generate([request]), repeats)
+    plain_ms, plain_stages = _median_ms(lambda: engine.generate([request]), repeats)
     controls = {}
     for name, c in directed.items():
-        ms = _median_ms(lambda c=c: generate_directed(engine, request, c), repeats)
-        controls[name] = {"ms": ms, "x_plain": round(ms / plain_ms, 2)}
-    extend_ms = _median_ms(lambda: generate_directed(engine, long, extended), max(1, repeats // 2))
-    return {"take_s": round(seconds, 3), "plain_ms": plain_ms, "controls": controls,
+        ms, stages = _median_ms(lambda c=c: generate_directed(engine, request, c), repeats)
+        controls[name] = {"ms": ms, "x_plain": round(ms / plain_ms, 2), "stages_ms": stages}
+    extend_ms, _ = _median_ms(lambda: generate_directed(engine, long, extended), max(1, repeats // 2))
+    return {"take_s": round(seconds, 3), "plain_ms": plain_ms, "plain_stages_ms": plain_stages, "controls": controls,
             "extend": {"seconds": round(frames / 30, 3), "ms": extend_ms}, "compiled": compiled}
 
 

@@ -21,6 +21,7 @@ stages run as plain calls: that is what the CPU tests check the staging with.
 from __future__ import annotations
 
 import functools
+from collections import OrderedDict
 
 import torch
 from torch import Tensor
@@ -113,14 +114,20 @@ class GraphedDecoder:
     `capacity`). `capture=False`: the same stages without graphs, on any device.
     Batches of more than `max_graph_frames` frames (B * L) decode eagerly: they are bound by
     the GPU, not by launches, and a graph's pool would keep their (frames, vertices) float64
-    heights reserved (about 0.6 GB at the default 8 x 360 frames)."""
+    heights reserved (about 0.6 GB at the default 8 x 360 frames).
+    A shape is staged and captured on its `capture_on_use`-th decode; before that its stages
+    run uncaptured, with the same result. Takes are decoded at their exact length, so a mixed
+    stream meets a new (seeds, frames) shape on most requests, and capturing one cost ~150 ms on
+    an H100 (session 10's mixed run: decode p50 155 ms) against a few ms uncaptured."""
 
     def __init__(
         self, mean: Tensor, std: Tensor, body: LevelBody, device: torch.device | str,
-        capture: bool = True, capacity: int = 16, max_graph_frames: int = 8 * 360,
+        capture: bool = True, capacity: int = 16, max_graph_frames: int = 8 * 360, capture_on_use: int = 2,
     ) -> None:
         self.device = torch.device(device)
         self.max_graph_frames = max_graph_frames
+        self.capture_on_use = capture_on_use
+        self._uses: OrderedDict[tuple, int] = OrderedDict()  # decodes per shape not staged yet (bounded)
         if capture and self.device.type != "cuda":
             raise ValueError("capturing the decode needs a CUDA device; pass capture=False on the CPU")
         # on the device once: nothing in a captured region may copy from the CPU
@@ -133,7 +140,14 @@ class GraphedDecoder:
     def __call__(self, latent: Tensor) -> DecodedMotion:
         if latent.shape[0] * latent.shape[1] > self.max_graph_frames:
             return decode_batched(latent.to(self.device), self.mean, self.std, self.body)
-        stages = self.cache.get(("decode", *latent.shape), lambda pool: DecodeStages(self, latent, pool))
+        key = ("decode", *latent.shape)
+        if key not in self.cache.entries:
+            self._uses[key] = uses = self._uses.pop(key, 0) + 1
+            while len(self._uses) > 4096:
+                self._uses.popitem(last=False)
+            if uses < self.capture_on_use:  # met too rarely yet to be worth a capture
+                return decode_batched(latent.to(self.device), self.mean, self.std, self.body)
+        stages = self.cache.get(key, lambda pool: DecodeStages(self, latent, pool))
         if stages is None:  # a compile holds the GPU's turns: the same stages, not captured
             stages = DecodeStages(self, latent, None)
         return stages.decode(latent)

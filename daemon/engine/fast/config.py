@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import torch
@@ -68,16 +69,24 @@ class FastConfig:
         if self.max_rows < 1:
             raise ValueError(f"max_rows must be >= 1, got {self.max_rows}")
 
-    def code_variants(self, duration_s: float, text_tokens: int) -> list[tuple[float, int, int]]:
+    def code_variants(self, duration_s: float, text_tokens: int, avoid: Collection[int] = (), fps: float = 30.0) -> list[tuple[float, int, int]]:
         """(duration, prompt tokens, seeds) of requests that meet every code variant a dynamic
         compile (`compile_dynamic`) specialises on: one row and several (torch specialises a
         size of 1), the text-table loop and the joint one (many rows or the longest prompt
         bucket overflow the text table). Once these ran, other shapes run the same code
         (tests/daemon/engine/fast/test_dynamic_compile.py); without a dynamic compile, only
-        the request's own shape. What serve's warm-up compiles (FastEngine.warm_up)."""
+        the request's own shape. What serve's warm-up compiles (FastEngine.warm_up).
+        `avoid`: the network's fixed sizes (FastEngine.fixed_sizes). A dynamic size traced equal
+        to one of them is tied to it (Dynamo matches strides to sizes by value), and the code
+        then holds for that one size: on the tiny model, 64 frames against a width of 64
+        recompiled every later length. The frames and text buckets traced here skip them."""
         if not self.compile_dynamic:
             return [(duration_s, text_tokens, 1)]
-        return [(duration_s, text_tokens, 1), (duration_s, text_tokens, 2), (duration_s, text_tokens, 4), (duration_s, max(self.text_buckets), 1)]
+        frames = next((b for b in self.frame_buckets if b >= round(duration_s * fps) and b not in avoid), None)
+        duration_s = duration_s if frames is None else frames / fps
+        text = next((b for b in self.text_buckets if b >= text_tokens and b not in avoid), text_tokens)
+        longest = max((b for b in self.text_buckets if b not in avoid), default=max(self.text_buckets))
+        return [(duration_s, text, 1), (duration_s, text, 2), (duration_s, text, 4), (duration_s, longest, 1)]
 
     @property
     def static_shapes(self) -> bool:

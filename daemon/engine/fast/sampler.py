@@ -19,7 +19,11 @@ from torch import Tensor
 
 from motionbridge.daemon.model.sampling import Projection, length_mask, noise_for_seeds, predicted_data, time_grid
 
-DEFAULT_FRAME_BUCKETS = tuple(range(30, 361, 30))  # one per second: little padding, few shapes
+# one per second (little padding, few shapes), each rounded up to a multiple of 8: on a GPU the
+# compiled attention guards on its sequence length (frames + text bucket) being a multiple of 8,
+# so a dynamic compile met 30/60/90-frame buckets as new code (Inductor's is_aligned_realized_tensor,
+# TORCH_LOGS=recompiles on an H100, session 10); the text buckets are multiples of 8 already
+DEFAULT_FRAME_BUCKETS = tuple(-(-seconds * 30 // 8) * 8 for seconds in range(1, 13))  # 32, 64, 96, 120, 152, ..., 360
 DEFAULT_TEXT_BUCKETS = (16, 32, 64, 128)
 DEFAULT_ROW_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 

@@ -26,6 +26,8 @@ def test_the_report_times_each_control_against_a_plain_take(monkeypatch):
     assert set(report["controls"]) == {"start", "keys", "loop"}
     for r in report["controls"].values():
         assert r["ms"] > 0 and r["x_plain"] == round(r["ms"] / report["plain_ms"], 2)
+        assert {"text", "sample", "decode"} <= set(r["stages_ms"]) and 0 < r["stages_ms"]["sample"] <= r["ms"]
+    assert 0 < report["plain_stages_ms"]["sample"] <= report["plain_ms"]
     assert report["take_s"] <= 0.75 * window_s + 1e-9 and abs(report["extend"]["seconds"] - 2.5 * window_s) < 0.05
     # each control and the extended take once (queueing their compiles), then warm-up + 1 repeat
     # per control and the extended take twice; each a real directed take

@@ -88,8 +88,25 @@ def test_large_batches_decode_eagerly(stats, latents):
     small, large = pool[:1], pool[:2]
     assert_same_decode(decoder(large), decode_batched(large, *stats, body))
     assert not decoder.cache.entries
-    assert_same_decode(decoder(small), decode_batched(small, *stats, body))
+    for _ in range(2):  # staged from its second use on
+        assert_same_decode(decoder(small), decode_batched(small, *stats, body))
     assert list(decoder.cache.entries) == [("decode", 1, frames, 201)]
+
+
+def test_a_shape_is_staged_on_its_second_use(stats, latents):
+    """A mixed stream meets a new exact-length shape on most requests; one met once decodes
+    without staging (no ~150 ms capture on a GPU), the same bit for bit; `capture_on_use` 1
+    stages it at once."""
+    body = LevelBody(BodyModel(), "cpu")
+    first, second = next(iter(shapes(latents)))
+    decoder = GraphedDecoder(*stats, body, "cpu", capture=False)
+    assert_same_decode(decoder(first), decode_batched(first, *stats, body))
+    assert not decoder.cache.entries and decoder.cache.captures == 0
+    assert_same_decode(decoder(second), decode_batched(second, *stats, body))
+    assert list(decoder.cache.entries) == [("decode", *first.shape)] and decoder.cache.captures == 1
+    eager = GraphedDecoder(*stats, body, "cpu", capture=False, capture_on_use=1)
+    eager(first)
+    assert eager.cache.captures == 1
 
 
 def test_capture_needs_cuda(stats):
@@ -104,7 +121,7 @@ def test_engine_takes_through_the_staged_decoder():
     assert engine.decoder is None
     requests = [GenerationRequest("A person walks.", 2.0, (0, 1, 2)), GenerationRequest("A person jumps.", 1.0, (4,))]
     eager = engine.generate(requests)
-    engine.decoder = GraphedDecoder(engine.model.mean, engine.model.std, engine.body, engine.device, capture=False)
+    engine.decoder = GraphedDecoder(engine.model.mean, engine.model.std, engine.body, engine.device, capture=False, capture_on_use=1)
     staged = engine.generate(requests)
     assert sorted(engine.decoder.cache.entries) == [("decode", 1, 30, 201), ("decode", 3, 60, 201)]
     for a, b in zip(staged, eager):
@@ -140,6 +157,7 @@ def test_decode_runs_uncaptured_while_a_compile_holds_the_gpu(stats, latents):
     body = LevelBody(BodyModel(), "cpu")
     decoder = GraphedDecoder(*stats, body, "cpu", capture=False)
     latent = next(iter(shapes(latents)))[0]
+    decoder(latent)  # its first use: not staged at all
     with GPU_TURNS:
         assert_same_decode(decoder(latent), decode_batched(latent, *stats, body))
     assert (decoder.cache.captures, decoder.cache.deferred) == (0, 1)

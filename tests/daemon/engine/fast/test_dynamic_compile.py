@@ -86,7 +86,9 @@ def test_after_the_warm_up_new_shapes_wait_for_no_compile_and_run_compiled():
                                 buckets=True, compile_blocks=True, compile_scope="blocks", compile_dynamic=True,
                                 background_compile=True, compile_wait_ms=120_000)
     try:
-        engine.warm_up(PROMPTS[0], durations=(2.0,))
+        engine.warm_up(PROMPTS[0], durations=(2.0,))  # 64 frames: the tiny model's width, which the variants skip
+        # the code variants (the tiny model's text buckets 16, 32, 64 are all fixed sizes: one
+        # row and the longest bucket is one shape), then the warm-up request's own shape
         assert len(engine.compiler._states) == 4 and compiled
         after_warm_up = len(compiled)
         for duration_s, prompt, seeds in [(2.5, 3, 1), (3.0, 7, 3), (0.7, 11, 4)]:  # none of them a warm-up shape
@@ -107,3 +109,15 @@ def test_a_dynamic_compile_warms_up_every_code_variant_and_a_static_one_its_shap
     shapes = dynamic.code_variants(5.0, 12)
     assert {seeds for _, _, seeds in shapes} >= {1, 2} and max(t for _, t, _ in shapes) == max(dynamic.text_buckets)
     assert any(seeds > 2 for _, _, seeds in shapes)  # enough rows to overflow the text table: the joint loop
+
+
+def test_the_warm_up_variants_skip_the_networks_fixed_sizes():
+    """Traced equal to a fixed size, a dynamic size is tied to it: on the tiny model (width 64)
+    a 64-frame warm-up recompiled every later length."""
+    dynamic = FastConfig(buckets=True, compile_blocks=True, compile_dynamic=True)
+    shapes = dynamic.code_variants(2.0, 12, avoid={64, 16}, fps=30)
+    assert {round(d * 30) for d, _, _ in shapes} == {96} and {t for _, t, _ in shapes} == {32, 128}
+    plain = dynamic.code_variants(2.0, 12, fps=30)
+    assert {round(d * 30) for d, _, _ in plain} == {64} and {t for _, t, _ in plain} == {16, 128}
+    engine = tiny_random_engine("cpu", 2)
+    assert {64, 4, 16, 201} <= engine.fixed_sizes()  # width, heads, head width, latent
