@@ -29,6 +29,7 @@ import torch
 
 from motionbridge.daemon.bench.random_models import model_config, random_flow_model
 from motionbridge.daemon.engine.api import GenerationRequest
+from motionbridge.daemon.engine.compile.dynamic_inputs import fixed_sizes
 from motionbridge.daemon.engine.fast.config import FastConfig
 from motionbridge.daemon.engine.fast.engine import FastEngine
 from motionbridge.daemon.engine.text.cache import CachedText
@@ -151,7 +152,7 @@ def warm_variants(e: FastEngine) -> float:
     (FastConfig.code_variants, FastEngine.warm_up); seconds."""
     prompt_of = {16: "p14", 32: "p30", 64: "p60", 128: "p120"}  # a prompt of each text bucket
     t = time.perf_counter()
-    for d, tokens, seeds in e.fast.code_variants(5.0, 14, e.fixed_sizes(), cfg.pipeline.output_mesh_fps):
+    for d, tokens, seeds in e.fast.code_variants(5.0, 14, fixed_sizes(cfg.network, e._input_pad), cfg.pipeline.output_mesh_fps):
         e.generate([GenerationRequest(prompt_of[tokens], d, tuple(range(seeds)), 5.0, request_id="warm-up")])
         print(f"warm-up variant {d:.2f} s, {tokens} tokens, {seeds} seeds: done at {time.perf_counter() - t:.1f} s", flush=True)
     torch.cuda.synchronize()

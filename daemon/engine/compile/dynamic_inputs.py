@@ -21,6 +21,8 @@ from typing import Any
 
 import torch
 
+from motionbridge.daemon.model.config import NetworkConfig
+
 
 def without_base(t: Any) -> Any:
     """`t` if it is not a tensor view, else a tensor on the same memory with no `_base`."""
@@ -49,3 +51,13 @@ def called_without_views(fn: Callable) -> Callable:
 def compiling_without_views(compile_fn: Callable[[Callable], Callable]) -> Callable[[Callable], Callable]:
     """A compile function (f -> compiled f) whose compiled functions are handed no views."""
     return lambda f: called_without_views(compile_fn(f))
+
+
+def fixed_sizes(network: NetworkConfig, input_pad: int = 0) -> frozenset[int]:
+    """The sizes of a network that no request changes: widths, heads,
+    head width, the text features' widths, the latent's width as given and as padded. A dynamic
+    size traced equal to one of them is tied to it (Dynamo matches strides to sizes by value), so
+    the warm-up's shapes skip them (FastConfig.code_variants)."""
+    d, h = network.feat_dim, network.num_heads
+    return frozenset({d, h, d // h, 3 * d, 6 * d, network.mlp_hidden_dim, network.ctxt_input_dim, network.vtxt_input_dim,
+                      network.input_dim, network.input_dim + input_pad})

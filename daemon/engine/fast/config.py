@@ -76,7 +76,7 @@ class FastConfig:
         bucket overflow the text table). Once these ran, other shapes run the same code
         (tests/daemon/engine/fast/test_dynamic_compile.py); without a dynamic compile, only
         the request's own shape. What serve's warm-up compiles (FastEngine.warm_up).
-        `avoid`: the network's fixed sizes (FastEngine.fixed_sizes). A dynamic size traced equal
+        `avoid`: the network's fixed sizes (compile/dynamic_inputs.fixed_sizes). A dynamic size traced equal
         to one of them is tied to it (Dynamo matches strides to sizes by value), and the code
         then holds for that one size: on the tiny model, 64 frames against a width of 64
         recompiled every later length. The frames and text buckets traced here skip them."""

@@ -21,7 +21,7 @@ from torch import Tensor
 from motionbridge.daemon.engine.api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
 from motionbridge.daemon.engine.compile.child_job import child_compiles
 from motionbridge.daemon.engine.compile.decode_graphs import GraphedDecoder
-from motionbridge.daemon.engine.compile.dynamic_inputs import compiling_without_views
+from motionbridge.daemon.engine.compile.dynamic_inputs import compiling_without_views, fixed_sizes
 from motionbridge.daemon.engine.compile.graphs import CapturedStep, GraphCache
 from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, compile_job, sharing_copy
 from motionbridge.daemon.engine.compile.shape_compiler import READY, ShapeCompiler
@@ -171,19 +171,10 @@ class FastEngine(Engine):
         for d in durations:
             if self.compiler is not None and self.fast.compile_blocks:
                 tokens = self.text_features([prompt])[prompt].ctxt.shape[0]
-                for shape in self.fast.code_variants(float(d), tokens, self.fixed_sizes(), self.config.pipeline.output_mesh_fps):
+                for shape in self.fast.code_variants(float(d), tokens, fixed_sizes(self.config.network, self._input_pad), self.config.pipeline.output_mesh_fps):
                     self.precompile(*shape, wait=compile_first, in_child=not compile_first)
             self.generate([GenerationRequest(prompt, float(d), (0,), 5.0, request_id="warm-up")])
         return time.perf_counter() - t0
-
-    def fixed_sizes(self) -> frozenset[int]:
-        """The network's sizes that do not change with the request: widths, heads, head width,
-        text feature widths, the latent's (padded) width; what a dynamic compile's warm-up shapes
-        must not equal (FastConfig.code_variants)."""
-        n = self.config.network
-        d, h = n.feat_dim, n.num_heads
-        return frozenset({d, h, d // h, 3 * d, 6 * d, n.mlp_hidden_dim, n.ctxt_input_dim, n.vtxt_input_dim, n.input_dim,
-                          n.input_dim + self._input_pad})
 
     def close(self) -> None:
         """Drops the queued background compiles and kills a running compile child (an

@@ -119,5 +119,7 @@ def test_the_warm_up_variants_skip_the_networks_fixed_sizes():
     assert {round(d * 30) for d, _, _ in shapes} == {96} and {t for _, t, _ in shapes} == {32, 128}
     plain = dynamic.code_variants(2.0, 12, fps=30)
     assert {round(d * 30) for d, _, _ in plain} == {64} and {t for _, t, _ in plain} == {16, 128}
-    engine = tiny_random_engine("cpu", 2)
-    assert {64, 4, 16, 201} <= engine.fixed_sizes()  # width, heads, head width, latent
+    from motionbridge.daemon.bench.random_models import model_config
+    from motionbridge.daemon.engine.compile.dynamic_inputs import fixed_sizes
+
+    assert {64, 4, 16, 201, 208} <= fixed_sizes(model_config("tiny-random").network, 7)  # width, heads, head width, latent
