@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -251,6 +252,7 @@ class GraphCache:
         self.entries: OrderedDict[tuple, object] = OrderedDict()
         self.captures = 0
         self.deferred = 0  # captures put off while a compile held GPU_TURNS
+        self.build_s = 0.0  # seconds spent building entries (warm-up runs and captures), all told
 
     def get(self, key: tuple, build: Callable[[object], object]):
         """The entry of `key`, captured now if missing; None when a background compile holds
@@ -266,7 +268,11 @@ class GraphCache:
                 self.pool = self.make_pool()
             while len(self.entries) >= self.capacity:
                 self.entries.popitem(last=False)
-            entry = build(self.pool)
+            started = time.perf_counter()
+            try:
+                entry = build(self.pool)
+            finally:
+                self.build_s += time.perf_counter() - started
         finally:
             GPU_TURNS.release()
         self.entries[key] = entry

@@ -176,6 +176,9 @@ class FastEngine(Engine):
             self.generate([GenerationRequest(prompt, float(d), (0,), 5.0, request_id="warm-up")])
         return time.perf_counter() - t0
 
+    def _graph_build_s(self) -> float:
+        return sum(path.graphs.build_s for path in self.paths.values())
+
     def close(self) -> None:
         """Drops the queued background compiles and kills a running compile child (an
         in-process compile that runs ends on its own)."""
@@ -386,12 +389,15 @@ class FastEngine(Engine):
             return step_hook(self, chunk, checked, cancelled, total, on_step, is_cancelled, preview_every)
 
         t1 = time.perf_counter()
+        built = self._graph_build_s()
         latents: list[Tensor] = []
         per_call = 1 if self.fast.batch_invariant else self.fast.max_rows
         for start in range(0, len(rows), per_call):
             latents += self._sample_split(rows[start : start + per_call], hook_for)
         t_sample = time.perf_counter() - t1
+        # of which building a new shape's graphs (warm-up runs and captures): where a new shape's time goes
+        t_capture = self._graph_build_s() - built
         if len(cancelled) == len(checked):
             raise Cancelled("every request of the batch was cancelled")
         text_warnings = {prompt: f.warnings for prompt, f in feats.items()}
-        return assemble_takes(self, rows, latents, checked, cancelled, text_warnings, {"text_s": t_text, "sample_s": t_sample})
+        return assemble_takes(self, rows, latents, checked, cancelled, text_warnings, {"text_s": t_text, "sample_s": t_sample, "capture_s": t_capture})
