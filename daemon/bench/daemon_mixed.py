@@ -136,7 +136,10 @@ def _mix(run, mix, seed0: int) -> dict:
         for s in seen:
             stages[s] = stages.get(s, 0) + 1
         print(f"  {i + 1:2d}/{len(mix)} {duration:4.1f} s {k} seeds {len(prompt.split()):2d} words: {ms:8.1f} ms {sorted(seen)}", flush=True)
-    return {**_quantiles([r["ms"] for r in rows]), "requests_with_stage": stages, "requests": rows}
+    # where the time goes: each engine stage's median over the requests (text, sample, capture, decode)
+    names = sorted({name for r in rows for name in r["engine_ms"]})
+    stage_p50 = {n: round(statistics.median(r["engine_ms"][n] for r in rows if n in r["engine_ms"]), 1) for n in names}
+    return {**_quantiles([r["ms"] for r in rows]), "requests_with_stage": stages, "engine_stage_p50_ms": stage_p50, "requests": rows}
 
 
 def _repeat(run, times: int = 15) -> dict:

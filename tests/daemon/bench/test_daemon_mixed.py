@@ -51,3 +51,11 @@ def test_each_request_row_carries_the_engine_seconds_of_its_first_take():
     report = _mix(run, request_mix(3), seed0=7)
     assert [r["engine_ms"] for r in report["requests"]] == [{"text": 12.5, "sample": 100.0, "decode": 2.0}] * 3
     assert report["requests_with_stage"] == {"compiling": 3} and seen[0][0] == 7
+
+
+def test_the_report_gives_each_engine_stages_median():
+    """Which stage a mix's time goes to (text, sampling, the new shapes' captures, decode), at a
+    glance: medians over the requests that report the stage."""
+    timings = iter([{"sample_s": 0.1, "capture_s": 0.05}, {"sample_s": 0.3}, {"sample_s": 0.2, "capture_s": 0.09}])
+    report = _mix(lambda prompt, duration, seeds: (1.0, set(), next(timings)), request_mix(3), seed0=0)
+    assert report["engine_stage_p50_ms"] == {"capture": 70.0, "sample": 200.0}
