@@ -168,6 +168,8 @@ class FastEngine(Engine):
         (the daemon: READY must not wait 30-40 s for Inductor) its compile is only queued, in a
         child where configured, and the request runs uncompiled. Returns seconds."""
         t0 = time.perf_counter()
+        if self.text is not None and durations:
+            self.text.warm_up_graphs(prompt)  # each prompt-length bucket's text graphs
         for d in durations:
             if self.compiler is not None and self.fast.compile_blocks:
                 tokens = self.text_features([prompt])[prompt].ctxt.shape[0]

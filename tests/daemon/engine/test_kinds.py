@@ -43,8 +43,11 @@ def test_warm_up_runs_a_request_per_length(parity):
     seen = []
     original = engine.generate
     engine.generate = lambda reqs, **kw: seen.extend(r.duration_s for r in reqs) or original(reqs, **kw)
+    warmed_text = []
+    engine.text.warm_up_graphs = lambda prompt: warmed_text.append(prompt) or []
     assert engine.warm_up(durations=(1.0, 2.0)) > 0
     assert seen == [1.0, 2.0]
+    assert warmed_text == ["A person walks forward."]  # each prompt bucket's text graphs, once
 
 
 @pytest.mark.parametrize("bad", [dict(compile_scope="everything"), dict(compile_mode="turbo"), dict(dtype="float16")])

@@ -194,3 +194,18 @@ def test_tokenize_equals_the_tokenizers_truncation_and_padding(encoders, prompts
         ids, mask, warnings = new.tokenize(batch)
         assert torch.equal(ids, ref["input_ids"]) and torch.equal(mask, ref["attention_mask"])
         assert [bool(w) for w in warnings] == [p == prompts[3] for p in batch]
+
+
+def test_the_warm_up_meets_every_reachable_prompt_bucket_and_clip(encoders, monkeypatch):
+    """FastEngine.warm_up captures each user-token bucket's Qwen3 graph and CLIP's before the
+    first user waits (on the CPU the same static forwards run eagerly; the keys are the graphs')."""
+    _, old, new = encoders
+    keys = []
+    original = new.static._run
+    monkeypatch.setattr(new.static, "_run", lambda key, fn, inputs: keys.append(key) or original(key, fn, inputs))
+    met = new.warm_up_graphs(SHORT)
+    reachable = [b for lower, b in zip((0, *new.static.user_buckets), new.static.user_buckets) if lower < new.max_length]
+    assert met == reachable and len(met) >= 2
+    assert [k for k in keys if k[0] == "llm"] == [("llm", 1, b) for b in reachable]
+    assert [k for k in keys if k[0] == "clip"] == [("clip", 1, 77)]
+    assert old.warm_up_graphs(SHORT) == []  # no static path, nothing to capture
