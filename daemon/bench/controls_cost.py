@@ -19,6 +19,8 @@ import statistics
 import time
 from pathlib import Path
 
+from motionbridge.daemon.bench.report import stage_ms
+
 PROMPT = "A person walks forward."
 
 
@@ -31,8 +33,7 @@ def _median_ms(run, repeats: int) -> tuple[float, dict]:
         t0 = time.perf_counter()
         takes = run()
         times.append((time.perf_counter() - t0) * 1000)
-    stages = {k.removesuffix("_s"): round(v * 1000, 1) for k, v in takes[0].timings.items() if k.endswith("_s")} if takes else {}
-    return round(statistics.median(times), 1), stages
+    return round(statistics.median(times), 1), stage_ms(takes[0].timings) if takes else {}
 
 
 def settle(engine, timeout_s: float) -> bool | None:

@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from motionbridge.daemon.bench.report import stage_ms
+
 WORDS = ("person walks forward slowly then turns left and waves with the right hand jumps twice "
          "kneels down stands up runs in a circle looks around carefully picks something from the floor "
          "throws it far dances happily stretches both arms sits on a chair claps").split()
@@ -132,7 +134,7 @@ def _mix(run, mix, seed0: int) -> dict:
     for i, (prompt, duration, k) in enumerate(mix):
         ms, seen, timings = run(prompt, duration, tuple(range(seed0 + 10 * i, seed0 + 10 * i + k)))
         rows.append({"words": len(prompt.split()), "duration_s": duration, "seeds": k, "ms": round(ms, 1), "stages": sorted(seen),
-                     "engine_ms": {name.removesuffix("_s"): round(1000 * float(sec), 1) for name, sec in timings.items()}})
+                     "engine_ms": stage_ms(timings)})
         for s in seen:
             stages[s] = stages.get(s, 0) + 1
         print(f"  {i + 1:2d}/{len(mix)} {duration:4.1f} s {k} seeds {len(prompt.split()):2d} words: {ms:8.1f} ms {sorted(seen)}", flush=True)

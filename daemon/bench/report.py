@@ -51,3 +51,9 @@ def table(result: dict) -> str:
                 lines.append(f"Decode ({mode}): {_fmt(r.get('decode'))}")
         lines.append("")
     return "\n".join(lines)
+
+
+def stage_ms(timings: dict) -> dict[str, float]:
+    """A take's engine timings (seconds: text_s, sample_s, capture_s, decode_s) as milliseconds
+    by stage name (text, sample, ...), rounded to 0.1 ms."""
+    return {name.removesuffix("_s"): round(1000 * float(sec), 1) for name, sec in timings.items() if name.endswith("_s")}

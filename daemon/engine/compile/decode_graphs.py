@@ -138,19 +138,22 @@ class GraphedDecoder:
 
     @torch.no_grad()
     def __call__(self, latent: Tensor) -> DecodedMotion:
-        if latent.shape[0] * latent.shape[1] > self.max_graph_frames:
-            return decode_batched(latent.to(self.device), self.mean, self.std, self.body)
         key = ("decode", *latent.shape)
-        if key not in self.cache.entries:
-            self._uses[key] = uses = self._uses.pop(key, 0) + 1
-            while len(self._uses) > 4096:
-                self._uses.popitem(last=False)
-            if uses < self.capture_on_use:  # met too rarely yet to be worth a capture
-                return decode_batched(latent.to(self.device), self.mean, self.std, self.body)
+        if latent.shape[0] * latent.shape[1] > self.max_graph_frames or not self._worth_staging(key):
+            return decode_batched(latent.to(self.device), self.mean, self.std, self.body)
         stages = self.cache.get(key, lambda pool: DecodeStages(self, latent, pool))
         if stages is None:  # a compile holds the GPU's turns: the same stages, not captured
             stages = DecodeStages(self, latent, None)
         return stages.decode(latent)
+
+    def _worth_staging(self, key: tuple) -> bool:
+        """Counts a use of a shape not staged yet; True from its `capture_on_use`-th use on."""
+        if key in self.cache.entries:
+            return True
+        self._uses[key] = uses = self._uses.pop(key, 0) + 1
+        while len(self._uses) > 4096:
+            self._uses.popitem(last=False)
+        return uses >= self.capture_on_use
 
     def clear(self) -> None:
         """Drop the captured graphs and their memory pool (after a CUDA OOM)."""
