@@ -21,12 +21,11 @@ stages run as plain calls: that is what the CPU tests check the staging with.
 from __future__ import annotations
 
 import functools
-from collections import OrderedDict
 
 import torch
 from torch import Tensor
 
-from motionbridge.daemon.engine.compile.graphs import GraphCache, capturing
+from motionbridge.daemon.engine.compile.graphs import GraphCache, UseCounts, capturing
 from motionbridge.daemon.engine.fast.decode import LevelBody, decode_batched, savgol_translation, smooth_rotations
 from motionbridge.daemon.model.decode import (
     DecodedMotion,
@@ -127,7 +126,7 @@ class GraphedDecoder:
         self.device = torch.device(device)
         self.max_graph_frames = max_graph_frames
         self.capture_on_use = capture_on_use
-        self._uses: OrderedDict[tuple, int] = OrderedDict()  # decodes per shape not staged yet (bounded)
+        self._uses = UseCounts()  # decodes per shape not staged yet
         if capture and self.device.type != "cuda":
             raise ValueError("capturing the decode needs a CUDA device; pass capture=False on the CPU")
         # on the device once: nothing in a captured region may copy from the CPU
@@ -150,10 +149,7 @@ class GraphedDecoder:
         """Counts a use of a shape not staged yet; True from its `capture_on_use`-th use on."""
         if key in self.cache.entries:
             return True
-        self._uses[key] = uses = self._uses.pop(key, 0) + 1
-        while len(self._uses) > 4096:
-            self._uses.popitem(last=False)
-        return uses >= self.capture_on_use
+        return self._uses.count(key) >= self.capture_on_use
 
     def clear(self) -> None:
         """Drop the captured graphs and their memory pool (after a CUDA OOM)."""

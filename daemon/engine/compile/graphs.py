@@ -67,18 +67,21 @@ def capturing(graph: torch.cuda.CUDAGraph, pool=None):
 ROW_FORMS = (lambda t: t[0].clone(), lambda t: t[min(1, len(t) - 1)], lambda t: t[0])  # see run_step_once
 
 
-def run_step_once(batch: Batch, step, make_tables: Callable[[Batch], tuple], times: int = 1) -> None:
-    """Runs the tables' prologue and one Euler step of `batch` `times` times, on a side stream
-    on a GPU: what a captured loop needs done before capture (lazy inits, autotuning) and what
-    compiles a shape's code (the background compile job, compile/shape_compiler.py)."""
+def run_step_once(batch: Batch, step, make_tables: Callable[[Batch], tuple], times: int = 1) -> tuple:
+    """Runs the tables' prologue once and one Euler step of `batch` `times` times, on a side
+    stream on a GPU: what a captured loop needs done before capture (lazy inits, autotuning)
+    and what compiles a shape's code (the background compile job, compile/shape_compiler.py).
+    Returns the tables (their shapes are what a per-step capture's row buffers take)."""
     x0 = batch.x0
     zero = torch.zeros((), device=x0.device)
     side = torch.cuda.Stream(x0.device) if x0.is_cuda else None
     if side is not None:
         side.wait_stream(torch.cuda.current_stream(x0.device))
     with torch.cuda.stream(side) if side is not None else contextlib.nullcontext():
+        # one prologue: it sees the batch in the same form every time (a 1.0B shape's prologue
+        # fills every step's text keys and values, a few ms that a new shape's request waits on)
+        tables = make_tables(batch)
         for i in range(times):
-            tables = make_tables(batch)
             # each form a captured loop passes its rows in: standalone rows (the per-step
             # graph's buffers), then views into the tables past offset 0 and at it (the whole
             # loop's t[k]). A dynamic-shape compile guards on views' offsets and bases, and a
@@ -88,6 +91,7 @@ def run_step_once(batch: Batch, step, make_tables: Callable[[Batch], tuple], tim
             step(x0.clone(), zero, zero, *rows)
     if side is not None:
         torch.cuda.current_stream(x0.device).wait_stream(side)
+    return tables
 
 
 class CapturedStep:
@@ -131,12 +135,17 @@ class CapturedStep:
         self.t1 = torch.zeros((), device=self.x.device)
         self.project = project
         warm = self.step if project is None else lambda x, t0, dt, *rows: euler_step(self.step, x, t0, dt, t0, rows, project)
-        run_step_once(batch, warm, self.make_tables, times=len(ROW_FORMS))  # outside capture: lazy inits, autotuning
+        # outside capture: lazy inits, autotuning, and a dynamic compile's forms of the rows. A
+        # captured loop reads its rows as views of the tables (forms 1 and 2 of ROW_FORMS); the
+        # per-step graph reads standalone buffers (form 0) and needs that one run only
+        tables = run_step_once(batch, warm, self.make_tables, times=len(ROW_FORMS) if capture_tables else 1)
         self.prologue: torch.cuda.CUDAGraph | None = None
         self.prologue_replays = 0
         self._last_conditioning: tuple[Tensor, ...] | None = None
         self.segments: list[tuple[int, int, torch.cuda.CUDAGraph]] = []
         self.graph: torch.cuda.CUDAGraph | None = None
+        templates = tuple(None if t is None else torch.empty_like(t[0]) for t in tables) if not capture_tables else ()
+        del tables  # a big batch's tables are GBs: freed before anything is captured
         if capture_tables:
             if steps is None:
                 raise ValueError("a captured loop needs its step count; pass steps=")
@@ -145,9 +154,8 @@ class CapturedStep:
                 self.tables = self._inputs(batch)
             self._capture_loop(pool, steps, segment_steps)
             return
-        self.tables = self._inputs(batch)
-        self.rows = tuple(None if t is None else torch.empty_like(t[0]) for t in self.tables)
-        self.tables = ()  # made again per call; do not hold this batch's copy
+        self.rows = templates
+        self.tables = ()  # made again per call
         self.graph = torch.cuda.CUDAGraph()
         with capturing(self.graph, pool):
             self.x_next, self.v = euler_step(self.step, self.x, self.t0, self.dt, self.t1, self.rows, project)
@@ -232,6 +240,23 @@ class CapturedStep:
                 return self.x_next.clone()
             self.x.copy_(self.x_next)
         return self.x.clone()
+
+
+class UseCounts:
+    """How often each shape was met, for captures that pay off only on a shape's later uses
+    (a mixed stream meets a new shape on most requests); the least recently met shapes are
+    forgotten beyond `limit`."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.limit = limit
+        self._uses: OrderedDict[tuple, int] = OrderedDict()
+
+    def count(self, key: tuple) -> int:
+        """Counts a use of `key`; returns its uses so far, this one included."""
+        self._uses[key] = uses = self._uses.pop(key, 0) + 1
+        while len(self._uses) > self.limit:
+            self._uses.popitem(last=False)
+        return uses
 
 
 class GraphCache:

@@ -89,13 +89,16 @@ def compile_job(engine, batch, steps: int, in_child: bool = True) -> Callable[[]
     variant = (batch.x0.shape[0] == 1, bool(engine.tables.plan(batch, steps).text_kv)) if engine.fast.compile_dynamic else None
 
     def job() -> None:
-        if child is not None and variant not in engine.compiled_variants:
+        known = variant in engine.compiled_variants
+        if child is not None and not known:
             child.run(engine.config, engine.fast, str(engine.device), batch)  # its own process and CUDA context
         on_gpu = torch.cuda.device(engine.device) if engine.device.type == "cuda" else contextlib.nullcontext()
         with torch.no_grad(), on_gpu:
             _, make_mask, make_tables, step_for = engine._parts(engine.paths[COMPILED], on_device, steps)
             with GPU_TURNS:  # no capture may run while this thread launches and loads kernels
-                run_step_once(on_device, step_for(on_device, make_mask(on_device)), make_tables, len(ROW_FORMS))
+                # a known variant's rows were compiled in every form: one run checks this shape
+                # (a request waits on it), and a capture's own warm-up runs the forms it reads
+                run_step_once(on_device, step_for(on_device, make_mask(on_device)), make_tables, 1 if known else len(ROW_FORMS))
         if variant is not None:
             engine.compiled_variants.add(variant)
     return job

@@ -44,6 +44,8 @@ class FastConfig:
     compile_child_timeout_s: float = 600.0  # ... and kills that child after this long (the shape FAILED)
     graph_segment_steps: int = 5  # a small batch's Euler loop is captured in graphs of this many steps;
     # the step hook (progress, cancelling, previews) runs after each of them (graphs.CapturedStep)
+    loop_capture_on_use: int = 2  # ... from a shape's n-th take on; before that one step is captured
+    # and replayed per step (capturing the loop is a whole loop's launches, paid back only by repeats)
     batch_invariant: bool = False  # each seed sampled and each prompt encoded alone, so a take's
     # float sums (GEMM kernels chosen by row count, padding to a neighbour's length) depend on its own
     # request only: the same bytes whatever shares its batch, in-process, in a daemon or after a resume
@@ -59,6 +61,8 @@ class FastConfig:
             raise ValueError("text_side_stream compiles the double blocks in pieces; pass compile_scope='blocks' or 'stack' with it")
         if self.graph_segment_steps < 1:
             raise ValueError(f"graph_segment_steps must be >= 1, got {self.graph_segment_steps}")
+        if self.loop_capture_on_use < 1:
+            raise ValueError(f"loop_capture_on_use must be >= 1, got {self.loop_capture_on_use}")
         for name in ("precompute_text_mib", "text_kv_mib", "graph_tables_mib"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0 (0 turns that table off), got {getattr(self, name)}")

@@ -22,7 +22,7 @@ from motionbridge.daemon.engine.api import Cancelled, Engine, GeneratedTake, Gen
 from motionbridge.daemon.engine.compile.child_job import child_compiles
 from motionbridge.daemon.engine.compile.decode_graphs import GraphedDecoder
 from motionbridge.daemon.engine.compile.dynamic_inputs import compiling_without_views, fixed_sizes
-from motionbridge.daemon.engine.compile.graphs import CapturedStep, GraphCache
+from motionbridge.daemon.engine.compile.graphs import CapturedStep, GraphCache, UseCounts
 from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, compile_job, sharing_copy
 from motionbridge.daemon.engine.compile.shape_compiler import READY, ShapeCompiler
 from motionbridge.daemon.engine.fast.config import DTYPES, FastConfig
@@ -94,6 +94,7 @@ class FastEngine(Engine):
         # the loop's network in the text-table mode: motion tokens only (fast/text_stream.py)
         self._motion_network = MotionNetwork(dit, compile_fn)
         self.graphs = GraphCache()
+        self.loop_uses = UseCounts()  # takes per compiled shape: its whole loop is captured from loop_capture_on_use on
         self.paths = {COMPILED: NetworkPath(COMPILED, dit, self.tables, self._motion_network, compile_fn, self.graphs)}
         self.compiler: ShapeCompiler | None = None
         self.compiled_variants: set[tuple] = set()  # compile_dynamic: the code variants compiled (_compile_job)
@@ -287,7 +288,7 @@ class FastEngine(Engine):
         self.choice = choose(self.compiler, key, lambda: self._compile_job(batch, steps), f.compile_wait_ms / 1000)
         path, graphs_key = self.paths[self.choice.path], key + graph_key(project)  # a directed take's graphs hold its projection
         if path.name == COMPILED and UNCOMPILED in self.paths:
-            self.paths[UNCOMPILED].graphs.drop(graphs_key)  # its stand-in's graphs and tables are not needed again
+            self.paths[UNCOMPILED].graphs.drop(graphs_key + ("step",))  # its stand-in's graphs and tables are not needed again
         plan, make_mask, make_tables, step_for = self._parts(path, batch, steps)
         if f.cuda_graphs:
             # small tables live in the graphs' pool and the whole loop is captured; the
@@ -295,9 +296,12 @@ class FastEngine(Engine):
             small = plan.text_kv or plan.bytes <= f.graph_tables_mib * 2**20
             # the uncompiled stand-in captures one step, not the whole loop: capturing 50
             # uncompiled steps costs about what running them eagerly does (1.0B: ~1 s of a
-            # new shape's 1.6 s on an H100), capturing one costs a step
-            small = small and path.name == COMPILED
-            captured = path.graphs.get(graphs_key, lambda pool: CapturedStep(
+            # new shape's 1.6 s on an H100), capturing one costs a step. So does a compiled
+            # shape's first take: its loop is captured when the shape comes back
+            small = small and path.name == COMPILED and self.loop_uses.count(graphs_key) >= f.loop_capture_on_use
+            if small:
+                path.graphs.drop(graphs_key + ("step",))
+            captured = path.graphs.get(graphs_key + ("loop" if small else "step",), lambda pool: CapturedStep(
                 batch.to(self.device), step_for, pool, make_tables, capture_tables=small, make_mask=make_mask, steps=steps,
                 segment_steps=f.graph_segment_steps, project=on_buffers(project, batch.x0.shape[1], self.device),
                 tenancy=path.graphs.tenancy))

@@ -307,7 +307,7 @@ def test_a_directed_take_is_captured_and_replayed_on_a_gpu(parity, tables_mib, t
     from motionbridge.daemon.engine.api import Cancelled
 
     monkeypatch.setattr(torch.backends.cuda.matmul, "allow_tf32", False)
-    config = dataclasses.replace(FastConfig.for_device("cuda", "float32"), graph_tables_mib=tables_mib)
+    config = dataclasses.replace(FastConfig.for_device("cuda", "float32"), graph_tables_mib=tables_mib, loop_capture_on_use=1)
     captured = FastEngine.from_parity(parity, config, device="cuda")
     uncaptured = FastEngine.from_parity(parity, dataclasses.replace(config, cuda_graphs=False, buckets=True), device="cuda")
     first, checks = start_end_keys(tmp_path)
@@ -317,7 +317,7 @@ def test_a_directed_take_is_captured_and_replayed_on_a_gpu(parity, tables_mib, t
     with revived(captured.model, uncaptured.model):
         a = generate_directed(captured, request, first)
         (key,) = captured.graphs.entries
-        assert key[-1] == "directed" and captured.graphs.captures == 1
+        assert "directed" in key and captured.graphs.captures == 1
         entry, runs = captured.graphs.entries[key], []
         monkeypatch.setattr(entry, "run", lambda *args, **kw: runs.append(1) or type(entry).run(entry, *args, **kw))
         b = generate_directed(captured, dataclasses.replace(request, seeds=(4,)), second)

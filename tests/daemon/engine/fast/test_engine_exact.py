@@ -99,10 +99,31 @@ def test_cuda_graphs_match_eager_on_gpu(parity, cases, expected, graph_tables_mi
     engine = FastEngine.from_parity(parity, FastConfig(cuda_graphs=True, graph_tables_mib=graph_tables_mib, text_kv_mib=0), device="cuda")
     prime_with_fixture_text(engine, expected, cases)
     torch.backends.cuda.matmul.allow_tf32 = False
-    for _ in range(2):  # the second call replays the captured graphs with the batch copied in
+    for _ in range(3):  # one step captured, then the loop captured, then replayed with the batch copied in
         assert max_latent_error(engine.generate(requests(cases, two_lengths(cases))), cases, expected) < LATENT_ATOL
     captured = next(iter(engine.graphs.entries.values()))
     assert (captured.prologue is not None) == (graph_tables_mib > 0)
+
+
+@pytest.mark.gpu
+def test_a_shapes_first_take_replays_one_step_and_its_later_takes_the_whole_loop(parity, cases, expected):
+    """A new shape's first take captures one Euler step and replays it per step (capturing the
+    loop costs a loop's launches); its second captures the whole loop, its third replays it. The
+    same request gives the official latents and the same bytes all three times."""
+    engine = FastEngine.from_parity(parity, FastConfig(cuda_graphs=True), device="cuda")
+    prime_with_fixture_text(engine, expected, cases)
+    torch.backends.cuda.matmul.allow_tf32 = False
+    names = two_lengths(cases)
+    kinds, latents = [], []
+    for _ in range(3):
+        takes = engine.generate(requests(cases, names))
+        assert max_latent_error(takes, cases, expected) < LATENT_ATOL
+        latents.append([t.latent for t in takes])
+        (key,) = engine.graphs.entries
+        kinds.append(key[-1])
+    assert kinds == ["step", "loop", "loop"] and engine.graphs.captures == 2
+    for run in latents[1:]:
+        assert all(np.array_equal(a, b) for a, b in zip(latents[0], run))
 
 
 def test_precomputed_modulation_table_is_exact(parity, cases, expected, parity_engine):
@@ -203,7 +224,7 @@ def test_compiled_float32_on_gpu_matches_the_official_latents(parity, cases, exp
     engine = FastEngine.from_parity(parity, compiled, device="cuda")
     prime_with_fixture_text(engine, expected, cases)
     torch.backends.cuda.matmul.allow_tf32 = False
-    for names in (two_lengths(cases), two_lengths(cases)):
+    for names in (two_lengths(cases),) * 3:  # one step captured, the loop captured, the loop replayed
         assert max_latent_error(engine.generate(requests(cases, names)), cases, expected) < LATENT_ATOL
     captured = next(iter(engine.graphs.entries.values()))
     assert captured.segments and captured.graph is None
@@ -253,7 +274,7 @@ def test_captured_prologue_is_skipped_only_for_the_same_conditioning(parity, cas
     new cfg alone (A -> C: same prompt, cfg 5 -> 1) needs no replay: cfg is read per run. A
     shape met again after another shape's graphs replayed replays it (graphs.PoolTenancy).
     Every run still gives the official latents, so reused tables are never stale."""
-    engine = FastEngine.from_parity(parity, FastConfig(cuda_graphs=True), device="cuda")
+    engine = FastEngine.from_parity(parity, FastConfig(cuda_graphs=True, loop_capture_on_use=1), device="cuda")
     prime_with_fixture_text(engine, expected, cases)
     torch.backends.cuda.matmul.allow_tf32 = False
     game = game_case(cases)  # public fixture: F, 60 frames
