@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import itertools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from motionbridge.daemon.engine.compile.cache import mark_code_cached
 from motionbridge.daemon.engine.compile.graphs import GPU_TURNS, ROW_FORMS, GraphCache, run_step_once
 from motionbridge.daemon.engine.compile.shape_compiler import COMPILING, FAILED, NEW, QUEUED, READY, ShapeCompiler
 from motionbridge.daemon.engine.fast.step_tables import StepTables
@@ -76,6 +78,24 @@ def choose(compiler: ShapeCompiler | None, key: Hashable, make_job: Callable[[],
     return Choice(UNCOMPILED, "compile_failed" if state == FAILED else "compiling", max(0, queued - (state == QUEUED)))
 
 
+def code_identity(engine, batch, steps: int) -> dict:
+    """What the compiled code of `batch`'s shape depends on: torch, the device, the network's
+    and the fast config's settings, and the shape (a dynamic compile: its code variant). The
+    key of its marker in the compile cache (compile/cache.py)."""
+    device = engine.device
+    on = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
+    key = _variant(engine, batch, steps) if engine.fast.compile_dynamic else engine._shape_key(batch)
+    return {"torch": torch.__version__, "device": on, "network": dataclasses.asdict(engine.config.network),
+            "fast": dataclasses.asdict(engine.fast), "input_pad": engine._input_pad, "shape": list(key)}
+
+
+def _variant(engine, batch, steps: int) -> tuple:
+    """What a dynamic compile's code is specialised on (one row or more; the text-table loop or
+    the joint one): a shape of a variant compiled before only runs that code (no recompile:
+    tests/daemon/engine/fast/test_dynamic_compile.py)."""
+    return (batch.x0.shape[0] == 1, bool(engine.tables.plan(batch, steps).text_kv))
+
+
 def compile_job(engine, batch, steps: int, in_child: bool = True) -> Callable[[], None]:
     """The background job that compiles `batch`'s shape on a FastEngine's compiled path: its
     prologue and one step in each form a capture passes its rows (graphs.run_step_once), run
@@ -83,10 +103,9 @@ def compile_job(engine, batch, steps: int, in_child: bool = True) -> Callable[[]
     the compiled path), after the engine's compile child, if any, has put the shape's code in
     the disk caches."""
     on_device, child = batch.to(engine.device), engine._child if in_child else None
-    # what a dynamic compile's code is specialised on (one row or more; the text-table loop or
-    # the joint one): a shape of a variant compiled before only runs that code (no recompile:
-    # tests/daemon/engine/fast/test_dynamic_compile.py), so it needs no child
-    variant = (batch.x0.shape[0] == 1, bool(engine.tables.plan(batch, steps).text_kv)) if engine.fast.compile_dynamic else None
+    # a shape of a dynamic code variant compiled before needs no child (_variant)
+    variant = _variant(engine, batch, steps) if engine.fast.compile_dynamic else None
+    identity = code_identity(engine, batch, steps)
 
     def job() -> None:
         known = variant in engine.compiled_variants
@@ -101,4 +120,6 @@ def compile_job(engine, batch, steps: int, in_child: bool = True) -> Callable[[]
                 run_step_once(on_device, step_for(on_device, make_mask(on_device)), make_tables, 1 if known else len(ROW_FORMS))
         if variant is not None:
             engine.compiled_variants.add(variant)
+        if not known:
+            mark_code_cached(identity)  # a later start loads it before READY (FastEngine.precompile)
     return job

@@ -23,7 +23,8 @@ from motionbridge.daemon.engine.compile.child_job import child_compiles
 from motionbridge.daemon.engine.compile.decode_graphs import GraphedDecoder
 from motionbridge.daemon.engine.compile.dynamic_inputs import compiling_without_views, fixed_sizes
 from motionbridge.daemon.engine.compile.graphs import CapturedStep, GraphCache, UseCounts
-from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, compile_job, sharing_copy
+from motionbridge.daemon.engine.compile.cache import code_is_cached
+from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, code_identity, compile_job, sharing_copy
 from motionbridge.daemon.engine.compile.shape_compiler import READY, ShapeCompiler
 from motionbridge.daemon.engine.fast.config import DTYPES, FastConfig
 from motionbridge.daemon.engine.fast.constraint_buffers import graph_key, load_into, on_buffers
@@ -167,7 +168,8 @@ class FastEngine(Engine):
         With background compiling and `compile_first`, each shape is
         compiled first, with no compile child (nothing is served yet); without `compile_first`
         (the daemon: READY must not wait 30-40 s for Inductor) its compile is only queued, in a
-        child where configured, and the request runs uncompiled. Returns seconds."""
+        child where configured, and the request runs uncompiled, unless the compile cache holds
+        its code (a restart): then it is loaded first. Returns seconds."""
         t0 = time.perf_counter()
         if self.text is not None and durations:
             self.text.warm_up_graphs(prompt)  # each prompt-length bucket's text graphs
@@ -175,7 +177,7 @@ class FastEngine(Engine):
             if self.compiler is not None and self.fast.compile_blocks:
                 tokens = self.text_features([prompt])[prompt].ctxt.shape[0]
                 for shape in self.fast.code_variants(float(d), tokens, fixed_sizes(self.config.network, self._input_pad), self.config.pipeline.output_mesh_fps):
-                    self.precompile(*shape, wait=compile_first, in_child=not compile_first)
+                    self.precompile(*shape, wait=compile_first, in_child=not compile_first, wait_if_cached=True)
             self.generate([GenerationRequest(prompt, float(d), (0,), 5.0, request_id="warm-up")])
         return time.perf_counter() - t0
 
@@ -262,16 +264,21 @@ class FastEngine(Engine):
     def _shape_key(self, batch) -> tuple:
         return (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], self.config.pipeline.validation_steps)
 
-    def precompile(self, duration_s: float, text_tokens: int, seeds: int, wait: bool = True, in_child: bool = True) -> str:
+    def precompile(self, duration_s: float, text_tokens: int, seeds: int, wait: bool = True, in_child: bool = True,
+                   wait_if_cached: bool = False) -> str:
         """Compiles the shape of a request of this length, prompt tokens and seeds (its
         buckets') for the compiled path, on the compile thread (waiting for it with `wait`),
         or on this one without background compiling; `in_child` False: without the compile
-        child, where nothing is served meanwhile. Returns the shape's state (READY, FAILED, or
-        QUEUED/COMPILING when not waiting); the warm-ups and `motionbridge warm`."""
+        child, where nothing is served meanwhile. `wait_if_cached`: a shape whose code the
+        compile cache holds (compile/cache.py markers) is waited for, without a child: loading
+        it takes seconds. Returns the shape's state (READY, FAILED, or QUEUED/COMPILING when
+        not waiting); the warm-ups and `motionbridge warm`."""
         net = self.config.network
         frames = num_frames(duration_s, self.config.pipeline.output_mesh_fps, self.config.pipeline.train_frames)
         rows = [Row(s, frames, 5.0, torch.zeros(text_tokens, net.ctxt_input_dim), torch.zeros(1, net.vtxt_input_dim)) for s in range(seeds)]
         batch = self._batch(rows)
+        if wait_if_cached and code_is_cached(code_identity(self, batch, self.config.pipeline.validation_steps)):
+            wait, in_child = True, False
         job = self._compile_job(batch, self.config.pipeline.validation_steps, in_child)
         if self.compiler is None:
             job()

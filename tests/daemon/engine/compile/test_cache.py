@@ -3,6 +3,7 @@ process killed (SIGKILL) while compiling leaves nothing that breaks the next sta
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from motionbridge.daemon.engine.compile.cache import compile_cache_dir, use_compile_cache
+from motionbridge.daemon.engine.compile.cache import code_is_cached, compile_cache_dir, mark_code_cached, use_compile_cache
 
 SCRIPT = """
 import sys, torch
@@ -74,3 +75,17 @@ def test_a_process_killed_while_compiling_leaves_a_cache_the_next_start_uses(tmp
     assert any((home / "compile-cache").rglob("*")), "the killed runs wrote nothing: the kill came too early"
     got, _ = _finish(home)  # the next start compiles or loads what is there, and gives the right answer
     torch.testing.assert_close(torch.tensor(got), torch.tensor(want))
+
+
+def test_a_marker_says_which_code_is_cached_and_anything_unreadable_says_not(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
+    identity = {"torch": "2.x", "shape": [1, 152, 16, 50], "fast": {"buckets": (32, 64)}}
+    assert not code_is_cached(identity)
+    mark_code_cached(identity)
+    assert code_is_cached(identity) and code_is_cached(json.loads(json.dumps(identity)))  # tuples as lists: the same identity
+    assert not code_is_cached({**identity, "shape": [2, 152, 16, 50]})
+    [marker] = (tmp_path / "inductor" / "motionbridge-compiled").iterdir()
+    assert not marker.name.startswith(".")  # written aside, then renamed into place
+    for corrupt in ("", "{not json", json.dumps({**identity, "torch": "other"})):
+        marker.write_text(corrupt)
+        assert not code_is_cached(identity)

@@ -193,3 +193,17 @@ def test_a_dynamic_compile_runs_a_child_per_code_variant_only(record):
     assert e.precompile(3.0, 4, 2) == READY and len(e._child.pids) == 2  # two rows: another variant
     assert e.precompile(4.0, 30, 3) == READY and len(e._child.pids) == 2
     assert len(e.compiler._states) == 4 and len(e.compiled_variants) == 2
+
+
+def test_a_restart_loads_the_warm_ups_cached_code_before_ready_without_a_child(record):
+    """The daemon's warm-up (compile_first False) queues an uncached shape's compile in a child
+    and serves meanwhile; once compiled, the shape is marked in the compile cache, and the next
+    engine's warm-up (a restart) loads it in-process before returning (READY), with no child."""
+    first = engine("recording")
+    first.warm_up("A person walks.", durations=(2.0,), compile_first=False)
+    assert first.compiler.wait_idle(240) and len(first._child.pids) == 1
+    first.close()
+    again = engine("recording")
+    again.warm_up("A person walks.", durations=(2.0,), compile_first=False)
+    assert again.compiler.summary()["ready"] == 1 and again.compiler.summary()["queued"] == 0
+    assert again._child.pids == []
