@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from motionbridge.daemon.engine.compile.cache import mark_code_cached
+from motionbridge.daemon.engine.compile.cache import code_is_cached, mark_code_cached
 from motionbridge.daemon.engine.compile.graphs import GPU_TURNS, ROW_FORMS, GraphCache, run_step_once
 from motionbridge.daemon.engine.compile.shape_compiler import COMPILING, FAILED, NEW, QUEUED, READY, ShapeCompiler
 from motionbridge.daemon.engine.fast.step_tables import StepTables
@@ -60,14 +60,18 @@ class Choice:
     queued: int = 0
 
 
-def choose(compiler: ShapeCompiler | None, key: Hashable, make_job: Callable[[], Callable[[], None]], wait_s: float = 0.0) -> Choice:
-    """Compiled when `key` is compiled; otherwise queue its compile (first in line: a request
-    waits for it), wait up to `wait_s` for it (a shape whose code is already compiled for
-    another shape of a dynamic compile, or warm in the disk cache, is ready in well under a
-    second), and take the uncompiled path if it is not ready by then."""
+def choose(compiler: ShapeCompiler | None, key: Hashable, make_job: Callable[[], Callable[[], None]], wait_s: float = 0.0,
+           code_exists: bool = False) -> Choice:
+    """Compiled when `key` is compiled, or when its code exists already (`code_exists`: a
+    dynamic compile's variant compiled for another shape; the request runs that code with no
+    job to wait for); otherwise queue its compile (first in line: a request waits for it),
+    wait up to `wait_s` for it (a shape warm in the disk cache is ready in a few seconds), and
+    take the uncompiled path if it is not ready by then."""
     if compiler is None:
         return Choice(COMPILED)
     state = compiler.state(key)
+    if state == NEW and code_exists:
+        state = compiler.mark_ready(key)
     if state == NEW:
         state = compiler.submit(key, make_job(), urgent=True)
     if state in (QUEUED, COMPILING) and wait_s > 0:
@@ -87,6 +91,16 @@ def code_identity(engine, batch, steps: int) -> dict:
     key = _variant(engine, batch, steps) if engine.fast.compile_dynamic else engine._shape_key(batch)
     return {"torch": torch.__version__, "device": on, "network": dataclasses.asdict(engine.config.network),
             "fast": dataclasses.asdict(engine.fast), "input_pad": engine._input_pad, "shape": list(key)}
+
+
+def code_cached(engine, batch, steps: int) -> bool:
+    """The compile cache holds the code of `batch`'s shape (its marker: compile/cache.py)."""
+    return code_is_cached(code_identity(engine, batch, steps))
+
+
+def variant_compiled(engine, batch, steps: int) -> bool:
+    """A dynamic compile whose code variant for `batch` is compiled (for another shape)."""
+    return bool(engine.fast.compile_dynamic) and _variant(engine, batch, steps) in engine.compiled_variants
 
 
 def _variant(engine, batch, steps: int) -> tuple:

@@ -82,6 +82,15 @@ class ShapeCompiler:
                 self._queue.appendleft(key)
             return state
 
+    def mark_ready(self, key: Hashable) -> str:
+        """Marks a NEW `key` READY without a job (its code exists: a dynamic compile's variant
+        compiled for another shape); returns its state after the call."""
+        with self._cond:
+            if self._states.get(key, NEW) == NEW:
+                self._states[key] = READY
+                self._cond.notify_all()
+            return self._states[key]
+
     def wait_ready(self, key: Hashable, timeout: float | None) -> str:
         """Waits up to `timeout` s (None: for good) for `key` to leave the queue; returns its
         state then."""

@@ -19,12 +19,11 @@ import torch
 from torch import Tensor
 
 from motionbridge.daemon.engine.api import Cancelled, Engine, GeneratedTake, GenerationRequest, StepInfo
-from motionbridge.daemon.engine.compile.cache import code_is_cached
 from motionbridge.daemon.engine.compile.child_job import child_compiles
 from motionbridge.daemon.engine.compile.decode_graphs import GraphedDecoder
 from motionbridge.daemon.engine.compile.dynamic_inputs import compiling_without_views, fixed_sizes
 from motionbridge.daemon.engine.compile.graphs import CapturedStep, GraphCache, UseCounts
-from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, code_identity, compile_job, sharing_copy
+from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, code_cached, compile_job, sharing_copy, variant_compiled
 from motionbridge.daemon.engine.compile.shape_compiler import READY, ShapeCompiler
 from motionbridge.daemon.engine.fast.config import DTYPES, FastConfig
 from motionbridge.daemon.engine.fast.constraint_buffers import graph_key, load_into, on_buffers
@@ -277,7 +276,7 @@ class FastEngine(Engine):
         frames = num_frames(duration_s, self.config.pipeline.output_mesh_fps, self.config.pipeline.train_frames)
         rows = [Row(s, frames, 5.0, torch.zeros(text_tokens, net.ctxt_input_dim), torch.zeros(1, net.vtxt_input_dim)) for s in range(seeds)]
         batch = self._batch(rows)
-        if wait_if_cached and code_is_cached(code_identity(self, batch, self.config.pipeline.validation_steps)):
+        if wait_if_cached and code_cached(self, batch, self.config.pipeline.validation_steps):
             wait, in_child = True, False
         job = self._compile_job(batch, self.config.pipeline.validation_steps, in_child)
         if self.compiler is None:
@@ -292,7 +291,8 @@ class FastEngine(Engine):
         batch = self._batch(rows)
         steps = self.config.pipeline.validation_steps
         key = self._shape_key(batch)
-        self.choice = choose(self.compiler, key, lambda: self._compile_job(batch, steps), f.compile_wait_ms / 1000)
+        self.choice = choose(self.compiler, key, lambda: self._compile_job(batch, steps), f.compile_wait_ms / 1000,
+                             self.compiler is not None and variant_compiled(self, batch, steps))
         path, graphs_key = self.paths[self.choice.path], key + graph_key(project)  # a directed take's graphs hold its projection
         if path.name == COMPILED and UNCOMPILED in self.paths:
             self.paths[UNCOMPILED].graphs.drop(graphs_key + ("step",))  # its stand-in's graphs and tables are not needed again

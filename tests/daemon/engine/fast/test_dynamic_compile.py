@@ -102,6 +102,27 @@ def test_after_the_warm_up_new_shapes_wait_for_no_compile_and_run_compiled():
         torch._dynamo.reset()
 
 
+def test_a_new_shape_of_a_compiled_variant_runs_compiled_with_no_job_and_no_wait():
+    """Without compile_wait_ms, a new shape whose code variant is compiled runs that code at
+    once: no job is queued for it and it never takes the uncompiled path; a shape of a variant
+    not compiled yet still does, while its job compiles."""
+    engine = tiny_random_engine("cpu", 3, prompts=PROMPTS, compile_with=lambda f: f, buckets=True, compile_blocks=True,
+                                compile_dynamic=True, background_compile=True)
+    try:
+        assert engine.precompile(2.0, 4, 1) == "ready"  # the one-row variant
+        for duration_s, prompt in [(2.5, 3), (0.7, 11)]:
+            stages: list = []
+            engine.generate([GenerationRequest(PROMPTS[prompt], duration_s, (0,), 5.0, request_id="r")],
+                            on_step=lambda info, stages=stages: stages.append(info.stage))
+            assert engine.choice.path == "compiled" and set(stages) == {""}, stages
+        assert len(engine.compiler.seconds) == 1 and engine.compiler.summary()["ready"] == 3  # one job, three shapes
+        stages = []
+        engine.generate([GenerationRequest(PROMPTS[3], 2.5, (0, 1), 5.0, request_id="r")], on_step=lambda info: stages.append(info.stage))
+        assert set(stages) == {"compiling"}  # two rows: another variant, compiled meanwhile
+    finally:
+        engine.close()
+
+
 def test_a_dynamic_compile_warms_up_every_code_variant_and_a_static_one_its_shape():
     static = FastConfig(buckets=True, compile_blocks=True)
     dynamic = FastConfig(buckets=True, compile_blocks=True, compile_dynamic=True)
