@@ -11,7 +11,8 @@ bf16. Per path, the first call of a new (frames, text, rows) shape and a repeat 
   dynamic_blocks   compile_dynamic=True with scope 'blocks' and no side stream, then a restart
 and `background`: a second static engine compiles a new shape in a thread while this thread
 serves a ready shape (static graphs) and a fallback shape (uncompiled graphs) in a loop.
-JSON to $OUT/compile_probe.json. PROBE_MODEL=lite|1.0 (default 1.0); PROBE_SKIP=a,b skips paths.
+JSON to $OUT/compile_probe.json. PROBE_MODEL=lite|1.0 (default 1.0); PROBE_SKIP=a,b skips paths;
+PROBE_DYNAMIC_SHAPES and PROBE_ONE_ROW narrow dynamic_blocks (see below).
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ torch.cuda.graph = functools.partial(torch.cuda.graph, capture_error_mode="threa
 MODEL = os.environ.get("PROBE_MODEL", "1.0")
 PROBE_STATIC = os.environ.get("PROBE_STATIC", "A")  # shapes compiled statically (each ~28 s from cold on an H100)
 SKIP = set(filter(None, os.environ.get("PROBE_SKIP", "").split(",")))
+# dynamic_blocks: the shapes met after the warm-up, and PROBE_ONE_ROW=1 to warm and meet one-row
+# shapes only (a cold dynamic compile of each code variant takes minutes on an H100)
+DYNAMIC_SHAPES = os.environ.get("PROBE_DYNAMIC_SHAPES", "ABCDEFGH")
+ONE_ROW = os.environ.get("PROBE_ONE_ROW") == "1"
 OUT = Path(os.environ.get("OUT", "/tmp/out"))
 PROMPTS = {"p14": 14, "p30": 30, "p60": 60, "p120": 120}
 SHAPES = {"A": (5.0, "p14", 1), "B": (8.0, "p14", 1), "C": (5.0, "p30", 1), "D": (5.0, "p14", 2), "E": (3.0, "p60", 4), "F": (11.0, "p30", 2),
@@ -153,6 +158,8 @@ def warm_variants(e: FastEngine) -> float:
     prompt_of = {16: "p14", 32: "p30", 64: "p60", 128: "p120"}  # a prompt of each text bucket
     t = time.perf_counter()
     for d, tokens, seeds in e.fast.code_variants(5.0, 14, fixed_sizes(cfg.network, e._input_pad), cfg.pipeline.output_mesh_fps):
+        if ONE_ROW and seeds > 1:
+            continue
         e.generate([GenerationRequest(prompt_of[tokens], d, tuple(range(seeds)), 5.0, request_id="warm-up")])
         print(f"warm-up variant {d:.2f} s, {tokens} tokens, {seeds} seeds: done at {time.perf_counter() - t:.1f} s", flush=True)
     torch.cuda.synchronize()
@@ -171,13 +178,13 @@ def dynamic_blocks() -> dict:
     e = engine(**kw)
     out: dict = {"warm_up_s": warm_variants(e)}
     before = counters["stats"]["unique_graphs"]
-    out.update(firsts_and_repeat(e, "ABCDEFGH", True))
+    out.update(firsts_and_repeat(e, DYNAMIC_SHAPES, True))
     out["graphs_compiled_after_warm_up"] = counters["stats"]["unique_graphs"] - before
     out["cold_s"] = round(time.perf_counter() - t, 1)
     torch._dynamo.reset()
     e = engine(**kw)
     out["warm_disk_warm_up_s"] = warm_variants(e)
-    out.update({f"warm_disk_first_{s}_ms": call(e, s, 7) for s in "HAE"})
+    out.update({f"warm_disk_first_{s}_ms": call(e, s, 7) for s in DYNAMIC_SHAPES[::-1][:3]})
     return out
 
 
