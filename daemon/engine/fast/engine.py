@@ -131,24 +131,9 @@ class FastEngine(Engine):
         text/offload.py).
         Without `fast`, `FastConfig.for_device`; `dtype` overrides its dtype, so callers can
         build any engine with the same kwargs."""
-        if fast is None:
-            fast = FastConfig.for_device(device, dtype)
-        elif dtype is not None:
-            fast = dataclasses.replace(fast, dtype=dtype)
-        from motionbridge.daemon.engine.text.encoder import encoder_identity
-        from motionbridge.daemon.model.loading import load_model
-        from motionbridge.daemon.model.pipeline import parse_dtype
-        from motionbridge.daemon.model.text_encoder import TextEncoder
+        from motionbridge.daemon.engine.fast.loading import load_parts
 
-        if memory not in ("resident", "low_vram"):
-            raise ValueError(f"unknown memory mode {memory!r}; pass 'resident' or 'low_vram'")
-        loaded = load_model(checkpoint_dir, device=device)
-        te = TextEncoder(qwen_dir, clip_dir, loaded.config.pipeline.max_length_llm, "cpu" if memory == "low_vram" else device, parse_dtype(llm_dtype))
-        # static-shape text encoders (CUDA graphs on the GPU) go with the DiT's graphs
-        text = FastTextEncoder.from_text_encoder(
-            te, encoder_identity(qwen_dir, clip_dir), device=device, low_vram=memory == "low_vram", low_vram_text=low_vram_text,
-            static_graphs=fast.cuda_graphs and torch.device(device).type == "cuda",
-        )
+        loaded, text, fast = load_parts(checkpoint_dir, qwen_dir, clip_dir, fast, device, memory, llm_dtype, dtype, low_vram_text)
         return cls(loaded.model, loaded.config, text, fast, device=device, model_name=model_name or loaded.name, model_hash=loaded.sha256[:16],
                    checkpoint_sha256=loaded.sha256)
 
@@ -304,8 +289,11 @@ class FastEngine(Engine):
             # the uncompiled stand-in captures one step, not the whole loop: capturing 50
             # uncompiled steps costs about what running them eagerly does (1.0B: ~1 s of a
             # new shape's 1.6 s on an H100), capturing one costs a step. So does a compiled
-            # shape's first take: its loop is captured when the shape comes back
-            small = small and path.name == COMPILED and self.loop_uses.count(graphs_key) >= f.loop_capture_on_use
+            # shape's first take: its loop is captured when the shape comes back, never with a
+            # dynamic compile, whose launches cost ~15 ms a step on the host (H100, 1.0B: a
+            # loop capture took ~700 ms, and one step replayed per step sampled about as fast
+            # as the captured loop; bench/results/2026-12-08-h100-session11.md)
+            small = small and path.name == COMPILED and not f.compile_dynamic and self.loop_uses.count(graphs_key) >= f.loop_capture_on_use
             if small:
                 path.graphs.drop(graphs_key + ("step",))
             captured = path.graphs.get(graphs_key + ("loop" if small else "step",), lambda pool: CapturedStep(

@@ -234,7 +234,7 @@ def test_compiled_float32_on_gpu_matches_the_official_latents(parity, cases, exp
 def test_captured_loop_calls_the_hook_after_each_segment_and_stops_when_cancelled(parity, cases, expected):
     from motionbridge.daemon.engine.api import Cancelled
 
-    engine = FastEngine.from_parity(parity, FastConfig(cuda_graphs=True, graph_segment_steps=4), device="cuda")
+    engine = FastEngine.from_parity(parity, FastConfig(cuda_graphs=True, graph_segment_steps=4, loop_capture_on_use=1), device="cuda")
     prime_with_fixture_text(engine, expected, cases)
     steps = engine.config.pipeline.validation_steps
     seen = []
