@@ -132,7 +132,8 @@ def test_seams_within_the_issues_bar(run, control, seed):
     assert max(run(control, seed).ours) <= SEAM_LIMIT
 
 
-# foot skate misses, cm/s, ours against the free take of the same seed (README: where they come from)
+# foot skate misses, cm/s, ours against the free take of the same seed (README: where they come from;
+# a foot-contact cleanup, resampling and an unpinned keys root were measured there and not kept)
 SKATE_MISSES = {
     ("keys", 0): "437 against 198 (+120%): the keys' root path (another walk's, 77 cm forward, then 51 cm back in 0.5 s) "
                  "drags the forward gait along",
