@@ -116,8 +116,10 @@ class GraphedDecoder:
     heights reserved (about 0.6 GB at the default 8 x 360 frames).
     A shape is staged and captured on its `capture_on_use`-th decode; before that its stages
     run uncaptured, with the same result. Takes are decoded at their exact length, so a mixed
-    stream meets a new (seeds, frames) shape on most requests, and capturing one cost ~150 ms on
-    an H100 (session 10's mixed run: decode p50 155 ms) against a few ms uncaptured."""
+    stream meets a new (seeds, frames) shape on most requests, where a capture (a warm-up and
+    two graphs) would not pay back. (The ~150 ms "decode" of sessions 10 and 11's mixed runs on
+    an H100 was the sampling loop still running on the device when the decode's first sync
+    waited for it; the engine now synchronises before it stops the sampling clock.)"""
 
     def __init__(
         self, mean: Tensor, std: Tensor, body: LevelBody, device: torch.device | str,

@@ -395,6 +395,8 @@ class FastEngine(Engine):
         per_call = 1 if self.fast.batch_invariant else self.fast.max_rows
         for start in range(0, len(rows), per_call):
             latents += self._sample_split(rows[start : start + per_call], hook_for)
+        if self.device.type == "cuda":  # the loop is queued, not done: its time is sampling's, not the decode's
+            torch.cuda.synchronize(self.device)
         t_sample = time.perf_counter() - t1
         # of which building a new shape's graphs (warm-up runs and captures): where a new shape's time goes
         t_capture = self._graph_build_s() - built
