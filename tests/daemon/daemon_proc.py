@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -36,6 +37,9 @@ class DaemonProcess:
                  ready_timeout: float = 120.0, wait_ready: bool = True):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([env.get("PYTHONPATH", ""), str(HERE)]).strip(os.pathsep)
+        # a compile cache of its own: a shape another test's daemon compiled (and marked: compile/cache.py)
+        # would otherwise be loaded before READY with this test's compile function
+        env.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="mb-test-inductor-"))
         self.heartbeat = heartbeat
         binding = ["--bind", bind] if bind is not None else []  # None: serve's default
         cmd = [sys.executable, "-m", "motionbridge.daemon.cli", "serve", *binding, "--heartbeat", str(heartbeat), *args]

@@ -38,8 +38,10 @@ def use_compile_cache(home: Path | str | None = None) -> Path:
 # -- which code is in the cache -------------------------------------------------------------
 # Inductor's cache answers "is this graph compiled?" only by compiling it (a hit takes seconds,
 # a miss minutes). A marker per compiled shape (or dynamic code variant), written once its code
-# is in the cache, lets a starting daemon tell the two apart: a marked shape is loaded in-process
-# before READY (2.7 s for a 1.0B shape on an H100), an unmarked one compiles in the background.
+# is in the cache with the seconds its in-process compile took, lets a starting daemon tell the
+# two apart: marked shapes that load within a budget are loaded in-process before READY (a
+# static 1.0B shape: 2.7 s on an H100), the others compile or load in the background (a dynamic
+# code variant from a warm cache: 75 s on that H100).
 MARKS = "motionbridge-compiled"
 
 
@@ -55,20 +57,24 @@ def _mark_path(identity: dict) -> Path:
     return inductor_cache_dir() / MARKS / f"{hashlib.sha256(text.encode()).hexdigest()[:40]}.json"
 
 
-def mark_code_cached(identity: dict) -> None:
-    """Records that the code of `identity` is in the cache; atomic (a process killed while
-    writing leaves no marker: tests/daemon/engine/compile/test_cache.py)."""
+def mark_code_cached(identity: dict, seconds: float) -> None:
+    """Records that the code of `identity` is in the cache and how long the in-process part of
+    its compile took (loading it in a later process takes about that long); atomic (a process
+    killed while writing leaves no marker)."""
     path = _mark_path(identity)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(identity, sort_keys=True, default=str), encoding="utf-8")
+    tmp.write_text(json.dumps({"identity": identity, "seconds": round(float(seconds), 3)}, sort_keys=True, default=str), encoding="utf-8")
     os.replace(tmp, path)
 
 
-def code_is_cached(identity: dict) -> bool:
-    """True when a marker for `identity` holds exactly it (anything else, a truncated or foreign
-    file included, counts as not cached: the shape then compiles in the background)."""
+def cached_code_seconds(identity: dict) -> float | None:
+    """The recorded in-process compile seconds of `identity`'s cached code, or None when no
+    marker holds exactly it (anything else, a truncated or foreign file included, counts as not
+    cached: the shape then compiles in the background)."""
     try:
-        return json.loads(_mark_path(identity).read_text(encoding="utf-8")) == json.loads(json.dumps(identity, sort_keys=True, default=str))
-    except (OSError, ValueError):
-        return False
+        mark = json.loads(_mark_path(identity).read_text(encoding="utf-8"))
+        same = mark["identity"] == json.loads(json.dumps(identity, sort_keys=True, default=str))
+        return float(mark["seconds"]) if same else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -17,13 +17,14 @@ import contextlib
 import copy
 import dataclasses
 import itertools
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from motionbridge.daemon.engine.compile.cache import code_is_cached, mark_code_cached
+from motionbridge.daemon.engine.compile.cache import cached_code_seconds, mark_code_cached
 from motionbridge.daemon.engine.compile.graphs import GPU_TURNS, ROW_FORMS, GraphCache, run_step_once
 from motionbridge.daemon.engine.compile.shape_compiler import COMPILING, FAILED, NEW, QUEUED, READY, ShapeCompiler
 from motionbridge.daemon.engine.fast.step_tables import StepTables
@@ -82,6 +83,17 @@ def choose(compiler: ShapeCompiler | None, key: Hashable, make_job: Callable[[],
     return Choice(UNCOMPILED, "compile_failed" if state == FAILED else "compiling", max(0, queued - (state == QUEUED)))
 
 
+def choose_for(engine, batch, steps: int, key: Hashable) -> Choice:
+    """`choose` for a FastEngine's batch: its compile job, its wait, whether its code exists."""
+    return choose(engine.compiler, key, lambda: engine._compile_job(batch, steps), engine.fast.compile_wait_ms / 1000,
+                  engine.compiler is not None and variant_compiled(engine, batch, steps))
+
+
+# FastConfig fields that say when and where code is compiled or how it is served, not what it is
+SERVING_POLICY = frozenset({"text_cache_size", "text_cache_dir", "text_batch", "max_rows", "background_compile", "compile_wait_ms",
+                            "compile_in_child", "compile_child_timeout_s", "ready_load_s", "loop_capture_on_use", "graph_segment_steps"})
+
+
 def code_identity(engine, batch, steps: int) -> dict:
     """What the compiled code of `batch`'s shape depends on: torch, the device, the network's
     and the fast config's settings, and the shape (a dynamic compile: its code variant). The
@@ -89,13 +101,15 @@ def code_identity(engine, batch, steps: int) -> dict:
     device = engine.device
     on = torch.cuda.get_device_name(device) if device.type == "cuda" else device.type
     key = _variant(engine, batch, steps) if engine.fast.compile_dynamic else engine._shape_key(batch)
+    fast = {k: v for k, v in dataclasses.asdict(engine.fast).items() if k not in SERVING_POLICY}
     return {"torch": torch.__version__, "device": on, "network": dataclasses.asdict(engine.config.network),
-            "fast": dataclasses.asdict(engine.fast), "input_pad": engine._input_pad, "shape": list(key)}
+            "fast": fast, "input_pad": engine._input_pad, "shape": list(key)}
 
 
-def code_cached(engine, batch, steps: int) -> bool:
-    """The compile cache holds the code of `batch`'s shape (its marker: compile/cache.py)."""
-    return code_is_cached(code_identity(engine, batch, steps))
+def cached_load_s(engine, batch, steps: int) -> float | None:
+    """Seconds loading the cached code of `batch`'s shape takes (its marker: compile/cache.py),
+    None when the cache does not hold it."""
+    return cached_code_seconds(code_identity(engine, batch, steps))
 
 
 def variant_compiled(engine, batch, steps: int) -> bool:
@@ -126,6 +140,7 @@ def compile_job(engine, batch, steps: int, in_child: bool = True) -> Callable[[]
         if child is not None and not known:
             child.run(engine.config, engine.fast, str(engine.device), batch)  # its own process and CUDA context
         on_gpu = torch.cuda.device(engine.device) if engine.device.type == "cuda" else contextlib.nullcontext()
+        t0 = time.perf_counter()  # the in-process part: what loading the cached code costs later
         with torch.no_grad(), on_gpu:
             _, make_mask, make_tables, step_for = engine._parts(engine.paths[COMPILED], on_device, steps)
             with GPU_TURNS:  # no capture may run while this thread launches and loads kernels
@@ -135,5 +150,5 @@ def compile_job(engine, batch, steps: int, in_child: bool = True) -> Callable[[]
         if variant is not None:
             engine.compiled_variants.add(variant)
         if not known:
-            mark_code_cached(identity)  # a later start loads it before READY (FastEngine.precompile)
+            mark_code_cached(identity, time.perf_counter() - t0)  # a later start may load it before READY (FastEngine.precompile)
     return job

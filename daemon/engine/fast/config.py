@@ -42,6 +42,9 @@ class FastConfig:
     compile_in_child: bool = False  # with background_compile: each compile job first compiles its shape in
     # a child process, filling the disk caches, so the in-process compile only loads code (compile/child_job.py)
     compile_child_timeout_s: float = 600.0  # ... and kills that child after this long (the shape FAILED)
+    ready_load_s: float = 15.0  # a warm-up loads shapes whose code is cached before READY, this long at
+    # most all told (serve's target: READY within 30 s with warm caches; a static 1.0B shape loads in
+    # 2.7 s on an H100, a dynamic code variant in 75 s, which then loads in the background instead)
     graph_segment_steps: int = 5  # a small batch's Euler loop is captured in graphs of this many steps;
     # the step hook (progress, cancelling, previews) runs after each of them (graphs.CapturedStep)
     loop_capture_on_use: int = 2  # ... from a shape's n-th take on; before that one step is captured
@@ -68,6 +71,8 @@ class FastConfig:
                 raise ValueError(f"{name} must be >= 0 (0 turns that table off), got {getattr(self, name)}")
         if self.compile_wait_ms < 0:
             raise ValueError(f"compile_wait_ms must be >= 0, got {self.compile_wait_ms}")
+        if not self.ready_load_s >= 0:
+            raise ValueError(f"ready_load_s must be >= 0, got {self.ready_load_s}")
         if not self.compile_child_timeout_s > 0:
             raise ValueError(f"compile_child_timeout_s must be > 0, got {self.compile_child_timeout_s}")
         if self.max_rows < 1:

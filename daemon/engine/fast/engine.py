@@ -23,7 +23,7 @@ from motionbridge.daemon.engine.compile.child_job import child_compiles
 from motionbridge.daemon.engine.compile.decode_graphs import GraphedDecoder
 from motionbridge.daemon.engine.compile.dynamic_inputs import compiling_without_views, fixed_sizes
 from motionbridge.daemon.engine.compile.graphs import CapturedStep, GraphCache, UseCounts
-from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose, code_cached, compile_job, sharing_copy, variant_compiled
+from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, cached_load_s, choose_for, compile_job, sharing_copy
 from motionbridge.daemon.engine.compile.shape_compiler import READY, ShapeCompiler
 from motionbridge.daemon.engine.fast.config import DTYPES, FastConfig
 from motionbridge.daemon.engine.fast.constraint_buffers import graph_key, load_into, on_buffers
@@ -153,15 +153,17 @@ class FastEngine(Engine):
         compiled first, with no compile child (nothing is served yet); without `compile_first`
         (the daemon: READY must not wait 30-40 s for Inductor) its compile is only queued, in a
         child where configured, and the request runs uncompiled, unless the compile cache holds
-        its code (a restart): then it is loaded first. Returns seconds."""
+        its code (a restart) and loads it within `ready_load_s`: then it is loaded first.
+        Returns seconds."""
         t0 = time.perf_counter()
         if self.text is not None and durations:
             self.text.warm_up_graphs(prompt)  # each prompt-length bucket's text graphs
+        budget = [self.fast.ready_load_s]  # cached code loaded before READY, at most this long all told
         for d in durations:
             if self.compiler is not None and self.fast.compile_blocks:
                 tokens = self.text_features([prompt])[prompt].ctxt.shape[0]
                 for shape in self.fast.code_variants(float(d), tokens, fixed_sizes(self.config.network, self._input_pad), self.config.pipeline.output_mesh_fps):
-                    self.precompile(*shape, wait=compile_first, in_child=not compile_first, wait_if_cached=True)
+                    self.precompile(*shape, wait=compile_first, in_child=not compile_first, load_budget=budget)
             self.generate([GenerationRequest(prompt, float(d), (0,), 5.0, request_id="warm-up")])
         return time.perf_counter() - t0
 
@@ -249,20 +251,21 @@ class FastEngine(Engine):
         return (batch.x0.shape[0], batch.x0.shape[1], batch.ctxt.shape[1], self.config.pipeline.validation_steps)
 
     def precompile(self, duration_s: float, text_tokens: int, seeds: int, wait: bool = True, in_child: bool = True,
-                   wait_if_cached: bool = False) -> str:
+                   load_budget: list[float] | None = None) -> str:
         """Compiles the shape of a request of this length, prompt tokens and seeds (its
         buckets') for the compiled path, on the compile thread (waiting for it with `wait`),
         or on this one without background compiling; `in_child` False: without the compile
-        child, where nothing is served meanwhile. `wait_if_cached`: a shape whose code the
-        compile cache holds (compile/cache.py markers) is waited for, without a child: loading
-        it takes seconds. Returns the shape's state (READY, FAILED, or QUEUED/COMPILING when
-        not waiting); the warm-ups and `motionbridge warm`."""
+        child, where nothing is served meanwhile. `load_budget` ([seconds left]): a shape whose
+        code the compile cache holds (compile/cache.py markers) and loads within what is left
+        is waited for, without a child, and its seconds taken off. Returns the shape's state
+        (READY, FAILED, or QUEUED/COMPILING when not waiting); the warm-ups and `motionbridge warm`."""
         net = self.config.network
         frames = num_frames(duration_s, self.config.pipeline.output_mesh_fps, self.config.pipeline.train_frames)
         rows = [Row(s, frames, 5.0, torch.zeros(text_tokens, net.ctxt_input_dim), torch.zeros(1, net.vtxt_input_dim)) for s in range(seeds)]
         batch = self._batch(rows)
-        if wait_if_cached and code_cached(self, batch, self.config.pipeline.validation_steps):
-            wait, in_child = True, False
+        load_s = cached_load_s(self, batch, self.config.pipeline.validation_steps) if load_budget else None
+        if load_budget and load_s is not None and load_s <= load_budget[0]:
+            wait, in_child, load_budget[0] = True, False, load_budget[0] - load_s
         job = self._compile_job(batch, self.config.pipeline.validation_steps, in_child)
         if self.compiler is None:
             job()
@@ -276,8 +279,7 @@ class FastEngine(Engine):
         batch = self._batch(rows)
         steps = self.config.pipeline.validation_steps
         key = self._shape_key(batch)
-        self.choice = choose(self.compiler, key, lambda: self._compile_job(batch, steps), f.compile_wait_ms / 1000,
-                             self.compiler is not None and variant_compiled(self, batch, steps))
+        self.choice = choose_for(self, batch, steps, key)
         path, graphs_key = self.paths[self.choice.path], key + graph_key(project)  # a directed take's graphs hold its projection
         if path.name == COMPILED and UNCOMPILED in self.paths:
             self.paths[UNCOMPILED].graphs.drop(graphs_key + ("step",))  # its stand-in's graphs and tables are not needed again

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from motionbridge.daemon.engine.compile.cache import code_is_cached, compile_cache_dir, mark_code_cached, use_compile_cache
+from motionbridge.daemon.engine.compile.cache import cached_code_seconds, compile_cache_dir, mark_code_cached, use_compile_cache
 
 SCRIPT = """
 import sys, torch
@@ -80,12 +80,13 @@ def test_a_process_killed_while_compiling_leaves_a_cache_the_next_start_uses(tmp
 def test_a_marker_says_which_code_is_cached_and_anything_unreadable_says_not(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(tmp_path / "inductor"))
     identity = {"torch": "2.x", "shape": [1, 152, 16, 50], "fast": {"buckets": (32, 64)}}
-    assert not code_is_cached(identity)
-    mark_code_cached(identity)
-    assert code_is_cached(identity) and code_is_cached(json.loads(json.dumps(identity)))  # tuples as lists: the same identity
-    assert not code_is_cached({**identity, "shape": [2, 152, 16, 50]})
+    assert cached_code_seconds(identity) is None
+    mark_code_cached(identity, 2.75)
+    assert cached_code_seconds(identity) == cached_code_seconds(json.loads(json.dumps(identity))) == 2.75  # tuples as lists: the same
+    assert cached_code_seconds({**identity, "shape": [2, 152, 16, 50]}) is None
     [marker] = (tmp_path / "inductor" / "motionbridge-compiled").iterdir()
     assert not marker.name.startswith(".")  # written aside, then renamed into place
-    for corrupt in ("", "{not json", json.dumps({**identity, "torch": "other"})):
+    good = marker.read_text()
+    for corrupt in ("", "{not json", "[]", good.replace('"2.x"', '"other"'), good.replace("2.75", '"soon"')):
         marker.write_text(corrupt)
-        assert not code_is_cached(identity)
+        assert cached_code_seconds(identity) is None, corrupt

@@ -38,10 +38,10 @@ def record(tmp_path, monkeypatch):
     return path
 
 
-def engine(compiler: str, wait_ms: int = 0, timeout_s: float = 300.0):
+def engine(compiler: str, wait_ms: int = 0, timeout_s: float = 300.0, **fast):
     return tiny_random_engine("cpu", 3, compile_with=f"child_compilers:{compiler}", buckets=True, compile_blocks=True,
                               background_compile=True, compile_wait_ms=wait_ms, compile_in_child=True,
-                              compile_child_timeout_s=timeout_s)
+                              compile_child_timeout_s=timeout_s, **fast)
 
 
 def gone(pid: int) -> bool:
@@ -197,8 +197,9 @@ def test_a_dynamic_compile_runs_a_child_per_code_variant_only(record):
 
 def test_a_restart_loads_the_warm_ups_cached_code_before_ready_without_a_child(record):
     """The daemon's warm-up (compile_first False) queues an uncached shape's compile in a child
-    and serves meanwhile; once compiled, the shape is marked in the compile cache, and the next
-    engine's warm-up (a restart) loads it in-process before returning (READY), with no child."""
+    and serves meanwhile; once compiled, the shape is marked in the compile cache with its
+    in-process seconds, and the next engine's warm-up (a restart) loads it in-process before
+    returning (READY), with no child, when that fits `ready_load_s`."""
     first = engine("recording")
     first.warm_up("A person walks.", durations=(2.0,), compile_first=False)
     assert first.compiler.wait_idle(240) and len(first._child.pids) == 1
@@ -207,3 +208,10 @@ def test_a_restart_loads_the_warm_ups_cached_code_before_ready_without_a_child(r
     again.warm_up("A person walks.", durations=(2.0,), compile_first=False)
     assert again.compiler.summary()["ready"] == 1 and again.compiler.summary()["queued"] == 0
     assert again._child.pids == []
+    again.close()
+    # code that loads slower than the budget before READY (a dynamic variant: 75 s on an H100)
+    # goes to the background as if it were not cached
+    slow = engine("recording", ready_load_s=0.0)
+    slow.warm_up("A person walks.", durations=(2.0,), compile_first=False)
+    assert slow.compiler.wait_idle(240) and len(slow._child.pids) == 1
+    slow.close()
