@@ -8,6 +8,7 @@ protocol's framing (frames.py) and these commands:
                       PROGRESS {id, step, total, previews} + clip arrays
                       RESULT {batch, id, seed, index, ...} + clip arrays
                       DONE {batch}   OOM {batch, message}   FAIL {batch, message, healthy, reason}
+                      COMPILES {ready, failed, queued, compiling}: its background compiles, when they change
 
 A take or a preview is built once, in the worker, as the PROGRESS or RESULT its client gets
 (payload.py). On the link its `id` is the server's job key, unique across clients; the server
@@ -26,8 +27,8 @@ from .frames import MAX_REPLY_BYTES, PROGRESS, RESULT, Message, decode, encode
 # server -> worker
 RUN, CANCEL, STOP = "RUN", "CANCEL", "STOP"
 # worker -> server (and PROGRESS with previews, RESULT with a take: the protocol's own commands)
-READY, STEP, DONE, OOM, FAIL = "READY", "STEP", "DONE", "OOM", "FAIL"
-LINK_COMMANDS = frozenset({RUN, CANCEL, STOP, READY, STEP, PROGRESS, RESULT, DONE, OOM, FAIL})
+READY, STEP, DONE, OOM, FAIL, COMPILES = "READY", "STEP", "DONE", "OOM", "FAIL", "COMPILES"
+LINK_COMMANDS = frozenset({RUN, CANCEL, STOP, READY, STEP, PROGRESS, RESULT, DONE, OOM, FAIL, COMPILES})
 
 
 def link_send(sock: zmq.Socket, command: str, header: dict[str, Any], arrays: dict[str, np.ndarray] | None = None) -> None:

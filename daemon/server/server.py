@@ -318,7 +318,8 @@ class Server(WorkerEvents):
             "unavailable": self._model_unavailable(),
             "workers": [{"index": w.index, "ready": w.ready, "pid": w.proc.pid if w.proc else None,
                          "restarts": w.restarts, "busy": bool(w.batch), "load_error": w.load_error or None,
-                         "retry_in_s": round(max(0.0, w.retry_at - now), 1) if w.retry_at is not None else None}
+                         "retry_in_s": round(max(0.0, w.retry_at - now), 1) if w.retry_at is not None else None,
+                         "compiles": w.compiles}
                         for w in self.supervisor.workers],
         }
 

@@ -41,6 +41,7 @@ class WorkerHandle:
     ever_ready: bool = False
     model_name: str = ""
     model_hash: str = ""
+    compiles: dict | None = None  # its engine's background compiles (COMPILES), for STATUS
 
     @property
     def idle(self) -> bool:

@@ -164,6 +164,24 @@ def _log_compile_event(event: dict) -> None:
     print(json.dumps({"ts": round(time.time(), 3), "pid": os.getpid(), **event}), file=sys.stderr, flush=True)
 
 
+class _CompileReport:
+    """Sends the engine's background-compile summary (ShapeCompiler.summary) over the link when
+    it changed; from the worker's main thread, which owns the socket (the compile thread only
+    changes the summary)."""
+
+    def __init__(self, engine) -> None:
+        self.compiler = getattr(engine, "compiler", None)
+        self.sent: dict | None = None
+
+    def send_if_changed(self, sock) -> None:
+        if self.compiler is None:
+            return
+        summary = {k: self.compiler.summary()[k] for k in ("ready", "failed", "queued", "compiling")}
+        if summary != self.sent:
+            link_send(sock, L.COMPILES, summary)
+            self.sent = summary
+
+
 def _health(engine) -> dict:
     try:
         return dict(engine.health())
@@ -233,7 +251,9 @@ def worker_main(endpoint: str, spec: EngineSpec, gpu_index: int | None, parent_p
     link_send(sock, L.READY, {"model_name": getattr(engine, "model_name", "unknown"),
                               "model_hash": getattr(engine, "model_hash", ""), "load_s": time.perf_counter() - t0,
                               "pid": os.getpid()})
+    compiles = _CompileReport(engine)
     while not link.stopping:
+        compiles.send_if_changed(sock)  # between batches, so STATUS shows what compiles in the background
         if not sock.poll(200):
             continue
         for msg in link.pump():

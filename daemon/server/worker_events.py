@@ -78,6 +78,8 @@ class WorkerEvents:
                 extra["recovery_s"] = round(w.last_seen - w.died_at, 3)
                 w.died_at = None
             log.info("worker ready", extra=extra)
+        elif msg.command == L.COMPILES:
+            w.compiles = {k: h.get(k) for k in ("ready", "failed", "queued", "compiling")}
         elif msg.command == L.STEP and h.get("batch") == w.batch_id:
             for key in h.get("ids", []):
                 job = jobs.get(key)

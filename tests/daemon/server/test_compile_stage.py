@@ -96,3 +96,24 @@ def test_warm_up_queues_its_compile_behind_ready():
         assert started["shape"]
     finally:
         d.stop()
+
+
+def test_status_says_what_each_worker_compiles():
+    """A worker's background compiles reach STATUS: the one that never ends shows as compiling;
+    with a compiler that finishes, the warm-up's shape shows as ready and nothing waits."""
+    hanging = DaemonProcess("--engine-factory", "compiling_engine:make_engine", "--engine-option", "mode=hang", "--warm-up", "2")
+    finishing = DaemonProcess("--engine-factory", "compiling_engine:make_engine", "--engine-option", "mode=ok", "--warm-up", "2")
+    try:
+        for d, want in ((hanging, lambda c: c["compiling"] and c["ready"] == 0),
+                        (finishing, lambda c: c["compiling"] is None and c["ready"] >= 1 and c["queued"] == 0)):
+            with MotionBridgeClient(d.endpoint, timeout_s=10) as c:
+                deadline, seen = time.monotonic() + 30, None
+                while time.monotonic() < deadline:
+                    seen = c.status()["workers"][0]["compiles"]
+                    if seen is not None and want(seen):
+                        break
+                    time.sleep(0.2)
+                assert seen is not None and want(seen), seen
+    finally:
+        hanging.stop()
+        finishing.stop()
