@@ -3,7 +3,8 @@
 # see bench/README.md). Each mode writes its log and JSON to $OUT.
 #   bench/gpu_checks.sh tests            pytest -m gpu (the CUDA tests), log to $OUT/gpu-tests.log
 #   bench/gpu_checks.sh mixed M [K=V..]  bench --scenario daemon-mixed for model M (1.0 or lite),
-#                                        extra engine options K=V; JSON to $OUT/daemon-mixed-M.json
+#                                        extra engine options K=V ($SETTLE_S: wait for the background
+#                                        compiles before each mix); JSON to $OUT/daemon-mixed-M.json
 #   bench/gpu_checks.sh overhead         bench --scenario daemon-overhead for 1.0 and lite ($OVERHEAD_MODELS): one repeated
 #                                        take through serve and in-process, side by side; JSON to $OUT/daemon-overhead-M.json
 #   bench/gpu_checks.sh probe            bench/compile_probe.py: the dynamic compile, then static shapes ($PROBE_STATIC)
@@ -29,7 +30,7 @@ case "$mode" in
     ;;
   mixed)
     model=${2:-1.0}; shift; [ $# -gt 0 ] && shift
-    opts=(--serve-warm-up "${SERVE_WARM_UP:-5}"); tag=$model-w${SERVE_WARM_UP:-5}
+    opts=(--serve-warm-up "${SERVE_WARM_UP:-5}" --settle-s "${SETTLE_S:-0}"); tag=$model-w${SERVE_WARM_UP:-5}
     for kv in "$@"; do opts+=(--engine-option "$kv"); tag="$tag-$(echo "$kv" | tr '=,' '-.')"; done
     python3 -m motionbridge.daemon.cli bench --scenario daemon-mixed --device cuda --models "$model" "${opts[@]}" \
       --json "$OUT/daemon-mixed-$tag.json" 2>&1 | grep -v "Warning\|warn(" | tee "$OUT/daemon-mixed-$tag.log" | tail -80

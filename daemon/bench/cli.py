@@ -47,6 +47,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--engine-factory", default=None, metavar="MODULE:FUNCTION",
                         help="daemon-overhead: the engine served and run in-process (default: the random engine of the real "
                              "shapes on CUDA, the tiny one on the CPU); importable by this process and by `serve`")
+    parser.add_argument("--settle-s", type=float, default=0.0, metavar="SECONDS",
+                        help="daemon-mixed: after ready, wait up to this long for the background compiles to finish before "
+                             "the mix (STATUS `compiles`; default 0: send the mix at once)")
     parser.add_argument("--serve-warm-up", default="5", metavar="SECONDS|all",
                         help="daemon-mixed: serve's --warm-up (default 5: one 5 s shape; 'all': every shape before ready)")
 
@@ -62,8 +65,8 @@ def run(args) -> int:
     if args.scenario == "daemon-mixed":
         from motionbridge.daemon.bench import daemon_mixed
 
-        if args.requests < 1 or any("=" not in o for o in args.engine_option):
-            raise CliError("--requests must be >= 1 and each --engine-option KEY=VALUE")
+        if args.requests < 1 or args.settle_s < 0 or any("=" not in o for o in args.engine_option):
+            raise CliError("--requests must be >= 1, --settle-s >= 0 and each --engine-option KEY=VALUE")
         return daemon_mixed.run(args)
     if args.scenario == "daemon-overhead":
         from motionbridge.daemon.bench import daemon_overhead

@@ -90,6 +90,16 @@ class Daemon:
             time.sleep(0.2)
         self.ready_s = time.perf_counter() - t0
 
+    def settle(self, timeout_s: float) -> float | None:
+        """Waits up to `timeout_s` for every worker's background compiles to finish (STATUS
+        `compiles`); the seconds it waited, or None on timeout."""
+        t0 = time.perf_counter()
+        while time.perf_counter() - t0 < timeout_s:
+            if compiles_settled(self.client.status(timeout_s=5.0)):
+                return round(time.perf_counter() - t0, 1)
+            time.sleep(1.0)
+        return None
+
     def stop(self) -> None:
         self.client.close()
         self.proc.terminate()
@@ -99,6 +109,12 @@ class Daemon:
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+def compiles_settled(status: dict) -> bool:
+    """No worker of this STATUS compiles or waits to compile anything."""
+    return all(w.get("compiles") is None or (not w["compiles"].get("queued") and w["compiles"].get("compiling") is None)
+               for w in status.get("workers", []))
 
 
 def _through_daemon(client, prompt: str, duration: float, seeds: tuple[int, ...]) -> tuple[float, set[str], dict]:
@@ -151,8 +167,12 @@ def _repeat(run, times: int = 15) -> dict:
 
 
 def run_scenario(model: str, device: str, n: int, out_dir: Path, steps: int | None = None, options: dict[str, str] | None = None,
-                 save=lambda result: None, warm_up: str = "5") -> dict:
-    """`save(result so far)` after each phase, so that a run cut short keeps what it measured."""
+                 save=lambda result: None, warm_up: str = "5", settle_s: float = 0.0) -> dict:
+    """`save(result so far)` after each phase, so that a run cut short keeps what it measured.
+    `settle_s`: after READY (and after the in-process warm-up), wait up to this long for the
+    background compiles to finish before the mix (a dynamic compile's code variants take
+    minutes): the mix then measures the compiled path, and `settled_s` says how long that took
+    (None: it did not finish in time)."""
     import torch
 
     from motionbridge.daemon.bench.random_models import random_text_engine
@@ -169,7 +189,9 @@ def run_scenario(model: str, device: str, n: int, out_dir: Path, steps: int | No
         d = Daemon(home, device, options, log, warm_up)
         try:
             print(f"{phase}: ready after {d.ready_s:.1f} s", flush=True)
-            result[phase] = {"ready_s": round(d.ready_s, 1), **_mix(lambda *a: _through_daemon(d.client, *a), mix, 1000 if phase == "cold" else 2000)}
+            settled = {"settled_s": d.settle(settle_s)} if settle_s > 0 else {}
+            result[phase] = {"ready_s": round(d.ready_s, 1), **settled,
+                             **_mix(lambda *a: _through_daemon(d.client, *a), mix, 1000 if phase == "cold" else 2000)}
             if phase == "restart":
                 result["daemon_repeat"] = _repeat(lambda *a: _through_daemon(d.client, *a))
         finally:
@@ -184,7 +206,11 @@ def run_scenario(model: str, device: str, n: int, out_dir: Path, steps: int | No
     extra = {k: v for k, v in options.items() if k not in ("model",)}
     engine = random_text_engine(device, **{"model": model, **extra})
     engine.warm_up(durations=(5.0,))
-    result["engine"] = _mix(lambda *a: _in_engine(engine, *a), mix, 3000)
+    settled = {}
+    if settle_s > 0 and getattr(engine, "compiler", None) is not None:
+        t0 = time.perf_counter()
+        settled = {"settled_s": round(time.perf_counter() - t0, 1) if engine.compiler.wait_idle(settle_s) else None}
+    result["engine"] = {**settled, **_mix(lambda *a: _in_engine(engine, *a), mix, 3000)}
     result["engine_repeat"] = _repeat(lambda *a: _in_engine(engine, *a))
     result["daemon_overhead_ms"] = round(result["daemon_repeat"]["median_ms"] - result["engine_repeat"]["median_ms"], 2)
     result["compile_events"] = engine.compile_events[-50:]
@@ -208,7 +234,7 @@ def run(args) -> int:
 
     for model in (args.models or ("1.0" if device == "cuda" else "tiny-random")).split(","):
         run_scenario(model, device, args.requests, out, None if args.steps == 50 else args.steps, options,
-                     lambda r, model=model: save(model, r), getattr(args, "serve_warm_up", "5"))
+                     lambda r, model=model: save(model, r), getattr(args, "serve_warm_up", "5"), getattr(args, "settle_s", 0.0))
         got = results["models"].get(model, {})
         print(json.dumps({p: {k: got[p][k] for k in ("ready_s", "p50", "p90", "max", "over_1s") if k in got[p]}
                           for p in ("cold", "restart", "engine") if p in got}), flush=True)

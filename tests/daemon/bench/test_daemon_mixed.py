@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from motionbridge.daemon.bench.daemon_mixed import _mix, _quantiles, request_mix
+from motionbridge.daemon.bench.daemon_mixed import Daemon, _mix, _quantiles, compiles_settled, request_mix
 from motionbridge.daemon.bench.random_models import random_text_engine
 
 
@@ -34,7 +34,7 @@ def test_the_served_engine_takes_config_fields_as_strings(parity):
 
 
 def test_bad_arguments_are_refused(tmp_path):
-    for args in (["--requests", "0"], ["--engine-option", "novalue"]):
+    for args in (["--requests", "0"], ["--engine-option", "novalue"], ["--settle-s", "-1"]):
         p = subprocess.run([sys.executable, "-m", "motionbridge.daemon.cli", "bench", "--scenario", "daemon-mixed", *args],
                            capture_output=True, text=True, timeout=120, cwd=tmp_path, env=dict(os.environ))
         assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1, p.stderr
@@ -59,3 +59,33 @@ def test_the_report_gives_each_engine_stages_median():
     timings = iter([{"sample_s": 0.1, "capture_s": 0.05}, {"sample_s": 0.3}, {"sample_s": 0.2, "capture_s": 0.09}])
     report = _mix(lambda prompt, duration, seeds: (1.0, set(), next(timings)), request_mix(3), seed0=0)
     assert report["engine_stage_p50_ms"] == {"capture": 70.0, "sample": 200.0}
+
+
+def _worker(compiles):
+    return {"index": 0, "ready": True, "compiles": compiles}
+
+
+def test_the_mix_waits_for_the_background_compiles_when_asked_to_settle(monkeypatch):
+    """--settle-s: STATUS is polled until no worker compiles or waits to compile (an engine that
+    compiles nothing reports null), and the wait's seconds are reported, None on timeout."""
+    busy = {"ready": 1, "failed": 0, "queued": 2, "compiling": "(1, 152, 16, 50)"}
+    last = {"ready": 3, "failed": 0, "queued": 0, "compiling": "(1, 272, 64, 50)"}
+    done = {"ready": 4, "failed": 1, "queued": 0, "compiling": None}
+    assert not compiles_settled({"workers": [_worker(busy)]}) and not compiles_settled({"workers": [_worker(last)]})
+    assert compiles_settled({"workers": [_worker(done), _worker(None)]}) and not compiles_settled({"workers": [_worker(done), _worker(last)]})
+
+    class Client:
+        def __init__(self, answers):
+            self.answers = list(answers)
+
+        def status(self, timeout_s=None):
+            return {"workers": [_worker(self.answers.pop(0) if len(self.answers) > 1 else self.answers[0])]}
+
+    monkeypatch.setattr("motionbridge.daemon.bench.daemon_mixed.time.sleep", lambda s: None)
+    d = object.__new__(Daemon)  # its settle() alone: no serve process
+    d.client = Client([busy, last, done])
+    assert d.settle(30.0) is not None and d.client.answers == [done]
+    d.client = Client([busy])
+    clock = iter(range(0, 1000, 10))
+    monkeypatch.setattr("motionbridge.daemon.bench.daemon_mixed.time.perf_counter", lambda: float(next(clock)))
+    assert d.settle(30.0) is None
