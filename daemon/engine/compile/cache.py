@@ -68,6 +68,13 @@ def mark_code_cached(identity: dict, seconds: float) -> None:
     os.replace(tmp, path)
 
 
+def forget_code_cached(identity: dict) -> None:
+    """Removes `identity`'s marker (before its code is loaded in-process: a start killed while
+    loading, or hung on a cache that no longer holds the code, must not make the next start
+    wait for the same load before READY; the compile job marks it again once loaded)."""
+    _mark_path(identity).unlink(missing_ok=True)
+
+
 def cached_code_seconds(identity: dict) -> float | None:
     """The recorded in-process compile seconds of `identity`'s cached code, or None when no
     marker holds exactly it (anything else, a truncated or foreign file included, counts as not

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from motionbridge.daemon.engine.compile.cache import cached_code_seconds, mark_code_cached
+from motionbridge.daemon.engine.compile.cache import cached_code_seconds, forget_code_cached, mark_code_cached
 from motionbridge.daemon.engine.compile.graphs import GPU_TURNS, ROW_FORMS, GraphCache, run_step_once
 from motionbridge.daemon.engine.compile.shape_compiler import COMPILING, FAILED, NEW, QUEUED, READY, ShapeCompiler
 from motionbridge.daemon.engine.fast.step_tables import StepTables
@@ -106,10 +106,17 @@ def code_identity(engine, batch, steps: int) -> dict:
             "fast": fast, "input_pad": engine._input_pad, "shape": list(key)}
 
 
-def cached_load_s(engine, batch, steps: int) -> float | None:
-    """Seconds loading the cached code of `batch`'s shape takes (its marker: compile/cache.py),
-    None when the cache does not hold it."""
-    return cached_code_seconds(code_identity(engine, batch, steps))
+def load_cached_first(engine, batch, steps: int, budget: list[float]) -> bool:
+    """Whether the cached code of `batch`'s shape loads within `budget` ([seconds left], by its
+    marker: compile/cache.py); if so, its seconds are taken off and its marker dropped while it
+    loads (forget_code_cached)."""
+    identity = code_identity(engine, batch, steps)
+    load_s = cached_code_seconds(identity)
+    if load_s is None or load_s > budget[0]:
+        return False
+    budget[0] -= load_s
+    forget_code_cached(identity)
+    return True
 
 
 def variant_compiled(engine, batch, steps: int) -> bool:

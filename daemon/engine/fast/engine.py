@@ -23,7 +23,7 @@ from motionbridge.daemon.engine.compile.child_job import child_compiles
 from motionbridge.daemon.engine.compile.decode_graphs import GraphedDecoder
 from motionbridge.daemon.engine.compile.dynamic_inputs import compiling_without_views, fixed_sizes
 from motionbridge.daemon.engine.compile.graphs import CapturedStep, GraphCache, UseCounts
-from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, cached_load_s, choose_for, compile_job, sharing_copy
+from motionbridge.daemon.engine.compile.paths import COMPILED, UNCOMPILED, Choice, NetworkPath, choose_for, compile_job, load_cached_first, sharing_copy
 from motionbridge.daemon.engine.compile.shape_compiler import READY, ShapeCompiler
 from motionbridge.daemon.engine.fast.config import DTYPES, FastConfig
 from motionbridge.daemon.engine.fast.constraint_buffers import graph_key, load_into, on_buffers
@@ -263,9 +263,8 @@ class FastEngine(Engine):
         frames = num_frames(duration_s, self.config.pipeline.output_mesh_fps, self.config.pipeline.train_frames)
         rows = [Row(s, frames, 5.0, torch.zeros(text_tokens, net.ctxt_input_dim), torch.zeros(1, net.vtxt_input_dim)) for s in range(seeds)]
         batch = self._batch(rows)
-        load_s = cached_load_s(self, batch, self.config.pipeline.validation_steps) if load_budget else None
-        if load_budget and load_s is not None and load_s <= load_budget[0]:
-            wait, in_child, load_budget[0] = True, False, load_budget[0] - load_s
+        if load_budget and load_cached_first(self, batch, self.config.pipeline.validation_steps, load_budget):
+            wait, in_child = True, False
         job = self._compile_job(batch, self.config.pipeline.validation_steps, in_child)
         if self.compiler is None:
             job()

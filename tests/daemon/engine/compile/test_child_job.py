@@ -204,10 +204,22 @@ def test_a_restart_loads_the_warm_ups_cached_code_before_ready_without_a_child(r
     first.warm_up("A person walks.", durations=(2.0,), compile_first=False)
     assert first.compiler.wait_idle(240) and len(first._child.pids) == 1
     first.close()
+    marks = record.parent / "inductor" / "motionbridge-compiled"
+    assert len(list(marks.iterdir())) == 1
     again = engine("recording")
+    during: list = []
+    make_job = again._compile_job
+
+    def watched(*args, **kwargs):
+        job = make_job(*args, **kwargs)
+        return lambda: during.append(list(marks.iterdir())) or job()
+
+    again._compile_job = watched
     again.warm_up("A person walks.", durations=(2.0,), compile_first=False)
     assert again.compiler.summary()["ready"] == 1 and again.compiler.summary()["queued"] == 0
     assert again._child.pids == []
+    # no marker while it loads (a start killed or hung there must not repeat the load before READY), again after
+    assert during == [[]] and len(list(marks.iterdir())) == 1
     again.close()
     # code that loads slower than the budget before READY (a dynamic variant: 75 s on an H100)
     # goes to the background as if it were not cached
