@@ -38,6 +38,13 @@ sys.path.insert(0, str(IMPORT_ROOT))
 os.environ["PYTHONPATH"] = os.pathsep.join(
     [str(IMPORT_ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
 )
+# Inductor's cache for this run only: the fast engine marks the shapes whose code is in it
+# (daemon/engine/compile/cache.py), and a marker left by an earlier run or another checkout in the
+# machine's default /tmp/torchinductor_<user> would change what a warm-up does
+if not os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
+    import tempfile
+
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="mb-tests-inductor-")
 # Drop any motionbridge already imported from elsewhere (e.g. a site-packages install).
 for _name in [m for m in sys.modules if m == "motionbridge" or m.startswith("motionbridge.")]:
     del sys.modules[_name]

@@ -37,9 +37,10 @@ class DaemonProcess:
                  ready_timeout: float = 120.0, wait_ready: bool = True):
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([env.get("PYTHONPATH", ""), str(HERE)]).strip(os.pathsep)
-        # a compile cache of its own: a shape another test's daemon compiled (and marked: compile/cache.py)
-        # would otherwise be loaded before READY with this test's compile function
-        env.setdefault("TORCHINDUCTOR_CACHE_DIR", tempfile.mkdtemp(prefix="mb-test-inductor-"))
+        # a compile cache of its own (also when an in-process test left TORCHINDUCTOR_CACHE_DIR set): a
+        # shape another test's daemon compiled and marked (compile/cache.py) would otherwise be loaded
+        # before READY with this test's compile function
+        env["TORCHINDUCTOR_CACHE_DIR"] = tempfile.mkdtemp(prefix="mb-test-inductor-")
         self.heartbeat = heartbeat
         binding = ["--bind", bind] if bind is not None else []  # None: serve's default
         cmd = [sys.executable, "-m", "motionbridge.daemon.cli", "serve", *binding, "--heartbeat", str(heartbeat), *args]

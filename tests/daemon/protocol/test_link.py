@@ -46,7 +46,7 @@ def test_the_link_refuses_commands_it_does_not_know(pair):
     L.link_send(worker, "TAKE", {"batch": 1})  # the old name of a worker's RESULT
     with pytest.raises(P.ProtocolError, match="unknown command"):
         L.link_recv(server)
-    assert L.LINK_COMMANDS == {"RUN", "CANCEL", "STOP", "READY", "STEP", "PROGRESS", "RESULT", "DONE", "OOM", "FAIL"}
+    assert L.LINK_COMMANDS == {"RUN", "CANCEL", "STOP", "READY", "STEP", "PROGRESS", "RESULT", "DONE", "OOM", "FAIL", "COMPILES"}
 
 
 def test_the_server_passes_a_takes_arrays_on_as_received(pair):
