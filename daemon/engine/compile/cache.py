@@ -41,7 +41,9 @@ def use_compile_cache(home: Path | str | None = None) -> Path:
 # is in the cache with the seconds its in-process compile took, lets a starting daemon tell the
 # two apart: marked shapes that load within a budget are loaded in-process before READY (a
 # static 1.0B shape: 2.7 s on an H100), the others compile or load in the background (a dynamic
-# code variant from a warm cache: 75 s on that H100).
+# code variant from a warm cache: 75 s on that H100). A shape compiled from nothing in-process
+# (`motionbridge warm`, a benchmark's warm-up) records its whole compile, so the first start after
+# it loads that shape in the background; the load then records its own seconds for the next start.
 MARKS = "motionbridge-compiled"
 
 
