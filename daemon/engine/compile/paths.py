@@ -62,16 +62,16 @@ class Choice:
 
 
 def choose(compiler: ShapeCompiler | None, key: Hashable, make_job: Callable[[], Callable[[], None]], wait_s: float = 0.0,
-           code_exists: bool = False) -> Choice:
-    """Compiled when `key` is compiled, or when its code exists already (`code_exists`: a
-    dynamic compile's variant compiled for another shape; the request runs that code with no
-    job to wait for); otherwise queue its compile (first in line: a request waits for it),
+           code_exists: Callable[[], bool] = lambda: False) -> Choice:
+    """Compiled when `key` is compiled, or when its code exists already (`code_exists()`, asked
+    of a new key only: a dynamic compile's variant compiled for another shape; the request runs
+    that code with no job to wait for); otherwise queue its compile (first in line: a request waits for it),
     wait up to `wait_s` for it (a shape warm in the disk cache is ready in a few seconds), and
     take the uncompiled path if it is not ready by then."""
     if compiler is None:
         return Choice(COMPILED)
     state = compiler.state(key)
-    if state == NEW and code_exists:
+    if state == NEW and code_exists():
         state = compiler.mark_ready(key)
     if state == NEW:
         state = compiler.submit(key, make_job(), urgent=True)
@@ -86,7 +86,7 @@ def choose(compiler: ShapeCompiler | None, key: Hashable, make_job: Callable[[],
 def choose_for(engine, batch, steps: int, key: Hashable) -> Choice:
     """`choose` for a FastEngine's batch: its compile job, its wait, whether its code exists."""
     return choose(engine.compiler, key, lambda: engine._compile_job(batch, steps), engine.fast.compile_wait_ms / 1000,
-                  engine.compiler is not None and variant_compiled(engine, batch, steps))
+                  lambda: variant_compiled(engine, batch, steps))
 
 
 # FastConfig fields that say when and where code is compiled or how it is served, not what it is
@@ -140,7 +140,6 @@ def compile_job(engine, batch, steps: int, in_child: bool = True) -> Callable[[]
     on_device, child = batch.to(engine.device), engine._child if in_child else None
     # a shape of a dynamic code variant compiled before needs no child (_variant)
     variant = _variant(engine, batch, steps) if engine.fast.compile_dynamic else None
-    identity = code_identity(engine, batch, steps)
 
     def job() -> None:
         known = variant in engine.compiled_variants
@@ -154,8 +153,9 @@ def compile_job(engine, batch, steps: int, in_child: bool = True) -> Callable[[]
                 # a known variant's rows were compiled in every form: one run checks this shape
                 # (a request waits on it), and a capture's own warm-up runs the forms it reads
                 run_step_once(on_device, step_for(on_device, make_mask(on_device)), make_tables, 1 if known else len(ROW_FORMS))
+        seconds = time.perf_counter() - t0
         if variant is not None:
             engine.compiled_variants.add(variant)
         if not known:
-            mark_code_cached(identity, time.perf_counter() - t0)  # a later start may load it before READY (FastEngine.precompile)
+            mark_code_cached(code_identity(engine, batch, steps), seconds)  # a later start may load it before READY (FastEngine.precompile)
     return job
