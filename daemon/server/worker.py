@@ -176,7 +176,7 @@ class _CompileReport:
     def send_if_changed(self, sock) -> None:
         if self.compiler is None:
             return
-        summary = {k: self.compiler.summary()[k] for k in ("ready", "failed", "queued", "compiling")}
+        summary = dict(self.compiler.summary())  # ready, failed, queued, compiling
         if summary != self.sent:
             link_send(sock, L.COMPILES, summary)
             self.sent = summary
